@@ -1,0 +1,63 @@
+//! The stored event: one wide row per pageview or custom event.
+//!
+//! Visit-level fields (`channel`, `source`, `utm_*`, `device`, …) are copied onto every
+//! event of the visit so that reports filter by them without joins.
+
+use chrono::{DateTime, Utc};
+
+use crate::channel::{ChannelGroup, Evidence};
+
+pub const PAGEVIEW: &str = "pageview";
+
+/// Revenue in minor units of an ISO-4217 currency (cents for EUR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub site_id: u32,
+    pub ts: DateTime<Utc>,
+    /// `pageview` or a custom event name.
+    pub name: String,
+    /// Keyed hash of (daily salt, site, IP, user agent); see `visitor`.
+    pub visitor_id: u64,
+    pub session_id: u64,
+    /// First event of its visit: `sum(entry)` counts visits exactly.
+    pub entry: bool,
+    pub hostname: String,
+    pub pathname: String,
+    /// Referrer reduced to host + path (no query), empty when none.
+    pub referrer: String,
+    /// Display source (`WhatsApp`, `Google`, `example.org`, `Direct / None`).
+    pub source: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    /// Which click id was present (`fbclid`…), empty when none.
+    pub click_id: String,
+    pub channel: String,
+    pub channel_group: ChannelGroup,
+    pub evidence: Evidence,
+    pub device: String,
+    pub browser: String,
+    pub os: String,
+    /// ISO-3166 alpha-2, empty when unknown.
+    pub country: String,
+    pub screen_width: u16,
+    /// Custom properties as a JSON object string (`{}` when none).
+    pub props: String,
+    pub revenue: Option<Revenue>,
+    /// The share token the visit arrived with (empty when none).
+    pub token_in: String,
+}
+
+impl EventRow {
+    pub fn is_pageview(&self) -> bool {
+        self.name == PAGEVIEW
+    }
+}

@@ -1,0 +1,17 @@
+//! Lucarne's pure domain: what a visit is, where it came from, and how reports are asked.
+//!
+//! Invariant: this crate does no IO, knows no HTTP, no SQL and no async runtime.
+//! Everything here is a function of its inputs (plus an explicit random source where
+//! randomness is the point, e.g. tokens and the synthetic traffic generator).
+
+pub mod channel;
+pub mod classify;
+pub mod event;
+pub mod rules;
+pub mod stats;
+pub mod synth;
+pub mod url_clean;
+pub mod useragent;
+pub mod visitor;
+
+pub use channel::{Channel, ChannelGroup, Evidence};

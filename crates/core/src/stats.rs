@@ -1,0 +1,1 @@
+//! Report queries (stats API model). Owned by the store/server work item.
