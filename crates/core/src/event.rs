@@ -29,6 +29,8 @@ pub struct EventRow {
     pub entry: bool,
     pub hostname: String,
     pub pathname: String,
+    /// Path of the visit's first page.
+    pub entry_page: String,
     /// Referrer reduced to host + path (no query), empty when none.
     pub referrer: String,
     /// Display source (`WhatsApp`, `Google`, `example.org`, `Direct / None`).
@@ -49,8 +51,9 @@ pub struct EventRow {
     /// ISO-3166 alpha-2, empty when unknown.
     pub country: String,
     pub screen_width: u16,
-    /// Custom properties as a JSON object string (`{}` when none).
-    pub props: String,
+    /// Custom properties as (key, value) pairs, stored as two parallel arrays so every
+    /// back end can read them without a JSON extension.
+    pub props: Vec<(String, String)>,
     pub revenue: Option<Revenue>,
     /// The share token the visit arrived with (empty when none).
     pub token_in: String,

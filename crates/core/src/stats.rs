@@ -1,1 +1,581 @@
-//! Report queries (stats API model). Owned by the store/server work item.
+//! The report query model, shared by every events store and by the stats API.
+//!
+//! A store answers *raw aggregates* (`Aggregates`: counts and sums); the metrics users
+//! see (bounce rate, visit duration, dark share, …) are computed here from them, so two
+//! back ends that agree on the raw numbers agree on every metric.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz_shim::Tz;
+
+/// Minimal time-zone abstraction so `core` stays independent of a tz database crate:
+/// the caller passes a function from a local midnight to its UTC instant.
+pub mod chrono_tz_shim {
+    use chrono::{DateTime, NaiveDateTime, Utc};
+
+    /// Converts a local wall-clock time to UTC (for the site's time zone).
+    pub trait Tz {
+        fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc>;
+        fn local_date(&self, at: DateTime<Utc>) -> chrono::NaiveDate;
+    }
+
+    /// UTC itself.
+    pub struct Utc0;
+
+    impl Tz for Utc0 {
+        fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+            local.and_utc()
+        }
+        fn local_date(&self, at: DateTime<Utc>) -> chrono::NaiveDate {
+            at.date_naive()
+        }
+    }
+}
+
+pub use chrono_tz_shim::Utc0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Days7,
+    Days30,
+    Month,
+    Months6,
+    Months12,
+    Custom(NaiveDate, NaiveDate),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    BadPeriod(String),
+    BadDate(String),
+    BadMetric(String),
+    BadProperty(String),
+    BadFilter(String),
+    BadInterval(String),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryError::BadPeriod(s) => write!(f, "unknown period `{s}` (day, 7d, 30d, month, 6mo, 12mo, custom)"),
+            QueryError::BadDate(s) => write!(f, "bad date `{s}` (YYYY-MM-DD, or YYYY-MM-DD,YYYY-MM-DD for custom)"),
+            QueryError::BadMetric(s) => write!(f, "unknown metric `{s}`"),
+            QueryError::BadProperty(s) => write!(f, "unknown property `{s}`"),
+            QueryError::BadFilter(s) => write!(f, "bad filter `{s}` (property==value, !=, | for alternatives, ; to combine)"),
+            QueryError::BadInterval(s) => write!(f, "unknown interval `{s}` (hour, date, month)"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+fn parse_date(s: &str) -> Result<NaiveDate, QueryError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| QueryError::BadDate(s.into()))
+}
+
+impl Period {
+    /// Parse Plausible's `period` with its `date` parameter.
+    pub fn parse(period: &str, date: Option<&str>) -> Result<Period, QueryError> {
+        Ok(match period {
+            "day" => Period::Day,
+            "7d" => Period::Days7,
+            "30d" => Period::Days30,
+            "month" => Period::Month,
+            "6mo" => Period::Months6,
+            "12mo" => Period::Months12,
+            "custom" => {
+                let d = date.ok_or_else(|| QueryError::BadDate(String::new()))?;
+                let (a, b) = d.split_once(',').ok_or_else(|| QueryError::BadDate(d.into()))?;
+                let (a, b) = (parse_date(a)?, parse_date(b)?);
+                if b < a {
+                    return Err(QueryError::BadDate(d.into()));
+                }
+                Period::Custom(a, b)
+            }
+            other => return Err(QueryError::BadPeriod(other.into())),
+        })
+    }
+
+    /// Inclusive local date range, given "today" (or the `date` parameter) in the site's zone.
+    /// As in Plausible, `7d` and `30d` end with the reference day.
+    pub fn dates(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        match self {
+            Period::Day => (today, today),
+            Period::Days7 => (today - Duration::days(6), today),
+            Period::Days30 => (today - Duration::days(29), today),
+            Period::Month => {
+                let first = today.with_day(1).unwrap_or(today);
+                (first, last_of_month(first))
+            }
+            Period::Months6 => (months_back(today, 5), last_of_month(today)),
+            Period::Months12 => (months_back(today, 11), last_of_month(today)),
+            Period::Custom(a, b) => (a, b),
+        }
+    }
+
+    /// The period of the same length just before this one (for comparisons).
+    pub fn previous(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let len = (to - from).num_days() + 1;
+        (from - Duration::days(len), from - Duration::days(1))
+    }
+}
+
+fn months_back(d: NaiveDate, n: u32) -> NaiveDate {
+    let total = d.year() * 12 + d.month0() as i32 - n as i32;
+    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1).unwrap_or(d)
+}
+
+fn last_of_month(d: NaiveDate) -> NaiveDate {
+    let next = months_back(d, 0)
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(d);
+    next.pred_opt().unwrap_or(d)
+}
+
+/// UTC instants for local midnights.
+pub fn local_midnight(tz: &dyn Tz, d: NaiveDate) -> DateTime<Utc> {
+    tz.to_utc(d.and_time(NaiveTime::MIN))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Visitors,
+    Visits,
+    Pageviews,
+    ViewsPerVisit,
+    BounceRate,
+    VisitDuration,
+    Events,
+    /// Share of visits in the private-message and e-mail groups (identified) and in the
+    /// estimated-dark group, reported apart.
+    DarkShare,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Events,
+        Metric::DarkShare,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Visitors => "visitors",
+            Metric::Visits => "visits",
+            Metric::Pageviews => "pageviews",
+            Metric::ViewsPerVisit => "views_per_visit",
+            Metric::BounceRate => "bounce_rate",
+            Metric::VisitDuration => "visit_duration",
+            Metric::Events => "events",
+            Metric::DarkShare => "dark_share",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Metric, QueryError> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s.trim())
+            .ok_or_else(|| QueryError::BadMetric(s.into()))
+    }
+
+    pub fn parse_list(s: &str) -> Result<Vec<Metric>, QueryError> {
+        let mut out = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let m = Metric::parse(part)?;
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        if out.is_empty() {
+            out.push(Metric::Visitors);
+        }
+        Ok(out)
+    }
+
+    /// Estimated rather than exact (HyperLogLog distinct counting).
+    pub fn is_estimate(self) -> bool {
+        matches!(self, Metric::Visitors)
+    }
+
+    /// Needs per-visit aggregation (grouping by session).
+    pub fn needs_sessions(self) -> bool {
+        matches!(self, Metric::BounceRate | Metric::VisitDuration)
+    }
+}
+
+/// A property to break down or filter by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Property {
+    Page,
+    EntryPage,
+    Name,
+    Hostname,
+    Source,
+    Referrer,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmTerm,
+    UtmContent,
+    Device,
+    Browser,
+    Os,
+    Country,
+    Channel,
+    ChannelGroup,
+    Evidence,
+    /// `event:props:<key>` — a custom property.
+    Prop(String),
+}
+
+impl Property {
+    const NAMED: [(&'static str, Property); 18] = [
+        ("event:page", Property::Page),
+        ("visit:entry_page", Property::EntryPage),
+        ("event:name", Property::Name),
+        ("event:hostname", Property::Hostname),
+        ("visit:source", Property::Source),
+        ("visit:referrer", Property::Referrer),
+        ("visit:utm_source", Property::UtmSource),
+        ("visit:utm_medium", Property::UtmMedium),
+        ("visit:utm_campaign", Property::UtmCampaign),
+        ("visit:utm_term", Property::UtmTerm),
+        ("visit:utm_content", Property::UtmContent),
+        ("visit:device", Property::Device),
+        ("visit:browser", Property::Browser),
+        ("visit:os", Property::Os),
+        ("visit:country", Property::Country),
+        ("visit:channel", Property::Channel),
+        ("visit:channel_group", Property::ChannelGroup),
+        ("visit:evidence", Property::Evidence),
+    ];
+
+    pub fn parse(s: &str) -> Result<Property, QueryError> {
+        let s = s.trim();
+        if let Some(key) = s.strip_prefix("event:props:") {
+            let ok = !key.is_empty()
+                && key.len() <= 64
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            return if ok {
+                Ok(Property::Prop(key.to_string()))
+            } else {
+                Err(QueryError::BadProperty(s.into()))
+            };
+        }
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| QueryError::BadProperty(s.into()))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Property::Prop(k) => format!("event:props:{k}"),
+            other => Self::NAMED
+                .iter()
+                .find(|(_, p)| p == other)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The key of this property in Plausible-style result rows (`page`, `source`, …).
+    pub fn result_key(&self) -> String {
+        match self {
+            Property::Prop(k) => k.clone(),
+            other => other.name().rsplit(':').next().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Event-level properties vary within a visit; filtering by them changes which
+    /// events of a visit count.
+    pub fn is_event_level(&self) -> bool {
+        matches!(self, Property::Page | Property::Name | Property::Hostname | Property::Prop(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub property: Property,
+    pub negated: bool,
+    /// Alternatives; `*` in a value is a wildcard.
+    pub values: Vec<String>,
+}
+
+impl Filter {
+    /// Parse `prop==a|b;prop2!=c`.
+    pub fn parse_list(s: &str) -> Result<Vec<Filter>, QueryError> {
+        let mut out = Vec::new();
+        for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (prop, negated, rest) = if let Some((p, v)) = part.split_once("!=") {
+                (p, true, v)
+            } else if let Some((p, v)) = part.split_once("==") {
+                (p, false, v)
+            } else {
+                return Err(QueryError::BadFilter(part.into()));
+            };
+            let property = Property::parse(prop).map_err(|_| QueryError::BadFilter(part.into()))?;
+            let values: Vec<String> = rest.split('|').map(|v| v.trim().to_string()).collect();
+            if values.len() > 50 || values.iter().any(|v| v.len() > 2000) {
+                return Err(QueryError::BadFilter(part.into()));
+            }
+            out.push(Filter { property, negated, values });
+        }
+        Ok(out)
+    }
+}
+
+/// What a store is asked: one site, a UTC time range `[from, to)`, filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportQuery {
+    pub site_id: u32,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub filters: Vec<Filter>,
+    /// Compute bounces and durations (costs a group-by over visits).
+    pub with_sessions: bool,
+}
+
+impl ReportQuery {
+    pub fn has_event_filters(&self) -> bool {
+        self.filters.iter().any(|f| f.property.is_event_level())
+    }
+}
+
+/// Raw numbers every store returns; metrics are derived from them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Aggregates {
+    /// Distinct visitors (HyperLogLog estimate on every store).
+    pub visitors: u64,
+    pub visits: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    /// Visits in the private-message or e-mail groups.
+    pub visits_identified_dark: u64,
+    /// Visits in the estimated-dark group.
+    pub visits_estimated_dark: u64,
+    /// Visits with at most one pageview (only with `with_sessions`).
+    pub bounces: u64,
+    /// Sum of visit durations in seconds (only with `with_sessions`).
+    pub duration_secs: f64,
+    /// Visits counted for bounces/durations (only with `with_sessions`).
+    pub session_visits: u64,
+}
+
+/// A metric's value for one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Count(u64),
+    /// A percentage, rounded to a whole number like Plausible's bounce rate.
+    Percent(u64),
+    Float(f64),
+    /// `dark_share`: identified and estimated parts, as percentages with one decimal.
+    DarkShare { identified: f64, estimated: f64 },
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl Aggregates {
+    pub fn value(&self, m: Metric) -> Value {
+        match m {
+            Metric::Visitors => Value::Count(self.visitors),
+            Metric::Visits => Value::Count(self.visits),
+            Metric::Pageviews => Value::Count(self.pageviews),
+            Metric::Events => Value::Count(self.events),
+            Metric::ViewsPerVisit => Value::Float((ratio(self.pageviews, self.visits) * 100.0).round() / 100.0),
+            Metric::BounceRate => Value::Percent((ratio(self.bounces, self.session_visits) * 100.0).round() as u64),
+            Metric::VisitDuration => Value::Count(if self.session_visits == 0 {
+                0
+            } else {
+                (self.duration_secs / self.session_visits as f64).round() as u64
+            }),
+            Metric::DarkShare => Value::DarkShare {
+                identified: round1(ratio(self.visits_identified_dark, self.visits) * 100.0),
+                estimated: round1(ratio(self.visits_estimated_dark, self.visits) * 100.0),
+            },
+        }
+    }
+}
+
+/// Time-series bucket size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Hour,
+    Date,
+    Month,
+}
+
+impl Interval {
+    pub fn parse(s: &str) -> Result<Interval, QueryError> {
+        match s {
+            "hour" => Ok(Interval::Hour),
+            "date" | "day" => Ok(Interval::Date),
+            "month" => Ok(Interval::Month),
+            other => Err(QueryError::BadInterval(other.into())),
+        }
+    }
+
+    /// Plausible's defaults: hours for one day, months for 6/12 months, else days.
+    pub fn default_for(p: Period) -> Interval {
+        match p {
+            Period::Day => Interval::Hour,
+            Period::Months6 | Period::Months12 => Interval::Month,
+            _ => Interval::Date,
+        }
+    }
+}
+
+/// One time-series bucket: its label and its UTC range `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub label: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Buckets covering the local dates `[from, to]`, computed in the site's time zone so
+/// that every store groups by the same boundaries (daylight-saving days included).
+pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) -> Vec<Bucket> {
+    let mut out = Vec::new();
+    match interval {
+        Interval::Hour => {
+            let mut d = from;
+            while d <= to {
+                for h in 0..24u32 {
+                    let Some(t) = NaiveTime::from_hms_opt(h, 0, 0) else { continue };
+                    let start = tz.to_utc(d.and_time(t));
+                    let end = start + Duration::hours(1);
+                    out.push(Bucket { label: format!("{} {:02}:00:00", d, h), start, end });
+                }
+                d = match d.succ_opt() {
+                    Some(n) => n,
+                    None => break,
+                };
+            }
+        }
+        Interval::Date => {
+            let mut d = from;
+            while d <= to {
+                let Some(next) = d.succ_opt() else { break };
+                out.push(Bucket {
+                    label: d.to_string(),
+                    start: local_midnight(tz, d),
+                    end: local_midnight(tz, next),
+                });
+                d = next;
+            }
+        }
+        Interval::Month => {
+            let mut d = from.with_day(1).unwrap_or(from);
+            while d <= to {
+                let Some(next) = d.checked_add_months(chrono::Months::new(1)) else { break };
+                out.push(Bucket {
+                    label: d.to_string(),
+                    start: local_midnight(tz, d.max(from)),
+                    end: local_midnight(tz, next.min(to.succ_opt().unwrap_or(to))),
+                });
+                d = next;
+            }
+        }
+    }
+    out
+}
+
+/// `[from 00:00, to+1 00:00)` in UTC for local dates.
+pub fn utc_range(tz: &dyn Tz, from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = to.succ_opt().unwrap_or(to);
+    (local_midnight(tz, from), local_midnight(tz, end))
+}
+
+/// Helper for tests and callers without a zone database.
+pub fn utc_date(ts: DateTime<Utc>) -> NaiveDate {
+    Utc.from_utc_datetime(&ts.naive_utc()).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn periods() {
+        let today = d("2024-03-15");
+        assert_eq!(Period::parse("7d", None).unwrap().dates(today), (d("2024-03-09"), today));
+        assert_eq!(Period::parse("30d", None).unwrap().dates(today), (d("2024-02-15"), today));
+        assert_eq!(Period::Month.dates(today), (d("2024-03-01"), d("2024-03-31")));
+        assert_eq!(Period::Months6.dates(today), (d("2023-10-01"), d("2024-03-31")));
+        assert_eq!(Period::Months12.dates(d("2024-01-10")), (d("2023-02-01"), d("2024-01-31")));
+        assert_eq!(
+            Period::parse("custom", Some("2024-01-01,2024-01-31")).unwrap(),
+            Period::Custom(d("2024-01-01"), d("2024-01-31"))
+        );
+        assert!(Period::parse("custom", Some("2024-02-01,2024-01-31")).is_err());
+        assert!(Period::parse("week", None).is_err());
+        assert_eq!(Period::previous(d("2024-03-09"), d("2024-03-15")), (d("2024-03-02"), d("2024-03-08")));
+    }
+
+    #[test]
+    fn filters_parse() {
+        let f = Filter::parse_list("visit:channel==whatsapp|telegram;event:page!=/a*").unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].property, Property::Channel);
+        assert_eq!(f[0].values, vec!["whatsapp", "telegram"]);
+        assert!(f[1].negated);
+        assert!(Filter::parse_list("visit:nope==x").is_err());
+        assert!(Filter::parse_list("visit:source~x").is_err());
+        assert_eq!(Property::parse("event:props:plan").unwrap().result_key(), "plan");
+        assert!(Property::parse("event:props:bad key").is_err());
+        assert_eq!(Property::parse("visit:channel_group").unwrap().result_key(), "channel_group");
+    }
+
+    #[test]
+    fn metrics_from_aggregates() {
+        let a = Aggregates {
+            visitors: 80,
+            visits: 100,
+            pageviews: 250,
+            events: 260,
+            visits_identified_dark: 30,
+            visits_estimated_dark: 12,
+            bounces: 55,
+            duration_secs: 6000.0,
+            session_visits: 100,
+        };
+        assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
+        assert_eq!(a.value(Metric::VisitDuration), Value::Count(60));
+        assert_eq!(a.value(Metric::ViewsPerVisit), Value::Float(2.5));
+        assert_eq!(a.value(Metric::DarkShare), Value::DarkShare { identified: 30.0, estimated: 12.0 });
+        assert_eq!(Aggregates::default().value(Metric::BounceRate), Value::Percent(0));
+    }
+
+    #[test]
+    fn buckets_cover_range() {
+        let b = buckets(&Utc0, d("2024-01-30"), d("2024-02-02"), Interval::Date);
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[0].label, "2024-01-30");
+        assert_eq!(b[3].end, local_midnight(&Utc0, d("2024-02-03")));
+        let m = buckets(&Utc0, d("2023-11-01"), d("2024-01-31"), Interval::Month);
+        assert_eq!(m.iter().map(|b| b.label.as_str()).collect::<Vec<_>>(), ["2023-11-01", "2023-12-01", "2024-01-01"]);
+        let h = buckets(&Utc0, d("2024-01-01"), d("2024-01-01"), Interval::Hour);
+        assert_eq!(h.len(), 24);
+    }
+}

@@ -1,4 +1,1748 @@
 //! Synthetic traffic: a seeded, realistic private/public mix of raw hits, used by tests,
 //! the demo and the benchmarks.
 //!
-//! IMPLEMENTATION OWNED BY THE SYNTHETIC-TRAFFIC WORK ITEM — see ARCHITECTURE.md.
+//! The generator produces what a browser running the tracker would send to
+//! `POST /api/event` (name, URL, `document.referrer`, user agent, IP, screen width, the
+//! Telegram-webview flag, props, revenue), **not** classified rows: the ingest pipeline
+//! and the classifier are what is being exercised. Each hit also carries the ground truth
+//! it was drawn from ([`SyntheticHit::truth`], [`SyntheticHit::visit`], …), which a
+//! browser would never send: tests use it to measure the classifier and the sessioniser.
+//!
+//! # Model
+//! - **Site**: a home page, `/pricing`, `/about`, `/newsletter`, `/signup`, `/checkout`,
+//!   eight category pages and [`SynthConfig::pages`] article paths with Zipf popularity
+//!   (a few percent of them under `/fr/` with percent-encoded UTF-8 slugs). Articles have
+//!   an author, sent as the `author` prop of their pageviews.
+//! - **Days**: the mean of [`SynthConfig::visits_per_day`] is shaped by the weekday
+//!   (weekends ≈ −20 %), a linear growth from 0.8× to 1.2× over the range, ±12 % day
+//!   noise, and, on about one day in twelve, one article "goes viral" through private
+//!   shares (+25–80 % visits that day, mostly WhatsApp/Messenger/Telegram/copied links).
+//!   Visit starts follow a European (UTC) hourly profile.
+//! - **Arrivals** (the first hit of a visit): a *true* origin is drawn (WhatsApp,
+//!   Telegram, …, newsletter, Google, ChatGPT, Google Ads, a blog, typed address, …;
+//!   private messaging and e-mail are ≈ 40 % of visits, a little more at weekends), then
+//!   what the browser actually shows of it, which depends on the device: WhatsApp on
+//!   iOS leaves no referrer, on Android sometimes `android-app://com.whatsapp/`;
+//!   Messenger mostly opens its in-app browser (`FBAN/MessengerForiOS`,
+//!   `FB_IAB/Orca-Android`); Telegram its webview (the `tg` flag); newsletters carry
+//!   `utm_medium=email`; Facebook adds `fbclid`; Google Ads `gclid`; and so on. Overall
+//!   ≈ 40 % of arrivals have no referrer and most of those land on a deep URL.
+//! - **Visits**: 1–6 pageviews (bounce ≈ 55 %), 30 s – 5 min apart, each later pageview
+//!   with the previous page as (internal) referrer. Custom events are sent from the page
+//!   they happen on, with that page's URL and `document.referrer`.
+//! - **Conversions**: `signup` (prop `plan`) after a `/signup` pageview, `purchase`
+//!   (props `plan`, `billing`, revenue in EUR, ≈ 10 % in USD) after `/pricing` and
+//!   `/checkout`; visits that truly came through private messages or e-mail convert
+//!   [`SynthConfig::private_conversion_uplift`] times as often. `download` (prop `file`)
+//!   fires on some article pages.
+//! - **People**: about 30 % of visits come from a pool of regulars, the rest from new
+//!   people. A person has a public-looking IPv4 address, a desktop browser and a phone
+//!   (iOS or Android), each with its screen width; in-app browsers replace the phone's
+//!   user agent for the visits that open in them.
+//! - **Bots** (only when [`SynthConfig::bot_share`] > 0): short crawler visits
+//!   (Googlebot, bingbot, GPTBot, HeadlessChrome, `curl`, …) making up about that share
+//!   of all hits.
+//!
+//! # Guarantees
+//! - Same [`SynthConfig`] (seed included) ⇒ the same hits, in the same order (for a given
+//!   build of `rand`, whose `StdRng` algorithm may change between its major versions).
+//! - Hits come out in non-decreasing `ts` order, all within
+//!   `[config.start, config.end())`; visits still running at the end are cut there.
+//! - `revenue` is set on `purchase` hits and only on them.
+//! - The generator streams: memory is one day's visit start times plus the few visits
+//!   in progress, whatever the number of days.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::channel::ChannelGroup;
+
+/// One hit as a browser (or bot) would send it, plus the ground truth behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticHit {
+    pub ts: DateTime<Utc>,
+    /// `pageview`, or a custom event: `signup`, `purchase`, `download`.
+    pub name: String,
+    /// Full `https://<site_host>/…` address, with `utm_*` / click ids on campaign arrivals.
+    pub url: String,
+    /// `document.referrer`: an origin (`https://l.facebook.com/`), an `android-app://`
+    /// referrer, a full URL on the site for later pages of a visit, or `None`.
+    pub referrer: Option<String>,
+    pub user_agent: String,
+    /// Synthetic public-looking IPv4 of the simulated person (only ever to be hashed).
+    pub ip: String,
+    /// `0` when the sender has no screen (`curl`, server-side senders).
+    pub screen_width: u16,
+    /// The page was opened inside Telegram's in-app browser (tracker's `tg` flag).
+    pub telegram_webview: bool,
+    pub props: Vec<(String, String)>,
+    /// `(amount in minor units, ISO-4217 currency)`, on `purchase` hits only.
+    pub revenue: Option<(i64, String)>,
+
+    // --- Ground truth: never part of what a browser sends. ---
+    /// Sequence number of the visit this hit belongs to (unique within one generator).
+    pub visit: u64,
+    /// First hit of its visit (the landing pageview).
+    pub entry: bool,
+    /// Sent by a crawler / headless browser (only when `bot_share > 0`).
+    pub bot: bool,
+    /// Where the visit really came from.
+    pub truth: Truth,
+}
+
+impl SyntheticHit {
+    pub fn is_pageview(&self) -> bool {
+        self.name == "pageview"
+    }
+}
+
+/// The real origin of a visit, which the observable hit may or may not reveal
+/// (a WhatsApp share opened in iOS Safari arrives with no referrer at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Truth {
+    /// In the classifier's words: `whatsapp`, `telegram`, `messenger`, `sms`, `slack`,
+    /// `teams`, `signal`, `discord`, `wechat`, `line`, `viber`, `snapchat`,
+    /// `copied-link`, `email`, `direct`, `facebook`, `instagram`, `x`, `linkedin`,
+    /// `reddit`, `hacker-news`, `tiktok`, `threads`, `google`, `bing`, `duckduckgo`,
+    /// `ecosia`, `chatgpt`, `perplexity`, `gemini`, `claude`, `copilot`, `google-ads`,
+    /// `facebook-ads`, `microsoft-ads`, a referring host (`medium.com`), or `bot`.
+    pub channel: &'static str,
+    /// Never `EstimatedDark` (that is an observation, not a truth). `Direct` for bots.
+    pub group: ChannelGroup,
+}
+
+/// What to generate. Build with [`SynthConfig::new`], [`SynthConfig::demo`] or
+/// [`SynthConfig::bench`], then adjust the public fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthConfig {
+    pub seed: u64,
+    /// The site's host, as in its URLs (`example.com`).
+    pub site_host: String,
+    pub start: DateTime<Utc>,
+    /// Length of the range in days of 24 h from `start`.
+    pub days: u32,
+    /// Mean human visits per day (before weekday/growth/viral shaping, which average ≈ 1).
+    pub visits_per_day: u32,
+    /// Number of article paths (at least 1; 50–500 is realistic).
+    pub pages: u32,
+    /// Approximate share of all hits sent by bots, `0.0..0.9`. Default 0.
+    pub bot_share: f64,
+    /// Conversion-rate multiplier for visits truly from private messages or e-mail.
+    /// Default 1.35 (the source material claims "up to 1.62").
+    pub private_conversion_uplift: f64,
+    /// Stop after this many hits. `None`: the whole range.
+    pub max_hits: Option<u64>,
+}
+
+/// Mean hits per human visit (pageviews + events), measured on the model; used to size
+/// [`SynthConfig::bench`] and the bot volume.
+const MEAN_HUMAN_HITS: f64 = 2.1;
+const MEAN_BOT_HITS: f64 = 2.5;
+const DAY_MS: i64 = 86_400_000;
+
+impl SynthConfig {
+    /// A config with the defaults: seed 1, 200 articles, no bots, uplift 1.35, no cap.
+    pub fn new(
+        site_host: impl Into<String>,
+        start: DateTime<Utc>,
+        days: u32,
+        visits_per_day: u32,
+    ) -> Self {
+        SynthConfig {
+            seed: 1,
+            site_host: site_host.into(),
+            start,
+            days,
+            visits_per_day,
+            pages: 200,
+            bot_share: 0.0,
+            private_conversion_uplift: 1.35,
+            max_hits: None,
+        }
+    }
+
+    /// The `lucarne demo` preset: the 183 days (≈ 6 months) ending at `now`, 300 visits
+    /// a day (≈ 120,000 hits), 120 articles, no bots, seeded from the host name.
+    pub fn demo(site_host: impl Into<String>, now: DateTime<Utc>) -> Self {
+        let site_host = site_host.into();
+        let seed = fnv1a(site_host.as_bytes());
+        SynthConfig {
+            seed,
+            pages: 120,
+            ..SynthConfig::new(site_host, now - Duration::days(183), 183, 300)
+        }
+    }
+
+    /// Exactly `total_hits` hits (no bots) spread over the 90 days from `start`, 500
+    /// articles. The range is sized with a 25 % margin and cut by `max_hits`.
+    pub fn bench(site_host: impl Into<String>, start: DateTime<Utc>, total_hits: u64) -> Self {
+        const DAYS: u32 = 90;
+        let per_day = (total_hits as f64 * 1.25 / (MEAN_HUMAN_HITS * DAYS as f64)).ceil();
+        SynthConfig {
+            seed: 0xBE7C,
+            pages: 500,
+            max_hits: Some(total_hits),
+            ..SynthConfig::new(site_host, start, DAYS, (per_day as u32).max(10))
+        }
+    }
+
+    /// End of the range (exclusive): `start + days`.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::days(i64::from(self.days))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Static tables
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    WhatsApp,
+    Telegram,
+    Messenger,
+    Sms,
+    Slack,
+    Teams,
+    Signal,
+    Discord,
+    WeChat,
+    Line,
+    Viber,
+    Snapchat,
+    CopiedLink,
+    Newsletter,
+    PersonalEmail,
+    Typed,
+    Bookmark,
+    Facebook,
+    Instagram,
+    X,
+    LinkedIn,
+    Reddit,
+    HackerNews,
+    TikTok,
+    Threads,
+    Google,
+    Bing,
+    DuckDuckGo,
+    Ecosia,
+    ChatGpt,
+    Perplexity,
+    Gemini,
+    Claude,
+    Copilot,
+    GoogleAds,
+    FacebookAds,
+    MicrosoftAds,
+    Blog,
+}
+
+/// Where a visit lands: probabilities of home, pricing and a category page (the rest
+/// lands on an article).
+#[derive(Clone, Copy)]
+struct LandingMix(f64, f64, f64);
+
+struct OriginSpec {
+    origin: Origin,
+    channel: &'static str,
+    group: ChannelGroup,
+    /// Share of ordinary visits (relative).
+    weight: f64,
+    /// Share of a viral article's extra visits (relative).
+    viral: f64,
+    /// Probability that the visit is made on a phone.
+    mobile: f64,
+    landing: LandingMix,
+}
+
+const PM: ChannelGroup = ChannelGroup::PrivateMessage;
+const EM: ChannelGroup = ChannelGroup::Email;
+const SO: ChannelGroup = ChannelGroup::PublicSocial;
+const SE: ChannelGroup = ChannelGroup::Search;
+const AI: ChannelGroup = ChannelGroup::AiAssistant;
+const PA: ChannelGroup = ChannelGroup::Paid;
+const RE: ChannelGroup = ChannelGroup::Referral;
+const DI: ChannelGroup = ChannelGroup::Direct;
+
+const DEEP: LandingMix = LandingMix(0.04, 0.04, 0.0);
+const SOCIAL: LandingMix = LandingMix(0.05, 0.02, 0.01);
+const SEARCH: LandingMix = LandingMix(0.12, 0.03, 0.05);
+
+#[rustfmt::skip]
+const ORIGINS: &[OriginSpec] = &[
+    OriginSpec { origin: Origin::WhatsApp, channel: "whatsapp", group: PM, weight: 11.0, viral: 30.0, mobile: 0.85, landing: DEEP },
+    OriginSpec { origin: Origin::Telegram, channel: "telegram", group: PM, weight: 3.5, viral: 8.0, mobile: 0.75, landing: DEEP },
+    OriginSpec { origin: Origin::Messenger, channel: "messenger", group: PM, weight: 3.5, viral: 10.0, mobile: 0.8, landing: DEEP },
+    OriginSpec { origin: Origin::Sms, channel: "sms", group: PM, weight: 2.2, viral: 5.0, mobile: 0.97, landing: DEEP },
+    OriginSpec { origin: Origin::Slack, channel: "slack", group: PM, weight: 2.0, viral: 1.0, mobile: 0.2, landing: DEEP },
+    OriginSpec { origin: Origin::Teams, channel: "teams", group: PM, weight: 1.0, viral: 0.5, mobile: 0.1, landing: DEEP },
+    OriginSpec { origin: Origin::Signal, channel: "signal", group: PM, weight: 1.0, viral: 4.0, mobile: 0.85, landing: DEEP },
+    OriginSpec { origin: Origin::Discord, channel: "discord", group: PM, weight: 0.8, viral: 1.0, mobile: 0.4, landing: DEEP },
+    OriginSpec { origin: Origin::WeChat, channel: "wechat", group: PM, weight: 0.3, viral: 0.5, mobile: 1.0, landing: DEEP },
+    OriginSpec { origin: Origin::Line, channel: "line", group: PM, weight: 0.4, viral: 0.5, mobile: 1.0, landing: DEEP },
+    OriginSpec { origin: Origin::Viber, channel: "viber", group: PM, weight: 0.4, viral: 0.5, mobile: 1.0, landing: DEEP },
+    OriginSpec { origin: Origin::Snapchat, channel: "snapchat", group: PM, weight: 0.4, viral: 1.0, mobile: 1.0, landing: DEEP },
+    OriginSpec { origin: Origin::CopiedLink, channel: "copied-link", group: PM, weight: 2.0, viral: 8.0, mobile: 0.5, landing: DEEP },
+    OriginSpec { origin: Origin::Newsletter, channel: "email", group: EM, weight: 4.0, viral: 4.0, mobile: 0.5, landing: LandingMix(0.05, 0.05, 0.0) },
+    OriginSpec { origin: Origin::PersonalEmail, channel: "email", group: EM, weight: 4.0, viral: 8.0, mobile: 0.45, landing: DEEP },
+    OriginSpec { origin: Origin::Typed, channel: "direct", group: DI, weight: 6.0, viral: 0.0, mobile: 0.4, landing: LandingMix(0.88, 0.06, 0.0) },
+    OriginSpec { origin: Origin::Bookmark, channel: "direct", group: DI, weight: 2.5, viral: 0.0, mobile: 0.3, landing: LandingMix(0.0, 0.1, 0.1) },
+    OriginSpec { origin: Origin::Facebook, channel: "facebook", group: SO, weight: 4.5, viral: 12.0, mobile: 0.85, landing: SOCIAL },
+    OriginSpec { origin: Origin::Instagram, channel: "instagram", group: SO, weight: 1.3, viral: 1.0, mobile: 0.95, landing: SOCIAL },
+    OriginSpec { origin: Origin::X, channel: "x", group: SO, weight: 2.0, viral: 6.0, mobile: 0.6, landing: SOCIAL },
+    OriginSpec { origin: Origin::LinkedIn, channel: "linkedin", group: SO, weight: 1.6, viral: 4.0, mobile: 0.5, landing: SOCIAL },
+    OriginSpec { origin: Origin::Reddit, channel: "reddit", group: SO, weight: 1.3, viral: 4.0, mobile: 0.5, landing: SOCIAL },
+    OriginSpec { origin: Origin::HackerNews, channel: "hacker-news", group: SO, weight: 0.4, viral: 1.0, mobile: 0.3, landing: SOCIAL },
+    OriginSpec { origin: Origin::TikTok, channel: "tiktok", group: SO, weight: 0.5, viral: 0.5, mobile: 0.95, landing: SOCIAL },
+    OriginSpec { origin: Origin::Threads, channel: "threads", group: SO, weight: 0.3, viral: 0.5, mobile: 0.95, landing: SOCIAL },
+    OriginSpec { origin: Origin::Google, channel: "google", group: SE, weight: 22.0, viral: 0.0, mobile: 0.55, landing: SEARCH },
+    OriginSpec { origin: Origin::Bing, channel: "bing", group: SE, weight: 2.4, viral: 0.0, mobile: 0.2, landing: SEARCH },
+    OriginSpec { origin: Origin::DuckDuckGo, channel: "duckduckgo", group: SE, weight: 1.4, viral: 0.0, mobile: 0.35, landing: SEARCH },
+    OriginSpec { origin: Origin::Ecosia, channel: "ecosia", group: SE, weight: 0.4, viral: 0.0, mobile: 0.3, landing: SEARCH },
+    OriginSpec { origin: Origin::ChatGpt, channel: "chatgpt", group: AI, weight: 1.6, viral: 0.0, mobile: 0.4, landing: LandingMix(0.2, 0.1, 0.0) },
+    OriginSpec { origin: Origin::Perplexity, channel: "perplexity", group: AI, weight: 0.5, viral: 0.0, mobile: 0.3, landing: LandingMix(0.2, 0.1, 0.0) },
+    OriginSpec { origin: Origin::Gemini, channel: "gemini", group: AI, weight: 0.2, viral: 0.0, mobile: 0.4, landing: LandingMix(0.2, 0.1, 0.0) },
+    OriginSpec { origin: Origin::Claude, channel: "claude", group: AI, weight: 0.15, viral: 0.0, mobile: 0.2, landing: LandingMix(0.2, 0.1, 0.0) },
+    OriginSpec { origin: Origin::Copilot, channel: "copilot", group: AI, weight: 0.15, viral: 0.0, mobile: 0.1, landing: LandingMix(0.2, 0.1, 0.0) },
+    OriginSpec { origin: Origin::GoogleAds, channel: "google-ads", group: PA, weight: 2.8, viral: 0.0, mobile: 0.5, landing: LandingMix(0.35, 0.45, 0.0) },
+    OriginSpec { origin: Origin::FacebookAds, channel: "facebook-ads", group: PA, weight: 1.2, viral: 0.0, mobile: 0.9, landing: LandingMix(0.2, 0.5, 0.0) },
+    OriginSpec { origin: Origin::MicrosoftAds, channel: "microsoft-ads", group: PA, weight: 0.3, viral: 0.0, mobile: 0.1, landing: LandingMix(0.35, 0.45, 0.0) },
+    OriginSpec { origin: Origin::Blog, channel: "referral", group: RE, weight: 4.0, viral: 2.0, mobile: 0.35, landing: LandingMix(0.3, 0.1, 0.0) },
+];
+
+/// Weekend multiplier of private-message and e-mail weights.
+const WEEKEND_PRIVATE: f64 = 1.25;
+
+/// Relative visit starts per UTC hour (a European audience).
+const HOURLY: [f64; 24] = [
+    0.35, 0.25, 0.2, 0.2, 0.3, 0.6, 1.0, 1.4, 1.6, 1.6, 1.5, 1.5, 1.6, 1.5, 1.4, 1.4, 1.4, 1.4,
+    1.5, 1.6, 1.5, 1.2, 0.9, 0.6,
+];
+
+/// Referring sites for plain referrals: (origin sent as referrer, host = truth channel,
+/// example paths for the browsers that send the full URL).
+const BLOGS: &[(&str, &str, &[&str])] = &[
+    (
+        "https://medium.com/",
+        "medium.com",
+        &[
+            "/@ana/why-direct-traffic-lies-3f2a9c",
+            "/marketing-today/dark-social-explained-91be02",
+        ],
+    ),
+    (
+        "https://dev.to/",
+        "dev.to",
+        &["/ops/self-hosting-analytics-in-rust-4k2b"],
+    ),
+    (
+        "https://www.producthunt.com/",
+        "producthunt.com",
+        &["/products/lucarne"],
+    ),
+    (
+        "https://github.com/",
+        "github.com",
+        &["/awesome-selfhosted/awesome-selfhosted"],
+    ),
+    (
+        "https://blog.example.org/",
+        "blog.example.org",
+        &["/2024/05/attribution-notes", "/tags/privacy"],
+    ),
+    (
+        "https://www.lemonde.fr/",
+        "lemonde.fr",
+        &["/pixels/article/2024/03/12/le-partage-invisible_6216.html"],
+    ),
+    (
+        "https://news.example.net/",
+        "news.example.net",
+        &["/weekly/142"],
+    ),
+];
+
+const CATEGORIES: [&str; 8] = [
+    "guides",
+    "news",
+    "analytics",
+    "privacy",
+    "marketing",
+    "case-studies",
+    "tools",
+    "opinion",
+];
+
+const AUTHORS: [&str; 6] = [
+    "Camille Martin",
+    "Léa Dubois",
+    "Hugo Bernard",
+    "Sarah Chen",
+    "Tom Becker",
+    "Inès Moreau",
+];
+
+const SLUG_WORDS: &[&str] = &[
+    "dark",
+    "social",
+    "sharing",
+    "private",
+    "links",
+    "whatsapp",
+    "analytics",
+    "attribution",
+    "privacy",
+    "direct",
+    "traffic",
+    "measure",
+    "campaign",
+    "newsletter",
+    "email",
+    "growth",
+    "content",
+    "viral",
+    "referrer",
+    "cookies",
+    "tracking",
+    "guide",
+    "how",
+    "why",
+    "what",
+    "messenger",
+    "telegram",
+    "conversion",
+    "revenue",
+    "funnel",
+    "audience",
+    "publishers",
+    "shop",
+    "benchmark",
+    "report",
+    "survey",
+    "myths",
+    "truth",
+    "data",
+    "metrics",
+    "teams",
+    "copy",
+    "paste",
+    "mobile",
+    "apps",
+    "in-app",
+    "browser",
+    "seo",
+    "search",
+    "ai",
+    "chatgpt",
+    "2024",
+    "2025",
+    "checklist",
+    "mistakes",
+    "lessons",
+    "playbook",
+    "small",
+    "business",
+];
+
+const FR_SLUG_PREFIXES: &[&str] = &[
+    "le-partage-priv%C3%A9",
+    "l-%C3%A9t%C3%A9-des-messageries",
+    "pourquoi-le-trafic-direct-est-surestim%C3%A9",
+    "mesurer-l-audience-cach%C3%A9e",
+];
+
+const DOWNLOADS: [&str; 3] = [
+    "dark-social-report-2024.pdf",
+    "utm-builder-template.xlsx",
+    "sharing-checklist.pdf",
+];
+
+// --- User agents ------------------------------------------------------------------------
+// Repeated entries weight the common browsers.
+
+#[rustfmt::skip]
+const DESKTOP_UAS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36 Edg/125.0.0.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:126.0) Gecko/20100101 Firefox/126.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0",
+];
+
+#[rustfmt::skip]
+const IOS_UAS: &[&str] = &[
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_7_8 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/125.0.6422.80 Mobile/15E148 Safari/604.1",
+];
+
+#[rustfmt::skip]
+const ANDROID_UAS: &[&str] = &[
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Android 14; Mobile; rv:126.0) Gecko/126.0 Firefox/126.0",
+];
+
+#[rustfmt::skip]
+const TABLET_UAS: &[&str] = &[
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
+];
+
+/// In-app browsers and webviews: (iOS, Android).
+#[rustfmt::skip]
+mod inapp {
+    pub const MESSENGER: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/MessengerForiOS;FBAV/458.0.0.40.107;FBBV/601180421;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.5;FBSS/3;FBCR/;FBID/phone;FBLC/fr_FR;FBOP/5]",
+        "Mozilla/5.0 (Linux; Android 14; SM-S911B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.179 Mobile Safari/537.36 [FB_IAB/Orca-Android;FBAV/455.0.0.37.108;]",
+    );
+    pub const FACEBOOK: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/466.0.0.41.109;FBBV/611316478;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/17.4.1;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5;FBRV/612580174]",
+        "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230901.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/467.0.0.53.108;]",
+    );
+    pub const INSTAGRAM: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 334.0.4.32.98 (iPhone14,5; iOS 17_5; fr_FR; fr; scale=3.00; 1170x2532; 608720130)",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240505.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.179 Mobile Safari/537.36 Instagram 331.0.0.37.90 Android (34/14; 420dpi; 1080x2205; Google/google; Pixel 8; shiba; shiba; en_US; 601420829)",
+    );
+    pub const THREADS: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Barcelona 329.0.0.35.109 (iPhone15,3; iOS 17_5; en_US; en; scale=3.00; 1290x2796; 596427925)",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240505.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.179 Mobile Safari/537.36 Barcelona 329.0.0.35.109 Android (34/14; 420dpi; 1080x2205; Google/google; Pixel 8; shiba; shiba; en_US; 598423442)",
+    );
+    pub const LINE: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Safari Line/13.15.0",
+        "Mozilla/5.0 (Linux; Android 13; SM-A536E Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.179 Mobile Safari/537.36 Line/13.15.1/IAB",
+    );
+    pub const WECHAT: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) NetType/WIFI Language/zh_CN",
+        "Mozilla/5.0 (Linux; Android 14; 23127PN0CC Build/UKQ1.230804.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/122.0.6261.120 Mobile Safari/537.36 XWEB/1220133 MMWEBSDK/20240404 MMWEBID/6172 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64",
+    );
+    pub const SNAPCHAT: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Snapchat/13.0.0.44 (like Safari/8617.2.4.10.8, panda)",
+        "Mozilla/5.0 (Linux; Android 14; SM-G991B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36 Snapchat/12.87.0.40 (SM-G991B; Android 14#G991BXXSBGXD1#34; gzip; )",
+    );
+    pub const TIKTOK: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 musical_ly_34.6.0 JsSdk/2.0 NetType/WIFI Channel/App Store ByteLocale/fr Region/FR isDarkMode/0 WKWebView/1 RevealType/Dialog BytedanceWebview/d8a21c6",
+        "Mozilla/5.0 (Linux; Android 14; SM-A546B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36 musical_ly_2023406030 JsSdk/1.0 NetType/WIFI Channel/googleplay AppName/musical_ly app_version/34.6.3 ByteLocale/fr ByteFullLocale/fr Region/FR BytedanceWebview/d8a21c6",
+    );
+    pub const LINKEDIN: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.29.6922",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7 Build/AP1A.240505.004; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36 [LinkedInApp]/4.1.946",
+    );
+    pub const GOOGLE_APP: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/318.0.638489037 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7 Build/AP1A.240505.004; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36 GSA/15.21.24.29.arm64",
+    );
+    /// Telegram's webview carries no marker in the user agent (the `tg` flag tells).
+    pub const TELEGRAM_WEBVIEW: (&str, &str) = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; SM-A546B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.53 Mobile Safari/537.36",
+    );
+}
+
+/// Crawlers, headless browsers and scripts: (user agent, screen width).
+#[rustfmt::skip]
+const BOT_UAS: &[(&str, u16)] = &[
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 0),
+    ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.6422.141 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 412),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 0),
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 0),
+    ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 0),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", 0),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", 0),
+    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", 0),
+    ("Mozilla/5.0 (Linux; Android 7.0;) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)", 360),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/125.0.6422.141 Safari/537.36", 800),
+    ("python-requests/2.32.3", 0),
+    ("curl/8.7.1", 0),
+];
+
+/// First octets of public-looking address blocks (European and North-American ISPs).
+const IP_FIRST_OCTETS: &[u8] = &[
+    2, 5, 24, 31, 37, 46, 50, 62, 68, 73, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90,
+    91, 92, 93, 94, 95, 98, 99, 104, 108, 109, 174, 176, 178, 185, 188, 193, 194, 195, 212, 213,
+    217,
+];
+
+// ---------------------------------------------------------------------------------------
+// Site model
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Home,
+    Pricing,
+    About,
+    Newsletter,
+    Signup,
+    Checkout,
+    Category(u8),
+    Article(u32),
+}
+
+struct Article {
+    path: String,
+    author: u8,
+}
+
+struct Site {
+    /// `https://<host>`
+    base: String,
+    articles: Vec<Article>,
+    /// Cumulative Zipf weights by popularity rank.
+    rank_cdf: Vec<f64>,
+    rank_to_article: Vec<u32>,
+    category_paths: Vec<String>,
+}
+
+impl Site {
+    fn build(host: &str, pages: u32, seed: u64) -> Site {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5173_5173_5173_5173);
+        let n = pages.max(1) as usize;
+        let mut seen = HashSet::with_capacity(n);
+        let mut articles = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut path = String::with_capacity(64);
+            if rng.random_bool(0.04) {
+                path.push_str("/fr/");
+                path.push_str(FR_SLUG_PREFIXES[rng.random_range(0..FR_SLUG_PREFIXES.len())]);
+            } else {
+                path.push('/');
+                path.push_str(CATEGORIES[rng.random_range(0..CATEGORIES.len())]);
+                path.push('/');
+                let words = rng.random_range(3..=6);
+                for w in 0..words {
+                    if w > 0 {
+                        path.push('-');
+                    }
+                    path.push_str(SLUG_WORDS[rng.random_range(0..SLUG_WORDS.len())]);
+                }
+            }
+            if !seen.insert(path.clone()) || path.starts_with("/fr/") {
+                let _ = write!(path, "-{i}");
+                seen.insert(path.clone());
+            }
+            articles.push(Article {
+                path,
+                author: rng.random_range(0..AUTHORS.len() as u8),
+            });
+        }
+        // Popularity: Zipf (s = 1.05) over a random permutation of the articles.
+        let mut rank_to_article: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            let j = rng.random_range(0..=i);
+            rank_to_article.swap(i, j);
+        }
+        let mut acc = 0.0;
+        let rank_cdf = (0..n)
+            .map(|r| {
+                acc += 1.0 / ((r + 1) as f64).powf(1.05);
+                acc
+            })
+            .collect();
+        Site {
+            base: format!("https://{host}"),
+            articles,
+            rank_cdf,
+            rank_to_article,
+            category_paths: CATEGORIES
+                .iter()
+                .map(|c| format!("/category/{c}"))
+                .collect(),
+        }
+    }
+
+    fn path(&self, page: Page) -> &str {
+        match page {
+            Page::Home => "/",
+            Page::Pricing => "/pricing",
+            Page::About => "/about",
+            Page::Newsletter => "/newsletter",
+            Page::Signup => "/signup",
+            Page::Checkout => "/checkout",
+            Page::Category(c) => &self.category_paths[c as usize],
+            Page::Article(a) => &self.articles[a as usize].path,
+        }
+    }
+
+    fn popular_article(&self, rng: &mut StdRng) -> Page {
+        let x = rng.random::<f64>() * self.rank_cdf[self.rank_cdf.len() - 1];
+        let r = self.rank_cdf.partition_point(|&c| c < x);
+        Page::Article(self.rank_to_article[r.min(self.rank_to_article.len() - 1)])
+    }
+
+    fn url(&self, page: Page, query: &str) -> String {
+        let path = self.path(page);
+        let mut u = String::with_capacity(self.base.len() + path.len() + query.len());
+        u.push_str(&self.base);
+        u.push_str(path);
+        u.push_str(query);
+        u
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Generator
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SlotKind {
+    Normal,
+    Viral,
+    Bot,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Platform {
+    Desktop,
+    Ios,
+    Android,
+    Tablet,
+}
+
+/// A hit waiting for its turn: min-heap on `(ts, seq)`, the hit itself in a slab slot
+/// (so that heap operations move 24 bytes, not whole hits).
+#[derive(PartialEq, Eq)]
+struct Pending {
+    ts_ms: i64,
+    seq: u64,
+    slot: usize,
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.ts_ms, other.seq).cmp(&(self.ts_ms, self.seq))
+    }
+}
+
+/// What the browser shows of a visit's origin.
+struct Look {
+    referrer: Option<String>,
+    /// In-app or webview UA replacing the person's browser.
+    ua: Option<&'static str>,
+    tg: bool,
+    truth_channel: &'static str,
+}
+
+/// Everything shared by the hits of one visit.
+struct VisitCtx {
+    visit: u64,
+    ua: &'static str,
+    ip: String,
+    screen: u16,
+    tg: bool,
+    bot: bool,
+    truth: Truth,
+}
+
+/// Iterator over synthetic hits; see the module documentation.
+pub struct Generator {
+    cfg: SynthConfig,
+    rng: StdRng,
+    site: Site,
+    start_ms: i64,
+    end_ms: i64,
+    /// Next day to plan.
+    day: u32,
+    slots: Vec<(i64, SlotKind)>,
+    slot_pos: usize,
+    weekend: bool,
+    viral_article: u32,
+    hour_cdf: [f64; 24],
+    cdf_weekday: Vec<f64>,
+    cdf_weekend: Vec<f64>,
+    cdf_viral: Vec<f64>,
+    pending: BinaryHeap<Pending>,
+    slab: Vec<Option<SyntheticHit>>,
+    free: Vec<usize>,
+    seq: u64,
+    next_visit: u64,
+    next_person: u64,
+    regulars: u64,
+    emitted: u64,
+    query: String,
+}
+
+impl Generator {
+    pub fn new(config: SynthConfig) -> Generator {
+        let mut cfg = config;
+        cfg.pages = cfg.pages.max(1);
+        cfg.bot_share = if cfg.bot_share.is_finite() {
+            cfg.bot_share.clamp(0.0, 0.9)
+        } else {
+            0.0
+        };
+        let site = Site::build(&cfg.site_host, cfg.pages, cfg.seed);
+        let start_ms = cfg.start.timestamp_millis();
+        let end_ms = start_ms + i64::from(cfg.days) * DAY_MS;
+        let start_hour = cfg.start.hour() as usize;
+        let mut hour_cdf = [0.0; 24];
+        let mut acc = 0.0;
+        for (h, c) in hour_cdf.iter_mut().enumerate() {
+            acc += HOURLY[(start_hour + h) % 24];
+            *c = acc;
+        }
+        let cdf = |f: &dyn Fn(&OriginSpec) -> f64| -> Vec<f64> {
+            let mut acc = 0.0;
+            ORIGINS
+                .iter()
+                .map(|o| {
+                    acc += f(o);
+                    acc
+                })
+                .collect()
+        };
+        let cdf_weekday = cdf(&|o| o.weight);
+        let cdf_weekend = cdf(&|o| {
+            if matches!(o.group, ChannelGroup::PrivateMessage | ChannelGroup::Email) {
+                o.weight * WEEKEND_PRIVATE
+            } else {
+                o.weight
+            }
+        });
+        let cdf_viral = cdf(&|o| o.viral);
+        Generator {
+            rng: StdRng::seed_from_u64(cfg.seed),
+            regulars: u64::from(cfg.visits_per_day).saturating_mul(3).max(100),
+            site,
+            start_ms,
+            end_ms,
+            day: 0,
+            slots: Vec::new(),
+            slot_pos: 0,
+            weekend: false,
+            viral_article: 0,
+            hour_cdf,
+            cdf_weekday,
+            cdf_weekend,
+            cdf_viral,
+            pending: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+            next_visit: 0,
+            next_person: 0,
+            emitted: 0,
+            query: String::with_capacity(256),
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &SynthConfig {
+        &self.cfg
+    }
+
+    /// Start of the next visit to simulate, planning days as needed; `None` at the end.
+    fn next_slot_start(&mut self) -> Option<i64> {
+        while self.slot_pos >= self.slots.len() {
+            if self.day >= self.cfg.days {
+                return None;
+            }
+            self.plan_day();
+        }
+        Some(self.slots[self.slot_pos].0)
+    }
+
+    fn plan_day(&mut self) {
+        let d = self.day;
+        self.day += 1;
+        let day_start = self.start_ms + i64::from(d) * DAY_MS;
+        let noon = DateTime::<Utc>::from_timestamp_millis(day_start + DAY_MS / 2)
+            .unwrap_or(self.cfg.start);
+        let wd = noon.weekday();
+        self.weekend = matches!(wd, Weekday::Sat | Weekday::Sun);
+        let weekday_factor = match wd {
+            Weekday::Mon => 1.08,
+            Weekday::Tue => 1.1,
+            Weekday::Wed => 1.08,
+            Weekday::Thu => 1.06,
+            Weekday::Fri => 0.98,
+            Weekday::Sat => 0.82,
+            Weekday::Sun => 0.88,
+        };
+        let growth = 0.8 + 0.4 * (f64::from(d) + 0.5) / f64::from(self.cfg.days.max(1));
+        const SIGMA: f64 = 0.12;
+        let noise = (SIGMA * normal(&mut self.rng) - SIGMA * SIGMA / 2.0).exp();
+        let lambda = f64::from(self.cfg.visits_per_day) * weekday_factor * growth * noise;
+        let n_normal = poisson(&mut self.rng, lambda);
+        let n_viral = if self.rng.random_bool(1.0 / 12.0) {
+            self.viral_article = self.rng.random_range(0..self.site.articles.len() as u32);
+            let boost = self.rng.random_range(0.25..0.8);
+            poisson(&mut self.rng, lambda * boost)
+        } else {
+            0
+        };
+        let b = self.cfg.bot_share;
+        let n_bot = if b > 0.0 {
+            let human = (n_normal + n_viral) as f64;
+            poisson(
+                &mut self.rng,
+                human * b / (1.0 - b) * MEAN_HUMAN_HITS / MEAN_BOT_HITS,
+            )
+        } else {
+            0
+        };
+        self.slots.clear();
+        self.slot_pos = 0;
+        let total_w = self.hour_cdf[23];
+        for (count, kind) in [
+            (n_normal, SlotKind::Normal),
+            (n_viral, SlotKind::Viral),
+            (n_bot, SlotKind::Bot),
+        ] {
+            for _ in 0..count {
+                let at = if kind == SlotKind::Bot {
+                    // Bots crawl around the clock.
+                    self.rng.random_range(0..DAY_MS)
+                } else {
+                    let x = self.rng.random::<f64>() * total_w;
+                    let h = self.hour_cdf.partition_point(|&c| c < x).min(23) as i64;
+                    h * 3_600_000 + self.rng.random_range(0..3_600_000)
+                };
+                self.slots.push((day_start + at, kind));
+            }
+        }
+        self.slots.sort_unstable();
+    }
+
+    fn push(&mut self, ts_ms: i64, hit: SyntheticHit) {
+        if ts_ms >= self.end_ms {
+            return;
+        }
+        self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i] = Some(hit);
+                i
+            }
+            None => {
+                self.slab.push(Some(hit));
+                self.slab.len() - 1
+            }
+        };
+        self.pending.push(Pending {
+            ts_ms,
+            seq: self.seq,
+            slot,
+        });
+    }
+
+    fn simulate(&mut self, start_ms: i64, kind: SlotKind) {
+        let visit = self.next_visit;
+        self.next_visit += 1;
+        if kind == SlotKind::Bot {
+            self.simulate_bot(visit, start_ms);
+            return;
+        }
+        let cdf = match (kind, self.weekend) {
+            (SlotKind::Viral, _) => &self.cdf_viral,
+            (_, true) => &self.cdf_weekend,
+            _ => &self.cdf_weekday,
+        };
+        let x = self.rng.random::<f64>() * cdf[cdf.len() - 1];
+        let spec = &ORIGINS[cdf.partition_point(|&c| c < x).min(ORIGINS.len() - 1)];
+
+        // Who, on which device.
+        let person = if self.rng.random_bool(0.3) {
+            self.rng.random_range(0..self.regulars)
+        } else {
+            self.next_person += 1;
+            self.regulars + self.next_person
+        };
+        let p = PersonTraits::of(self.cfg.seed, person);
+        let platform = if self.rng.random_bool(spec.mobile) {
+            if p.ios {
+                Platform::Ios
+            } else {
+                Platform::Android
+            }
+        } else if self.rng.random_bool(0.06) {
+            Platform::Tablet
+        } else {
+            Platform::Desktop
+        };
+        let (base_ua, screen) = match platform {
+            Platform::Desktop => (DESKTOP_UAS[p.desktop_ua], p.desktop_w),
+            Platform::Ios => (IOS_UAS[p.phone_ua % IOS_UAS.len()], p.phone_w),
+            Platform::Android => (ANDROID_UAS[p.phone_ua % ANDROID_UAS.len()], p.phone_w),
+            Platform::Tablet => (TABLET_UAS[usize::from(!p.ios)], p.tablet_w),
+        };
+
+        // What the browser shows of the origin.
+        self.query.clear();
+        let look = self.observe(spec, platform, start_ms);
+        let landing_query = std::mem::take(&mut self.query);
+        let ctx = VisitCtx {
+            visit,
+            ua: look.ua.unwrap_or(base_ua),
+            ip: p.ip(),
+            screen,
+            tg: look.tg,
+            bot: false,
+            truth: Truth {
+                channel: look.truth_channel,
+                group: spec.group,
+            },
+        };
+
+        // Landing page.
+        let landing = if kind == SlotKind::Viral {
+            Page::Article(self.viral_article)
+        } else {
+            let LandingMix(home, pricing, category) = spec.landing;
+            let r = self.rng.random::<f64>();
+            if r < home {
+                Page::Home
+            } else if r < home + pricing {
+                Page::Pricing
+            } else if r < home + pricing + category {
+                Page::Category(self.rng.random_range(0..CATEGORIES.len() as u8))
+            } else {
+                self.site.popular_article(&mut self.rng)
+            }
+        };
+
+        // The path through the site.
+        let r = self.rng.random::<f64>();
+        let n_views = if r < 0.565 {
+            1
+        } else if r < 0.73 {
+            2
+        } else if r < 0.84 {
+            3
+        } else if r < 0.91 {
+            4
+        } else if r < 0.96 {
+            5
+        } else {
+            6
+        };
+        let uplift = if matches!(
+            spec.group,
+            ChannelGroup::PrivateMessage | ChannelGroup::Email
+        ) {
+            self.cfg.private_conversion_uplift.max(0.0)
+        } else {
+            1.0
+        };
+        let intent = match spec.origin {
+            Origin::Typed | Origin::Bookmark => 1.5,
+            Origin::GoogleAds | Origin::FacebookAds | Origin::MicrosoftAds => 1.3,
+            _ if spec.group == ChannelGroup::PublicSocial => 0.8,
+            _ => 1.0,
+        };
+        let signup = self.rng.random_bool((0.02 * uplift * intent).min(1.0));
+        let purchase = self.rng.random_bool((0.008 * uplift * intent).min(1.0));
+
+        let mut pages: [Page; 12] = [Page::Home; 12];
+        let mut n = 0;
+        pages[n] = landing;
+        n += 1;
+        for _ in 1..n_views {
+            pages[n] = self.navigate();
+            n += 1;
+        }
+        if purchase {
+            if pages[n - 1] != Page::Pricing {
+                pages[n] = Page::Pricing;
+                n += 1;
+            }
+            pages[n] = Page::Checkout;
+            n += 1;
+        }
+        if signup {
+            pages[n] = Page::Signup;
+            n += 1;
+        }
+
+        // Emit.
+        let mut t = start_ms;
+        let mut referrer = look.referrer;
+        for (i, &page) in pages[..n].iter().enumerate() {
+            let url = if i == 0 {
+                self.site.url(page, &landing_query)
+            } else {
+                self.site.url(page, "")
+            };
+            let props = match page {
+                Page::Article(a) => vec![(
+                    "author".to_string(),
+                    AUTHORS[usize::from(self.site.articles[a as usize].author)].to_string(),
+                )],
+                _ => Vec::new(),
+            };
+            let gap = log_uniform(&mut self.rng, 30_000.0, 300_000.0) as i64;
+            self.push(
+                t,
+                ctx.hit(
+                    t,
+                    "pageview",
+                    url.clone(),
+                    referrer.clone(),
+                    props,
+                    None,
+                    i == 0,
+                ),
+            );
+            match page {
+                Page::Article(_) if self.rng.random_bool(0.025) => {
+                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
+                    let file = DOWNLOADS[self.rng.random_range(0..DOWNLOADS.len())];
+                    let props = vec![("file".to_string(), file.to_string())];
+                    self.push(
+                        at,
+                        ctx.hit(
+                            at,
+                            "download",
+                            url.clone(),
+                            referrer.clone(),
+                            props,
+                            None,
+                            false,
+                        ),
+                    );
+                }
+                Page::Signup => {
+                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
+                    let plan = ["free", "free", "free", "pro", "team"][self.rng.random_range(0..5)];
+                    let props = vec![("plan".to_string(), plan.to_string())];
+                    self.push(
+                        at,
+                        ctx.hit(
+                            at,
+                            "signup",
+                            url.clone(),
+                            referrer.clone(),
+                            props,
+                            None,
+                            false,
+                        ),
+                    );
+                }
+                Page::Checkout => {
+                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
+                    let team = self.rng.random_bool(0.25);
+                    let yearly = self.rng.random_bool(0.3);
+                    let usd = self.rng.random_bool(0.1);
+                    let amount = match (team, yearly) {
+                        (false, false) => 900,
+                        (false, true) => 9_000,
+                        (true, false) => 2_900,
+                        (true, true) => 29_000,
+                    } * if usd { 11 } else { 10 }
+                        / 10;
+                    let props = vec![
+                        (
+                            "plan".to_string(),
+                            if team { "team" } else { "pro" }.to_string(),
+                        ),
+                        (
+                            "billing".to_string(),
+                            if yearly { "yearly" } else { "monthly" }.to_string(),
+                        ),
+                    ];
+                    let revenue = Some((amount, if usd { "USD" } else { "EUR" }.to_string()));
+                    self.push(
+                        at,
+                        ctx.hit(
+                            at,
+                            "purchase",
+                            url.clone(),
+                            referrer.clone(),
+                            props,
+                            revenue,
+                            false,
+                        ),
+                    );
+                }
+                _ => {}
+            }
+            // The next page's referrer is this page's full URL (same origin: browsers send
+            // it whole, the landing query included).
+            referrer = Some(url);
+            t += gap;
+        }
+    }
+
+    /// The next page of a visit, by internal navigation.
+    fn navigate(&mut self) -> Page {
+        let r = self.rng.random::<f64>();
+        if r < 0.6 {
+            self.site.popular_article(&mut self.rng)
+        } else if r < 0.74 {
+            Page::Category(self.rng.random_range(0..CATEGORIES.len() as u8))
+        } else if r < 0.86 {
+            Page::Home
+        } else if r < 0.95 {
+            Page::Pricing
+        } else if r < 0.98 {
+            Page::About
+        } else {
+            Page::Newsletter
+        }
+    }
+
+    fn simulate_bot(&mut self, visit: u64, start_ms: i64) {
+        let (ua, screen) = BOT_UAS[self.rng.random_range(0..BOT_UAS.len())];
+        let ip = PersonTraits::of(self.cfg.seed ^ 0xB07, self.rng.random::<u64>()).ip();
+        let ctx = VisitCtx {
+            visit,
+            ua,
+            ip,
+            screen,
+            tg: false,
+            bot: true,
+            truth: Truth {
+                channel: "bot",
+                group: ChannelGroup::Direct,
+            },
+        };
+        let n = self.rng.random_range(1..=4);
+        let mut t = start_ms;
+        for i in 0..n {
+            let page = if self.rng.random_bool(0.2) {
+                Page::Home
+            } else {
+                Page::Article(self.rng.random_range(0..self.site.articles.len() as u32))
+            };
+            let url = self.site.url(page, "");
+            self.push(
+                t,
+                ctx.hit(t, "pageview", url, None, Vec::new(), None, i == 0),
+            );
+            t += self.rng.random_range(1_000..20_000);
+        }
+    }
+
+    /// Decide what the browser shows of `origin`: referrer, in-app UA, Telegram flag and
+    /// the landing query (written into `self.query`).
+    fn observe(&mut self, spec: &OriginSpec, platform: Platform, at_ms: i64) -> Look {
+        let origin = spec.origin;
+        let rng = &mut self.rng;
+        let q = &mut self.query;
+        let phone = matches!(platform, Platform::Ios | Platform::Android);
+        let android = platform == Platform::Android;
+        let pick = |pair: (&'static str, &'static str)| -> Option<&'static str> {
+            Some(if android { pair.1 } else { pair.0 })
+        };
+        let mut look = Look {
+            referrer: None,
+            ua: None,
+            tg: false,
+            truth_channel: spec.channel,
+        };
+        let r = rng.random::<f64>();
+        let referrer: Option<&'static str> = match origin {
+            Origin::WhatsApp => match platform {
+                Platform::Android if r < 0.4 => Some("android-app://com.whatsapp/"),
+                Platform::Desktop if r < 0.5 => Some("https://web.whatsapp.com/"),
+                _ => None,
+            },
+            Origin::Telegram => match platform {
+                Platform::Android if r < 0.3 => Some("android-app://org.telegram.messenger/"),
+                Platform::Android | Platform::Ios if r < 0.75 => {
+                    look.tg = true;
+                    look.ua = pick(inapp::TELEGRAM_WEBVIEW);
+                    None
+                }
+                Platform::Desktop if r < 0.3 => Some("https://web.telegram.org/"),
+                _ => None,
+            },
+            Origin::Messenger => {
+                if rng.random_bool(0.3) {
+                    push_click_id(rng, q, "fbclid", "IwAR", 40);
+                }
+                if phone && r < 0.7 {
+                    look.ua = pick(inapp::MESSENGER);
+                    match rng.random_range(0..10) {
+                        0..=2 => Some("https://l.messenger.com/"),
+                        3 if android => Some("android-app://com.facebook.orca/"),
+                        _ => None,
+                    }
+                } else if !phone && r < 0.4 {
+                    Some("https://www.messenger.com/")
+                } else if !phone && r < 0.7 {
+                    Some("https://l.messenger.com/")
+                } else {
+                    None
+                }
+            }
+            Origin::Sms => {
+                if r < 0.25 {
+                    let campaign =
+                        ["spring-sale", "renewal-reminder", "welcome"][rng.random_range(0..3)];
+                    push_param(q, "utm_source", "sms");
+                    push_param(q, "utm_medium", "sms");
+                    push_param(q, "utm_campaign", campaign);
+                }
+                None
+            }
+            Origin::Slack => match platform {
+                Platform::Android if r < 0.4 => Some("android-app://com.slack/"),
+                Platform::Desktop | Platform::Tablet if r < 0.5 => Some("https://app.slack.com/"),
+                _ => None,
+            },
+            Origin::Teams => {
+                if r < 0.45 {
+                    Some("https://statics.teams.cdn.office.net/")
+                } else if r < 0.7 {
+                    Some("https://teams.microsoft.com/")
+                } else {
+                    None
+                }
+            }
+            Origin::Signal | Origin::CopiedLink | Origin::Typed | Origin::Bookmark => None,
+            Origin::Discord => (r < 0.6).then_some("https://discord.com/"),
+            Origin::WeChat => {
+                if phone {
+                    look.ua = pick(inapp::WECHAT);
+                }
+                None
+            }
+            Origin::Line => {
+                if phone {
+                    look.ua = pick(inapp::LINE);
+                }
+                (android && r < 0.2).then_some("android-app://jp.naver.line.android/")
+            }
+            Origin::Viber => (android && r < 0.4).then_some("android-app://com.viber.voip/"),
+            Origin::Snapchat => {
+                if phone && r < 0.85 {
+                    look.ua = pick(inapp::SNAPCHAT);
+                    None
+                } else {
+                    (android && r < 0.95).then_some("android-app://com.snapchat.android/")
+                }
+            }
+            Origin::Newsletter => {
+                push_param(q, "utm_source", "newsletter");
+                push_param(q, "utm_medium", "email");
+                let date = DateTime::<Utc>::from_timestamp_millis(at_ms).unwrap_or_default();
+                let week = date.iso_week();
+                let _ = write!(
+                    q,
+                    "&utm_campaign=weekly-{}-w{:02}",
+                    week.year(),
+                    week.week()
+                );
+                if rng.random_bool(0.5) {
+                    push_click_id(rng, q, "mc_cid", "", 10);
+                    push_click_id(rng, q, "mc_eid", "", 10);
+                }
+                match platform {
+                    Platform::Desktop if r < 0.2 => Some("https://mail.google.com/"),
+                    Platform::Desktop if r < 0.25 => Some("https://outlook.live.com/"),
+                    Platform::Android if r < 0.15 => Some("android-app://com.google.android.gm/"),
+                    _ => None,
+                }
+            }
+            Origin::PersonalEmail => match platform {
+                Platform::Desktop | Platform::Tablet => match r {
+                    r if r < 0.4 => Some("https://mail.google.com/"),
+                    r if r < 0.55 => Some("https://outlook.live.com/"),
+                    r if r < 0.65 => Some("https://outlook.office.com/"),
+                    r if r < 0.7 => Some("https://mail.yahoo.com/"),
+                    r if r < 0.73 => Some("https://mail.proton.me/"),
+                    r if r < 0.76 => Some("https://deref-gmx.net/"),
+                    _ => None,
+                },
+                Platform::Android => match r {
+                    r if r < 0.45 => Some("android-app://com.google.android.gm/"),
+                    r if r < 0.55 => Some("android-app://com.microsoft.office.outlook/"),
+                    _ => None,
+                },
+                Platform::Ios => (r < 0.1).then_some("https://mail.google.com/"),
+            },
+            Origin::Facebook | Origin::FacebookAds => {
+                if origin == Origin::FacebookAds {
+                    push_param(q, "utm_source", "facebook");
+                    push_param(q, "utm_medium", "paid_social");
+                    push_param(q, "utm_campaign", "retargeting-q2");
+                }
+                if origin == Origin::FacebookAds || rng.random_bool(0.85) {
+                    push_click_id(rng, q, "fbclid", "IwAR", 40);
+                }
+                if phone && r < 0.75 {
+                    look.ua = pick(inapp::FACEBOOK);
+                    match rng.random_range(0..10) {
+                        0..=3 => Some("https://m.facebook.com/"),
+                        4..=5 if android => Some("android-app://com.facebook.katana/"),
+                        _ => None,
+                    }
+                } else if phone {
+                    Some("https://lm.facebook.com/")
+                } else if r < 0.6 {
+                    Some("https://l.facebook.com/")
+                } else {
+                    Some("https://www.facebook.com/")
+                }
+            }
+            Origin::Instagram => {
+                if rng.random_bool(0.7) {
+                    push_click_id(rng, q, "fbclid", "PAZXh0bgNhZW0CMTEAAa", 40);
+                }
+                if phone && r < 0.8 {
+                    look.ua = pick(inapp::INSTAGRAM);
+                    rng.random_bool(0.4).then_some("https://l.instagram.com/")
+                } else if phone {
+                    Some("https://l.instagram.com/")
+                } else {
+                    Some("https://www.instagram.com/")
+                }
+            }
+            Origin::Threads => {
+                if phone {
+                    look.ua = pick(inapp::THREADS);
+                }
+                (r < 0.5).then_some("https://l.threads.net/")
+            }
+            Origin::X => {
+                if rng.random_bool(0.1) {
+                    push_click_id(rng, q, "twclid", "2-", 30);
+                }
+                if r < 0.88 {
+                    Some("https://t.co/")
+                } else {
+                    Some("https://x.com/")
+                }
+            }
+            Origin::LinkedIn => {
+                if platform == Platform::Ios && r < 0.4 {
+                    look.ua = pick(inapp::LINKEDIN);
+                    None
+                } else if android && r < 0.3 {
+                    Some("android-app://com.linkedin.android/")
+                } else if r < 0.75 {
+                    Some("https://www.linkedin.com/")
+                } else {
+                    Some("https://lnkd.in/")
+                }
+            }
+            Origin::Reddit => match r {
+                r if r < 0.7 => Some("https://www.reddit.com/"),
+                r if r < 0.9 => Some("https://out.reddit.com/"),
+                _ => Some("https://old.reddit.com/"),
+            },
+            Origin::HackerNews => Some("https://news.ycombinator.com/"),
+            Origin::TikTok => {
+                if phone && r < 0.85 {
+                    look.ua = pick(inapp::TIKTOK);
+                    None
+                } else {
+                    Some("https://www.tiktok.com/")
+                }
+            }
+            Origin::Google => {
+                if phone && r < 0.1 {
+                    look.ua = pick(inapp::GOOGLE_APP);
+                }
+                if android && r > 0.8 {
+                    Some("android-app://com.google.android.googlequicksearchbox/")
+                } else {
+                    match rng.random_range(0..20) {
+                        0 => Some("https://www.google.fr/"),
+                        1 => Some("https://www.google.de/"),
+                        2 => Some("https://www.google.co.uk/"),
+                        _ => Some("https://www.google.com/"),
+                    }
+                }
+            }
+            Origin::Bing => Some("https://www.bing.com/"),
+            Origin::DuckDuckGo => Some("https://duckduckgo.com/"),
+            Origin::Ecosia => Some("https://www.ecosia.org/"),
+            Origin::ChatGpt => {
+                if r < 0.8 {
+                    push_param(q, "utm_source", "chatgpt.com");
+                }
+                rng.random_bool(0.7).then_some("https://chatgpt.com/")
+            }
+            Origin::Perplexity => Some("https://www.perplexity.ai/"),
+            Origin::Gemini => Some("https://gemini.google.com/"),
+            Origin::Claude => Some("https://claude.ai/"),
+            Origin::Copilot => Some("https://copilot.microsoft.com/"),
+            Origin::GoogleAds => {
+                if r < 0.5 {
+                    push_param(q, "utm_source", "google");
+                    push_param(q, "utm_medium", "cpc");
+                    let campaign = ["brand", "dark-social-analytics", "plausible-alternative"]
+                        [rng.random_range(0..3)];
+                    push_param(q, "utm_campaign", campaign);
+                }
+                push_click_id(rng, q, "gclid", "Cj0KCQjw", 72);
+                Some("https://www.google.com/")
+            }
+            Origin::MicrosoftAds => {
+                push_param(q, "utm_source", "bing");
+                push_param(q, "utm_medium", "cpc");
+                push_click_id(rng, q, "msclkid", "", 32);
+                Some("https://www.bing.com/")
+            }
+            Origin::Blog => {
+                let (origin_url, host, paths) = BLOGS[rng.random_range(0..BLOGS.len())];
+                look.truth_channel = host;
+                if r < 0.3 {
+                    let path = paths[rng.random_range(0..paths.len())];
+                    look.referrer = Some(format!("{}{}", origin_url.trim_end_matches('/'), path));
+                    return look;
+                }
+                Some(origin_url)
+            }
+        };
+        look.referrer = referrer.map(str::to_string);
+        look
+    }
+}
+
+impl Iterator for Generator {
+    type Item = SyntheticHit;
+
+    fn next(&mut self) -> Option<SyntheticHit> {
+        if self.cfg.max_hits.is_some_and(|m| self.emitted >= m) {
+            return None;
+        }
+        loop {
+            let next_start = self.next_slot_start();
+            let ready = match (self.pending.peek(), next_start) {
+                (Some(p), Some(s)) => p.ts_ms <= s,
+                (Some(_), None) => true,
+                (None, None) => return None,
+                (None, Some(_)) => false,
+            };
+            if ready {
+                let p = self.pending.pop()?;
+                self.free.push(p.slot);
+                self.emitted += 1;
+                return self.slab[p.slot].take();
+            }
+            let (at, kind) = self.slots[self.slot_pos];
+            self.slot_pos += 1;
+            self.simulate(at, kind);
+        }
+    }
+}
+
+impl VisitCtx {
+    #[allow(clippy::too_many_arguments)]
+    fn hit(
+        &self,
+        ts_ms: i64,
+        name: &str,
+        url: String,
+        referrer: Option<String>,
+        props: Vec<(String, String)>,
+        revenue: Option<(i64, String)>,
+        entry: bool,
+    ) -> SyntheticHit {
+        SyntheticHit {
+            ts: DateTime::<Utc>::from_timestamp_millis(ts_ms).unwrap_or_default(),
+            name: name.to_string(),
+            url,
+            referrer,
+            user_agent: self.ua.to_string(),
+            ip: self.ip.clone(),
+            screen_width: self.screen,
+            telegram_webview: self.tg,
+            props,
+            revenue,
+            visit: self.visit,
+            entry,
+            bot: self.bot,
+            truth: self.truth,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// People
+// ---------------------------------------------------------------------------------------
+
+/// A simulated person's stable traits, derived from (seed, person id) without storage.
+struct PersonTraits {
+    ip: [u8; 4],
+    ios: bool,
+    desktop_ua: usize,
+    phone_ua: usize,
+    desktop_w: u16,
+    phone_w: u16,
+    tablet_w: u16,
+}
+
+impl PersonTraits {
+    fn of(seed: u64, person: u64) -> PersonTraits {
+        let mut s = seed ^ person.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let a = splitmix64(&mut s);
+        let b = splitmix64(&mut s);
+        let pick = |x: u64, xs: &[u16]| xs[(x % xs.len() as u64) as usize];
+        let ios = a % 100 < 45;
+        let phone_w = if ios {
+            pick(b >> 16, &[390, 393, 375, 430, 414, 428])
+        } else {
+            pick(b >> 16, &[360, 384, 412, 393, 360, 412])
+        };
+        PersonTraits {
+            ip: [
+                IP_FIRST_OCTETS[((a >> 8) % IP_FIRST_OCTETS.len() as u64) as usize],
+                (a >> 16) as u8,
+                (a >> 24) as u8,
+                1 + ((a >> 32) % 254) as u8,
+            ],
+            ios,
+            // Chrome on Windows (the first three) weighs more than the rest.
+            desktop_ua: {
+                let x = (b % 16) as usize;
+                if x < 5 {
+                    x % 3
+                } else {
+                    x % DESKTOP_UAS.len()
+                }
+            },
+            phone_ua: ((b >> 8) % 5) as usize,
+            desktop_w: pick(b >> 32, &[1920, 1920, 1536, 1366, 1440, 2560, 1280, 1680]),
+            phone_w,
+            tablet_w: pick(b >> 48, &[810, 820, 768, 1024, 800]),
+        }
+    }
+
+    fn ip(&self) -> String {
+        let mut s = String::with_capacity(15);
+        for (i, &octet) in self.ip.iter().enumerate() {
+            if i > 0 {
+                s.push('.');
+            }
+            if octet >= 100 {
+                s.push(char::from(b'0' + octet / 100));
+            }
+            if octet >= 10 {
+                s.push(char::from(b'0' + octet / 10 % 10));
+            }
+            s.push(char::from(b'0' + octet % 10));
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Standard normal (Box–Muller).
+fn normal(rng: &mut StdRng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Poisson draw: exact (Knuth) for small means, normal approximation above 30.
+fn poisson(rng: &mut StdRng, lambda: f64) -> u64 {
+    if lambda.is_nan() || lambda <= 0.0 {
+        return 0;
+    }
+    if lambda < 30.0 {
+        let limit = (-lambda).exp();
+        let mut k = 0;
+        let mut p = rng.random::<f64>();
+        while p > limit {
+            k += 1;
+            p *= rng.random::<f64>();
+        }
+        k
+    } else {
+        (lambda + lambda.sqrt() * normal(rng)).round().max(0.0) as u64
+    }
+}
+
+fn log_uniform(rng: &mut StdRng, lo: f64, hi: f64) -> f64 {
+    (lo.ln() + rng.random::<f64>() * (hi.ln() - lo.ln())).exp()
+}
+
+/// Append `key=value` to a query string being built (`?` first, then `&`).
+fn push_param(q: &mut String, key: &str, value: &str) {
+    q.push(if q.is_empty() { '?' } else { '&' });
+    q.push_str(key);
+    q.push('=');
+    q.push_str(value);
+}
+
+/// Append a click id with a random URL-safe value: `prefix` + `len` random characters.
+fn push_click_id(rng: &mut StdRng, q: &mut String, key: &str, prefix: &str, len: usize) {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    push_param(q, key, prefix);
+    for _ in 0..len {
+        q.push(char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_mean_is_lambda() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for lambda in [0.5, 4.0, 29.0, 250.0] {
+            let n = 20_000;
+            let mean = (0..n)
+                .map(|_| poisson(&mut rng, lambda) as f64)
+                .sum::<f64>()
+                / n as f64;
+            assert!(
+                (mean - lambda).abs() < lambda * 0.03 + 0.05,
+                "{lambda}: {mean}"
+            );
+        }
+        assert_eq!(poisson(&mut rng, 0.0), 0);
+    }
+
+    #[test]
+    fn origin_table_is_consistent() {
+        for o in ORIGINS {
+            assert!(o.weight >= 0.0 && o.viral >= 0.0);
+            assert!((0.0..=1.0).contains(&o.mobile));
+            let LandingMix(h, p, c) = o.landing;
+            assert!(h + p + c <= 1.0);
+            assert_ne!(o.group, ChannelGroup::EstimatedDark);
+        }
+    }
+
+    #[test]
+    fn site_paths_are_unique() {
+        let site = Site::build("example.com", 500, 9);
+        let paths: HashSet<&str> = site.articles.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths.len(), 500);
+        assert!(paths.iter().all(|p| p.starts_with('/') && p.len() > 3));
+    }
+}

@@ -1,1 +1,271 @@
-fn main() {}
+//! The `lucarne` binary: command line, configuration, start-up.
+
+mod config;
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lucarne_server::{AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::MetaStore;
+use lucarne_store::EventStore;
+
+use config::{FileConfig, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "lucarne", version, about = "Privacy-first analytics that measures dark social")]
+struct Cli {
+    /// TOML configuration file (flags and LUCARNE_* variables take precedence).
+    #[arg(long, global = true, env = "LUCARNE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "LUCARNE_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct DataArg {
+    /// Data directory (events, metadata).
+    #[arg(long, env = "LUCARNE_DATA")]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LUCARNE_LISTEN")]
+    listen: Option<String>,
+    #[command(flatten)]
+    data: DataArg,
+    /// Proxy networks whose X-Forwarded-For is trusted (repeat or comma-separate).
+    #[arg(long = "trusted-proxy", env = "LUCARNE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+    /// Header carrying the visitor's ISO country, set by a trusted CDN (e.g. CF-IPCountry).
+    #[arg(long, env = "LUCARNE_COUNTRY_HEADER")]
+    country_header: Option<String>,
+    /// MaxMind-format country database (GeoLite2-Country.mmdb).
+    #[arg(long, env = "LUCARNE_GEOIP")]
+    geoip: Option<PathBuf>,
+    /// Extra classification rules (TOML), added to the built-in tables.
+    #[arg(long = "rules", env = "LUCARNE_RULES", value_delimiter = ',')]
+    rules: Vec<PathBuf>,
+    /// Submissions that may wait for the writer before new events get 503.
+    #[arg(long, env = "LUCARNE_QUEUE_CAPACITY")]
+    queue_capacity: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with a demo site full of synthetic traffic, and live events.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Days of history to generate.
+        #[arg(long, default_value_t = 180)]
+        days: u32,
+    },
+    /// Manage sites.
+    Site {
+        #[command(subcommand)]
+        cmd: SiteCmd,
+    },
+    /// Manage stats API keys.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
+    Generate {
+        #[command(flatten)]
+        data: DataArg,
+        /// Site domain (created if missing).
+        #[arg(long)]
+        site: String,
+        /// Number of events to generate (approximately).
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Days of history, ending now.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCmd {
+    /// Register a site.
+    Add {
+        domain: String,
+        /// IANA time zone for reports (e.g. Europe/Paris).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List sites.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create a stats API key; the key is printed on the last line.
+    Create {
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List keys (prefixes only).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let file = match &cli.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    config::init_logging(cli.log_format.or(file.log_format).unwrap_or(LogFormat::Text));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cli.command, file))
+}
+
+fn data_dir(arg: &DataArg, file: &FileConfig) -> PathBuf {
+    arg.data
+        .clone()
+        .or_else(|| file.data.clone())
+        .unwrap_or_else(|| PathBuf::from("./lucarne-data"))
+}
+
+async fn open_meta(dir: &Path) -> Result<MetaStore> {
+    MetaStore::open(dir)
+        .await
+        .with_context(|| format!("opening metadata store in {}", dir.display()))
+}
+
+async fn run(cmd: Command, file: FileConfig) -> Result<()> {
+    match cmd {
+        Command::Serve(args) => {
+            let (listener, state) = start(&args, &file).await?;
+            lucarne_server::serve(listener, state).await
+        }
+        Command::Demo { serve, days } => demo::run(serve, &file, days).await,
+        Command::Site { cmd } => match cmd {
+            SiteCmd::Add { domain, timezone, data } => {
+                timezone
+                    .parse::<chrono_tz::Tz>()
+                    .map_err(|_| anyhow::anyhow!("unknown time zone `{timezone}`"))?;
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let site = meta.add_site(&domain, &timezone).await?;
+                println!("site added: {} (id {}, time zone {})", site.domain, site.id, site.timezone);
+                println!(
+                    "snippet: <script defer data-domain=\"{}\" src=\"https://YOUR-LUCARNE-HOST/js/script.js\"></script>",
+                    site.domain
+                );
+                Ok(())
+            }
+            SiteCmd::List { data } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                for s in meta.sites().await? {
+                    println!("{}\t{}\t{}", s.id, s.domain, s.timezone);
+                }
+                Ok(())
+            }
+        },
+        Command::Key { cmd } => match cmd {
+            KeyCmd::Create { name, data } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let key = meta.create_api_key(&name).await?;
+                println!("API key created ({name}). It is shown only once; use it as: Authorization: Bearer <key>");
+                println!("{key}");
+                Ok(())
+            }
+            KeyCmd::List { data } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                for k in meta.api_keys().await? {
+                    let state = if k.revoked { "revoked" } else { "active" };
+                    println!("{}\t{}…\t{}\t{}\t{}", k.id, k.prefix, k.name, k.created_at, state);
+                }
+                Ok(())
+            }
+            KeyCmd::Revoke { id, data } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                if meta.revoke_api_key(id).await? {
+                    println!("key {id} revoked");
+                    Ok(())
+                } else {
+                    anyhow::bail!("no active key with id {id}")
+                }
+            }
+        },
+        Command::Generate {
+            data,
+            site,
+            events,
+            days,
+            seed,
+        } => demo::generate(&data_dir(&data, &file), &site, events, days, seed).await,
+    }
+}
+
+/// Open the stores, build the state and bind the listener.
+async fn start(args: &ServeArgs, file: &FileConfig) -> Result<(tokio::net::TcpListener, Arc<AppState>)> {
+    let dir = data_dir(&args.data, file);
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let options = ServerOptions {
+        trusted_proxies: config::parse_networks(if args.trusted_proxies.is_empty() {
+            &file.trusted_proxies
+        } else {
+            &args.trusted_proxies
+        })?,
+        country_header: args.country_header.clone().or_else(|| file.country_header.clone()),
+        geoip: args.geoip.clone().or_else(|| file.geoip.clone()),
+        rules_files: if args.rules.is_empty() { file.rules.clone() } else { args.rules.clone() },
+    };
+    let capacity = args
+        .queue_capacity
+        .or(file.queue_capacity)
+        .unwrap_or(lucarne_store::duck::DEFAULT_QUEUE_CAPACITY);
+    let state = open_state(&dir, capacity, &options).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    Ok((listener, state))
+}
+
+async fn open_state(dir: &Path, capacity: usize, options: &ServerOptions) -> Result<Arc<AppState>> {
+    let meta = open_meta(dir).await?;
+    let events_dir = dir.to_path_buf();
+    let events = tokio::task::spawn_blocking(move || DuckEvents::open(&events_dir, capacity))
+        .await?
+        .with_context(|| format!("opening events store in {}", dir.display()))?;
+    let events: Arc<dyn EventStore> = Arc::new(events);
+    AppState::new(events, meta, options).await
+}

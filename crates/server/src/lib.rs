@@ -1,1 +1,106 @@
+//! Lucarne's HTTP layer: ingest, stats API, health, metrics, scripts.
+//!
+//! Invariant: this is the only crate that knows HTTP and the JSON wire format.
 
+pub mod api;
+pub mod assets;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::info;
+
+pub use state::{AppState, ServerOptions};
+
+/// The whole service as a router (tests drive it with `oneshot`).
+pub fn app(state: Arc<AppState>) -> Router {
+    let ingest_cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(86400));
+    let ingest = Router::new()
+        .route("/api/event", post(ingest::event))
+        .layer(ingest_cors);
+    Router::new()
+        .merge(ingest)
+        .route("/api/health", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/api/v1/stats/aggregate", get(api::stats::aggregate))
+        .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
+        .route("/api/v1/stats/breakdown", get(api::stats::breakdown))
+        .route("/js/script.js", get(assets::tracker))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+/// Periodic upkeep: salt rotation, forgetting idle visits.
+pub fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let now = Utc::now();
+            state.refresh_salts(now).await;
+            let live = state.sessions.sweep(now);
+            state.metrics.sessions.set(live as i64);
+        }
+    })
+}
+
+/// Serve until SIGINT/SIGTERM, then drain the writer and checkpoint.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    info!(message = "Lucarne is listening.", %addr);
+    let maintenance = spawn_maintenance(state.clone());
+    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    maintenance.abort();
+    info!(message = "Shutting down: committing queued events and checkpointing.");
+    let events = state.events.clone();
+    tokio::task::spawn_blocking(move || events.shutdown()).await?;
+    state.meta.close().await;
+    info!(message = "Stopped cleanly.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,10 @@
+//! Persistence: the events store (DuckDB by default) and the metadata store.
+//!
+//! Invariant: SQL lives here and only here; shapes (queries, aggregates, rows) come from
+//! `lucarne_core`, so every back end answers the same questions the same way.
 
+pub mod duck;
+pub mod events;
+pub mod meta;
+
+pub use events::{CommitTicket, EventStore, StoreError};

@@ -1,0 +1,291 @@
+//! End to end in a real headless Chromium: the tracker served by `lucarne serve` sends
+//! pageviews (load and SPA navigation) and a custom event with revenue, and the stats API
+//! reports them. Needs /usr/bin/chromium and /usr/bin/chromedriver
+//! (scripts/install-test-deps.sh).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::Value;
+use support::{add_site, create_key, serve_pages, Browser, Lucarne};
+
+/// Upper bound for one whole test.
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// The browser sends asynchronously; an event is reported once durable.
+const API_TIMEOUT: Duration = Duration::from_secs(10);
+const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An article page of example.test embedding the tracker from the Lucarne server
+/// (`data-api` left out: it defaults to the script's origin).
+fn article_page(lucarne: &Lucarne, script_attrs: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Article</title>
+<script>window.lucarne = window.lucarne || function () {{ (window.lucarne.q = window.lucarne.q || []).push(arguments) }}</script>
+<script defer data-domain="example.test" {script_attrs} src="{url}/js/script.js"></script>
+</head><body>
+<h1 id="title">First article</h1>
+<a id="spa" href="/articles/second">Second article</a>
+<button id="signup">Sign up</button>
+<script>
+document.getElementById("spa").addEventListener("click", function (e) {{
+  e.preventDefault();
+  history.pushState({{}}, "", "/articles/second");
+  document.getElementById("title").textContent = "Second article";
+}});
+document.getElementById("signup").addEventListener("click", function () {{
+  lucarne("Signup", {{ props: {{ plan: "pro" }}, revenue: {{ amount: 12.5, currency: "EUR" }} }});
+}});
+</script>
+</body></html>"#,
+        url = lucarne.url()
+    )
+}
+
+/// A page of blog.test linking to the article, so the article's `document.referrer` is
+/// blog.test.
+fn referrer_page() -> String {
+    r#"<!doctype html><html><head><meta charset="utf-8"><title>Blog</title></head><body>
+<a id="go" href="http://example.test:{{PORT}}/articles/first">Read this</a>
+</body></html>"#
+        .to_string()
+}
+
+/// The Plausible-style breakdown client of one site.
+struct Stats {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Stats {
+    fn new(lucarne: &Lucarne, key: String) -> Stats {
+        Stats {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("reqwest client"),
+            base: lucarne.url(),
+            key,
+        }
+    }
+
+    /// `results` of `GET /api/v1/stats/breakdown?site_id=example.test&period=day&…`.
+    async fn breakdown(&self, property: &str, metrics: &str) -> Vec<Value> {
+        let url = format!(
+            "{}/api/v1/stats/breakdown?site_id=example.test&period=day&property={property}&metrics={metrics}",
+            self.base
+        );
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status();
+        let body = response.text().await.expect("breakdown body");
+        assert!(status.is_success(), "GET {url} -> {status}: {body}");
+        let json: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"));
+        json["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("GET {url}: no results array: {body}"))
+            .clone()
+    }
+
+    /// The `metric` of the row whose `key` (the property name after the colon) is
+    /// `value`; 0 when there is no such row.
+    async fn count(&self, property: &str, metric: &str, value: &str) -> u64 {
+        let key = property.split_once(':').map_or(property, |(_, k)| k);
+        self.breakdown(property, metric)
+            .await
+            .iter()
+            .find(|row| row[key] == value)
+            .map_or(0, |row| {
+                row[metric]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{metric} is not a count in {row}"))
+            })
+    }
+
+    /// Polls until the count is `expected`, for up to [`API_TIMEOUT`].
+    async fn wait_count(&self, property: &str, metric: &str, value: &str, expected: u64) {
+        let deadline = Instant::now() + API_TIMEOUT;
+        loop {
+            let got = self.count(property, metric, value).await;
+            if got == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                let rows = self.breakdown(property, metric).await;
+                panic!(
+                    "{property} = {value:?}: {metric} is {got}, expected {expected} after \
+                     {API_TIMEOUT:?}; breakdown: {}",
+                    Value::Array(rows)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_records_pageviews_spa_navigation_and_revenue_event() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let data = tempfile::tempdir().expect("data dir");
+        add_site(data.path(), "example.test");
+        let key = create_key(data.path());
+        let lucarne = Lucarne::start(data.path());
+        let stats = Stats::new(&lucarne, key);
+
+        let pages = serve_pages(vec![
+            ("/ref", referrer_page()),
+            (
+                "/articles/*",
+                article_page(&lucarne, "data-allow-localhost"),
+            ),
+        ]);
+        let browser = Browser::start();
+        let session = browser.session().await;
+
+        // Arrive on the article from a link on blog.test.
+        let blog = format!("http://blog.test:{}/ref", pages.port());
+        session.goto(&blog).await.expect("open the referrer page");
+        session
+            .find(Locator::Id("go"))
+            .await
+            .expect("the link to the article")
+            .click()
+            .await
+            .expect("click the link to the article");
+        session
+            .wait_js(
+                "location.pathname == '/articles/first' && window.lucarne && window.lucarne.l",
+                PAGE_TIMEOUT,
+                "the article with the tracker loaded",
+            )
+            .await;
+        let referrer = session.js("return document.referrer").await;
+        assert!(
+            referrer
+                .as_str()
+                .is_some_and(|r| r.starts_with(&format!("http://blog.test:{}/", pages.port()))),
+            "document.referrer is {referrer}"
+        );
+        stats
+            .wait_count("event:page", "pageviews", "/articles/first", 1)
+            .await;
+
+        // SPA navigation: pushState to the second article.
+        session
+            .find(Locator::Id("spa"))
+            .await
+            .expect("the SPA link")
+            .click()
+            .await
+            .expect("click the SPA link");
+        session
+            .wait_js(
+                "location.pathname == '/articles/second'",
+                PAGE_TIMEOUT,
+                "the SPA navigation",
+            )
+            .await;
+        stats
+            .wait_count("event:page", "pageviews", "/articles/second", 1)
+            .await;
+
+        // A custom event with revenue.
+        session
+            .find(Locator::Id("signup"))
+            .await
+            .expect("the signup button")
+            .click()
+            .await
+            .expect("click the signup button");
+        stats.wait_count("event:name", "events", "Signup", 1).await;
+        session.screenshot("browser-e2e-signup").await;
+
+        // The whole picture, once everything is durable.
+        stats
+            .wait_count("event:page", "pageviews", "/articles/first", 1)
+            .await;
+        stats
+            .wait_count("event:page", "pageviews", "/articles/second", 1)
+            .await;
+        let sources = stats.breakdown("visit:source", "visitors").await;
+        assert!(
+            sources.iter().any(|row| row["source"] == "blog.test"),
+            "blog.test is not a source: {}",
+            Value::Array(sources)
+        );
+
+        session.close().await;
+    })
+    .await
+    .expect("the browser test took too long");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_sends_nothing_from_an_automated_browser() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let data = tempfile::tempdir().expect("data dir");
+        add_site(data.path(), "example.test");
+        let key = create_key(data.path());
+        let lucarne = Lucarne::start(data.path());
+        let stats = Stats::new(&lucarne, key);
+
+        let pages = serve_pages(vec![
+            // Without data-allow-localhost: navigator.webdriver is true under chromedriver.
+            ("/quiet/*", article_page(&lucarne, "")),
+            ("/control/*", article_page(&lucarne, "data-allow-localhost")),
+        ]);
+        let browser = Browser::start();
+        let session = browser.session().await;
+
+        let quiet = format!("http://example.test:{}/quiet/page", pages.port());
+        session.goto(&quiet).await.expect("open the quiet page");
+        session
+            .wait_js(
+                "window.lucarne && window.lucarne.l && navigator.webdriver === true",
+                PAGE_TIMEOUT,
+                "the tracker loaded in an automated browser",
+            )
+            .await;
+        // Also a custom event: ignored as well.
+        session
+            .find(Locator::Id("signup"))
+            .await
+            .expect("the signup button")
+            .click()
+            .await
+            .expect("click the signup button");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+
+        // Control: the same page with data-allow-localhost is counted, so the server
+        // works and a zero below means the tracker sent nothing.
+        let control = format!("http://example.test:{}/control/page", pages.port());
+        session.goto(&control).await.expect("open the control page");
+        stats
+            .wait_count("event:page", "pageviews", "/control/page", 1)
+            .await;
+
+        assert_eq!(
+            stats.count("event:page", "pageviews", "/quiet/page").await,
+            0,
+            "the tracker counted a pageview from an automated browser"
+        );
+        assert_eq!(
+            stats.count("event:name", "events", "Signup").await,
+            0,
+            "the tracker sent a custom event from an automated browser"
+        );
+
+        session.close().await;
+    })
+    .await
+    .expect("the automated-browser test took too long");
+}

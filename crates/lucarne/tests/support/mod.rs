@@ -1,0 +1,449 @@
+//! Test harness shared by the integration tests of the `lucarne` binary.
+//!
+//! - [`Lucarne`]: a `lucarne serve` child process on a free 127.0.0.1 port, killed on drop.
+//! - [`cli`], [`add_site`], [`create_key`]: one-shot CLI commands on a data directory.
+//! - [`Browser`] / [`Session`]: headless Chromium driven through chromedriver (fantoccini);
+//!   every session is a separate browser process with its own fresh profile.
+//! - [`serve_pages`]: a tiny static page server for the pages that embed the tracker.
+//!
+//! Everything binds to 127.0.0.1; every wait is bounded.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_lucarne");
+
+/// How long `lucarne serve` and chromedriver get to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// Minimal blocking `GET`: the HTTP status code, or `None` if nothing answers (yet).
+/// Avoids needing an async runtime (or reqwest's blocking client) to probe readiness.
+fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    // "HTTP/1.1 200"
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------------------
+
+/// A running `lucarne serve --listen 127.0.0.1:PORT --data DIR`. Dropping it kills the
+/// process (SIGKILL), so nothing outlives the test.
+pub struct Lucarne {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    child: Child,
+    /// stdout and stderr of every run of the server (appended across restarts).
+    log: PathBuf,
+    _log_dir: TempDir,
+}
+
+impl Lucarne {
+    /// Starts the server on a free port and waits until `GET /api/health` answers 200.
+    pub fn start(data_dir: &Path) -> Lucarne {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let log_dir = tempfile::tempdir().expect("temp dir for the server log");
+        let log = log_dir.path().join("lucarne.log");
+        let child = spawn_server(addr, data_dir, &log);
+        let mut lucarne = Lucarne {
+            addr,
+            data: data_dir.to_path_buf(),
+            child,
+            log,
+            _log_dir: log_dir,
+        };
+        lucarne.wait_healthy();
+        lucarne
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything the server printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no flush): a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // fails only if it already exited
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = spawn_server(self.addr, &self.data, &self.log);
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait on lucarne") {
+                panic!(
+                    "lucarne serve exited early ({status}) on {}; its output:\n{}",
+                    self.addr,
+                    self.log()
+                );
+            }
+            if http_status(self.addr, "/api/health") == Some(200) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "lucarne serve on {} not healthy after {READY_TIMEOUT:?}; its output:\n{}",
+                    self.addr,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Lucarne {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn spawn_server(addr: SocketAddr, data: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the server log");
+    let err = out.try_clone().expect("clone the server log handle");
+    Command::new(BIN)
+        .arg("serve")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn lucarne serve")
+}
+
+// ---------------------------------------------------------------------------------------
+// The CLI
+// ---------------------------------------------------------------------------------------
+
+/// Runs `lucarne <args> --data DIR` and returns its stdout; panics (with stderr) on failure.
+pub fn cli(data: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lucarne");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "`lucarne {} --data {}` failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        args.join(" "),
+        data.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `lucarne site add DOMAIN --data DIR`
+pub fn add_site(data: &Path, domain: &str) {
+    cli(data, &["site", "add", domain]);
+}
+
+/// `lucarne key create --data DIR`; the key is the last line of stdout.
+pub fn create_key(data: &Path) -> String {
+    let out = cli(data, &["key", "create"]);
+    out.lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or_else(|| panic!("`lucarne key create` printed no key:\n{out}"))
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// The browser
+// ---------------------------------------------------------------------------------------
+
+/// A chromedriver process. Each [`Session`] it opens is its own headless Chromium with a
+/// fresh profile, so sessions are isolated from each other (cache, storage, connections).
+/// Dropping it kills chromedriver and every browser it started.
+pub struct Browser {
+    port: u16,
+    child: Child,
+}
+
+impl Browser {
+    /// Starts chromedriver (`$LUCARNE_CHROMEDRIVER` or /usr/bin/chromedriver) on a free port.
+    pub fn start() -> Browser {
+        let driver = std::env::var("LUCARNE_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".to_string());
+        let port = free_port();
+        let mut command = Command::new(&driver);
+        command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so Drop can kill the browsers with it: Chromium outlives
+        // a killed chromedriver otherwise.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {driver} ({e}); run scripts/install-test-deps.sh")
+        });
+        let mut browser = Browser { port, child };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while http_status(addr, "/status") != Some(200) {
+            if let Some(status) = browser.child.try_wait().expect("try_wait on chromedriver") {
+                panic!("chromedriver exited early ({status})");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver not ready after {READY_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        browser
+    }
+
+    /// Opens a new, isolated browser session (own Chromium process and profile).
+    /// `*.test` host names resolve to 127.0.0.1, so pages can be served as
+    /// `http://example.test:PORT/`.
+    pub async fn session(&self) -> Session {
+        let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
+        let binary =
+            std::env::var("LUCARNE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            format!("--user-data-dir={}", profile.path().display()),
+            "--host-resolver-rules=MAP *.test 127.0.0.1".to_string(),
+        ];
+        let capabilities = serde_json::json!({
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "timeouts": { "script": 10_000, "pageLoad": 20_000, "implicit": 0 },
+            "goog:chromeOptions": { "binary": binary, "args": args },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("capabilities are a JSON object literal")
+        };
+        let client = ClientBuilder::rustls()
+            .expect("rustls connector")
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("open a chromedriver session (is /usr/bin/chromium installed?)");
+        Session {
+            client,
+            _profile: profile,
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            // The group id is chromedriver's pid (process_group(0) above).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser session. Derefs to the fantoccini [`Client`].
+pub struct Session {
+    pub client: Client,
+    _profile: TempDir,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Session {
+    /// Quits the browser of this session (the profile directory is removed on drop).
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+
+    /// Runs `script` (a function body: use `return`) and returns its value.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Polls `condition` (a JavaScript expression) until it is truthy; panics after
+    /// `timeout` with `what` in the message.
+    pub async fn wait_js(&self, condition: &str, timeout: Duration, what: &str) {
+        let deadline = Instant::now() + timeout;
+        let script = format!("return !!({condition});");
+        loop {
+            if self.client.execute(&script, Vec::new()).await.ok() == Some(true.into()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let shot = self.screenshot("wait-timeout").await;
+                panic!(
+                    "timed out after {timeout:?} waiting for {what} (`{condition}`) on {url:?}; \
+                     screenshot: {}",
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a PNG screenshot as `<artifacts>/<name>.png` and returns its path.
+    /// The directory is `$LUCARNE_ARTIFACTS`, or `artifacts/` at the workspace root.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = artifacts_dir();
+        let path = dir.join(format!("{name}.png"));
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png)
+                .unwrap_or_else(|e| panic!("write {}: {e}", path.display())),
+            Err(e) => eprintln!("screenshot {name} failed: {e}"),
+        }
+        path
+    }
+}
+
+/// `$LUCARNE_ARTIFACTS`, or `<workspace>/artifacts/`; created if missing.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("LUCARNE_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../artifacts")
+                .to_path_buf()
+        });
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+// ---------------------------------------------------------------------------------------
+// Static pages
+// ---------------------------------------------------------------------------------------
+
+/// Serves `pages` (path, HTML) on 127.0.0.1 in a background task of the current Tokio
+/// runtime and returns the address. Must be called from within a runtime.
+///
+/// - Host names are ignored, so one server can play several sites (`blog.test`,
+///   `example.test`, … all resolve to 127.0.0.1 in [`Browser`] sessions).
+/// - A path ending in `/*` (e.g. `/app/*`) is an SPA prefix: any unknown path under it
+///   returns that page, as an SPA server returns its index page.
+/// - `{{PORT}}` in a page is replaced by this server's port (for absolute links between
+///   the test sites).
+pub fn serve_pages(pages: Vec<(&'static str, String)>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the page server");
+    let addr = listener.local_addr().expect("page server address");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking page server socket");
+    let listener =
+        tokio::net::TcpListener::from_std(listener).expect("page server inside a Tokio runtime");
+    let port = addr.port().to_string();
+    let pages: Arc<Vec<(&'static str, String)>> = Arc::new(
+        pages
+            .into_iter()
+            .map(|(path, html)| (path, html.replace("{{PORT}}", &port)))
+            .collect(),
+    );
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let pages = Arc::clone(&pages);
+        async move { page_for(&pages, uri.path()) }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+fn page_for(
+    pages: &[(&'static str, String)],
+    path: &str,
+) -> (
+    axum::http::StatusCode,
+    [(axum::http::header::HeaderName, &'static str); 2],
+    String,
+) {
+    use axum::http::{header, StatusCode};
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let exact = pages.iter().find(|(p, _)| *p == path);
+    // Longest SPA prefix that contains the path.
+    let spa = || {
+        pages
+            .iter()
+            .filter_map(|(p, html)| {
+                let prefix = p.strip_suffix('*')?;
+                path.starts_with(prefix).then_some((prefix.len(), html))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, html)| html)
+    };
+    match exact.map(|(_, html)| html).or_else(spa) {
+        Some(html) => (StatusCode::OK, headers, html.clone()),
+        None => (
+            StatusCode::NOT_FOUND,
+            headers,
+            format!("no test page at {path}"),
+        ),
+    }
+}

@@ -1,0 +1,286 @@
+//! The stats API, following Plausible's Stats API v1 conventions:
+//! `GET /api/v1/stats/{aggregate,timeseries,breakdown}` with `site_id`, `period`, `date`,
+//! `metrics`, `filters`, `property`, `interval`, `limit`, `page`, `compare`.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use lucarne_core::stats::{
+    buckets, chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property, ReportQuery, Value,
+};
+use lucarne_store::meta::Site;
+use serde::Deserialize;
+use serde_json::{json, Map};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct StatsParams {
+    pub site_id: Option<String>,
+    pub period: Option<String>,
+    pub date: Option<String>,
+    pub metrics: Option<String>,
+    pub filters: Option<String>,
+    pub property: Option<String>,
+    pub interval: Option<String>,
+    pub limit: Option<usize>,
+    pub page: Option<usize>,
+    pub compare: Option<String>,
+}
+
+/// A site's IANA zone as the core's time-zone abstraction.
+pub struct SiteTz(pub chrono_tz::Tz);
+
+impl chrono_tz_shim::Tz for SiteTz {
+    fn to_utc(&self, local: NaiveDateTime) -> chrono::DateTime<Utc> {
+        match self.0.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+            chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
+            // A gap (spring forward): the first valid instant after it.
+            chrono::LocalResult::None => {
+                let later = local + chrono::Duration::hours(1);
+                self.0
+                    .from_local_datetime(&later)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_else(|| local.and_utc())
+            }
+        }
+    }
+    fn local_date(&self, at: chrono::DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.0).date_naive()
+    }
+}
+
+pub fn site_tz(site: &Site) -> SiteTz {
+    SiteTz(site.timezone.parse().unwrap_or(chrono_tz::UTC))
+}
+
+pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthorized)?;
+    match state.meta.verify_api_key(key).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::unauthorized()),
+        Err(e) => Err(ApiError::internal("verifying API key", e)),
+    }
+}
+
+/// Everything a stats request resolves to before it reaches the store.
+pub struct Resolved {
+    pub site: Site,
+    pub tz: SiteTz,
+    pub period: Period,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub metrics: Vec<Metric>,
+    pub filters: Vec<Filter>,
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("bad_query", e.to_string())
+}
+
+pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiError> {
+    let domain = p
+        .site_id
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("bad_query", "`site_id` is required"))?;
+    let site = state
+        .site(&lucarne_core::url_clean::normalise_host(domain))
+        .await
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
+    let tz = site_tz(&site);
+    let period = Period::parse(p.period.as_deref().unwrap_or("30d"), p.date.as_deref()).map_err(bad)?;
+    let today = match (&period, p.date.as_deref()) {
+        (Period::Custom(..), _) | (_, None) => chrono_tz_shim::Tz::local_date(&tz, Utc::now()),
+        (_, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad(format!("bad date `{d}`")))?,
+    };
+    let (from, to) = period.dates(today);
+    if (to - from).num_days() > 3660 {
+        return Err(ApiError::bad_request("bad_query", "the date range is longer than ten years"));
+    }
+    let metrics = Metric::parse_list(p.metrics.as_deref().unwrap_or("visitors")).map_err(bad)?;
+    let filters = Filter::parse_list(p.filters.as_deref().unwrap_or("")).map_err(bad)?;
+    Ok(Resolved {
+        site,
+        tz,
+        period,
+        from,
+        to,
+        metrics,
+        filters,
+    })
+}
+
+impl Resolved {
+    pub fn query(&self, from: NaiveDate, to: NaiveDate) -> ReportQuery {
+        let (f, t) = utc_range(&self.tz, from, to);
+        ReportQuery {
+            site_id: self.site.id,
+            from: f,
+            to: t,
+            filters: self.filters.clone(),
+            with_sessions: self.metrics.iter().any(|m| m.needs_sessions()),
+        }
+    }
+}
+
+/// Run a blocking store call off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<T, lucarne_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || f(&st))
+        .await
+        .map_err(|e| ApiError::internal("report task", e))?
+        .map_err(|e| ApiError::internal("report query", e))
+}
+
+fn value_json(v: Value) -> serde_json::Value {
+    match v {
+        Value::Count(n) | Value::Percent(n) => json!(n),
+        Value::Float(x) => json!(x),
+        Value::DarkShare { identified, estimated } => json!(((identified + estimated) * 10.0).round() / 10.0),
+    }
+}
+
+/// Metric values of one row, flattened (`dark_share` adds its two parts alongside).
+pub fn row_metrics(a: &Aggregates, metrics: &[Metric], out: &mut Map<String, serde_json::Value>) {
+    for m in metrics {
+        let v = a.value(*m);
+        out.insert(m.as_str().into(), value_json(v));
+        if let Value::DarkShare { identified, estimated } = v {
+            out.insert("dark_share_identified".into(), json!(identified));
+            out.insert("dark_share_estimated".into(), json!(estimated));
+        }
+    }
+}
+
+fn change(now: Value, before: Value) -> serde_json::Value {
+    let (a, b) = match (now, before) {
+        (Value::Count(a), Value::Count(b)) | (Value::Percent(a), Value::Percent(b)) => (a as f64, b as f64),
+        (Value::Float(a), Value::Float(b)) => (a, b),
+        (
+            Value::DarkShare { identified: i1, estimated: e1 },
+            Value::DarkShare { identified: i2, estimated: e2 },
+        ) => return json!(((i1 + e1 - i2 - e2) * 10.0).round() / 10.0),
+        _ => return serde_json::Value::Null,
+    };
+    if matches!(now, Value::Percent(_)) {
+        return json!(a - b);
+    }
+    if b == 0.0 {
+        return if a == 0.0 { json!(0) } else { json!(100) };
+    }
+    json!(((a - b) / b * 100.0).round())
+}
+
+fn meta(metrics: &[Metric]) -> serde_json::Value {
+    let approx: Vec<&str> = metrics.iter().filter(|m| m.is_estimate()).map(|m| m.as_str()).collect();
+    json!({ "approximate": approx })
+}
+
+pub async fn aggregate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query<StatsParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_key(&state, &headers).await?;
+    let r = resolve(&state, &p).await?;
+    let q = r.query(r.from, r.to);
+    let now = blocking(&state, move |s| s.events.aggregate(&q)).await?;
+    let prev = if p.compare.as_deref() == Some("previous_period") {
+        let (pf, pt) = Period::previous(r.from, r.to);
+        let q = r.query(pf, pt);
+        Some(blocking(&state, move |s| s.events.aggregate(&q)).await?)
+    } else {
+        None
+    };
+    let mut results = Map::new();
+    for m in &r.metrics {
+        let v = now.value(*m);
+        let mut entry = Map::new();
+        entry.insert("value".into(), value_json(v));
+        if let Value::DarkShare { identified, estimated } = v {
+            entry.insert("identified".into(), json!(identified));
+            entry.insert("estimated".into(), json!(estimated));
+        }
+        if let Some(prev) = &prev {
+            entry.insert("change".into(), change(v, prev.value(*m)));
+        }
+        results.insert(m.as_str().into(), serde_json::Value::Object(entry));
+    }
+    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+}
+
+pub async fn timeseries(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query<StatsParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_key(&state, &headers).await?;
+    let r = resolve(&state, &p).await?;
+    let interval = match p.interval.as_deref() {
+        Some(i) => Interval::parse(i).map_err(bad)?,
+        None => Interval::default_for(r.period),
+    };
+    if interval == Interval::Hour && (r.to - r.from).num_days() > 31 {
+        return Err(ApiError::bad_request("bad_query", "hourly intervals cover at most 31 days"));
+    }
+    let b = buckets(&r.tz, r.from, r.to, interval);
+    let q = r.query(r.from, r.to);
+    let b2 = b.clone();
+    let rows = blocking(&state, move |s| s.events.timeseries(&q, &b2)).await?;
+    let results: Vec<serde_json::Value> = b
+        .iter()
+        .zip(rows.iter())
+        .map(|(bucket, a)| {
+            let mut m = Map::new();
+            m.insert("date".into(), json!(bucket.label));
+            row_metrics(a, &r.metrics, &mut m);
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+}
+
+pub async fn breakdown(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query<StatsParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_key(&state, &headers).await?;
+    let r = resolve(&state, &p).await?;
+    let property = Property::parse(
+        p.property
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("bad_query", "`property` is required"))?,
+    )
+    .map_err(bad)?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let page = p.page.unwrap_or(1).max(1);
+    let q = r.query(r.from, r.to);
+    let prop = property.clone();
+    let rows = blocking(&state, move |s| s.events.breakdown(&q, &prop, limit, (page - 1) * limit)).await?;
+    let key = property.result_key();
+    let results: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(value, a)| {
+            let mut m = Map::new();
+            m.insert(key.clone(), json!(value));
+            row_metrics(a, &r.metrics, &mut m);
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+}

@@ -1,0 +1,77 @@
+//! `POST /api/event`.
+
+pub mod offline;
+pub mod payload;
+pub mod pipeline;
+pub mod sessions;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use lucarne_store::StoreError;
+
+use crate::state::AppState;
+use pipeline::DropReason;
+
+pub async fn event(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run(&state, peer, &headers, body).await {
+        Ok(()) => {
+            state.metrics.accepted.inc();
+            (StatusCode::ACCEPTED, Json(serde_json::json!({ "ok": true }))).into_response()
+        }
+        Err(reason) => {
+            state.metrics.drop(reason);
+            tracing::debug!(message = "Event dropped.", reason = reason.as_str());
+            reason.into_error().into_response()
+        }
+    }
+}
+
+async fn run(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<(), DropReason> {
+    let bytes = to_bytes(body, pipeline::MAX_BODY).await.map_err(|_| DropReason::BodyTooLarge)?;
+    let payload: payload::Payload = serde_json::from_slice(&bytes).map_err(|_| DropReason::MalformedJson)?;
+    let hit = pipeline::validate(payload)?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(1000)
+        .collect::<String>();
+    pipeline::drop_bot(state, &user_agent)?;
+    pipeline::drop_spam_referrer(state, &hit)?;
+    let site = pipeline::resolve_site(state, &hit).await?;
+    let ip = state.client_ip(peer.ip(), headers);
+    let country = state.country(ip, headers);
+    let row = pipeline::build_row(state, &site, hit, ip, &user_agent, country, Utc::now(), state.salts_now());
+    enqueue(state, vec![row]).await
+}
+
+/// Hand rows to the store and wait until they are committed.
+pub async fn enqueue(state: &AppState, rows: Vec<lucarne_core::event::EventRow>) -> Result<(), DropReason> {
+    let started = Instant::now();
+    let ticket = state.events.submit(rows).map_err(|e| match e {
+        StoreError::QueueFull => DropReason::QueueFull,
+        _ => DropReason::StoreUnavailable,
+    })?;
+    state.metrics.queue_depth.set(state.events.queue_len() as i64);
+    match ticket.await {
+        Ok(Ok(())) => {
+            state.metrics.commit_wait.observe(started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        _ => Err(DropReason::StoreUnavailable),
+    }
+}

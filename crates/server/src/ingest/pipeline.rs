@@ -1,0 +1,500 @@
+//! The ingest pipeline: small named steps, each returning the hit or a typed drop reason.
+//!
+//! validate → drop_bot → drop_spam_referrer → resolve_site → visitor_id → session
+//! (classifies new visits) → enqueue. Every drop is counted in `/metrics`.
+
+use std::net::IpAddr;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use lucarne_core::classify::{classify, Arrival};
+use lucarne_core::event::{EventRow, Revenue, PAGEVIEW};
+use lucarne_core::url_clean::{clean_url, normalise_host, CleanUrl, UrlError};
+use lucarne_core::useragent::{device, is_bot, is_spam_referrer};
+use lucarne_core::visitor::{visitor_id, Salt};
+use lucarne_core::{ChannelGroup, Evidence};
+use serde_json::Value;
+
+use super::payload::{truthy, Payload};
+use super::sessions::VisitFields;
+use crate::error::ApiError;
+use crate::state::AppState;
+use lucarne_store::meta::Site;
+
+pub const MAX_BODY: usize = 16 * 1024;
+pub const MAX_URL: usize = 2000;
+pub const MAX_PROPS: usize = 30;
+pub const MAX_NAME: usize = 120;
+const MAX_PROP_LEN: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    BodyTooLarge,
+    MalformedJson,
+    MissingField,
+    UrlTooLong,
+    ReferrerTooLong,
+    NotHttpUrl,
+    BadUrl,
+    TooManyProps,
+    BadRevenue,
+    NameTooLong,
+    Bot,
+    SpamReferrer,
+    UnknownSite,
+    HostnameNotAllowed,
+    QueueFull,
+    StoreUnavailable,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        use DropReason as D;
+        match self {
+            D::BodyTooLarge => "body_too_large",
+            D::MalformedJson => "malformed_json",
+            D::MissingField => "missing_field",
+            D::UrlTooLong => "url_too_long",
+            D::ReferrerTooLong => "referrer_too_long",
+            D::NotHttpUrl => "not_http_url",
+            D::BadUrl => "bad_url",
+            D::TooManyProps => "too_many_props",
+            D::BadRevenue => "bad_revenue",
+            D::NameTooLong => "name_too_long",
+            D::Bot => "bot",
+            D::SpamReferrer => "spam_referrer",
+            D::UnknownSite => "unknown_site",
+            D::HostnameNotAllowed => "hostname_not_allowed",
+            D::QueueFull => "queue_full",
+            D::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        use DropReason as D;
+        match self {
+            D::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            D::MalformedJson
+            | D::MissingField
+            | D::UrlTooLong
+            | D::ReferrerTooLong
+            | D::NotHttpUrl
+            | D::BadUrl
+            | D::TooManyProps
+            | D::BadRevenue
+            | D::NameTooLong => StatusCode::BAD_REQUEST,
+            D::Bot | D::SpamReferrer | D::HostnameNotAllowed => StatusCode::FORBIDDEN,
+            D::UnknownSite => StatusCode::NOT_FOUND,
+            D::QueueFull | D::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        use DropReason as D;
+        match self {
+            D::BodyTooLarge => "request body is larger than 16 KB",
+            D::MalformedJson => "request body is not a JSON event",
+            D::MissingField => "`name`, `url` and `domain` are required",
+            D::UrlTooLong => "`url` is longer than 2,000 characters",
+            D::ReferrerTooLong => "`referrer` is longer than 2,000 characters",
+            D::NotHttpUrl => "`url` must be an http(s) URL",
+            D::BadUrl => "`url` is not a valid URL",
+            D::TooManyProps => "`props` must be a flat object of at most 30 string, number or boolean values",
+            D::BadRevenue => "`revenue` must be {\"amount\": number, \"currency\": \"ISO 4217 code\"}",
+            D::NameTooLong => "`name` is longer than 120 characters",
+            D::Bot => "bot traffic is not counted",
+            D::SpamReferrer => "referrer spam is not counted",
+            D::UnknownSite => "no site with this domain is registered",
+            D::HostnameNotAllowed => "the page's hostname is not allowed for this site",
+            D::QueueFull => "too many events waiting to be stored, retry shortly",
+            D::StoreUnavailable => "the events store is not accepting events",
+        }
+    }
+
+    pub fn into_error(self) -> ApiError {
+        let mut e = ApiError::new(self.status(), self.as_str(), self.message());
+        if matches!(self, DropReason::QueueFull | DropReason::StoreUnavailable) {
+            e.retry_after = Some(1);
+        }
+        e
+    }
+}
+
+/// A validated hit, before it meets a site or a visitor.
+pub struct Hit {
+    pub name: String,
+    pub url: CleanUrl,
+    pub referrer: Option<String>,
+    pub screen_width: u16,
+    pub props: Vec<(String, String)>,
+    pub revenue: Option<Revenue>,
+    pub telegram_webview: bool,
+    pub domain: String,
+}
+
+fn nonempty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Step 1: shape and size checks.
+pub fn validate(p: Payload) -> Result<Hit, DropReason> {
+    let name = nonempty(p.name).ok_or(DropReason::MissingField)?;
+    let raw_url = nonempty(p.url).ok_or(DropReason::MissingField)?;
+    let domain = nonempty(p.domain).ok_or(DropReason::MissingField)?;
+    if name.chars().count() > MAX_NAME {
+        return Err(DropReason::NameTooLong);
+    }
+    if raw_url.len() > MAX_URL {
+        return Err(DropReason::UrlTooLong);
+    }
+    let referrer = nonempty(p.referrer);
+    if referrer.as_ref().is_some_and(|r| r.len() > MAX_URL) {
+        return Err(DropReason::ReferrerTooLong);
+    }
+    let mut url = clean_url(&raw_url).map_err(|e| match e {
+        UrlError::NotHttp => DropReason::NotHttpUrl,
+        UrlError::Unparsable => DropReason::BadUrl,
+    })?;
+    if truthy(&p.hash_mode) {
+        if let Some(frag) = raw_url.split_once('#').map(|(_, f)| f) {
+            let route: Vec<&str> = frag.split('&').filter(|kv| !kv.starts_with("lc=")).collect();
+            let route = route.join("&");
+            if route.starts_with('/') {
+                url.path = format!("{}#{}", if url.path == "/" { "" } else { &url.path }, route);
+                if url.path.starts_with('#') {
+                    url.path.insert(0, '/');
+                }
+            }
+        }
+    }
+    let props = parse_props(p.props)?;
+    let revenue = parse_revenue(p.revenue)?;
+    let screen_width = p
+        .screen_width
+        .as_ref()
+        .and_then(Value::as_u64)
+        .map(|w| w.min(u64::from(u16::MAX)) as u16)
+        .unwrap_or(0);
+    Ok(Hit {
+        name,
+        url,
+        referrer,
+        screen_width,
+        props,
+        revenue,
+        telegram_webview: truthy(&p.tg),
+        domain,
+    })
+}
+
+fn strip_controls(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(MAX_PROP_LEN).collect()
+}
+
+fn parse_props(v: Option<Value>) -> Result<Vec<(String, String)>, DropReason> {
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(o)) => o,
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Vec::new()),
+        // Plausible's script may send props as a JSON string.
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(o)) => o,
+            _ => return Err(DropReason::TooManyProps),
+        },
+        Some(_) => return Err(DropReason::TooManyProps),
+    };
+    if obj.len() > MAX_PROPS {
+        return Err(DropReason::TooManyProps);
+    }
+    let mut out = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        let v = match v {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            _ => return Err(DropReason::TooManyProps),
+        };
+        let k = strip_controls(&k);
+        if k.is_empty() || k.len() > 300 {
+            return Err(DropReason::TooManyProps);
+        }
+        out.push((k, strip_controls(&v)));
+    }
+    Ok(out)
+}
+
+fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(DropReason::BadRevenue),
+    };
+    let currency = obj
+        .get("currency")
+        .and_then(Value::as_str)
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase()))
+        .ok_or(DropReason::BadRevenue)?;
+    let amount: f64 = match obj.get("amount") {
+        Some(Value::Number(n)) => n.as_f64().ok_or(DropReason::BadRevenue)?,
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| DropReason::BadRevenue)?,
+        _ => return Err(DropReason::BadRevenue),
+    };
+    if !amount.is_finite() || amount.abs() > 1e12 {
+        return Err(DropReason::BadRevenue);
+    }
+    let digits = minor_digits(&currency);
+    let amount_minor = (amount * 10f64.powi(digits)).round() as i64;
+    Ok(Some(Revenue { amount_minor, currency }))
+}
+
+/// ISO 4217 minor-unit digits for the currencies that are not 2.
+fn minor_digits(currency: &str) -> i32 {
+    match currency {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "XAF" | "XOF" | "UGX" | "PYG" | "RWF" => 0,
+        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "IQD" | "LYD" => 3,
+        _ => 2,
+    }
+}
+
+/// Step 2: bots, crawlers and automated browsers.
+pub fn drop_bot(state: &AppState, user_agent: &str) -> Result<(), DropReason> {
+    if user_agent.trim().is_empty() || is_bot(&state.rules, user_agent) {
+        return Err(DropReason::Bot);
+    }
+    Ok(())
+}
+
+/// The referrer's host, if it is a URL with one.
+pub fn referrer_host(referrer: &str) -> Option<String> {
+    url::Url::parse(referrer)
+        .ok()
+        .and_then(|u| u.host_str().map(normalise_host))
+}
+
+/// Step 3: referrer spam.
+pub fn drop_spam_referrer(state: &AppState, hit: &Hit) -> Result<(), DropReason> {
+    if let Some(host) = hit.referrer.as_deref().and_then(referrer_host) {
+        if is_spam_referrer(&state.rules, &host) {
+            return Err(DropReason::SpamReferrer);
+        }
+    }
+    Ok(())
+}
+
+/// Does `host` belong to `site` (its domain, a subdomain, or an allowed hostname)?
+pub fn host_allowed(site: &Site, host: &str) -> bool {
+    host == site.domain
+        || host.ends_with(&format!(".{}", site.domain))
+        || site.allowed_hostnames.iter().any(|h| {
+            h == host || h.strip_prefix("*.").is_some_and(|base| host.ends_with(&format!(".{base}")))
+        })
+}
+
+/// Step 4: the site must exist and the page must be on it.
+pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReason> {
+    let domain = normalise_host(&hit.domain);
+    let site = state.site(&domain).await.ok_or(DropReason::UnknownSite)?;
+    if !host_allowed(&site, &hit.url.host) {
+        return Err(DropReason::HostnameNotAllowed);
+    }
+    Ok(site)
+}
+
+/// Referrer stored as host + path, without query or fragment; empty when internal.
+fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
+    let Some(r) = referrer else { return String::new() };
+    if let Some(rest) = r.strip_prefix("android-app://") {
+        return format!("android-app://{}", rest.split(['/', '?', '#']).next().unwrap_or(""));
+    }
+    match url::Url::parse(r) {
+        Ok(u) => {
+            let host = u.host_str().map(normalise_host).unwrap_or_default();
+            if host.is_empty() || host_allowed(site, &host) {
+                return String::new();
+            }
+            let path = u.path();
+            if path == "/" {
+                host
+            } else {
+                format!("{host}{path}").chars().take(500).collect()
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Steps 5–6: visitor id, session (classifying new visits), and the stored row.
+pub fn build_row(
+    state: &AppState,
+    site: &Site,
+    hit: Hit,
+    ip: IpAddr,
+    user_agent: &str,
+    country: String,
+    now: DateTime<Utc>,
+    salts: (Salt, Option<Salt>),
+) -> EventRow {
+    let ip_text = ip.to_string();
+    let (current, previous) = salts;
+    let id_now = visitor_id(&current, site.id, &ip_text, user_agent);
+    let id_prev = previous.map(|s| visitor_id(&s, site.id, &ip_text, user_agent));
+    let visit = state.sessions.touch(site.id, id_now, id_prev, now, || {
+        let is_internal = hit
+            .referrer
+            .as_deref()
+            .and_then(referrer_host)
+            .is_some_and(|h| host_allowed(site, &h));
+        let arrival = Arrival {
+            site_host: &site.domain,
+            path: &hit.url.path,
+            referrer: hit.referrer.as_deref(),
+            user_agent,
+            utm: &hit.url.utm,
+            click_id: hit.url.click_id,
+            telegram_webview: hit.telegram_webview,
+        };
+        let mut c = classify(&state.rules, &arrival);
+        // A visit that starts from one of the site's own pages (a new visit after 30
+        // idle minutes) is not dark social: it is a returning reader.
+        if is_internal && c.group == ChannelGroup::EstimatedDark {
+            c.channel = lucarne_core::Channel::direct();
+            c.group = ChannelGroup::Direct;
+            c.evidence = Evidence::None;
+            c.source = "Direct / None".into();
+        }
+        let dev = device(user_agent);
+        VisitFields {
+            entry_page: hit.url.path.clone(),
+            referrer: stored_referrer(site, hit.referrer.as_deref()),
+            source: c.source,
+            utm_source: hit.url.utm.source.clone().unwrap_or_default(),
+            utm_medium: hit.url.utm.medium.clone().unwrap_or_default(),
+            utm_campaign: hit.url.utm.campaign.clone().unwrap_or_default(),
+            utm_term: hit.url.utm.term.clone().unwrap_or_default(),
+            utm_content: hit.url.utm.content.clone().unwrap_or_default(),
+            click_id: hit.url.click_id.map(|c| c.param().to_string()).unwrap_or_default(),
+            channel: c.channel.as_str().to_string(),
+            channel_group: c.group,
+            evidence: c.evidence,
+            device: dev.kind,
+            browser: dev.browser,
+            os: dev.os,
+            country: country.clone(),
+            screen_width: hit.screen_width,
+            token_in: hit.url.token.clone().unwrap_or_default(),
+        }
+    });
+    let v = visit.fields;
+    EventRow {
+        site_id: site.id,
+        ts: now,
+        name: hit.name,
+        visitor_id: visit.visitor_id,
+        session_id: visit.session_id,
+        entry: visit.is_new,
+        hostname: hit.url.host,
+        pathname: hit.url.path,
+        entry_page: v.entry_page,
+        referrer: v.referrer,
+        source: v.source,
+        utm_source: v.utm_source,
+        utm_medium: v.utm_medium,
+        utm_campaign: v.utm_campaign,
+        utm_term: v.utm_term,
+        utm_content: v.utm_content,
+        click_id: v.click_id,
+        channel: v.channel,
+        channel_group: v.channel_group,
+        evidence: v.evidence,
+        device: v.device,
+        browser: v.browser,
+        os: v.os,
+        country: v.country,
+        screen_width: v.screen_width,
+        props: hit.props,
+        revenue: hit.revenue,
+        token_in: v.token_in,
+    }
+}
+
+/// Is this a pageview (as opposed to a custom event)?
+pub fn is_pageview(name: &str) -> bool {
+    name == PAGEVIEW
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(json: &str) -> Payload {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn validate_accepts_short_and_long_keys() {
+        let h = validate(payload(r#"{"n":"pageview","u":"https://example.com/a?x=1","d":"example.com","w":390}"#)).unwrap();
+        assert_eq!(h.url.path, "/a");
+        assert_eq!(h.screen_width, 390);
+        let h = validate(payload(
+            r#"{"name":"Signup","url":"https://example.com/","domain":"example.com","props":{"plan":"pro","n":3},"revenue":{"amount":"12.50","currency":"eur"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(h.props.len(), 2);
+        assert_eq!(h.revenue, Some(Revenue { amount_minor: 1250, currency: "EUR".into() }));
+    }
+
+    #[test]
+    fn validate_rejects() {
+        let long = format!(r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#, "a".repeat(2100));
+        assert_eq!(validate(payload(&long)).err(), Some(DropReason::UrlTooLong));
+        assert_eq!(
+            validate(payload(r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#)).err(),
+            Some(DropReason::NotHttpUrl)
+        );
+        assert_eq!(validate(payload(r#"{"n":"pageview","d":"example.com"}"#)).err(), Some(DropReason::MissingField));
+        let many: Vec<String> = (0..31).map(|i| format!(r#""k{i}":"v""#)).collect();
+        let j = format!(r#"{{"n":"x","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#, many.join(","));
+        assert_eq!(validate(payload(&j)).err(), Some(DropReason::TooManyProps));
+        assert_eq!(
+            validate(payload(r#"{"n":"x","u":"https://example.com/","d":"example.com","$":{"amount":"x","currency":"EUR"}}"#)).err(),
+            Some(DropReason::BadRevenue)
+        );
+        assert_eq!(
+            validate(payload(r#"{"n":"x","u":"https://example.com/","d":"example.com","p":{"nested":{"a":1}}}"#)).err(),
+            Some(DropReason::TooManyProps)
+        );
+    }
+
+    #[test]
+    fn hash_mode_keeps_route_but_not_token() {
+        let h = validate(payload(r#"{"n":"pageview","u":"https://example.com/#/settings&lc=abc","d":"example.com","h":1}"#)).unwrap();
+        assert_eq!(h.url.path, "/#/settings");
+    }
+
+    #[test]
+    fn minor_units() {
+        assert_eq!(minor_digits("JPY"), 0);
+        assert_eq!(minor_digits("EUR"), 2);
+    }
+
+    #[test]
+    fn hosts() {
+        let site = Site {
+            id: 1,
+            domain: "example.com".into(),
+            timezone: "UTC".into(),
+            allowed_hostnames: vec!["*.example.net".into(), "shop.example.org".into()],
+        };
+        assert!(host_allowed(&site, "example.com"));
+        assert!(host_allowed(&site, "blog.example.com"));
+        assert!(!host_allowed(&site, "badexample.com"));
+        assert!(host_allowed(&site, "a.example.net"));
+        assert!(host_allowed(&site, "shop.example.org"));
+        assert!(!host_allowed(&site, "example.org"));
+        assert_eq!(stored_referrer(&site, Some("https://blog.example.com/x")), "");
+        assert_eq!(stored_referrer(&site, Some("https://www.google.com/search?q=secret")), "google.com/search");
+        assert_eq!(stored_referrer(&site, Some("android-app://org.telegram.messenger/")), "android-app://org.telegram.messenger");
+    }
+}

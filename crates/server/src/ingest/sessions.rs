@@ -1,0 +1,197 @@
+//! Visits ("sessions"): a visitor's events with less than 30 minutes between them.
+//!
+//! Kept in memory, sharded to keep lock hold times short. Each entry holds the visit-level
+//! fields (classification, UTM, device, …) computed once, on the visit's first event, and
+//! copied onto every later event of the visit. After a restart, ongoing visits start anew
+//! (their next event opens a new visit); see README "Durability".
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use lucarne_core::{ChannelGroup, Evidence};
+
+pub const SESSION_TIMEOUT_MINUTES: i64 = 30;
+const SHARDS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct VisitFields {
+    pub entry_page: String,
+    pub referrer: String,
+    pub source: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    pub click_id: String,
+    pub channel: String,
+    pub channel_group: ChannelGroup,
+    pub evidence: Evidence,
+    pub device: String,
+    pub browser: String,
+    pub os: String,
+    pub country: String,
+    pub screen_width: u16,
+    pub token_in: String,
+}
+
+struct Entry {
+    session_id: u64,
+    last_seen: DateTime<Utc>,
+    fields: VisitFields,
+}
+
+/// The visit an event belongs to.
+pub struct Visit {
+    pub visitor_id: u64,
+    pub session_id: u64,
+    /// This event opened the visit.
+    pub is_new: bool,
+    pub fields: VisitFields,
+}
+
+pub struct Sessions {
+    shards: Vec<Mutex<HashMap<(u32, u64), Entry>>>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+fn timeout() -> Duration {
+    Duration::minutes(SESSION_TIMEOUT_MINUTES)
+}
+
+impl Sessions {
+    fn shard(&self, visitor: u64) -> &Mutex<HashMap<(u32, u64), Entry>> {
+        &self.shards[(visitor as usize) % SHARDS]
+    }
+
+    /// Find the visitor's live visit (under today's id, or under yesterday's id for a visit
+    /// that spans midnight UTC) or open a new one with `make()`'s fields.
+    pub fn touch(
+        &self,
+        site: u32,
+        id_now: u64,
+        id_prev: Option<u64>,
+        now: DateTime<Utc>,
+        make: impl FnOnce() -> VisitFields,
+    ) -> Visit {
+        for id in std::iter::once(id_now).chain(id_prev) {
+            let Ok(mut shard) = self.shard(id).lock() else { continue };
+            if let Some(e) = shard.get_mut(&(site, id)) {
+                if now - e.last_seen < timeout() {
+                    if now > e.last_seen {
+                        e.last_seen = now;
+                    }
+                    return Visit {
+                        visitor_id: id,
+                        session_id: e.session_id,
+                        is_new: false,
+                        fields: e.fields.clone(),
+                    };
+                }
+            }
+        }
+        let fields = make();
+        let session_id = rand::random::<u64>();
+        if let Ok(mut shard) = self.shard(id_now).lock() {
+            shard.insert(
+                (site, id_now),
+                Entry {
+                    session_id,
+                    last_seen: now,
+                    fields: fields.clone(),
+                },
+            );
+        }
+        Visit {
+            visitor_id: id_now,
+            session_id,
+            is_new: true,
+            fields,
+        }
+    }
+
+    /// Forget visits idle for longer than the timeout; returns how many remain.
+    pub fn sweep(&self, now: DateTime<Utc>) -> usize {
+        let mut live = 0;
+        for s in &self.shards {
+            if let Ok(mut m) = s.lock() {
+                m.retain(|_, e| now - e.last_seen < timeout());
+                live += m.len();
+            }
+        }
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(ch: &str) -> VisitFields {
+        VisitFields {
+            entry_page: "/".into(),
+            referrer: String::new(),
+            source: String::new(),
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_term: String::new(),
+            utm_content: String::new(),
+            click_id: String::new(),
+            channel: ch.into(),
+            channel_group: ChannelGroup::Direct,
+            evidence: Evidence::None,
+            device: String::new(),
+            browser: String::new(),
+            os: String::new(),
+            country: String::new(),
+            screen_width: 0,
+            token_in: String::new(),
+        }
+    }
+
+    #[test]
+    fn visits_end_after_30_idle_minutes() {
+        let s = Sessions::default();
+        let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        let a = s.touch(1, 42, None, t0, || fields("whatsapp"));
+        assert!(a.is_new);
+        let b = s.touch(1, 42, None, t0 + Duration::minutes(29), || fields("google"));
+        assert!(!b.is_new);
+        assert_eq!(b.session_id, a.session_id);
+        assert_eq!(b.fields.channel, "whatsapp", "visit-level fields come from the first event");
+        let c = s.touch(1, 42, None, t0 + Duration::minutes(60), || fields("google"));
+        assert!(c.is_new);
+        assert_ne!(c.session_id, a.session_id);
+        // Another site, same visitor hash: another visit.
+        assert!(s.touch(2, 42, None, t0, || fields("x")).is_new);
+    }
+
+    #[test]
+    fn visit_continues_across_salt_rotation() {
+        let s = Sessions::default();
+        let t0: DateTime<Utc> = "2024-05-01T23:55:00Z".parse().unwrap();
+        let a = s.touch(1, 7, None, t0, || fields("email"));
+        let b = s.touch(1, 8, Some(7), t0 + Duration::minutes(10), || fields("x"));
+        assert!(!b.is_new);
+        assert_eq!(b.session_id, a.session_id);
+        assert_eq!(b.visitor_id, 7);
+    }
+
+    #[test]
+    fn sweep_forgets_idle_visits() {
+        let s = Sessions::default();
+        let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        s.touch(1, 1, None, t0, || fields("a"));
+        s.touch(1, 2, None, t0 + Duration::minutes(20), || fields("a"));
+        assert_eq!(s.sweep(t0 + Duration::minutes(40)), 1);
+    }
+}

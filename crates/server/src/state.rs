@@ -1,0 +1,181 @@
+//! Shared server state.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use lucarne_core::rules::Rules;
+use lucarne_core::visitor::Salt;
+use lucarne_store::meta::{MetaStore, Site};
+use lucarne_store::EventStore;
+use tracing::warn;
+
+use crate::ingest::sessions::Sessions;
+use crate::metrics::Metrics;
+
+/// Deployment settings the server needs (the binary builds them from CLI/env/TOML).
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A header set by a trusted CDN with the visitor's ISO country (e.g. `CF-IPCountry`).
+    pub country_header: Option<String>,
+    /// A MaxMind-format (GeoLite2/GeoIP2 Country or City) database.
+    pub geoip: Option<PathBuf>,
+    /// Extra classification rules (TOML) added to the built-in tables.
+    pub rules_files: Vec<PathBuf>,
+}
+
+pub struct AppState {
+    pub rules: Rules,
+    pub events: Arc<dyn EventStore>,
+    pub meta: MetaStore,
+    pub sessions: Sessions,
+    pub metrics: Metrics,
+    pub trusted_proxies: Vec<IpNet>,
+    country_header: Option<HeaderName>,
+    geoip: Option<maxminddb::Reader<Vec<u8>>>,
+    salts: RwLock<(Salt, Option<Salt>)>,
+    sites: RwLock<HashMap<String, (Option<Site>, Instant)>>,
+}
+
+const SITE_TTL: Duration = Duration::from_secs(30);
+const UNKNOWN_SITE_TTL: Duration = Duration::from_secs(5);
+
+impl AppState {
+    pub async fn new(
+        events: Arc<dyn EventStore>,
+        meta: MetaStore,
+        options: &ServerOptions,
+    ) -> anyhow::Result<Arc<Self>> {
+        use anyhow::Context;
+        let mut rules = Rules::builtin();
+        for f in &options.rules_files {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading rules file {}", f.display()))?;
+            rules
+                .extend_from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("rules file {}: {e}", f.display()))?;
+        }
+        let geoip = match &options.geoip {
+            Some(p) => Some(
+                maxminddb::Reader::open_readfile(p).with_context(|| format!("opening GeoIP database {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let country_header = match &options.country_header {
+            Some(h) => Some(HeaderName::try_from(h.as_str()).with_context(|| format!("country header `{h}`"))?),
+            None => None,
+        };
+        let s = meta.salts(Utc::now()).await.context("loading visitor salts")?;
+        Ok(Arc::new(AppState {
+            rules,
+            events,
+            meta,
+            sessions: Sessions::default(),
+            metrics: Metrics::new(),
+            trusted_proxies: options.trusted_proxies.clone(),
+            country_header,
+            geoip,
+            salts: RwLock::new((s.current, s.previous)),
+            sites: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    pub fn salts_now(&self) -> (Salt, Option<Salt>) {
+        match self.salts.read() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// Rotate salts if the UTC day changed (called periodically).
+    pub async fn refresh_salts(&self, now: DateTime<Utc>) {
+        match self.meta.salts(now).await {
+            Ok(s) => {
+                if let Ok(mut g) = self.salts.write() {
+                    *g = (s.current, s.previous);
+                }
+            }
+            Err(e) => warn!(message = "Salt rotation failed; keeping current salts.", error = %e),
+        }
+    }
+
+    /// The site registered under `domain`, cached briefly (unknown domains too, so a flood
+    /// of events for unknown sites does not reach the metadata store).
+    pub async fn site(&self, domain: &str) -> Option<Site> {
+        if let Ok(cache) = self.sites.read() {
+            if let Some((site, at)) = cache.get(domain) {
+                let ttl = if site.is_some() { SITE_TTL } else { UNKNOWN_SITE_TTL };
+                if at.elapsed() < ttl {
+                    return site.clone();
+                }
+            }
+        }
+        let found = match self.meta.site_by_domain(domain).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(message = "Site lookup failed.", error = %e);
+                return None;
+            }
+        };
+        if let Ok(mut cache) = self.sites.write() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(domain.to_string(), (found.clone(), Instant::now()));
+        }
+        found
+    }
+
+    /// Forget cached sites (after settings change).
+    pub fn invalidate_sites(&self) {
+        if let Ok(mut c) = self.sites.write() {
+            c.clear();
+        }
+    }
+
+    /// The visitor's IP: the peer, or — only when the peer is a trusted proxy — the
+    /// right-most untrusted address of `X-Forwarded-For`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted_proxies.iter().any(|n| n.contains(&peer)) {
+            return peer;
+        }
+        let chain: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        chain
+            .into_iter()
+            .rev()
+            .find(|ip| !self.trusted_proxies.iter().any(|n| n.contains(ip)))
+            .unwrap_or(peer)
+    }
+
+    /// ISO country of the visitor, from the trusted header or the GeoIP database.
+    pub fn country(&self, ip: IpAddr, headers: &HeaderMap) -> String {
+        if let Some(h) = &self.country_header {
+            if let Some(v) = headers.get(h).and_then(|v| v.to_str().ok()) {
+                let v = v.trim().to_ascii_uppercase();
+                if v.len() == 2 && v.chars().all(|c| c.is_ascii_uppercase()) && v != "XX" {
+                    return v;
+                }
+            }
+        }
+        if let Some(db) = &self.geoip {
+            if let Ok(Some(c)) = db.lookup::<maxminddb::geoip2::Country>(ip) {
+                if let Some(code) = c.country.and_then(|c| c.iso_code) {
+                    return code.to_string();
+                }
+            }
+        }
+        String::new()
+    }
+}

@@ -1,0 +1,327 @@
+//! The whole service driven through `app(state)` with `oneshot`: ingest (good and bad
+//! input), drop counters, CORS, auth, and the three stats endpoints.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::MetaStore;
+use lucarne_store::EventStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const IPHONE_SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+const MESSENGER_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/MessengerForiOS;FBAV/451.0.0.37.107;FBBV/563452139;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.4;FBSS/3;FBCR/;FBID/phone;FBLC/fr_FR;FBOP/5]";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    state: Arc<AppState>,
+    router: Router,
+    key: String,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    meta.add_site("example.com", "UTC").await.expect("site");
+    let key = meta.create_api_key("test").await.expect("key");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let state = AppState::new(events, meta, &ServerOptions::default()).await.expect("state");
+    Harness {
+        router: app(state.clone()),
+        state,
+        _dir: dir,
+        key,
+    }
+}
+
+impl Harness {
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, json, headers)
+    }
+
+    async fn event_from(&self, body: &str, ua: &str, ip: [u8; 4]) -> (StatusCode, Value) {
+        let mut req = Request::post("/api/event")
+            .header("content-type", "text/plain")
+            .header("user-agent", ua)
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn event(&self, body: &str) -> (StatusCode, Value) {
+        self.event_from(body, CHROME, [203, 0, 113, 9]).await
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let req = Request::get(uri)
+            .header("authorization", format!("Bearer {}", self.key))
+            .body(Body::empty())
+            .expect("request");
+        let (s, v, _) = self.send(req).await;
+        (s, v)
+    }
+
+    async fn metrics(&self) -> String {
+        let (_, v, _) = self.send(Request::get("/metrics").body(Body::empty()).expect("req")).await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn dropped(metrics: &str, reason: &str) -> u64 {
+    let needle = format!("lucarne_events_dropped_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn health_is_ok() {
+    let h = harness().await;
+    let (s, v, _) = h.send(Request::get("/api/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["status"], "ok");
+}
+
+#[tokio::test]
+async fn accepts_lucarne_and_plausible_payloads() {
+    let h = harness().await;
+    let (s, v) = h
+        .event(r#"{"n":"pageview","u":"https://example.com/blog/a?utm_source=newsletter&utm_medium=email&secret=1","d":"example.com","r":null,"w":1280}"#)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // Plausible Events API, JSON content type, long keys, revenue and props.
+    let req = Request::post("/api/event")
+        .header("content-type", "application/json")
+        .header("user-agent", CHROME)
+        .body(Body::from(
+            r#"{"name":"Purchase","url":"https://example.com/checkout","domain":"example.com","referrer":"","props":{"plan":"pro"},"revenue":{"currency":"EUR","amount":"19.90"}}"#,
+        ))
+        .unwrap();
+    let (s, _, _) = h.send(req).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
+    let (s, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:name&metrics=events").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"pageview") && names.contains(&"Purchase"), "{v}");
+    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:props:plan&metrics=events&filters=event:name==Purchase").await;
+    assert_eq!(v["results"][0]["plan"], "pro", "{v}");
+    // The query string was cleaned: only UTM survived, and it classified the visit.
+    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:utm_medium").await;
+    assert_eq!(v["results"][0]["utm_medium"], "email", "{v}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_4xx_json_and_a_counted_reason() {
+    let h = harness().await;
+    let long_url = format!(r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#, "x".repeat(2100));
+    let long_ref = format!(r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","r":"https://a.com/{}"}}"#, "x".repeat(2100));
+    let props: Vec<String> = (0..40).map(|i| format!(r#""k{i}":1"#)).collect();
+    let many_props = format!(r#"{{"n":"e","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#, props.join(","));
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        ("{not json".into(), StatusCode::BAD_REQUEST, "malformed_json"),
+        (r#"{"n":"pageview","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "missing_field"),
+        (long_url, StatusCode::BAD_REQUEST, "url_too_long"),
+        (long_ref, StatusCode::BAD_REQUEST, "referrer_too_long"),
+        (r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "not_http_url"),
+        (r#"{"n":"pageview","u":"ftp://example.com/","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "not_http_url"),
+        (many_props, StatusCode::BAD_REQUEST, "too_many_props"),
+        (r#"{"n":"pageview","u":"https://example.com/","d":"unknown.org"}"#.into(), StatusCode::NOT_FOUND, "unknown_site"),
+        (r#"{"n":"pageview","u":"https://evil.com/","d":"example.com"}"#.into(), StatusCode::FORBIDDEN, "hostname_not_allowed"),
+        (format!(r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","x":"{}"}}"#, "y".repeat(17000)), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+    ];
+    for (body, status, reason) in &cases {
+        let before = dropped(&h.metrics().await, reason);
+        let (s, v) = h.event(body).await;
+        assert_eq!(s, *status, "{reason}: {v}");
+        assert_eq!(v["reason"], *reason, "{v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        assert_eq!(dropped(&h.metrics().await, reason), before + 1, "{reason} counted");
+    }
+    // Bots and automated browsers.
+    let (s, v) = h
+        .event_from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#, "curl/8.5.0", [1, 2, 3, 4])
+        .await;
+    assert_eq!((s, v["reason"].as_str()), (StatusCode::FORBIDDEN, Some("bot")));
+    let (s, v) = h
+        .event_from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#, "", [1, 2, 3, 4])
+        .await;
+    assert_eq!((s, v["reason"].as_str()), (StatusCode::FORBIDDEN, Some("bot")));
+    assert!(dropped(&h.metrics().await, "bot") >= 2);
+    // Nothing bad was stored, and what was accepted before stays.
+    let (_, v) = h.get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=events").await;
+    assert_eq!(v["results"]["events"]["value"], 0, "{v}");
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_any_origin() {
+    let h = harness().await;
+    let req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/event")
+        .header("origin", "https://example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let (s, _, headers) = h.send(req).await;
+    assert!(s.is_success(), "{s}");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn tracker_script_is_served() {
+    let h = harness().await;
+    let (s, v, headers) = h.send(Request::get("/js/script.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/javascript"));
+    assert!(v.as_str().unwrap().contains("/api/event"));
+}
+
+#[tokio::test]
+async fn stats_api_requires_a_valid_key() {
+    let h = harness().await;
+    let req = Request::get("/api/v1/stats/aggregate?site_id=example.com").body(Body::empty()).unwrap();
+    let (s, v, _) = h.send(req).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["reason"], "unauthorized");
+    let req = Request::get("/api/v1/stats/aggregate?site_id=example.com")
+        .header("authorization", "Bearer lk_forged")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(req).await.0, StatusCode::UNAUTHORIZED);
+    let (s, v) = h.get("/api/v1/stats/aggregate?site_id=nope.org").await;
+    assert_eq!((s, v["reason"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_site")));
+    let (s, v) = h.get("/api/v1/stats/aggregate?site_id=example.com&period=fortnight").await;
+    assert_eq!((s, v["reason"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_query")));
+    let (s, _) = h.get("/api/v1/stats/aggregate?site_id=example.com&metrics=visitors,nope").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = h.get("/api/v1/stats/breakdown?site_id=example.com&property=visit:nope").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = h.get("/api/v1/stats/breakdown?site_id=example.com&property=event:page&filters=visit:source~x").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// Three visitors: a WhatsApp Android arrival (2 pages), a Messenger in-app arrival
+/// (1 page, bounce), and a deep-link arrival without referrer (estimated dark).
+#[tokio::test]
+async fn reports_aggregate_timeseries_breakdown_and_dark_share() {
+    let h = harness().await;
+    let wa = r#"{"n":"pageview","u":"https://example.com/articles/one","d":"example.com","r":"android-app://com.whatsapp/"}"#;
+    let wa2 = r#"{"n":"pageview","u":"https://example.com/articles/two","d":"example.com","r":"https://example.com/articles/one"}"#;
+    let ms = r#"{"n":"pageview","u":"https://example.com/articles/one","d":"example.com"}"#;
+    let dark = r#"{"n":"pageview","u":"https://example.com/articles/three","d":"example.com"}"#;
+    let home = r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#;
+    assert_eq!(h.event_from(wa, CHROME, [198, 51, 100, 1]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(h.event_from(wa2, CHROME, [198, 51, 100, 1]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(h.event_from(ms, MESSENGER_IOS, [198, 51, 100, 2]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(h.event_from(dark, IPHONE_SAFARI, [198, 51, 100, 3]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(h.event_from(home, IPHONE_SAFARI, [198, 51, 100, 4]).await.0, StatusCode::ACCEPTED);
+
+    let (s, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,visits,pageviews,views_per_visit,bounce_rate,events,dark_share")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = &v["results"];
+    assert_eq!(r["visitors"]["value"], 4, "{v}");
+    assert_eq!(r["visits"]["value"], 4);
+    assert_eq!(r["pageviews"]["value"], 5);
+    assert_eq!(r["events"]["value"], 5);
+    assert_eq!(r["bounce_rate"]["value"], 75, "3 of 4 visits saw one page");
+    // WhatsApp + Messenger identified (2 of 4 visits), the deep link estimated (1 of 4).
+    assert_eq!(r["dark_share"]["identified"], 50.0, "{v}");
+    assert_eq!(r["dark_share"]["estimated"], 25.0, "{v}");
+    assert_eq!(v["meta"]["approximate"][0], "visitors");
+
+    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel&metrics=visitors,visits").await;
+    let channels: Vec<(String, i64)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["channel"].as_str().unwrap().to_string(), r["visits"].as_i64().unwrap()))
+        .collect();
+    for c in ["whatsapp", "messenger", "dark", "direct"] {
+        assert!(channels.iter().any(|(n, v)| n == c && *v == 1), "{c} in {channels:?}");
+    }
+    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel_group").await;
+    let groups: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["channel_group"].as_str().unwrap()).collect();
+    assert!(groups.contains(&"private-message") && groups.contains(&"estimated-dark") && groups.contains(&"direct"), "{groups:?}");
+
+    // Filters: event-level (page) and visit-level (channel), alternatives and negation.
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,pageviews&filters=event:page==/articles/one")
+        .await;
+    assert_eq!(v["results"]["pageviews"]["value"], 2, "{v}");
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visits&filters=visit:channel==whatsapp|messenger")
+        .await;
+    assert_eq!(v["results"]["visits"]["value"], 2, "{v}");
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=pageviews&filters=event:page!=/articles/*")
+        .await;
+    assert_eq!(v["results"]["pageviews"]["value"], 1, "only the home page: {v}");
+
+    // Time series: today's bucket holds everything; hourly for one day.
+    let (_, v) = h.get("/api/v1/stats/timeseries?site_id=example.com&period=7d&metrics=visitors,pageviews").await;
+    let rows = v["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[6]["pageviews"], 5, "{v}");
+    assert_eq!(rows[..6].iter().map(|r| r["pageviews"].as_i64().unwrap()).sum::<i64>(), 0);
+    let (_, v) = h.get("/api/v1/stats/timeseries?site_id=example.com&period=day").await;
+    assert_eq!(v["results"].as_array().unwrap().len(), 24);
+
+    // Comparison with the (empty) previous period.
+    let (_, v) = h.get("/api/v1/stats/aggregate?site_id=example.com&period=7d&metrics=visitors&compare=previous_period").await;
+    assert_eq!(v["results"]["visitors"]["change"], 100, "{v}");
+
+    // Pagination of breakdowns.
+    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:page&limit=2&page=2").await;
+    assert_eq!(v["results"].as_array().unwrap().len(), 2, "{v}");
+    let _ = &h.state;
+}
+
+#[tokio::test]
+async fn queue_full_answers_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = MetaStore::open(dir.path()).await.unwrap();
+    meta.add_site("example.com", "UTC").await.unwrap();
+    let events = Arc::new(DuckEvents::open(dir.path(), 1).unwrap());
+    events.shutdown();
+    let state = AppState::new(events, meta, &ServerOptions::default()).await.unwrap();
+    let router = app(state);
+    let mut req = Request::post("/api/event")
+        .header("user-agent", CHROME)
+        .body(Body::from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#))
+        .unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([1, 1, 1, 1], 1))));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let resp = router
+        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "health reflects a stopped writer");
+}

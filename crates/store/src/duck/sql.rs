@@ -1,0 +1,315 @@
+//! Report SQL for DuckDB. User-supplied values only ever travel as bound parameters.
+//!
+//! Two queries per report: the event-level one (visitors, visits, pageviews, events,
+//! dark visits) and, when bounce rate or visit duration is asked for, a visit-level one
+//! (per-visit pageviews and duration). Their rows are joined by group key in Rust.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use duckdb::types::{TimeUnit, Value};
+use duckdb::{params_from_iter, Connection};
+use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+
+use crate::events::StoreError;
+
+/// The SQL expression of a property.
+fn column(p: &Property, params: &mut Vec<Value>) -> String {
+    match p {
+        Property::Page => "pathname".into(),
+        Property::EntryPage => "entry_page".into(),
+        Property::Name => "name".into(),
+        Property::Hostname => "hostname".into(),
+        Property::Source => "source".into(),
+        Property::Referrer => "referrer".into(),
+        Property::UtmSource => "utm_source".into(),
+        Property::UtmMedium => "utm_medium".into(),
+        Property::UtmCampaign => "utm_campaign".into(),
+        Property::UtmTerm => "utm_term".into(),
+        Property::UtmContent => "utm_content".into(),
+        Property::Device => "device".into(),
+        Property::Browser => "browser".into(),
+        Property::Os => "os".into(),
+        Property::Country => "country".into(),
+        Property::Channel => "channel".into(),
+        Property::ChannelGroup => "channel_group".into(),
+        Property::Evidence => "evidence".into(),
+        Property::Prop(key) => {
+            params.push(Value::Text(key.clone()));
+            "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), ?)], '(none)')"
+                .into()
+        }
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> Value {
+    Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
+}
+
+fn like_pattern(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' | '%' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '*' => out.push('%'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
+    let mut alts = Vec::new();
+    for v in &f.values {
+        let col = column(&f.property, params);
+        if v.contains('*') {
+            params.push(Value::Text(like_pattern(v)));
+            alts.push(format!("{col} LIKE ? ESCAPE '\\'"));
+        } else {
+            params.push(Value::Text(v.clone()));
+            alts.push(format!("{col} = ?"));
+        }
+    }
+    let any = format!("({})", alts.join(" OR "));
+    if f.negated {
+        format!("NOT {any}")
+    } else {
+        any
+    }
+}
+
+/// `WHERE` for site + range, optionally with the query's filters.
+fn where_clause(q: &ReportQuery, with_filters: bool, params: &mut Vec<Value>) -> String {
+    params.push(Value::UInt(q.site_id));
+    params.push(ts(q.from));
+    params.push(ts(q.to));
+    let mut w = String::from("site_id = ? AND ts >= ? AND ts < ?");
+    if with_filters {
+        for f in &q.filters {
+            w.push_str(" AND ");
+            w.push_str(&filter_sql(f, params));
+        }
+    }
+    w
+}
+
+/// A balanced `CASE` tree mapping `ts` to its bucket index (log2(n) comparisons a row).
+fn bucket_expr(buckets: &[Bucket]) -> String {
+    fn tree(b: &[Bucket], offset: usize) -> String {
+        if b.len() <= 1 {
+            return offset.to_string();
+        }
+        let mid = b.len() / 2;
+        format!(
+            "CASE WHEN ts < TIMESTAMP '{}' THEN {} ELSE {} END",
+            b[mid].start.format("%Y-%m-%d %H:%M:%S%.6f"),
+            tree(&b[..mid], offset),
+            tree(&b[mid..], offset + mid)
+        )
+    }
+    tree(buckets, 0)
+}
+
+const PRIVATE_GROUPS: &str = "('private-message', 'email')";
+
+/// Event-level aggregates, grouped by `group` (an SQL expression) if given.
+fn event_level(
+    conn: &Connection,
+    q: &ReportQuery,
+    group: Option<(&str, Vec<Value>)>,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let distinct_visits = q.has_event_filters();
+    let visits = if distinct_visits {
+        "approx_count_distinct(session_id)"
+    } else {
+        "count(*) FILTER (WHERE entry)"
+    };
+    let dark = |cond: &str| {
+        if distinct_visits {
+            format!("approx_count_distinct(session_id) FILTER (WHERE {cond})")
+        } else {
+            format!("count(*) FILTER (WHERE entry AND {cond})")
+        }
+    };
+    let mut params = Vec::new();
+    let (gsel, gby) = match &group {
+        Some((g, gp)) => {
+            params.extend(gp.iter().cloned());
+            (format!("CAST({g} AS VARCHAR) AS g,"), " GROUP BY g".to_string())
+        }
+        None => ("'' AS g,".to_string(), String::new()),
+    };
+    let w = where_clause(q, true, &mut params);
+    let sql = format!(
+        "SELECT {gsel}
+            approx_count_distinct(visitor_id)::BIGINT,
+            ({visits})::BIGINT,
+            (count(*) FILTER (WHERE name = 'pageview'))::BIGINT,
+            count(*)::BIGINT,
+            ({ident})::BIGINT,
+            ({est})::BIGINT
+         FROM events WHERE {w}{gby}",
+        ident = dark(&format!("channel_group IN {PRIVATE_GROUPS}")),
+        est = dark("channel_group = 'estimated-dark'"),
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            let g: Option<String> = r.get(0)?;
+            Ok((
+                g.unwrap_or_default(),
+                Aggregates {
+                    visitors: r.get::<_, i64>(1)? as u64,
+                    visits: r.get::<_, i64>(2)? as u64,
+                    pageviews: r.get::<_, i64>(3)? as u64,
+                    events: r.get::<_, i64>(4)? as u64,
+                    visits_identified_dark: r.get::<_, i64>(5)? as u64,
+                    visits_estimated_dark: r.get::<_, i64>(6)? as u64,
+                    ..Aggregates::default()
+                },
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.map_err(StoreError::backend)?);
+    }
+    Ok(out)
+}
+
+/// Visit-level numbers (visits, bounces, duration) per group key.
+///
+/// A visit's pageviews and duration always count all of its events in the range; event
+/// filters and event-level groupings only decide *which* visits (and groups) it joins.
+fn visit_level(
+    conn: &Connection,
+    q: &ReportQuery,
+    group: Option<(&str, Vec<Value>)>,
+    group_is_event_level: bool,
+) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
+    let mut params = Vec::new();
+    let (g, gp) = match &group {
+        Some((g, gp)) => (format!("CAST({g} AS VARCHAR)"), gp.clone()),
+        None => ("''".to_string(), Vec::new()),
+    };
+    let sql = if q.has_event_filters() || group_is_event_level {
+        let w_all = where_clause(q, false, &mut params);
+        params.extend(gp);
+        let mut p2 = Vec::new();
+        let w_f = where_clause(q, true, &mut p2);
+        params.extend(p2);
+        format!(
+            "WITH s AS (
+                SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
+                       (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
+                FROM events WHERE {w_all} GROUP BY session_id),
+             m AS (SELECT DISTINCT {g} AS g, session_id FROM events WHERE {w_f})
+             SELECT m.g, count(*)::BIGINT, (count(*) FILTER (WHERE s.pv <= 1))::BIGINT, coalesce(sum(s.dur), 0)::DOUBLE
+             FROM m JOIN s USING (session_id) GROUP BY m.g"
+        )
+    } else {
+        params.extend(gp);
+        let w = where_clause(q, true, &mut params);
+        format!(
+            "SELECT g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT, coalesce(sum(dur), 0)::DOUBLE FROM (
+                SELECT {g} AS g, session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
+                       (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
+                FROM events WHERE {w} GROUP BY g, session_id) GROUP BY g"
+        )
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            let g: Option<String> = r.get(0)?;
+            Ok((
+                g.unwrap_or_default(),
+                (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get::<_, f64>(3)?),
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (k, v) = row.map_err(StoreError::backend)?;
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &HashMap<String, (u64, u64, f64)>) {
+    for (k, a) in rows.iter_mut() {
+        if let Some((n, b, d)) = sessions.get(k) {
+            a.session_visits = *n;
+            a.bounces = *b;
+            a.duration_secs = *d;
+        }
+    }
+}
+
+pub fn aggregate(conn: &Connection, q: &ReportQuery) -> Result<Aggregates, StoreError> {
+    let mut rows = event_level(conn, q, None)?;
+    if q.with_sessions {
+        let s = visit_level(conn, q, None, false)?;
+        merge_sessions(&mut rows, &s);
+    }
+    Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default())
+}
+
+pub fn timeseries(conn: &Connection, q: &ReportQuery, buckets: &[Bucket]) -> Result<Vec<Aggregates>, StoreError> {
+    if buckets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let expr = bucket_expr(buckets);
+    let mut rows = event_level(conn, q, Some((&expr, Vec::new())))?;
+    if q.with_sessions {
+        let s = visit_level(conn, q, Some((&expr, Vec::new())), true)?;
+        merge_sessions(&mut rows, &s);
+    }
+    let mut out = vec![Aggregates::default(); buckets.len()];
+    for (k, a) in rows {
+        if let Ok(i) = k.parse::<usize>() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = a;
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn breakdown(
+    conn: &Connection,
+    q: &ReportQuery,
+    property: &Property,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let mut gp = Vec::new();
+    let col = column(property, &mut gp);
+    let mut rows = event_level(conn, q, Some((&col, gp.clone())))?;
+    rows.sort_by(|a, b| {
+        b.1.visitors
+            .cmp(&a.1.visitors)
+            .then(b.1.pageviews.cmp(&a.1.pageviews))
+            .then(b.1.events.cmp(&a.1.events))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+    if q.with_sessions && !rows.is_empty() {
+        let s = visit_level(conn, q, Some((&col, gp)), property.is_event_level())?;
+        merge_sessions(&mut rows, &s);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_escapes() {
+        assert_eq!(like_pattern("/blog/*"), "/blog/%");
+        assert_eq!(like_pattern("a_b%c"), "a\\_b\\%c");
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what Lucarne's integration tests need on Debian 12 (bookworm). Run as root.
+# Idempotent: each section installs only what is missing, then prints versions.
+#
+#   sudo scripts/install-test-deps.sh
+#
+# Sections: browser (tests/browser.rs). Add one function per dependency below and call
+# it from main.
+set -euo pipefail
+
+APT_UPDATED=0
+
+log() { printf '==> %s\n' "$*"; }
+
+# apt-get install the given packages; `apt-get update` at most once per run.
+apt_install() {
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        apt-get update
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+# Headless Chromium and its WebDriver, for tests/browser.rs (/usr/bin/chromium,
+# /usr/bin/chromedriver).
+install_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        log "chromium and chromedriver already installed"
+    else
+        apt_install chromium chromium-driver
+    fi
+    # The Debian chromium wrapper may print shell noise on stderr; keep only the version.
+    chromium --version 2>/dev/null || true
+    chromedriver --version
+}
+
+# install_clickhouse() { ... }   # events store, ClickHouse back end
+# install_postgresql() { ... }   # metadata store, PostgreSQL back end
+
+main() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-test-deps.sh: run as root (apt-get)" >&2
+        exit 1
+    fi
+    install_browser
+}
+
+main "$@"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs, then checks
+# formatting, lints, and runs every test (unit, integration, real-browser, durability).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One target directory outside the clone, kept between runs on the same machine, so the
+# bundled DuckDB C++ build (about 23 minutes cold) happens once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lucarne/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+bash scripts/install-test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked --no-fail-fast
