@@ -1,1 +1,158 @@
-fn main() {}
+//! Benchmark helpers: a no-op HTTP endpoint on the same stack as Lucarne (the ceiling
+//! for ingest), and the dashboard query benchmark over a real events store.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use lucarne_core::stats::{buckets, utc_range, Interval, Property, ReportQuery, Utc0};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::EventStore;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve `POST /api/event` answering 202 without doing anything.
+    Noop {
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+    },
+    /// Time the 30-day dashboard (aggregate + timeseries + channel breakdown).
+    Query {
+        #[arg(long)]
+        data: PathBuf,
+        /// Site id (1 for the first site).
+        #[arg(long, default_value_t = 1)]
+        site_id: u32,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Noop { listen } => noop(&listen),
+        Cmd::Query {
+            data,
+            site_id,
+            runs,
+        } => query(&data, site_id, runs),
+    }
+}
+
+fn noop(listen: &str) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let app = axum::Router::new().route(
+            "/api/event",
+            axum::routing::post(|_body: axum::body::Bytes| async {
+                (axum::http::StatusCode::ACCEPTED, "{\"ok\":true}")
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("bind {listen}"))?;
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn query(data: &PathBuf, site_id: u32, runs: usize) -> Result<()> {
+    let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let last: i64 = store
+        .scalar_i64(&format!(
+            "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {site_id}"
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let to_day = chrono::DateTime::from_timestamp_micros(last)
+        .context("no events")?
+        .date_naive();
+    let from_day = to_day - chrono::Duration::days(29);
+    let (from, to) = utc_range(&Utc0, from_day, to_day);
+    let b = buckets(&Utc0, from_day, to_day, Interval::Date);
+    let q = ReportQuery {
+        site_id,
+        from,
+        to,
+        filters: Vec::new(),
+        with_sessions: true,
+    };
+    let in_range: i64 = store
+        .scalar_i64(&format!(
+            "SELECT count(*)::BIGINT FROM events WHERE site_id = {site_id} AND ts >= make_timestamp({}) AND ts < make_timestamp({})",
+            from.timestamp_micros(),
+            to.timestamp_micros()
+        ))
+        .unwrap_or(-1);
+    let mut times = Vec::new();
+    let mut parts = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..runs + 2 {
+        let t0 = Instant::now();
+        let a = store.aggregate(&q).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t1 = Instant::now();
+        let ts = store
+            .timeseries(&q, &b)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t2 = Instant::now();
+        let br = store
+            .breakdown(&q, &Property::Channel, 10, 0)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t3 = Instant::now();
+        if i < 2 {
+            // warm-up
+            if i == 0 {
+                println!(
+                    "30-day window: {} visitors, {} visits, {} pageviews, {} buckets, {} channels",
+                    a.visitors,
+                    a.visits,
+                    a.pageviews,
+                    ts.len(),
+                    br.len()
+                );
+            }
+            continue;
+        }
+        times.push((t3 - t0).as_secs_f64() * 1000.0);
+        parts[0].push((t1 - t0).as_secs_f64() * 1000.0);
+        parts[1].push((t2 - t1).as_secs_f64() * 1000.0);
+        parts[2].push((t3 - t2).as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    for p in parts.iter_mut() {
+        p.sort_by(f64::total_cmp);
+    }
+    let bytes = store.disk_bytes();
+    println!("events in store: {total}; in the 30-day window: {in_range}");
+    println!(
+        "dashboard (aggregate with bounce/duration + daily timeseries + channel breakdown), {runs} runs: median {:.1} ms, p95 {:.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95)
+    );
+    println!(
+        "  parts (median): aggregate {:.1} ms, timeseries {:.1} ms, breakdown {:.1} ms",
+        percentile(&parts[0], 0.5),
+        percentile(&parts[1], 0.5),
+        percentile(&parts[2], 0.5)
+    );
+    println!(
+        "disk: {bytes} bytes for {total} events = {:.1} bytes/event",
+        bytes as f64 / total.max(1) as f64
+    );
+    store.shutdown();
+    Ok(())
+}

@@ -30,7 +30,10 @@ use crate::url_clean::{normalise_host, ClickId};
 /// The compiled-in data files, in load order (channels first: the others refer to them).
 const BUILTIN_FILES: [(&str, &str); 7] = [
     ("channels.toml", include_str!("../../../data/channels.toml")),
-    ("referrers.toml", include_str!("../../../data/referrers.toml")),
+    (
+        "referrers.toml",
+        include_str!("../../../data/referrers.toml"),
+    ),
     ("in_app.toml", include_str!("../../../data/in_app.toml")),
     (
         "preview_fetchers.toml",
@@ -55,7 +58,9 @@ const SECOND_LEVEL_LABELS: [&str; 12] = [
 pub enum RulesError {
     #[error("invalid rules file: {0}")]
     Toml(#[from] toml::de::Error),
-    #[error("unknown channel `{channel}` in {section}: define it under [channels] or give a group")]
+    #[error(
+        "unknown channel `{channel}` in {section}: define it under [channels] or give a group"
+    )]
     UnknownChannel {
         section: &'static str,
         channel: String,
@@ -194,11 +199,7 @@ impl Rules {
 
     /// Every channel defined in `[channels]`, sorted by key.
     pub fn channels(&self) -> Vec<(&str, &ChannelInfo)> {
-        let mut all: Vec<_> = self
-            .channels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v))
-            .collect();
+        let mut all: Vec<_> = self.channels.iter().map(|(k, v)| (k.as_str(), v)).collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
@@ -325,9 +326,7 @@ impl Rules {
     /// channel-less (plain referral) entries.
     fn resolve(&self, target: &Target, matched: Option<&str>) -> Hit {
         match &target.channel {
-            Some(channel) => {
-                self.resolve_channel(channel, target.group, target.source.as_deref())
-            }
+            Some(channel) => self.resolve_channel(channel, target.group, target.source.as_deref()),
             None => {
                 let name = matched.unwrap_or("unknown");
                 Hit {
@@ -479,8 +478,11 @@ impl Rules {
         specs
             .into_iter()
             .map(|spec| {
-                let contains: Vec<String> =
-                    spec.contains.into_iter().filter(|c| !c.is_empty()).collect();
+                let contains: Vec<String> = spec
+                    .contains
+                    .into_iter()
+                    .filter(|c| !c.is_empty())
+                    .collect();
                 let pattern = match spec.pattern {
                     Some(p) => Some(Regex::new(&p).map_err(|error| RulesError::Pattern {
                         section,

@@ -57,11 +57,20 @@ pub enum QueryError {
 impl std::fmt::Display for QueryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            QueryError::BadPeriod(s) => write!(f, "unknown period `{s}` (day, 7d, 30d, month, 6mo, 12mo, custom)"),
-            QueryError::BadDate(s) => write!(f, "bad date `{s}` (YYYY-MM-DD, or YYYY-MM-DD,YYYY-MM-DD for custom)"),
+            QueryError::BadPeriod(s) => write!(
+                f,
+                "unknown period `{s}` (day, 7d, 30d, month, 6mo, 12mo, custom)"
+            ),
+            QueryError::BadDate(s) => write!(
+                f,
+                "bad date `{s}` (YYYY-MM-DD, or YYYY-MM-DD,YYYY-MM-DD for custom)"
+            ),
             QueryError::BadMetric(s) => write!(f, "unknown metric `{s}`"),
             QueryError::BadProperty(s) => write!(f, "unknown property `{s}`"),
-            QueryError::BadFilter(s) => write!(f, "bad filter `{s}` (property==value, !=, | for alternatives, ; to combine)"),
+            QueryError::BadFilter(s) => write!(
+                f,
+                "bad filter `{s}` (property==value, !=, | for alternatives, ; to combine)"
+            ),
             QueryError::BadInterval(s) => write!(f, "unknown interval `{s}` (hour, date, month)"),
         }
     }
@@ -85,7 +94,9 @@ impl Period {
             "12mo" => Period::Months12,
             "custom" => {
                 let d = date.ok_or_else(|| QueryError::BadDate(String::new()))?;
-                let (a, b) = d.split_once(',').ok_or_else(|| QueryError::BadDate(d.into()))?;
+                let (a, b) = d
+                    .split_once(',')
+                    .ok_or_else(|| QueryError::BadDate(d.into()))?;
                 let (a, b) = (parse_date(a)?, parse_date(b)?);
                 if b < a {
                     return Err(QueryError::BadDate(d.into()));
@@ -260,7 +271,9 @@ impl Property {
         if let Some(key) = s.strip_prefix("event:props:") {
             let ok = !key.is_empty()
                 && key.len() <= 64
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             return if ok {
                 Ok(Property::Prop(key.to_string()))
             } else {
@@ -289,14 +302,22 @@ impl Property {
     pub fn result_key(&self) -> String {
         match self {
             Property::Prop(k) => k.clone(),
-            other => other.name().rsplit(':').next().unwrap_or_default().to_string(),
+            other => other
+                .name()
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 
     /// Event-level properties vary within a visit; filtering by them changes which
     /// events of a visit count.
     pub fn is_event_level(&self) -> bool {
-        matches!(self, Property::Page | Property::Name | Property::Hostname | Property::Prop(_))
+        matches!(
+            self,
+            Property::Page | Property::Name | Property::Hostname | Property::Prop(_)
+        )
     }
 }
 
@@ -325,7 +346,11 @@ impl Filter {
             if values.len() > 50 || values.iter().any(|v| v.len() > 2000) {
                 return Err(QueryError::BadFilter(part.into()));
             }
-            out.push(Filter { property, negated, values });
+            out.push(Filter {
+                property,
+                negated,
+                values,
+            });
         }
         Ok(out)
     }
@@ -376,7 +401,10 @@ pub enum Value {
     Percent(u64),
     Float(f64),
     /// `dark_share`: identified and estimated parts, as percentages with one decimal.
-    DarkShare { identified: f64, estimated: f64 },
+    DarkShare {
+        identified: f64,
+        estimated: f64,
+    },
 }
 
 fn round1(x: f64) -> f64 {
@@ -398,8 +426,12 @@ impl Aggregates {
             Metric::Visits => Value::Count(self.visits),
             Metric::Pageviews => Value::Count(self.pageviews),
             Metric::Events => Value::Count(self.events),
-            Metric::ViewsPerVisit => Value::Float((ratio(self.pageviews, self.visits) * 100.0).round() / 100.0),
-            Metric::BounceRate => Value::Percent((ratio(self.bounces, self.session_visits) * 100.0).round() as u64),
+            Metric::ViewsPerVisit => {
+                Value::Float((ratio(self.pageviews, self.visits) * 100.0).round() / 100.0)
+            }
+            Metric::BounceRate => {
+                Value::Percent((ratio(self.bounces, self.session_visits) * 100.0).round() as u64)
+            }
             Metric::VisitDuration => Value::Count(if self.session_visits == 0 {
                 0
             } else {
@@ -458,10 +490,16 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
             let mut d = from;
             while d <= to {
                 for h in 0..24u32 {
-                    let Some(t) = NaiveTime::from_hms_opt(h, 0, 0) else { continue };
+                    let Some(t) = NaiveTime::from_hms_opt(h, 0, 0) else {
+                        continue;
+                    };
                     let start = tz.to_utc(d.and_time(t));
                     let end = start + Duration::hours(1);
-                    out.push(Bucket { label: format!("{} {:02}:00:00", d, h), start, end });
+                    out.push(Bucket {
+                        label: format!("{} {:02}:00:00", d, h),
+                        start,
+                        end,
+                    });
                 }
                 d = match d.succ_opt() {
                     Some(n) => n,
@@ -484,7 +522,9 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
         Interval::Month => {
             let mut d = from.with_day(1).unwrap_or(from);
             while d <= to {
-                let Some(next) = d.checked_add_months(chrono::Months::new(1)) else { break };
+                let Some(next) = d.checked_add_months(chrono::Months::new(1)) else {
+                    break;
+                };
                 out.push(Bucket {
                     label: d.to_string(),
                     start: local_midnight(tz, d.max(from)),
@@ -519,18 +559,36 @@ mod tests {
     #[test]
     fn periods() {
         let today = d("2024-03-15");
-        assert_eq!(Period::parse("7d", None).unwrap().dates(today), (d("2024-03-09"), today));
-        assert_eq!(Period::parse("30d", None).unwrap().dates(today), (d("2024-02-15"), today));
-        assert_eq!(Period::Month.dates(today), (d("2024-03-01"), d("2024-03-31")));
-        assert_eq!(Period::Months6.dates(today), (d("2023-10-01"), d("2024-03-31")));
-        assert_eq!(Period::Months12.dates(d("2024-01-10")), (d("2023-02-01"), d("2024-01-31")));
+        assert_eq!(
+            Period::parse("7d", None).unwrap().dates(today),
+            (d("2024-03-09"), today)
+        );
+        assert_eq!(
+            Period::parse("30d", None).unwrap().dates(today),
+            (d("2024-02-15"), today)
+        );
+        assert_eq!(
+            Period::Month.dates(today),
+            (d("2024-03-01"), d("2024-03-31"))
+        );
+        assert_eq!(
+            Period::Months6.dates(today),
+            (d("2023-10-01"), d("2024-03-31"))
+        );
+        assert_eq!(
+            Period::Months12.dates(d("2024-01-10")),
+            (d("2023-02-01"), d("2024-01-31"))
+        );
         assert_eq!(
             Period::parse("custom", Some("2024-01-01,2024-01-31")).unwrap(),
             Period::Custom(d("2024-01-01"), d("2024-01-31"))
         );
         assert!(Period::parse("custom", Some("2024-02-01,2024-01-31")).is_err());
         assert!(Period::parse("week", None).is_err());
-        assert_eq!(Period::previous(d("2024-03-09"), d("2024-03-15")), (d("2024-03-02"), d("2024-03-08")));
+        assert_eq!(
+            Period::previous(d("2024-03-09"), d("2024-03-15")),
+            (d("2024-03-02"), d("2024-03-08"))
+        );
     }
 
     #[test]
@@ -542,9 +600,15 @@ mod tests {
         assert!(f[1].negated);
         assert!(Filter::parse_list("visit:nope==x").is_err());
         assert!(Filter::parse_list("visit:source~x").is_err());
-        assert_eq!(Property::parse("event:props:plan").unwrap().result_key(), "plan");
+        assert_eq!(
+            Property::parse("event:props:plan").unwrap().result_key(),
+            "plan"
+        );
         assert!(Property::parse("event:props:bad key").is_err());
-        assert_eq!(Property::parse("visit:channel_group").unwrap().result_key(), "channel_group");
+        assert_eq!(
+            Property::parse("visit:channel_group").unwrap().result_key(),
+            "channel_group"
+        );
     }
 
     #[test]
@@ -563,8 +627,17 @@ mod tests {
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
         assert_eq!(a.value(Metric::VisitDuration), Value::Count(60));
         assert_eq!(a.value(Metric::ViewsPerVisit), Value::Float(2.5));
-        assert_eq!(a.value(Metric::DarkShare), Value::DarkShare { identified: 30.0, estimated: 12.0 });
-        assert_eq!(Aggregates::default().value(Metric::BounceRate), Value::Percent(0));
+        assert_eq!(
+            a.value(Metric::DarkShare),
+            Value::DarkShare {
+                identified: 30.0,
+                estimated: 12.0
+            }
+        );
+        assert_eq!(
+            Aggregates::default().value(Metric::BounceRate),
+            Value::Percent(0)
+        );
     }
 
     #[test]
@@ -574,7 +647,10 @@ mod tests {
         assert_eq!(b[0].label, "2024-01-30");
         assert_eq!(b[3].end, local_midnight(&Utc0, d("2024-02-03")));
         let m = buckets(&Utc0, d("2023-11-01"), d("2024-01-31"), Interval::Month);
-        assert_eq!(m.iter().map(|b| b.label.as_str()).collect::<Vec<_>>(), ["2023-11-01", "2023-12-01", "2024-01-01"]);
+        assert_eq!(
+            m.iter().map(|b| b.label.as_str()).collect::<Vec<_>>(),
+            ["2023-11-01", "2023-12-01", "2024-01-01"]
+        );
         let h = buckets(&Utc0, d("2024-01-01"), d("2024-01-01"), Interval::Hour);
         assert_eq!(h.len(), 24);
     }

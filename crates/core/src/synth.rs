@@ -784,6 +784,8 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// A generator for `config` (`pages` is raised to 1, `bot_share` clamped to
+    /// `0.0..=0.9`). Cheap: days are planned lazily as hits are pulled.
     pub fn new(config: SynthConfig) -> Generator {
         let mut cfg = config;
         cfg.pages = cfg.pages.max(1);
@@ -848,6 +850,7 @@ impl Generator {
         }
     }
 
+    /// The configuration in use (after clamping).
     pub fn config(&self) -> &SynthConfig {
         &self.cfg
     }
@@ -1085,97 +1088,59 @@ impl Generator {
                 self.site.url(page, "")
             };
             let props = match page {
-                Page::Article(a) => vec![(
-                    "author".to_string(),
-                    AUTHORS[usize::from(self.site.articles[a as usize].author)].to_string(),
-                )],
+                Page::Article(a) => {
+                    let author = self.site.articles[a as usize].author;
+                    vec![prop("author", AUTHORS[usize::from(author)])]
+                }
                 _ => Vec::new(),
             };
             let gap = log_uniform(&mut self.rng, 30_000.0, 300_000.0) as i64;
-            self.push(
-                t,
-                ctx.hit(
-                    t,
-                    "pageview",
-                    url.clone(),
-                    referrer.clone(),
-                    props,
-                    None,
-                    i == 0,
-                ),
-            );
-            match page {
+            let view = ctx.hit(t, "pageview", url.clone(), referrer.clone(), i == 0);
+            self.push(t, SyntheticHit { props, ..view });
+            // A custom event sent from this page (same URL, same `document.referrer`).
+            let event = match page {
                 Page::Article(_) if self.rng.random_bool(0.025) => {
-                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
                     let file = DOWNLOADS[self.rng.random_range(0..DOWNLOADS.len())];
-                    let props = vec![("file".to_string(), file.to_string())];
-                    self.push(
-                        at,
-                        ctx.hit(
-                            at,
-                            "download",
-                            url.clone(),
-                            referrer.clone(),
-                            props,
-                            None,
-                            false,
-                        ),
-                    );
+                    Some(("download", vec![prop("file", file)], None))
                 }
                 Page::Signup => {
-                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
                     let plan = ["free", "free", "free", "pro", "team"][self.rng.random_range(0..5)];
-                    let props = vec![("plan".to_string(), plan.to_string())];
-                    self.push(
-                        at,
-                        ctx.hit(
-                            at,
-                            "signup",
-                            url.clone(),
-                            referrer.clone(),
-                            props,
-                            None,
-                            false,
-                        ),
-                    );
+                    Some(("signup", vec![prop("plan", plan)], None))
                 }
                 Page::Checkout => {
-                    let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
                     let team = self.rng.random_bool(0.25);
                     let yearly = self.rng.random_bool(0.3);
                     let usd = self.rng.random_bool(0.1);
-                    let amount = match (team, yearly) {
+                    let eur = match (team, yearly) {
                         (false, false) => 900,
                         (false, true) => 9_000,
                         (true, false) => 2_900,
                         (true, true) => 29_000,
-                    } * if usd { 11 } else { 10 }
-                        / 10;
+                    };
+                    let revenue = if usd {
+                        (eur * 11 / 10, "USD".to_string())
+                    } else {
+                        (eur, "EUR".to_string())
+                    };
                     let props = vec![
-                        (
-                            "plan".to_string(),
-                            if team { "team" } else { "pro" }.to_string(),
-                        ),
-                        (
-                            "billing".to_string(),
-                            if yearly { "yearly" } else { "monthly" }.to_string(),
-                        ),
+                        prop("plan", if team { "team" } else { "pro" }),
+                        prop("billing", if yearly { "yearly" } else { "monthly" }),
                     ];
-                    let revenue = Some((amount, if usd { "USD" } else { "EUR" }.to_string()));
-                    self.push(
-                        at,
-                        ctx.hit(
-                            at,
-                            "purchase",
-                            url.clone(),
-                            referrer.clone(),
-                            props,
-                            revenue,
-                            false,
-                        ),
-                    );
+                    Some(("purchase", props, Some(revenue)))
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some((name, props, revenue)) = event {
+                let at = t + (gap as f64 * self.rng.random_range(0.2..0.8)) as i64;
+                let hit = ctx.hit(at, name, url.clone(), referrer.clone(), false);
+                self.push(
+                    at,
+                    SyntheticHit {
+                        props,
+                        revenue,
+                        ..hit
+                    },
+                );
             }
             // The next page's referrer is this page's full URL (same origin: browsers send
             // it whole, the landing query included).
@@ -1226,10 +1191,7 @@ impl Generator {
                 Page::Article(self.rng.random_range(0..self.site.articles.len() as u32))
             };
             let url = self.site.url(page, "");
-            self.push(
-                t,
-                ctx.hit(t, "pageview", url, None, Vec::new(), None, i == 0),
-            );
+            self.push(t, ctx.hit(t, "pageview", url, None, i == 0));
             t += self.rng.random_range(1_000..20_000);
         }
     }
@@ -1542,15 +1504,13 @@ impl Iterator for Generator {
 }
 
 impl VisitCtx {
-    #[allow(clippy::too_many_arguments)]
+    /// A hit of this visit, without props or revenue.
     fn hit(
         &self,
         ts_ms: i64,
         name: &str,
         url: String,
         referrer: Option<String>,
-        props: Vec<(String, String)>,
-        revenue: Option<(i64, String)>,
         entry: bool,
     ) -> SyntheticHit {
         SyntheticHit {
@@ -1562,14 +1522,18 @@ impl VisitCtx {
             ip: self.ip.clone(),
             screen_width: self.screen,
             telegram_webview: self.tg,
-            props,
-            revenue,
+            props: Vec::new(),
+            revenue: None,
             visit: self.visit,
             entry,
             bot: self.bot,
             truth: self.truth,
         }
     }
+}
+
+fn prop(key: &str, value: &str) -> (String, String) {
+    (key.to_string(), value.to_string())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -173,7 +173,11 @@ pub fn clean_path(path: &str) -> String {
         .decode_utf8()
         .map(|c| c.into_owned())
         .unwrap_or_else(|_| path.to_string());
-    let mut p = if decoded.is_empty() { "/".to_string() } else { decoded };
+    let mut p = if decoded.is_empty() {
+        "/".to_string()
+    } else {
+        decoded
+    };
     while p.len() > 1 && p.ends_with('/') {
         p.pop();
     }

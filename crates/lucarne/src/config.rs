@@ -33,7 +33,8 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
@@ -54,7 +55,9 @@ pub fn parse_networks(items: &[String]) -> Result<Vec<ipnet::IpNet>> {
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("LUCARNE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.with_ansi(false).init(),
@@ -74,7 +77,12 @@ mod tests {
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:9000"));
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
-        assert_eq!(parse_networks(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap().len(), 2);
+        assert_eq!(
+            parse_networks(&["10.0.0.0/8".into(), "127.0.0.1".into()])
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(parse_networks(&["nope".into()]).is_err());
     }
 }

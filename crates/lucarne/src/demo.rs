@@ -56,8 +56,16 @@ pub async fn generate(dir: &Path, domain: &str, events: u64, days: u32, seed: u6
     let state = open_state(dir, DEFAULT_QUEUE_CAPACITY, &ServerOptions::default()).await?;
     let site = ensure_site(&state, domain).await?;
     let days = days.max(1);
-    let per_day = ((events as f64) / (2.2 * days as f64)).ceil().max(1.0) as u32;
-    let mut cfg = SynthConfig::new(site.domain.clone(), Utc::now() - chrono::Duration::days(i64::from(days)), days, per_day);
+    // 2.1 hits per visit on average; size with a margin and cut at `events`.
+    let per_day = ((events as f64 * 1.25) / (2.1 * days as f64))
+        .ceil()
+        .max(1.0) as u32;
+    let mut cfg = SynthConfig::new(
+        site.domain.clone(),
+        Utc::now() - chrono::Duration::days(i64::from(days)),
+        days,
+        per_day,
+    );
     cfg.seed = seed;
     cfg.max_hits = Some(events);
     let started = Instant::now();
@@ -93,7 +101,10 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
         let mut cfg = SynthConfig::demo(DEMO_SITE, now);
         cfg.days = days.max(1);
         cfg.start = now - chrono::Duration::days(i64::from(cfg.days));
-        println!("Generating {} days of demo traffic for {DEMO_SITE} …", cfg.days);
+        println!(
+            "Generating {} days of demo traffic for {DEMO_SITE} …",
+            cfg.days
+        );
         let report = ingest_hits(&state, &site, Generator::new(cfg), demo_country, 10_000)
             .await
             .map_err(|r| anyhow::anyhow!("storing demo events failed: {}", r.as_str()))

@@ -16,7 +16,11 @@ use lucarne_store::EventStore;
 use config::{FileConfig, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "lucarne", version, about = "Privacy-first analytics that measures dark social")]
+#[command(
+    name = "lucarne",
+    version,
+    about = "Privacy-first analytics that measures dark social"
+)]
 struct Cli {
     /// TOML configuration file (flags and LUCARNE_* variables take precedence).
     #[arg(long, global = true, env = "LUCARNE_CONFIG")]
@@ -43,7 +47,11 @@ struct ServeArgs {
     #[command(flatten)]
     data: DataArg,
     /// Proxy networks whose X-Forwarded-For is trusted (repeat or comma-separate).
-    #[arg(long = "trusted-proxy", env = "LUCARNE_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxy",
+        env = "LUCARNE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     trusted_proxies: Vec<String>,
     /// Header carrying the visitor's ISO country, set by a trusted CDN (e.g. CF-IPCountry).
     #[arg(long, env = "LUCARNE_COUNTRY_HEADER")]
@@ -145,7 +153,11 @@ fn main() -> Result<()> {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
     };
-    config::init_logging(cli.log_format.or(file.log_format).unwrap_or(LogFormat::Text));
+    config::init_logging(
+        cli.log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Text),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -174,13 +186,20 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         }
         Command::Demo { serve, days } => demo::run(serve, &file, days).await,
         Command::Site { cmd } => match cmd {
-            SiteCmd::Add { domain, timezone, data } => {
+            SiteCmd::Add {
+                domain,
+                timezone,
+                data,
+            } => {
                 timezone
                     .parse::<chrono_tz::Tz>()
                     .map_err(|_| anyhow::anyhow!("unknown time zone `{timezone}`"))?;
                 let meta = open_meta(&data_dir(&data, &file)).await?;
                 let site = meta.add_site(&domain, &timezone).await?;
-                println!("site added: {} (id {}, time zone {})", site.domain, site.id, site.timezone);
+                println!(
+                    "site added: {} (id {}, time zone {})",
+                    site.domain, site.id, site.timezone
+                );
                 println!(
                     "snippet: <script defer data-domain=\"{}\" src=\"https://YOUR-LUCARNE-HOST/js/script.js\"></script>",
                     site.domain
@@ -207,7 +226,10 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 let meta = open_meta(&data_dir(&data, &file)).await?;
                 for k in meta.api_keys().await? {
                     let state = if k.revoked { "revoked" } else { "active" };
-                    println!("{}\t{}…\t{}\t{}\t{}", k.id, k.prefix, k.name, k.created_at, state);
+                    println!(
+                        "{}\t{}…\t{}\t{}\t{}",
+                        k.id, k.prefix, k.name, k.created_at, state
+                    );
                 }
                 Ok(())
             }
@@ -232,7 +254,10 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
 }
 
 /// Open the stores, build the state and bind the listener.
-async fn start(args: &ServeArgs, file: &FileConfig) -> Result<(tokio::net::TcpListener, Arc<AppState>)> {
+async fn start(
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> Result<(tokio::net::TcpListener, Arc<AppState>)> {
     let dir = data_dir(&args.data, file);
     let listen = args
         .listen
@@ -245,9 +270,16 @@ async fn start(args: &ServeArgs, file: &FileConfig) -> Result<(tokio::net::TcpLi
         } else {
             &args.trusted_proxies
         })?,
-        country_header: args.country_header.clone().or_else(|| file.country_header.clone()),
+        country_header: args
+            .country_header
+            .clone()
+            .or_else(|| file.country_header.clone()),
         geoip: args.geoip.clone().or_else(|| file.geoip.clone()),
-        rules_files: if args.rules.is_empty() { file.rules.clone() } else { args.rules.clone() },
+        rules_files: if args.rules.is_empty() {
+            file.rules.clone()
+        } else {
+            args.rules.clone()
+        },
     };
     let capacity = args
         .queue_capacity

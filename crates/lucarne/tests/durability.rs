@@ -13,7 +13,12 @@ use support::{add_site, create_key, Lucarne};
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
 /// All pages of `event:page` for today, following pagination.
-async fn stored_pages(client: &reqwest::Client, base: &str, key: &str, site: &str) -> BTreeSet<String> {
+async fn stored_pages(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    site: &str,
+) -> BTreeSet<String> {
     let mut pages = BTreeSet::new();
     for page in 1.. {
         let url = format!(
@@ -60,7 +65,9 @@ async fn acknowledged_events_survive_sigkill() {
         senders.push(tokio::spawn(async move {
             for i in 0..100_000u32 {
                 let path = format!("/e/{s}/{i}");
-                let body = format!(r#"{{"n":"pageview","u":"https://durable.test{path}","d":"durable.test"}}"#);
+                let body = format!(
+                    r#"{{"n":"pageview","u":"https://durable.test{path}","d":"durable.test"}}"#
+                );
                 let resp = client
                     .post(format!("{base}/api/event"))
                     .header("user-agent", UA)
@@ -87,7 +94,11 @@ async fn acknowledged_events_survive_sigkill() {
         s.await.expect("sender task");
     }
     let acked: Vec<String> = acked.lock().expect("lock").clone();
-    assert!(acked.len() > 200, "the load was real: {} events acknowledged", acked.len());
+    assert!(
+        acked.len() > 200,
+        "the load was real: {} events acknowledged",
+        acked.len()
+    );
 
     server.restart();
     let stored = stored_pages(&client, &server.url(), &key, "durable.test").await;
@@ -123,15 +134,30 @@ async fn sigterm_drains_and_stops_cleanly() {
         let r = client
             .post(format!("{}/api/event", server.url()))
             .header("user-agent", UA)
-            .body(format!(r#"{{"n":"pageview","u":"https://term.test/p{i}","d":"term.test"}}"#))
+            .body(format!(
+                r#"{{"n":"pageview","u":"https://term.test/p{i}","d":"term.test"}}"#
+            ))
             .send()
             .await
             .expect("post");
         assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
     }
     let status = server.terminate(Duration::from_secs(20));
-    assert!(status.success(), "exit status after SIGTERM: {status}; log:\n{}", server.log());
-    assert!(server.log().contains("Stopped cleanly"), "log:\n{}", server.log());
+    assert!(
+        status.success(),
+        "exit status after SIGTERM: {status}; log:\n{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("Stopped cleanly"),
+        "log:\n{}",
+        server.log()
+    );
     server.start_again();
-    assert_eq!(stored_pages(&client, &server.url(), &key, "term.test").await.len(), 50);
+    assert_eq!(
+        stored_pages(&client, &server.url(), &key, "term.test")
+            .await
+            .len(),
+        50
+    );
 }

@@ -39,7 +39,11 @@ impl ApiError {
     /// A server-side failure: logged with its cause, answered without it.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(message = "Request failed.", context, error = %err);
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 

@@ -76,15 +76,31 @@ impl Metrics {
         let queue_depth = Gauge::default();
         let commit_wait = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let sessions = Gauge::default();
-        registry.register("events_accepted", "Events acknowledged (committed)", accepted.clone());
-        registry.register("events_dropped", "Events refused, by reason", dropped.clone());
-        registry.register("ingest_queue_depth", "Submissions waiting for the writer", queue_depth.clone());
+        registry.register(
+            "events_accepted",
+            "Events acknowledged (committed)",
+            accepted.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Events refused, by reason",
+            dropped.clone(),
+        );
+        registry.register(
+            "ingest_queue_depth",
+            "Submissions waiting for the writer",
+            queue_depth.clone(),
+        );
         registry.register(
             "commit_wait_seconds",
             "Time from enqueue to durable commit",
             commit_wait.clone(),
         );
-        registry.register("active_sessions", "Visits seen in the last 30 minutes", sessions.clone());
+        registry.register(
+            "active_sessions",
+            "Visits seen in the last 30 minutes",
+            sessions.clone(),
+        );
         Metrics {
             registry,
             accepted,
@@ -96,7 +112,11 @@ impl Metrics {
     }
 
     pub fn drop(&self, reason: DropReason) {
-        self.dropped.get_or_create(&DropLabels { reason: reason.into() }).inc();
+        self.dropped
+            .get_or_create(&DropLabels {
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

@@ -56,22 +56,30 @@ impl AppState {
         use anyhow::Context;
         let mut rules = Rules::builtin();
         for f in &options.rules_files {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading rules file {}", f.display()))?;
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading rules file {}", f.display()))?;
             rules
                 .extend_from_toml(&text)
                 .map_err(|e| anyhow::anyhow!("rules file {}: {e}", f.display()))?;
         }
         let geoip = match &options.geoip {
             Some(p) => Some(
-                maxminddb::Reader::open_readfile(p).with_context(|| format!("opening GeoIP database {}", p.display()))?,
+                maxminddb::Reader::open_readfile(p)
+                    .with_context(|| format!("opening GeoIP database {}", p.display()))?,
             ),
             None => None,
         };
         let country_header = match &options.country_header {
-            Some(h) => Some(HeaderName::try_from(h.as_str()).with_context(|| format!("country header `{h}`"))?),
+            Some(h) => Some(
+                HeaderName::try_from(h.as_str())
+                    .with_context(|| format!("country header `{h}`"))?,
+            ),
             None => None,
         };
-        let s = meta.salts(Utc::now()).await.context("loading visitor salts")?;
+        let s = meta
+            .salts(Utc::now())
+            .await
+            .context("loading visitor salts")?;
         Ok(Arc::new(AppState {
             rules,
             events,
@@ -110,7 +118,11 @@ impl AppState {
     pub async fn site(&self, domain: &str) -> Option<Site> {
         if let Ok(cache) = self.sites.read() {
             if let Some((site, at)) = cache.get(domain) {
-                let ttl = if site.is_some() { SITE_TTL } else { UNKNOWN_SITE_TTL };
+                let ttl = if site.is_some() {
+                    SITE_TTL
+                } else {
+                    UNKNOWN_SITE_TTL
+                };
                 if at.elapsed() < ttl {
                     return site.clone();
                 }

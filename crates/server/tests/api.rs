@@ -33,7 +33,9 @@ async fn harness() -> Harness {
     meta.add_site("example.com", "UTC").await.expect("site");
     let key = meta.create_api_key("test").await.expect("key");
     let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
-    let state = AppState::new(events, meta, &ServerOptions::default()).await.expect("state");
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .expect("state");
     Harness {
         router: app(state.clone()),
         state,
@@ -51,7 +53,8 @@ impl Harness {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, json, headers)
     }
 
@@ -61,11 +64,15 @@ impl Harness {
             .header("user-agent", ua)
             .body(Body::from(body.to_string()))
             .expect("request");
-        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
         let resp = self.router.clone().oneshot(req).await.expect("response");
         let status = resp.status();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn event(&self, body: &str) -> (StatusCode, Value) {
@@ -82,7 +89,9 @@ impl Harness {
     }
 
     async fn metrics(&self) -> String {
-        let (_, v, _) = self.send(Request::get("/metrics").body(Body::empty()).expect("req")).await;
+        let (_, v, _) = self
+            .send(Request::get("/metrics").body(Body::empty()).expect("req"))
+            .await;
         v.as_str().unwrap_or_default().to_string()
     }
 }
@@ -99,7 +108,9 @@ fn dropped(metrics: &str, reason: &str) -> u64 {
 #[tokio::test]
 async fn health_is_ok() {
     let h = harness().await;
-    let (s, v, _) = h.send(Request::get("/api/health").body(Body::empty()).unwrap()).await;
+    let (s, v, _) = h
+        .send(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "ok");
 }
@@ -124,33 +135,83 @@ async fn accepts_lucarne_and_plausible_payloads() {
 
     let (s, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:name&metrics=events").await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"pageview") && names.contains(&"Purchase"), "{v}");
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"pageview") && names.contains(&"Purchase"),
+        "{v}"
+    );
     let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:props:plan&metrics=events&filters=event:name==Purchase").await;
     assert_eq!(v["results"][0]["plan"], "pro", "{v}");
     // The query string was cleaned: only UTM survived, and it classified the visit.
-    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:utm_medium").await;
+    let (_, v) = h
+        .get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:utm_medium")
+        .await;
     assert_eq!(v["results"][0]["utm_medium"], "email", "{v}");
 }
 
 #[tokio::test]
 async fn bad_input_gets_4xx_json_and_a_counted_reason() {
     let h = harness().await;
-    let long_url = format!(r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#, "x".repeat(2100));
-    let long_ref = format!(r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","r":"https://a.com/{}"}}"#, "x".repeat(2100));
+    let long_url = format!(
+        r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#,
+        "x".repeat(2100)
+    );
+    let long_ref = format!(
+        r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","r":"https://a.com/{}"}}"#,
+        "x".repeat(2100)
+    );
     let props: Vec<String> = (0..40).map(|i| format!(r#""k{i}":1"#)).collect();
-    let many_props = format!(r#"{{"n":"e","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#, props.join(","));
+    let many_props = format!(
+        r#"{{"n":"e","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#,
+        props.join(",")
+    );
     let cases: Vec<(String, StatusCode, &str)> = vec![
-        ("{not json".into(), StatusCode::BAD_REQUEST, "malformed_json"),
-        (r#"{"n":"pageview","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "missing_field"),
+        (
+            "{not json".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            r#"{"n":"pageview","d":"example.com"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+        ),
         (long_url, StatusCode::BAD_REQUEST, "url_too_long"),
         (long_ref, StatusCode::BAD_REQUEST, "referrer_too_long"),
-        (r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "not_http_url"),
-        (r#"{"n":"pageview","u":"ftp://example.com/","d":"example.com"}"#.into(), StatusCode::BAD_REQUEST, "not_http_url"),
+        (
+            r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "not_http_url",
+        ),
+        (
+            r#"{"n":"pageview","u":"ftp://example.com/","d":"example.com"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "not_http_url",
+        ),
         (many_props, StatusCode::BAD_REQUEST, "too_many_props"),
-        (r#"{"n":"pageview","u":"https://example.com/","d":"unknown.org"}"#.into(), StatusCode::NOT_FOUND, "unknown_site"),
-        (r#"{"n":"pageview","u":"https://evil.com/","d":"example.com"}"#.into(), StatusCode::FORBIDDEN, "hostname_not_allowed"),
-        (format!(r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","x":"{}"}}"#, "y".repeat(17000)), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        (
+            r#"{"n":"pageview","u":"https://example.com/","d":"unknown.org"}"#.into(),
+            StatusCode::NOT_FOUND,
+            "unknown_site",
+        ),
+        (
+            r#"{"n":"pageview","u":"https://evil.com/","d":"example.com"}"#.into(),
+            StatusCode::FORBIDDEN,
+            "hostname_not_allowed",
+        ),
+        (
+            format!(
+                r#"{{"n":"pageview","u":"https://example.com/","d":"example.com","x":"{}"}}"#,
+                "y".repeat(17000)
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
     ];
     for (body, status, reason) in &cases {
         let before = dropped(&h.metrics().await, reason);
@@ -158,20 +219,40 @@ async fn bad_input_gets_4xx_json_and_a_counted_reason() {
         assert_eq!(s, *status, "{reason}: {v}");
         assert_eq!(v["reason"], *reason, "{v}");
         assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
-        assert_eq!(dropped(&h.metrics().await, reason), before + 1, "{reason} counted");
+        assert_eq!(
+            dropped(&h.metrics().await, reason),
+            before + 1,
+            "{reason} counted"
+        );
     }
     // Bots and automated browsers.
     let (s, v) = h
-        .event_from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#, "curl/8.5.0", [1, 2, 3, 4])
+        .event_from(
+            r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#,
+            "curl/8.5.0",
+            [1, 2, 3, 4],
+        )
         .await;
-    assert_eq!((s, v["reason"].as_str()), (StatusCode::FORBIDDEN, Some("bot")));
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("bot"))
+    );
     let (s, v) = h
-        .event_from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#, "", [1, 2, 3, 4])
+        .event_from(
+            r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#,
+            "",
+            [1, 2, 3, 4],
+        )
         .await;
-    assert_eq!((s, v["reason"].as_str()), (StatusCode::FORBIDDEN, Some("bot")));
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("bot"))
+    );
     assert!(dropped(&h.metrics().await, "bot") >= 2);
     // Nothing bad was stored, and what was accepted before stays.
-    let (_, v) = h.get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=events").await;
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=events")
+        .await;
     assert_eq!(v["results"]["events"]["value"], 0, "{v}");
 }
 
@@ -194,16 +275,23 @@ async fn cors_preflight_allows_any_origin() {
 #[tokio::test]
 async fn tracker_script_is_served() {
     let h = harness().await;
-    let (s, v, headers) = h.send(Request::get("/js/script.js").body(Body::empty()).unwrap()).await;
+    let (s, v, headers) = h
+        .send(Request::get("/js/script.js").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("application/javascript"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/javascript"));
     assert!(v.as_str().unwrap().contains("/api/event"));
 }
 
 #[tokio::test]
 async fn stats_api_requires_a_valid_key() {
     let h = harness().await;
-    let req = Request::get("/api/v1/stats/aggregate?site_id=example.com").body(Body::empty()).unwrap();
+    let req = Request::get("/api/v1/stats/aggregate?site_id=example.com")
+        .body(Body::empty())
+        .unwrap();
     let (s, v, _) = h.send(req).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(v["reason"], "unauthorized");
@@ -213,12 +301,24 @@ async fn stats_api_requires_a_valid_key() {
         .unwrap();
     assert_eq!(h.send(req).await.0, StatusCode::UNAUTHORIZED);
     let (s, v) = h.get("/api/v1/stats/aggregate?site_id=nope.org").await;
-    assert_eq!((s, v["reason"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_site")));
-    let (s, v) = h.get("/api/v1/stats/aggregate?site_id=example.com&period=fortnight").await;
-    assert_eq!((s, v["reason"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_query")));
-    let (s, _) = h.get("/api/v1/stats/aggregate?site_id=example.com&metrics=visitors,nope").await;
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_site"))
+    );
+    let (s, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=fortnight")
+        .await;
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_query"))
+    );
+    let (s, _) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&metrics=visitors,nope")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = h.get("/api/v1/stats/breakdown?site_id=example.com&property=visit:nope").await;
+    let (s, _) = h
+        .get("/api/v1/stats/breakdown?site_id=example.com&property=visit:nope")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = h.get("/api/v1/stats/breakdown?site_id=example.com&property=event:page&filters=visit:source~x").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -234,11 +334,26 @@ async fn reports_aggregate_timeseries_breakdown_and_dark_share() {
     let ms = r#"{"n":"pageview","u":"https://example.com/articles/one","d":"example.com"}"#;
     let dark = r#"{"n":"pageview","u":"https://example.com/articles/three","d":"example.com"}"#;
     let home = r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#;
-    assert_eq!(h.event_from(wa, CHROME, [198, 51, 100, 1]).await.0, StatusCode::ACCEPTED);
-    assert_eq!(h.event_from(wa2, CHROME, [198, 51, 100, 1]).await.0, StatusCode::ACCEPTED);
-    assert_eq!(h.event_from(ms, MESSENGER_IOS, [198, 51, 100, 2]).await.0, StatusCode::ACCEPTED);
-    assert_eq!(h.event_from(dark, IPHONE_SAFARI, [198, 51, 100, 3]).await.0, StatusCode::ACCEPTED);
-    assert_eq!(h.event_from(home, IPHONE_SAFARI, [198, 51, 100, 4]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        h.event_from(wa, CHROME, [198, 51, 100, 1]).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.event_from(wa2, CHROME, [198, 51, 100, 1]).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.event_from(ms, MESSENGER_IOS, [198, 51, 100, 2]).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.event_from(dark, IPHONE_SAFARI, [198, 51, 100, 3]).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.event_from(home, IPHONE_SAFARI, [198, 51, 100, 4]).await.0,
+        StatusCode::ACCEPTED
+    );
 
     let (s, v) = h
         .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,visits,pageviews,views_per_visit,bounce_rate,events,dark_share")
@@ -260,14 +375,34 @@ async fn reports_aggregate_timeseries_breakdown_and_dark_share() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["channel"].as_str().unwrap().to_string(), r["visits"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().to_string(),
+                r["visits"].as_i64().unwrap(),
+            )
+        })
         .collect();
     for c in ["whatsapp", "messenger", "dark", "direct"] {
-        assert!(channels.iter().any(|(n, v)| n == c && *v == 1), "{c} in {channels:?}");
+        assert!(
+            channels.iter().any(|(n, v)| n == c && *v == 1),
+            "{c} in {channels:?}"
+        );
     }
-    let (_, v) = h.get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel_group").await;
-    let groups: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["channel_group"].as_str().unwrap()).collect();
-    assert!(groups.contains(&"private-message") && groups.contains(&"estimated-dark") && groups.contains(&"direct"), "{groups:?}");
+    let (_, v) = h
+        .get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel_group")
+        .await;
+    let groups: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["channel_group"].as_str().unwrap())
+        .collect();
+    assert!(
+        groups.contains(&"private-message")
+            && groups.contains(&"estimated-dark")
+            && groups.contains(&"direct"),
+        "{groups:?}"
+    );
 
     // Filters: event-level (page) and visit-level (channel), alternatives and negation.
     let (_, v) = h
@@ -281,15 +416,28 @@ async fn reports_aggregate_timeseries_breakdown_and_dark_share() {
     let (_, v) = h
         .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=pageviews&filters=event:page!=/articles/*")
         .await;
-    assert_eq!(v["results"]["pageviews"]["value"], 1, "only the home page: {v}");
+    assert_eq!(
+        v["results"]["pageviews"]["value"], 1,
+        "only the home page: {v}"
+    );
 
     // Time series: today's bucket holds everything; hourly for one day.
-    let (_, v) = h.get("/api/v1/stats/timeseries?site_id=example.com&period=7d&metrics=visitors,pageviews").await;
+    let (_, v) = h
+        .get("/api/v1/stats/timeseries?site_id=example.com&period=7d&metrics=visitors,pageviews")
+        .await;
     let rows = v["results"].as_array().unwrap();
     assert_eq!(rows.len(), 7);
     assert_eq!(rows[6]["pageviews"], 5, "{v}");
-    assert_eq!(rows[..6].iter().map(|r| r["pageviews"].as_i64().unwrap()).sum::<i64>(), 0);
-    let (_, v) = h.get("/api/v1/stats/timeseries?site_id=example.com&period=day").await;
+    assert_eq!(
+        rows[..6]
+            .iter()
+            .map(|r| r["pageviews"].as_i64().unwrap())
+            .sum::<i64>(),
+        0
+    );
+    let (_, v) = h
+        .get("/api/v1/stats/timeseries?site_id=example.com&period=day")
+        .await;
     assert_eq!(v["results"].as_array().unwrap().len(), 24);
 
     // Comparison with the (empty) previous period.
@@ -309,13 +457,18 @@ async fn queue_full_answers_503_with_retry_after() {
     meta.add_site("example.com", "UTC").await.unwrap();
     let events = Arc::new(DuckEvents::open(dir.path(), 1).unwrap());
     events.shutdown();
-    let state = AppState::new(events, meta, &ServerOptions::default()).await.unwrap();
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .unwrap();
     let router = app(state);
     let mut req = Request::post("/api/event")
         .header("user-agent", CHROME)
-        .body(Body::from(r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#))
+        .body(Body::from(
+            r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#,
+        ))
         .unwrap();
-    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([1, 1, 1, 1], 1))));
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([1, 1, 1, 1], 1))));
     let resp = router.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "1");
@@ -323,5 +476,152 @@ async fn queue_full_answers_503_with_retry_after() {
         .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "health reflects a stopped writer");
+    assert_eq!(
+        resp.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "health reflects a stopped writer"
+    );
+}
+
+async fn harness_with(options: ServerOptions) -> (tempfile::TempDir, Router, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    meta.add_site("example.com", "UTC").await.expect("site");
+    let key = meta.create_api_key("test").await.expect("key");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let state = AppState::new(events, meta, &options).await.expect("state");
+    (dir, app(state), key)
+}
+
+async fn post_from(
+    router: &Router,
+    peer: [u8; 4],
+    headers: &[(&str, &str)],
+    path: &str,
+) -> StatusCode {
+    let mut b = Request::post("/api/event").header("user-agent", CHROME);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let body = format!(r#"{{"n":"pageview","u":"https://example.com{path}","d":"example.com"}}"#);
+    let mut req = b.body(Body::from(body)).expect("request");
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((peer, 5000))));
+    router
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("response")
+        .status()
+}
+
+async fn get_json(router: &Router, key: &str, uri: &str) -> Value {
+    let req = Request::get(uri)
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .expect("request");
+    let resp = router.clone().oneshot(req).await.expect("response");
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let options = ServerOptions {
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        ..ServerOptions::default()
+    };
+    let (_dir, router, key) = harness_with(options).await;
+    // Through the trusted proxy: two different clients are two visitors.
+    assert_eq!(
+        post_from(
+            &router,
+            [10, 0, 0, 1],
+            &[("x-forwarded-for", "198.51.100.1")],
+            "/a"
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_from(
+            &router,
+            [10, 0, 0, 1],
+            &[("x-forwarded-for", "198.51.100.2, 10.0.0.7")],
+            "/a"
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    // From an untrusted peer, a forged header is ignored: both are the same visitor (the peer).
+    assert_eq!(
+        post_from(
+            &router,
+            [192, 0, 2, 5],
+            &[("x-forwarded-for", "198.51.100.3")],
+            "/b"
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_from(
+            &router,
+            [192, 0, 2, 5],
+            &[("x-forwarded-for", "198.51.100.4")],
+            "/b"
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    let v = get_json(&router, &key, "/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:page&metrics=visitors").await;
+    let rows = v["results"].as_array().unwrap();
+    let visitors = |p: &str| {
+        rows.iter()
+            .find(|r| r["page"] == p)
+            .map(|r| r["visitors"].as_i64().unwrap())
+    };
+    assert_eq!(visitors("/a"), Some(2), "{v}");
+    assert_eq!(visitors("/b"), Some(1), "{v}");
+}
+
+#[tokio::test]
+async fn country_from_a_configured_trusted_header() {
+    let options = ServerOptions {
+        country_header: Some("CF-IPCountry".into()),
+        ..ServerOptions::default()
+    };
+    let (_dir, router, key) = harness_with(options).await;
+    assert_eq!(
+        post_from(&router, [192, 0, 2, 1], &[("cf-ipcountry", "fr")], "/").await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_from(
+            &router,
+            [192, 0, 2, 2],
+            &[("cf-ipcountry", "<script>")],
+            "/"
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    let v = get_json(
+        &router,
+        &key,
+        "/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:country",
+    )
+    .await;
+    let countries: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["country"].as_str().unwrap())
+        .collect();
+    assert!(countries.contains(&"FR"), "{v}");
+    assert!(
+        countries.contains(&""),
+        "an invalid header value is not stored: {v}"
+    );
+    assert!(!countries.iter().any(|c| c.contains('<')));
 }

@@ -33,7 +33,11 @@ pub trait EventStore: Send + Sync + 'static {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError>;
 
     /// One `Aggregates` per bucket, in bucket order.
-    fn timeseries(&self, q: &ReportQuery, buckets: &[Bucket]) -> Result<Vec<Aggregates>, StoreError>;
+    fn timeseries(
+        &self,
+        q: &ReportQuery,
+        buckets: &[Bucket],
+    ) -> Result<Vec<Aggregates>, StoreError>;
 
     /// Rows of (property value, aggregates), ordered by visitors then pageviews, descending.
     fn breakdown(

@@ -68,12 +68,19 @@ pub fn normalise_domain(raw: &str) -> Result<String, MetaError> {
             d = rest.to_string();
         }
     }
-    let d = d.split('/').next().unwrap_or_default().trim_end_matches('.');
+    let d = d
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('.');
     let d = d.strip_prefix("www.").unwrap_or(d).to_string();
     let valid = !d.is_empty()
         && d.len() <= 253
         && d.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':')
         });
     if valid {
         Ok(d)
@@ -84,14 +91,18 @@ pub fn normalise_domain(raw: &str) -> Result<String, MetaError> {
 
 impl MetaStore {
     pub async fn open(dir: &Path) -> Result<Self, MetaError> {
-        std::fs::create_dir_all(dir).map_err(|e| MetaError::Invalid(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| MetaError::Invalid(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("meta.sqlite");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         let store = MetaStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -101,10 +112,11 @@ impl MetaStore {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
             .execute(&self.pool)
             .await?;
-        let current: i64 = sqlx::query("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("v")?;
+        let current: i64 =
+            sqlx::query("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("v")?;
         for (version, sql) in MIGRATIONS {
             if *version <= current {
                 continue;
@@ -127,13 +139,15 @@ impl MetaStore {
         if self.site_by_domain(&domain).await?.is_some() {
             return Err(MetaError::SiteExists(domain));
         }
-        let id: i64 = sqlx::query("INSERT INTO sites (domain, timezone, created_at) VALUES (?, ?, ?) RETURNING id")
-            .bind(&domain)
-            .bind(timezone)
-            .bind(Utc::now().to_rfc3339())
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("id")?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO sites (domain, timezone, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(&domain)
+        .bind(timezone)
+        .bind(Utc::now().to_rfc3339())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
         Ok(Site {
             id: id as u32,
             domain,
@@ -148,26 +162,38 @@ impl MetaStore {
             id: r.try_get::<i64, _>("id")? as u32,
             domain: r.try_get("domain")?,
             timezone: r.try_get("timezone")?,
-            allowed_hostnames: hosts.split(',').filter(|h| !h.is_empty()).map(str::to_string).collect(),
+            allowed_hostnames: hosts
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect(),
         })
     }
 
     pub async fn sites(&self) -> Result<Vec<Site>, MetaError> {
-        let rows = sqlx::query("SELECT id, domain, timezone, allowed_hostnames FROM sites ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, domain, timezone, allowed_hostnames FROM sites ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(Self::row_to_site).collect()
     }
 
     pub async fn site_by_domain(&self, domain: &str) -> Result<Option<Site>, MetaError> {
-        let row = sqlx::query("SELECT id, domain, timezone, allowed_hostnames FROM sites WHERE domain = ?")
-            .bind(domain)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, domain, timezone, allowed_hostnames FROM sites WHERE domain = ?",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::row_to_site).transpose()
     }
 
-    pub async fn set_site_settings(&self, id: u32, timezone: &str, allowed_hostnames: &[String]) -> Result<(), MetaError> {
+    pub async fn set_site_settings(
+        &self,
+        id: u32,
+        timezone: &str,
+        allowed_hostnames: &[String],
+    ) -> Result<(), MetaError> {
         sqlx::query("UPDATE sites SET timezone = ?, allowed_hostnames = ? WHERE id = ?")
             .bind(timezone)
             .bind(allowed_hostnames.join(","))
@@ -182,20 +208,24 @@ impl MetaStore {
         let mut raw = [0u8; 24];
         rand::rng().fill_bytes(&mut raw);
         let key = format!("lk_{}", base32(&raw));
-        sqlx::query("INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?)")
-            .bind(name)
-            .bind(&key[..9])
-            .bind(hash_key(&key))
-            .bind(Utc::now().to_rfc3339())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(&key[..9])
+        .bind(hash_key(&key))
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
         Ok(key)
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, MetaError> {
-        let rows = sqlx::query("SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(ApiKey {
@@ -210,12 +240,13 @@ impl MetaStore {
     }
 
     pub async fn revoke_api_key(&self, id: i64) -> Result<bool, MetaError> {
-        let n = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(Utc::now().to_rfc3339())
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(Utc::now().to_rfc3339())
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(n > 0)
     }
 
@@ -264,7 +295,8 @@ impl MetaStore {
                 previous = Some(salt);
             }
         }
-        let current = current.ok_or_else(|| MetaError::Invalid("today's salt is missing".into()))?;
+        let current =
+            current.ok_or_else(|| MetaError::Invalid("today's salt is missing".into()))?;
         Ok(Salts {
             day: today,
             current,
@@ -273,7 +305,9 @@ impl MetaStore {
     }
 
     pub async fn salt_days(&self) -> Result<Vec<String>, MetaError> {
-        let rows = sqlx::query("SELECT day FROM salts ORDER BY day").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT day FROM salts ORDER BY day")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get("day")?)).collect()
     }
 
@@ -308,8 +342,14 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(normalise_domain("https://www.Example.com/path").unwrap(), "example.com");
-        assert_eq!(normalise_domain("blog.example.co.uk").unwrap(), "blog.example.co.uk");
+        assert_eq!(
+            normalise_domain("https://www.Example.com/path").unwrap(),
+            "example.com"
+        );
+        assert_eq!(
+            normalise_domain("blog.example.co.uk").unwrap(),
+            "blog.example.co.uk"
+        );
         assert!(normalise_domain("").is_err());
         assert!(normalise_domain("exa mple.com").is_err());
         assert!(normalise_domain("<script>").is_err());
@@ -322,12 +362,20 @@ mod tests {
         let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
         let s0 = m.salts(t0).await.unwrap();
         assert!(s0.previous.is_none());
-        assert_eq!(m.salts(t0).await.unwrap().current, s0.current, "stable within a day");
+        assert_eq!(
+            m.salts(t0).await.unwrap().current,
+            s0.current,
+            "stable within a day"
+        );
         let s1 = m.salts(t0 + Duration::days(1)).await.unwrap();
         assert_ne!(s1.current, s0.current);
         assert_eq!(s1.previous, Some(s0.current));
         let _ = m.salts(t0 + Duration::days(2)).await.unwrap();
-        assert_eq!(m.salt_days().await.unwrap(), vec!["2024-05-02", "2024-05-03"], "2024-05-01 deleted");
+        assert_eq!(
+            m.salt_days().await.unwrap(),
+            vec!["2024-05-02", "2024-05-03"],
+            "2024-05-01 deleted"
+        );
     }
 
     #[tokio::test]
@@ -342,7 +390,10 @@ mod tests {
         assert!(!m.verify_api_key(&k).await.unwrap());
         let s = m.add_site("www.example.com", "Europe/Paris").await.unwrap();
         assert_eq!(s.domain, "example.com");
-        assert!(matches!(m.add_site("example.com", "UTC").await, Err(MetaError::SiteExists(_))));
+        assert!(matches!(
+            m.add_site("example.com", "UTC").await,
+            Err(MetaError::SiteExists(_))
+        ));
         assert_eq!(m.sites().await.unwrap().len(), 1);
     }
 }

@@ -9,7 +9,8 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use lucarne_core::stats::{
-    buckets, chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property, ReportQuery, Value,
+    buckets, chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property,
+    ReportQuery, Value,
 };
 use lucarne_store::meta::Site;
 use serde::Deserialize;
@@ -99,14 +100,20 @@ pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiE
         .await
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
     let tz = site_tz(&site);
-    let period = Period::parse(p.period.as_deref().unwrap_or("30d"), p.date.as_deref()).map_err(bad)?;
+    let period =
+        Period::parse(p.period.as_deref().unwrap_or("30d"), p.date.as_deref()).map_err(bad)?;
     let today = match (&period, p.date.as_deref()) {
         (Period::Custom(..), _) | (_, None) => chrono_tz_shim::Tz::local_date(&tz, Utc::now()),
-        (_, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad(format!("bad date `{d}`")))?,
+        (_, Some(d)) => {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad(format!("bad date `{d}`")))?
+        }
     };
     let (from, to) = period.dates(today);
     if (to - from).num_days() > 3660 {
-        return Err(ApiError::bad_request("bad_query", "the date range is longer than ten years"));
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "the date range is longer than ten years",
+        ));
     }
     let metrics = Metric::parse_list(p.metrics.as_deref().unwrap_or("visitors")).map_err(bad)?;
     let filters = Filter::parse_list(p.filters.as_deref().unwrap_or("")).map_err(bad)?;
@@ -150,7 +157,10 @@ fn value_json(v: Value) -> serde_json::Value {
     match v {
         Value::Count(n) | Value::Percent(n) => json!(n),
         Value::Float(x) => json!(x),
-        Value::DarkShare { identified, estimated } => json!(((identified + estimated) * 10.0).round() / 10.0),
+        Value::DarkShare {
+            identified,
+            estimated,
+        } => json!(((identified + estimated) * 10.0).round() / 10.0),
     }
 }
 
@@ -159,7 +169,11 @@ pub fn row_metrics(a: &Aggregates, metrics: &[Metric], out: &mut Map<String, ser
     for m in metrics {
         let v = a.value(*m);
         out.insert(m.as_str().into(), value_json(v));
-        if let Value::DarkShare { identified, estimated } = v {
+        if let Value::DarkShare {
+            identified,
+            estimated,
+        } = v
+        {
             out.insert("dark_share_identified".into(), json!(identified));
             out.insert("dark_share_estimated".into(), json!(estimated));
         }
@@ -168,11 +182,19 @@ pub fn row_metrics(a: &Aggregates, metrics: &[Metric], out: &mut Map<String, ser
 
 fn change(now: Value, before: Value) -> serde_json::Value {
     let (a, b) = match (now, before) {
-        (Value::Count(a), Value::Count(b)) | (Value::Percent(a), Value::Percent(b)) => (a as f64, b as f64),
+        (Value::Count(a), Value::Count(b)) | (Value::Percent(a), Value::Percent(b)) => {
+            (a as f64, b as f64)
+        }
         (Value::Float(a), Value::Float(b)) => (a, b),
         (
-            Value::DarkShare { identified: i1, estimated: e1 },
-            Value::DarkShare { identified: i2, estimated: e2 },
+            Value::DarkShare {
+                identified: i1,
+                estimated: e1,
+            },
+            Value::DarkShare {
+                identified: i2,
+                estimated: e2,
+            },
         ) => return json!(((i1 + e1 - i2 - e2) * 10.0).round() / 10.0),
         _ => return serde_json::Value::Null,
     };
@@ -186,7 +208,11 @@ fn change(now: Value, before: Value) -> serde_json::Value {
 }
 
 fn meta(metrics: &[Metric]) -> serde_json::Value {
-    let approx: Vec<&str> = metrics.iter().filter(|m| m.is_estimate()).map(|m| m.as_str()).collect();
+    let approx: Vec<&str> = metrics
+        .iter()
+        .filter(|m| m.is_estimate())
+        .map(|m| m.as_str())
+        .collect();
     json!({ "approximate": approx })
 }
 
@@ -211,7 +237,11 @@ pub async fn aggregate(
         let v = now.value(*m);
         let mut entry = Map::new();
         entry.insert("value".into(), value_json(v));
-        if let Value::DarkShare { identified, estimated } = v {
+        if let Value::DarkShare {
+            identified,
+            estimated,
+        } = v
+        {
             entry.insert("identified".into(), json!(identified));
             entry.insert("estimated".into(), json!(estimated));
         }
@@ -220,7 +250,9 @@ pub async fn aggregate(
         }
         results.insert(m.as_str().into(), serde_json::Value::Object(entry));
     }
-    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+    Ok(Json(
+        json!({ "results": results, "meta": meta(&r.metrics) }),
+    ))
 }
 
 pub async fn timeseries(
@@ -235,7 +267,10 @@ pub async fn timeseries(
         None => Interval::default_for(r.period),
     };
     if interval == Interval::Hour && (r.to - r.from).num_days() > 31 {
-        return Err(ApiError::bad_request("bad_query", "hourly intervals cover at most 31 days"));
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "hourly intervals cover at most 31 days",
+        ));
     }
     let b = buckets(&r.tz, r.from, r.to, interval);
     let q = r.query(r.from, r.to);
@@ -251,7 +286,9 @@ pub async fn timeseries(
             serde_json::Value::Object(m)
         })
         .collect();
-    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+    Ok(Json(
+        json!({ "results": results, "meta": meta(&r.metrics) }),
+    ))
 }
 
 pub async fn breakdown(
@@ -271,7 +308,10 @@ pub async fn breakdown(
     let page = p.page.unwrap_or(1).max(1);
     let q = r.query(r.from, r.to);
     let prop = property.clone();
-    let rows = blocking(&state, move |s| s.events.breakdown(&q, &prop, limit, (page - 1) * limit)).await?;
+    let rows = blocking(&state, move |s| {
+        s.events.breakdown(&q, &prop, limit, (page - 1) * limit)
+    })
+    .await?;
     let key = property.result_key();
     let results: Vec<serde_json::Value> = rows
         .iter()
@@ -282,5 +322,7 @@ pub async fn breakdown(
             serde_json::Value::Object(m)
         })
         .collect();
-    Ok(Json(json!({ "results": results, "meta": meta(&r.metrics) })))
+    Ok(Json(
+        json!({ "results": results, "meta": meta(&r.metrics) }),
+    ))
 }

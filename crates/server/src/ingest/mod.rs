@@ -29,7 +29,11 @@ pub async fn event(
     match run(&state, peer, &headers, body).await {
         Ok(()) => {
             state.metrics.accepted.inc();
-            (StatusCode::ACCEPTED, Json(serde_json::json!({ "ok": true }))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "ok": true })),
+            )
+                .into_response()
         }
         Err(reason) => {
             state.metrics.drop(reason);
@@ -39,9 +43,17 @@ pub async fn event(
     }
 }
 
-async fn run(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<(), DropReason> {
-    let bytes = to_bytes(body, pipeline::MAX_BODY).await.map_err(|_| DropReason::BodyTooLarge)?;
-    let payload: payload::Payload = serde_json::from_slice(&bytes).map_err(|_| DropReason::MalformedJson)?;
+async fn run(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), DropReason> {
+    let bytes = to_bytes(body, pipeline::MAX_BODY)
+        .await
+        .map_err(|_| DropReason::BodyTooLarge)?;
+    let payload: payload::Payload =
+        serde_json::from_slice(&bytes).map_err(|_| DropReason::MalformedJson)?;
     let hit = pipeline::validate(payload)?;
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -55,21 +67,39 @@ async fn run(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body
     let site = pipeline::resolve_site(state, &hit).await?;
     let ip = state.client_ip(peer.ip(), headers);
     let country = state.country(ip, headers);
-    let row = pipeline::build_row(state, &site, hit, ip, &user_agent, country, Utc::now(), state.salts_now());
+    let row = pipeline::build_row(
+        state,
+        &site,
+        hit,
+        ip,
+        &user_agent,
+        country,
+        Utc::now(),
+        state.salts_now(),
+    );
     enqueue(state, vec![row]).await
 }
 
 /// Hand rows to the store and wait until they are committed.
-pub async fn enqueue(state: &AppState, rows: Vec<lucarne_core::event::EventRow>) -> Result<(), DropReason> {
+pub async fn enqueue(
+    state: &AppState,
+    rows: Vec<lucarne_core::event::EventRow>,
+) -> Result<(), DropReason> {
     let started = Instant::now();
     let ticket = state.events.submit(rows).map_err(|e| match e {
         StoreError::QueueFull => DropReason::QueueFull,
         _ => DropReason::StoreUnavailable,
     })?;
-    state.metrics.queue_depth.set(state.events.queue_len() as i64);
+    state
+        .metrics
+        .queue_depth
+        .set(state.events.queue_len() as i64);
     match ticket.await {
         Ok(Ok(())) => {
-            state.metrics.commit_wait.observe(started.elapsed().as_secs_f64());
+            state
+                .metrics
+                .commit_wait
+                .observe(started.elapsed().as_secs_f64());
             Ok(())
         }
         _ => Err(DropReason::StoreUnavailable),

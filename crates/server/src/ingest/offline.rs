@@ -34,7 +34,8 @@ pub async fn ingest_hits(
     country: impl Fn(&SyntheticHit) -> String,
     batch: usize,
 ) -> Result<OfflineReport, DropReason> {
-    let seed: [u8; 32] = *blake3::hash(format!("lucarne-offline-{}", site.id).as_bytes()).as_bytes();
+    let seed: [u8; 32] =
+        *blake3::hash(format!("lucarne-offline-{}", site.id).as_bytes()).as_bytes();
     let mut report = OfflineReport::default();
     let mut rows = Vec::with_capacity(batch);
     let mut inflight = Vec::new();
@@ -67,11 +68,23 @@ pub async fn ingest_hits(
             referrer: h.referrer.clone(),
             screen_width: h.screen_width,
             props: h.props.clone(),
-            revenue: h.revenue.clone().map(|(amount_minor, currency)| Revenue { amount_minor, currency }),
+            revenue: h.revenue.clone().map(|(amount_minor, currency)| Revenue {
+                amount_minor,
+                currency,
+            }),
             telegram_webview: h.telegram_webview,
             domain: site.domain.clone(),
         };
-        rows.push(pipeline::build_row(state, site, hit, ip, &h.user_agent, c, h.ts, salts));
+        rows.push(pipeline::build_row(
+            state,
+            site,
+            hit,
+            ip,
+            &h.user_agent,
+            c,
+            h.ts,
+            salts,
+        ));
         if rows.len() >= batch {
             let n = rows.len() as u64;
             inflight.push((n, submit_retrying(state, std::mem::take(&mut rows)).await?));

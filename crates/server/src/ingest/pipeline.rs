@@ -99,8 +99,12 @@ impl DropReason {
             D::ReferrerTooLong => "`referrer` is longer than 2,000 characters",
             D::NotHttpUrl => "`url` must be an http(s) URL",
             D::BadUrl => "`url` is not a valid URL",
-            D::TooManyProps => "`props` must be a flat object of at most 30 string, number or boolean values",
-            D::BadRevenue => "`revenue` must be {\"amount\": number, \"currency\": \"ISO 4217 code\"}",
+            D::TooManyProps => {
+                "`props` must be a flat object of at most 30 string, number or boolean values"
+            }
+            D::BadRevenue => {
+                "`revenue` must be {\"amount\": number, \"currency\": \"ISO 4217 code\"}"
+            }
             D::NameTooLong => "`name` is longer than 120 characters",
             D::Bot => "bot traffic is not counted",
             D::SpamReferrer => "referrer spam is not counted",
@@ -157,7 +161,10 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     })?;
     if truthy(&p.hash_mode) {
         if let Some(frag) = raw_url.split_once('#').map(|(_, f)| f) {
-            let route: Vec<&str> = frag.split('&').filter(|kv| !kv.starts_with("lc=")).collect();
+            let route: Vec<&str> = frag
+                .split('&')
+                .filter(|kv| !kv.starts_with("lc="))
+                .collect();
             let route = route.join("&");
             if route.starts_with('/') {
                 url.path = format!("{}#{}", if url.path == "/" { "" } else { &url.path }, route);
@@ -188,7 +195,10 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
 }
 
 fn strip_controls(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(MAX_PROP_LEN).collect()
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_PROP_LEN)
+        .collect()
 }
 
 fn parse_props(v: Option<Value>) -> Result<Vec<(String, String)>, DropReason> {
@@ -246,7 +256,10 @@ fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
     }
     let digits = minor_digits(&currency);
     let amount_minor = (amount * 10f64.powi(digits)).round() as i64;
-    Ok(Some(Revenue { amount_minor, currency }))
+    Ok(Some(Revenue {
+        amount_minor,
+        currency,
+    }))
 }
 
 /// ISO 4217 minor-unit digits for the currencies that are not 2.
@@ -288,7 +301,9 @@ pub fn host_allowed(site: &Site, host: &str) -> bool {
     host == site.domain
         || host.ends_with(&format!(".{}", site.domain))
         || site.allowed_hostnames.iter().any(|h| {
-            h == host || h.strip_prefix("*.").is_some_and(|base| host.ends_with(&format!(".{base}")))
+            h == host
+                || h.strip_prefix("*.")
+                    .is_some_and(|base| host.ends_with(&format!(".{base}")))
         })
 }
 
@@ -304,9 +319,14 @@ pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReaso
 
 /// Referrer stored as host + path, without query or fragment; empty when internal.
 fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
-    let Some(r) = referrer else { return String::new() };
+    let Some(r) = referrer else {
+        return String::new();
+    };
     if let Some(rest) = r.strip_prefix("android-app://") {
-        return format!("android-app://{}", rest.split(['/', '?', '#']).next().unwrap_or(""));
+        return format!(
+            "android-app://{}",
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        );
     }
     match url::Url::parse(r) {
         Ok(u) => {
@@ -374,7 +394,11 @@ pub fn build_row(
             utm_campaign: hit.url.utm.campaign.clone().unwrap_or_default(),
             utm_term: hit.url.utm.term.clone().unwrap_or_default(),
             utm_content: hit.url.utm.content.clone().unwrap_or_default(),
-            click_id: hit.url.click_id.map(|c| c.param().to_string()).unwrap_or_default(),
+            click_id: hit
+                .url
+                .click_id
+                .map(|c| c.param().to_string())
+                .unwrap_or_default(),
             channel: c.channel.as_str().to_string(),
             channel_group: c.group,
             evidence: c.evidence,
@@ -434,7 +458,10 @@ mod tests {
 
     #[test]
     fn validate_accepts_short_and_long_keys() {
-        let h = validate(payload(r#"{"n":"pageview","u":"https://example.com/a?x=1","d":"example.com","w":390}"#)).unwrap();
+        let h = validate(payload(
+            r#"{"n":"pageview","u":"https://example.com/a?x=1","d":"example.com","w":390}"#,
+        ))
+        .unwrap();
         assert_eq!(h.url.path, "/a");
         assert_eq!(h.screen_width, 390);
         let h = validate(payload(
@@ -442,27 +469,48 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(h.props.len(), 2);
-        assert_eq!(h.revenue, Some(Revenue { amount_minor: 1250, currency: "EUR".into() }));
+        assert_eq!(
+            h.revenue,
+            Some(Revenue {
+                amount_minor: 1250,
+                currency: "EUR".into()
+            })
+        );
     }
 
     #[test]
     fn validate_rejects() {
-        let long = format!(r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#, "a".repeat(2100));
+        let long = format!(
+            r#"{{"n":"pageview","u":"https://example.com/{}","d":"example.com"}}"#,
+            "a".repeat(2100)
+        );
         assert_eq!(validate(payload(&long)).err(), Some(DropReason::UrlTooLong));
         assert_eq!(
-            validate(payload(r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#)).err(),
+            validate(payload(
+                r#"{"n":"pageview","u":"javascript:alert(1)","d":"example.com"}"#
+            ))
+            .err(),
             Some(DropReason::NotHttpUrl)
         );
-        assert_eq!(validate(payload(r#"{"n":"pageview","d":"example.com"}"#)).err(), Some(DropReason::MissingField));
+        assert_eq!(
+            validate(payload(r#"{"n":"pageview","d":"example.com"}"#)).err(),
+            Some(DropReason::MissingField)
+        );
         let many: Vec<String> = (0..31).map(|i| format!(r#""k{i}":"v""#)).collect();
-        let j = format!(r#"{{"n":"x","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#, many.join(","));
+        let j = format!(
+            r#"{{"n":"x","u":"https://example.com/","d":"example.com","p":{{{}}}}}"#,
+            many.join(",")
+        );
         assert_eq!(validate(payload(&j)).err(), Some(DropReason::TooManyProps));
         assert_eq!(
             validate(payload(r#"{"n":"x","u":"https://example.com/","d":"example.com","$":{"amount":"x","currency":"EUR"}}"#)).err(),
             Some(DropReason::BadRevenue)
         );
         assert_eq!(
-            validate(payload(r#"{"n":"x","u":"https://example.com/","d":"example.com","p":{"nested":{"a":1}}}"#)).err(),
+            validate(payload(
+                r#"{"n":"x","u":"https://example.com/","d":"example.com","p":{"nested":{"a":1}}}"#
+            ))
+            .err(),
             Some(DropReason::TooManyProps)
         );
     }
@@ -493,8 +541,17 @@ mod tests {
         assert!(host_allowed(&site, "a.example.net"));
         assert!(host_allowed(&site, "shop.example.org"));
         assert!(!host_allowed(&site, "example.org"));
-        assert_eq!(stored_referrer(&site, Some("https://blog.example.com/x")), "");
-        assert_eq!(stored_referrer(&site, Some("https://www.google.com/search?q=secret")), "google.com/search");
-        assert_eq!(stored_referrer(&site, Some("android-app://org.telegram.messenger/")), "android-app://org.telegram.messenger");
+        assert_eq!(
+            stored_referrer(&site, Some("https://blog.example.com/x")),
+            ""
+        );
+        assert_eq!(
+            stored_referrer(&site, Some("https://www.google.com/search?q=secret")),
+            "google.com/search"
+        );
+        assert_eq!(
+            stored_referrer(&site, Some("android-app://org.telegram.messenger/")),
+            "android-app://org.telegram.messenger"
+        );
     }
 }

@@ -83,7 +83,9 @@ impl Sessions {
         make: impl FnOnce() -> VisitFields,
     ) -> Visit {
         for id in std::iter::once(id_now).chain(id_prev) {
-            let Ok(mut shard) = self.shard(id).lock() else { continue };
+            let Ok(mut shard) = self.shard(id).lock() else {
+                continue;
+            };
             if let Some(e) = shard.get_mut(&(site, id)) {
                 if now - e.last_seen < timeout() {
                     if now > e.last_seen {
@@ -167,7 +169,10 @@ mod tests {
         let b = s.touch(1, 42, None, t0 + Duration::minutes(29), || fields("google"));
         assert!(!b.is_new);
         assert_eq!(b.session_id, a.session_id);
-        assert_eq!(b.fields.channel, "whatsapp", "visit-level fields come from the first event");
+        assert_eq!(
+            b.fields.channel, "whatsapp",
+            "visit-level fields come from the first event"
+        );
         let c = s.touch(1, 42, None, t0 + Duration::minutes(60), || fields("google"));
         assert!(c.is_new);
         assert_ne!(c.session_id, a.session_id);

@@ -73,7 +73,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
         .map_err(StoreError::backend)?;
     let current: i64 = conn
-        .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(StoreError::backend)?;
     for (version, sql) in MIGRATIONS {
         if i64::from(*version) <= current {
@@ -92,7 +96,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl DuckEvents {
     /// Open (or create) `events.duckdb` in `dir` and start the writer thread.
     pub fn open(dir: &Path, queue_capacity: usize) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("events.duckdb");
         let conn = Connection::open(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
@@ -128,7 +133,10 @@ impl DuckEvents {
     }
 
     /// Run `f` with a reader connection (reused across calls).
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = {
             let mut pool = self.readers.lock().map_err(|_| StoreError::Closed)?;
             pool.pop()
@@ -154,16 +162,20 @@ impl DuckEvents {
     /// Bytes of the database file (and its WAL) on disk.
     pub fn disk_bytes(&self) -> u64 {
         let main = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        let wal = std::fs::metadata(self.path.with_extension("duckdb.wal")).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(self.path.with_extension("duckdb.wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
         main + wal
     }
 
     /// Number of stored events (all sites).
     pub fn count(&self) -> Result<u64, StoreError> {
         self.with_reader(|c| {
-            c.query_row("SELECT count(*)::BIGINT FROM events", [], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-                .map_err(StoreError::backend)
+            c.query_row("SELECT count(*)::BIGINT FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(StoreError::backend)
         })
     }
 
@@ -174,7 +186,10 @@ impl DuckEvents {
 
     /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
     pub fn scalar_i64(&self, sql: &str) -> Result<i64, StoreError> {
-        self.with_reader(|c| c.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(StoreError::backend))
+        self.with_reader(|c| {
+            c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map_err(StoreError::backend)
+        })
     }
 }
 
@@ -242,17 +257,18 @@ fn writer_loop(conn: Connection, rx: Receiver<Msg>, shared: Arc<Shared>) {
         };
         let mut pending: Vec<(Vec<EventRow>, oneshot::Sender<Result<(), StoreError>>)> = Vec::new();
         let mut rows = 0usize;
-        let mut push = |m: Msg, pending: &mut Vec<_>, rows: &mut usize| -> Option<mpsc::Sender<()>> {
-            match m {
-                Msg::Rows(r, done) => {
-                    shared.queued.fetch_sub(1, Ordering::Relaxed);
-                    *rows += r.len();
-                    pending.push((r, done));
-                    None
+        let mut push =
+            |m: Msg, pending: &mut Vec<_>, rows: &mut usize| -> Option<mpsc::Sender<()>> {
+                match m {
+                    Msg::Rows(r, done) => {
+                        shared.queued.fetch_sub(1, Ordering::Relaxed);
+                        *rows += r.len();
+                        pending.push((r, done));
+                        None
+                    }
+                    Msg::Shutdown(reply) => Some(reply),
                 }
-                Msg::Shutdown(reply) => Some(reply),
-            }
-        };
+            };
         if let Some(reply) = push(first, &mut pending, &mut rows) {
             shutdown_reply = Some(reply);
         }
@@ -334,7 +350,11 @@ impl EventStore for DuckEvents {
         self.with_reader(|c| sql::aggregate(c, q))
     }
 
-    fn timeseries(&self, q: &ReportQuery, buckets: &[Bucket]) -> Result<Vec<Aggregates>, StoreError> {
+    fn timeseries(
+        &self,
+        q: &ReportQuery,
+        buckets: &[Bucket],
+    ) -> Result<Vec<Aggregates>, StoreError> {
         self.with_reader(|c| sql::timeseries(c, q, buckets))
     }
 
@@ -349,7 +369,8 @@ impl EventStore for DuckEvents {
     }
 
     fn healthy(&self) -> bool {
-        self.shared.writer_alive.load(Ordering::SeqCst) && !self.shared.closed.load(Ordering::SeqCst)
+        self.shared.writer_alive.load(Ordering::SeqCst)
+            && !self.shared.closed.load(Ordering::SeqCst)
     }
 
     fn queue_len(&self) -> usize {
@@ -371,10 +392,17 @@ impl EventStore for DuckEvents {
         }
     }
 
-    fn delete_site_events(&self, site_id: u32, before: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
+    fn delete_site_events(
+        &self,
+        site_id: u32,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<u64, StoreError> {
         self.with_reader(|c| {
             let n = match before {
-                Some(t) => c.execute("DELETE FROM events WHERE site_id = ? AND ts < ?", params![site_id, ts_value(t)]),
+                Some(t) => c.execute(
+                    "DELETE FROM events WHERE site_id = ? AND ts < ?",
+                    params![site_id, ts_value(t)],
+                ),
                 None => c.execute("DELETE FROM events WHERE site_id = ?", params![site_id]),
             }
             .map_err(StoreError::backend)?;

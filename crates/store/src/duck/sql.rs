@@ -138,7 +138,10 @@ fn event_level(
     let (gsel, gby) = match &group {
         Some((g, gp)) => {
             params.extend(gp.iter().cloned());
-            (format!("CAST({g} AS VARCHAR) AS g,"), " GROUP BY g".to_string())
+            (
+                format!("CAST({g} AS VARCHAR) AS g,"),
+                " GROUP BY g".to_string(),
+            )
         }
         None => ("'' AS g,".to_string(), String::new()),
     };
@@ -226,7 +229,11 @@ fn visit_level(
             let g: Option<String> = r.get(0)?;
             Ok((
                 g.unwrap_or_default(),
-                (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get::<_, f64>(3)?),
+                (
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, f64>(3)?,
+                ),
             ))
         })
         .map_err(StoreError::backend)?;
@@ -257,7 +264,11 @@ pub fn aggregate(conn: &Connection, q: &ReportQuery) -> Result<Aggregates, Store
     Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default())
 }
 
-pub fn timeseries(conn: &Connection, q: &ReportQuery, buckets: &[Bucket]) -> Result<Vec<Aggregates>, StoreError> {
+pub fn timeseries(
+    conn: &Connection,
+    q: &ReportQuery,
+    buckets: &[Bucket],
+) -> Result<Vec<Aggregates>, StoreError> {
     if buckets.is_empty() {
         return Ok(Vec::new());
     }

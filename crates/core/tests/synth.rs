@@ -1,0 +1,345 @@
+//! The synthetic traffic generator: determinism, time range and order, the mix, URLs,
+//! bots, revenue, presets.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lucarne_core::synth::{Generator, SynthConfig, SyntheticHit};
+use lucarne_core::url_clean::{clean_url, is_home, ClickId};
+use lucarne_core::ChannelGroup;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 4, 0, 0, 0).unwrap()
+}
+
+/// ≈ 100k hits over four weeks.
+fn sample(seed: u64) -> Vec<SyntheticHit> {
+    let mut cfg = SynthConfig::new("example.com", start(), 28, 1_700);
+    cfg.seed = seed;
+    Generator::new(cfg).collect()
+}
+
+fn entries(hits: &[SyntheticHit]) -> Vec<&SyntheticHit> {
+    hits.iter().filter(|h| h.entry).collect()
+}
+
+fn share(n: usize, of: usize) -> f64 {
+    n as f64 / of as f64
+}
+
+#[test]
+fn same_seed_same_hits_other_seed_other_hits() {
+    let cfg = SynthConfig::new("example.com", start(), 3, 500);
+    let a: Vec<_> = Generator::new(cfg.clone()).collect();
+    let b: Vec<_> = Generator::new(cfg.clone()).collect();
+    assert!(a.len() > 1_000);
+    assert_eq!(a, b);
+    let c: Vec<_> = Generator::new(SynthConfig { seed: 2, ..cfg }).collect();
+    assert_ne!(a, c);
+}
+
+#[test]
+fn hits_are_ordered_and_within_the_range() {
+    for (hour, days) in [(0, 5), (13, 2)] {
+        let from = start() + Duration::hours(hour) + Duration::seconds(17);
+        let cfg = SynthConfig {
+            bot_share: 0.05,
+            ..SynthConfig::new("example.com", from, days, 800)
+        };
+        let end = cfg.end();
+        let hits: Vec<_> = Generator::new(cfg).collect();
+        assert!(hits.len() > 1_000);
+        assert!(hits.windows(2).all(|w| w[0].ts <= w[1].ts), "not ordered");
+        assert!(hits.iter().all(|h| h.ts >= from && h.ts < end));
+        // Every day of the range has traffic.
+        let days_seen: HashSet<i64> = hits.iter().map(|h| (h.ts - from).num_days()).collect();
+        assert_eq!(days_seen.len(), days as usize);
+    }
+}
+
+#[test]
+fn empty_configs_give_nothing() {
+    assert_eq!(
+        Generator::new(SynthConfig::new("example.com", start(), 0, 100)).count(),
+        0
+    );
+    assert_eq!(
+        Generator::new(SynthConfig::new("example.com", start(), 10, 0)).count(),
+        0
+    );
+}
+
+#[test]
+fn visits_are_consistent() {
+    let hits = sample(5);
+    let mut by_visit: HashMap<u64, Vec<&SyntheticHit>> = HashMap::new();
+    for h in &hits {
+        by_visit.entry(h.visit).or_default().push(h);
+    }
+    for hs in by_visit.values() {
+        let first = hs[0];
+        assert!(
+            first.entry && first.is_pageview(),
+            "visit starts with its landing"
+        );
+        assert_eq!(hs.iter().filter(|h| h.entry).count(), 1);
+        for h in hs {
+            assert_eq!(h.ip, first.ip);
+            assert_eq!(h.user_agent, first.user_agent);
+            assert_eq!(h.screen_width, first.screen_width);
+            assert_eq!(h.telegram_webview, first.telegram_webview);
+            assert_eq!(h.truth, first.truth);
+        }
+        // Later pageviews come from the page before them.
+        let views: Vec<_> = hs.iter().filter(|h| h.is_pageview()).collect();
+        for w in views.windows(2) {
+            assert_eq!(w[1].referrer.as_deref(), Some(w[0].url.as_str()));
+            let gap = w[1].ts - w[0].ts;
+            assert!(gap >= Duration::seconds(30) && gap <= Duration::seconds(300));
+        }
+        assert!(views.len() <= 9);
+    }
+}
+
+#[test]
+fn urls_are_http_on_the_site_and_referrers_parse() {
+    let hits = sample(6);
+    for h in &hits {
+        let u = clean_url(&h.url).unwrap_or_else(|e| panic!("{}: {e:?}", h.url));
+        assert_eq!(u.host, "example.com");
+        assert!(h.url.starts_with("https://example.com/"));
+        if let Some(r) = &h.referrer {
+            let parsed = url::Url::parse(r).unwrap_or_else(|e| panic!("{r}: {e}"));
+            assert!(matches!(parsed.scheme(), "https" | "android-app"), "{r}");
+        }
+        if !h.entry && h.is_pageview() {
+            assert!(h
+                .referrer
+                .as_deref()
+                .unwrap()
+                .starts_with("https://example.com/"));
+            assert!(!h.url.contains('?'), "campaign parameters only on landings");
+        }
+        assert!(!h.user_agent.is_empty() && !h.ip.is_empty());
+        assert!(h.ip.parse::<std::net::Ipv4Addr>().is_ok(), "{}", h.ip);
+        assert!(h.screen_width >= 320);
+    }
+    let entries = entries(&hits);
+    let with = |f: &dyn Fn(&SyntheticHit) -> bool| entries.iter().filter(|h| f(h)).count();
+    let parsed = |h: &SyntheticHit| clean_url(&h.url).unwrap();
+    // Campaign arrivals and click ids are there, on landings only.
+    assert!(with(&|h| parsed(h).utm.medium.as_deref() == Some("email")) > 500);
+    assert!(with(&|h| parsed(h).utm.medium.as_deref() == Some("sms")) > 50);
+    assert!(with(&|h| parsed(h).utm.medium.as_deref() == Some("cpc")) > 100);
+    assert!(with(&|h| parsed(h).click_id == Some(ClickId::Fbclid)) > 500);
+    assert!(with(&|h| parsed(h).click_id == Some(ClickId::Gclid)) > 200);
+    // The private-channel signals all occur.
+    for referrer in [
+        "android-app://com.whatsapp/",
+        "https://web.whatsapp.com/",
+        "android-app://org.telegram.messenger/",
+        "https://l.messenger.com/",
+        "https://app.slack.com/",
+        "https://statics.teams.cdn.office.net/",
+        "https://mail.google.com/",
+        "android-app://com.google.android.gm/",
+        "https://outlook.live.com/",
+        "https://l.facebook.com/",
+        "https://t.co/",
+        "https://lnkd.in/",
+        "https://www.reddit.com/",
+        "https://www.google.com/",
+        "https://www.bing.com/",
+        "https://duckduckgo.com/",
+        "https://chatgpt.com/",
+        "https://www.perplexity.ai/",
+    ] {
+        assert!(
+            with(&|h| h.referrer.as_deref() == Some(referrer)) > 5,
+            "{referrer}"
+        );
+    }
+    for marker in [
+        "FBAN/MessengerForiOS",
+        "FB_IAB/Orca-Android",
+        "FBAN/FBIOS",
+        "FB_IAB/FB4A",
+        "Instagram ",
+        "Line/13",
+        "MicroMessenger",
+        "Snapchat/",
+        "musical_ly",
+    ] {
+        assert!(with(&|h| h.user_agent.contains(marker)) > 5, "{marker}");
+    }
+    assert!(with(&|h| h.telegram_webview) > 100);
+}
+
+#[test]
+fn the_mix_matches_the_model() {
+    let hits = sample(7);
+    assert!(hits.len() > 90_000, "{}", hits.len());
+    let entries = entries(&hits);
+    let visits = entries.len();
+    let count = |f: &dyn Fn(&SyntheticHit) -> bool| entries.iter().filter(|h| f(h)).count();
+
+    // ≈ 40 % of arrivals without a referrer, most of them on deep URLs.
+    let no_ref = count(&|h| h.referrer.is_none());
+    let no_ref_deep =
+        count(&|h| h.referrer.is_none() && !is_home(&clean_url(&h.url).unwrap().path));
+    assert!(
+        (0.36..0.47).contains(&share(no_ref, visits)),
+        "{}",
+        share(no_ref, visits)
+    );
+    assert!(
+        share(no_ref_deep, no_ref) > 0.75,
+        "{}",
+        share(no_ref_deep, no_ref)
+    );
+
+    // True origins.
+    let group = |g: ChannelGroup| count(&|h| h.truth.group == g);
+    let private = group(ChannelGroup::PrivateMessage) + group(ChannelGroup::Email);
+    assert!((0.36..0.48).contains(&share(private, visits)));
+    assert!((0.20..0.30).contains(&share(group(ChannelGroup::Search), visits)));
+    assert!((0.10..0.17).contains(&share(group(ChannelGroup::PublicSocial), visits)));
+    for g in [
+        ChannelGroup::AiAssistant,
+        ChannelGroup::Paid,
+        ChannelGroup::Referral,
+        ChannelGroup::Direct,
+    ] {
+        assert!((0.015..0.12).contains(&share(group(g), visits)), "{g}");
+    }
+    assert_eq!(group(ChannelGroup::EstimatedDark), 0);
+    let whatsapp = count(&|h| h.truth.channel == "whatsapp");
+    assert!((0.09..0.16).contains(&share(whatsapp, visits)));
+
+    // Bounce ≈ 55 %, 1–6 pageviews (plus conversion pages), mostly pageviews.
+    let mut views: HashMap<u64, usize> = HashMap::new();
+    for h in hits.iter().filter(|h| h.is_pageview()) {
+        *views.entry(h.visit).or_default() += 1;
+    }
+    let bounces = views.values().filter(|&&n| n == 1).count();
+    assert!((0.50..0.60).contains(&share(bounces, visits)));
+    let pageviews = hits.iter().filter(|h| h.is_pageview()).count();
+    assert!(share(pageviews, hits.len()) > 0.9);
+    let per_visit = hits.len() as f64 / visits as f64;
+    assert!((1.9..2.4).contains(&per_visit), "{per_visit}");
+
+    // Mobile-heavy, with desktops.
+    let mobile = count(&|h| h.screen_width < 500);
+    assert!((0.45..0.75).contains(&share(mobile, visits)));
+}
+
+#[test]
+fn conversions_carry_revenue_and_private_converts_better() {
+    let mut cfg = SynthConfig::new("shop.example", start(), 60, 3_000);
+    cfg.seed = 8;
+    let hits: Vec<_> = Generator::new(cfg).collect();
+    let mut converted = HashSet::new();
+    let mut currencies = HashSet::new();
+    for h in &hits {
+        match h.name.as_str() {
+            "purchase" => {
+                let (amount, currency) = h.revenue.as_ref().expect("purchase has revenue");
+                assert!(*amount > 0);
+                currencies.insert(currency.clone());
+                assert!(h.url.ends_with("/checkout"));
+                assert!(h.props.iter().any(|(k, _)| k == "plan"));
+                converted.insert(h.visit);
+            }
+            "signup" => {
+                assert!(h.revenue.is_none());
+                assert!(h.props.iter().any(|(k, _)| k == "plan"));
+                converted.insert(h.visit);
+            }
+            "pageview" | "download" => assert!(h.revenue.is_none()),
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    assert_eq!(
+        currencies,
+        HashSet::from(["EUR".to_string(), "USD".to_string()])
+    );
+    assert!(hits.iter().any(|h| h.name == "download"));
+    assert!(hits
+        .iter()
+        .any(|h| h.props.iter().any(|(k, _)| k == "author")));
+
+    let rate = |private: bool| {
+        let visits: Vec<_> = hits
+            .iter()
+            .filter(|h| h.entry && h.truth.group.is_identified_dark() == private)
+            .collect();
+        share(
+            visits
+                .iter()
+                .filter(|h| converted.contains(&h.visit))
+                .count(),
+            visits.len(),
+        )
+    };
+    let (private, public) = (rate(true), rate(false));
+    assert!((0.01..0.08).contains(&public), "{public}");
+    assert!(private / public > 1.12, "uplift {}", private / public);
+}
+
+#[test]
+fn bots_only_when_asked() {
+    let cfg = SynthConfig::new("example.com", start(), 14, 1_000);
+    let looks_like_bot = |ua: &str| {
+        let ua = ua.to_ascii_lowercase();
+        ["bot", "headless", "curl", "python", "crawler", "spider"]
+            .iter()
+            .any(|m| ua.contains(m))
+    };
+    let clean: Vec<_> = Generator::new(cfg.clone()).collect();
+    assert!(clean
+        .iter()
+        .all(|h| !h.bot && !looks_like_bot(&h.user_agent)));
+
+    let with_bots: Vec<_> = Generator::new(SynthConfig {
+        bot_share: 0.05,
+        ..cfg
+    })
+    .collect();
+    let bots = with_bots.iter().filter(|h| h.bot).count();
+    let b = share(bots, with_bots.len());
+    assert!((0.035..0.065).contains(&b), "{b}");
+    for h in with_bots.iter().filter(|h| h.bot) {
+        assert!(looks_like_bot(&h.user_agent), "{}", h.user_agent);
+        assert!(h.is_pageview());
+    }
+    assert!(with_bots
+        .iter()
+        .filter(|h| !h.bot)
+        .all(|h| !looks_like_bot(&h.user_agent)));
+}
+
+#[test]
+fn bench_gives_exactly_n_hits() {
+    for n in [0, 1, 10, 25_000] {
+        let cfg = SynthConfig::bench("example.com", start(), n);
+        assert_eq!(Generator::new(cfg).count() as u64, n);
+    }
+}
+
+#[test]
+fn demo_ends_now_and_spans_six_months() {
+    let now = Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap();
+    let cfg = SynthConfig::demo("demo.example", now);
+    assert_eq!(cfg.end(), now);
+    assert!((180..=186).contains(&cfg.days));
+    let hits: Vec<_> = Generator::new(cfg.clone()).collect();
+    assert!((80_000..200_000).contains(&hits.len()), "{}", hits.len());
+    assert!(hits.iter().all(|h| h.ts >= cfg.start && h.ts < now));
+    assert!(hits.first().unwrap().ts - cfg.start < Duration::days(1));
+    assert!(now - hits.last().unwrap().ts < Duration::days(1));
+    // Same host, same demo.
+    let again: Vec<_> = Generator::new(SynthConfig::demo("demo.example", now))
+        .take(1_000)
+        .collect();
+    assert_eq!(&hits[..1_000], &again[..]);
+}
