@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Lucarne's integration tests need on Debian 12 (bookworm). Run as root.
-# Idempotent: each section installs only what is missing, then prints versions.
+# Installs what Lucarne's integration tests need on Debian 12 (bookworm).
+# Idempotent: each section installs only what is missing (root is needed only then),
+# then prints versions.
 #
 #   sudo scripts/install-test-deps.sh
 #
@@ -14,6 +15,10 @@ log() { printf '==> %s\n' "$*"; }
 
 # apt-get install the given packages; `apt-get update` at most once per run.
 apt_install() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-test-deps.sh: missing packages ($*); run as root to install them" >&2
+        exit 1
+    fi
     if [ "$APT_UPDATED" -eq 0 ]; then
         log "apt-get update"
         apt-get update
@@ -40,10 +45,6 @@ install_browser() {
 # install_postgresql() { ... }   # metadata store, PostgreSQL back end
 
 main() {
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "install-test-deps.sh: run as root (apt-get)" >&2
-        exit 1
-    fi
     install_browser
 }
 

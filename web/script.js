@@ -41,9 +41,8 @@ w.addEventListener("popstate",function(){pv()});
 hm&&w.addEventListener("hashchange",function(){pv()});
 var q=w.lucarne&&w.lucarne.q||[],i=0;
 w.lucarne=ev;ev.l=1;
-if(d.visibilityState=="prerender")d.addEventListener("visibilitychange",function f(){
- if(d.visibilityState!="prerender"){d.removeEventListener("visibilitychange",f);pv()}
-});else pv();
+// a prerendered page counts when it is shown, not when it is prerendered
+d.prerendering?d.addEventListener("prerenderingchange",function(){pv()}):pv();
 // replay calls queued by the stub before this script loaded
 for(;i<q.length;i++)ev.apply(w,q[i])
 }(window,document);

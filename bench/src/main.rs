@@ -71,7 +71,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn query(data: &PathBuf, site_id: u32, runs: usize) -> Result<()> {
+fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
     let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
     let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
     let last: i64 = store

@@ -249,6 +249,24 @@ async fn bad_input_gets_4xx_json_and_a_counted_reason() {
         (StatusCode::FORBIDDEN, Some("bot"))
     );
     assert!(dropped(&h.metrics().await, "bot") >= 2);
+    // Referrer spam, on a subdomain of a listed host.
+    let (s, v) = h
+        .event(r#"{"n":"pageview","u":"https://example.com/","d":"example.com","r":"https://www.semalt.com/crawler"}"#)
+        .await;
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("spam_referrer"))
+    );
+    assert_eq!(dropped(&h.metrics().await, "spam_referrer"), 1);
+    // A link-preview fetcher is a bot for pageview counting.
+    let (s, _) = h
+        .event_from(
+            r#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#,
+            "WhatsApp/2.23.20.0 A",
+            [1, 2, 3, 4],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // Nothing bad was stored, and what was accepted before stays.
     let (_, v) = h
         .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=events")

@@ -103,6 +103,36 @@ impl Lucarne {
         self.wait_healthy();
     }
 
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns its status.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait on lucarne") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "lucarne did not stop within {timeout:?} of SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the server again (after `terminate` or `kill9`) on the same data dir and port.
+    pub fn start_again(&mut self) {
+        self.child = spawn_server(self.addr, &self.data, &self.log);
+        self.wait_healthy();
+    }
+
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -270,8 +300,9 @@ impl Browser {
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("capabilities are a JSON object literal")
         };
-        let client = ClientBuilder::rustls()
-            .expect("rustls connector")
+        // chromedriver is on loopback: plain HTTP, no TLS stack needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await

@@ -67,16 +67,14 @@ async fn run(
     let site = pipeline::resolve_site(state, &hit).await?;
     let ip = state.client_ip(peer.ip(), headers);
     let country = state.country(ip, headers);
-    let row = pipeline::build_row(
-        state,
-        &site,
-        hit,
+    let sender = pipeline::Sender {
         ip,
-        &user_agent,
+        user_agent: &user_agent,
         country,
-        Utc::now(),
-        state.salts_now(),
-    );
+        at: Utc::now(),
+        salts: state.salts_now(),
+    };
+    let row = pipeline::build_row(state, &site, hit, sender);
     enqueue(state, vec![row]).await
 }
 

@@ -75,16 +75,14 @@ pub async fn ingest_hits(
             telegram_webview: h.telegram_webview,
             domain: site.domain.clone(),
         };
-        rows.push(pipeline::build_row(
-            state,
-            site,
-            hit,
+        let sender = pipeline::Sender {
             ip,
-            &h.user_agent,
-            c,
-            h.ts,
+            user_agent: &h.user_agent,
+            country: c,
+            at: h.ts,
             salts,
-        ));
+        };
+        rows.push(pipeline::build_row(state, site, hit, sender));
         if rows.len() >= batch {
             let n = rows.len() as u64;
             inflight.push((n, submit_retrying(state, std::mem::take(&mut rows)).await?));

@@ -346,16 +346,24 @@ fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
 }
 
 /// Steps 5–6: visitor id, session (classifying new visits), and the stored row.
-pub fn build_row(
-    state: &AppState,
-    site: &Site,
-    hit: Hit,
-    ip: IpAddr,
-    user_agent: &str,
-    country: String,
-    now: DateTime<Utc>,
-    salts: (Salt, Option<Salt>),
-) -> EventRow {
+/// Who sent a hit, and when: used for the visitor id, the country and the visit clock.
+pub struct Sender<'a> {
+    pub ip: IpAddr,
+    pub user_agent: &'a str,
+    pub country: String,
+    pub at: DateTime<Utc>,
+    /// Today's salt and yesterday's (for visits that span midnight UTC).
+    pub salts: (Salt, Option<Salt>),
+}
+
+pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) -> EventRow {
+    let Sender {
+        ip,
+        user_agent,
+        country,
+        at: now,
+        salts,
+    } = sender;
     let ip_text = ip.to_string();
     let (current, previous) = salts;
     let id_now = visitor_id(&current, site.id, &ip_text, user_agent);

@@ -37,8 +37,10 @@ pub const PROP_SEP: char = '\u{1f}';
 
 const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/duckdb/0001_events.sql"))];
 
+type Done = oneshot::Sender<Result<(), StoreError>>;
+
 enum Msg {
-    Rows(Vec<EventRow>, oneshot::Sender<Result<(), StoreError>>),
+    Rows(Vec<EventRow>, Done),
     Shutdown(mpsc::Sender<()>),
 }
 
@@ -255,20 +257,19 @@ fn writer_loop(conn: Connection, rx: Receiver<Msg>, shared: Arc<Shared>) {
             Ok(m) => m,
             Err(_) => break,
         };
-        let mut pending: Vec<(Vec<EventRow>, oneshot::Sender<Result<(), StoreError>>)> = Vec::new();
+        let mut pending: Vec<(Vec<EventRow>, Done)> = Vec::new();
         let mut rows = 0usize;
-        let mut push =
-            |m: Msg, pending: &mut Vec<_>, rows: &mut usize| -> Option<mpsc::Sender<()>> {
-                match m {
-                    Msg::Rows(r, done) => {
-                        shared.queued.fetch_sub(1, Ordering::Relaxed);
-                        *rows += r.len();
-                        pending.push((r, done));
-                        None
-                    }
-                    Msg::Shutdown(reply) => Some(reply),
+        let push = |m: Msg, pending: &mut Vec<_>, rows: &mut usize| -> Option<mpsc::Sender<()>> {
+            match m {
+                Msg::Rows(r, done) => {
+                    shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    *rows += r.len();
+                    pending.push((r, done));
+                    None
                 }
-            };
+                Msg::Shutdown(reply) => Some(reply),
+            }
+        };
         if let Some(reply) = push(first, &mut pending, &mut rows) {
             shutdown_reply = Some(reply);
         }
@@ -303,7 +304,7 @@ fn writer_loop(conn: Connection, rx: Receiver<Msg>, shared: Arc<Shared>) {
     }
     // Anything still queued after a shutdown request was refused at `submit` (closed), but
     // commit stragglers that raced the flag rather than dropping them.
-    let mut rest: Vec<(Vec<EventRow>, oneshot::Sender<Result<(), StoreError>>)> = Vec::new();
+    let mut rest: Vec<(Vec<EventRow>, Done)> = Vec::new();
     while let Ok(m) = rx.try_recv() {
         if let Msg::Rows(r, d) = m {
             rest.push((r, d));
