@@ -23,6 +23,11 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8099")]
         listen: String,
     },
+    /// Time group commits of the events writer by batch size (no HTTP).
+    Writer {
+        #[arg(long, default_value_t = 200)]
+        batches: usize,
+    },
     /// Time the 30-day dashboard (aggregate + timeseries + channel breakdown).
     Query {
         #[arg(long)]
@@ -43,6 +48,7 @@ fn main() -> Result<()> {
             site_id,
             runs,
         } => query(&data, site_id, runs),
+        Cmd::Writer { batches } => writer(batches),
     }
 }
 
@@ -61,6 +67,70 @@ fn noop(listen: &str) -> Result<()> {
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+fn sample_row(i: usize) -> lucarne_core::event::EventRow {
+    use lucarne_core::{ChannelGroup, Evidence};
+    lucarne_core::event::EventRow {
+        site_id: 1,
+        ts: chrono::Utc::now(),
+        name: "pageview".into(),
+        visitor_id: i as u64 * 7919,
+        session_id: i as u64 * 104_729,
+        entry: i % 2 == 0,
+        hostname: "bench.test".into(),
+        pathname: format!("/articles/{}", i % 500),
+        entry_page: "/articles/1".into(),
+        referrer: "android-app://com.whatsapp".into(),
+        source: "WhatsApp".into(),
+        utm_source: String::new(),
+        utm_medium: String::new(),
+        utm_campaign: String::new(),
+        utm_term: String::new(),
+        utm_content: String::new(),
+        click_id: String::new(),
+        channel: "whatsapp".into(),
+        channel_group: ChannelGroup::PrivateMessage,
+        evidence: Evidence::AndroidAppReferrer,
+        device: "mobile".into(),
+        browser: "Chrome".into(),
+        os: "Android".into(),
+        country: "FR".into(),
+        screen_width: 390,
+        props: Vec::new(),
+        revenue: None,
+        token_in: String::new(),
+    }
+}
+
+fn writer(batches: usize) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    for size in [1usize, 16, 64, 256, 1024] {
+        let dir = std::env::temp_dir().join(format!(
+            "lucarne-writer-bench-{}-{size}",
+            std::process::id()
+        ));
+        let store = DuckEvents::open(&dir, 100_000).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut times = Vec::with_capacity(batches);
+        for b in 0..batches {
+            let rows: Vec<_> = (0..size).map(|i| sample_row(b * size + i)).collect();
+            let t = Instant::now();
+            let ticket = store.submit(rows).map_err(|e| anyhow::anyhow!("{e}"))?;
+            rt.block_on(ticket)?.map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let med = percentile(&times, 0.5);
+        println!(
+            "batch {size:>5} rows: commit median {med:.2} ms, p99 {:.2} ms -> {:.0} rows/s from one waiter",
+            percentile(&times, 0.99),
+            size as f64 / (med / 1000.0)
+        );
+        store.shutdown();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -6,5 +6,6 @@
 pub mod duck;
 pub mod events;
 pub mod meta;
+pub mod spool;
 
 pub use events::{CommitTicket, EventStore, StoreError};

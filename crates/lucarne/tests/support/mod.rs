@@ -228,6 +228,11 @@ pub fn create_key(data: &Path) -> String {
 // The browser
 // ---------------------------------------------------------------------------------------
 
+/// The user agent of the test browsers. Headless Chromium's own says `HeadlessChrome`,
+/// which Lucarne rightly drops as a bot; tests play a person on a desktop Chrome.
+pub const DESKTOP_CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+    (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
 /// A chromedriver process. Each [`Session`] it opens is its own headless Chromium with a
 /// fresh profile, so sessions are isolated from each other (cache, storage, connections).
 /// Dropping it kills chromedriver and every browser it started.
@@ -271,10 +276,15 @@ impl Browser {
         browser
     }
 
-    /// Opens a new, isolated browser session (own Chromium process and profile).
-    /// `*.test` host names resolve to 127.0.0.1, so pages can be served as
-    /// `http://example.test:PORT/`.
+    /// Opens a new, isolated browser session (own Chromium process and profile) with a
+    /// desktop Chrome user agent ([`DESKTOP_CHROME_UA`]). `*.test` host names resolve to
+    /// 127.0.0.1, so pages can be served as `http://example.test:PORT/`.
     pub async fn session(&self) -> Session {
+        self.session_with_user_agent(DESKTOP_CHROME_UA).await
+    }
+
+    /// [`Browser::session`] with another user agent (a phone, an in-app browser…).
+    pub async fn session_with_user_agent(&self, user_agent: &str) -> Session {
         let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
         let binary =
             std::env::var("LUCARNE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
@@ -290,6 +300,7 @@ impl Browser {
             "--disable-sync".to_string(),
             format!("--user-data-dir={}", profile.path().display()),
             "--host-resolver-rules=MAP *.test 127.0.0.1".to_string(),
+            format!("--user-agent={user_agent}"),
         ];
         let capabilities = serde_json::json!({
             "browserName": "chrome",

@@ -1,21 +1,17 @@
-//! DuckDB events store: one file, one writer thread with group commit, a few readers.
+//! DuckDB events store: one file, the ingest spool in front (see `spool`), a few
+//! reader connections for reports.
 //!
 //! # Durability
-//! `submit` queues rows on a bounded channel. The writer thread takes everything that is
-//! waiting (up to `MAX_BATCH_ROWS`), appends it inside one transaction with the Appender
-//! and commits. DuckDB writes the commit to its write-ahead log before `COMMIT` returns,
-//! so a process killed after that point loses nothing. Only then are the waiting
-//! tickets resolved, which is when the HTTP layer answers 202. Requests that arrive
-//! while a commit is running form the next batch: the commit cost is shared by
-//! everyone waiting (group commit), so throughput grows with concurrency.
+//! `submit` goes to the spool: a 202 is sent once the event's batch is `fdatasync`ed in
+//! the spool. The spool's loader appends rows to DuckDB with the Appender in large
+//! transactions that also record the spool position (`spool_state`), so a restart
+//! replays exactly the acknowledged rows DuckDB does not hold yet. Reports flush the
+//! loader first, so they see every acknowledged event.
 
 mod sql;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -23,40 +19,72 @@ use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
-use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use crate::events::{CommitTicket, EventStore, StoreError};
+use crate::spool::{Position, Sink, Spool};
 
-/// Rows per group commit at most.
-const MAX_BATCH_ROWS: usize = 20_000;
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
 /// Separator between property keys (and values) in `prop_keys` / `prop_values`.
 pub const PROP_SEP: char = '\u{1f}';
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/duckdb/0001_events.sql"))];
-
-type Done = oneshot::Sender<Result<(), StoreError>>;
-
-enum Msg {
-    Rows(Vec<EventRow>, Done),
-    Shutdown(mpsc::Sender<()>),
-}
-
-struct Shared {
-    queued: AtomicUsize,
-    closed: AtomicBool,
-    writer_alive: AtomicBool,
-}
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/duckdb/0001_events.sql")),
+    (
+        2,
+        include_str!("../../migrations/duckdb/0002_spool_state.sql"),
+    ),
+];
 
 pub struct DuckEvents {
     path: PathBuf,
-    tx: SyncSender<Msg>,
-    shared: Arc<Shared>,
+    spool: Spool,
     readers: Mutex<Vec<Connection>>,
     template: Mutex<Connection>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The spool's loader side for DuckDB: one connection, one Appender, one transaction a
+/// load (rows + spool position).
+struct DuckSink {
+    conn: Connection,
+}
+
+impl Sink for DuckSink {
+    fn position(&mut self) -> Result<Option<Position>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT segment, \"offset\" FROM spool_state WHERE id = 1")
+            .map_err(StoreError::backend)?;
+        let mut rows = stmt.query([]).map_err(StoreError::backend)?;
+        match rows.next().map_err(StoreError::backend)? {
+            Some(r) => Ok(Some(Position {
+                segment: r.get::<_, u64>(0).map_err(StoreError::backend)?,
+                offset: r.get::<_, u64>(1).map_err(StoreError::backend)?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let out = load_batch(&self.conn, rows, pos).map_err(|e| {
+            error!(message = "Failed to load events batch.", error = %e, rows = rows.len());
+            StoreError::backend(e)
+        });
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if elapsed_ms > 1000.0 {
+            warn!(message = "Slow events load.", rows = rows.len(), elapsed_ms);
+        }
+        out
+    }
+
+    fn close(&mut self) {
+        if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
+            warn!(message = "Checkpoint at shutdown failed.", error = %e);
+        }
+        info!(message = "Events loader stopped.");
+    }
 }
 
 fn ts_value(ts: DateTime<Utc>) -> Value {
@@ -104,29 +132,19 @@ impl DuckEvents {
         let conn = Connection::open(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
         migrate(&conn)?;
-        let writer_conn = conn.try_clone().map_err(StoreError::backend)?;
+        let sink = DuckSink {
+            conn: conn.try_clone().map_err(StoreError::backend)?,
+        };
         let mut readers = Vec::new();
         for _ in 0..4 {
             readers.push(conn.try_clone().map_err(StoreError::backend)?);
         }
-        let (tx, rx) = mpsc::sync_channel(queue_capacity.max(1));
-        let shared = Arc::new(Shared {
-            queued: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
-            writer_alive: AtomicBool::new(true),
-        });
-        let s2 = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("lucarne-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, s2))
-            .map_err(|e| StoreError::Backend(format!("spawn writer: {e}")))?;
+        let spool = Spool::open(&dir.join("spool"), sink, queue_capacity)?;
         Ok(DuckEvents {
             path,
-            tx,
-            shared,
+            spool,
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
-            writer: Mutex::new(Some(handle)),
         })
     }
 
@@ -172,6 +190,7 @@ impl DuckEvents {
 
     /// Number of stored events (all sites).
     pub fn count(&self) -> Result<u64, StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| {
             c.query_row("SELECT count(*)::BIGINT FROM events", [], |r| {
                 r.get::<_, i64>(0)
@@ -183,11 +202,13 @@ impl DuckEvents {
 
     /// Force a checkpoint (WAL folded into the main file).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| c.execute_batch("CHECKPOINT").map_err(StoreError::backend))
     }
 
     /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
     pub fn scalar_i64(&self, sql: &str) -> Result<i64, StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| {
             c.query_row(sql, [], |r| r.get::<_, i64>(0))
                 .map_err(StoreError::backend)
@@ -195,11 +216,12 @@ impl DuckEvents {
     }
 }
 
-fn append_batch(conn: &Connection, batch: &[&EventRow]) -> Result<(), duckdb::Error> {
+/// Append rows and record the spool position, in one transaction.
+fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(), duckdb::Error> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| {
         let mut app = conn.appender("events")?;
-        for r in batch {
+        for r in rows {
             let (keys, vals) = join_props(&r.props);
             let (rev_amount, rev_currency) = match &r.revenue {
                 Some(rv) => (Some(rv.amount_minor), Some(rv.currency.as_str())),
@@ -239,6 +261,11 @@ fn append_batch(conn: &Connection, batch: &[&EventRow]) -> Result<(), duckdb::Er
             ])?;
         }
         app.flush()?;
+        drop(app);
+        conn.execute(
+            "INSERT OR REPLACE INTO spool_state (id, segment, \"offset\") VALUES (1, ?, ?)",
+            params![pos.segment, pos.offset],
+        )?;
         Ok(())
     })();
     match result {
@@ -250,104 +277,13 @@ fn append_batch(conn: &Connection, batch: &[&EventRow]) -> Result<(), duckdb::Er
     }
 }
 
-fn writer_loop(conn: Connection, rx: Receiver<Msg>, shared: Arc<Shared>) {
-    let mut shutdown_reply: Option<mpsc::Sender<()>> = None;
-    'outer: loop {
-        let first = match rx.recv() {
-            Ok(m) => m,
-            Err(_) => break,
-        };
-        let mut pending: Vec<(Vec<EventRow>, Done)> = Vec::new();
-        let mut rows = 0usize;
-        let push = |m: Msg, pending: &mut Vec<_>, rows: &mut usize| -> Option<mpsc::Sender<()>> {
-            match m {
-                Msg::Rows(r, done) => {
-                    shared.queued.fetch_sub(1, Ordering::Relaxed);
-                    *rows += r.len();
-                    pending.push((r, done));
-                    None
-                }
-                Msg::Shutdown(reply) => Some(reply),
-            }
-        };
-        if let Some(reply) = push(first, &mut pending, &mut rows) {
-            shutdown_reply = Some(reply);
-        }
-        while shutdown_reply.is_none() && rows < MAX_BATCH_ROWS {
-            match rx.try_recv() {
-                Ok(m) => {
-                    if let Some(reply) = push(m, &mut pending, &mut rows) {
-                        shutdown_reply = Some(reply);
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        if !pending.is_empty() {
-            let started = Instant::now();
-            let all: Vec<&EventRow> = pending.iter().flat_map(|(r, _)| r.iter()).collect();
-            let result = append_batch(&conn, &all).map_err(|e| {
-                error!(message = "Failed to commit events batch.", error = %e, rows);
-                StoreError::backend(e)
-            });
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-            if elapsed_ms > 500.0 {
-                warn!(message = "Slow events commit.", rows, elapsed_ms);
-            }
-            for (_, done) in pending {
-                let _ = done.send(result.clone());
-            }
-        }
-        if shutdown_reply.is_some() {
-            break 'outer;
-        }
-    }
-    // Anything still queued after a shutdown request was refused at `submit` (closed), but
-    // commit stragglers that raced the flag rather than dropping them.
-    let mut rest: Vec<(Vec<EventRow>, Done)> = Vec::new();
-    while let Ok(m) = rx.try_recv() {
-        if let Msg::Rows(r, d) = m {
-            rest.push((r, d));
-        }
-    }
-    if !rest.is_empty() {
-        let all: Vec<&EventRow> = rest.iter().flat_map(|(r, _)| r.iter()).collect();
-        let result = append_batch(&conn, &all).map_err(StoreError::backend);
-        for (_, d) in rest {
-            let _ = d.send(result.clone());
-        }
-    }
-    if let Err(e) = conn.execute_batch("CHECKPOINT") {
-        warn!(message = "Checkpoint at shutdown failed.", error = %e);
-    }
-    shared.writer_alive.store(false, Ordering::SeqCst);
-    info!(message = "Events writer stopped.");
-    if let Some(reply) = shutdown_reply {
-        let _ = reply.send(());
-    }
-}
-
 impl EventStore for DuckEvents {
     fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError> {
-        if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::Closed);
-        }
-        let (done, ticket) = oneshot::channel();
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(Msg::Rows(rows, done)) {
-            Ok(()) => Ok(ticket),
-            Err(TrySendError::Full(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(StoreError::QueueFull)
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(StoreError::Closed)
-            }
-        }
+        self.spool.submit(rows)
     }
 
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| sql::aggregate(c, q))
     }
 
@@ -356,6 +292,7 @@ impl EventStore for DuckEvents {
         q: &ReportQuery,
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| sql::timeseries(c, q, buckets))
     }
 
@@ -366,31 +303,20 @@ impl EventStore for DuckEvents {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        self.spool.flush()?;
         self.with_reader(|c| sql::breakdown(c, q, property, limit, offset))
     }
 
     fn healthy(&self) -> bool {
-        self.shared.writer_alive.load(Ordering::SeqCst)
-            && !self.shared.closed.load(Ordering::SeqCst)
+        self.spool.healthy()
     }
 
     fn queue_len(&self) -> usize {
-        self.shared.queued.load(Ordering::Relaxed)
+        self.spool.queue_len()
     }
 
     fn shutdown(&self) {
-        if self.shared.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let (reply, wait) = mpsc::channel();
-        if self.tx.send(Msg::Shutdown(reply)).is_ok() {
-            let _ = wait.recv();
-        }
-        if let Ok(mut w) = self.writer.lock() {
-            if let Some(h) = w.take() {
-                let _ = h.join();
-            }
-        }
+        self.spool.shutdown();
     }
 
     fn delete_site_events(
