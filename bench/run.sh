@@ -47,7 +47,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 # 1b. Lucarne, durable acknowledgements.
 P2="$(free_port)"
-"$BIN" site add bench.test --data "$WORK/ingest" >/dev/null
+"$BIN" site add bench.test --data "$WORK/ingest" >/dev/null 2>&1
 LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
