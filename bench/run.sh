@@ -48,7 +48,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 # 1b. Lucarne, durable acknowledgements.
 P2="$(free_port)"
 "$BIN" site add bench.test --data "$WORK/ingest" >/dev/null 2>&1
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 echo
@@ -60,7 +60,7 @@ echo '```'
 curl -s "http://127.0.0.1:$P2/metrics" | grep -E '^lucarne_events_(accepted|dropped)' || true
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
 KEY="$("$BIN" key create --data "$WORK/ingest" | tail -1)"
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P2/api/v1/stats/aggregate?site_id=bench.test&period=day&metrics=events" | python3 -c 'import sys,json; print(json.load(sys.stdin)["results"]["events"]["value"])')"

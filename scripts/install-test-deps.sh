@@ -41,11 +41,22 @@ install_browser() {
     chromedriver --version
 }
 
+# MaxMind's database writer, to build a real MaxMind-format test database
+# (crates/server/tests/fixtures/make_geoip.pl).
+install_maxmind_writer() {
+    if perl -MMaxMind::DB::Writer::Tree -e 1 >/dev/null 2>&1; then
+        log "MaxMind::DB::Writer already installed"
+    else
+        apt_install libmaxmind-db-writer-perl
+    fi
+}
+
 # install_clickhouse() { ... }   # events store, ClickHouse back end
 # install_postgresql() { ... }   # metadata store, PostgreSQL back end
 
 main() {
     install_browser
+    install_maxmind_writer
 }
 
 main "$@"

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use lucarne_core::rules::Rules;
+use lucarne_core::useragent::{device, is_bot, Device};
 use lucarne_core::visitor::Salt;
 use lucarne_store::meta::{MetaStore, Site};
 use lucarne_store::EventStore;
@@ -42,7 +43,18 @@ pub struct AppState {
     geoip: Option<maxminddb::Reader<Vec<u8>>>,
     salts: RwLock<(Salt, Option<Salt>)>,
     sites: RwLock<HashMap<String, (Option<Site>, Instant)>>,
+    user_agents: Mutex<HashMap<String, Arc<UaFacts>>>,
 }
+
+/// What Lucarne derives from a user agent, computed once per distinct string.
+#[derive(Debug, Clone)]
+pub struct UaFacts {
+    pub bot: bool,
+    pub device: Device,
+}
+
+/// Distinct user agents remembered at most (the cache is emptied when full).
+const UA_CACHE: usize = 20_000;
 
 const SITE_TTL: Duration = Duration::from_secs(30);
 const UNKNOWN_SITE_TTL: Duration = Duration::from_secs(5);
@@ -91,6 +103,7 @@ impl AppState {
             geoip,
             salts: RwLock::new((s.current, s.previous)),
             sites: RwLock::new(HashMap::new()),
+            user_agents: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -142,6 +155,27 @@ impl AppState {
             cache.insert(domain.to_string(), (found.clone(), Instant::now()));
         }
         found
+    }
+
+    /// Bot verdict and device of a user agent (cached: browsers share a few thousand
+    /// distinct strings, and parsing one costs microseconds on every request).
+    pub fn ua_facts(&self, ua: &str) -> Arc<UaFacts> {
+        if let Ok(cache) = self.user_agents.lock() {
+            if let Some(f) = cache.get(ua) {
+                return f.clone();
+            }
+        }
+        let facts = Arc::new(UaFacts {
+            bot: ua.trim().is_empty() || is_bot(&self.rules, ua),
+            device: device(ua),
+        });
+        if let Ok(mut cache) = self.user_agents.lock() {
+            if cache.len() >= UA_CACHE {
+                cache.clear();
+            }
+            cache.insert(ua.to_string(), facts.clone());
+        }
+        facts
     }
 
     /// Forget cached sites (after settings change).

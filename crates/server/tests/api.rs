@@ -643,3 +643,60 @@ async fn country_from_a_configured_trusted_header() {
     );
     assert!(!countries.iter().any(|c| c.contains('<')));
 }
+
+/// A real MaxMind-format database, written by MaxMind's own writer at test time.
+fn geoip_fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("test-country.mmdb");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/make_geoip.pl");
+    let status = std::process::Command::new("perl")
+        .arg(script)
+        .arg(&out)
+        .status()
+        .expect("run perl (scripts/install-test-deps.sh installs libmaxmind-db-writer-perl)");
+    assert!(status.success(), "make_geoip.pl failed");
+    out
+}
+
+#[tokio::test]
+async fn country_from_a_maxmind_database() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let options = ServerOptions {
+        geoip: Some(geoip_fixture(fixtures.path())),
+        ..ServerOptions::default()
+    };
+    let (_dir, router, key) = harness_with(options).await;
+    assert_eq!(
+        post_from(&router, [198, 51, 100, 9], &[], "/fr").await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_from(&router, [203, 0, 113, 20], &[], "/sn").await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_from(&router, [192, 0, 2, 1], &[], "/unknown").await,
+        StatusCode::ACCEPTED
+    );
+    let v = get_json(&router, &key, "/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:page&metrics=visitors&filters=visit:country==FR").await;
+    let pages: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["page"].as_str().unwrap())
+        .collect();
+    assert_eq!(pages, vec!["/fr"], "{v}");
+    let v = get_json(
+        &router,
+        &key,
+        "/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:country",
+    )
+    .await;
+    let mut countries: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["country"].as_str().unwrap())
+        .collect();
+    countries.sort_unstable();
+    assert_eq!(countries, vec!["", "FR", "SN"], "{v}");
+}

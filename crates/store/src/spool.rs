@@ -59,6 +59,11 @@ const LOAD_INTERVAL: Duration = Duration::from_millis(250);
 /// Segments are rotated past this size.
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 const RECORD_HEADER: usize = 8;
+/// Spooled batches waiting for the loader at most …
+const LOADER_QUEUE: usize = 8192;
+/// … and rows: past this, the writer waits for the loader (and the queue in front of it
+/// fills, so clients get 503) instead of holding ever more rows in memory.
+const MAX_UNLOADED_ROWS: usize = 400_000;
 
 type Done = oneshot::Sender<Result<(), StoreError>>;
 
@@ -154,9 +159,10 @@ impl Spool {
             loader_alive: AtomicBool::new(true),
         });
         let (tx, rx) = mpsc::sync_channel(queue_capacity.max(1));
-        // A few seconds of full-speed ingest may wait for the loader; beyond that the
-        // writer blocks, the queue fills, and clients get 503 (backpressure).
-        let (loader_tx, loader_rx) = mpsc::sync_channel(256);
+        // Tens of seconds of full-speed ingest may wait for the loader (a DuckDB
+        // checkpoint can take seconds); beyond that the writer blocks, the queue fills,
+        // and clients get 503 (backpressure). The rows are durable in the spool either way.
+        let (loader_tx, loader_rx) = mpsc::sync_channel(LOADER_QUEUE);
         let mut threads = Vec::new();
         let (s1, ltx, d1) = (shared.clone(), loader_tx.clone(), dir.to_path_buf());
         threads.push(
@@ -343,6 +349,11 @@ fn writer_loop(
     let mut buf = Vec::with_capacity(1 << 20);
     let mut shutdown: Option<mpsc::Sender<()>> = None;
     while shutdown.is_none() {
+        while shared.unloaded.load(Ordering::SeqCst) > MAX_UNLOADED_ROWS
+            && shared.loader_alive.load(Ordering::SeqCst)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let Ok(first) = rx.recv() else { break };
         let mut rows: Vec<EventRow> = Vec::new();
         let mut waiters: Vec<Done> = Vec::new();

@@ -39,7 +39,14 @@ pub async fn ingest_hits(
     let mut report = OfflineReport::default();
     let mut rows = Vec::with_capacity(batch);
     let mut inflight = Vec::new();
+    let mut seen = 0u64;
     for h in hits {
+        seen += 1;
+        // Historical time runs faster than the maintenance timer: forget idle visits by
+        // event time, or the visit table would hold every visit ever generated.
+        if seen % 50_000 == 0 {
+            state.sessions.sweep(h.ts);
+        }
         if pipeline::drop_bot(state, &h.user_agent).is_err() {
             state.metrics.drop(DropReason::Bot);
             report.dropped += 1;

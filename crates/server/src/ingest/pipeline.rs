@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, Arrival};
 use lucarne_core::event::{EventRow, Revenue, PAGEVIEW};
 use lucarne_core::url_clean::{clean_url, normalise_host, CleanUrl, UrlError};
-use lucarne_core::useragent::{device, is_bot, is_spam_referrer};
+use lucarne_core::useragent::is_spam_referrer;
 use lucarne_core::visitor::{visitor_id, Salt};
 use lucarne_core::{ChannelGroup, Evidence};
 use serde_json::Value;
@@ -273,7 +273,7 @@ fn minor_digits(currency: &str) -> i32 {
 
 /// Step 2: bots, crawlers and automated browsers.
 pub fn drop_bot(state: &AppState, user_agent: &str) -> Result<(), DropReason> {
-    if user_agent.trim().is_empty() || is_bot(&state.rules, user_agent) {
+    if state.ua_facts(user_agent).bot {
         return Err(DropReason::Bot);
     }
     Ok(())
@@ -392,7 +392,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             c.evidence = Evidence::None;
             c.source = "Direct / None".into();
         }
-        let dev = device(user_agent);
+        let dev = state.ua_facts(user_agent).device.clone();
         VisitFields {
             entry_page: hit.url.path.clone(),
             referrer: stored_referrer(site, hit.referrer.as_deref()),

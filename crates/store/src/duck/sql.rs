@@ -97,20 +97,68 @@ fn where_clause(q: &ReportQuery, with_filters: bool, params: &mut Vec<Value>) ->
 }
 
 /// A balanced `CASE` tree mapping `ts` to its bucket index (log2(n) comparisons a row).
-fn bucket_expr(buckets: &[Bucket]) -> String {
-    fn tree(b: &[Bucket], offset: usize) -> String {
+fn bucket_expr(buckets: &[Bucket], col: &str) -> String {
+    fn tree(b: &[Bucket], offset: usize, col: &str) -> String {
         if b.len() <= 1 {
             return offset.to_string();
         }
         let mid = b.len() / 2;
         format!(
-            "CASE WHEN ts < TIMESTAMP '{}' THEN {} ELSE {} END",
+            "CASE WHEN {col} < TIMESTAMP '{}' THEN {} ELSE {} END",
             b[mid].start.format("%Y-%m-%d %H:%M:%S%.6f"),
-            tree(&b[..mid], offset),
-            tree(&b[mid..], offset + mid)
+            tree(&b[..mid], offset, col),
+            tree(&b[mid..], offset + mid, col)
         )
     }
-    tree(buckets, 0)
+    tree(buckets, 0, col)
+}
+
+/// Visit-level numbers per time bucket, each visit counted in the bucket where it
+/// started (its pageviews and duration are the whole visit's, within the range).
+fn visits_by_start(
+    conn: &Connection,
+    q: &ReportQuery,
+    buckets: &[Bucket],
+) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
+    let mut params = Vec::new();
+    let inner = if q.has_event_filters() {
+        let w_all = where_clause(q, false, &mut params);
+        let mut p2 = Vec::new();
+        let w_f = where_clause(q, true, &mut p2);
+        params.extend(p2);
+        format!("{w_all} AND session_id IN (SELECT session_id FROM events WHERE {w_f})")
+    } else {
+        where_clause(q, true, &mut params)
+    };
+    let g = bucket_expr(buckets, "t0");
+    let sql = format!(
+        "SELECT CAST({g} AS VARCHAR) AS g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
+                coalesce(sum(dur), 0)::DOUBLE
+         FROM (SELECT session_id, min(ts) AS t0, count(*) FILTER (WHERE name = 'pageview') AS pv,
+                      (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
+               FROM events WHERE {inner} GROUP BY session_id)
+         GROUP BY g"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            let g: Option<String> = r.get(0)?;
+            Ok((
+                g.unwrap_or_default(),
+                (
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, f64>(3)?,
+                ),
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (k, v) = row.map_err(StoreError::backend)?;
+        out.insert(k, v);
+    }
+    Ok(out)
 }
 
 const PRIVATE_GROUPS: &str = "('private-message', 'email')";
@@ -272,10 +320,10 @@ pub fn timeseries(
     if buckets.is_empty() {
         return Ok(Vec::new());
     }
-    let expr = bucket_expr(buckets);
+    let expr = bucket_expr(buckets, "ts");
     let mut rows = event_level(conn, q, Some((&expr, Vec::new())))?;
     if q.with_sessions {
-        let s = visit_level(conn, q, Some((&expr, Vec::new())), true)?;
+        let s = visits_by_start(conn, q, buckets)?;
         merge_sessions(&mut rows, &s);
     }
     let mut out = vec![Aggregates::default(); buckets.len()];
