@@ -1,0 +1,95 @@
+//! `lucarne demo` starts, fills a demo site with synthetic history through the real
+//! pipeline, prints an API key, and serves reports in which dark social is visible.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{free_port, BIN};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_generated_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--days",
+            "20",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lucarne demo");
+    let stdout = child.stdout.take().expect("stdout");
+    // Read the banner on a thread so a silent child cannot hang the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut key = None;
+    while key.is_none() && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            if let Some(k) = line.trim().strip_prefix("API key:") {
+                key = Some(k.trim().to_string());
+            }
+        }
+    }
+    let Some(key) = key else {
+        let _ = child.kill();
+        panic!("lucarne demo printed no API key within 120 s");
+    };
+    let client = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{port}/api/v1/stats/breakdown?site_id=demo.lucarne.test&period=30d&property=visit:channel_group&metrics=visitors,visits"
+    );
+    let v: serde_json::Value = client
+        .get(&url)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("stats request")
+        .json()
+        .await
+        .expect("json");
+    let _ = child.kill();
+    let _ = child.wait();
+    let groups: Vec<(&str, i64)> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["channel_group"].as_str().unwrap_or(""),
+                r["visits"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let total: i64 = groups.iter().map(|g| g.1).sum();
+    assert!(total > 1000, "20 days of demo traffic: {groups:?}");
+    for g in [
+        "private-message",
+        "email",
+        "estimated-dark",
+        "search",
+        "public-social",
+        "direct",
+    ] {
+        assert!(
+            groups.iter().any(|(n, v)| *n == g && *v > 0),
+            "{g} present in {groups:?}"
+        );
+    }
+}
