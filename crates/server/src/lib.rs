@@ -8,6 +8,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod state;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
         .route("/api/v1/stats/breakdown", get(api::stats::breakdown))
         .route("/js/script.js", get(assets::tracker))
+        .merge(web::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -48,6 +50,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
+        ))
+        // Pages load scripts and styles only from this origin, never inline, and cannot
+        // be framed. (Harmless on JSON and on the tracker script, which other pages embed.)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
         ))
         .with_state(state)
 }

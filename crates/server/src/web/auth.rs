@@ -1,0 +1,11 @@
+//! Accounts, sessions, CSRF, access control. (Being built: see ARCHITECTURE.md.)
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+}
