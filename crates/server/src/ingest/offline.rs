@@ -44,7 +44,7 @@ pub async fn ingest_hits(
         seen += 1;
         // Historical time runs faster than the maintenance timer: forget idle visits by
         // event time, or the visit table would hold every visit ever generated.
-        if seen % 50_000 == 0 {
+        if seen.is_multiple_of(50_000) {
             state.sessions.sweep(h.ts);
         }
         if pipeline::drop_bot(state, &h.user_agent).is_err() {
