@@ -77,7 +77,7 @@ fn sample_row(i: usize) -> lucarne_core::event::EventRow {
         name: "pageview".into(),
         visitor_id: i as u64 * 7919,
         session_id: i as u64 * 104_729,
-        entry: i % 2 == 0,
+        entry: i.is_multiple_of(2),
         hostname: "bench.test".into(),
         pathname: format!("/articles/{}", i % 500),
         entry_page: "/articles/1".into(),

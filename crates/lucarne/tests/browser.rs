@@ -324,3 +324,95 @@ async fn tracker_sends_nothing_from_an_automated_browser() {
     .await
     .expect("the automated-browser test took too long");
 }
+
+/// A page that declares Telegram's in-app-browser global before the tracker loads, as
+/// Telegram's Android/iOS webviews do.
+fn telegram_page(lucarne: &Lucarne) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>In Telegram</title>
+<script>window.TelegramWebviewProxy = {{ postEvent: function () {{}} }};</script>
+<script defer data-domain="example.test" data-allow-localhost src="{url}/js/script.js"></script>
+</head><body><h1>Shared in a Telegram chat</h1></body></html>"#,
+        url = lucarne.url()
+    )
+}
+
+/// A hash-routed single-page app (`data-hash`).
+fn hash_app_page(lucarne: &Lucarne) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Hash app</title>
+<script defer data-domain="example.test" data-allow-localhost data-hash src="{url}/js/script.js"></script>
+</head><body><h1>App</h1></body></html>"#,
+        url = lucarne.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_honours_opt_out_reports_telegram_webview_and_hash_routes() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let data = tempfile::tempdir().expect("data dir");
+        add_site(data.path(), "example.test");
+        let key = create_key(data.path());
+        let lucarne = Lucarne::start(data.path());
+        let stats = Stats::new(&lucarne, key);
+        let pages = serve_pages(vec![
+            ("/optout/*", article_page(&lucarne, "data-allow-localhost")),
+            ("/control/*", article_page(&lucarne, "data-allow-localhost")),
+            ("/tg/*", telegram_page(&lucarne)),
+            ("/app/*", hash_app_page(&lucarne)),
+        ]);
+        let browser = Browser::start();
+        let port = pages.port();
+
+        // Opt-out: counted once, then the reader sets the flag and reloads: not counted.
+        let session = browser.session().await;
+        let page = format!("http://example.test:{port}/optout/page");
+        session.goto(&page).await.expect("open the page");
+        stats.wait_count("event:page", "pageviews", "/optout/page", 1).await;
+        session.js("localStorage.lucarne_ignore = 'true'").await;
+        session.goto(&page).await.expect("reload the page");
+        session
+            .wait_js("window.lucarne && window.lucarne.l", PAGE_TIMEOUT, "tracker loaded")
+            .await;
+        // Positive control on another origin (a subdomain, so no opt-out flag there):
+        // once it is counted, the opted-out reload had every chance to be counted too.
+        let control = format!("http://www.example.test:{port}/control/page");
+        session.goto(&control).await.expect("open the control page");
+        stats.wait_count("event:page", "pageviews", "/control/page", 1).await;
+        assert_eq!(
+            stats.count("event:page", "pageviews", "/optout/page").await,
+            1,
+            "the opted-out reload was not counted"
+        );
+        session.close().await;
+
+        // Telegram's in-app browser: a new visitor (own user agent) with no referrer on a
+        // deep page would be "estimated dark"; the webview global makes it Telegram.
+        let tg = browser
+            .session_with_user_agent(
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+            )
+            .await;
+        tg.goto(&format!("http://example.test:{port}/tg/article"))
+            .await
+            .expect("open the page in 'Telegram'");
+        stats.wait_count("visit:channel", "visits", "telegram", 1).await;
+        tg.close().await;
+
+        // Hash routing: each `#/route` is a page.
+        let app = browser
+            .session_with_user_agent(
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+            )
+            .await;
+        app.goto(&format!("http://example.test:{port}/app/#/inbox"))
+            .await
+            .expect("open the hash app");
+        stats.wait_count("event:page", "pageviews", "/app#/inbox", 1).await;
+        app.js("location.hash = '#/settings'").await;
+        stats.wait_count("event:page", "pageviews", "/app#/settings", 1).await;
+        app.close().await;
+    })
+    .await
+    .expect("the browser test took too long");
+}

@@ -722,7 +722,7 @@ mod tests {
             name: "pageview".into(),
             visitor_id: i,
             session_id: i * 3,
-            entry: i % 2 == 0,
+            entry: i.is_multiple_of(2),
             hostname: "example.com".into(),
             pathname: format!("/p/{i}/café"),
             entry_page: "/".into(),
@@ -743,7 +743,7 @@ mod tests {
             country: "FR".into(),
             screen_width: 390,
             props: vec![("plan".into(), "pro".into())],
-            revenue: (i % 3 == 0).then(|| Revenue {
+            revenue: i.is_multiple_of(3).then(|| Revenue {
                 amount_minor: 1990,
                 currency: "EUR".into(),
             }),
