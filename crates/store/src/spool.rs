@@ -463,28 +463,23 @@ fn loader_loop<S: Sink>(dir: PathBuf, mut sink: S, rx: Receiver<LoaderMsg>, shar
             Some(t) => LOAD_INTERVAL.saturating_sub(t.elapsed()),
             None => Duration::from_secs(3600),
         };
-        match rx.recv_timeout(wait) {
-            Ok(LoaderMsg::Rows(mut r, p)) => {
+        let mut absorb = |m: LoaderMsg| match m {
+            LoaderMsg::Rows(mut r, p) => {
                 pending.append(&mut r);
                 pos = Some(p);
                 oldest.get_or_insert_with(Instant::now);
             }
-            Ok(LoaderMsg::Flush(reply)) => flushes.push(reply),
-            Ok(LoaderMsg::Shutdown(reply)) => shutdown = Some(reply),
+            LoaderMsg::Flush(reply) => flushes.push(reply),
+            LoaderMsg::Shutdown(reply) => shutdown = Some(reply),
+        };
+        match rx.recv_timeout(wait) {
+            Ok(m) => absorb(m),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         // Take whatever else is already waiting, cheaply.
         while let Ok(m) = rx.try_recv() {
-            match m {
-                LoaderMsg::Rows(mut r, p) => {
-                    pending.append(&mut r);
-                    pos = Some(p);
-                    oldest.get_or_insert_with(Instant::now);
-                }
-                LoaderMsg::Flush(reply) => flushes.push(reply),
-                LoaderMsg::Shutdown(reply) => shutdown = Some(reply),
-            }
+            absorb(m);
         }
         let due = pending.len() >= LOAD_ROWS
             || oldest.is_some_and(|t| t.elapsed() >= LOAD_INTERVAL)

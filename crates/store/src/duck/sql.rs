@@ -139,26 +139,7 @@ fn visits_by_start(
                FROM events WHERE {inner} GROUP BY session_id)
          GROUP BY g"
     );
-    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            let g: Option<String> = r.get(0)?;
-            Ok((
-                g.unwrap_or_default(),
-                (
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, f64>(3)?,
-                ),
-            ))
-        })
-        .map_err(StoreError::backend)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (k, v) = row.map_err(StoreError::backend)?;
-        out.insert(k, v);
-    }
-    Ok(out)
+    visit_rows(conn, &sql, params)
 }
 
 const PRIVATE_GROUPS: &str = "('private-message', 'email')";
@@ -231,6 +212,34 @@ fn event_level(
     Ok(out)
 }
 
+/// Run a visit-level query whose rows are (group, visits, bounces, duration seconds).
+fn visit_rows(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            let g: Option<String> = r.get(0)?;
+            Ok((
+                g.unwrap_or_default(),
+                (
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, f64>(3)?,
+                ),
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (k, v) = row.map_err(StoreError::backend)?;
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
 /// Visit-level numbers (visits, bounces, duration) per group key.
 ///
 /// A visit's pageviews and duration always count all of its events in the range; event
@@ -271,26 +280,7 @@ fn visit_level(
                 FROM events WHERE {w} GROUP BY g, session_id) GROUP BY g"
         )
     };
-    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            let g: Option<String> = r.get(0)?;
-            Ok((
-                g.unwrap_or_default(),
-                (
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, f64>(3)?,
-                ),
-            ))
-        })
-        .map_err(StoreError::backend)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (k, v) = row.map_err(StoreError::backend)?;
-        out.insert(k, v);
-    }
-    Ok(out)
+    visit_rows(conn, &sql, params)
 }
 
 fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &HashMap<String, (u64, u64, f64)>) {
