@@ -4,6 +4,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub const TRACKER_JS: &str = include_str!("../../../web/script.js");
+/// The OpenAPI 3 description of the JSON APIs.
+pub const OPENAPI_JSON: &str = include_str!("../../../web/openapi.json");
 
 fn js(body: &'static str) -> Response {
     (
@@ -23,4 +25,16 @@ fn js(body: &'static str) -> Response {
 /// `GET /js/script.js`
 pub async fn tracker() -> Response {
     js(TRACKER_JS)
+}
+
+/// `GET /api/openapi.json`
+pub async fn openapi() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }

@@ -42,6 +42,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
         .route("/api/v1/stats/breakdown", get(api::stats::breakdown))
         .route("/js/script.js", get(assets::tracker))
+        .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -700,3 +700,44 @@ async fn country_from_a_maxmind_database() {
     countries.sort_unstable();
     assert_eq!(countries, vec!["", "FR", "SN"], "{v}");
 }
+
+#[tokio::test]
+async fn openapi_document_describes_every_api_route() {
+    let h = harness().await;
+    let (s, v, headers) = h
+        .send(
+            Request::get("/api/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(v["openapi"], "3.0.3");
+    let paths = v["paths"].as_object().expect("paths");
+    for route in [
+        "/api/event",
+        "/api/health",
+        "/metrics",
+        "/api/v1/stats/aggregate",
+        "/api/v1/stats/timeseries",
+        "/api/v1/stats/breakdown",
+        "/js/script.js",
+        "/api/openapi.json",
+    ] {
+        assert!(paths.contains_key(route), "{route} documented");
+        // And the route really exists (not 404) on the router.
+        let method = if route == "/api/event" {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let req = Request::builder()
+            .method(method)
+            .uri(route)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, _) = h.send(req).await;
+        assert_ne!(status, StatusCode::NOT_FOUND, "{route} is routed");
+    }
+}
