@@ -74,3 +74,9 @@ echo '```'
 /usr/bin/time -f "generate: %e s wall, %M KB max RSS" "$BIN" generate --data "$WORK/query" --site bench.test --events "$EVENTS" --days 365 2>&1 | grep -v '^\s*$' | grep -E 'stored|generate:'
 "$BENCH" query --data "$WORK/query" --runs 20
 echo '```'
+echo
+echo "### Dashboard overview page (every query + HTML) and its weight, same data, 30 days"
+echo '```'
+"$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d' 2>&1 | grep -v ' INFO '
+"$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d&compare=1' 2>&1 | grep -E 'median'
+echo '```'

@@ -38,6 +38,20 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// Time the dashboard's overview page (every query and the HTML, as served to a
+    /// logged-in user) and weigh it gzipped, with its stylesheet and script.
+    Page {
+        #[arg(long)]
+        data: PathBuf,
+        /// The site's domain.
+        #[arg(long)]
+        site: String,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// The page's query string; `date=` (the last day with events) is added when absent.
+        #[arg(long, default_value = "period=30d")]
+        query: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -49,6 +63,12 @@ fn main() -> Result<()> {
             runs,
         } => query(&data, site_id, runs),
         Cmd::Writer { batches } => writer(batches),
+        Cmd::Page {
+            data,
+            site,
+            runs,
+            query,
+        } => page(&data, &site, runs, &query),
     }
 }
 
@@ -245,4 +265,140 @@ fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
     );
     store.shutdown();
     Ok(())
+}
+
+fn gzip_len(bytes: &[u8]) -> Result<usize> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?.len())
+}
+
+fn page(data: &std::path::Path, domain: &str, runs: usize, query: &str) -> Result<()> {
+    use lucarne_server::web::auth::Access;
+    use lucarne_server::web::dashboard;
+    use lucarne_server::{AppState, ServerOptions};
+    use lucarne_store::meta::{MetaStore, Role};
+    use std::sync::Arc;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = Arc::new(DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let meta = MetaStore::open(data)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let site = meta
+            .site_by_domain(domain)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_context(|| format!("no site {domain}"))?;
+        let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let last: i64 = store
+            .scalar_i64(&format!(
+                "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {}",
+                site.id
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let last_day = chrono::DateTime::from_timestamp_micros(last)
+            .context("no events")?
+            .date_naive();
+        let query = if query.contains("date=") || query.contains("period=custom") {
+            query.to_string()
+        } else {
+            format!("{query}&date={last_day}")
+        };
+        let events: Arc<dyn EventStore> = store;
+        let state = AppState::new(events, meta, &ServerOptions::default()).await?;
+        let access = Access {
+            site,
+            role: Role::Owner,
+            user: None,
+            shared: false,
+        };
+        let mut times = Vec::new();
+        let mut html = String::new();
+        for i in 0..runs + 2 {
+            let t = Instant::now();
+            html = dashboard::overview_page(
+                &state,
+                None,
+                &access,
+                &format!("/sites/{domain}"),
+                Some(&query),
+                None,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .into_string();
+            if i >= 2 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let (css, js) = (dashboard::APP_CSS, dashboard::APP_JS);
+        let (gh, gc, gj) = (
+            gzip_len(html.as_bytes())?,
+            gzip_len(css.as_bytes())?,
+            gzip_len(js.as_bytes())?,
+        );
+        // Where the time goes: each query of the page alone, one after the other.
+        let mut parts = Vec::new();
+        {
+            let view = dashboard::View::from_query(Some(&query));
+            let r = lucarne_server::api::stats::resolve_site(
+                access.site.clone(),
+                Some(&view.period),
+                view.date.as_deref(),
+                Some("visitors,bounce_rate"),
+                None,
+            )
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let q = r.query(r.from, r.to);
+            let plain = ReportQuery {
+                with_sessions: false,
+                ..q.clone()
+            };
+            let t = Instant::now();
+            state.events.aggregate(&q).map_err(|e| anyhow::anyhow!("{e}"))?;
+            parts.push(("aggregate".to_string(), t.elapsed()));
+            let b = buckets(&r.tz, r.from, r.to, Interval::Date);
+            let t = Instant::now();
+            state
+                .events
+                .timeseries(&plain, &b)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            parts.push(("timeseries".to_string(), t.elapsed()));
+            for p in dashboard::PANELS.iter() {
+                let prop = Property::parse(p.property).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let t = Instant::now();
+                state
+                    .events
+                    .breakdown(&plain, &prop, 10, 0)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                parts.push((p.slug.to_string(), t.elapsed()));
+            }
+        }
+        println!("events in store: {total}; page query: {query}");
+        println!(
+            "  each query alone: {}",
+            parts
+                .iter()
+                .map(|(n, d)| format!("{n} {:.0} ms", d.as_secs_f64() * 1000.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "overview page (all its queries + HTML), {runs} runs: median {:.1} ms, p95 {:.1} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95)
+        );
+        println!(
+            "page weight: HTML {} B ({gh} B gzip), app.css {} B ({gc} B gzip), app.js {} B ({gj} B gzip); total over the wire {} B gzip",
+            html.len(),
+            css.len(),
+            js.len(),
+            gh + gc + gj
+        );
+        Ok(())
+    })
 }

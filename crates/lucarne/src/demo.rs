@@ -17,6 +17,7 @@ use crate::config::FileConfig;
 use crate::{open_state, ServeArgs};
 
 pub const DEMO_SITE: &str = "demo.lucarne.test";
+pub const DEMO_LOGIN: &str = "demo@lucarne.test";
 
 /// A plausible country for a synthetic visitor, stable per IP (demo data only: live
 /// traffic gets its country from a GeoIP database or a trusted header, or none).
@@ -112,9 +113,12 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
         println!("Stored {} demo events.", report.stored);
     }
     let key = state.meta.create_api_key("demo").await?;
+    let (login, password) = demo_login(&state, &site).await?;
     println!();
     println!("Lucarne demo is running at http://{addr}");
     println!("  site:    {DEMO_SITE}");
+    println!("  login:   {login}");
+    println!("  password: {password}");
     println!("  API key: {key}");
     println!(
         "  try:     curl -H 'Authorization: Bearer {key}' 'http://{addr}/api/v1/stats/breakdown?site_id={DEMO_SITE}&period=30d&property=visit:channel_group&metrics=visitors,visits,bounce_rate'"
@@ -124,6 +128,31 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     let out = lucarne_server::serve(listener, state).await;
     trickle.abort();
     out
+}
+
+/// The demo login: created on first start, given a fresh random password on every start
+/// (only its hash is stored, so it cannot be shown again otherwise), owner of the demo site.
+async fn demo_login(state: &AppState, site: &Site) -> Result<(String, String)> {
+    use rand::RngCore;
+    let mut raw = [0u8; 12];
+    rand::rng().fill_bytes(&mut raw);
+    let password: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || lucarne_server::web::auth::hash_password(&pw))
+        .await?
+        .map_err(|_| anyhow::anyhow!("hashing the demo password failed"))?;
+    let user = match state.meta.user_by_email(DEMO_LOGIN).await? {
+        Some(u) => {
+            state.meta.set_user_password(u.id, &hash).await?;
+            u
+        }
+        None => state.meta.create_user(DEMO_LOGIN, &hash, None).await?,
+    };
+    state
+        .meta
+        .set_member(site.id, user.id, lucarne_store::meta::Role::Owner)
+        .await?;
+    Ok((user.email, password))
 }
 
 /// Live synthetic visits, a few a minute, stamped with the current time.

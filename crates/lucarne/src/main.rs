@@ -94,6 +94,11 @@ enum Command {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+    /// Manage dashboard accounts.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
         #[command(flatten)]
@@ -125,6 +130,20 @@ enum SiteCmd {
     },
     /// List sites.
     List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a dashboard account. The password is read from standard input (one line),
+    /// or asked for twice when standard input is a terminal.
+    Add {
+        email: String,
+        /// Make the user an owner of this site (repeatable).
+        #[arg(long = "owner-of")]
+        owner_of: Vec<String>,
         #[command(flatten)]
         data: DataArg,
     },
@@ -248,6 +267,41 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 }
             }
         },
+        Command::User { cmd } => match cmd {
+            UserCmd::Add {
+                email,
+                owner_of,
+                data,
+            } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let mut sites = Vec::new();
+                for d in &owner_of {
+                    let domain = lucarne_store::meta::normalise_domain(d)?;
+                    let site = meta.site_by_domain(&domain).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no site `{domain}` (add it with `lucarne site add`)")
+                    })?;
+                    sites.push(site);
+                }
+                let password = read_password()?;
+                lucarne_server::web::auth::check_new_password(&password)
+                    .map_err(|m| anyhow::anyhow!(m))?;
+                let hash = tokio::task::spawn_blocking(move || {
+                    lucarne_server::web::auth::hash_password(&password)
+                })
+                .await?
+                .map_err(|_| anyhow::anyhow!("hashing the password failed"))?;
+                let user = meta.create_user(&email, &hash, None).await?;
+                for site in &sites {
+                    meta.set_member(site.id, user.id, lucarne_store::meta::Role::Owner)
+                        .await?;
+                }
+                println!("user added: {} (id {})", user.email, user.id);
+                for site in &sites {
+                    println!("  owner of {}", site.domain);
+                }
+                Ok(())
+            }
+        },
         Command::Generate {
             data,
             site,
@@ -256,6 +310,46 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             seed,
         } => demo::generate(&data_dir(&data, &file), &site, events, days, seed).await,
     }
+}
+
+/// A new password: one line from standard input, or typed twice (not echoed) on a terminal.
+fn read_password() -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let read_line = || -> Result<String> {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    if !stdin.is_terminal() {
+        return read_line();
+    }
+    // Best effort: hide what is typed.
+    let echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    };
+    echo(false);
+    let ask = |prompt: &str| -> Result<String> {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        let line = read_line();
+        eprintln!();
+        line
+    };
+    let first = ask("Password: ");
+    let second = ask("Password again: ");
+    echo(true);
+    let (first, second) = (first?, second?);
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
 }
 
 /// Open the stores, build the state and bind the listener.

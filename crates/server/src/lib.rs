@@ -68,18 +68,63 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Periodic upkeep: salt rotation, forgetting idle visits.
+/// Periodic upkeep: salt rotation, forgetting idle visits, and (hourly) deleting events
+/// older than each site's retention period.
 pub fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut last_retention: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
             let now = Utc::now();
             state.refresh_salts(now).await;
             let live = state.sessions.sweep(now);
             state.metrics.sessions.set(live as i64);
+            if last_retention.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                last_retention = Some(std::time::Instant::now());
+                apply_retention(&state, now).await;
+            }
         }
     })
+}
+
+/// Delete every site's events older than its retention period (if it has one).
+pub async fn apply_retention(state: &Arc<AppState>, now: chrono::DateTime<Utc>) -> u64 {
+    let sites = match state.meta.sites().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(message = "Retention: cannot list sites.", error = %e);
+            return 0;
+        }
+    };
+    let mut deleted = 0;
+    for site in sites {
+        let Some(days) = state.site_options(site.id).await.retention_days else {
+            continue;
+        };
+        let before = now - chrono::Duration::days(i64::from(days));
+        let events = state.events.clone();
+        let id = site.id;
+        match tokio::task::spawn_blocking(move || events.delete_site_events(id, Some(before))).await
+        {
+            Ok(Ok(n)) => {
+                if n > 0 {
+                    info!(
+                        message = "Retention: deleted old events.",
+                        site_id = id,
+                        days,
+                        events = n
+                    );
+                }
+                deleted += n;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(message = "Retention: delete failed.", site_id = id, error = %e)
+            }
+            Err(e) => tracing::warn!(message = "Retention: task failed.", site_id = id, error = %e),
+        }
+    }
+    deleted
 }
 
 /// Serve until SIGINT/SIGTERM, then drain the writer and checkpoint.

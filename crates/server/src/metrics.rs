@@ -33,6 +33,7 @@ pub enum ReasonLabel {
     hostname_not_allowed,
     queue_full,
     store_unavailable,
+    do_not_track,
 }
 
 impl From<DropReason> for ReasonLabel {
@@ -55,6 +56,7 @@ impl From<DropReason> for ReasonLabel {
             D::HostnameNotAllowed => ReasonLabel::hostname_not_allowed,
             D::QueueFull => ReasonLabel::queue_full,
             D::StoreUnavailable => ReasonLabel::store_unavailable,
+            D::DoNotTrack => ReasonLabel::do_not_track,
         }
     }
 }

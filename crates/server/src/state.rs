@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use lucarne_core::rules::Rules;
 use lucarne_core::useragent::{device, is_bot, Device};
 use lucarne_core::visitor::Salt;
-use lucarne_store::meta::{MetaStore, Site};
+use lucarne_store::meta::{MetaStore, Site, SiteOptions};
 use lucarne_store::EventStore;
 use tracing::warn;
 
@@ -44,6 +44,7 @@ pub struct AppState {
     salts: RwLock<(Salt, Option<Salt>)>,
     sites: RwLock<HashMap<String, (Option<Site>, Instant)>>,
     user_agents: Mutex<HashMap<String, Arc<UaFacts>>>,
+    site_options: RwLock<HashMap<u32, (SiteOptions, Instant)>>,
 }
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
@@ -104,6 +105,7 @@ impl AppState {
             salts: RwLock::new((s.current, s.previous)),
             sites: RwLock::new(HashMap::new()),
             user_agents: Mutex::new(HashMap::new()),
+            site_options: RwLock::new(HashMap::new()),
         }))
     }
 
@@ -178,9 +180,35 @@ impl AppState {
         facts
     }
 
-    /// Forget cached sites (after settings change).
+    /// A site's settings (DNT/GPC, retention, token style), cached for `SITE_TTL`: a
+    /// change made in the dashboard takes effect within 30 seconds on every node.
+    pub async fn site_options(&self, site_id: u32) -> SiteOptions {
+        if let Ok(cache) = self.site_options.read() {
+            if let Some((o, at)) = cache.get(&site_id) {
+                if at.elapsed() < SITE_TTL {
+                    return o.clone();
+                }
+            }
+        }
+        let options = match self.meta.site_options(site_id).await {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(message = "Site settings lookup failed; using defaults.", error = %e);
+                return SiteOptions::default();
+            }
+        };
+        if let Ok(mut cache) = self.site_options.write() {
+            cache.insert(site_id, (options.clone(), Instant::now()));
+        }
+        options
+    }
+
+    /// Forget cached sites and settings (after settings change).
     pub fn invalidate_sites(&self) {
         if let Ok(mut c) = self.sites.write() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.site_options.write() {
             c.clear();
         }
     }

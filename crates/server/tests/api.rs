@@ -741,3 +741,79 @@ async fn openapi_document_describes_every_api_route() {
         assert_ne!(status, StatusCode::NOT_FOUND, "{route} is routed");
     }
 }
+
+#[tokio::test]
+async fn do_not_track_and_gpc_are_honoured_when_the_site_says_so() {
+    let h = harness().await;
+    let body = r#"{"n":"pageview","u":"https://example.com/dnt","d":"example.com"}"#;
+    let post = |dnt: Option<(&'static str, &'static str)>| {
+        let mut b = Request::post("/api/event").header("user-agent", CHROME);
+        if let Some((k, v)) = dnt {
+            b = b.header(k, v);
+        }
+        b.body(Body::from(body)).unwrap()
+    };
+    // Not honoured by default: recorded.
+    let (s, v, _) = h.send(post(Some(("dnt", "1")))).await;
+    assert_eq!((s, v["ok"].as_bool()), (StatusCode::ACCEPTED, Some(true)));
+    // The owner turns it on.
+    let site = h
+        .state
+        .meta
+        .site_by_domain("example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut o = h.state.meta.site_options(site.id).await.unwrap();
+    o.honour_dnt = true;
+    h.state.meta.set_site_options(site.id, &o).await.unwrap();
+    h.state.invalidate_sites();
+    for header in [("dnt", "1"), ("sec-gpc", "1")] {
+        let (s, v, _) = h.send(post(Some(header))).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "not an error for the browser");
+        assert_eq!(v["reason"], "do_not_track", "{header:?}: {v}");
+    }
+    assert_eq!(dropped(&h.metrics().await, "do_not_track"), 2);
+    let (s, _, _) = h.send(post(None)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=pageviews")
+        .await;
+    assert_eq!(
+        v["results"]["pageviews"]["value"], 2,
+        "the first and the last, not the two refusals: {v}"
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_only_events_older_than_the_period() {
+    let h = harness().await;
+    for i in 0..3 {
+        let body =
+            format!(r#"{{"n":"pageview","u":"https://example.com/r{i}","d":"example.com"}}"#);
+        assert_eq!(h.event(&body).await.0, StatusCode::ACCEPTED);
+    }
+    let site = h
+        .state
+        .meta
+        .site_by_domain("example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut o = h.state.meta.site_options(site.id).await.unwrap();
+    o.retention_days = Some(30);
+    h.state.meta.set_site_options(site.id, &o).await.unwrap();
+    h.state.invalidate_sites();
+    // Today: nothing is older than 30 days.
+    assert_eq!(
+        lucarne_server::apply_retention(&h.state, chrono::Utc::now()).await,
+        0
+    );
+    // 31 days from now, the three events are past the period.
+    let later = chrono::Utc::now() + chrono::Duration::days(31);
+    assert_eq!(lucarne_server::apply_retention(&h.state, later).await, 3);
+    let (_, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=pageviews")
+        .await;
+    assert_eq!(v["results"]["pageviews"]["value"], 0, "{v}");
+}

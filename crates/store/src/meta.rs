@@ -1,4 +1,5 @@
-//! Metadata store: sites, API keys and the daily visitor-hash salts.
+//! Metadata store: sites, API keys, the daily visitor-hash salts, and the dashboard's
+//! accounts, roles, login sessions and shared links.
 //!
 //! Embedded default: one SQLite file (`meta.sqlite`) in the data directory, through sqlx.
 
@@ -11,7 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tracing::info;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_meta.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_meta.sql")),
+    (2, include_str!("../migrations/sqlite/0002_accounts.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -316,6 +320,583 @@ impl MetaStore {
     }
 }
 
+/// A user's role on one site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sees the dashboard and changes settings, members and shared links.
+    Owner,
+    /// Sees the dashboard.
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Viewer => "viewer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// An account as stored (the password hash is a PHC string, e.g. argon2id).
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub locale: Option<String>,
+}
+
+/// One member of a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub role: Role,
+}
+
+/// A live login session, found by its token's hash.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user: UserRecord,
+    pub csrf: String,
+}
+
+/// A shared read-only dashboard link (the token itself is not stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLink {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+/// How the share token is added to links shared from the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareParamStyle {
+    Fragment,
+    Query,
+}
+
+impl ShareParamStyle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareParamStyle::Fragment => "fragment",
+            ShareParamStyle::Query => "query",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fragment" => Some(ShareParamStyle::Fragment),
+            "query" => Some(ShareParamStyle::Query),
+            _ => None,
+        }
+    }
+}
+
+/// Site settings beyond [`Site`]'s time zone and hostnames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteOptions {
+    pub share_param_style: ShareParamStyle,
+    /// Days of events kept; `None` keeps everything.
+    pub retention_days: Option<u32>,
+    /// Drop events from browsers sending Do-Not-Track or Global Privacy Control.
+    pub honour_dnt: bool,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
+            share_param_style: ShareParamStyle::Fragment,
+            retention_days: None,
+            honour_dnt: false,
+        }
+    }
+}
+
+/// What a stats API key may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyScope {
+    /// An instance key made with the CLI: every site.
+    All,
+    /// A user's key: the sites that user has a role on (now, not when the key was made).
+    Sites(Vec<u32>),
+}
+
+impl KeyScope {
+    pub fn allows(&self, site_id: u32) -> bool {
+        match self {
+            KeyScope::All => true,
+            KeyScope::Sites(ids) => ids.contains(&site_id),
+        }
+    }
+}
+
+/// A random token: 32 bytes (256 bits) in base32, with a readable prefix.
+fn random_token(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    format!("{prefix}{}", base32(&raw))
+}
+
+fn row_to_user(r: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, MetaError> {
+    Ok(UserRecord {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        password_hash: r.try_get("password_hash")?,
+        locale: r.try_get("locale")?,
+    })
+}
+
+/// A login e-mail address, normalised (trimmed, lower case) and minimally checked.
+pub fn normalise_email(raw: &str) -> Result<String, MetaError> {
+    let e = raw.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.contains('@') && !d.starts_with('.') && !d.ends_with('.'));
+    if ok {
+        Ok(e)
+    } else {
+        Err(MetaError::Invalid(format!(
+            "`{raw}` is not an e-mail address"
+        )))
+    }
+}
+
+/// Accounts, roles, login sessions, shared links, user API keys, site options.
+impl MetaStore {
+    pub async fn user_count(&self) -> Result<i64, MetaError> {
+        Ok(sqlx::query("SELECT count(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Create an account; `password_hash` is already hashed (PHC string).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        locale: Option<&str>,
+    ) -> Result<UserRecord, MetaError> {
+        let email = normalise_email(email)?;
+        if self.user_by_email(&email).await?.is_some() {
+            return Err(MetaError::Invalid(format!("user `{email}` already exists")));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO users (email, password_hash, locale, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&email)
+        .bind(password_hash)
+        .bind(locale)
+        .bind(Utc::now().to_rfc3339())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
+        Ok(UserRecord {
+            id,
+            email,
+            password_hash: password_hash.to_string(),
+            locale: locale.map(str::to_string),
+        })
+    }
+
+    /// Create the first account only if there is none yet (atomic: two concurrent
+    /// first-run forms cannot both succeed). `None` when a user already exists.
+    pub async fn create_first_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        locale: Option<&str>,
+    ) -> Result<Option<UserRecord>, MetaError> {
+        let email = normalise_email(email)?;
+        let row = sqlx::query(
+            "INSERT INTO users (email, password_hash, locale, created_at) \
+             SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
+        )
+        .bind(&email)
+        .bind(password_hash)
+        .bind(locale)
+        .bind(Utc::now().to_rfc3339())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(UserRecord {
+                id: r.try_get("id")?,
+                email,
+                password_hash: password_hash.to_string(),
+                locale: locale.map(str::to_string),
+            })),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, MetaError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, locale FROM users WHERE email = ? COLLATE NOCASE",
+        )
+        .bind(email.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_to_user).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, MetaError> {
+        let row = sqlx::query("SELECT id, email, password_hash, locale FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_user).transpose()
+    }
+
+    pub async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<(), MetaError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Give `user_id` a role on a site (replacing any previous role).
+    pub async fn set_member(
+        &self,
+        site_id: u32,
+        user_id: i64,
+        role: Role,
+    ) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(i64::from(site_id))
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, site_id: u32, user_id: i64) -> Result<bool, MetaError> {
+        let n = sqlx::query("DELETE FROM site_members WHERE site_id = ? AND user_id = ?")
+            .bind(i64::from(site_id))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn members(&self, site_id: u32) -> Result<Vec<Member>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.email, m.role FROM site_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.site_id = ? ORDER BY m.role, u.email",
+        )
+        .bind(i64::from(site_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(Member {
+                    user_id: r.try_get("user_id")?,
+                    email: r.try_get("email")?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| MetaError::Invalid(format!("stored role `{role}`")))?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn member_role(&self, site_id: u32, user_id: i64) -> Result<Option<Role>, MetaError> {
+        let row = sqlx::query("SELECT role FROM site_members WHERE site_id = ? AND user_id = ?")
+            .bind(i64::from(site_id))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Role::parse(&r.try_get::<String, _>("role")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The sites a user has a role on, by domain.
+    pub async fn user_sites(&self, user_id: i64) -> Result<Vec<(Site, Role)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.domain, s.timezone, s.allowed_hostnames, m.role FROM sites s \
+             JOIN site_members m ON m.site_id = s.id WHERE m.user_id = ? ORDER BY s.domain",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let role: String = r.try_get("role")?;
+            if let Some(role) = Role::parse(&role) {
+                out.push((Self::row_to_site(r)?, role));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Register a site and make `user_id` its owner.
+    pub async fn add_site_owned(
+        &self,
+        domain: &str,
+        timezone: &str,
+        user_id: i64,
+    ) -> Result<Site, MetaError> {
+        let site = self.add_site(domain, timezone).await?;
+        self.set_member(site.id, user_id, Role::Owner).await?;
+        Ok(site)
+    }
+
+    pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
+        let row = sqlx::query(
+            "SELECT share_param_style, retention_days, honour_dnt FROM sites WHERE id = ?",
+        )
+        .bind(i64::from(site_id))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(SiteOptions::default());
+        };
+        let style: String = r.try_get("share_param_style")?;
+        Ok(SiteOptions {
+            share_param_style: ShareParamStyle::parse(&style).unwrap_or(ShareParamStyle::Fragment),
+            retention_days: r
+                .try_get::<Option<i64>, _>("retention_days")?
+                .and_then(|d| u32::try_from(d).ok()),
+            honour_dnt: r.try_get::<i64, _>("honour_dnt")? != 0,
+        })
+    }
+
+    pub async fn set_site_options(&self, site_id: u32, o: &SiteOptions) -> Result<(), MetaError> {
+        sqlx::query(
+            "UPDATE sites SET share_param_style = ?, retention_days = ?, honour_dnt = ? WHERE id = ?",
+        )
+        .bind(o.share_param_style.as_str())
+        .bind(o.retention_days.map(i64::from))
+        .bind(i64::from(o.honour_dnt))
+        .bind(i64::from(site_id))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Store a login session by its token's hash.
+    pub async fn create_web_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(Utc::now().to_rfc3339())
+        .bind(expires_at.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session with this token hash, with its user.
+    pub async fn web_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebSession>, MetaError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.password_hash, u.locale, w.csrf, w.expires_at FROM web_sessions w \
+             JOIN users u ON u.id = w.user_id WHERE w.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let expires: String = r.try_get("expires_at")?;
+        let live = DateTime::parse_from_rfc3339(&expires)
+            .map(|t| t.with_timezone(&Utc) > now)
+            .unwrap_or(false);
+        if !live {
+            return Ok(None);
+        }
+        Ok(Some(WebSession {
+            user: row_to_user(&r)?,
+            csrf: r.try_get("csrf")?,
+        }))
+    }
+
+    pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forget expired sessions; returns how many.
+    pub async fn purge_web_sessions(&self, now: DateTime<Utc>) -> Result<u64, MetaError> {
+        Ok(
+            sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
+                .bind(now.to_rfc3339())
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Create a shared link; the token is returned once and only its hash is kept.
+    pub async fn create_shared_link(&self, site_id: u32, name: &str) -> Result<String, MetaError> {
+        let token = random_token("");
+        sqlx::query(
+            "INSERT INTO shared_links (site_id, name, prefix, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(i64::from(site_id))
+        .bind(name)
+        .bind(&token[..6])
+        .bind(hash_key(&token))
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    pub async fn shared_links(&self, site_id: u32) -> Result<Vec<SharedLink>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM shared_links WHERE site_id = ? ORDER BY id",
+        )
+        .bind(i64::from(site_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SharedLink {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revoke_shared_link(&self, site_id: u32, id: i64) -> Result<bool, MetaError> {
+        let n = sqlx::query(
+            "UPDATE shared_links SET revoked_at = ? WHERE id = ? AND site_id = ? AND revoked_at IS NULL",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .bind(id)
+        .bind(i64::from(site_id))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// The site a live shared-link token opens.
+    pub async fn shared_link_site(&self, token: &str) -> Result<Option<Site>, MetaError> {
+        let row = sqlx::query(
+            "SELECT s.id, s.domain, s.timezone, s.allowed_hostnames FROM shared_links l \
+             JOIN sites s ON s.id = l.site_id WHERE l.token_hash = ? AND l.revoked_at IS NULL",
+        )
+        .bind(hash_key(token.trim()))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::row_to_site).transpose()
+    }
+
+    /// Create a stats API key owned by a user (it reads only that user's sites).
+    pub async fn create_user_api_key(&self, user_id: i64, name: &str) -> Result<String, MetaError> {
+        let mut raw = [0u8; 24];
+        rand::rng().fill_bytes(&mut raw);
+        let key = format!("lk_{}", base32(&raw));
+        sqlx::query(
+            "INSERT INTO api_keys (name, prefix, key_hash, created_at, user_id) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(&key[..9])
+        .bind(hash_key(&key))
+        .bind(Utc::now().to_rfc3339())
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(key)
+    }
+
+    pub async fn user_api_keys(&self, user_id: i64) -> Result<Vec<ApiKey>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKey {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revoke_user_api_key(&self, user_id: i64, id: i64) -> Result<bool, MetaError> {
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .bind(id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// What a live API key may read; `None` for an unknown or revoked key.
+    pub async fn api_key_sites(&self, key: &str) -> Result<Option<KeyScope>, MetaError> {
+        let row =
+            sqlx::query("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+                .bind(hash_key(key))
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(r) = row else { return Ok(None) };
+        match r.try_get::<Option<i64>, _>("user_id")? {
+            None => Ok(Some(KeyScope::All)),
+            Some(uid) => {
+                let rows = sqlx::query("SELECT site_id FROM site_members WHERE user_id = ?")
+                    .bind(uid)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let ids = rows
+                    .iter()
+                    .map(|r| Ok(r.try_get::<i64, _>("site_id")? as u32))
+                    .collect::<Result<Vec<u32>, MetaError>>()?;
+                Ok(Some(KeyScope::Sites(ids)))
+            }
+        }
+    }
+}
+
 /// Crockford-style base32 (no I, L, O, U): unambiguous when read aloud or retyped.
 fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -395,5 +976,114 @@ mod tests {
             Err(MetaError::SiteExists(_))
         ));
         assert_eq!(m.sites().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn accounts_roles_sessions_links_and_key_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(dir.path()).await.unwrap();
+        let a = m.add_site("a.example", "UTC").await.unwrap();
+        let b = m.add_site("b.example", "UTC").await.unwrap();
+        assert_eq!(m.user_count().await.unwrap(), 0);
+        let u = m
+            .create_first_user(" Ann@Example.com ", "$hash", None)
+            .await
+            .unwrap()
+            .expect("first user");
+        assert_eq!(u.email, "ann@example.com");
+        assert!(m
+            .create_first_user("bob@example.com", "$h", None)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(
+            m.create_user("ANN@example.com", "$h", None).await.is_err(),
+            "unique, any case"
+        );
+        assert!(m.create_user("not an address", "$h", None).await.is_err());
+        let v = m
+            .create_user("bob@example.com", "$h", Some("fr"))
+            .await
+            .unwrap();
+        assert_eq!(
+            m.user_by_email("BOB@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            v.id
+        );
+
+        m.set_member(a.id, u.id, Role::Owner).await.unwrap();
+        m.set_member(a.id, v.id, Role::Viewer).await.unwrap();
+        m.set_member(b.id, v.id, Role::Owner).await.unwrap();
+        assert_eq!(m.member_role(a.id, v.id).await.unwrap(), Some(Role::Viewer));
+        assert_eq!(m.member_role(b.id, u.id).await.unwrap(), None);
+        let sites = m.user_sites(v.id).await.unwrap();
+        assert_eq!(sites.len(), 2);
+        assert_eq!(m.members(a.id).await.unwrap().len(), 2);
+        assert!(m.remove_member(a.id, v.id).await.unwrap());
+        assert_eq!(m.user_sites(v.id).await.unwrap().len(), 1);
+
+        let now = Utc::now();
+        m.create_web_session("h1", u.id, "csrf1", now + Duration::days(30))
+            .await
+            .unwrap();
+        m.create_web_session("h2", u.id, "csrf2", now - Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            m.web_session("h1", now).await.unwrap().unwrap().csrf,
+            "csrf1"
+        );
+        assert!(m.web_session("h2", now).await.unwrap().is_none(), "expired");
+        assert_eq!(m.purge_web_sessions(now).await.unwrap(), 1);
+        m.delete_web_session("h1").await.unwrap();
+        assert!(m.web_session("h1", now).await.unwrap().is_none());
+
+        let token = m.create_shared_link(a.id, "press").await.unwrap();
+        assert!(token.len() >= 50, "256 bits in base32");
+        assert_eq!(m.shared_link_site(&token).await.unwrap().unwrap().id, a.id);
+        let id = m.shared_links(a.id).await.unwrap()[0].id;
+        assert!(
+            !m.revoke_shared_link(b.id, id).await.unwrap(),
+            "another site's link"
+        );
+        assert!(m.revoke_shared_link(a.id, id).await.unwrap());
+        assert!(m.shared_link_site(&token).await.unwrap().is_none());
+
+        let instance = m.create_api_key("cli").await.unwrap();
+        let mine = m.create_user_api_key(v.id, "mine").await.unwrap();
+        assert_eq!(
+            m.api_key_sites(&instance).await.unwrap(),
+            Some(KeyScope::All)
+        );
+        assert_eq!(
+            m.api_key_sites(&mine).await.unwrap(),
+            Some(KeyScope::Sites(vec![b.id]))
+        );
+        assert_eq!(m.api_key_sites("lk_nope").await.unwrap(), None);
+        assert_eq!(m.user_api_keys(v.id).await.unwrap().len(), 1);
+        assert_eq!(m.user_api_keys(u.id).await.unwrap().len(), 0);
+        let kid = m.user_api_keys(v.id).await.unwrap()[0].id;
+        assert!(
+            !m.revoke_user_api_key(u.id, kid).await.unwrap(),
+            "not u's key"
+        );
+        assert!(m.revoke_user_api_key(v.id, kid).await.unwrap());
+        assert_eq!(m.api_key_sites(&mine).await.unwrap(), None);
+
+        assert_eq!(m.site_options(a.id).await.unwrap(), SiteOptions::default());
+        let o = SiteOptions {
+            share_param_style: ShareParamStyle::Query,
+            retention_days: Some(400),
+            honour_dnt: true,
+        };
+        m.set_site_options(a.id, &o).await.unwrap();
+        assert_eq!(m.site_options(a.id).await.unwrap(), o);
+        // Reopening applies no migration twice.
+        m.close().await;
+        let m = MetaStore::open(dir.path()).await.unwrap();
+        assert_eq!(m.site_options(a.id).await.unwrap(), o);
     }
 }

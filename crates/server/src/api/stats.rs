@@ -12,7 +12,7 @@ use lucarne_core::stats::{
     buckets, chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property,
     ReportQuery, Value,
 };
-use lucarne_store::meta::Site;
+use lucarne_store::meta::{KeyScope, Site};
 use serde::Deserialize;
 use serde_json::{json, Map};
 
@@ -61,17 +61,32 @@ pub fn site_tz(site: &Site) -> SiteTz {
     SiteTz(site.timezone.parse().unwrap_or(chrono_tz::UTC))
 }
 
-pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The sites a Bearer key may read: every site for instance keys made with the CLI, the
+/// owner's sites (at request time) for keys made in the dashboard.
+pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<KeyScope, ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(ApiError::unauthorized)?;
-    match state.meta.verify_api_key(key).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::unauthorized()),
+    match state.meta.api_key_sites(key).await {
+        Ok(Some(scope)) => Ok(scope),
+        Ok(None) => Err(ApiError::unauthorized()),
         Err(e) => Err(ApiError::internal("verifying API key", e)),
+    }
+}
+
+/// A key that may not read this site gets the same answer as for a site that does not
+/// exist: no site's existence leaks to other users' keys.
+fn in_scope(scope: &KeyScope, r: &Resolved) -> Result<(), ApiError> {
+    if scope.allows(r.site.id) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "unknown_site",
+            format!("no site `{}`", r.site.domain),
+        ))
     }
 }
 
@@ -99,10 +114,28 @@ pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiE
         .site(&lucarne_core::url_clean::normalise_host(domain))
         .await
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
+    resolve_site(
+        site,
+        p.period.as_deref(),
+        p.date.as_deref(),
+        p.metrics.as_deref(),
+        p.filters.as_deref(),
+    )
+}
+
+/// The part of [`resolve`] after the site is known: the dashboard (which has already
+/// checked access to the site) shares it, so both compute the same date range from the
+/// same parameters.
+pub fn resolve_site(
+    site: Site,
+    period: Option<&str>,
+    date: Option<&str>,
+    metrics: Option<&str>,
+    filters: Option<&str>,
+) -> Result<Resolved, ApiError> {
     let tz = site_tz(&site);
-    let period =
-        Period::parse(p.period.as_deref().unwrap_or("30d"), p.date.as_deref()).map_err(bad)?;
-    let today = match (&period, p.date.as_deref()) {
+    let period = Period::parse(period.unwrap_or("30d"), date).map_err(bad)?;
+    let today = match (&period, date) {
         (Period::Custom(..), _) | (_, None) => chrono_tz_shim::Tz::local_date(&tz, Utc::now()),
         (_, Some(d)) => {
             NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad(format!("bad date `{d}`")))?
@@ -115,8 +148,8 @@ pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiE
             "the date range is longer than ten years",
         ));
     }
-    let metrics = Metric::parse_list(p.metrics.as_deref().unwrap_or("visitors")).map_err(bad)?;
-    let filters = Filter::parse_list(p.filters.as_deref().unwrap_or("")).map_err(bad)?;
+    let metrics = Metric::parse_list(metrics.unwrap_or("visitors")).map_err(bad)?;
+    let filters = Filter::parse_list(filters.unwrap_or("")).map_err(bad)?;
     Ok(Resolved {
         site,
         tz,
@@ -221,8 +254,9 @@ pub async fn aggregate(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_key(&state, &headers).await?;
+    let scope = require_key(&state, &headers).await?;
     let r = resolve(&state, &p).await?;
+    in_scope(&scope, &r)?;
     let q = r.query(r.from, r.to);
     let now = blocking(&state, move |s| s.events.aggregate(&q)).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
@@ -260,8 +294,9 @@ pub async fn timeseries(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_key(&state, &headers).await?;
+    let scope = require_key(&state, &headers).await?;
     let r = resolve(&state, &p).await?;
+    in_scope(&scope, &r)?;
     let interval = match p.interval.as_deref() {
         Some(i) => Interval::parse(i).map_err(bad)?,
         None => Interval::default_for(r.period),
@@ -296,8 +331,9 @@ pub async fn breakdown(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_key(&state, &headers).await?;
+    let scope = require_key(&state, &headers).await?;
     let r = resolve(&state, &p).await?;
+    in_scope(&scope, &r)?;
     let property = Property::parse(
         p.property
             .as_deref()

@@ -13,7 +13,6 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use lucarne_store::StoreError;
 
@@ -31,7 +30,8 @@ pub async fn event(
             state.metrics.accepted.inc();
             (
                 StatusCode::ACCEPTED,
-                Json(serde_json::json!({ "ok": true })),
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"ok":true}"#,
             )
                 .into_response()
         }
@@ -65,6 +65,7 @@ async fn run(
     pipeline::drop_bot(state, &user_agent)?;
     pipeline::drop_spam_referrer(state, &hit)?;
     let site = pipeline::resolve_site(state, &hit).await?;
+    pipeline::drop_do_not_track(state, &site, headers).await?;
     let ip = state.client_ip(peer.ip(), headers);
     let country = state.country(ip, headers);
     let sender = pipeline::Sender {

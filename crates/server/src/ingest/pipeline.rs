@@ -45,6 +45,8 @@ pub enum DropReason {
     HostnameNotAllowed,
     QueueFull,
     StoreUnavailable,
+    /// The site honours Do-Not-Track / Global Privacy Control and the browser sent one.
+    DoNotTrack,
 }
 
 impl DropReason {
@@ -67,6 +69,7 @@ impl DropReason {
             D::HostnameNotAllowed => "hostname_not_allowed",
             D::QueueFull => "queue_full",
             D::StoreUnavailable => "store_unavailable",
+            D::DoNotTrack => "do_not_track",
         }
     }
 
@@ -86,6 +89,8 @@ impl DropReason {
             D::Bot | D::SpamReferrer | D::HostnameNotAllowed => StatusCode::FORBIDDEN,
             D::UnknownSite => StatusCode::NOT_FOUND,
             D::QueueFull | D::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            // Not an error of the sender: the visitor asked not to be tracked.
+            D::DoNotTrack => StatusCode::ACCEPTED,
         }
     }
 
@@ -112,6 +117,9 @@ impl DropReason {
             D::HostnameNotAllowed => "the page's hostname is not allowed for this site",
             D::QueueFull => "too many events waiting to be stored, retry shortly",
             D::StoreUnavailable => "the events store is not accepting events",
+            D::DoNotTrack => {
+                "not recorded: the browser asks not to be tracked and this site honours it"
+            }
         }
     }
 
@@ -315,6 +323,26 @@ pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReaso
         return Err(DropReason::HostnameNotAllowed);
     }
     Ok(site)
+}
+
+/// Step 4b: Do-Not-Track (`DNT: 1`) and Global Privacy Control (`Sec-GPC: 1`), when the
+/// site's owner chose to honour them.
+pub async fn drop_do_not_track(
+    state: &AppState,
+    site: &Site,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), DropReason> {
+    let asks = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            == Some("1")
+    };
+    if (asks("dnt") || asks("sec-gpc")) && state.site_options(site.id).await.honour_dnt {
+        return Err(DropReason::DoNotTrack);
+    }
+    Ok(())
 }
 
 /// Referrer stored as host + path, without query or fragment; empty when internal.

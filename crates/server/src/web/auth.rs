@@ -1,11 +1,602 @@
-//! Accounts, sessions, CSRF, access control. (Being built: see ARCHITECTURE.md.)
+//! Accounts, login sessions, CSRF, login rate limits, roles per site, and the pages that
+//! manage them (setup, login, sites, site settings, members, shared links, API keys).
+//!
+//! Who sees what is decided here: every dashboard page starts with [`site_access`]
+//! (a logged-in user with a role on the site) or [`shared_access`] (a shared link).
+//! A user without a role on a site gets 404, exactly as for a site that does not exist.
+//!
+//! Sessions: a random 256-bit token in the `lucarne_session` cookie (HttpOnly,
+//! SameSite=Lax, Secure behind TLS); only its BLAKE3 hash is stored (`web_sessions`), with
+//! a CSRF token per session that every form carries. Forms shown before login (setup,
+//! login) use a double-submit token in the `lucarne_pre` cookie instead.
+//!
+//! Login failures are counted in memory per node (per client IP and per account): ten
+//! failures in fifteen minutes block further attempts — right password included — until
+//! the window passes.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use chrono::Utc;
+use lucarne_store::meta::{MetaError, Site};
+use maud::{html, Markup, DOCTYPE};
+use rand::RngCore;
+use tracing::{error, warn};
 
 use crate::state::AppState;
 
+mod pages;
+
+pub use lucarne_store::meta::Role;
+
+/// The login-session cookie.
+pub const SESSION_COOKIE: &str = "lucarne_session";
+/// The pre-login CSRF cookie (double submit on the setup and login forms).
+pub const PRE_COOKIE: &str = "lucarne_pre";
+/// Login sessions last this long.
+pub const SESSION_DAYS: i64 = 30;
+/// Failed logins allowed per IP and per account within [`LOGIN_WINDOW`].
+pub const MAX_LOGIN_FAILURES: usize = 10;
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub locale: Option<String>,
+}
+
+/// The logged-in user of this request. As an extractor it answers 303 → `/login?next=…`
+/// when there is no live session; `Option<Session>` never rejects.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// What a request may see of one site.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub site: Site,
+    pub role: Role,
+    /// The logged-in user (`None` through a shared link).
+    pub user: Option<User>,
+    /// Read-only access through a shared link.
+    pub shared: bool,
+}
+
+/// Errors of HTML pages: an HTML page (404, 403, 400, 429, 500) or a redirect to login.
+#[derive(Debug)]
+pub enum WebError {
+    /// Not logged in: redirect to `/login?next=<this path>`.
+    NotLoggedIn(String),
+    NotFound,
+    Forbidden,
+    BadRequest(String),
+    TooManyRequests,
+    Internal,
+}
+
+impl From<MetaError> for WebError {
+    fn from(e: MetaError) -> Self {
+        error!(message = "Metadata store failed.", error = %e);
+        WebError::Internal
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            WebError::NotLoggedIn(next) => {
+                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                return redirect(&format!("/login?next={next}"));
+            }
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or you do not have access to it.".to_string(),
+            ),
+            WebError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "You may not do this. If you submitted a form, reload the page and try again."
+                    .to_string(),
+            ),
+            WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m),
+            WebError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Too many failed logins. Wait fifteen minutes, then try again.".to_string(),
+            ),
+            WebError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                "Something went wrong on the server. It has been logged.".to_string(),
+            ),
+        };
+        let body = page_bare(
+            title,
+            "en",
+            html! {
+                section.message {
+                    h1 { (title) }
+                    p { (text) }
+                    p { a href="/" { "Back to Lucarne" } }
+                }
+            },
+        );
+        let mut resp = (status, body).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        }
+        resp
+    }
+}
+
+/// 303 See Other to a local path.
+pub fn redirect(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    match HeaderValue::from_str(to) {
+        Ok(v) => {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => {
+            resp.headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/"));
+        }
+    }
+    resp
+}
+
+/// BLAKE3 hex of a secret token (what is stored instead of the token).
+pub(crate) fn token_hash(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+/// A fresh 256-bit random token, URL- and cookie-safe (hex).
+pub(crate) fn new_token() -> String {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equal strings, compared in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The value of cookie `name` in the request, if any.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The session of a request carrying a live `lucarne_session` cookie.
+pub async fn session_of(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    if token.len() > 128 {
+        return None;
+    }
+    match state.meta.web_session(&token_hash(token), Utc::now()).await {
+        Ok(Some(s)) => Some(Session {
+            user: User {
+                id: s.user.id,
+                email: s.user.email,
+                locale: s.user.locale,
+            },
+            csrf: s.csrf,
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            error!(message = "Session lookup failed.", error = %e);
+            None
+        }
+    }
+}
+
+/// Where to come back after logging in: this request's path and query.
+fn next_of(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
+}
+
+impl FromRequestParts<Arc<AppState>> for Session {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        match session_of(state, &parts.headers).await {
+            Some(s) => Ok(s),
+            None => Err(WebError::NotLoggedIn(next_of(parts))),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<Arc<AppState>> for Session {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(session_of(state, &parts.headers).await)
+    }
+}
+
+/// The client of a request: its IP (for rate limits only; never stored or logged) and
+/// whether it reached us over TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub ip: IpAddr,
+    pub tls: bool,
+}
+
+/// Set `LUCARNE_PUBLIC_URL=https://…` to mark cookies Secure even without a proxy header.
+fn public_url_is_https() -> bool {
+    static HTTPS: OnceLock<bool> = OnceLock::new();
+    *HTTPS.get_or_init(|| {
+        std::env::var("LUCARNE_PUBLIC_URL")
+            .map(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
+            .unwrap_or(false)
+    })
+}
+
+impl FromRequestParts<Arc<AppState>> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let ip = peer
+            .map(|p| state.client_ip(p, &parts.headers))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let from_proxy = peer.is_some_and(|p| state.trusted_proxies.iter().any(|n| n.contains(&p)));
+        let proxied_https = from_proxy
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        Ok(Client {
+            ip,
+            tls: proxied_https || public_url_is_https(),
+        })
+    }
+}
+
+/// Failed logins per key (hashed client IP, or account), in memory on this node.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl LoginLimiter {
+    fn keys(ip: IpAddr, email: &str) -> [String; 2] {
+        [
+            format!("ip:{}", blake3::hash(ip.to_string().as_bytes()).to_hex()),
+            format!("acct:{}", email.trim().to_lowercase()),
+        ]
+    }
+
+    /// Is any of these keys over the limit now?
+    pub fn blocked(&self, ip: IpAddr, email: &str) -> bool {
+        let now = Instant::now();
+        let Ok(mut map) = self.failures.lock() else {
+            return true;
+        };
+        Self::keys(ip, email).iter().any(|k| {
+            map.get_mut(k).is_some_and(|q| {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > LOGIN_WINDOW)
+                {
+                    q.pop_front();
+                }
+                q.len() >= MAX_LOGIN_FAILURES
+            })
+        })
+    }
+
+    pub fn fail(&self, ip: IpAddr, email: &str) {
+        let now = Instant::now();
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, q| {
+                    q.back()
+                        .is_some_and(|t| now.duration_since(*t) <= LOGIN_WINDOW)
+                });
+            }
+            for k in Self::keys(ip, email) {
+                let q = map.entry(k).or_default();
+                q.push_back(now);
+                while q.len() > MAX_LOGIN_FAILURES {
+                    q.pop_front();
+                }
+            }
+        }
+    }
+
+    /// A successful login forgets the account's failures (not the IP's).
+    pub fn succeed(&self, email: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&format!("acct:{}", email.trim().to_lowercase()));
+        }
+    }
+}
+
+/// Hash a password with argon2id (default parameters) and a random salt: a PHC string.
+pub fn hash_password(password: &str) -> Result<String, WebError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| {
+        error!(message = "Salt encoding failed.", error = %e);
+        WebError::Internal
+    })?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| {
+            error!(message = "Password hashing failed.", error = %e);
+            WebError::Internal
+        })
+}
+
+/// Does `password` match the stored PHC hash?
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    match PasswordHash::new(stored) {
+        Ok(h) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Is this password acceptable for a new account?
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "The password must have at least {MIN_PASSWORD_LEN} characters."
+        ));
+    }
+    if password.len() > 1024 {
+        return Err("The password is too long (1024 bytes at most).".into());
+    }
+    Ok(())
+}
+
+/// The user's access to a site. 404 when the site does not exist *or* the user has no
+/// role on it, so that nobody learns which sites exist.
+pub async fn site_access(
+    state: &AppState,
+    session: &Session,
+    domain: &str,
+) -> Result<Access, WebError> {
+    let domain = domain.trim().to_ascii_lowercase();
+    let site = state
+        .meta
+        .site_by_domain(&domain)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let role = state
+        .meta
+        .member_role(site.id, session.user.id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Access {
+        site,
+        role,
+        user: Some(session.user.clone()),
+        shared: false,
+    })
+}
+
+/// Read-only access through a live shared link; 404 for an unknown or revoked token.
+pub async fn shared_access(state: &AppState, token: &str) -> Result<Access, WebError> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(WebError::NotFound);
+    }
+    let site = state
+        .meta
+        .shared_link_site(token)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Access {
+        site,
+        role: Role::Viewer,
+        user: None,
+        shared: true,
+    })
+}
+
+/// Owner access or 403 (for a user who can see the site but not change it).
+pub async fn owner_access(
+    state: &AppState,
+    session: &Session,
+    domain: &str,
+) -> Result<Access, WebError> {
+    let a = site_access(state, session, domain).await?;
+    if a.role == Role::Owner {
+        Ok(a)
+    } else {
+        Err(WebError::Forbidden)
+    }
+}
+
+/// The sites a user can see, with the user's role on each.
+pub async fn user_sites(state: &AppState, user: &User) -> Result<Vec<(Site, Role)>, WebError> {
+    Ok(state.meta.user_sites(user.id).await?)
+}
+
+/// The hidden CSRF field every form of a logged-in page carries.
+pub fn csrf_field(session: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
+}
+
+/// 403 unless `submitted` is this session's CSRF token.
+pub fn verify_csrf(session: &Session, submitted: &str) -> Result<(), WebError> {
+    if !submitted.is_empty() && constant_time_eq(session.csrf.as_bytes(), submitted.as_bytes()) {
+        Ok(())
+    } else {
+        warn!(message = "CSRF check failed.", user_id = session.user.id);
+        Err(WebError::Forbidden)
+    }
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) " · Lucarne" }
+            link rel="stylesheet" href="/static/app.css";
+            script src="/static/app.js" defer {}
+        }
+    }
+}
+
+/// The shared HTML shell, with navigation (Sites, API keys, Log out). The log-out link
+/// leads to a confirmation form; [`page_with`] puts the log-out form itself in the header.
+pub fn page(title: &str, locale: &str, body: Markup) -> Markup {
+    shell(title, locale, Nav::Links, body)
+}
+
+/// The shell for a logged-in user: their e-mail and a log-out form (with CSRF) in the header.
+pub fn page_with(session: &Session, title: &str, locale: &str, body: Markup) -> Markup {
+    shell(title, locale, Nav::Session(session), body)
+}
+
+/// The shell without navigation (login, setup, errors, shared dashboards).
+pub fn page_bare(title: &str, locale: &str, body: Markup) -> Markup {
+    shell(title, locale, Nav::None, body)
+}
+
+enum Nav<'a> {
+    None,
+    Links,
+    Session(&'a Session),
+}
+
+fn shell(title: &str, locale: &str, nav: Nav<'_>, body: Markup) -> Markup {
+    let lang = if locale.starts_with("fr") { "fr" } else { "en" };
+    html! {
+        (DOCTYPE)
+        html lang=(lang) {
+            (head(title))
+            body {
+                header.topbar {
+                    a.brand href="/" { "Lucarne" }
+                    @match nav {
+                        Nav::None => {},
+                        Nav::Links => {
+                            nav.mainnav {
+                                a href="/sites" { "Sites" }
+                                a href="/settings/keys" { "API keys" }
+                                a href="/logout" { "Log out" }
+                            }
+                        },
+                        Nav::Session(s) => {
+                            nav.mainnav {
+                                a href="/sites" { "Sites" }
+                                a href="/settings/keys" { "API keys" }
+                                span.whoami { (s.user.email) }
+                                form.logout method="post" action="/logout" {
+                                    (csrf_field(s))
+                                    button type="submit" { "Log out" }
+                                }
+                            }
+                        },
+                    }
+                }
+                main.container { (body) }
+            }
+        }
+    }
+}
+
+/// Every accounts-and-access route.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+    pages::routes().layer(Extension(Arc::new(LoginLimiter::default())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn limiter_blocks_after_ten_failures() {
+        let l = LoginLimiter::default();
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        for _ in 0..MAX_LOGIN_FAILURES {
+            assert!(!l.blocked(ip, "a@example.com"));
+            l.fail(ip, "a@example.com");
+        }
+        assert!(l.blocked(ip, "a@example.com"));
+        assert!(l.blocked(ip, "other@example.com"), "same IP");
+        let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        assert!(l.blocked(other, "A@example.com"), "same account");
+        assert!(!l.blocked(other, "b@example.com"));
+    }
+
+    #[test]
+    fn cookies_are_parsed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; lucarne_session=xyz; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
 }

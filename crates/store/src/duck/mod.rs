@@ -324,6 +324,8 @@ impl EventStore for DuckEvents {
         site_id: u32,
         before: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
+        // Pending rows must be in the table before deleting, or they would survive.
+        self.spool.flush()?;
         self.with_reader(|c| {
             let n = match before {
                 Some(t) => c.execute(

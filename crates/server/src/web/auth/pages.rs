@@ -1,0 +1,1024 @@
+//! The accounts-and-access pages: setup, login, logout, sites, site settings, members,
+//! shared links and API keys. Every POST checks a CSRF token before changing anything.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Form, Router};
+use chrono::{Duration as ChronoDuration, Utc};
+use lucarne_core::stats::ReportQuery;
+use lucarne_store::meta::{normalise_domain, MetaError, ShareParamStyle, SiteOptions};
+use maud::{html, Markup};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::{
+    check_new_password, constant_time_eq, cookie, csrf_field, hash_password, new_token,
+    owner_access, page_bare, page_with, redirect, token_hash, user_sites, verify_csrf,
+    verify_password, Client, LoginLimiter, Role, Session, WebError, PRE_COOKIE, SESSION_COOKIE,
+    SESSION_DAYS,
+};
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(root))
+        .route("/setup", get(setup_form).post(setup_submit))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/logout", get(logout_form).post(logout_submit))
+        .route("/sites", get(sites_list).post(sites_add))
+        .route(
+            "/sites/{domain}/settings",
+            get(settings_form).post(settings_submit),
+        )
+        .route(
+            "/sites/{domain}/members",
+            get(members_page).post(members_submit),
+        )
+        .route(
+            "/sites/{domain}/shared-links",
+            get(links_page).post(links_submit),
+        )
+        .route("/settings/keys", get(keys_page).post(keys_submit))
+}
+
+/// Every form's fields (all optional, so a missing field is a validation error or a CSRF
+/// failure, never a deserialisation rejection).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Fields {
+    csrf: String,
+    action: String,
+    email: String,
+    password: String,
+    password2: String,
+    next: String,
+    domain: String,
+    timezone: String,
+    role: String,
+    id: String,
+    name: String,
+    allowed_hostnames: String,
+    share_param_style: String,
+    retention_days: String,
+    honour_dnt: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NextQuery {
+    next: String,
+    saved: String,
+}
+
+fn locale(session: &Session) -> &str {
+    session.user.locale.as_deref().unwrap_or("en")
+}
+
+/// Only local paths are followed after login (no `//host`, no scheme).
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control());
+    if ok {
+        next
+    } else {
+        "/sites"
+    }
+}
+
+fn cookie_header(name: &str, value: &str, max_age: i64, tls: bool) -> Option<HeaderValue> {
+    let secure = if tls { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+fn with_cookie(mut resp: Response, c: Option<HeaderValue>) -> Response {
+    if let Some(c) = c {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// The pre-login CSRF token: the browser's `lucarne_pre` cookie, or a new one to set.
+fn pre_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, PRE_COOKIE) {
+        Some(t) if t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()) => {
+            (t.to_string(), false)
+        }
+        _ => (new_token(), true),
+    }
+}
+
+fn verify_pre(headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+    match cookie(headers, PRE_COOKIE) {
+        Some(c)
+            if !submitted.is_empty() && constant_time_eq(c.as_bytes(), submitted.as_bytes()) =>
+        {
+            Ok(())
+        }
+        _ => {
+            warn!(message = "Pre-login CSRF check failed.");
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+/// A page that carries a pre-login form, setting the pre-login cookie when new.
+fn pre_page(markup: Markup, status: StatusCode, token: &str, fresh: bool, tls: bool) -> Response {
+    let resp = (status, markup).into_response();
+    if fresh {
+        with_cookie(resp, cookie_header(PRE_COOKIE, token, 7200, tls))
+    } else {
+        resp
+    }
+}
+
+/// Start a login session: the cookie to set.
+async fn start_session(
+    state: &AppState,
+    user_id: i64,
+    tls: bool,
+) -> Result<Option<HeaderValue>, WebError> {
+    let token = new_token();
+    let expires = Utc::now() + ChronoDuration::days(SESSION_DAYS);
+    state
+        .meta
+        .create_web_session(&token_hash(&token), user_id, &new_token(), expires)
+        .await?;
+    // Opportunistic clean-up of expired sessions.
+    if let Err(e) = state.meta.purge_web_sessions(Utc::now()).await {
+        warn!(message = "Purging expired sessions failed.", error = %e);
+    }
+    Ok(cookie_header(
+        SESSION_COOKIE,
+        &token,
+        SESSION_DAYS * 86400,
+        tls,
+    ))
+}
+
+async fn root(
+    State(state): State<Arc<AppState>>,
+    session: Option<Session>,
+) -> Result<Response, WebError> {
+    if session.is_some() {
+        return Ok(redirect("/sites"));
+    }
+    if state.meta.user_count().await? == 0 {
+        return Ok(redirect("/setup"));
+    }
+    Ok(redirect("/login"))
+}
+
+// ---------------------------------------------------------------- setup
+
+fn setup_markup(token: &str, email: &str, problem: Option<&str>) -> Markup {
+    page_bare(
+        "Set up Lucarne",
+        "en",
+        html! {
+            section.auth {
+                h1 { "Welcome to Lucarne" }
+                p { "Create the first account. It will own every site registered so far." }
+                @if let Some(p) = problem { p.error role="alert" { (p) } }
+                form method="post" action="/setup" {
+                    input type="hidden" name="csrf" value=(token);
+                    label { "E-mail" input type="email" name="email" value=(email) required autocomplete="username"; }
+                    label { "Password" input type="password" name="password" required minlength=(super::MIN_PASSWORD_LEN) autocomplete="new-password"; }
+                    label { "Password again" input type="password" name="password2" required autocomplete="new-password"; }
+                    button type="submit" { "Create the account" }
+                }
+            }
+        },
+    )
+}
+
+async fn setup_form(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if state.meta.user_count().await? > 0 {
+        return Err(WebError::NotFound);
+    }
+    let (token, fresh) = pre_token(&headers);
+    Ok(pre_page(
+        setup_markup(&token, "", None),
+        StatusCode::OK,
+        &token,
+        fresh,
+        client.tls,
+    ))
+}
+
+async fn setup_submit(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    verify_pre(&headers, &f.csrf)?;
+    if state.meta.user_count().await? > 0 {
+        return Err(WebError::NotFound);
+    }
+    let problem = if let Err(e) = lucarne_store::meta::normalise_email(&f.email) {
+        Some(e.to_string())
+    } else if let Err(p) = check_new_password(&f.password) {
+        Some(p)
+    } else if f.password != f.password2 {
+        Some("The two passwords differ.".to_string())
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            setup_markup(&f.csrf, &f.email, Some(&p)),
+        )
+            .into_response());
+    }
+    let password = f.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| WebError::Internal)??;
+    let Some(user) = state.meta.create_first_user(&f.email, &hash, None).await? else {
+        return Err(WebError::NotFound);
+    };
+    // Sites registered from the command line before any account existed get this owner.
+    for site in state.meta.sites().await? {
+        if state.meta.members(site.id).await?.is_empty() {
+            state.meta.set_member(site.id, user.id, Role::Owner).await?;
+        }
+    }
+    info!(message = "First account created.", user_id = user.id);
+    let c = start_session(&state, user.id, client.tls).await?;
+    Ok(with_cookie(redirect("/sites"), c))
+}
+
+// ---------------------------------------------------------------- login / logout
+
+fn login_markup(token: &str, email: &str, next: &str, problem: Option<&str>) -> Markup {
+    page_bare(
+        "Log in",
+        "en",
+        html! {
+            section.auth {
+                h1 { "Log in to Lucarne" }
+                @if let Some(p) = problem { p.error role="alert" { (p) } }
+                form method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(token);
+                    input type="hidden" name="next" value=(next);
+                    label { "E-mail" input type="email" name="email" value=(email) required autocomplete="username"; }
+                    label { "Password" input type="password" name="password" required autocomplete="current-password"; }
+                    button type="submit" { "Log in" }
+                }
+            }
+        },
+    )
+}
+
+async fn login_form(
+    State(state): State<Arc<AppState>>,
+    session: Option<Session>,
+    client: Client,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, WebError> {
+    if session.is_some() {
+        return Ok(redirect(safe_next(&q.next)));
+    }
+    if state.meta.user_count().await? == 0 {
+        return Ok(redirect("/setup"));
+    }
+    let (token, fresh) = pre_token(&headers);
+    let next = safe_next(&q.next);
+    Ok(pre_page(
+        login_markup(&token, "", next, None),
+        StatusCode::OK,
+        &token,
+        fresh,
+        client.tls,
+    ))
+}
+
+async fn login_submit(
+    State(state): State<Arc<AppState>>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    client: Client,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    verify_pre(&headers, &f.csrf)?;
+    if limiter.blocked(client.ip, &f.email) {
+        warn!(message = "Login refused: too many failures for this client or account.");
+        return Err(WebError::TooManyRequests);
+    }
+    let user = if f.email.len() <= 254 {
+        state.meta.user_by_email(&f.email).await?
+    } else {
+        None
+    };
+    // Verify against a dummy hash when the account does not exist, so timing does not
+    // tell which e-mail addresses have accounts.
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let stored = match &user {
+        Some(u) => u.password_hash.clone(),
+        None => DUMMY
+            .get_or_init(|| hash_password("lucarne-dummy-password").unwrap_or_default())
+            .clone(),
+    };
+    let password = f.password.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        password.len() <= 1024 && verify_password(&password, &stored)
+    })
+    .await
+    .map_err(|_| WebError::Internal)?;
+    match user {
+        Some(u) if ok => {
+            limiter.succeed(&f.email);
+            info!(message = "Logged in.", user_id = u.id);
+            let c = start_session(&state, u.id, client.tls).await?;
+            let resp = with_cookie(redirect(safe_next(&f.next)), c);
+            Ok(with_cookie(
+                resp,
+                cookie_header(PRE_COOKIE, "", 0, client.tls),
+            ))
+        }
+        _ => {
+            limiter.fail(client.ip, &f.email);
+            info!(message = "Login failed.");
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                login_markup(
+                    &f.csrf,
+                    &f.email,
+                    safe_next(&f.next),
+                    Some("Wrong e-mail or password."),
+                ),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn logout_form(session: Option<Session>) -> Response {
+    match session {
+        None => redirect("/login"),
+        Some(s) => {
+            let l = locale(&s).to_string();
+            page_with(
+                &s,
+                "Log out",
+                &l,
+                html! {
+                    section.auth {
+                        h1 { "Log out?" }
+                        form method="post" action="/logout" {
+                            (csrf_field(&s))
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                },
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn logout_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    client: Client,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    verify_csrf(&session, &f.csrf)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state.meta.delete_web_session(&token_hash(token)).await?;
+    }
+    info!(message = "Logged out.", user_id = session.user.id);
+    Ok(with_cookie(
+        redirect("/login"),
+        cookie_header(SESSION_COOKIE, "", 0, client.tls),
+    ))
+}
+
+// ---------------------------------------------------------------- sites
+
+fn sites_markup(
+    session: &Session,
+    sites: &[(lucarne_store::meta::Site, Role)],
+    problem: Option<&str>,
+    domain: &str,
+    timezone: &str,
+) -> Markup {
+    page_with(
+        session,
+        "Sites",
+        locale(session),
+        html! {
+            section.sites {
+                h1 { "Sites" }
+                @if sites.is_empty() {
+                    p.empty { "No site yet. Add the first one below." }
+                } @else {
+                    ul.site-list {
+                        @for (site, role) in sites {
+                            li {
+                                a.site-link href={ "/sites/" (site.domain) } { (site.domain) }
+                                " "
+                                span class={ "role role-" (role.as_str()) } { (role.as_str()) }
+                                @if *role == Role::Owner {
+                                    " "
+                                    a.settings-link href={ "/sites/" (site.domain) "/settings" } { "Settings" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.add-site {
+                h2 { "Add a site" }
+                @if let Some(p) = problem { p.error role="alert" { (p) } }
+                form method="post" action="/sites" {
+                    (csrf_field(session))
+                    label { "Domain" input type="text" name="domain" value=(domain) placeholder="example.com" required; }
+                    label { "Time zone" input type="text" name="timezone" value=(timezone) placeholder="Europe/Paris"; }
+                    button type="submit" { "Add the site" }
+                }
+            }
+        },
+    )
+}
+
+async fn sites_list(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+) -> Result<Markup, WebError> {
+    let sites = user_sites(&state, &session.user).await?;
+    Ok(sites_markup(&session, &sites, None, "", "UTC"))
+}
+
+async fn sites_add(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    verify_csrf(&session, &f.csrf)?;
+    let tz = if f.timezone.trim().is_empty() {
+        "UTC".to_string()
+    } else {
+        f.timezone.trim().to_string()
+    };
+    let problem = if tz.parse::<chrono_tz::Tz>().is_err() {
+        Some(format!(
+            "Unknown time zone `{tz}` (use a name such as Europe/Paris)."
+        ))
+    } else {
+        match state
+            .meta
+            .add_site_owned(&f.domain, &tz, session.user.id)
+            .await
+        {
+            Ok(site) => {
+                info!(
+                    message = "Site added from the dashboard.",
+                    site_id = site.id,
+                    user_id = session.user.id
+                );
+                state.invalidate_sites();
+                return Ok(redirect(&format!("/sites/{}/settings", site.domain)));
+            }
+            Err(MetaError::SiteExists(_)) => {
+                Some("This domain is already registered on this server.".to_string())
+            }
+            Err(MetaError::Invalid(m)) => Some(m),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let sites = user_sites(&state, &session.user).await?;
+    Ok((
+        StatusCode::BAD_REQUEST,
+        sites_markup(&session, &sites, problem.as_deref(), &f.domain, &tz),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- site settings
+
+fn site_tabs(domain: &str, current: &str) -> Markup {
+    html! {
+        nav.site-tabs {
+            a href={ "/sites/" (domain) } { "Dashboard" }
+            @for (path, label) in [("settings", "Settings"), ("members", "Members"), ("shared-links", "Shared links")] {
+                @if path == current {
+                    a.current href={ "/sites/" (domain) "/" (path) } aria-current="page" { (label) }
+                } @else {
+                    a href={ "/sites/" (domain) "/" (path) } { (label) }
+                }
+            }
+        }
+    }
+}
+
+async fn settings_form(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    client: Client,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> Result<Markup, WebError> {
+    let access = owner_access(&state, &session, &domain).await?;
+    let site = access.site;
+    let opts = state.meta.site_options(site.id).await?;
+    // "Receiving events" when the site has any event in the last 30 days.
+    let now = Utc::now();
+    let query = ReportQuery {
+        site_id: site.id,
+        from: now - ChronoDuration::days(30),
+        to: now + ChronoDuration::minutes(5),
+        filters: Vec::new(),
+        with_sessions: false,
+    };
+    let st = state.clone();
+    let receiving = tokio::task::spawn_blocking(move || st.events.aggregate(&query))
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .map(|a| a.events > 0 || a.pageviews > 0);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("YOUR-LUCARNE-HOST");
+    let scheme = if client.tls { "https" } else { "http" };
+    let snippet = format!(
+        "<script defer data-domain=\"{}\" src=\"{scheme}://{host}/js/script.js\"></script>",
+        site.domain
+    );
+    Ok(page_with(
+        &session,
+        &format!("Settings · {}", site.domain),
+        locale(&session),
+        html! {
+            h1 { (site.domain) }
+            (site_tabs(&site.domain, "settings"))
+            @if q.saved == "1" { p.flash role="status" { "Settings saved." } }
+            section.snippet {
+                h2 { "Tracking snippet" }
+                p { "Paste this in the " code { "<head>" } " of every page of the site:" }
+                pre { code { (snippet) } }
+                @match receiving {
+                    Some(true) => p.status.status-ok { "Receiving events." },
+                    Some(false) => p.status.status-waiting { "Waiting for the first event… Load a page of the site, then reload this page." },
+                    None => p.status.status-unknown { "Could not check for events right now." },
+                }
+            }
+            section.site-settings {
+                h2 { "Settings" }
+                form method="post" action={ "/sites/" (site.domain) "/settings" } {
+                    (csrf_field(&session))
+                    label { "Time zone (for days and months in reports)"
+                        input type="text" name="timezone" value=(site.timezone) required; }
+                    label { "Other hostnames whose pages count for this site (comma-separated; the domain and its subdomains always count)"
+                        input type="text" name="allowed_hostnames" value=(site.allowed_hostnames.join(", ")); }
+                    fieldset {
+                        legend { "Share-token parameter" }
+                        label { input type="radio" name="share_param_style" value="fragment" checked[opts.share_param_style == ShareParamStyle::Fragment]; " in the fragment (#…), never sent to servers" }
+                        label { input type="radio" name="share_param_style" value="query" checked[opts.share_param_style == ShareParamStyle::Query]; " in the query string (?…)" }
+                    }
+                    label { "Keep events for (days; empty keeps everything)"
+                        input type="number" name="retention_days" min="1" max="36500" value=[opts.retention_days]; }
+                    label.checkbox { input type="checkbox" name="honour_dnt" value="on" checked[opts.honour_dnt]; " Honour Do-Not-Track and Global Privacy Control (do not count those visitors)" }
+                    button type="submit" { "Save" }
+                }
+            }
+        },
+    ))
+}
+
+async fn settings_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    let access = owner_access(&state, &session, &domain).await?;
+    verify_csrf(&session, &f.csrf)?;
+    let site = access.site;
+    let tz = f.timezone.trim();
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(WebError::BadRequest(format!("Unknown time zone `{tz}`.")));
+    }
+    let mut hosts = Vec::new();
+    for h in f
+        .allowed_hostnames
+        .split([',', '\n', ' '])
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        let h = normalise_domain(h).map_err(|e| WebError::BadRequest(e.to_string()))?;
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    if hosts.len() > 50 {
+        return Err(WebError::BadRequest("At most 50 extra hostnames.".into()));
+    }
+    let share_param_style =
+        ShareParamStyle::parse(f.share_param_style.trim()).ok_or_else(|| {
+            WebError::BadRequest("Choose fragment or query for the share token.".into())
+        })?;
+    let retention_days = match f.retention_days.trim() {
+        "" => None,
+        d => match d.parse::<u32>() {
+            Ok(n) if (1..=36500).contains(&n) => Some(n),
+            _ => {
+                return Err(WebError::BadRequest(
+                    "The retention period is a number of days between 1 and 36500.".into(),
+                ))
+            }
+        },
+    };
+    let opts = SiteOptions {
+        share_param_style,
+        retention_days,
+        honour_dnt: f.honour_dnt.as_deref().is_some_and(|v| !v.is_empty()),
+    };
+    state.meta.set_site_settings(site.id, tz, &hosts).await?;
+    state.meta.set_site_options(site.id, &opts).await?;
+    state.invalidate_sites();
+    info!(
+        message = "Site settings changed.",
+        site_id = site.id,
+        user_id = session.user.id
+    );
+    Ok(redirect(&format!(
+        "/sites/{}/settings?saved=1",
+        site.domain
+    )))
+}
+
+// ---------------------------------------------------------------- members
+
+async fn members_page(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+) -> Result<Markup, WebError> {
+    let site = owner_access(&state, &session, &domain).await?.site;
+    members_markup(&state, &session, &site, None).await
+}
+
+async fn members_markup(
+    state: &AppState,
+    session: &Session,
+    site: &lucarne_store::meta::Site,
+    problem: Option<&str>,
+) -> Result<Markup, WebError> {
+    let members = state.meta.members(site.id).await?;
+    Ok(page_with(
+        session,
+        &format!("Members · {}", site.domain),
+        locale(session),
+        html! {
+            h1 { (site.domain) }
+            (site_tabs(&site.domain, "members"))
+            section.members {
+                h2 { "Members" }
+                @if let Some(p) = problem { p.error role="alert" { (p) } }
+                table {
+                    thead { tr { th { "E-mail" } th { "Role" } th {} } }
+                    tbody {
+                        @for m in &members {
+                            tr {
+                                td { (m.email) }
+                                td { (m.role.as_str()) }
+                                td {
+                                    form method="post" action={ "/sites/" (site.domain) "/members" } {
+                                        (csrf_field(session))
+                                        input type="hidden" name="action" value="remove";
+                                        input type="hidden" name="id" value=(m.user_id);
+                                        button type="submit" { "Remove" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Add a member" }
+                p { "The person needs an account on this server (" code { "lucarne user add EMAIL" } ")." }
+                form method="post" action={ "/sites/" (site.domain) "/members" } {
+                    (csrf_field(session))
+                    input type="hidden" name="action" value="add";
+                    label { "E-mail" input type="email" name="email" required; }
+                    label { "Role"
+                        select name="role" {
+                            option value="viewer" selected { "viewer (sees the dashboard)" }
+                            option value="owner" { "owner (also settings, members, links)" }
+                        }
+                    }
+                    button type="submit" { "Add" }
+                }
+            }
+        },
+    ))
+}
+
+async fn members_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    let site = owner_access(&state, &session, &domain).await?.site;
+    verify_csrf(&session, &f.csrf)?;
+    let problem = match f.action.as_str() {
+        "add" => {
+            let role = Role::parse(f.role.trim())
+                .ok_or_else(|| WebError::BadRequest("The role is owner or viewer.".into()))?;
+            match state.meta.user_by_email(&f.email).await? {
+                Some(u) => {
+                    state.meta.set_member(site.id, u.id, role).await?;
+                    info!(
+                        message = "Member set.",
+                        site_id = site.id,
+                        member_id = u.id,
+                        role = role.as_str()
+                    );
+                    None
+                }
+                None => Some("There is no account with this e-mail address.".to_string()),
+            }
+        }
+        "remove" => {
+            let uid: i64 =
+                f.id.trim()
+                    .parse()
+                    .map_err(|_| WebError::BadRequest("Bad member id.".into()))?;
+            let members = state.meta.members(site.id).await?;
+            let owners = members.iter().filter(|m| m.role == Role::Owner).count();
+            let target = members.iter().find(|m| m.user_id == uid);
+            match target {
+                None => return Err(WebError::BadRequest("No such member.".into())),
+                Some(m) if m.role == Role::Owner && owners <= 1 => {
+                    Some("A site keeps at least one owner.".to_string())
+                }
+                Some(_) => {
+                    state.meta.remove_member(site.id, uid).await?;
+                    info!(
+                        message = "Member removed.",
+                        site_id = site.id,
+                        member_id = uid
+                    );
+                    if uid == session.user.id {
+                        return Ok(redirect("/sites"));
+                    }
+                    None
+                }
+            }
+        }
+        _ => return Err(WebError::BadRequest("Unknown action.".into())),
+    };
+    match problem {
+        None => Ok(redirect(&format!("/sites/{}/members", site.domain))),
+        Some(p) => Ok((
+            StatusCode::BAD_REQUEST,
+            members_markup(&state, &session, &site, Some(&p)).await?,
+        )
+            .into_response()),
+    }
+}
+
+// ---------------------------------------------------------------- shared links
+
+async fn links_markup(
+    state: &AppState,
+    session: &Session,
+    site: &lucarne_store::meta::Site,
+    created: Option<&str>,
+) -> Result<Markup, WebError> {
+    let links = state.meta.shared_links(site.id).await?;
+    Ok(page_with(
+        session,
+        &format!("Shared links · {}", site.domain),
+        locale(session),
+        html! {
+            h1 { (site.domain) }
+            (site_tabs(&site.domain, "shared-links"))
+            section.shared-links {
+                h2 { "Shared links" }
+                p { "Anyone with a shared link sees this site's dashboard, read-only, without logging in. Revoke a link to close it." }
+                @if let Some(token) = created {
+                    div.flash.once role="status" {
+                        p { "New link — copy it now, it is shown only once:" }
+                        pre { code.copy { "/share/" (token) } }
+                        p { a href={ "/share/" (token) } { "Open it" } }
+                    }
+                }
+                @if links.is_empty() {
+                    p.empty { "No shared link." }
+                } @else {
+                    table {
+                        thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "State" } th {} } }
+                        tbody {
+                            @for l in &links {
+                                tr {
+                                    td { (l.name) }
+                                    td { code { (l.prefix) "…" } }
+                                    td { (l.created_at.get(..10).unwrap_or(&l.created_at)) }
+                                    td { @if l.revoked { "revoked" } @else { "active" } }
+                                    td {
+                                        @if !l.revoked {
+                                            form method="post" action={ "/sites/" (site.domain) "/shared-links" } {
+                                                (csrf_field(session))
+                                                input type="hidden" name="action" value="revoke";
+                                                input type="hidden" name="id" value=(l.id);
+                                                button type="submit" { "Revoke" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action={ "/sites/" (site.domain) "/shared-links" } {
+                    (csrf_field(session))
+                    input type="hidden" name="action" value="create";
+                    label { "Name (for you)" input type="text" name="name" maxlength="100"; }
+                    button type="submit" { "Create a shared link" }
+                }
+            }
+        },
+    ))
+}
+
+async fn links_page(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+) -> Result<Markup, WebError> {
+    let site = owner_access(&state, &session, &domain).await?.site;
+    links_markup(&state, &session, &site, None).await
+}
+
+async fn links_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    let site = owner_access(&state, &session, &domain).await?.site;
+    verify_csrf(&session, &f.csrf)?;
+    match f.action.as_str() {
+        "create" => {
+            let name: String = f.name.trim().chars().take(100).collect();
+            let token = state.meta.create_shared_link(site.id, &name).await?;
+            info!(
+                message = "Shared link created.",
+                site_id = site.id,
+                user_id = session.user.id
+            );
+            Ok(links_markup(&state, &session, &site, Some(&token))
+                .await?
+                .into_response())
+        }
+        "revoke" => {
+            let id: i64 =
+                f.id.trim()
+                    .parse()
+                    .map_err(|_| WebError::BadRequest("Bad link id.".into()))?;
+            if !state.meta.revoke_shared_link(site.id, id).await? {
+                return Err(WebError::BadRequest("No such active link.".into()));
+            }
+            info!(
+                message = "Shared link revoked.",
+                site_id = site.id,
+                link_id = id
+            );
+            Ok(redirect(&format!("/sites/{}/shared-links", site.domain)))
+        }
+        _ => Err(WebError::BadRequest("Unknown action.".into())),
+    }
+}
+
+// ---------------------------------------------------------------- API keys
+
+async fn keys_markup(
+    state: &AppState,
+    session: &Session,
+    created: Option<&str>,
+) -> Result<Markup, WebError> {
+    let keys = state.meta.user_api_keys(session.user.id).await?;
+    Ok(page_with(
+        session,
+        "API keys",
+        locale(session),
+        html! {
+            section.keys {
+                h1 { "Stats API keys" }
+                p { "A key reads the stats API for the sites you have a role on: "
+                    code { "Authorization: Bearer <key>" } "." }
+                @if let Some(k) = created {
+                    div.flash.once role="status" {
+                        p { "New key — copy it now, it is shown only once:" }
+                        pre { code.copy { (k) } }
+                    }
+                }
+                @if keys.is_empty() {
+                    p.empty { "No key yet." }
+                } @else {
+                    table {
+                        thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "State" } th {} } }
+                        tbody {
+                            @for k in &keys {
+                                tr {
+                                    td { (k.name) }
+                                    td { code { (k.prefix) "…" } }
+                                    td { (k.created_at.get(..10).unwrap_or(&k.created_at)) }
+                                    td { @if k.revoked { "revoked" } @else { "active" } }
+                                    td {
+                                        @if !k.revoked {
+                                            form method="post" action="/settings/keys" {
+                                                (csrf_field(session))
+                                                input type="hidden" name="action" value="revoke";
+                                                input type="hidden" name="id" value=(k.id);
+                                                button type="submit" { "Revoke" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action="/settings/keys" {
+                    (csrf_field(session))
+                    input type="hidden" name="action" value="create";
+                    label { "Name" input type="text" name="name" maxlength="100" placeholder="reporting script"; }
+                    button type="submit" { "Create a key" }
+                }
+            }
+        },
+    ))
+}
+
+async fn keys_page(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+) -> Result<Markup, WebError> {
+    keys_markup(&state, &session, None).await
+}
+
+async fn keys_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(f): Form<Fields>,
+) -> Result<Response, WebError> {
+    verify_csrf(&session, &f.csrf)?;
+    match f.action.as_str() {
+        "create" => {
+            let name: String = f.name.trim().chars().take(100).collect();
+            let name = if name.is_empty() {
+                "dashboard".to_string()
+            } else {
+                name
+            };
+            let key = state
+                .meta
+                .create_user_api_key(session.user.id, &name)
+                .await?;
+            info!(
+                message = "API key created from the dashboard.",
+                user_id = session.user.id
+            );
+            Ok(keys_markup(&state, &session, Some(&key))
+                .await?
+                .into_response())
+        }
+        "revoke" => {
+            let id: i64 =
+                f.id.trim()
+                    .parse()
+                    .map_err(|_| WebError::BadRequest("Bad key id.".into()))?;
+            if !state.meta.revoke_user_api_key(session.user.id, id).await? {
+                return Err(WebError::BadRequest("No such active key.".into()));
+            }
+            info!(
+                message = "API key revoked from the dashboard.",
+                user_id = session.user.id,
+                key_id = id
+            );
+            Ok(redirect("/settings/keys"))
+        }
+        _ => Err(WebError::BadRequest("Unknown action.".into())),
+    }
+}

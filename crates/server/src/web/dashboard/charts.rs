@@ -1,0 +1,177 @@
+//! The time-series chart as server-rendered inline SVG: one stacked bar per bucket
+//! (identified dark, estimated dark, other visits) and the visitors line, with a
+//! `<title>` tooltip per bucket. Colours come from classes styled in `app.css`
+//! (light and dark schemes); no inline styles.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use lucarne_core::stats::{Aggregates, Interval};
+use maud::{html, Markup};
+
+use super::i18n::Lang;
+
+const W: f64 = 800.0;
+const H: f64 = 240.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 8.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 26.0;
+
+/// One point of the chart.
+pub struct Point<'a> {
+    /// The bucket label from `core::stats::buckets` (`YYYY-MM-DD` or `YYYY-MM-DD HH:00:00`).
+    pub label: &'a str,
+    pub a: &'a Aggregates,
+}
+
+/// A "nice" tick step (1, 2 or 5 times a power of ten) so that four steps cover `v`.
+pub fn nice_step(v: u64) -> u64 {
+    let need = v.div_ceil(4).max(1);
+    let mut p = 1u64;
+    loop {
+        for m in [1u64, 2, 5] {
+            if p * m >= need {
+                return p * m;
+            }
+        }
+        p *= 10;
+    }
+}
+
+fn label_text(lang: Lang, label: &str, interval: Interval, long: bool) -> String {
+    match interval {
+        Interval::Hour => match NaiveDateTime::parse_from_str(label, "%Y-%m-%d %H:%M:%S") {
+            Ok(t) if long => format!("{} {}", lang.date(t.date()), t.format("%H:00")),
+            Ok(t) => t.format("%H:00").to_string(),
+            Err(_) => label.to_string(),
+        },
+        Interval::Date => match NaiveDate::parse_from_str(label, "%Y-%m-%d") {
+            Ok(d) if long => lang.date(d),
+            Ok(d) => lang.day_month(d),
+            Err(_) => label.to_string(),
+        },
+        Interval::Month => match NaiveDate::parse_from_str(label, "%Y-%m-%d") {
+            Ok(d) => lang.month_year(d),
+            Err(_) => label.to_string(),
+        },
+    }
+}
+
+fn f(x: f64) -> String {
+    format!("{:.1}", x)
+}
+
+pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) -> Markup {
+    let n = points.len().max(1);
+    let top = points
+        .iter()
+        .map(|p| p.a.visits.max(p.a.visitors))
+        .max()
+        .unwrap_or(0);
+    let step_y = nice_step(top);
+    let ymax = (step_y * 4) as f64;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let step = plot_w / n as f64;
+    let bar_w = (step * 0.72).max(1.0);
+    let y = |v: u64| TOP + plot_h - (v as f64 / ymax) * plot_h;
+    let ticks: Vec<u64> = (0..=4).map(|i| step_y * i).collect();
+    let label_every = n.div_ceil(7).max(1);
+    let line: Vec<String> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "{},{}",
+                f(LEFT + step * (i as f64 + 0.5)),
+                f(y(p.a.visitors))
+            )
+        })
+        .collect();
+    html! {
+        svg class="chart" viewBox={ "0 0 " (W) " " (H) } role="img" aria-labelledby="chart-title" preserveAspectRatio="none" {
+            title id="chart-title" { (title) }
+            g class="grid" {
+                @for t in &ticks {
+                    line x1=(f(LEFT)) x2=(f(W - RIGHT)) y1=(f(y(*t))) y2=(f(y(*t))) {}
+                    text class="ylabel" x=(f(LEFT - 6.0)) y=(f(y(*t) + 4.0)) text-anchor="end" { (lang.int(*t)) }
+                }
+            }
+            @for (i, p) in points.iter().enumerate() {
+                @let x = LEFT + step * i as f64 + (step - bar_w) / 2.0;
+                @let ident = p.a.visits_identified_dark;
+                @let est = p.a.visits_estimated_dark;
+                @let other = p.a.visits.saturating_sub(ident + est);
+                g class="pt" {
+                    title {
+                        (label_text(lang, p.label, interval, true)) "\n"
+                        (lang.t("visitors")) ": " (lang.int(p.a.visitors)) "\n"
+                        (lang.t("visits")) ": " (lang.int(p.a.visits)) "\n"
+                        (lang.t("identified")) ": " (lang.int(ident)) "\n"
+                        (lang.t("estimated")) ": " (lang.int(est))
+                    }
+                    rect class="hit" x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
+                    @if ident > 0 {
+                        rect class="s-ident" x=(f(x)) y=(f(y(ident))) width=(f(bar_w)) height=(f(y(0) - y(ident))) {}
+                    }
+                    @if est > 0 {
+                        rect class="s-est" x=(f(x)) y=(f(y(ident + est))) width=(f(bar_w)) height=(f(y(ident) - y(ident + est))) {}
+                    }
+                    @if other > 0 {
+                        rect class="s-other" x=(f(x)) y=(f(y(p.a.visits))) width=(f(bar_w)) height=(f(y(ident + est) - y(p.a.visits))) {}
+                    }
+                }
+            }
+            polyline class="visitors-line" points=(line.join(" ")) {}
+            g class="xlabels" {
+                @for (i, p) in points.iter().enumerate() {
+                    @if i % label_every == 0 {
+                        text x=(f(LEFT + step * (i as f64 + 0.5))) y=(f(H - 8.0)) text-anchor="middle" {
+                            (label_text(lang, p.label, interval, false))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(0), 1);
+        assert_eq!(nice_step(4), 1);
+        assert_eq!(nice_step(8), 2);
+        assert_eq!(nice_step(13), 5);
+        assert_eq!(nice_step(230), 100);
+        assert_eq!(nice_step(4000), 1000);
+        assert_eq!(nice_step(4001), 2000);
+    }
+
+    #[test]
+    fn one_group_with_a_tooltip_per_bucket() {
+        let a = Aggregates {
+            visitors: 3,
+            visits: 4,
+            visits_identified_dark: 1,
+            visits_estimated_dark: 1,
+            ..Default::default()
+        };
+        let pts = [
+            Point {
+                label: "2026-11-01",
+                a: &a,
+            },
+            Point {
+                label: "2026-11-02",
+                a: &a,
+            },
+        ];
+        let svg = chart(Lang::En, &pts, Interval::Date, "t").into_string();
+        assert_eq!(svg.matches("<g class=\"pt\">").count(), 2);
+        assert!(svg.contains("Nov 1, 2026"));
+        assert!(!svg.contains("style="));
+    }
+}

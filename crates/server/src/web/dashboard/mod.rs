@@ -1,0 +1,899 @@
+//! The site overview and its CSV exports.
+//!
+//! - `GET /sites/{domain}` — the overview for a logged-in user with access to the site;
+//!   `GET /share/{token}` — the same page, read-only, through a shared link.
+//! - `GET /sites/{domain}/export/{panel}.csv`, `GET /share/{token}/export/{panel}.csv`.
+//! - `GET /static/app.css`, `GET /static/app.js` (compiled in).
+//!
+//! The whole view state lives in the query string (shareable, back button works):
+//! `period` (day, 7d, 30d, month, 6mo, 12mo, custom), `date` (reference day), `from` and
+//! `to` (custom range), `compare=1`, `lang` (en, fr) and one `f=property==value` per
+//! filter. Numbers come from the same resolution as the stats API
+//! (`api::stats::resolve_site`), so the two agree for the same range.
+
+pub mod charts;
+pub mod csv;
+pub mod i18n;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::NaiveDate;
+use lucarne_core::stats::{
+    buckets, Aggregates, Bucket, Filter, Interval, Metric, Period, Property, Value,
+};
+use lucarne_store::meta::Site;
+use maud::{html, Markup};
+use tower_http::compression::CompressionLayer;
+
+pub use super::auth::{
+    page_bare, page_with, shared_access, site_access, Access, Session, WebError,
+};
+use i18n::Lang;
+
+use crate::api::stats::{resolve_site, Resolved};
+use crate::state::AppState;
+
+pub const APP_CSS: &str = include_str!("../../../../../web/static/app.css");
+pub const APP_JS: &str = include_str!("../../../../../web/static/app.js");
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/sites/{domain}", get(site_overview))
+        .route("/share/{token}", get(shared_overview))
+        .route("/sites/{domain}/export/{file}", get(site_export))
+        .route("/share/{token}/export/{file}", get(shared_export))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
+        .layer(CompressionLayer::new().gzip(true))
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        APP_CSS,
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        APP_JS,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Panels
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Group,
+    Channel,
+    Evidence,
+    Device,
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Panel {
+    /// In export URLs: `/export/{slug}.csv`.
+    pub slug: &'static str,
+    /// The stats property (`visit:channel`, …).
+    pub property: &'static str,
+    label: &'static str,
+    kind: Kind,
+}
+
+pub const PANELS: [Panel; 12] = [
+    Panel {
+        slug: "channel-groups",
+        property: "visit:channel_group",
+        label: "panel_channel_groups",
+        kind: Kind::Group,
+    },
+    Panel {
+        slug: "channels",
+        property: "visit:channel",
+        label: "panel_channels",
+        kind: Kind::Channel,
+    },
+    Panel {
+        slug: "evidence",
+        property: "visit:evidence",
+        label: "panel_evidence",
+        kind: Kind::Evidence,
+    },
+    Panel {
+        slug: "sources",
+        property: "visit:source",
+        label: "panel_sources",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "pages",
+        property: "event:page",
+        label: "panel_pages",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "entry-pages",
+        property: "visit:entry_page",
+        label: "panel_entry_pages",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "utm-source",
+        property: "visit:utm_source",
+        label: "panel_utm_source",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "utm-medium",
+        property: "visit:utm_medium",
+        label: "panel_utm_medium",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "utm-campaign",
+        property: "visit:utm_campaign",
+        label: "panel_utm_campaign",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "devices",
+        property: "visit:device",
+        label: "panel_devices",
+        kind: Kind::Device,
+    },
+    Panel {
+        slug: "browsers",
+        property: "visit:browser",
+        label: "panel_browsers",
+        kind: Kind::Plain,
+    },
+    Panel {
+        slug: "countries",
+        property: "visit:country",
+        label: "panel_countries",
+        kind: Kind::Plain,
+    },
+];
+
+pub fn panel(slug: &str) -> Option<&'static Panel> {
+    PANELS.iter().find(|p| p.slug == slug)
+}
+
+/// Rows shown per panel (exports have up to `EXPORT_ROWS`).
+const PANEL_ROWS: usize = 10;
+const EXPORT_ROWS: usize = 1000;
+const MAX_FILTERS: usize = 10;
+
+// ---------------------------------------------------------------------------------------
+// The view state (the query string)
+
+const PERIODS: [&str; 7] = ["day", "7d", "30d", "month", "6mo", "12mo", "custom"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    pub period: String,
+    /// Reference day for the non-custom periods (`YYYY-MM-DD`; today when absent).
+    pub date: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub compare: bool,
+    /// Only when the URL says so (otherwise the user's or browser's language).
+    pub lang: Option<String>,
+    /// `(property, value)` pairs, at most one per property.
+    pub filters: Vec<(String, String)>,
+}
+
+impl View {
+    pub fn from_query(q: Option<&str>) -> View {
+        let mut v = View {
+            period: "30d".into(),
+            ..View::default()
+        };
+        let Some(q) = q else { return v };
+        for (k, val) in url::form_urlencoded::parse(q.as_bytes()) {
+            let val = val.into_owned();
+            match &*k {
+                "period" if PERIODS.contains(&val.as_str()) => v.period = val,
+                "date" if !val.is_empty() => v.date = Some(val),
+                "from" if !val.is_empty() => v.from = Some(val),
+                "to" if !val.is_empty() => v.to = Some(val),
+                "compare" => v.compare = val == "1",
+                "lang" if Lang::parse(&val).is_some() => v.lang = Some(val),
+                "f" => {
+                    if let Some((p, value)) = val.split_once("==") {
+                        if Property::parse(p).is_ok() && v.filters.len() < MAX_FILTERS {
+                            v.filters.retain(|(q, _)| q != p);
+                            v.filters.push((p.to_string(), value.to_string()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        v
+    }
+
+    pub fn query_string(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if self.period != "30d" {
+            s.append_pair("period", &self.period);
+        }
+        if self.period == "custom" {
+            if let Some(f) = &self.from {
+                s.append_pair("from", f);
+            }
+            if let Some(t) = &self.to {
+                s.append_pair("to", t);
+            }
+        } else if let Some(d) = &self.date {
+            s.append_pair("date", d);
+        }
+        if self.compare {
+            s.append_pair("compare", "1");
+        }
+        if let Some(l) = &self.lang {
+            s.append_pair("lang", l);
+        }
+        for (p, v) in &self.filters {
+            s.append_pair("f", &format!("{p}=={v}"));
+        }
+        s.finish()
+    }
+
+    pub fn href(&self, base: &str) -> String {
+        let q = self.query_string();
+        if q.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{q}")
+        }
+    }
+
+    pub fn with_filter(&self, property: &str, value: &str) -> View {
+        let mut v = self.clone();
+        v.filters.retain(|(p, _)| p != property);
+        v.filters.push((property.to_string(), value.to_string()));
+        v
+    }
+
+    pub fn without_filter(&self, property: &str) -> View {
+        let mut v = self.clone();
+        v.filters.retain(|(p, _)| p != property);
+        v
+    }
+
+    fn with_period(&self, period: &str) -> View {
+        View {
+            period: period.to_string(),
+            date: None,
+            from: None,
+            to: None,
+            ..self.clone()
+        }
+    }
+
+    fn with_compare(&self, on: bool) -> View {
+        View {
+            compare: on,
+            ..self.clone()
+        }
+    }
+
+    fn with_lang(&self, lang: Lang) -> View {
+        View {
+            lang: Some(lang.code().into()),
+            ..self.clone()
+        }
+    }
+
+    /// The range and filters, resolved exactly as the stats API resolves them.
+    fn resolve(&self, site: Site, metrics: &str) -> Result<Resolved, WebError> {
+        let custom;
+        let date = if self.period == "custom" {
+            match (&self.from, &self.to) {
+                (Some(f), Some(t)) => {
+                    custom = format!("{f},{t}");
+                    Some(custom.as_str())
+                }
+                _ => {
+                    return Err(WebError::BadRequest(
+                        "a custom range needs `from` and `to` (YYYY-MM-DD)".into(),
+                    ))
+                }
+            }
+        } else {
+            self.date.as_deref()
+        };
+        let mut r = resolve_site(site, Some(&self.period), date, Some(metrics), None)
+            .map_err(|e| WebError::BadRequest(e.message))?;
+        r.filters = self
+            .filters
+            .iter()
+            .filter_map(|(p, v)| {
+                Property::parse(p).ok().map(|property| Filter {
+                    property,
+                    negated: false,
+                    values: vec![v.clone()],
+                })
+            })
+            .collect();
+        Ok(r)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reports
+
+/// Everything the overview shows.
+pub struct Overview {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub interval: Interval,
+    pub now: Aggregates,
+    pub prev: Option<Aggregates>,
+    pub series: Vec<(Bucket, Aggregates)>,
+    pub panels: Vec<Vec<(String, Aggregates)>>,
+}
+
+const OVERVIEW_METRICS: &str = "visitors,visits,pageviews,bounce_rate,visit_duration,dark_share";
+
+fn internal(what: &str, e: impl std::fmt::Display) -> WebError {
+    tracing::error!(message = "Dashboard query failed.", what, error = %e);
+    WebError::Internal
+}
+
+type Job<T> = tokio::task::JoinHandle<Result<T, lucarne_store::StoreError>>;
+
+fn spawn<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<T, lucarne_store::StoreError> + Send + 'static,
+) -> Job<T> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || f(&st))
+}
+
+async fn join<T>(job: Job<T>, what: &str) -> Result<T, WebError> {
+    job.await
+        .map_err(|e| internal(what, e))?
+        .map_err(|e| internal(what, e))
+}
+
+/// Run every query of the overview (concurrently, on the blocking pool).
+pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Overview, WebError> {
+    let r = view.resolve(site, OVERVIEW_METRICS)?;
+    let interval = Interval::default_for(r.period);
+    let q = r.query(r.from, r.to);
+    let plain = lucarne_core::stats::ReportQuery {
+        with_sessions: false,
+        ..q.clone()
+    };
+    let b = buckets(&r.tz, r.from, r.to, interval);
+    let now = {
+        let q = q.clone();
+        spawn(state, move |s| s.events.aggregate(&q))
+    };
+    let prev = view.compare.then(|| {
+        let (pf, pt) = Period::previous(r.from, r.to);
+        let q = r.query(pf, pt);
+        spawn(state, move |s| s.events.aggregate(&q))
+    });
+    let series = {
+        let q = plain.clone();
+        let b = b.clone();
+        spawn(state, move |s| s.events.timeseries(&q, &b))
+    };
+    let mut panels = Vec::with_capacity(PANELS.len());
+    for p in PANELS.iter() {
+        let q = plain.clone();
+        let prop = Property::parse(p.property).map_err(|e| internal("panel property", e))?;
+        panels.push(spawn(state, move |s| {
+            s.events.breakdown(&q, &prop, PANEL_ROWS, 0)
+        }));
+    }
+    let now = join(now, "aggregate").await?;
+    let prev = match prev {
+        Some(j) => Some(join(j, "aggregate (previous period)").await?),
+        None => None,
+    };
+    let rows = join(series, "timeseries").await?;
+    let mut panel_rows = Vec::with_capacity(panels.len());
+    for j in panels {
+        panel_rows.push(join(j, "breakdown").await?);
+    }
+    Ok(Overview {
+        from: r.from,
+        to: r.to,
+        interval,
+        now,
+        prev,
+        series: b.into_iter().zip(rows).collect(),
+        panels: panel_rows,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn site_overview(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Markup, WebError> {
+    let access = site_access(&state, &session, &domain).await?;
+    let base = format!("/sites/{}", encode_segment(&access.site.domain));
+    overview_page(
+        &state,
+        Some(&session),
+        &access,
+        &base,
+        query.as_deref(),
+        accept_language(&headers),
+    )
+    .await
+}
+
+async fn shared_overview(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Markup, WebError> {
+    let access = shared_access(&state, &token).await?;
+    let base = format!("/share/{}", encode_segment(&token));
+    overview_page(
+        &state,
+        None,
+        &access,
+        &base,
+        query.as_deref(),
+        accept_language(&headers),
+    )
+    .await
+}
+
+async fn site_export(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((domain, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let access = site_access(&state, &session, &domain).await?;
+    export(&state, &access, &file, query.as_deref()).await
+}
+
+async fn shared_export(
+    State(state): State<Arc<AppState>>,
+    Path((token, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let access = shared_access(&state, &token).await?;
+    export(&state, &access, &file, query.as_deref()).await
+}
+
+/// One panel as CSV: every row (up to 1,000), same range and filters as the page.
+pub async fn export(
+    state: &Arc<AppState>,
+    access: &Access,
+    file: &str,
+    query: Option<&str>,
+) -> Result<Response, WebError> {
+    let p = file
+        .strip_suffix(".csv")
+        .and_then(panel)
+        .ok_or(WebError::NotFound)?;
+    let view = View::from_query(query);
+    let r = view.resolve(access.site.clone(), "visitors,visits,pageviews,dark_share")?;
+    let prop = Property::parse(p.property).map_err(|e| internal("panel property", e))?;
+    let q = r.query(r.from, r.to);
+    let key = prop.result_key();
+    let rows = join(
+        spawn(state, move |s| {
+            s.events.breakdown(&q, &prop, EXPORT_ROWS, 0)
+        }),
+        "export",
+    )
+    .await?;
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(v, a)| {
+            let (i, e) = dark_parts(a);
+            vec![
+                v.clone(),
+                a.visitors.to_string(),
+                a.visits.to_string(),
+                a.pageviews.to_string(),
+                format!("{i:.1}"),
+                format!("{e:.1}"),
+            ]
+        })
+        .collect();
+    let text = csv::write(
+        &[
+            &key,
+            "visitors",
+            "visits",
+            "pageviews",
+            "dark_share_identified",
+            "dark_share_estimated",
+        ],
+        &rows,
+    );
+    let safe_domain: String = access
+        .site
+        .domain
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    let filename = format!(
+        "attachment; filename=\"{safe_domain}-{}-{}-{}.csv\"",
+        p.slug, r.from, r.to
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, filename),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+fn dark_parts(a: &Aggregates) -> (f64, f64) {
+    match a.value(Metric::DarkShare) {
+        Value::DarkShare {
+            identified,
+            estimated,
+        } => (identified, estimated),
+        _ => (0.0, 0.0),
+    }
+}
+
+/// The overview page (also what the benchmark times).
+pub async fn overview_page(
+    state: &Arc<AppState>,
+    session: Option<&Session>,
+    access: &Access,
+    base: &str,
+    query: Option<&str>,
+    accept_language: Option<&str>,
+) -> Result<Markup, WebError> {
+    let view = View::from_query(query);
+    let lang = Lang::choose(
+        view.lang.as_deref(),
+        access.user.as_ref().and_then(|u| u.locale.as_deref()),
+        accept_language,
+    );
+    let o = gather(state, access.site.clone(), &view).await?;
+    let title = access.site.domain.clone();
+    let body = render(state, access, base, &view, lang, &o);
+    Ok(match session {
+        Some(s) => page_with(s, &title, lang.code(), body),
+        None => page_bare(&title, lang.code(), body),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+fn change_pct(lang: Lang, now: u64, before: u64) -> (String, &'static str) {
+    let x = if before == 0 {
+        if now == 0 {
+            0.0
+        } else {
+            100.0
+        }
+    } else {
+        (now as f64 - before as f64) / before as f64 * 100.0
+    };
+    (lang.change_pct(x), direction(x.round()))
+}
+
+fn direction(x: f64) -> &'static str {
+    if x > 0.0 {
+        "change up"
+    } else if x < 0.0 {
+        "change down"
+    } else {
+        "change flat"
+    }
+}
+
+fn value_label(state: &AppState, lang: Lang, kind: Kind, value: &str) -> String {
+    if value.is_empty() {
+        return lang.t("none").to_string();
+    }
+    let key = match kind {
+        Kind::Group => format!("group_{value}"),
+        Kind::Evidence => format!("ev_{value}"),
+        Kind::Device => format!("dev_{value}"),
+        Kind::Channel => match state.rules.channel_info(value) {
+            Some(info) => return info.name.clone(),
+            None => format!("ch_{value}"),
+        },
+        Kind::Plain => return value.to_string(),
+    };
+    match lang.t(&key) {
+        "?" => value.to_string(),
+        t => t.to_string(),
+    }
+}
+
+fn filter_label(state: &AppState, lang: Lang, property: &str, value: &str) -> (String, String) {
+    match PANELS.iter().find(|p| p.property == property) {
+        Some(p) => (
+            lang.t(p.label).to_string(),
+            value_label(state, lang, p.kind, value),
+        ),
+        None => (property.to_string(), value.to_string()),
+    }
+}
+
+fn render(
+    state: &AppState,
+    access: &Access,
+    base: &str,
+    view: &View,
+    lang: Lang,
+    o: &Overview,
+) -> Markup {
+    let now = &o.now;
+    let prev = o.prev.as_ref();
+    let bounce = |a: &Aggregates| match a.value(Metric::BounceRate) {
+        Value::Percent(p) => p,
+        _ => 0,
+    };
+    let duration = |a: &Aggregates| match a.value(Metric::VisitDuration) {
+        Value::Count(s) => s,
+        _ => 0,
+    };
+    let (ident, est) = dark_parts(now);
+    let chart_title = match o.interval {
+        Interval::Hour => lang.t("chart_hour"),
+        Interval::Date => lang.t("chart"),
+        Interval::Month => lang.t("chart_month"),
+    };
+    let points: Vec<charts::Point<'_>> = o
+        .series
+        .iter()
+        .map(|(b, a)| charts::Point { label: &b.label, a })
+        .collect();
+    let export_query = view.query_string();
+    html! {
+        header class="dash-head" {
+            div {
+                h1 { (access.site.domain) }
+                p class="range" { (lang.range(o.from, o.to)) }
+                @if access.shared {
+                    p class="shared-note" { (lang.t("shared_view")) }
+                }
+            }
+            nav class="langs" aria-label=(lang.t("language")) {
+                @for l in [Lang::En, Lang::Fr] {
+                    a href=(view.with_lang(l).href(base)) hreflang=(l.code()) lang=(l.code())
+                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
+                }
+            }
+        }
+        nav class="periods" aria-label=(lang.t("date_range")) {
+            @for p in PERIODS.iter().filter(|p| **p != "custom") {
+                a href=(view.with_period(p).href(base)) data-period=(p)
+                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
+            }
+            form class="custom" method="get" action=(base) {
+                input type="hidden" name="period" value="custom";
+                label { (lang.t("from")) " " input type="date" name="from" value=(o.from.to_string()) required; }
+                label { (lang.t("to")) " " input type="date" name="to" value=(o.to.to_string()) required; }
+                @if view.compare { input type="hidden" name="compare" value="1"; }
+                @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
+                @for (p, v) in &view.filters {
+                    input type="hidden" name="f" value={ (p) "==" (v) };
+                }
+                button type="submit" aria-current=[(view.period == "custom").then_some("page")] { (lang.t("apply")) }
+            }
+            @if view.compare {
+                a class="compare on" href=(view.with_compare(false).href(base)) { (lang.t("compare_off")) }
+            } @else {
+                a class="compare" href=(view.with_compare(true).href(base)) { (lang.t("compare")) }
+            }
+        }
+        @if !view.filters.is_empty() {
+            ul class="chips" aria-label=(lang.t("filters")) {
+                @for (p, v) in &view.filters {
+                    @let (name, value) = filter_label(state, lang, p, v);
+                    li class="chip" data-property=(p) {
+                        span { (name) ": " strong { (value) } }
+                        a class="remove" href=(view.without_filter(p).href(base))
+                            title=(lang.t("remove_filter")) aria-label={ (lang.t("remove_filter")) " " (name) } { "×" }
+                    }
+                }
+                @if view.filters.len() > 1 {
+                    li { a class="clear" href=(View { filters: Vec::new(), ..view.clone() }.href(base)) { (lang.t("clear_filters")) } }
+                }
+            }
+        }
+        section class="stats" {
+            (stat(lang, "visitors", lang.int(now.visitors), now.visitors, prev.map(|p| change_pct(lang, now.visitors, p.visitors))))
+            (stat(lang, "visits", lang.int(now.visits), now.visits, prev.map(|p| change_pct(lang, now.visits, p.visits))))
+            (stat(lang, "pageviews", lang.int(now.pageviews), now.pageviews, prev.map(|p| change_pct(lang, now.pageviews, p.pageviews))))
+            (stat(lang, "bounce_rate", lang.pct0(bounce(now)), bounce(now), prev.map(|p| {
+                let d = bounce(now) as f64 - bounce(p) as f64;
+                (lang.change_pts(d), direction(d))
+            })))
+            (stat(lang, "visit_duration", lang.duration(duration(now)), duration(now), prev.map(|p| change_pct(lang, duration(now), duration(p)))))
+            div class="stat dark" id="stat-dark_share" {
+                h2 { (lang.t("dark_share")) }
+                div class="dark-parts" {
+                    div class="part ident" id="stat-dark_identified" {
+                        span class="value" { (lang.pct1(ident)) }
+                        span class="sub" { span class="swatch s-ident" {} (lang.t("identified")) }
+                        @if let Some(p) = prev {
+                            @let d = ident - dark_parts(p).0;
+                            span class=(direction(d)) title=(lang.t("vs_previous")) { (lang.change_pts(d)) }
+                        }
+                    }
+                    div class="part est" id="stat-dark_estimated" {
+                        span class="value" { (lang.pct1(est)) }
+                        span class="sub" { span class="swatch s-est" {} (lang.t("estimated")) }
+                        @if let Some(p) = prev {
+                            @let d = est - dark_parts(p).1;
+                            span class=(direction(d)) title=(lang.t("vs_previous")) { (lang.change_pts(d)) }
+                        }
+                    }
+                }
+                p class="sub" { (lang.t("of_visits")) }
+            }
+        }
+        figure class="chart-box" {
+            (charts::chart(lang, &points, o.interval, chart_title))
+            figcaption {
+                span class="legend" { span class="swatch s-ident" {} (lang.t("identified")) }
+                span class="legend" { span class="swatch s-est" {} (lang.t("estimated")) }
+                span class="legend" { span class="swatch s-other" {} (lang.t("other_visits")) }
+                span class="legend" { span class="swatch line" {} (lang.t("visitors")) }
+            }
+        }
+        section class="panels" {
+            @for (p, rows) in PANELS.iter().zip(&o.panels) {
+                (panel_markup(state, lang, base, view, &export_query, p, rows))
+            }
+        }
+        footer class="dash-foot" {
+            p { (lang.t("dark_explained")) }
+            p { (lang.t("approx")) }
+        }
+    }
+}
+
+fn stat(
+    lang: Lang,
+    key: &str,
+    shown: String,
+    raw: u64,
+    change: Option<(String, &'static str)>,
+) -> Markup {
+    html! {
+        div class="stat" id={ "stat-" (key) } data-value=(raw) {
+            h2 { (lang.t(key)) }
+            span class="value" { (shown) }
+            @if let Some((c, class)) = change {
+                span class=(class) title=(lang.t("vs_previous")) { (c) }
+            }
+        }
+    }
+}
+
+fn panel_markup(
+    state: &AppState,
+    lang: Lang,
+    base: &str,
+    view: &View,
+    export_query: &str,
+    p: &Panel,
+    rows: &[(String, Aggregates)],
+) -> Markup {
+    let top = rows
+        .iter()
+        .map(|(_, a)| a.visitors)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let export = if export_query.is_empty() {
+        format!("{base}/export/{}.csv", p.slug)
+    } else {
+        format!("{base}/export/{}.csv?{export_query}", p.slug)
+    };
+    html! {
+        section class="panel" id={ "panel-" (p.slug) } {
+            header {
+                h2 { (lang.t(p.label)) }
+                a class="export" href=(export) download title=(lang.t("export_title")) { (lang.t("export_csv")) }
+            }
+            @if rows.is_empty() {
+                p class="empty" { (lang.t("no_data")) }
+            } @else {
+                div class="cols" aria-hidden="true" { span {} span { (lang.t("visitors")) } }
+                ol {
+                    @for (value, a) in rows {
+                        @let width = (a.visitors * 20).div_ceil(top);
+                        li {
+                            a class="row" href=(view.with_filter(p.property, value).href(base)) data-value=(value) {
+                                span class={ "bar w" (width) } {}
+                                span class="name" { (value_label(state, lang, p.kind, value)) }
+                                span class="num" { (lang.int(a.visitors)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_round_trips_through_the_url() {
+        let v = View::from_query(Some(
+            "period=custom&from=2026-01-01&to=2026-01-31&compare=1&lang=fr&f=visit:channel%3D%3Dwhatsapp&f=event:page%3D%3D%2Fa%3Bb%7Cc",
+        ));
+        assert_eq!(v.period, "custom");
+        assert!(v.compare);
+        assert_eq!(v.filters.len(), 2);
+        assert_eq!(v.filters[1], ("event:page".into(), "/a;b|c".into()));
+        assert_eq!(View::from_query(Some(&v.query_string())), v);
+        let w = v.without_filter("visit:channel");
+        assert_eq!(w.filters.len(), 1);
+        assert_eq!(View::from_query(None).href("/x"), "/x");
+    }
+
+    #[test]
+    fn bad_input_is_ignored() {
+        let v = View::from_query(Some(
+            "period=forever&f=nope==1&f=visit:os&lang=de&compare=yes",
+        ));
+        assert_eq!(v, View::from_query(None));
+    }
+
+    #[test]
+    fn panels_have_valid_properties() {
+        for p in PANELS {
+            assert!(Property::parse(p.property).is_ok(), "{}", p.slug);
+            assert!(panel(p.slug).is_some());
+        }
+    }
+}

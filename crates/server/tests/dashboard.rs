@@ -1,0 +1,475 @@
+//! The dashboard pages through `app(state)` with `oneshot`: the overview with data,
+//! filters, locales, CSV exports (formula neutralisation), escaping, shared links and
+//! access.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::{MetaStore, Role};
+use lucarne_store::EventStore;
+use tower::ServiceExt;
+
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+struct H {
+    _dir: tempfile::TempDir,
+    state: Arc<AppState>,
+    router: Router,
+    key: String,
+    cookie: String,
+}
+
+async fn harness() -> H {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    let site = meta.add_site("example.com", "UTC").await.expect("site");
+    meta.add_site("other.org", "UTC").await.expect("site");
+    let key = meta.create_api_key("test").await.expect("key");
+    let user = meta
+        .create_user("owner@example.com", "not-a-real-hash", None)
+        .await
+        .expect("user");
+    meta.set_member(site.id, user.id, Role::Owner)
+        .await
+        .expect("member");
+    let token = "0123456789abcdef0123456789abcdef";
+    meta.create_web_session(
+        &blake3::hash(token.as_bytes()).to_hex(),
+        user.id,
+        "csrf-token",
+        chrono::Utc::now() + chrono::Duration::days(1),
+    )
+    .await
+    .expect("session");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .expect("state");
+    let h = H {
+        router: app(state.clone()),
+        state,
+        _dir: dir,
+        key,
+        cookie: format!("lucarne_session={token}"),
+    };
+    // 8 visitors: 1 from WhatsApp, 1 estimated dark (deep link, no referrer), 6 others.
+    h.event(
+        "https://example.com/blog/post",
+        "android-app://com.whatsapp",
+        1,
+    )
+    .await;
+    h.event("https://example.com/deep/article", "", 2).await;
+    h.event(
+        "https://example.com/?utm_source=%40evil&utm_medium=email&utm_campaign=%3DHYPERLINK(%22http%3A%2F%2Fx%22)",
+        "",
+        3,
+    )
+    .await;
+    h.event(
+        "https://example.com/%3Cscript%3Ewindow.__xss%3D1%3C%2Fscript%3E",
+        "https://news.ycombinator.com/",
+        4,
+    )
+    .await;
+    for i in 5..=8 {
+        h.event("https://example.com/", "https://www.google.com/", i)
+            .await;
+    }
+    h
+}
+
+impl H {
+    async fn event(&self, url: &str, referrer: &str, ip: u8) {
+        let body =
+            serde_json::json!({"n": "pageview", "u": url, "d": "example.com", "r": referrer})
+                .to_string();
+        let mut req = Request::post("/api/event")
+            .header("content-type", "text/plain")
+            .header("user-agent", CHROME)
+            .body(Body::from(body))
+            .expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, ip], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        assert_eq!(resp.status(), StatusCode::ACCEPTED, "{url}");
+    }
+
+    async fn get_with(
+        &self,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, axum::http::HeaderMap) {
+        let mut b = Request::get(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut req = b.body(Body::empty()).expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (
+            status,
+            String::from_utf8_lossy(&bytes).into_owned(),
+            headers,
+        )
+    }
+
+    async fn page(&self, uri: &str) -> String {
+        let (s, body, _) = self.get_with(uri, &[("cookie", &self.cookie)]).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {body}");
+        body
+    }
+
+    async fn api(&self, uri: &str) -> serde_json::Value {
+        let auth = format!("Bearer {}", self.key);
+        let (s, body, _) = self.get_with(uri, &[("authorization", &auth)]).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {body}");
+        serde_json::from_str(&body).expect("json")
+    }
+}
+
+/// The raw number the page shows for a top stat (`data-value`).
+fn stat(html: &str, key: &str) -> u64 {
+    let needle = format!("id=\"stat-{key}\" data-value=\"");
+    let at = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no stat {key}"))
+        + needle.len();
+    html[at..]
+        .split('"')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("number")
+}
+
+#[tokio::test]
+async fn overview_renders_with_data_and_matches_the_api() {
+    let h = harness().await;
+    let html = h.page("/sites/example.com").await;
+    let api = h
+        .api("/api/v1/stats/aggregate?site_id=example.com&period=30d&metrics=visitors,visits,pageviews")
+        .await;
+    assert_eq!(
+        stat(&html, "visitors"),
+        api["results"]["visitors"]["value"].as_u64().unwrap()
+    );
+    assert_eq!(stat(&html, "visitors"), 8);
+    assert_eq!(stat(&html, "pageviews"), 8);
+    for p in [
+        "channel-groups",
+        "channels",
+        "evidence",
+        "pages",
+        "entry-pages",
+        "sources",
+        "utm-source",
+        "utm-medium",
+        "utm-campaign",
+        "devices",
+        "browsers",
+        "countries",
+    ] {
+        assert!(html.contains(&format!("id=\"panel-{p}\"")), "panel {p}");
+        assert!(
+            html.contains(&format!("/sites/example.com/export/{p}.csv")),
+            "export {p}"
+        );
+    }
+    assert!(html.contains("WhatsApp"));
+    assert!(html.contains("<svg class=\"chart\""));
+    assert_eq!(
+        html.matches("<g class=\"pt\">").count(),
+        30,
+        "one bar group per day"
+    );
+    // Dark share: 1 of 8 visits identified, 1 of 8 estimated.
+    assert!(html.contains("12.5%"), "dark share parts in English");
+    // CSP-friendly: no inline scripts or styles.
+    assert!(!html.contains("style="));
+    assert!(!html.contains("<script>"));
+    assert!(!html.contains("onclick"));
+    // Comparison only when asked.
+    assert!(!html.contains("class=\"change"));
+    let cmp = h.page("/sites/example.com?compare=1").await;
+    assert!(cmp.contains("class=\"change up\""));
+}
+
+#[tokio::test]
+async fn filters_apply_and_show_as_chips() {
+    let h = harness().await;
+    let html = h.page("/sites/example.com").await;
+    // The channel row links to the same page with the filter added.
+    assert!(html.contains("href=\"/sites/example.com?f=visit%3Achannel%3D%3Dwhatsapp\""));
+    let filtered = h
+        .page("/sites/example.com?f=visit%3Achannel%3D%3Dwhatsapp&period=7d")
+        .await;
+    assert_eq!(stat(&filtered, "visitors"), 1);
+    let api = h
+        .api(
+            "/api/v1/stats/aggregate?site_id=example.com&period=7d&filters=visit:channel==whatsapp",
+        )
+        .await;
+    assert_eq!(api["results"]["visitors"]["value"], 1);
+    assert!(filtered.contains("class=\"chip\" data-property=\"visit:channel\""));
+    // The chip's remove link keeps the rest of the state.
+    assert!(filtered.contains("class=\"remove\" href=\"/sites/example.com?period=7d\""));
+    // Two filters combine.
+    let both = h
+        .page("/sites/example.com?f=visit%3Achannel_group%3D%3Dsearch&f=event%3Apage%3D%3D%2F")
+        .await;
+    assert_eq!(stat(&both, "visitors"), 4);
+    assert_eq!(both.matches("class=\"chip\"").count(), 2);
+    // Custom range in the past: nothing.
+    let empty = h
+        .page("/sites/example.com?period=custom&from=2020-01-01&to=2020-01-31")
+        .await;
+    assert_eq!(stat(&empty, "visitors"), 0);
+    assert!(empty.contains("Jan 1, 2020 – Jan 31, 2020"));
+    let (s, _, _) = h
+        .get_with(
+            "/sites/example.com?period=custom&from=2020-02-01&to=2020-01-01",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn french_and_english_formatting() {
+    let h = harness().await;
+    let fr = h.page("/sites/example.com?lang=fr").await;
+    assert!(fr.contains("<html lang=\"fr\""));
+    assert!(fr.contains("Visiteurs"));
+    assert!(fr.contains("12,5\u{a0}%"), "French percentage");
+    assert!(fr.contains("Part du dark social"));
+    let en = h.page("/sites/example.com?lang=en").await;
+    assert!(en.contains("Visitors") && en.contains("12.5%"));
+    // From the browser when neither the URL nor the user says.
+    let (_, accept_fr, _) = h
+        .get_with(
+            "/sites/example.com",
+            &[
+                ("cookie", &h.cookie),
+                ("accept-language", "fr-FR,fr;q=0.9,en;q=0.5"),
+            ],
+        )
+        .await;
+    assert!(accept_fr.contains("Visiteurs"));
+    let (_, url_wins, _) = h
+        .get_with(
+            "/sites/example.com?lang=en",
+            &[("cookie", &h.cookie), ("accept-language", "fr")],
+        )
+        .await;
+    assert!(url_wins.contains("Visitors"));
+    // Dates of a custom range.
+    let d = h
+        .page("/sites/example.com?lang=fr&period=custom&from=2020-02-03&to=2020-02-04")
+        .await;
+    assert!(d.contains("3 févr. 2020 – 4 févr. 2020"));
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas() {
+    let h = harness().await;
+    let (s, body, headers) = h
+        .get_with(
+            "/sites/example.com/export/utm-campaign.csv",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"example.com-utm-campaign-"));
+    let mut lines = body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("utm_campaign,visitors,visits,pageviews,dark_share_identified,dark_share_estimated")
+    );
+    assert!(
+        body.contains("\"'=HYPERLINK(\"\"http://x\"\")\",1,1,1"),
+        "{body}"
+    );
+    let (_, src, _) = h
+        .get_with(
+            "/sites/example.com/export/utm-source.csv",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert!(src.contains("\r\n'@evil,1,"), "{src}");
+    // Same state as the page: filters apply.
+    let (_, ch, _) = h
+        .get_with(
+            "/sites/example.com/export/channels.csv?f=visit%3Achannel%3D%3Dwhatsapp",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(ch.lines().count(), 2, "{ch}");
+    let (s, _, _) = h
+        .get_with(
+            "/sites/example.com/export/passwords.csv",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = h
+        .get_with(
+            "/sites/example.com/export/channels.json",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn user_strings_are_escaped() {
+    let h = harness().await;
+    let html = h
+        .page("/sites/example.com?f=event%3Apage%3D%3D%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+        .await;
+    assert!(!html.contains("<script>window.__xss"));
+    assert!(!html.contains("<img src=x"));
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "chip shows the value literally"
+    );
+    let all = h.page("/sites/example.com").await;
+    assert!(all.contains("/&lt;script&gt;window.__xss=1&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn access_shared_links_and_assets() {
+    let h = harness().await;
+    let (s, _, headers) = h.get_with("/sites/example.com", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(headers["location"].to_str().unwrap().starts_with("/login"));
+    let (s, _, _) = h
+        .get_with("/sites/other.org", &[("cookie", &h.cookie)])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = h
+        .get_with(
+            "/sites/other.org/export/channels.csv",
+            &[("cookie", &h.cookie)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = h.get_with("/share/nope", &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let site = h
+        .state
+        .meta
+        .site_by_domain("example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = h
+        .state
+        .meta
+        .create_shared_link(site.id, "public")
+        .await
+        .unwrap();
+    let (s, html, _) = h.get_with(&format!("/share/{token}?period=7d"), &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(stat(&html, "visitors"), 8);
+    assert!(
+        html.contains(&format!(
+            "href=\"/share/{token}?f=visit%3Achannel%3D%3Dwhatsapp&amp;period=7d\""
+        )) || html.contains(&format!(
+            "href=\"/share/{token}?period=7d&amp;f=visit%3Achannel%3D%3Dwhatsapp\""
+        ))
+    );
+    assert!(html.contains(&format!("/share/{token}/export/channels.csv?period=7d")));
+    assert!(
+        !html.contains("/sites/example.com"),
+        "no link out of the shared view"
+    );
+    let (s, csv, _) = h
+        .get_with(&format!("/share/{token}/export/channels.csv"), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(csv.starts_with("channel,visitors"));
+    let (s, css, headers) = h.get_with("/static/app.css", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    assert!(css.contains("prefers-color-scheme: dark"));
+    let (s, _, headers) = h.get_with("/static/app.js", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/javascript"));
+}
+
+#[tokio::test]
+async fn the_users_language_setting_comes_before_the_browsers() {
+    let h = harness().await;
+    let site = h
+        .state
+        .meta
+        .site_by_domain("example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let user = h
+        .state
+        .meta
+        .create_user("viewer@example.com", "not-a-real-hash", Some("fr"))
+        .await
+        .unwrap();
+    h.state
+        .meta
+        .set_member(site.id, user.id, Role::Viewer)
+        .await
+        .unwrap();
+    let token = "fedcba9876543210fedcba9876543210";
+    h.state
+        .meta
+        .create_web_session(
+            &blake3::hash(token.as_bytes()).to_hex(),
+            user.id,
+            "csrf",
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let cookie = format!("lucarne_session={token}");
+    let (s, html, _) = h
+        .get_with(
+            "/sites/example.com",
+            &[("cookie", &cookie), ("accept-language", "en-US")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Visiteurs"), "the user's setting (fr) wins");
+    let (_, html, _) = h
+        .get_with("/sites/example.com?lang=en", &[("cookie", &cookie)])
+        .await;
+    assert!(html.contains("Visitors"), "the URL wins over the setting");
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_gzipped_when_asked() {
+    let h = harness().await;
+    for uri in ["/sites/example.com", "/static/app.css", "/static/app.js"] {
+        let (s, _, headers) = h
+            .get_with(uri, &[("cookie", &h.cookie), ("accept-encoding", "gzip")])
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(headers["content-encoding"], "gzip", "{uri}");
+    }
+}
