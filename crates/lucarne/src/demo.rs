@@ -117,6 +117,7 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     println!();
     println!("Lucarne demo is running at http://{addr}");
     println!("  site:    {DEMO_SITE}");
+    println!("  open:    http://{addr}/sites/{DEMO_SITE} (log in with the account below)");
     println!("  login:   {login}");
     println!("  password: {password}");
     println!("  API key: {key}");
