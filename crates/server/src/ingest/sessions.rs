@@ -13,6 +13,10 @@ use lucarne_core::{ChannelGroup, Evidence};
 
 pub const SESSION_TIMEOUT_MINUTES: i64 = 30;
 const SHARDS: usize = 16;
+/// Live visits remembered at most (about 1 KB each): a flood of distinct visitors cannot
+/// exhaust memory. Past it, a shard forgets its idle visits, then, if still full, all of
+/// its visits (their next events open new visits: counted, slightly over-split).
+pub const MAX_VISITS: usize = 2_000_000;
 
 #[derive(Debug, Clone)]
 pub struct VisitFields {
@@ -53,13 +57,12 @@ pub struct Visit {
 
 pub struct Sessions {
     shards: Vec<Mutex<HashMap<(u32, u64), Entry>>>,
+    per_shard: usize,
 }
 
 impl Default for Sessions {
     fn default() -> Self {
-        Sessions {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
+        Sessions::with_capacity(MAX_VISITS)
     }
 }
 
@@ -68,6 +71,14 @@ fn timeout() -> Duration {
 }
 
 impl Sessions {
+    /// A table holding at most about `max_visits` live visits.
+    pub fn with_capacity(max_visits: usize) -> Self {
+        Sessions {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: (max_visits / SHARDS).max(1),
+        }
+    }
+
     fn shard(&self, visitor: u64) -> &Mutex<HashMap<(u32, u64), Entry>> {
         &self.shards[(visitor as usize) % SHARDS]
     }
@@ -103,6 +114,16 @@ impl Sessions {
         let fields = make();
         let session_id = rand::random::<u64>();
         if let Ok(mut shard) = self.shard(id_now).lock() {
+            if shard.len() >= self.per_shard {
+                shard.retain(|_, e| now - e.last_seen < timeout());
+                if shard.len() >= self.per_shard {
+                    tracing::warn!(
+                        message = "Visit table full; forgetting a shard of live visits.",
+                        visits = shard.len()
+                    );
+                    shard.clear();
+                }
+            }
             shard.insert(
                 (site, id_now),
                 Entry {
@@ -189,6 +210,21 @@ mod tests {
         assert!(!b.is_new);
         assert_eq!(b.session_id, a.session_id);
         assert_eq!(b.visitor_id, 7);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let s = Sessions::with_capacity(SHARDS * 4);
+        let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        for v in 0..10_000u64 {
+            s.touch(1, v, None, t0, || fields("a"));
+        }
+        let live: usize = s.shards.iter().map(|m| m.lock().unwrap().len()).sum();
+        assert!(live <= SHARDS * 4, "{live} visits kept");
+        // Idle visits go first: after the timeout, new visits fit without a purge.
+        let later = t0 + Duration::minutes(31);
+        assert!(s.touch(1, 99_999, None, later, || fields("b")).is_new);
+        assert_eq!(s.sweep(later), 1);
     }
 
     #[test]
