@@ -20,9 +20,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use chrono::Utc;
@@ -35,6 +36,8 @@ use crate::state::AppState;
 
 mod pages;
 
+/// The language of the pages: the dashboard's (one way of choosing it, [`Lang::choose`]).
+pub use crate::web::dashboard::i18n::Lang;
 pub use lucarne_store::meta::Role;
 
 /// The login-session cookie.
@@ -96,51 +99,139 @@ impl From<MetaError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, title, text) = match self {
+        let (status, detail) = match self {
             WebError::NotLoggedIn(next) => {
                 let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 return redirect(&format!("/login?next={next}"));
             }
-            WebError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is nothing here, or you do not have access to it.".to_string(),
-            ),
-            WebError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                "You may not do this. If you submitted a form, reload the page and try again."
-                    .to_string(),
-            ),
-            WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m),
-            WebError::TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many failed logins. Wait fifteen minutes, then try again.".to_string(),
-            ),
-            WebError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal error",
-                "Something went wrong on the server. It has been logged.".to_string(),
-            ),
+            WebError::NotFound => (StatusCode::NOT_FOUND, None),
+            WebError::Forbidden => (StatusCode::FORBIDDEN, None),
+            WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m)),
+            WebError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, None),
+            WebError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
-        let body = page_bare(
-            title,
-            "en",
-            html! {
-                section.message {
-                    h1 { (title) }
-                    p { (text) }
-                    p { a href="/" { "Back to Lucarne" } }
-                }
-            },
-        );
-        let mut resp = (status, body).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        // English here; [`localise_errors`] renders it again in the page's language.
+        error_page(status, detail, Lang::En)
+    }
+}
+
+/// What an error page says, kept on its response so that it can be rendered again in
+/// the request's language.
+#[derive(Debug, Clone)]
+struct ErrorPage {
+    status: StatusCode,
+    /// The message of a 400 (already in the page's language).
+    detail: Option<String>,
+}
+
+fn error_page(status: StatusCode, detail: Option<String>, lang: Lang) -> Response {
+    let (title, text) = match status {
+        StatusCode::NOT_FOUND => ("err_not_found", "err_not_found_text"),
+        StatusCode::FORBIDDEN => ("err_forbidden", "err_forbidden_text"),
+        StatusCode::BAD_REQUEST => ("err_bad_request", ""),
+        StatusCode::TOO_MANY_REQUESTS => ("err_too_many", "err_too_many_text"),
+        _ => ("err_internal", "err_internal_text"),
+    };
+    let title = lang.auth(title);
+    let text = match &detail {
+        Some(d) => d.as_str(),
+        None => lang.auth(text),
+    };
+    let body = page_bare(
+        title,
+        lang.code(),
+        html! {
+            section.message {
+                h1 { (title) }
+                p { (text) }
+                p { a href="/" { (lang.auth("back_home")) } }
+            }
+        },
+    );
+    let mut resp = (status, body).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+    }
+    resp.extensions_mut().insert(ErrorPage { status, detail });
+    resp
+}
+
+/// The language chosen for this request, once its [`Lang`] extractor has run.
+#[derive(Debug, Clone, Default)]
+struct LangSlot(Arc<Mutex<Option<Lang>>>);
+
+/// Middleware: error pages in the language of the request (see [`Lang`] as an
+/// extractor), falling back to `?lang=` and `Accept-Language` when no page chose one.
+/// Re-renders error pages in the request's language (applied to every HTML route in
+/// `web::routes`).
+pub(crate) async fn localise_errors(mut req: Request, next: Next) -> Response {
+    let slot = LangSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let fallback = lang_for(req.uri().query(), None, req.headers());
+    let resp = next.run(req).await;
+    let Some(page) = resp.extensions().get::<ErrorPage>().cloned() else {
+        return resp;
+    };
+    let lang = slot.0.lock().ok().and_then(|l| *l).unwrap_or(fallback);
+    if lang == Lang::En {
+        return resp;
+    }
+    let mut localised = error_page(page.status, page.detail, lang);
+    let own: Vec<_> = localised.headers().keys().cloned().collect();
+    for (name, value) in resp.headers() {
+        if !own.contains(name) {
+            localised.headers_mut().append(name, value.clone());
         }
-        resp
+    }
+    localised
+}
+
+/// The `lang` parameter of a query string.
+fn query_lang(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The language of a page, as on the dashboard: `?lang=`, then the user's setting, then
+/// the browser's `Accept-Language`, then English.
+pub fn lang_for(query: Option<&str>, user: Option<&User>, headers: &HeaderMap) -> Lang {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::choose(
+        query_lang(query).as_deref(),
+        user.and_then(|u| u.locale.as_deref()),
+        accept,
+    )
+}
+
+/// The language of this request's page ([`lang_for`]). Put it after the `Session`
+/// extractor to reuse its session lookup.
+impl FromRequestParts<Arc<AppState>> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let user = match parts.extensions.get::<Session>() {
+            Some(s) => Some(s.user.clone()),
+            None if query_lang(parts.uri.query()).is_none()
+                && cookie(&parts.headers, SESSION_COOKIE).is_some() =>
+            {
+                session_of(state, &parts.headers).await.map(|s| s.user)
+            }
+            None => None,
+        };
+        let lang = lang_for(parts.uri.query(), user.as_ref(), &parts.headers);
+        if let Some(slot) = parts.extensions.get::<LangSlot>() {
+            if let Ok(mut l) = slot.0.lock() {
+                *l = Some(lang);
+            }
+        }
+        Ok(lang)
     }
 }
 
@@ -232,7 +323,10 @@ impl FromRequestParts<Arc<AppState>> for Session {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         match session_of(state, &parts.headers).await {
-            Some(s) => Ok(s),
+            Some(s) => {
+                parts.extensions.insert(s.clone());
+                Ok(s)
+            }
             None => Err(WebError::NotLoggedIn(next_of(parts))),
         }
     }
@@ -245,7 +339,11 @@ impl OptionalFromRequestParts<Arc<AppState>> for Session {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(session_of(state, &parts.headers).await)
+        let s = session_of(state, &parts.headers).await;
+        if let Some(s) = &s {
+            parts.extensions.insert(s.clone());
+        }
+        Ok(s)
     }
 }
 
@@ -387,14 +485,19 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 
 /// Is this password acceptable for a new account?
 pub fn check_new_password(password: &str) -> Result<(), String> {
+    check_new_password_in(password, Lang::En)
+}
+
+/// [`check_new_password`], the problem said in `lang`.
+pub fn check_new_password_in(password: &str, lang: Lang) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
-        return Err(format!(
-            "The password must have at least {MIN_PASSWORD_LEN} characters."
-        ));
+        return Err(lang
+            .auth("pw_short")
+            .replace("{n}", &MIN_PASSWORD_LEN.to_string()));
     }
     if password.len() > 1024 {
-        return Err("The password is too long (1024 bytes at most).".into());
+        return Err(lang.auth("pw_long").into());
     }
     Ok(())
 }
@@ -513,10 +616,10 @@ enum Nav<'a> {
 }
 
 fn shell(title: &str, locale: &str, nav: Nav<'_>, body: Markup) -> Markup {
-    let lang = if locale.starts_with("fr") { "fr" } else { "en" };
+    let lang = Lang::parse(locale).unwrap_or(Lang::En);
     html! {
         (DOCTYPE)
-        html lang=(lang) {
+        html lang=(lang.code()) {
             (head(title))
             body {
                 header.topbar {
@@ -525,19 +628,19 @@ fn shell(title: &str, locale: &str, nav: Nav<'_>, body: Markup) -> Markup {
                         Nav::None => {},
                         Nav::Links => {
                             nav.mainnav {
-                                a href="/sites" { "Sites" }
-                                a href="/settings/keys" { "API keys" }
-                                a href="/logout" { "Log out" }
+                                a href="/sites" { (lang.auth("nav_sites")) }
+                                a href="/settings/keys" { (lang.auth("nav_keys")) }
+                                a href="/logout" { (lang.auth("log_out")) }
                             }
                         },
                         Nav::Session(s) => {
                             nav.mainnav {
-                                a href="/sites" { "Sites" }
-                                a href="/settings/keys" { "API keys" }
+                                a href="/sites" { (lang.auth("nav_sites")) }
+                                a href="/settings/keys" { (lang.auth("nav_keys")) }
                                 span.whoami { (s.user.email) }
                                 form.logout method="post" action="/logout" {
                                     (csrf_field(s))
-                                    button type="submit" { "Log out" }
+                                    button type="submit" { (lang.auth("log_out")) }
                                 }
                             }
                         },

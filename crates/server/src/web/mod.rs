@@ -15,7 +15,9 @@ use crate::state::AppState;
 pub mod auth;
 pub mod dashboard;
 
-/// Every HTML route.
+/// Every HTML route; error pages come out in the request's language.
 pub fn routes() -> Router<Arc<AppState>> {
-    auth::routes().merge(dashboard::routes())
+    auth::routes()
+        .merge(dashboard::routes())
+        .layer(axum::middleware::from_fn(auth::localise_errors))
 }

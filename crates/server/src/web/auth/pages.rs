@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,10 +16,10 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{
-    check_new_password, constant_time_eq, cookie, csrf_field, hash_password, new_token,
+    check_new_password_in, constant_time_eq, cookie, csrf_field, hash_password, new_token,
     owner_access, page_bare, page_with, redirect, token_hash, user_sites, verify_csrf,
-    verify_password, Client, LoginLimiter, Role, Session, WebError, PRE_COOKIE, SESSION_COOKIE,
-    SESSION_DAYS,
+    verify_password, Client, Lang, LoginLimiter, Role, Session, WebError, PRE_COOKIE,
+    SESSION_COOKIE, SESSION_DAYS,
 };
 use crate::state::AppState;
 
@@ -74,8 +74,26 @@ struct NextQuery {
     saved: String,
 }
 
-fn locale(session: &Session) -> &str {
-    session.user.locale.as_deref().unwrap_or("en")
+/// A role as shown on the pages.
+fn role_label(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::Owner => lang.auth("role_owner"),
+        Role::Viewer => lang.auth("role_viewer"),
+    }
+}
+
+/// A 400 with a message of the accounts table.
+fn bad(lang: Lang, key: &str) -> WebError {
+    WebError::BadRequest(lang.auth(key).into())
+}
+
+/// The action of a pre-login form, keeping a language chosen with `?lang=`.
+fn pre_action(path: &str, query: Option<&str>, lang: Lang) -> String {
+    if super::query_lang(query).is_some() {
+        format!("{path}?lang={}", lang.code())
+    } else {
+        path.to_string()
+    }
 }
 
 /// Only local paths are followed after login (no `//host`, no scheme).
@@ -179,21 +197,27 @@ async fn root(
 
 // ---------------------------------------------------------------- setup
 
-fn setup_markup(token: &str, email: &str, problem: Option<&str>) -> Markup {
+fn setup_markup(
+    lang: Lang,
+    action: &str,
+    token: &str,
+    email: &str,
+    problem: Option<&str>,
+) -> Markup {
     page_bare(
-        "Set up Lucarne",
-        "en",
+        lang.auth("setup_title"),
+        lang.code(),
         html! {
             section.auth {
-                h1 { "Welcome to Lucarne" }
-                p { "Create the first account. It will own every site registered so far." }
+                h1 { (lang.auth("setup_h1")) }
+                p { (lang.auth("setup_intro")) }
                 @if let Some(p) = problem { p.error role="alert" { (p) } }
-                form method="post" action="/setup" {
+                form method="post" action=(action) {
                     input type="hidden" name="csrf" value=(token);
-                    label { "E-mail" input type="email" name="email" value=(email) required autocomplete="username"; }
-                    label { "Password" input type="password" name="password" required minlength=(super::MIN_PASSWORD_LEN) autocomplete="new-password"; }
-                    label { "Password again" input type="password" name="password2" required autocomplete="new-password"; }
-                    button type="submit" { "Create the account" }
+                    label { (lang.auth("email")) input type="email" name="email" value=(email) required autocomplete="username"; }
+                    label { (lang.auth("password")) input type="password" name="password" required minlength=(super::MIN_PASSWORD_LEN) autocomplete="new-password"; }
+                    label { (lang.auth("password2")) input type="password" name="password2" required autocomplete="new-password"; }
+                    button type="submit" { (lang.auth("create_account")) }
                 }
             }
         },
@@ -203,14 +227,17 @@ fn setup_markup(token: &str, email: &str, problem: Option<&str>) -> Markup {
 async fn setup_form(
     State(state): State<Arc<AppState>>,
     client: Client,
+    lang: Lang,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, WebError> {
     if state.meta.user_count().await? > 0 {
         return Err(WebError::NotFound);
     }
     let (token, fresh) = pre_token(&headers);
+    let action = pre_action("/setup", query.as_deref(), lang);
     Ok(pre_page(
-        setup_markup(&token, "", None),
+        setup_markup(lang, &action, &token, "", None),
         StatusCode::OK,
         &token,
         fresh,
@@ -221,7 +248,9 @@ async fn setup_form(
 async fn setup_submit(
     State(state): State<Arc<AppState>>,
     client: Client,
+    lang: Lang,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_pre(&headers, &f.csrf)?;
@@ -230,17 +259,18 @@ async fn setup_submit(
     }
     let problem = if let Err(e) = lucarne_store::meta::normalise_email(&f.email) {
         Some(e.to_string())
-    } else if let Err(p) = check_new_password(&f.password) {
+    } else if let Err(p) = check_new_password_in(&f.password, lang) {
         Some(p)
     } else if f.password != f.password2 {
-        Some("The two passwords differ.".to_string())
+        Some(lang.auth("pw_differ").to_string())
     } else {
         None
     };
     if let Some(p) = problem {
+        let action = pre_action("/setup", query.as_deref(), lang);
         return Ok((
             StatusCode::BAD_REQUEST,
-            setup_markup(&f.csrf, &f.email, Some(&p)),
+            setup_markup(lang, &action, &f.csrf, &f.email, Some(&p)),
         )
             .into_response());
     }
@@ -264,20 +294,27 @@ async fn setup_submit(
 
 // ---------------------------------------------------------------- login / logout
 
-fn login_markup(token: &str, email: &str, next: &str, problem: Option<&str>) -> Markup {
+fn login_markup(
+    lang: Lang,
+    action: &str,
+    token: &str,
+    email: &str,
+    next: &str,
+    problem: Option<&str>,
+) -> Markup {
     page_bare(
-        "Log in",
-        "en",
+        lang.auth("login_title"),
+        lang.code(),
         html! {
             section.auth {
-                h1 { "Log in to Lucarne" }
+                h1 { (lang.auth("login_h1")) }
                 @if let Some(p) = problem { p.error role="alert" { (p) } }
-                form method="post" action="/login" {
+                form method="post" action=(action) {
                     input type="hidden" name="csrf" value=(token);
                     input type="hidden" name="next" value=(next);
-                    label { "E-mail" input type="email" name="email" value=(email) required autocomplete="username"; }
-                    label { "Password" input type="password" name="password" required autocomplete="current-password"; }
-                    button type="submit" { "Log in" }
+                    label { (lang.auth("email")) input type="email" name="email" value=(email) required autocomplete="username"; }
+                    label { (lang.auth("password")) input type="password" name="password" required autocomplete="current-password"; }
+                    button type="submit" { (lang.auth("login_button")) }
                 }
             }
         },
@@ -288,7 +325,9 @@ async fn login_form(
     State(state): State<Arc<AppState>>,
     session: Option<Session>,
     client: Client,
+    lang: Lang,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, WebError> {
     if session.is_some() {
@@ -299,8 +338,9 @@ async fn login_form(
     }
     let (token, fresh) = pre_token(&headers);
     let next = safe_next(&q.next);
+    let action = pre_action("/login", query.as_deref(), lang);
     Ok(pre_page(
-        login_markup(&token, "", next, None),
+        login_markup(lang, &action, &token, "", next, None),
         StatusCode::OK,
         &token,
         fresh,
@@ -312,7 +352,9 @@ async fn login_submit(
     State(state): State<Arc<AppState>>,
     Extension(limiter): Extension<Arc<LoginLimiter>>,
     client: Client,
+    lang: Lang,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_pre(&headers, &f.csrf)?;
@@ -357,10 +399,12 @@ async fn login_submit(
             Ok((
                 StatusCode::UNAUTHORIZED,
                 login_markup(
+                    lang,
+                    &pre_action("/login", query.as_deref(), lang),
                     &f.csrf,
                     &f.email,
                     safe_next(&f.next),
-                    Some("Wrong e-mail or password."),
+                    Some(lang.auth("login_wrong")),
                 ),
             )
                 .into_response())
@@ -368,27 +412,24 @@ async fn login_submit(
     }
 }
 
-async fn logout_form(session: Option<Session>) -> Response {
+async fn logout_form(session: Option<Session>, lang: Lang) -> Response {
     match session {
         None => redirect("/login"),
-        Some(s) => {
-            let l = locale(&s).to_string();
-            page_with(
-                &s,
-                "Log out",
-                &l,
-                html! {
-                    section.auth {
-                        h1 { "Log out?" }
-                        form method="post" action="/logout" {
-                            (csrf_field(&s))
-                            button type="submit" { "Log out" }
-                        }
+        Some(s) => page_with(
+            &s,
+            lang.auth("log_out"),
+            lang.code(),
+            html! {
+                section.auth {
+                    h1 { (lang.auth("logout_h1")) }
+                    form method="post" action="/logout" {
+                        (csrf_field(&s))
+                        button type="submit" { (lang.auth("log_out")) }
                     }
-                },
-            )
-            .into_response()
-        }
+                }
+            },
+        )
+        .into_response(),
     }
 }
 
@@ -414,6 +455,7 @@ async fn logout_submit(
 
 fn sites_markup(
     session: &Session,
+    lang: Lang,
     sites: &[(lucarne_store::meta::Site, Role)],
     problem: Option<&str>,
     domain: &str,
@@ -421,23 +463,23 @@ fn sites_markup(
 ) -> Markup {
     page_with(
         session,
-        "Sites",
-        locale(session),
+        lang.auth("sites"),
+        lang.code(),
         html! {
             section.sites {
-                h1 { "Sites" }
+                h1 { (lang.auth("sites")) }
                 @if sites.is_empty() {
-                    p.empty { "No site yet. Add the first one below." }
+                    p.empty { (lang.auth("no_site")) }
                 } @else {
                     ul.site-list {
                         @for (site, role) in sites {
                             li {
                                 a.site-link href={ "/sites/" (site.domain) } { (site.domain) }
                                 " "
-                                span class={ "role role-" (role.as_str()) } { (role.as_str()) }
+                                span class={ "role role-" (role.as_str()) } { (role_label(lang, *role)) }
                                 @if *role == Role::Owner {
                                     " "
-                                    a.settings-link href={ "/sites/" (site.domain) "/settings" } { "Settings" }
+                                    a.settings-link href={ "/sites/" (site.domain) "/settings" } { (lang.auth("settings")) }
                                 }
                             }
                         }
@@ -445,13 +487,13 @@ fn sites_markup(
                 }
             }
             section.add-site {
-                h2 { "Add a site" }
+                h2 { (lang.auth("add_site")) }
                 @if let Some(p) = problem { p.error role="alert" { (p) } }
                 form method="post" action="/sites" {
                     (csrf_field(session))
-                    label { "Domain" input type="text" name="domain" value=(domain) placeholder="example.com" required; }
-                    label { "Time zone" input type="text" name="timezone" value=(timezone) placeholder="Europe/Paris"; }
-                    button type="submit" { "Add the site" }
+                    label { (lang.auth("domain")) input type="text" name="domain" value=(domain) placeholder="example.com" required; }
+                    label { (lang.auth("timezone")) input type="text" name="timezone" value=(timezone) placeholder="Europe/Paris"; }
+                    button type="submit" { (lang.auth("add_site_button")) }
                 }
             }
         },
@@ -461,14 +503,16 @@ fn sites_markup(
 async fn sites_list(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
 ) -> Result<Markup, WebError> {
     let sites = user_sites(&state, &session.user).await?;
-    Ok(sites_markup(&session, &sites, None, "", "UTC"))
+    Ok(sites_markup(&session, lang, &sites, None, "", "UTC"))
 }
 
 async fn sites_add(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_csrf(&session, &f.csrf)?;
@@ -478,9 +522,7 @@ async fn sites_add(
         f.timezone.trim().to_string()
     };
     let problem = if tz.parse::<chrono_tz::Tz>().is_err() {
-        Some(format!(
-            "Unknown time zone `{tz}` (use a name such as Europe/Paris)."
-        ))
+        Some(lang.auth("tz_unknown_hint").replace("{tz}", &tz))
     } else {
         match state
             .meta
@@ -496,9 +538,7 @@ async fn sites_add(
                 state.invalidate_sites();
                 return Ok(redirect(&format!("/sites/{}/settings", site.domain)));
             }
-            Err(MetaError::SiteExists(_)) => {
-                Some("This domain is already registered on this server.".to_string())
-            }
+            Err(MetaError::SiteExists(_)) => Some(lang.auth("site_exists").to_string()),
             Err(MetaError::Invalid(m)) => Some(m),
             Err(e) => return Err(e.into()),
         }
@@ -506,18 +546,19 @@ async fn sites_add(
     let sites = user_sites(&state, &session.user).await?;
     Ok((
         StatusCode::BAD_REQUEST,
-        sites_markup(&session, &sites, problem.as_deref(), &f.domain, &tz),
+        sites_markup(&session, lang, &sites, problem.as_deref(), &f.domain, &tz),
     )
         .into_response())
 }
 
 // ---------------------------------------------------------------- site settings
 
-fn site_tabs(domain: &str, current: &str) -> Markup {
+fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
     html! {
         nav.site-tabs {
-            a href={ "/sites/" (domain) } { "Dashboard" }
-            @for (path, label) in [("settings", "Settings"), ("members", "Members"), ("shared-links", "Shared links")] {
+            a href={ "/sites/" (domain) } { (lang.auth("tab_dashboard")) }
+            @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+                @let label = lang.auth(key);
                 @if path == current {
                     a.current href={ "/sites/" (domain) "/" (path) } aria-current="page" { (label) }
                 } @else {
@@ -531,6 +572,7 @@ fn site_tabs(domain: &str, current: &str) -> Markup {
 async fn settings_form(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     client: Client,
     headers: HeaderMap,
     Path(domain): Path<String>,
@@ -565,39 +607,39 @@ async fn settings_form(
     );
     Ok(page_with(
         &session,
-        &format!("Settings · {}", site.domain),
-        locale(&session),
+        &format!("{} · {}", lang.auth("site_settings"), site.domain),
+        lang.code(),
         html! {
             h1 { (site.domain) }
-            (site_tabs(&site.domain, "settings"))
-            @if q.saved == "1" { p.flash role="status" { "Settings saved." } }
+            (site_tabs(lang, &site.domain, "settings"))
+            @if q.saved == "1" { p.flash role="status" { (lang.auth("saved")) } }
             section.snippet {
-                h2 { "Tracking snippet" }
-                p { "Paste this in the " code { "<head>" } " of every page of the site:" }
+                h2 { (lang.auth("snippet")) }
+                p { (lang.auth("snippet_before")) code { "<head>" } (lang.auth("snippet_after")) }
                 pre { code { (snippet) } }
                 @match receiving {
-                    Some(true) => p.status.status-ok { "Receiving events." },
-                    Some(false) => p.status.status-waiting { "Waiting for the first event… Load a page of the site, then reload this page." },
-                    None => p.status.status-unknown { "Could not check for events right now." },
+                    Some(true) => p.status.status-ok role="status" { (lang.auth("receiving")) },
+                    Some(false) => p.status.status-waiting role="status" { (lang.auth("waiting")) },
+                    None => p.status.status-unknown role="status" { (lang.auth("status_unknown")) },
                 }
             }
             section.site-settings {
-                h2 { "Settings" }
+                h2 { (lang.auth("site_settings")) }
                 form method="post" action={ "/sites/" (site.domain) "/settings" } {
                     (csrf_field(&session))
-                    label { "Time zone (for days and months in reports)"
+                    label { (lang.auth("tz_reports"))
                         input type="text" name="timezone" value=(site.timezone) required; }
-                    label { "Other hostnames whose pages count for this site (comma-separated; the domain and its subdomains always count)"
+                    label { (lang.auth("hostnames"))
                         input type="text" name="allowed_hostnames" value=(site.allowed_hostnames.join(", ")); }
                     fieldset {
-                        legend { "Share-token parameter" }
-                        label { input type="radio" name="share_param_style" value="fragment" checked[opts.share_param_style == ShareParamStyle::Fragment]; " in the fragment (#…), never sent to servers" }
-                        label { input type="radio" name="share_param_style" value="query" checked[opts.share_param_style == ShareParamStyle::Query]; " in the query string (?…)" }
+                        legend { (lang.auth("share_param")) }
+                        label { input type="radio" name="share_param_style" value="fragment" checked[opts.share_param_style == ShareParamStyle::Fragment]; (lang.auth("share_fragment")) }
+                        label { input type="radio" name="share_param_style" value="query" checked[opts.share_param_style == ShareParamStyle::Query]; (lang.auth("share_query")) }
                     }
-                    label { "Keep events for (days; empty keeps everything)"
+                    label { (lang.auth("retention"))
                         input type="number" name="retention_days" min="1" max="36500" value=[opts.retention_days]; }
-                    label.checkbox { input type="checkbox" name="honour_dnt" value="on" checked[opts.honour_dnt]; " Honour Do-Not-Track and Global Privacy Control (do not count those visitors)" }
-                    button type="submit" { "Save" }
+                    label.checkbox { input type="checkbox" name="honour_dnt" value="on" checked[opts.honour_dnt]; (lang.auth("dnt")) }
+                    button type="submit" { (lang.auth("save")) }
                 }
             }
         },
@@ -607,6 +649,7 @@ async fn settings_form(
 async fn settings_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Path(domain): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
@@ -615,7 +658,9 @@ async fn settings_submit(
     let site = access.site;
     let tz = f.timezone.trim();
     if tz.parse::<chrono_tz::Tz>().is_err() {
-        return Err(WebError::BadRequest(format!("Unknown time zone `{tz}`.")));
+        return Err(WebError::BadRequest(
+            lang.auth("tz_unknown").replace("{tz}", tz),
+        ));
     }
     let mut hosts = Vec::new();
     for h in f
@@ -630,21 +675,15 @@ async fn settings_submit(
         }
     }
     if hosts.len() > 50 {
-        return Err(WebError::BadRequest("At most 50 extra hostnames.".into()));
+        return Err(bad(lang, "too_many_hosts"));
     }
-    let share_param_style =
-        ShareParamStyle::parse(f.share_param_style.trim()).ok_or_else(|| {
-            WebError::BadRequest("Choose fragment or query for the share token.".into())
-        })?;
+    let share_param_style = ShareParamStyle::parse(f.share_param_style.trim())
+        .ok_or_else(|| bad(lang, "bad_share_style"))?;
     let retention_days = match f.retention_days.trim() {
         "" => None,
         d => match d.parse::<u32>() {
             Ok(n) if (1..=36500).contains(&n) => Some(n),
-            _ => {
-                return Err(WebError::BadRequest(
-                    "The retention period is a number of days between 1 and 36500.".into(),
-                ))
-            }
+            _ => return Err(bad(lang, "bad_retention")),
         },
     };
     let opts = SiteOptions {
@@ -671,61 +710,63 @@ async fn settings_submit(
 async fn members_page(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Path(domain): Path<String>,
 ) -> Result<Markup, WebError> {
     let site = owner_access(&state, &session, &domain).await?.site;
-    members_markup(&state, &session, &site, None).await
+    members_markup(&state, &session, lang, &site, None).await
 }
 
 async fn members_markup(
     state: &AppState,
     session: &Session,
+    lang: Lang,
     site: &lucarne_store::meta::Site,
     problem: Option<&str>,
 ) -> Result<Markup, WebError> {
     let members = state.meta.members(site.id).await?;
     Ok(page_with(
         session,
-        &format!("Members · {}", site.domain),
-        locale(session),
+        &format!("{} · {}", lang.auth("members"), site.domain),
+        lang.code(),
         html! {
             h1 { (site.domain) }
-            (site_tabs(&site.domain, "members"))
+            (site_tabs(lang, &site.domain, "members"))
             section.members {
-                h2 { "Members" }
+                h2 { (lang.auth("members")) }
                 @if let Some(p) = problem { p.error role="alert" { (p) } }
                 table {
-                    thead { tr { th { "E-mail" } th { "Role" } th {} } }
+                    thead { tr { th { (lang.auth("email")) } th { (lang.auth("role")) } th {} } }
                     tbody {
                         @for m in &members {
                             tr {
                                 td { (m.email) }
-                                td { (m.role.as_str()) }
+                                td { span class={ "role role-" (m.role.as_str()) } { (role_label(lang, m.role)) } }
                                 td {
                                     form method="post" action={ "/sites/" (site.domain) "/members" } {
                                         (csrf_field(session))
                                         input type="hidden" name="action" value="remove";
                                         input type="hidden" name="id" value=(m.user_id);
-                                        button type="submit" { "Remove" }
+                                        button type="submit" { (lang.auth("remove")) }
                                     }
                                 }
                             }
                         }
                     }
                 }
-                h2 { "Add a member" }
-                p { "The person needs an account on this server (" code { "lucarne user add EMAIL" } ")." }
+                h2 { (lang.auth("add_member")) }
+                p { (lang.auth("needs_account_before")) code { "lucarne user add EMAIL" } (lang.auth("needs_account_after")) }
                 form method="post" action={ "/sites/" (site.domain) "/members" } {
                     (csrf_field(session))
                     input type="hidden" name="action" value="add";
-                    label { "E-mail" input type="email" name="email" required; }
-                    label { "Role"
+                    label { (lang.auth("email")) input type="email" name="email" required; }
+                    label { (lang.auth("role"))
                         select name="role" {
-                            option value="viewer" selected { "viewer (sees the dashboard)" }
-                            option value="owner" { "owner (also settings, members, links)" }
+                            option value="viewer" selected { (lang.auth("opt_viewer")) }
+                            option value="owner" { (lang.auth("opt_owner")) }
                         }
                     }
-                    button type="submit" { "Add" }
+                    button type="submit" { (lang.auth("add")) }
                 }
             }
         },
@@ -735,6 +776,7 @@ async fn members_markup(
 async fn members_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Path(domain): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
@@ -742,8 +784,7 @@ async fn members_submit(
     verify_csrf(&session, &f.csrf)?;
     let problem = match f.action.as_str() {
         "add" => {
-            let role = Role::parse(f.role.trim())
-                .ok_or_else(|| WebError::BadRequest("The role is owner or viewer.".into()))?;
+            let role = Role::parse(f.role.trim()).ok_or_else(|| bad(lang, "bad_role"))?;
             match state.meta.user_by_email(&f.email).await? {
                 Some(u) => {
                     state.meta.set_member(site.id, u.id, role).await?;
@@ -755,21 +796,21 @@ async fn members_submit(
                     );
                     None
                 }
-                None => Some("There is no account with this e-mail address.".to_string()),
+                None => Some(lang.auth("no_account").to_string()),
             }
         }
         "remove" => {
             let uid: i64 =
                 f.id.trim()
                     .parse()
-                    .map_err(|_| WebError::BadRequest("Bad member id.".into()))?;
+                    .map_err(|_| bad(lang, "bad_member_id"))?;
             let members = state.meta.members(site.id).await?;
             let owners = members.iter().filter(|m| m.role == Role::Owner).count();
             let target = members.iter().find(|m| m.user_id == uid);
             match target {
-                None => return Err(WebError::BadRequest("No such member.".into())),
+                None => return Err(bad(lang, "no_member")),
                 Some(m) if m.role == Role::Owner && owners <= 1 => {
-                    Some("A site keeps at least one owner.".to_string())
+                    Some(lang.auth("last_owner").to_string())
                 }
                 Some(_) => {
                     state.meta.remove_member(site.id, uid).await?;
@@ -785,13 +826,13 @@ async fn members_submit(
                 }
             }
         }
-        _ => return Err(WebError::BadRequest("Unknown action.".into())),
+        _ => return Err(bad(lang, "unknown_action")),
     };
     match problem {
         None => Ok(redirect(&format!("/sites/{}/members", site.domain))),
         Some(p) => Ok((
             StatusCode::BAD_REQUEST,
-            members_markup(&state, &session, &site, Some(&p)).await?,
+            members_markup(&state, &session, lang, &site, Some(&p)).await?,
         )
             .into_response()),
     }
@@ -802,46 +843,47 @@ async fn members_submit(
 async fn links_markup(
     state: &AppState,
     session: &Session,
+    lang: Lang,
     site: &lucarne_store::meta::Site,
     created: Option<&str>,
 ) -> Result<Markup, WebError> {
     let links = state.meta.shared_links(site.id).await?;
     Ok(page_with(
         session,
-        &format!("Shared links · {}", site.domain),
-        locale(session),
+        &format!("{} · {}", lang.auth("shared_links"), site.domain),
+        lang.code(),
         html! {
             h1 { (site.domain) }
-            (site_tabs(&site.domain, "shared-links"))
+            (site_tabs(lang, &site.domain, "shared-links"))
             section.shared-links {
-                h2 { "Shared links" }
-                p { "Anyone with a shared link sees this site's dashboard, read-only, without logging in. Revoke a link to close it." }
+                h2 { (lang.auth("shared_links")) }
+                p { (lang.auth("links_intro")) }
                 @if let Some(token) = created {
                     div.flash.once role="status" {
-                        p { "New link — copy it now, it is shown only once:" }
+                        p { (lang.auth("link_new")) }
                         pre { code.copy { "/share/" (token) } }
-                        p { a href={ "/share/" (token) } { "Open it" } }
+                        p { a href={ "/share/" (token) } { (lang.auth("open_it")) } }
                     }
                 }
                 @if links.is_empty() {
-                    p.empty { "No shared link." }
+                    p.empty { (lang.auth("no_link")) }
                 } @else {
                     table {
-                        thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "State" } th {} } }
+                        thead { tr { th { (lang.auth("name")) } th { (lang.auth("starts_with")) } th { (lang.auth("created")) } th { (lang.auth("state")) } th {} } }
                         tbody {
                             @for l in &links {
-                                tr {
+                                tr class=[l.revoked.then_some("revoked")] {
                                     td { (l.name) }
                                     td { code { (l.prefix) "…" } }
                                     td { (l.created_at.get(..10).unwrap_or(&l.created_at)) }
-                                    td { @if l.revoked { "revoked" } @else { "active" } }
+                                    td { @if l.revoked { (lang.auth("link_revoked")) } @else { (lang.auth("link_active")) } }
                                     td {
                                         @if !l.revoked {
                                             form method="post" action={ "/sites/" (site.domain) "/shared-links" } {
                                                 (csrf_field(session))
                                                 input type="hidden" name="action" value="revoke";
                                                 input type="hidden" name="id" value=(l.id);
-                                                button type="submit" { "Revoke" }
+                                                button type="submit" { (lang.auth("revoke")) }
                                             }
                                         }
                                     }
@@ -853,8 +895,8 @@ async fn links_markup(
                 form method="post" action={ "/sites/" (site.domain) "/shared-links" } {
                     (csrf_field(session))
                     input type="hidden" name="action" value="create";
-                    label { "Name (for you)" input type="text" name="name" maxlength="100"; }
-                    button type="submit" { "Create a shared link" }
+                    label { (lang.auth("name_for_you")) input type="text" name="name" maxlength="100"; }
+                    button type="submit" { (lang.auth("create_link")) }
                 }
             }
         },
@@ -864,15 +906,17 @@ async fn links_markup(
 async fn links_page(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Path(domain): Path<String>,
 ) -> Result<Markup, WebError> {
     let site = owner_access(&state, &session, &domain).await?.site;
-    links_markup(&state, &session, &site, None).await
+    links_markup(&state, &session, lang, &site, None).await
 }
 
 async fn links_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Path(domain): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
@@ -887,17 +931,14 @@ async fn links_submit(
                 site_id = site.id,
                 user_id = session.user.id
             );
-            Ok(links_markup(&state, &session, &site, Some(&token))
+            Ok(links_markup(&state, &session, lang, &site, Some(&token))
                 .await?
                 .into_response())
         }
         "revoke" => {
-            let id: i64 =
-                f.id.trim()
-                    .parse()
-                    .map_err(|_| WebError::BadRequest("Bad link id.".into()))?;
+            let id: i64 = f.id.trim().parse().map_err(|_| bad(lang, "bad_link_id"))?;
             if !state.meta.revoke_shared_link(site.id, id).await? {
-                return Err(WebError::BadRequest("No such active link.".into()));
+                return Err(bad(lang, "no_active_link"));
             }
             info!(
                 message = "Shared link revoked.",
@@ -906,7 +947,7 @@ async fn links_submit(
             );
             Ok(redirect(&format!("/sites/{}/shared-links", site.domain)))
         }
-        _ => Err(WebError::BadRequest("Unknown action.".into())),
+        _ => Err(bad(lang, "unknown_action")),
     }
 }
 
@@ -915,43 +956,44 @@ async fn links_submit(
 async fn keys_markup(
     state: &AppState,
     session: &Session,
+    lang: Lang,
     created: Option<&str>,
 ) -> Result<Markup, WebError> {
     let keys = state.meta.user_api_keys(session.user.id).await?;
     Ok(page_with(
         session,
-        "API keys",
-        locale(session),
+        lang.auth("nav_keys"),
+        lang.code(),
         html! {
             section.keys {
-                h1 { "Stats API keys" }
-                p { "A key reads the stats API for the sites you have a role on: "
+                h1 { (lang.auth("keys_h1")) }
+                p { (lang.auth("keys_intro"))
                     code { "Authorization: Bearer <key>" } "." }
                 @if let Some(k) = created {
                     div.flash.once role="status" {
-                        p { "New key — copy it now, it is shown only once:" }
+                        p { (lang.auth("key_new")) }
                         pre { code.copy { (k) } }
                     }
                 }
                 @if keys.is_empty() {
-                    p.empty { "No key yet." }
+                    p.empty { (lang.auth("no_key")) }
                 } @else {
                     table {
-                        thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "State" } th {} } }
+                        thead { tr { th { (lang.auth("name")) } th { (lang.auth("starts_with")) } th { (lang.auth("created")) } th { (lang.auth("state")) } th {} } }
                         tbody {
                             @for k in &keys {
-                                tr {
+                                tr class=[k.revoked.then_some("revoked")] {
                                     td { (k.name) }
                                     td { code { (k.prefix) "…" } }
                                     td { (k.created_at.get(..10).unwrap_or(&k.created_at)) }
-                                    td { @if k.revoked { "revoked" } @else { "active" } }
+                                    td { @if k.revoked { (lang.auth("key_revoked")) } @else { (lang.auth("key_active")) } }
                                     td {
                                         @if !k.revoked {
                                             form method="post" action="/settings/keys" {
                                                 (csrf_field(session))
                                                 input type="hidden" name="action" value="revoke";
                                                 input type="hidden" name="id" value=(k.id);
-                                                button type="submit" { "Revoke" }
+                                                button type="submit" { (lang.auth("revoke")) }
                                             }
                                         }
                                     }
@@ -963,8 +1005,8 @@ async fn keys_markup(
                 form method="post" action="/settings/keys" {
                     (csrf_field(session))
                     input type="hidden" name="action" value="create";
-                    label { "Name" input type="text" name="name" maxlength="100" placeholder="reporting script"; }
-                    button type="submit" { "Create a key" }
+                    label { (lang.auth("name")) input type="text" name="name" maxlength="100" placeholder=(lang.auth("key_placeholder")); }
+                    button type="submit" { (lang.auth("create_key")) }
                 }
             }
         },
@@ -974,13 +1016,15 @@ async fn keys_markup(
 async fn keys_page(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
 ) -> Result<Markup, WebError> {
-    keys_markup(&state, &session, None).await
+    keys_markup(&state, &session, lang, None).await
 }
 
 async fn keys_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
+    lang: Lang,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_csrf(&session, &f.csrf)?;
@@ -1000,17 +1044,14 @@ async fn keys_submit(
                 message = "API key created from the dashboard.",
                 user_id = session.user.id
             );
-            Ok(keys_markup(&state, &session, Some(&key))
+            Ok(keys_markup(&state, &session, lang, Some(&key))
                 .await?
                 .into_response())
         }
         "revoke" => {
-            let id: i64 =
-                f.id.trim()
-                    .parse()
-                    .map_err(|_| WebError::BadRequest("Bad key id.".into()))?;
+            let id: i64 = f.id.trim().parse().map_err(|_| bad(lang, "bad_key_id"))?;
             if !state.meta.revoke_user_api_key(session.user.id, id).await? {
-                return Err(WebError::BadRequest("No such active key.".into()));
+                return Err(bad(lang, "no_active_key"));
             }
             info!(
                 message = "API key revoked from the dashboard.",
@@ -1019,6 +1060,6 @@ async fn keys_submit(
             );
             Ok(redirect("/settings/keys"))
         }
-        _ => Err(WebError::BadRequest("Unknown action.".into())),
+        _ => Err(bad(lang, "unknown_action")),
     }
 }

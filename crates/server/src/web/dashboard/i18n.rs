@@ -294,6 +294,130 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("ch_dark", "Dark (estimated)", "Dark (estimé)"),
 ];
 
+impl Lang {
+    /// The label of an accounts-page string (login, setup, sites, settings, members,
+    /// shared links, API keys, errors, the navigation shell): see [`AUTH_LABELS`].
+    pub fn auth(self, key: &str) -> &'static str {
+        let hit = AUTH_LABELS.iter().find(|(k, _, _)| *k == key);
+        match (hit, self) {
+            (Some((_, en, _)), Lang::En) => en,
+            (Some((_, _, fr)), Lang::Fr) => fr,
+            (None, _) => "?",
+        }
+    }
+}
+
+/// (key, English, French) of the accounts pages. `{n}`, `{tz}`: filled in by the caller.
+pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
+    // Shell and errors
+    ("nav_sites", "Sites", "Sites"),
+    ("nav_keys", "API keys", "Clés d’API"),
+    ("log_out", "Log out", "Se déconnecter"),
+    ("back_home", "Back to Lucarne", "Retour à Lucarne"),
+    ("err_not_found", "Not found", "Page introuvable"),
+    ("err_not_found_text", "There is nothing here, or you do not have access to it.", "Il n’y a rien ici, ou vous n’y avez pas accès."),
+    ("err_forbidden", "Forbidden", "Action interdite"),
+    ("err_forbidden_text", "You may not do this. If you submitted a form, reload the page and try again.", "Vous ne pouvez pas faire cela. Si vous avez envoyé un formulaire, rechargez la page et réessayez."),
+    ("err_bad_request", "Bad request", "Requête incorrecte"),
+    ("err_too_many", "Too many attempts", "Trop de tentatives"),
+    ("err_too_many_text", "Too many failed logins. Wait fifteen minutes, then try again.", "Trop d’échecs de connexion. Attendez quinze minutes, puis réessayez."),
+    ("err_internal", "Internal error", "Erreur interne"),
+    ("err_internal_text", "Something went wrong on the server. It has been logged.", "Une erreur s’est produite sur le serveur. Elle a été journalisée."),
+    ("unknown_action", "Unknown action.", "Action inconnue."),
+    // Setup and login
+    ("setup_title", "Set up Lucarne", "Installer Lucarne"),
+    ("setup_h1", "Welcome to Lucarne", "Bienvenue dans Lucarne"),
+    ("setup_intro", "Create the first account. It will own every site registered so far.", "Créez le premier compte. Il sera propriétaire de tous les sites déjà enregistrés."),
+    ("email", "E-mail", "Adresse e-mail"),
+    ("password", "Password", "Mot de passe"),
+    ("password2", "Password again", "Confirmez le mot de passe"),
+    ("create_account", "Create the account", "Créer le compte"),
+    ("pw_short", "The password must have at least {n} characters.", "Le mot de passe doit comporter au moins {n} caractères."),
+    ("pw_long", "The password is too long (1024 bytes at most).", "Le mot de passe est trop long (1024 octets au maximum)."),
+    ("pw_differ", "The two passwords differ.", "Les deux mots de passe diffèrent."),
+    ("login_title", "Log in", "Connexion"),
+    ("login_h1", "Log in to Lucarne", "Connexion à Lucarne"),
+    ("login_button", "Log in", "Se connecter"),
+    ("login_wrong", "Wrong e-mail or password.", "Adresse e-mail ou mot de passe incorrect."),
+    ("logout_h1", "Log out?", "Se déconnecter\u{a0}?"),
+    // Sites
+    ("sites", "Sites", "Sites"),
+    ("no_site", "No site yet. Add the first one below.", "Aucun site pour l’instant. Ajoutez le premier ci-dessous."),
+    ("settings", "Settings", "Réglages"),
+    ("add_site", "Add a site", "Ajouter un site"),
+    ("domain", "Domain", "Domaine"),
+    ("timezone", "Time zone", "Fuseau horaire"),
+    ("add_site_button", "Add the site", "Ajouter le site"),
+    ("tz_unknown_hint", "Unknown time zone `{tz}` (use a name such as Europe/Paris).", "Fuseau horaire «\u{a0}{tz}\u{a0}» inconnu (utilisez un nom comme Europe/Paris)."),
+    ("tz_unknown", "Unknown time zone `{tz}`.", "Fuseau horaire «\u{a0}{tz}\u{a0}» inconnu."),
+    ("site_exists", "This domain is already registered on this server.", "Ce domaine est déjà enregistré sur ce serveur."),
+    ("role_owner", "owner", "propriétaire"),
+    ("role_viewer", "viewer", "lecteur"),
+    // Site settings
+    ("tab_dashboard", "Dashboard", "Tableau de bord"),
+    ("site_settings", "Settings", "Réglages du site"),
+    ("saved", "Settings saved.", "Réglages enregistrés."),
+    ("snippet", "Tracking snippet", "Extrait de suivi"),
+    ("snippet_before", "Paste this in the ", "Collez ceci dans le "),
+    ("snippet_after", " of every page of the site:", " de chaque page du site\u{a0}:"),
+    ("receiving", "Receiving events.", "Reçoit des événements."),
+    ("waiting", "Waiting for the first event… Load a page of the site, then reload this page.", "En attente du premier événement… Chargez une page du site, puis rechargez cette page."),
+    ("status_unknown", "Could not check for events right now.", "Impossible de vérifier les événements pour le moment."),
+    ("tz_reports", "Time zone (for days and months in reports)", "Fuseau horaire (pour les jours et les mois des rapports)"),
+    ("hostnames", "Other hostnames whose pages count for this site (comma-separated; the domain and its subdomains always count)", "Autres noms d’hôte dont les pages comptent pour ce site (séparés par des virgules\u{a0}; le domaine et ses sous-domaines comptent toujours)"),
+    ("share_param", "Share-token parameter", "Paramètre du jeton de partage"),
+    ("share_fragment", " in the fragment (#…), never sent to servers", " dans le fragment (#…), jamais envoyé aux serveurs"),
+    ("share_query", " in the query string (?…)", " dans la chaîne de requête (?…)"),
+    ("retention", "Keep events for (days; empty keeps everything)", "Conserver les données pendant (jours\u{a0}; vide\u{a0}: tout conserver)"),
+    ("dnt", " Honour Do-Not-Track and Global Privacy Control (do not count those visitors)", " Respecter Do-Not-Track / GPC (ne pas compter ces visiteurs)"),
+    ("save", "Save", "Enregistrer"),
+    ("too_many_hosts", "At most 50 extra hostnames.", "50\u{a0}noms d’hôte supplémentaires au maximum."),
+    ("bad_share_style", "Choose fragment or query for the share token.", "Choisissez le fragment ou la chaîne de requête pour le jeton de partage."),
+    ("bad_retention", "The retention period is a number of days between 1 and 36500.", "La durée de conservation est un nombre de jours entre 1 et 36500."),
+    // Members
+    ("members", "Members", "Membres"),
+    ("role", "Role", "Rôle"),
+    ("remove", "Remove", "Retirer"),
+    ("add_member", "Add a member", "Ajouter un membre"),
+    ("needs_account_before", "The person needs an account on this server (", "La personne doit avoir un compte sur ce serveur ("),
+    ("needs_account_after", ").", ")."),
+    ("opt_viewer", "viewer (sees the dashboard)", "lecteur (voit le tableau de bord)"),
+    ("opt_owner", "owner (also settings, members, links)", "propriétaire (aussi les réglages, les membres, les liens)"),
+    ("add", "Add", "Ajouter"),
+    ("bad_role", "The role is owner or viewer.", "Le rôle est propriétaire (owner) ou lecteur (viewer)."),
+    ("no_account", "There is no account with this e-mail address.", "Aucun compte n’a cette adresse e-mail."),
+    ("bad_member_id", "Bad member id.", "Identifiant de membre incorrect."),
+    ("no_member", "No such member.", "Ce membre n’existe pas."),
+    ("last_owner", "A site keeps at least one owner.", "Un site garde au moins un propriétaire."),
+    // Shared links and API keys
+    ("shared_links", "Shared links", "Liens de partage"),
+    ("links_intro", "Anyone with a shared link sees this site's dashboard, read-only, without logging in. Revoke a link to close it.", "Toute personne qui a un lien de partage voit le tableau de bord de ce site, en lecture seule, sans se connecter. Révoquez un lien pour le fermer."),
+    ("link_new", "New link — copy it now, it is shown only once:", "Nouveau lien — copiez-le maintenant, il n’est affiché qu’une seule fois\u{a0}:"),
+    ("open_it", "Open it", "L’ouvrir"),
+    ("no_link", "No shared link.", "Aucun lien de partage."),
+    ("name", "Name", "Nom"),
+    ("name_for_you", "Name (for you)", "Nom (pour vous)"),
+    ("starts_with", "Starts with", "Commence par"),
+    ("created", "Created", "Créé le"),
+    ("state", "State", "État"),
+    ("link_revoked", "revoked", "révoqué"),
+    ("link_active", "active", "actif"),
+    ("key_revoked", "revoked", "révoquée"),
+    ("key_active", "active", "active"),
+    ("revoke", "Revoke", "Révoquer"),
+    ("create_link", "Create a shared link", "Créer un lien de partage"),
+    ("bad_link_id", "Bad link id.", "Identifiant de lien incorrect."),
+    ("no_active_link", "No such active link.", "Ce lien n’existe pas ou a déjà été révoqué."),
+    ("keys_h1", "Stats API keys", "Clés de l’API de statistiques"),
+    ("keys_intro", "A key reads the stats API for the sites you have a role on: ", "Une clé lit l’API de statistiques des sites sur lesquels vous avez un rôle\u{a0}: "),
+    ("key_new", "New key — copy it now, it is shown only once:", "Nouvelle clé — copiez-la maintenant, elle n’est affichée qu’une seule fois\u{a0}:"),
+    ("no_key", "No key yet.", "Aucune clé pour l’instant."),
+    ("key_placeholder", "reporting script", "script de reporting"),
+    ("create_key", "Create a key", "Créer une clé"),
+    ("bad_key_id", "Bad key id.", "Identifiant de clé incorrect."),
+    ("no_active_key", "No such active key.", "Cette clé n’existe pas ou a déjà été révoquée."),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +463,18 @@ mod tests {
         for (k, en, fr) in LABELS {
             assert!(!en.is_empty() && !fr.is_empty(), "{k}");
         }
+    }
+
+    #[test]
+    fn every_auth_label_is_translated() {
+        for (i, (k, en, fr)) in AUTH_LABELS.iter().enumerate() {
+            assert!(!en.is_empty() && !fr.is_empty(), "{k}");
+            assert!(
+                !AUTH_LABELS[..i].iter().any(|(k2, _, _)| k2 == k),
+                "duplicate {k}"
+            );
+        }
+        assert_eq!(Lang::Fr.auth("login_button"), "Se connecter");
+        assert_eq!(Lang::En.auth("no such key"), "?");
     }
 }

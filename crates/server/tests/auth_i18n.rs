@@ -1,0 +1,393 @@
+//! The accounts pages (login, sites, site settings, members, shared links, API keys,
+//! error pages, the navigation shell) in English and French: `?lang=`, then the user's
+//! setting, then `Accept-Language` — the dashboard's way of choosing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lucarne_server::web::auth::{hash_password, Role};
+use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::MetaStore;
+use lucarne_store::EventStore;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    router: Router,
+}
+
+struct Resp {
+    status: StatusCode,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Resp {
+    /// `name=value` of the Set-Cookie header for `name`.
+    fn cookie(&self, name: &str) -> String {
+        let set = self
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} cookie"));
+        set.split(';').next().expect("cookie").to_string()
+    }
+}
+
+fn field(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).expect("field") + needle.len();
+    let end = html[start..].find('"').expect("end of field");
+    html[start..start + end].to_string()
+}
+
+/// One site, `a.example`, owned by `owner@a.test` (no locale set).
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .expect("state");
+    let m = &state.meta;
+    let site = m.add_site("a.example", "UTC").await.expect("site");
+    let hash = hash_password(PASSWORD).expect("hash");
+    let u = m
+        .create_user("owner@a.test", &hash, None)
+        .await
+        .expect("user");
+    m.set_member(site.id, u.id, Role::Owner)
+        .await
+        .expect("member");
+    Harness {
+        router: app(state),
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        accept_language: Option<&str>,
+        form: Option<&[(&str, &str)]>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        if let Some(l) = accept_language {
+            b = b.header(header::ACCEPT_LANGUAGE, l);
+        }
+        let body = match form {
+            Some(f) => {
+                b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded::to_string(f).expect("form"))
+            }
+            None => Body::empty(),
+        };
+        let mut req = b.body(body).expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let set_cookies = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Resp {
+            status,
+            set_cookies,
+            body: String::from_utf8_lossy(&bytes).into(),
+        }
+    }
+
+    async fn get(&self, uri: &str, cookie: Option<&str>, accept: Option<&str>) -> Resp {
+        self.send(Method::GET, uri, cookie, accept, None).await
+    }
+
+    /// Log in as the owner: the session cookie and the session's CSRF token.
+    async fn login(&self) -> (String, String) {
+        let page = self.get("/login", None, None).await;
+        let pre = page.cookie("lucarne_pre");
+        let token = field(&page.body, "csrf");
+        let r = self
+            .send(
+                Method::POST,
+                "/login",
+                Some(&pre),
+                None,
+                Some(&[
+                    ("csrf", &token),
+                    ("email", "owner@a.test"),
+                    ("password", PASSWORD),
+                    ("next", "/sites"),
+                ]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let cookie = r.cookie("lucarne_session");
+        let sites = self.get("/sites", Some(&cookie), None).await;
+        let csrf = field(&sites.body, "csrf");
+        (cookie, csrf)
+    }
+}
+
+fn has_all(body: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(body.contains(n), "missing {n:?} in:\n{body}");
+    }
+}
+
+fn has_none(body: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(!body.contains(n), "unexpected {n:?} in:\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn login_page_follows_the_lang_parameter() {
+    let h = harness().await;
+
+    let fr = h.get("/login?lang=fr", None, None).await;
+    assert_eq!(fr.status, StatusCode::OK);
+    has_all(
+        &fr.body,
+        &[
+            "<html lang=\"fr\"",
+            "<title>Connexion · Lucarne</title>",
+            "Connexion à Lucarne",
+            "Adresse e-mail",
+            "Mot de passe",
+            "Se connecter",
+            "action=\"/login?lang=fr\"",
+        ],
+    );
+    has_none(&fr.body, &["Password", "Log in"]);
+
+    // ?lang= wins over the browser's language.
+    let en = h.get("/login?lang=en", None, Some("fr-FR,fr;q=0.9")).await;
+    assert_eq!(en.status, StatusCode::OK);
+    has_all(
+        &en.body,
+        &[
+            "<html lang=\"en\"",
+            "Log in to Lucarne",
+            "E-mail",
+            "Password",
+        ],
+    );
+    has_none(&en.body, &["Mot de passe", "Se connecter"]);
+
+    // Without ?lang=, the browser's language.
+    let browser = h.get("/login", None, Some("de-DE,fr;q=0.8")).await;
+    has_all(&browser.body, &["Mot de passe", "action=\"/login\""]);
+
+    // A failed login answers in the language the form was shown in.
+    let pre = fr.cookie("lucarne_pre");
+    let token = field(&fr.body, "csrf");
+    let wrong = h
+        .send(
+            Method::POST,
+            "/login?lang=fr",
+            Some(&pre),
+            None,
+            Some(&[
+                ("csrf", &token),
+                ("email", "owner@a.test"),
+                ("password", "not the password"),
+                ("next", "/sites"),
+            ]),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    has_all(&wrong.body, &["Adresse e-mail ou mot de passe incorrect."]);
+}
+
+#[tokio::test]
+async fn logged_in_pages_follow_accept_language_and_lang() {
+    let h = harness().await;
+    let (cookie, csrf) = h.login().await;
+    let c = Some(cookie.as_str());
+
+    let fr = h.get("/sites", c, Some("fr-FR")).await;
+    assert_eq!(fr.status, StatusCode::OK);
+    has_all(
+        &fr.body,
+        &[
+            "<html lang=\"fr\"",
+            "Clés d’API",
+            "Se déconnecter",
+            "Ajouter un site",
+            "Domaine",
+            "Fuseau horaire",
+            "Ajouter le site",
+            "propriétaire",
+            "Réglages",
+        ],
+    );
+    has_none(
+        &fr.body,
+        &["API keys", "Log out", "Add a site", "Time zone"],
+    );
+
+    let en = h.get("/sites?lang=en", c, Some("fr-FR")).await;
+    assert_eq!(en.status, StatusCode::OK);
+    has_all(
+        &en.body,
+        &[
+            "<html lang=\"en\"",
+            "API keys",
+            "Log out",
+            "Add a site",
+            "Time zone",
+            "owner",
+        ],
+    );
+    has_none(
+        &en.body,
+        &["Clés d’API", "Se déconnecter", "Fuseau horaire"],
+    );
+
+    let settings = h.get("/sites/a.example/settings", c, Some("fr")).await;
+    assert_eq!(settings.status, StatusCode::OK);
+    has_all(
+        &settings.body,
+        &[
+            "Réglages du site",
+            "Tableau de bord",
+            "Membres",
+            "Liens de partage",
+            "Extrait de suivi",
+            "En attente du premier événement",
+            "Fuseau horaire",
+            "Conserver les données pendant (jours",
+            "Respecter Do-Not-Track / GPC",
+            "Enregistrer",
+        ],
+    );
+
+    let members = h.get("/sites/a.example/members", c, Some("fr")).await;
+    has_all(
+        &members.body,
+        &["Ajouter un membre", "Rôle", "Retirer", "propriétaire"],
+    );
+
+    // A new shared link, then the list with its revoke button.
+    let created = h
+        .send(
+            Method::POST,
+            "/sites/a.example/shared-links",
+            c,
+            Some("fr"),
+            Some(&[("csrf", &csrf), ("action", "create"), ("name", "équipe")]),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    has_all(
+        &created.body,
+        &[
+            "Nouveau lien — copiez-le maintenant",
+            "Révoquer",
+            "Créer un lien de partage",
+            "équipe",
+            "actif",
+        ],
+    );
+
+    let keys = h.get("/settings/keys", c, Some("fr")).await;
+    has_all(
+        &keys.body,
+        &[
+            "Clés de l’API de statistiques",
+            "Aucune clé",
+            "Créer une clé",
+        ],
+    );
+    let keys_en = h.get("/settings/keys?lang=en", c, Some("fr")).await;
+    has_all(&keys_en.body, &["Stats API keys", "Create a key"]);
+
+    // A bad form value: the 400 page and its message in French.
+    let bad = h
+        .send(
+            Method::POST,
+            "/sites/a.example/settings",
+            c,
+            Some("fr"),
+            Some(&[
+                ("csrf", &csrf),
+                ("timezone", "Mars/Olympus"),
+                ("share_param_style", "fragment"),
+            ]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    has_all(
+        &bad.body,
+        &[
+            "Requête incorrecte",
+            "Fuseau horaire",
+            "Mars/Olympus",
+            "Retour à Lucarne",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn error_pages_are_translated() {
+    let h = harness().await;
+    let (cookie, _) = h.login().await;
+    let c = Some(cookie.as_str());
+
+    let fr = h
+        .get("/sites/nope.example/settings", c, Some("fr-FR"))
+        .await;
+    assert_eq!(fr.status, StatusCode::NOT_FOUND);
+    has_all(
+        &fr.body,
+        &["<html lang=\"fr\"", "Page introuvable", "Retour à Lucarne"],
+    );
+
+    let en = h
+        .get("/sites/nope.example/settings?lang=en", c, Some("fr-FR"))
+        .await;
+    assert_eq!(en.status, StatusCode::NOT_FOUND);
+    has_all(
+        &en.body,
+        &["<html lang=\"en\"", "Not found", "Back to Lucarne"],
+    );
+
+    // The dashboard's own routes too (the layer sits on every HTML route).
+    let fr = h.get("/sites/nope.example", c, Some("fr-FR")).await;
+    assert_eq!(fr.status, StatusCode::NOT_FOUND);
+    has_all(&fr.body, &["<html lang=\"fr\"", "Page introuvable"]);
+    let fr = h.get("/share/not-a-token?lang=fr", None, None).await;
+    assert_eq!(fr.status, StatusCode::NOT_FOUND);
+    has_all(&fr.body, &["Page introuvable"]);
+
+    // A bad CSRF token before login: 403, in the browser's language.
+    let forbidden = h
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            Some("fr"),
+            Some(&[("csrf", "x"), ("email", "a@b.c"), ("password", "y")]),
+        )
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    has_all(&forbidden.body, &["Action interdite"]);
+}
