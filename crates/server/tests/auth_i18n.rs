@@ -391,3 +391,43 @@ async fn error_pages_are_translated() {
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     has_all(&forbidden.body, &["Action interdite"]);
 }
+
+#[tokio::test]
+async fn validation_messages_follow_the_language() {
+    let h = harness().await;
+    let (cookie, csrf) = h.login().await;
+    let c = Some(cookie.as_str());
+    let bad = h
+        .send(
+            Method::POST,
+            "/sites",
+            c,
+            Some("fr-FR"),
+            Some(&[
+                ("csrf", &csrf),
+                ("domain", "pas un domaine"),
+                ("timezone", "UTC"),
+            ]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    has_all(
+        &bad.body,
+        &["Ce n’est pas un nom de domaine", "pas un domaine"],
+    );
+    has_none(&bad.body, &["is not a domain name"]);
+    let bad = h
+        .send(
+            Method::POST,
+            "/sites?lang=en",
+            c,
+            Some("fr-FR"),
+            Some(&[
+                ("csrf", &csrf),
+                ("domain", "not a domain"),
+                ("timezone", "UTC"),
+            ]),
+        )
+        .await;
+    has_all(&bad.body, &["This is not a domain name:"]);
+}

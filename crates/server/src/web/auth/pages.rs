@@ -257,8 +257,8 @@ async fn setup_submit(
     if state.meta.user_count().await? > 0 {
         return Err(WebError::NotFound);
     }
-    let problem = if let Err(e) = lucarne_store::meta::normalise_email(&f.email) {
-        Some(e.to_string())
+    let problem = if lucarne_store::meta::normalise_email(&f.email).is_err() {
+        Some(lang.auth("bad_email").to_string())
     } else if let Err(p) = check_new_password_in(&f.password, lang) {
         Some(p)
     } else if f.password != f.password2 {
@@ -539,7 +539,9 @@ async fn sites_add(
                 return Ok(redirect(&format!("/sites/{}/settings", site.domain)));
             }
             Err(MetaError::SiteExists(_)) => Some(lang.auth("site_exists").to_string()),
-            Err(MetaError::Invalid(m)) => Some(m),
+            Err(MetaError::Invalid(_)) => {
+                Some(format!("{} {}", lang.auth("bad_domain"), f.domain.trim()))
+            }
             Err(e) => return Err(e.into()),
         }
     };
@@ -669,7 +671,8 @@ async fn settings_submit(
         .map(str::trim)
         .filter(|h| !h.is_empty())
     {
-        let h = normalise_domain(h).map_err(|e| WebError::BadRequest(e.to_string()))?;
+        let h = normalise_domain(h)
+            .map_err(|_| WebError::BadRequest(format!("{} {h}", lang.auth("bad_domain"))))?;
         if !hosts.contains(&h) {
             hosts.push(h);
         }

@@ -351,6 +351,8 @@ pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
     ("tz_unknown_hint", "Unknown time zone `{tz}` (use a name such as Europe/Paris).", "Fuseau horaire «\u{a0}{tz}\u{a0}» inconnu (utilisez un nom comme Europe/Paris)."),
     ("tz_unknown", "Unknown time zone `{tz}`.", "Fuseau horaire «\u{a0}{tz}\u{a0}» inconnu."),
     ("site_exists", "This domain is already registered on this server.", "Ce domaine est déjà enregistré sur ce serveur."),
+    ("bad_email", "This is not an e-mail address.", "Ce n’est pas une adresse e-mail."),
+    ("bad_domain", "This is not a domain name:", "Ce n’est pas un nom de domaine :"),
     ("role_owner", "owner", "propriétaire"),
     ("role_viewer", "viewer", "lecteur"),
     // Site settings
