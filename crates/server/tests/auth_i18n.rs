@@ -431,3 +431,51 @@ async fn validation_messages_follow_the_language() {
         .await;
     has_all(&bad.body, &["This is not a domain name:"]);
 }
+
+#[tokio::test]
+async fn the_language_setting_wins_over_the_browser() {
+    let h = harness().await;
+    let (cookie, csrf) = h.login().await;
+    let c = Some(cookie.as_str());
+    // The browser is English; the user chooses French.
+    let r = h
+        .send(
+            Method::POST,
+            "/settings/language",
+            c,
+            Some("en-US"),
+            Some(&[("csrf", &csrf), ("locale", "fr")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = h.get("/sites", c, Some("en-US")).await;
+    has_all(&page.body, &["<html lang=\"fr\"", "Ajouter un site"]);
+    // Without a CSRF token nothing changes.
+    let r = h
+        .send(
+            Method::POST,
+            "/settings/language",
+            c,
+            Some("en-US"),
+            Some(&[("csrf", "forged"), ("locale", "auto")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    has_all(
+        &h.get("/sites", c, Some("en-US")).await.body,
+        &["Ajouter un site"],
+    );
+    // Back to the browser's language.
+    h.send(
+        Method::POST,
+        "/settings/language",
+        c,
+        Some("en-US"),
+        Some(&[("csrf", &csrf), ("locale", "auto")]),
+    )
+    .await;
+    has_all(
+        &h.get("/sites", c, Some("en-US")).await.body,
+        &["Add a site"],
+    );
+}

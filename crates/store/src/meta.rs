@@ -557,6 +557,20 @@ impl MetaStore {
         row.as_ref().map(row_to_user).transpose()
     }
 
+    /// The user's interface language (`en`, `fr`), or `None` to follow the browser.
+    pub async fn set_user_locale(
+        &self,
+        user_id: i64,
+        locale: Option<&str>,
+    ) -> Result<(), MetaError> {
+        sqlx::query("UPDATE users SET locale = ? WHERE id = ?")
+            .bind(locale)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<(), MetaError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)

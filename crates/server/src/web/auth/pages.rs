@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{Duration as ChronoDuration, Utc};
 use lucarne_core::stats::ReportQuery;
@@ -43,6 +43,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             get(links_page).post(links_submit),
         )
         .route("/settings/keys", get(keys_page).post(keys_submit))
+        .route("/settings/language", post(language_submit))
 }
 
 /// Every form's fields (all optional, so a missing field is a validation error or a CSRF
@@ -1012,8 +1013,52 @@ async fn keys_markup(
                     button type="submit" { (lang.auth("create_key")) }
                 }
             }
+            section.language {
+                h2 { (lang.auth("language_h2")) }
+                form method="post" action="/settings/language" {
+                    (csrf_field(session))
+                    label {
+                        (lang.auth("language"))
+                        select name="locale" {
+                            option value="auto" selected[session.user.locale.is_none()] { (lang.auth("language_auto")) }
+                            option value="en" selected[session.user.locale.as_deref() == Some("en")] { "English" }
+                            option value="fr" selected[session.user.locale.as_deref() == Some("fr")] { "Français" }
+                        }
+                    }
+                    button type="submit" { (lang.auth("save")) }
+                }
+            }
         },
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LanguageForm {
+    csrf: String,
+    locale: String,
+}
+
+/// `POST /settings/language`: the user's interface language, or the browser's.
+async fn language_submit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    lang: Lang,
+    Form(f): Form<LanguageForm>,
+) -> Result<Response, WebError> {
+    verify_csrf(&session, &f.csrf)?;
+    let locale = match f.locale.as_str() {
+        "auto" => None,
+        "en" => Some("en"),
+        "fr" => Some("fr"),
+        _ => return Err(bad(lang, "unknown_action")),
+    };
+    state.meta.set_user_locale(session.user.id, locale).await?;
+    info!(
+        message = "Interface language changed.",
+        user_id = session.user.id
+    );
+    Ok(redirect("/settings/keys"))
 }
 
 async fn keys_page(
