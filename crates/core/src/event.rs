@@ -7,8 +7,6 @@ use chrono::{DateTime, Utc};
 
 use crate::channel::{ChannelGroup, Evidence};
 
-pub const PAGEVIEW: &str = "pageview";
-
 /// Revenue in minor units of an ISO-4217 currency (cents for EUR).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revenue {
@@ -57,10 +55,4 @@ pub struct EventRow {
     pub revenue: Option<Revenue>,
     /// The share token the visit arrived with (empty when none).
     pub token_in: String,
-}
-
-impl EventRow {
-    pub fn is_pageview(&self) -> bool {
-        self.name == PAGEVIEW
-    }
 }

@@ -4,7 +4,7 @@
 //! see (bounce rate, visit duration, dark share, …) are computed here from them, so two
 //! back ends that agree on the raw numbers agree on every metric.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz_shim::Tz;
 
 /// Minimal time-zone abstraction so `core` stays independent of a tz database crate:
@@ -541,11 +541,6 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
 pub fn utc_range(tz: &dyn Tz, from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let end = to.succ_opt().unwrap_or(to);
     (local_midnight(tz, from), local_midnight(tz, end))
-}
-
-/// Helper for tests and callers without a zone database.
-pub fn utc_date(ts: DateTime<Utc>) -> NaiveDate {
-    Utc.from_utc_datetime(&ts.naive_utc()).date_naive()
 }
 
 #[cfg(test)]

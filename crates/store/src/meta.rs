@@ -224,23 +224,23 @@ impl MetaStore {
         Ok(key)
     }
 
+    fn row_to_api_key(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKey, MetaError> {
+        Ok(ApiKey {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            prefix: r.try_get("prefix")?,
+            created_at: r.try_get("created_at")?,
+            revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+        })
+    }
+
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, MetaError> {
         let rows = sqlx::query(
             "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKey {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    prefix: r.try_get("prefix")?,
-                    created_at: r.try_get("created_at")?,
-                    revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
-                })
-            })
-            .collect()
+        rows.iter().map(Self::row_to_api_key).collect()
     }
 
     pub async fn revoke_api_key(&self, id: i64) -> Result<bool, MetaError> {
@@ -860,17 +860,7 @@ impl MetaStore {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKey {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    prefix: r.try_get("prefix")?,
-                    created_at: r.try_get("created_at")?,
-                    revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
-                })
-            })
-            .collect()
+        rows.iter().map(Self::row_to_api_key).collect()
     }
 
     pub async fn revoke_user_api_key(&self, user_id: i64, id: i64) -> Result<bool, MetaError> {

@@ -77,6 +77,19 @@ pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<KeySco
     }
 }
 
+/// The request's key, the site and period it asks for, and the check that the key may
+/// read that site: the common start of every stats endpoint.
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &StatsParams,
+) -> Result<Resolved, ApiError> {
+    let scope = require_key(state, headers).await?;
+    let r = resolve(state, p).await?;
+    in_scope(&scope, &r)?;
+    Ok(r)
+}
+
 /// A key that may not read this site gets the same answer as for a site that does not
 /// exist: no site's existence leaks to other users' keys.
 fn in_scope(scope: &KeyScope, r: &Resolved) -> Result<(), ApiError> {
@@ -197,6 +210,14 @@ fn value_json(v: Value) -> serde_json::Value {
     }
 }
 
+/// One result row: `{key: label, metric: value, …}`.
+fn result_row(key: &str, label: &str, a: &Aggregates, metrics: &[Metric]) -> serde_json::Value {
+    let mut m = Map::new();
+    m.insert(key.into(), json!(label));
+    row_metrics(a, metrics, &mut m);
+    serde_json::Value::Object(m)
+}
+
 /// Metric values of one row, flattened (`dark_share` adds its two parts alongside).
 pub fn row_metrics(a: &Aggregates, metrics: &[Metric], out: &mut Map<String, serde_json::Value>) {
     for m in metrics {
@@ -254,9 +275,7 @@ pub async fn aggregate(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let scope = require_key(&state, &headers).await?;
-    let r = resolve(&state, &p).await?;
-    in_scope(&scope, &r)?;
+    let r = authorized(&state, &headers, &p).await?;
     let q = r.query(r.from, r.to);
     let now = blocking(&state, move |s| s.events.aggregate(&q)).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
@@ -294,9 +313,7 @@ pub async fn timeseries(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let scope = require_key(&state, &headers).await?;
-    let r = resolve(&state, &p).await?;
-    in_scope(&scope, &r)?;
+    let r = authorized(&state, &headers, &p).await?;
     let interval = match p.interval.as_deref() {
         Some(i) => Interval::parse(i).map_err(bad)?,
         None => Interval::default_for(r.period),
@@ -314,12 +331,7 @@ pub async fn timeseries(
     let results: Vec<serde_json::Value> = b
         .iter()
         .zip(rows.iter())
-        .map(|(bucket, a)| {
-            let mut m = Map::new();
-            m.insert("date".into(), json!(bucket.label));
-            row_metrics(a, &r.metrics, &mut m);
-            serde_json::Value::Object(m)
-        })
+        .map(|(bucket, a)| result_row("date", &bucket.label, a, &r.metrics))
         .collect();
     Ok(Json(
         json!({ "results": results, "meta": meta(&r.metrics) }),
@@ -331,9 +343,7 @@ pub async fn breakdown(
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let scope = require_key(&state, &headers).await?;
-    let r = resolve(&state, &p).await?;
-    in_scope(&scope, &r)?;
+    let r = authorized(&state, &headers, &p).await?;
     let property = Property::parse(
         p.property
             .as_deref()
@@ -351,12 +361,7 @@ pub async fn breakdown(
     let key = property.result_key();
     let results: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(value, a)| {
-            let mut m = Map::new();
-            m.insert(key.clone(), json!(value));
-            row_metrics(a, &r.metrics, &mut m);
-            serde_json::Value::Object(m)
-        })
+        .map(|(value, a)| result_row(&key, value, a, &r.metrics))
         .collect();
     Ok(Json(
         json!({ "results": results, "meta": meta(&r.metrics) }),

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, Arrival};
-use lucarne_core::event::{EventRow, Revenue, PAGEVIEW};
+use lucarne_core::event::{EventRow, Revenue};
 use lucarne_core::url_clean::{clean_url, normalise_host, CleanUrl, UrlError};
 use lucarne_core::useragent::is_spam_referrer;
 use lucarne_core::visitor::{visitor_id, Salt};
@@ -477,11 +477,6 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         revenue: hit.revenue,
         token_in: v.token_in,
     }
-}
-
-/// Is this a pageview (as opposed to a custom event)?
-pub fn is_pageview(name: &str) -> bool {
-    name == PAGEVIEW
 }
 
 #[cfg(test)]
