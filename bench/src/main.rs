@@ -119,7 +119,13 @@ fn sample_row(i: usize) -> lucarne_core::event::EventRow {
         screen_width: 390,
         props: Vec::new(),
         revenue: None,
-        token_in: String::new(),
+        token: i as u64 + 1,
+        parent_token: 0,
+        parent_session: 0,
+        generation: 0,
+        visit_share_channel: String::new(),
+        token_status: lucarne_core::token::TokenStatus::None,
+        share_channel: String::new(),
     }
 }
 
@@ -183,6 +189,7 @@ fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
         to,
         filters: Vec::new(),
         with_sessions: true,
+        with_shares: false,
     };
     let q_plain = ReportQuery {
         with_sessions: false,

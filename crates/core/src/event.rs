@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::channel::{ChannelGroup, Evidence};
+use crate::token::TokenStatus;
 
 /// Revenue in minor units of an ISO-4217 currency (cents for EUR).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,17 @@ pub struct EventRow {
     /// back end can read them without a JSON extension.
     pub props: Vec<(String, String)>,
     pub revenue: Option<Revenue>,
-    /// The share token the visit arrived with (empty when none).
-    pub token_in: String,
+    /// This event's own token (`core::token`): a pageview's visit token, a share or copy
+    /// event's share token; 0 when none.
+    pub token: u64,
+    /// Visit-level share-graph facts (`core::token::link`): the parent token and visit
+    /// the visit arrived through (0 when not linked), its generation (0 for roots), how
+    /// the token travelled (`visit:share_channel`) and what became of the arrival token.
+    pub parent_token: u64,
+    pub parent_session: u64,
+    pub generation: u16,
+    pub visit_share_channel: String,
+    pub token_status: TokenStatus,
+    /// Event-level: the button of a `share` event, `copied-text` for a `copy` event.
+    pub share_channel: String,
 }

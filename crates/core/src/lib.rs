@@ -4,12 +4,14 @@
 //! Everything here is a function of its inputs (plus an explicit random source where
 //! randomness is the point, e.g. tokens and the synthetic traffic generator).
 
+pub mod cascade;
 pub mod channel;
 pub mod classify;
 pub mod event;
 pub mod rules;
 pub mod stats;
 pub mod synth;
+pub mod token;
 pub mod url_clean;
 pub mod useragent;
 pub mod visitor;

@@ -160,10 +160,19 @@ pub enum Metric {
     /// Share of visits in the private-message and e-mail groups (identified) and in the
     /// estimated-dark group, reported apart.
     DarkShare,
+    /// Share-graph metrics (README "Share cascades"): shares made (widget and copy
+    /// events, plus address-bar tokens that brought a visit), visits that arrived through
+    /// a share, visits per share, the share of share-visits that shared again, and new
+    /// shares per share-visit (K-factor).
+    Shares,
+    ShareVisits,
+    VisitsPerShare,
+    ReshareRate,
+    KFactor,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -172,6 +181,11 @@ impl Metric {
         Metric::VisitDuration,
         Metric::Events,
         Metric::DarkShare,
+        Metric::Shares,
+        Metric::ShareVisits,
+        Metric::VisitsPerShare,
+        Metric::ReshareRate,
+        Metric::KFactor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -184,6 +198,11 @@ impl Metric {
             Metric::VisitDuration => "visit_duration",
             Metric::Events => "events",
             Metric::DarkShare => "dark_share",
+            Metric::Shares => "shares",
+            Metric::ShareVisits => "share_visits",
+            Metric::VisitsPerShare => "visits_per_share",
+            Metric::ReshareRate => "reshare_rate",
+            Metric::KFactor => "k_factor",
         }
     }
 
@@ -213,6 +232,18 @@ impl Metric {
         matches!(self, Metric::Visitors)
     }
 
+    /// Needs the share-graph aggregates.
+    pub fn needs_shares(self) -> bool {
+        matches!(
+            self,
+            Metric::Shares
+                | Metric::ShareVisits
+                | Metric::VisitsPerShare
+                | Metric::ReshareRate
+                | Metric::KFactor
+        )
+    }
+
     /// Needs per-visit aggregation (grouping by session).
     pub fn needs_sessions(self) -> bool {
         matches!(self, Metric::BounceRate | Metric::VisitDuration)
@@ -240,12 +271,22 @@ pub enum Property {
     Channel,
     ChannelGroup,
     Evidence,
+    /// `visit:generation`: 0 for visits that arrived without a linked token.
+    Generation,
+    /// `visit:share_channel`: how the visit's token travelled (a share button,
+    /// `address-bar`, `copied-text`).
+    VisitShareChannel,
+    /// `visit:token_status`: what became of the arrival token (`linked`, `own`,
+    /// `foreign`, `unknown`, `malformed`; empty without one).
+    TokenStatus,
+    /// `event:share_channel`: the button of a `share` event (`copied-text` for `copy`).
+    ShareChannel,
     /// `event:props:<key>` — a custom property.
     Prop(String),
 }
 
 impl Property {
-    const NAMED: [(&'static str, Property); 18] = [
+    const NAMED: [(&'static str, Property); 22] = [
         ("event:page", Property::Page),
         ("visit:entry_page", Property::EntryPage),
         ("event:name", Property::Name),
@@ -264,6 +305,10 @@ impl Property {
         ("visit:channel", Property::Channel),
         ("visit:channel_group", Property::ChannelGroup),
         ("visit:evidence", Property::Evidence),
+        ("visit:generation", Property::Generation),
+        ("visit:share_channel", Property::VisitShareChannel),
+        ("visit:token_status", Property::TokenStatus),
+        ("event:share_channel", Property::ShareChannel),
     ];
 
     pub fn parse(s: &str) -> Result<Property, QueryError> {
@@ -316,7 +361,11 @@ impl Property {
     pub fn is_event_level(&self) -> bool {
         matches!(
             self,
-            Property::Page | Property::Name | Property::Hostname | Property::Prop(_)
+            Property::Page
+                | Property::Name
+                | Property::Hostname
+                | Property::ShareChannel
+                | Property::Prop(_)
         )
     }
 }
@@ -365,6 +414,8 @@ pub struct ReportQuery {
     pub filters: Vec<Filter>,
     /// Compute bounces and durations (costs a group-by over visits).
     pub with_sessions: bool,
+    /// Compute the share-graph aggregates.
+    pub with_shares: bool,
 }
 
 impl ReportQuery {
@@ -391,6 +442,14 @@ pub struct Aggregates {
     pub duration_secs: f64,
     /// Visits counted for bounces/durations (only with `with_sessions`).
     pub session_visits: u64,
+    /// Share-graph aggregates (only with `with_shares`): `share` and `copy` events;
+    /// distinct address-bar tokens that brought a visit; visits that arrived through a
+    /// linked token; shares made during share-visits; share-visits that shared again.
+    pub share_events: u64,
+    pub address_bar_shares: u64,
+    pub share_visits: u64,
+    pub shares_by_share_visits: u64,
+    pub resharing_visits: u64,
 }
 
 /// A metric's value for one row.
@@ -409,6 +468,10 @@ pub enum Value {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -441,7 +504,21 @@ impl Aggregates {
                 identified: round1(ratio(self.visits_identified_dark, self.visits) * 100.0),
                 estimated: round1(ratio(self.visits_estimated_dark, self.visits) * 100.0),
             },
+            Metric::Shares => Value::Count(self.shares()),
+            Metric::ShareVisits => Value::Count(self.share_visits),
+            Metric::VisitsPerShare => Value::Float(round2(ratio(self.share_visits, self.shares()))),
+            Metric::ReshareRate => Value::Float(round1(
+                ratio(self.resharing_visits, self.share_visits) * 100.0,
+            )),
+            Metric::KFactor => Value::Float(round2(ratio(
+                self.shares_by_share_visits,
+                self.share_visits,
+            ))),
         }
+    }
+
+    pub fn shares(&self) -> u64 {
+        self.share_events + self.address_bar_shares
     }
 }
 
@@ -618,8 +695,18 @@ mod tests {
             bounces: 55,
             duration_secs: 6000.0,
             session_visits: 100,
+            share_events: 6,
+            address_bar_shares: 4,
+            share_visits: 25,
+            shares_by_share_visits: 5,
+            resharing_visits: 3,
         };
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
+        assert_eq!(a.value(Metric::Shares), Value::Count(10));
+        assert_eq!(a.value(Metric::ShareVisits), Value::Count(25));
+        assert_eq!(a.value(Metric::VisitsPerShare), Value::Float(2.5));
+        assert_eq!(a.value(Metric::ReshareRate), Value::Float(12.0));
+        assert_eq!(a.value(Metric::KFactor), Value::Float(0.2));
         assert_eq!(a.value(Metric::VisitDuration), Value::Count(60));
         assert_eq!(a.value(Metric::ViewsPerVisit), Value::Float(2.5));
         assert_eq!(

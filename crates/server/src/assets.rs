@@ -4,6 +4,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub const TRACKER_JS: &str = include_str!("../../../web/script.js");
+/// The share buttons and copied-text attribution (`web/share.js`).
+pub const SHARE_JS: &str = include_str!("../../../web/share.js");
 /// The OpenAPI 3 description of the JSON APIs.
 pub const OPENAPI_JSON: &str = include_str!("../../../web/openapi.json");
 
@@ -25,6 +27,11 @@ fn js(body: &'static str) -> Response {
 /// `GET /js/script.js`
 pub async fn tracker() -> Response {
     js(TRACKER_JS)
+}
+
+/// `GET /js/share.js`
+pub async fn share() -> Response {
+    js(SHARE_JS)
 }
 
 /// `GET /api/openapi.json`

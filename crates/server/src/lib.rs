@@ -41,7 +41,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/stats/aggregate", get(api::stats::aggregate))
         .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
         .route("/api/v1/stats/breakdown", get(api::stats::breakdown))
+        .route("/api/v1/stats/shares", get(api::shares::shares))
+        .route("/api/v1/stats/cascades", get(api::shares::cascades))
+        .route(
+            "/api/v1/stats/cascades/{token}",
+            get(api::shares::cascade_of_token),
+        )
         .route("/js/script.js", get(assets::tracker))
+        .route("/js/share.js", get(assets::share))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
         .layer(SetResponseHeaderLayer::overriding(

@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`). No label ever carries an IP, a path or a visitor.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use lucarne_core::token::TokenStatus;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -11,54 +12,15 @@ use crate::ingest::pipeline::DropReason;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DropLabels {
-    pub reason: ReasonLabel,
+    /// `DropReason::as_str`: a closed set.
+    pub reason: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum ReasonLabel {
-    body_too_large,
-    malformed_json,
-    missing_field,
-    url_too_long,
-    referrer_too_long,
-    not_http_url,
-    bad_url,
-    too_many_props,
-    bad_revenue,
-    name_too_long,
-    bot,
-    spam_referrer,
-    unknown_site,
-    hostname_not_allowed,
-    queue_full,
-    store_unavailable,
-    do_not_track,
-}
-
-impl From<DropReason> for ReasonLabel {
-    fn from(r: DropReason) -> Self {
-        use DropReason as D;
-        match r {
-            D::BodyTooLarge => ReasonLabel::body_too_large,
-            D::MalformedJson => ReasonLabel::malformed_json,
-            D::MissingField => ReasonLabel::missing_field,
-            D::UrlTooLong => ReasonLabel::url_too_long,
-            D::ReferrerTooLong => ReasonLabel::referrer_too_long,
-            D::NotHttpUrl => ReasonLabel::not_http_url,
-            D::BadUrl => ReasonLabel::bad_url,
-            D::TooManyProps => ReasonLabel::too_many_props,
-            D::BadRevenue => ReasonLabel::bad_revenue,
-            D::NameTooLong => ReasonLabel::name_too_long,
-            D::Bot => ReasonLabel::bot,
-            D::SpamReferrer => ReasonLabel::spam_referrer,
-            D::UnknownSite => ReasonLabel::unknown_site,
-            D::HostnameNotAllowed => ReasonLabel::hostname_not_allowed,
-            D::QueueFull => ReasonLabel::queue_full,
-            D::StoreUnavailable => ReasonLabel::store_unavailable,
-            D::DoNotTrack => ReasonLabel::do_not_track,
-        }
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// `TokenStatus::as_str` of arrival tokens, or `refused` for a second claim to a
+    /// token already minted.
+    pub status: &'static str,
 }
 
 pub struct Metrics {
@@ -68,6 +30,7 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub commit_wait: Histogram,
     pub sessions: Gauge,
+    pub tokens: Family<TokenLabels, Counter>,
 }
 
 impl Metrics {
@@ -103,7 +66,14 @@ impl Metrics {
             "Visits seen in the last 30 minutes",
             sessions.clone(),
         );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens",
+            "Share tokens seen on arriving visits, by what became of them",
+            tokens.clone(),
+        );
         Metrics {
+            tokens,
             registry,
             accepted,
             dropped,
@@ -116,8 +86,26 @@ impl Metrics {
     pub fn drop(&self, reason: DropReason) {
         self.dropped
             .get_or_create(&DropLabels {
-                reason: reason.into(),
+                reason: reason.as_str(),
             })
+            .inc();
+    }
+
+    /// An arriving visit's token status (visits without a token are not counted).
+    pub fn token(&self, status: TokenStatus) {
+        if status != TokenStatus::None {
+            self.tokens
+                .get_or_create(&TokenLabels {
+                    status: status.as_str(),
+                })
+                .inc();
+        }
+    }
+
+    /// A second claim to an already minted token was refused.
+    pub fn token_refused(&self) {
+        self.tokens
+            .get_or_create(&TokenLabels { status: "refused" })
             .inc();
     }
 

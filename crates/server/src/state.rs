@@ -17,6 +17,7 @@ use lucarne_store::EventStore;
 use tracing::warn;
 
 use crate::ingest::sessions::Sessions;
+use crate::ingest::tokens::TokenIndex;
 use crate::metrics::Metrics;
 
 /// Deployment settings the server needs (the binary builds them from CLI/env/TOML).
@@ -37,6 +38,7 @@ pub struct AppState {
     pub events: Arc<dyn EventStore>,
     pub meta: MetaStore,
     pub sessions: Sessions,
+    pub tokens: TokenIndex,
     pub metrics: Metrics,
     pub trusted_proxies: Vec<IpNet>,
     country_header: Option<HeaderName>,
@@ -98,6 +100,7 @@ impl AppState {
             events,
             meta,
             sessions: Sessions::default(),
+            tokens: TokenIndex::default(),
             metrics: Metrics::new(),
             trusted_proxies: options.trusted_proxies.clone(),
             country_header,

@@ -1,7 +1,23 @@
 //! The events-store boundary.
 
+use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
 use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
+use lucarne_core::token::TokenNode;
+
+/// The share graph of a period, as `core::cascade` needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShareGraph {
+    /// Visits that arrived through a linked token.
+    pub edges: Vec<EdgeRow>,
+    /// The entry rows of the edges' parents (roots included), looked up to 30 days
+    /// before the period.
+    pub visits: Vec<VisitRow>,
+    /// `share` and `copy` events.
+    pub shares: Vec<ShareRow>,
+    /// Per landing page: public-social visits that carried no linked token.
+    pub public_visits_without_token: Vec<(String, u64)>,
+}
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -47,6 +63,13 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError>;
+
+    /// The event that minted `token` (`core::token`), if the store holds it. Reads only
+    /// what is loaded; the server remembers recent tokens itself.
+    fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
+
+    /// The share graph of `q`'s site and period (filters are not applied).
+    fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError>;
 
     /// Can the store accept and commit events right now?
     fn healthy(&self) -> bool;

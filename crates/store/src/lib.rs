@@ -8,4 +8,4 @@ pub mod events;
 pub mod meta;
 pub mod spool;
 
-pub use events::{CommitTicket, EventStore, StoreError};
+pub use events::{CommitTicket, EventStore, ShareGraph, StoreError};

@@ -15,6 +15,10 @@ use tracing::info;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_meta.sql")),
     (2, include_str!("../migrations/sqlite/0002_accounts.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_copy_attribution.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -410,6 +414,8 @@ pub struct SiteOptions {
     pub retention_days: Option<u32>,
     /// Drop events from browsers sending Do-Not-Track or Global Privacy Control.
     pub honour_dnt: bool,
+    /// Accept `copy` events (copied-text attribution). Off by default: it is intrusive.
+    pub copy_attribution: bool,
 }
 
 impl Default for SiteOptions {
@@ -418,6 +424,7 @@ impl Default for SiteOptions {
             share_param_style: ShareParamStyle::Fragment,
             retention_days: None,
             honour_dnt: false,
+            copy_attribution: false,
         }
     }
 }
@@ -676,7 +683,8 @@ impl MetaStore {
 
     pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
         let row = sqlx::query(
-            "SELECT share_param_style, retention_days, honour_dnt FROM sites WHERE id = ?",
+            "SELECT share_param_style, retention_days, honour_dnt, copy_attribution FROM sites \
+             WHERE id = ?",
         )
         .bind(i64::from(site_id))
         .fetch_optional(&self.pool)
@@ -691,16 +699,19 @@ impl MetaStore {
                 .try_get::<Option<i64>, _>("retention_days")?
                 .and_then(|d| u32::try_from(d).ok()),
             honour_dnt: r.try_get::<i64, _>("honour_dnt")? != 0,
+            copy_attribution: r.try_get::<i64, _>("copy_attribution")? != 0,
         })
     }
 
     pub async fn set_site_options(&self, site_id: u32, o: &SiteOptions) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE sites SET share_param_style = ?, retention_days = ?, honour_dnt = ? WHERE id = ?",
+            "UPDATE sites SET share_param_style = ?, retention_days = ?, honour_dnt = ?, \
+             copy_attribution = ? WHERE id = ?",
         )
         .bind(o.share_param_style.as_str())
         .bind(o.retention_days.map(i64::from))
         .bind(i64::from(o.honour_dnt))
+        .bind(i64::from(o.copy_attribution))
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;
@@ -1082,6 +1093,7 @@ mod tests {
             share_param_style: ShareParamStyle::Query,
             retention_days: Some(400),
             honour_dnt: true,
+            copy_attribution: true,
         };
         m.set_site_options(a.id, &o).await.unwrap();
         assert_eq!(m.site_options(a.id).await.unwrap(), o);

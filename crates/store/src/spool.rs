@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
@@ -547,7 +548,13 @@ fn evidence_index(e: Evidence) -> u8 {
     Evidence::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8
 }
 
+/// Marks a record in the current row format. Records written before it (version 1: no
+/// share-graph fields) start directly with their row count, which never reaches it.
+const FORMAT_V2: u32 = 0x4C43_0002;
+const TOKEN_STATUSES: [TokenStatus; 6] = TokenStatus::ALL;
+
 pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
+    out.extend_from_slice(&FORMAT_V2.to_le_bytes());
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     for r in rows {
         out.extend_from_slice(&r.site_id.to_le_bytes());
@@ -576,10 +583,21 @@ pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
             &r.browser,
             &r.os,
             &r.country,
-            &r.token_in,
+            &r.visit_share_channel,
+            &r.share_channel,
         ] {
             put_str(out, s);
         }
+        out.extend_from_slice(&r.token.to_le_bytes());
+        out.extend_from_slice(&r.parent_token.to_le_bytes());
+        out.extend_from_slice(&r.parent_session.to_le_bytes());
+        out.extend_from_slice(&r.generation.to_le_bytes());
+        out.push(
+            TOKEN_STATUSES
+                .iter()
+                .position(|t| *t == r.token_status)
+                .unwrap_or(0) as u8,
+        );
         out.extend_from_slice(&(r.props.len() as u32).to_le_bytes());
         for (k, v) in &r.props {
             put_str(out, k);
@@ -639,7 +657,11 @@ impl<'a> Reader<'a> {
 
 pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
     let mut r = Reader { b: bytes };
-    let n = r.u32()? as usize;
+    let first = r.u32()?;
+    let v2 = first == FORMAT_V2;
+    let n = if v2 { r.u32()? } else { first } as usize;
+    // Version 1 ended its strings with the raw arrival token, which is no longer kept.
+    let strings = if v2 { 19 } else { 18 };
     let mut rows = Vec::with_capacity(n.min(MAX_GROUP_ROWS * 4));
     for _ in 0..n {
         let site_id = r.u32()?;
@@ -650,10 +672,21 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
         let channel_group = *ChannelGroup::ALL.get(r.u8()? as usize)?;
         let evidence = *Evidence::ALL.get(r.u8()? as usize)?;
         let screen_width = r.u16()?;
-        let mut s = Vec::with_capacity(18);
-        for _ in 0..18 {
+        let mut s = Vec::with_capacity(strings);
+        for _ in 0..strings {
             s.push(r.string()?);
         }
+        let (token, parent_token, parent_session, generation, token_status) = if v2 {
+            (
+                r.u64()?,
+                r.u64()?,
+                r.u64()?,
+                r.u16()?,
+                *TOKEN_STATUSES.get(r.u8()? as usize)?,
+            )
+        } else {
+            (0, 0, 0, 0, TokenStatus::None)
+        };
         let np = r.u32()? as usize;
         let mut props = Vec::with_capacity(np.min(64));
         for _ in 0..np {
@@ -696,7 +729,14 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
             screen_width,
             props,
             revenue,
-            token_in: next(),
+            token,
+            parent_token,
+            parent_session,
+            generation,
+            // In version 1 the last string is the raw arrival token: never read.
+            visit_share_channel: if v2 { next() } else { String::new() },
+            token_status,
+            share_channel: if v2 { next() } else { String::new() },
         });
     }
     if r.b.is_empty() {
@@ -742,8 +782,72 @@ mod tests {
                 amount_minor: 1990,
                 currency: "EUR".into(),
             }),
-            token_in: "tok".into(),
+            token: i + 1,
+            parent_token: i * 7,
+            parent_session: i * 11,
+            generation: (i % 4) as u16,
+            visit_share_channel: "address-bar".into(),
+            token_status: TokenStatus::Linked,
+            share_channel: if i == 1 {
+                "whatsapp".into()
+            } else {
+                String::new()
+            },
         }
+    }
+
+    #[test]
+    fn version_1_records_still_decode() {
+        // A version-1 record: count, then the row without share-graph fields, its 18th
+        // string the raw arrival token.
+        let mut r = row(2);
+        let mut buf = Vec::new();
+        buf.extend_from_slice(&1u32.to_le_bytes());
+        buf.extend_from_slice(&r.site_id.to_le_bytes());
+        buf.extend_from_slice(&r.ts.timestamp_micros().to_le_bytes());
+        buf.extend_from_slice(&r.visitor_id.to_le_bytes());
+        buf.extend_from_slice(&r.session_id.to_le_bytes());
+        buf.push(u8::from(r.entry));
+        buf.push(group_index(r.channel_group));
+        buf.push(evidence_index(r.evidence));
+        buf.extend_from_slice(&r.screen_width.to_le_bytes());
+        for s in [
+            &r.name,
+            &r.hostname,
+            &r.pathname,
+            &r.entry_page,
+            &r.referrer,
+            &r.source,
+            &r.utm_source,
+            &r.utm_medium,
+            &r.utm_campaign,
+            &r.utm_term,
+            &r.utm_content,
+            &r.click_id,
+            &r.channel,
+            &r.device,
+            &r.browser,
+            &r.os,
+            &r.country,
+        ] {
+            put_str(&mut buf, s);
+        }
+        put_str(&mut buf, "rawtoken");
+        buf.extend_from_slice(&(r.props.len() as u32).to_le_bytes());
+        for (k, v) in &r.props {
+            put_str(&mut buf, k);
+            put_str(&mut buf, v);
+        }
+        buf.push(0);
+        r.revenue = None;
+        r.token = 0;
+        r.parent_token = 0;
+        r.parent_session = 0;
+        r.generation = 0;
+        r.visit_share_channel.clear();
+        r.token_status = TokenStatus::None;
+        r.share_channel.clear();
+        assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! JSON APIs: stats, health, metrics.
 
+pub mod shares;
 pub mod stats;
 
 use std::sync::Arc;

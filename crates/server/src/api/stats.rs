@@ -31,6 +31,8 @@ pub struct StatsParams {
     pub limit: Option<usize>,
     pub page: Option<usize>,
     pub compare: Option<String>,
+    /// A page path (cascade reports).
+    pub path: Option<String>,
 }
 
 /// A site's IANA zone as the core's time-zone abstraction.
@@ -79,7 +81,7 @@ pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<KeySco
 
 /// The request's key, the site and period it asks for, and the check that the key may
 /// read that site: the common start of every stats endpoint.
-async fn authorized(
+pub(crate) async fn authorized(
     state: &AppState,
     headers: &HeaderMap,
     p: &StatsParams,
@@ -183,6 +185,7 @@ impl Resolved {
             to: t,
             filters: self.filters.clone(),
             with_sessions: self.metrics.iter().any(|m| m.needs_sessions()),
+            with_shares: self.metrics.iter().any(|m| m.needs_shares()),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod offline;
 pub mod payload;
 pub mod pipeline;
 pub mod sessions;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,6 +67,9 @@ async fn run(
     pipeline::drop_spam_referrer(state, &hit)?;
     let site = pipeline::resolve_site(state, &hit).await?;
     pipeline::drop_do_not_track(state, &site, headers).await?;
+    pipeline::check_copy_allowed(state, &site, &hit).await?;
+    let mut hit = hit;
+    pipeline::resolve_token(state, &mut hit).await;
     let ip = state.client_ip(peer.ip(), headers);
     let country = state.country(ip, headers);
     let sender = pipeline::Sender {
@@ -76,7 +80,13 @@ async fn run(
         salts: state.salts_now(),
     };
     let row = pipeline::build_row(state, &site, hit, sender);
-    enqueue(state, vec![row]).await
+    let minted = row.token;
+    let stored = enqueue(state, vec![row]).await;
+    if stored.is_err() && minted != 0 {
+        // Not stored: nobody may link to it.
+        state.tokens.remove(minted);
+    }
+    stored
 }
 
 /// Hand rows to the store and wait until they are committed.

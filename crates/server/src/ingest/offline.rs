@@ -81,6 +81,11 @@ pub async fn ingest_hits(
             }),
             telegram_webview: h.telegram_webview,
             domain: site.domain.clone(),
+            token: 0,
+            share_channel: String::new(),
+            arrival: None,
+            arrival_present: false,
+            parent: None,
         };
         let sender = pipeline::Sender {
             ip,

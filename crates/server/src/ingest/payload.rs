@@ -23,6 +23,10 @@ pub struct Payload {
     pub tg: Option<Value>,
     #[serde(alias = "h", alias = "hashMode")]
     pub hash_mode: Option<Value>,
+    /// The token this event mints (`core::token`): a pageview's visit token, a share or
+    /// copy event's share token.
+    #[serde(alias = "t")]
+    pub token: Option<Value>,
 }
 
 /// Truthy in the loose way trackers send flags (`1`, `true`, `"1"`).

@@ -9,6 +9,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, Arrival};
 use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::token::{
+    attribute, link, share_button, NodeKind, Token, TokenNode, VIA_COPIED_TEXT,
+};
 use lucarne_core::url_clean::{clean_url, normalise_host, CleanUrl, UrlError};
 use lucarne_core::useragent::is_spam_referrer;
 use lucarne_core::visitor::{visitor_id, Salt};
@@ -47,6 +50,11 @@ pub enum DropReason {
     StoreUnavailable,
     /// The site honours Do-Not-Track / Global Privacy Control and the browser sent one.
     DoNotTrack,
+    /// A `share` or `copy` event without a well-formed token, or a share without a known
+    /// button in `props.channel`.
+    BadShare,
+    /// A `copy` event for a site whose copied-text attribution is off.
+    CopyAttributionOff,
 }
 
 impl DropReason {
@@ -70,6 +78,8 @@ impl DropReason {
             D::QueueFull => "queue_full",
             D::StoreUnavailable => "store_unavailable",
             D::DoNotTrack => "do_not_track",
+            D::BadShare => "bad_share",
+            D::CopyAttributionOff => "copy_attribution_off",
         }
     }
 
@@ -85,8 +95,11 @@ impl DropReason {
             | D::BadUrl
             | D::TooManyProps
             | D::BadRevenue
-            | D::NameTooLong => StatusCode::BAD_REQUEST,
-            D::Bot | D::SpamReferrer | D::HostnameNotAllowed => StatusCode::FORBIDDEN,
+            | D::NameTooLong
+            | D::BadShare => StatusCode::BAD_REQUEST,
+            D::Bot | D::SpamReferrer | D::HostnameNotAllowed | D::CopyAttributionOff => {
+                StatusCode::FORBIDDEN
+            }
             D::UnknownSite => StatusCode::NOT_FOUND,
             D::QueueFull | D::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             // Not an error of the sender: the visitor asked not to be tracked.
@@ -120,6 +133,12 @@ impl DropReason {
             D::DoNotTrack => {
                 "not recorded: the browser asks not to be tracked and this site honours it"
             }
+            D::BadShare => {
+                "`share` and `copy` events need `t`, an 11-character token, and a share needs \
+                 `props.channel`: whatsapp, telegram, messenger, signal, sms, email, copy, \
+                 native, facebook, x or linkedin"
+            }
+            D::CopyAttributionOff => "copied-text attribution is off for this site",
         }
     }
 
@@ -142,6 +161,15 @@ pub struct Hit {
     pub revenue: Option<Revenue>,
     pub telegram_webview: bool,
     pub domain: String,
+    /// The token this event mints (0: none, or a malformed one on a pageview).
+    pub token: u64,
+    /// The button of a `share` event, `copied-text` for a `copy` event.
+    pub share_channel: String,
+    /// The token in the page URL (`lc`), parsed; and whether one was there at all.
+    pub arrival: Option<Token>,
+    pub arrival_present: bool,
+    /// The arrival token's owner, once looked up (`resolve_token`).
+    pub parent: Option<TokenNode>,
 }
 
 fn nonempty(s: Option<String>) -> Option<String> {
@@ -184,6 +212,27 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     }
     let props = parse_props(p.props)?;
     let revenue = parse_revenue(p.revenue)?;
+    let minted = p
+        .token
+        .as_ref()
+        .and_then(Value::as_str)
+        .and_then(Token::parse);
+    let kind = NodeKind::of_event(&name);
+    let share_channel = match kind {
+        NodeKind::Visit => String::new(),
+        NodeKind::Copy => VIA_COPIED_TEXT.to_string(),
+        NodeKind::Share => props
+            .iter()
+            .find(|(k, _)| k == "channel")
+            .map(|(_, v)| v.clone())
+            .filter(|c| share_button(c).is_some())
+            .ok_or(DropReason::BadShare)?,
+    };
+    if kind != NodeKind::Visit && minted.is_none() {
+        return Err(DropReason::BadShare);
+    }
+    let arrival_present = url.token.is_some();
+    let arrival = url.token.as_deref().and_then(Token::parse);
     let screen_width = p
         .screen_width
         .as_ref()
@@ -199,6 +248,11 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
         revenue,
         telegram_webview: truthy(&p.tg),
         domain,
+        token: minted.map_or(0, Token::bits),
+        share_channel,
+        arrival,
+        arrival_present,
+        parent: None,
     })
 }
 
@@ -345,6 +399,27 @@ pub async fn drop_do_not_track(
     Ok(())
 }
 
+/// Step 4c: `copy` events only for sites that turned copied-text attribution on.
+pub async fn check_copy_allowed(
+    state: &AppState,
+    site: &Site,
+    hit: &Hit,
+) -> Result<(), DropReason> {
+    if NodeKind::of_event(&hit.name) == NodeKind::Copy
+        && !state.site_options(site.id).await.copy_attribution
+    {
+        return Err(DropReason::CopyAttributionOff);
+    }
+    Ok(())
+}
+
+/// Step 4d: who minted the token the page was opened with (memory, then the store).
+pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
+    if let Some(t) = hit.arrival {
+        hit.parent = state.tokens.resolve(&state.events, t.bits()).await;
+    }
+}
+
 /// Referrer stored as host + path, without query or fragment; empty when internal.
 fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
     let Some(r) = referrer else {
@@ -411,6 +486,16 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             click_id: hit.url.click_id,
             telegram_webview: hit.telegram_webview,
         };
+        let mut ids = vec![id_now];
+        ids.extend(id_prev);
+        let link = link(
+            hit.arrival,
+            hit.arrival_present,
+            hit.parent.as_ref(),
+            site.id,
+            &ids,
+        );
+        state.metrics.token(link.status);
         let mut c = classify(&state.rules, &arrival);
         // A visit that starts from one of the site's own pages (a new visit after 30
         // idle minutes) is not dark social: it is a returning reader.
@@ -420,6 +505,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             c.evidence = Evidence::None;
             c.source = "Direct / None".into();
         }
+        let c = attribute(&state.rules, &link, c);
         let dev = state.ua_facts(user_agent).device.clone();
         VisitFields {
             entry_page: hit.url.path.clone(),
@@ -443,10 +529,32 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             os: dev.os,
             country: country.clone(),
             screen_width: hit.screen_width,
-            token_in: hit.url.token.clone().unwrap_or_default(),
+            parent_token: link.parent_token,
+            parent_session: link.parent_session,
+            generation: link.generation,
+            visit_share_channel: link.share_channel,
+            token_status: link.status,
         }
     });
     let v = visit.fields;
+    // Remember the token this event mints, as a node of the share graph.
+    let mut token = hit.token;
+    if token != 0 {
+        let node = TokenNode {
+            site_id: site.id,
+            kind: NodeKind::of_event(&hit.name),
+            session_id: visit.session_id,
+            visitor_id: visit.visitor_id,
+            generation: v.generation,
+            share_channel: hit.share_channel.clone(),
+        };
+        if state.tokens.insert_new(token, &node) {
+            state.tokens.minted(token);
+        } else {
+            state.metrics.token_refused();
+            token = 0;
+        }
+    }
     EventRow {
         site_id: site.id,
         ts: now,
@@ -475,7 +583,13 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         screen_width: v.screen_width,
         props: hit.props,
         revenue: hit.revenue,
-        token_in: v.token_in,
+        token,
+        parent_token: v.parent_token,
+        parent_session: v.parent_session,
+        generation: v.generation,
+        visit_share_channel: v.visit_share_channel,
+        token_status: v.token_status,
+        share_channel: hit.share_channel,
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
+use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
 
 pub const SESSION_TIMEOUT_MINUTES: i64 = 30;
@@ -37,7 +38,12 @@ pub struct VisitFields {
     pub os: String,
     pub country: String,
     pub screen_width: u16,
-    pub token_in: String,
+    /// Share-graph facts (`core::token::link`), decided on the visit's first event.
+    pub parent_token: u64,
+    pub parent_session: u64,
+    pub generation: u16,
+    pub visit_share_channel: String,
+    pub token_status: TokenStatus,
 }
 
 struct Entry {
@@ -177,7 +183,11 @@ mod tests {
             os: String::new(),
             country: String::new(),
             screen_width: 0,
-            token_in: String::new(),
+            parent_token: 0,
+            parent_session: 0,
+            generation: 0,
+            visit_share_channel: String::new(),
+            token_status: TokenStatus::None,
         }
     }
 

@@ -19,9 +19,10 @@ use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
+use lucarne_core::token::TokenNode;
 use tracing::{error, info, warn};
 
-use crate::events::{CommitTicket, EventStore, StoreError};
+use crate::events::{CommitTicket, EventStore, ShareGraph, StoreError};
 use crate::spool::{Position, Sink, Spool};
 
 /// Submissions waiting at most before `QueueFull`.
@@ -35,6 +36,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         2,
         include_str!("../../migrations/duckdb/0002_spool_state.sql"),
     ),
+    (3, include_str!("../../migrations/duckdb/0003_tokens.sql")),
 ];
 
 pub struct DuckEvents {
@@ -257,7 +259,13 @@ fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(),
                 vals,
                 rev_amount,
                 rev_currency,
-                r.token_in,
+                r.token,
+                r.parent_token,
+                r.parent_session,
+                r.generation,
+                r.visit_share_channel,
+                r.token_status.as_str(),
+                r.share_channel,
             ])?;
         }
         app.flush()?;
@@ -294,6 +302,18 @@ impl EventStore for DuckEvents {
     ) -> Result<Vec<Aggregates>, StoreError> {
         self.spool.flush()?;
         self.with_reader(|c| sql::timeseries(c, q, buckets))
+    }
+
+    fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| sql::share_graph(c, q))
+    }
+
+    fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
+        if token == 0 {
+            return Ok(None);
+        }
+        self.with_reader(|c| sql::find_token(c, token))
     }
 
     fn breakdown(

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{params_from_iter, Connection};
+use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
 use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+use lucarne_core::token::{NodeKind, TokenNode};
 
-use crate::events::StoreError;
+use crate::events::{ShareGraph, StoreError};
 
 /// The SQL expression of a property.
 fn column(p: &Property, params: &mut Vec<Value>) -> String {
@@ -34,6 +36,10 @@ fn column(p: &Property, params: &mut Vec<Value>) -> String {
         Property::Channel => "channel".into(),
         Property::ChannelGroup => "channel_group".into(),
         Property::Evidence => "evidence".into(),
+        Property::Generation => "generation".into(),
+        Property::VisitShareChannel => "visit_share_channel".into(),
+        Property::TokenStatus => "token_status".into(),
+        Property::ShareChannel => "share_channel".into(),
         Property::Prop(key) => {
             params.push(Value::Text(key.clone()));
             "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), ?)], '(none)')"
@@ -175,6 +181,20 @@ fn event_level(
         None => ("'' AS g,".to_string(), String::new()),
     };
     let w = where_clause(q, true, &mut params);
+    // Share-graph aggregates (core::stats::Aggregates), or zeros. A share-visit's own
+    // address-bar token counts as a share once it brought a visit: the entry rows of
+    // generation >= 2 name those tokens and their (share-visit) owners.
+    let shares = if q.with_shares {
+        "(count(*) FILTER (WHERE name IN ('share', 'copy')))::BIGINT,
+         (count(DISTINCT parent_token) FILTER (WHERE entry AND visit_share_channel = 'address-bar'))::BIGINT,
+         (count(*) FILTER (WHERE entry AND generation > 0))::BIGINT,
+         ((count(*) FILTER (WHERE name IN ('share', 'copy') AND generation > 0))
+           + (count(DISTINCT parent_token) FILTER (WHERE entry AND generation >= 2 AND visit_share_channel = 'address-bar')))::BIGINT,
+         (count(DISTINCT CASE WHEN name IN ('share', 'copy') AND generation > 0 THEN session_id
+                              WHEN entry AND generation >= 2 THEN parent_session END))::BIGINT"
+    } else {
+        "0::BIGINT, 0::BIGINT, 0::BIGINT, 0::BIGINT, 0::BIGINT"
+    };
     let sql = format!(
         "SELECT {gsel}
             approx_count_distinct(visitor_id)::BIGINT,
@@ -182,7 +202,8 @@ fn event_level(
             (count(*) FILTER (WHERE name = 'pageview'))::BIGINT,
             count(*)::BIGINT,
             ({ident})::BIGINT,
-            ({est})::BIGINT
+            ({est})::BIGINT,
+            {shares}
          FROM events WHERE {w}{gby}",
         ident = dark(&format!("channel_group IN {PRIVATE_GROUPS}")),
         est = dark("channel_group = 'estimated-dark'"),
@@ -200,6 +221,11 @@ fn event_level(
                     events: r.get::<_, i64>(4)? as u64,
                     visits_identified_dark: r.get::<_, i64>(5)? as u64,
                     visits_estimated_dark: r.get::<_, i64>(6)? as u64,
+                    share_events: r.get::<_, i64>(7)? as u64,
+                    address_bar_shares: r.get::<_, i64>(8)? as u64,
+                    share_visits: r.get::<_, i64>(9)? as u64,
+                    shares_by_share_visits: r.get::<_, i64>(10)? as u64,
+                    resharing_visits: r.get::<_, i64>(11)? as u64,
                     ..Aggregates::default()
                 },
             ))
@@ -350,6 +376,130 @@ pub fn breakdown(
         merge_sessions(&mut rows, &s);
     }
     Ok(rows)
+}
+
+/// The event that minted `token`: its site, kind (from its name), visit, visitor, the
+/// visit's generation and the share button.
+pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT site_id, name, session_id, visitor_id, generation, share_channel \
+             FROM events WHERE token = ? ORDER BY ts LIMIT 1",
+        )
+        .map_err(StoreError::backend)?;
+    let mut rows = stmt.query([token]).map_err(StoreError::backend)?;
+    let Some(r) = rows.next().map_err(StoreError::backend)? else {
+        return Ok(None);
+    };
+    let get = |e: duckdb::Error| StoreError::backend(format!("token row: {e}"));
+    let name: String = r.get(1).map_err(get)?;
+    Ok(Some(TokenNode {
+        site_id: r.get(0).map_err(get)?,
+        kind: NodeKind::of_event(&name),
+        session_id: r.get(2).map_err(get)?,
+        visitor_id: r.get(3).map_err(get)?,
+        generation: r.get(4).map_err(get)?,
+        share_channel: r.get(5).map_err(get)?,
+    }))
+}
+
+/// Run `sql` with `params` and map each row.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+    f: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::backend)?;
+    let it = stmt
+        .query_map(params_from_iter(params.iter()), f)
+        .map_err(StoreError::backend)?;
+    it.collect::<duckdb::Result<Vec<T>>>()
+        .map_err(StoreError::backend)
+}
+
+fn utc(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// How far before the period a root visit is looked for.
+const ROOT_LOOKBACK_DAYS: i64 = 30;
+
+pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
+    let range = [Value::UInt(q.site_id), ts(q.from), ts(q.to)];
+    let edges = rows(
+        conn,
+        "SELECT session_id, parent_session, parent_token, generation, epoch_us(ts), entry_page, \
+                channel, visit_share_channel \
+         FROM events WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0",
+        &range,
+        |r| {
+            Ok(EdgeRow {
+                session: r.get(0)?,
+                parent_session: r.get(1)?,
+                parent_token: r.get(2)?,
+                generation: r.get(3)?,
+                ts: utc(r.get(4)?),
+                landing_page: r.get(5)?,
+                channel: r.get(6)?,
+                share_channel: r.get(7)?,
+            })
+        },
+    )?;
+    let lookback = q.from - chrono::Duration::days(ROOT_LOOKBACK_DAYS);
+    let visits = rows(
+        conn,
+        "SELECT session_id, epoch_us(ts), entry_page, channel, generation FROM events \
+         WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND session_id IN ( \
+             SELECT parent_session FROM events \
+             WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0)",
+        &[
+            Value::UInt(q.site_id),
+            ts(lookback),
+            ts(q.to),
+            range[0].clone(),
+            range[1].clone(),
+            range[2].clone(),
+        ],
+        |r| {
+            Ok(VisitRow {
+                session: r.get(0)?,
+                ts: utc(r.get(1)?),
+                entry_page: r.get(2)?,
+                channel: r.get(3)?,
+                generation: r.get(4)?,
+            })
+        },
+    )?;
+    let shares = rows(
+        conn,
+        "SELECT session_id, token, share_channel, pathname, epoch_us(ts) FROM events \
+         WHERE site_id = ? AND ts >= ? AND ts < ? AND name IN ('share', 'copy') AND token <> 0",
+        &range,
+        |r| {
+            Ok(ShareRow {
+                session: r.get(0)?,
+                token: r.get(1)?,
+                share_channel: r.get(2)?,
+                page: r.get(3)?,
+                ts: utc(r.get(4)?),
+            })
+        },
+    )?;
+    let public_visits_without_token = rows(
+        conn,
+        "SELECT entry_page, count(*)::BIGINT FROM events \
+         WHERE site_id = ? AND ts >= ? AND ts < ? AND entry \
+           AND channel_group = 'public-social' AND parent_session = 0 GROUP BY entry_page",
+        &range,
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+    )?;
+    Ok(ShareGraph {
+        edges,
+        visits,
+        shares,
+        public_visits_without_token,
+    })
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ struct Fields {
     share_param_style: String,
     retention_days: String,
     honour_dnt: Option<String>,
+    #[serde(default)]
+    copy_attribution: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -592,6 +594,7 @@ async fn settings_form(
         to: now + ChronoDuration::minutes(5),
         filters: Vec::new(),
         with_sessions: false,
+        with_shares: false,
     };
     let st = state.clone();
     let receiving = tokio::task::spawn_blocking(move || st.events.aggregate(&query))
@@ -604,9 +607,23 @@ async fn settings_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("YOUR-LUCARNE-HOST");
     let scheme = if client.tls { "https" } else { "http" };
+    // The scripts are static: the site's token style and copied-text attribution reach
+    // them as attributes of the snippet.
+    let lc = if opts.share_param_style == ShareParamStyle::Query {
+        " data-lc=\"query\""
+    } else {
+        ""
+    };
+    let copy = if opts.copy_attribution {
+        " data-copy"
+    } else {
+        ""
+    };
     let snippet = format!(
-        "<script defer data-domain=\"{}\" src=\"{scheme}://{host}/js/script.js\"></script>",
-        site.domain
+        "<script defer data-domain=\"{d}\"{lc} src=\"{scheme}://{host}/js/script.js\"></script>\n\
+         <script defer data-domain=\"{d}\"{lc}{copy} src=\"{scheme}://{host}/js/share.js\"></script>\n\
+         <div data-lucarne-share></div>",
+        d = site.domain
     );
     Ok(page_with(
         &session,
@@ -642,6 +659,7 @@ async fn settings_form(
                     label { (lang.auth("retention"))
                         input type="number" name="retention_days" min="1" max="36500" value=[opts.retention_days]; }
                     label.checkbox { input type="checkbox" name="honour_dnt" value="on" checked[opts.honour_dnt]; (lang.auth("dnt")) }
+                    label.checkbox { input type="checkbox" name="copy_attribution" value="on" checked[opts.copy_attribution]; (lang.auth("copy_attr")) }
                     button type="submit" { (lang.auth("save")) }
                 }
             }
@@ -694,6 +712,7 @@ async fn settings_submit(
         share_param_style,
         retention_days,
         honour_dnt: f.honour_dnt.as_deref().is_some_and(|v| !v.is_empty()),
+        copy_attribution: f.copy_attribution.as_deref().is_some_and(|v| !v.is_empty()),
     };
     state.meta.set_site_settings(site.id, tz, &hosts).await?;
     state.meta.set_site_options(site.id, &opts).await?;

@@ -374,6 +374,7 @@ pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
     ("share_fragment", " in the fragment (#…), never sent to servers", " dans le fragment (#…), jamais envoyé aux serveurs"),
     ("share_query", " in the query string (?…)", " dans la chaîne de requête (?…)"),
     ("retention", "Keep events for (days; empty keeps everything)", "Conserver les données pendant (jours\u{a0}; vide\u{a0}: tout conserver)"),
+    ("copy_attr", " Copied-text attribution: add a \"read more\" link to long passages readers copy (needs data-copy on share.js)", " Attribution du texte copié : ajouter un lien « lire la suite » aux longs passages copiés (data-copy sur share.js)"),
     ("dnt", " Honour Do-Not-Track and Global Privacy Control (do not count those visitors)", " Respecter Do-Not-Track / GPC (ne pas compter ces visiteurs)"),
     ("save", "Save", "Enregistrer"),
     ("too_many_hosts", "At most 50 extra hostnames.", "50\u{a0}noms d’hôte supplémentaires au maximum."),

@@ -385,6 +385,7 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     let q = r.query(r.from, r.to);
     let plain = lucarne_core::stats::ReportQuery {
         with_sessions: false,
+        with_shares: false,
         ..q.clone()
     };
     let b = buckets(&r.tz, r.from, r.to, interval);

@@ -1,0 +1,107 @@
+//! The test harness shared by the router tests: the whole service behind `app(state)`,
+//! driven with `oneshot`.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::MetaStore;
+use lucarne_store::EventStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+pub const IPHONE_SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+pub const MESSENGER_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/MessengerForiOS;FBAV/451.0.0.37.107;FBBV/563452139;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.4;FBSS/3;FBCR/;FBID/phone;FBLC/fr_FR;FBOP/5]";
+
+pub struct Harness {
+    pub _dir: tempfile::TempDir,
+    pub state: Arc<AppState>,
+    pub router: Router,
+    pub key: String,
+}
+
+pub async fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    meta.add_site("example.com", "UTC").await.expect("site");
+    let key = meta.create_api_key("test").await.expect("key");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .expect("state");
+    Harness {
+        router: app(state.clone()),
+        state,
+        _dir: dir,
+        key,
+    }
+}
+
+impl Harness {
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, json, headers)
+    }
+
+    pub async fn event_from(&self, body: &str, ua: &str, ip: [u8; 4]) -> (StatusCode, Value) {
+        let mut req = Request::post("/api/event")
+            .header("content-type", "text/plain")
+            .header("user-agent", ua)
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn event(&self, body: &str) -> (StatusCode, Value) {
+        self.event_from(body, CHROME, [203, 0, 113, 9]).await
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let req = Request::get(uri)
+            .header("authorization", format!("Bearer {}", self.key))
+            .body(Body::empty())
+            .expect("request");
+        let (s, v, _) = self.send(req).await;
+        (s, v)
+    }
+
+    pub async fn metrics(&self) -> String {
+        let (_, v, _) = self
+            .send(Request::get("/metrics").body(Body::empty()).expect("req"))
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub fn dropped(metrics: &str, reason: &str) -> u64 {
+    let needle = format!("lucarne_events_dropped_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
