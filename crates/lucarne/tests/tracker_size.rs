@@ -1,18 +1,26 @@
-//! The tracker's budget and privacy promises, checked on the file that is served
-//! (`web/script.js` is compiled into the server as is).
+//! The browser scripts' budgets and privacy promises, checked on the files that are served
+//! (`web/script.js` and `web/share.js` are compiled into the server as is).
 
 use std::io::Write;
 
 const SCRIPT: &str = include_str!("../../../web/script.js");
+const SHARE: &str = include_str!("../../../web/share.js");
 
 /// Hard budget for `/js/script.js` over the wire.
 const MAX_GZIPPED_BYTES: usize = 1536;
+/// Hard budget for `/js/share.js` over the wire.
+const MAX_SHARE_GZIPPED_BYTES: usize = 3072;
+
+/// Size of `text` gzipped at the best level, as served (comments included).
+fn gzipped(text: &str) -> usize {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(text.as_bytes()).expect("gzip in memory");
+    gz.finish().expect("gzip in memory").len()
+}
 
 #[test]
 fn tracker_is_at_most_1_5_kb_gzipped() {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(SCRIPT.as_bytes()).expect("gzip in memory");
-    let size = gz.finish().expect("gzip in memory").len();
+    let size = gzipped(SCRIPT);
     assert!(
         size <= MAX_GZIPPED_BYTES,
         "web/script.js is {size} bytes gzipped, over the {MAX_GZIPPED_BYTES}-byte budget"
@@ -20,27 +28,60 @@ fn tracker_is_at_most_1_5_kb_gzipped() {
 }
 
 #[test]
-fn tracker_uses_no_cookies() {
-    let lower = SCRIPT.to_ascii_lowercase();
+fn share_script_is_at_most_3_kb_gzipped() {
+    let size = gzipped(SHARE);
     assert!(
-        !lower.contains("cookie"),
-        "web/script.js mentions cookies: it must neither read nor write them"
+        size <= MAX_SHARE_GZIPPED_BYTES,
+        "web/share.js is {size} bytes gzipped, over the {MAX_SHARE_GZIPPED_BYTES}-byte budget"
     );
 }
 
 #[test]
-fn tracker_storage_access_is_only_the_opt_out_flag() {
-    // The one storage access allowed: reading `localStorage.lucarne_ignore`.
-    for forbidden in ["sessionStorage", "indexedDB", "setItem", "document.cookie"] {
+fn tracker_uses_no_cookies() {
+    for (name, script) in [("web/script.js", SCRIPT), ("web/share.js", SHARE)] {
+        let lower = script.to_ascii_lowercase();
         assert!(
-            !SCRIPT.contains(forbidden),
-            "web/script.js uses {forbidden}: it must store nothing in the browser"
+            !lower.contains("cookie"),
+            "{name} mentions cookies: it must neither read nor write them"
         );
     }
-    let uses = SCRIPT.matches("localStorage").count();
-    let opt_out = SCRIPT.matches("localStorage.lucarne_ignore").count();
-    assert_eq!(
-        uses, opt_out,
-        "web/script.js touches localStorage beyond reading the lucarne_ignore opt-out flag"
-    );
+}
+
+#[test]
+fn tracker_storage_access_is_only_the_opt_out_flag() {
+    for (name, script) in [("web/script.js", SCRIPT), ("web/share.js", SHARE)] {
+        // The one storage access allowed: reading `localStorage.lucarne_ignore`.
+        for forbidden in ["sessionStorage", "indexedDB", "setItem", "document.cookie"] {
+            assert!(
+                !script.contains(forbidden),
+                "{name} uses {forbidden}: it must store nothing in the browser"
+            );
+        }
+        let uses = script.matches("localStorage").count();
+        let opt_out = script.matches("localStorage.lucarne_ignore").count();
+        assert_eq!(
+            uses, opt_out,
+            "{name} touches localStorage beyond reading the lucarne_ignore opt-out flag"
+        );
+    }
+}
+
+#[test]
+fn share_script_loads_nothing_from_elsewhere() {
+    // No icons, fonts, frames or scripts: the only requests are the events to Lucarne.
+    for forbidden in [
+        "url(",
+        "@import",
+        "\"img\"",
+        "\"script\"",
+        "\"link\"",
+        "\"iframe\"",
+        "new Image",
+        "import(",
+    ] {
+        assert!(
+            !SHARE.contains(forbidden),
+            "web/share.js contains {forbidden}: it must load nothing from anywhere"
+        );
+    }
 }
