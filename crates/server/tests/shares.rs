@@ -366,3 +366,62 @@ async fn share_and_copy_events_are_validated() {
         vec![("copied-text".to_string(), 1)]
     );
 }
+
+#[tokio::test]
+async fn tokens_minted_before_a_restart_still_link() {
+    use std::sync::Arc;
+
+    use lucarne_server::{app, AppState, ServerOptions};
+    use lucarne_store::duck::DuckEvents;
+    use lucarne_store::meta::MetaStore;
+    use lucarne_store::EventStore;
+
+    let h = harness().await;
+    let va = tok(4242);
+    let (st, _) = h
+        .hit(
+            A,
+            "pageview",
+            "https://example.com/long/read",
+            Some(&va),
+            "{}",
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    h.state.events.shutdown();
+    let dir = h._dir.path().to_path_buf();
+    let key = h.key.clone();
+    let keep = h._dir;
+    drop(h.router);
+    drop(h.state);
+
+    // A new process: an empty token index, the same data directory.
+    let meta = MetaStore::open(&dir).await.expect("meta");
+    let events: Arc<dyn EventStore> =
+        Arc::new(DuckEvents::open(&dir, 1000).expect("duckdb reopens"));
+    let state = AppState::new(events, meta, &ServerOptions::default())
+        .await
+        .expect("state");
+    let h2 = Harness {
+        _dir: keep,
+        router: app(state.clone()),
+        state,
+        key,
+    };
+    let (st, _) = h2
+        .hit(
+            B,
+            "pageview",
+            &format!("https://example.com/long/read#lc={va}"),
+            Some(&tok(4243)),
+            "{}",
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    assert_eq!(
+        h2.breakdown("visit:share_channel", "visit:generation==1")
+            .await,
+        vec![("address-bar".to_string(), 1)],
+        "the parent was found in the store"
+    );
+}
