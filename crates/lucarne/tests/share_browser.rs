@@ -371,6 +371,28 @@ async fn whatsapp_share_and_address_bar_make_a_cascade() {
             1,
             "one share event"
         );
+        // The cascade report draws A → B → C: B through the share token, C through
+        // B's address-bar token.
+        let report: Value = stats
+            .http
+            .get(format!("{}/api/v1/stats/cascades", lucarne.url()))
+            .query(&[("site_id", "example.test"), ("period", "day")])
+            .bearer_auth(&stats.key)
+            .send()
+            .await
+            .expect("cascades")
+            .json()
+            .await
+            .expect("cascades json");
+        let tree = &report["results"][0];
+        assert_eq!(tree["page"], "/articles/cascade", "{report}");
+        let nodes = tree["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), 3, "{report}");
+        assert_eq!(nodes[1]["channel"], "whatsapp");
+        assert_eq!(nodes[1]["token"], token_s.as_str());
+        assert_eq!(nodes[2]["channel"], "copied-link");
+        assert_eq!(nodes[2]["token"], token_b.as_str());
+        assert_eq!(nodes[2]["parent"], 1);
         b.screenshot("share-buttons").await;
 
         a.close().await;
