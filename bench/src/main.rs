@@ -126,6 +126,7 @@ fn sample_row(i: usize) -> lucarne_core::event::EventRow {
         visit_share_channel: String::new(),
         token_status: lucarne_core::token::TokenStatus::None,
         share_channel: String::new(),
+        link_id: 0,
     }
 }
 

@@ -67,4 +67,7 @@ pub struct EventRow {
     pub token_status: TokenStatus,
     /// Event-level: the button of a `share` event, `copied-text` for a `copy` event.
     pub share_channel: String,
+    /// The tracked short link: on `link_click`, `link_scan` and link `preview` events the
+    /// link requested; on a visit's events the link the visit came through; 0: none.
+    pub link_id: u64,
 }

@@ -8,6 +8,7 @@ pub mod cascade;
 pub mod channel;
 pub mod classify;
 pub mod event;
+pub mod links;
 pub mod rules;
 pub mod stats;
 pub mod synth;

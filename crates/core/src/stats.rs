@@ -281,12 +281,16 @@ pub enum Property {
     TokenStatus,
     /// `event:share_channel`: the button of a `share` event (`copied-text` for `copy`).
     ShareChannel,
+    /// `visit:link`: the tracked short link a visit came through (its id).
+    Link,
+    /// `event:link`: the short link of a `link_click`, `link_scan` or `preview` event.
+    EventLink,
     /// `event:props:<key>` — a custom property.
     Prop(String),
 }
 
 impl Property {
-    const NAMED: [(&'static str, Property); 22] = [
+    const NAMED: [(&'static str, Property); 24] = [
         ("event:page", Property::Page),
         ("visit:entry_page", Property::EntryPage),
         ("event:name", Property::Name),
@@ -309,6 +313,8 @@ impl Property {
         ("visit:share_channel", Property::VisitShareChannel),
         ("visit:token_status", Property::TokenStatus),
         ("event:share_channel", Property::ShareChannel),
+        ("visit:link", Property::Link),
+        ("event:link", Property::EventLink),
     ];
 
     pub fn parse(s: &str) -> Result<Property, QueryError> {
@@ -365,6 +371,7 @@ impl Property {
                 | Property::Name
                 | Property::Hostname
                 | Property::ShareChannel
+                | Property::EventLink
                 | Property::Prop(_)
         )
     }

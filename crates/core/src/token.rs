@@ -77,6 +77,8 @@ pub enum NodeKind {
     Share,
     /// Copied-text attribution ("read more" link appended to a copied passage).
     Copy,
+    /// A click on (or scan of) a tracked short link: the redirect carries a fresh token.
+    Link,
 }
 
 impl NodeKind {
@@ -85,6 +87,7 @@ impl NodeKind {
             NodeKind::Visit => 0,
             NodeKind::Share => 1,
             NodeKind::Copy => 2,
+            NodeKind::Link => 3,
         }
     }
     pub fn from_u8(v: u8) -> Option<NodeKind> {
@@ -92,6 +95,7 @@ impl NodeKind {
             0 => NodeKind::Visit,
             1 => NodeKind::Share,
             2 => NodeKind::Copy,
+            3 => NodeKind::Link,
             _ => return None,
         })
     }
@@ -100,6 +104,7 @@ impl NodeKind {
         match name {
             SHARE_EVENT => NodeKind::Share,
             COPY_EVENT => NodeKind::Copy,
+            crate::links::CLICK_EVENT | crate::links::SCAN_EVENT => NodeKind::Link,
             _ => NodeKind::Visit,
         }
     }
@@ -112,6 +117,8 @@ pub const COPY_EVENT: &str = "copy";
 pub const VIA_ADDRESS_BAR: &str = "address-bar";
 /// `visit:share_channel` / `event:share_channel` of copied-text links.
 pub const VIA_COPIED_TEXT: &str = "copied-text";
+/// `visit:share_channel` of a visit that arrived through a tracked short link.
+pub const VIA_SHORT_LINK: &str = "short-link";
 
 /// The share widget's buttons: (button id, classifier channel it names, private?).
 /// `copy` and `native` name no app: their visits are classified by their own signals.
@@ -148,8 +155,11 @@ pub struct TokenNode {
     pub visitor_id: u64,
     /// Generation of the visit that minted the token.
     pub generation: u16,
-    /// For shares: the button id; for copies: `copied-text`; for visits: empty.
+    /// For shares: the button id; for copies: `copied-text`; for links: the link's
+    /// channel (may be empty); for visits: empty.
     pub share_channel: String,
+    /// For links: the link's id.
+    pub link_id: u64,
 }
 
 /// What became of the token a visit arrived with.
@@ -207,6 +217,9 @@ pub struct Link {
     pub share_channel: String,
     /// What minted the parent token (when linked).
     pub parent_kind: Option<NodeKind>,
+    /// The short link the visit came through (0: none) and the channel it was made for.
+    pub link_id: u64,
+    pub link_channel: String,
 }
 
 impl Link {
@@ -221,6 +234,8 @@ impl Link {
             generation: 0,
             share_channel: String::new(),
             parent_kind: None,
+            link_id: 0,
+            link_channel: String::new(),
         }
     }
 }
@@ -248,14 +263,18 @@ pub fn link(
     if node.site_id != site_id {
         return Link::status(TokenStatus::Foreign);
     }
-    if visitor_ids.contains(&node.visitor_id) {
+    // The visitor's own token is no edge — except a short link's: whoever clicks a link
+    // is the one who lands.
+    if node.kind != NodeKind::Link && visitor_ids.contains(&node.visitor_id) {
         return Link::status(TokenStatus::Own);
     }
     let share_channel = match node.kind {
         NodeKind::Visit => VIA_ADDRESS_BAR.to_string(),
         NodeKind::Copy => VIA_COPIED_TEXT.to_string(),
         NodeKind::Share => node.share_channel.clone(),
+        NodeKind::Link => VIA_SHORT_LINK.to_string(),
     };
+    let is_link = node.kind == NodeKind::Link;
     Link {
         status: TokenStatus::Linked,
         parent_token: token.bits(),
@@ -263,16 +282,45 @@ pub fn link(
         generation: node.generation.saturating_add(1),
         share_channel,
         parent_kind: Some(node.kind),
+        link_id: if is_link { node.link_id } else { 0 },
+        link_channel: if is_link {
+            node.share_channel.clone()
+        } else {
+            String::new()
+        },
     }
 }
 
-/// The channel of a linked visit. A widget share to a named app gives the visit that
-/// app's channel; otherwise the arrival's own signals (`own`) win; without any signal the
-/// visit is a copied link, with the evidence of how it was copied.
+/// The channel of a linked visit. A widget share to a named app, or a short link made
+/// for a channel, gives the visit that channel; otherwise the arrival's own signals
+/// (`own`) win; without any signal the visit is a copied link, with the evidence of how
+/// it was copied (a short link keeps its own classification, with evidence short-link).
 pub fn attribute(rules: &Rules, link: &Link, own: Classification) -> Classification {
     let Some(kind) = link.parent_kind else {
         return own;
     };
+    if kind == NodeKind::Link {
+        if let Some(info) = rules.channel_info(&link.link_channel) {
+            return Classification {
+                channel: Channel::new(link.link_channel.as_str()),
+                group: info.group,
+                evidence: Evidence::ShortLink,
+                source: info.name.clone(),
+            };
+        }
+        let signalled = !matches!(
+            own.group,
+            ChannelGroup::Direct | ChannelGroup::EstimatedDark
+        );
+        return if signalled {
+            own
+        } else {
+            Classification {
+                evidence: Evidence::ShortLink,
+                ..own
+            }
+        };
+    }
     if kind == NodeKind::Share {
         if let Some((_, Some(channel), _)) = share_button(&link.share_channel) {
             if let Some(info) = rules.channel_info(channel) {
@@ -296,6 +344,7 @@ pub fn attribute(rules: &Rules, link: &Link, own: Classification) -> Classificat
         NodeKind::Visit => Evidence::AddressBarToken,
         NodeKind::Share => Evidence::ShareToken,
         NodeKind::Copy => Evidence::CopiedText,
+        NodeKind::Link => Evidence::ShortLink,
     };
     let (group, source) = rules
         .channel_info(COPIED_LINK)
@@ -345,6 +394,7 @@ mod tests {
             visitor_id: 5,
             generation: 2,
             share_channel: channel.into(),
+            link_id: 0,
         }
     }
 
@@ -378,7 +428,12 @@ mod tests {
         for s in TokenStatus::ALL {
             assert_eq!(TokenStatus::parse(s.as_str()), s);
         }
-        for k in [NodeKind::Visit, NodeKind::Share, NodeKind::Copy] {
+        for k in [
+            NodeKind::Visit,
+            NodeKind::Share,
+            NodeKind::Copy,
+            NodeKind::Link,
+        ] {
             assert_eq!(NodeKind::from_u8(k.as_u8()), Some(k));
         }
         assert!(is_private_share("copy") && is_private_share("copied-text"));
@@ -427,5 +482,38 @@ mod tests {
         // Not linked: untouched.
         let c = attribute(&rules, &Link::status(TokenStatus::Unknown), none.clone());
         assert_eq!(c, none);
+    }
+
+    #[test]
+    fn short_link_landings() {
+        let rules = Rules::builtin();
+        let t = Token::from_bits(3);
+        let mut n = node(1, NodeKind::Link, "sms");
+        n.link_id = 42;
+        n.generation = 0;
+        // The clicker lands: same visitor, still an edge.
+        let l = link(t, true, Some(&n), 1, &[n.visitor_id]);
+        assert_eq!(l.status, TokenStatus::Linked);
+        assert_eq!((l.generation, l.link_id), (1, 42));
+        assert_eq!(l.share_channel, VIA_SHORT_LINK);
+        let dark = Classification {
+            channel: Channel::dark(),
+            group: ChannelGroup::EstimatedDark,
+            evidence: Evidence::DeepLink,
+            source: "Direct / None".into(),
+        };
+        let c = attribute(&rules, &l, dark.clone());
+        assert_eq!(
+            (c.channel.as_str(), c.evidence),
+            ("sms", Evidence::ShortLink)
+        );
+        // A link made for no channel keeps the visit's own classification.
+        n.share_channel.clear();
+        let l = link(t, true, Some(&n), 1, &[1]);
+        let c = attribute(&rules, &l, dark);
+        assert_eq!(
+            (c.channel.as_str(), c.evidence),
+            ("dark", Evidence::ShortLink)
+        );
     }
 }

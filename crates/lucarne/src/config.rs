@@ -29,6 +29,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     pub queue_capacity: Option<usize>,
+    /// Where Lucarne is reached from outside, for short links and QR codes.
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub allow_private_link_targets: bool,
 }
 
 impl FileConfig {

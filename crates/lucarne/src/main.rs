@@ -70,6 +70,19 @@ struct ServeArgs {
     /// Submissions that may wait for the writer before new events get 503.
     #[arg(long, env = "LUCARNE_QUEUE_CAPACITY")]
     queue_capacity: Option<usize>,
+    #[command(flatten)]
+    links: LinkOpts,
+}
+
+#[derive(Args, Clone, Default)]
+struct LinkOpts {
+    /// The address Lucarne is reached at from outside (https://stats.example.com), used in
+    /// short links and QR codes.
+    #[arg(long, env = "LUCARNE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Let short links point to loopback and private-network addresses (an intranet).
+    #[arg(long, env = "LUCARNE_ALLOW_PRIVATE_LINK_TARGETS")]
+    allow_private_link_targets: bool,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +111,11 @@ enum Command {
     User {
         #[command(subcommand)]
         cmd: UserCmd,
+    },
+    /// Manage tracked short links.
+    Link {
+        #[command(subcommand)]
+        cmd: LinkCmd,
     },
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
@@ -146,6 +164,44 @@ enum UserCmd {
         owner_of: Vec<String>,
         #[command(flatten)]
         data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinkCmd {
+    /// Create a short link; the short URL is printed on the last line.
+    Create {
+        /// Where the link leads (http or https).
+        url: String,
+        /// Custom slug (default: 7 generated characters).
+        #[arg(long)]
+        slug: Option<String>,
+        /// The channel the link is made for (whatsapp, sms, email, qr-code, …): the
+        /// landing visit is attributed to it, and utm_source/utm_medium are filled in.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Campaign name (utm_campaign).
+        #[arg(long)]
+        campaign: Option<String>,
+        /// The site the link belongs to (needed when there are several).
+        #[arg(long)]
+        site: Option<String>,
+        /// A custom short domain routed to this Lucarne.
+        #[arg(long)]
+        domain: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        links: LinkOpts,
+    },
+    /// List a site's links.
+    List {
+        #[arg(long)]
+        site: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        links: LinkOpts,
     },
 }
 
@@ -302,6 +358,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 Ok(())
             }
         },
+        Command::Link { cmd } => links_cmd(cmd, &file).await,
         Command::Generate {
             data,
             site,
@@ -309,6 +366,122 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             days,
             seed,
         } => demo::generate(&data_dir(&data, &file), &site, events, days, seed).await,
+    }
+}
+
+/// The site a link command is about: `--site`, or the only site there is.
+async fn link_site(meta: &MetaStore, site: Option<&str>) -> Result<lucarne_store::meta::Site> {
+    match site {
+        Some(d) => {
+            let domain = lucarne_store::meta::normalise_domain(d)?;
+            meta.site_by_domain(&domain)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no site `{domain}`"))
+        }
+        None => {
+            let mut sites = meta.sites().await?;
+            match sites.len() {
+                1 => Ok(sites.remove(0)),
+                0 => anyhow::bail!("no site yet: add one with `lucarne site add DOMAIN`"),
+                _ => anyhow::bail!("several sites: say which with --site DOMAIN"),
+            }
+        }
+    }
+}
+
+fn public_base(links: &LinkOpts, file: &FileConfig) -> String {
+    links
+        .public_url
+        .clone()
+        .or_else(|| file.public_url.clone())
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                file.listen
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1:8080".into())
+            )
+        })
+}
+
+async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
+    use lucarne_server::links::api::{build_input, short_url, LinkBody};
+    match cmd {
+        LinkCmd::Create {
+            url,
+            slug,
+            channel,
+            campaign,
+            site,
+            domain,
+            data,
+            links,
+        } => {
+            let meta = open_meta(&data_dir(&data, file)).await?;
+            let site = link_site(&meta, site.as_deref()).await?;
+            let body = LinkBody {
+                url: Some(url),
+                slug,
+                channel,
+                campaign,
+                domain,
+                ..LinkBody::default()
+            };
+            let allow_private = links.allow_private_link_targets || file.allow_private_link_targets;
+            let rules = lucarne_core::rules::Rules::builtin();
+            let mut input = build_input(&rules, allow_private, Default::default(), &body)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let generate = input.slug.is_empty();
+            let mut tries = 0;
+            let link = loop {
+                if generate {
+                    input.slug = lucarne_core::links::generated_slug(&rand::random());
+                }
+                match meta.create_link(site.id, &input).await {
+                    Ok(l) => break l,
+                    Err(lucarne_store::meta::MetaError::SlugTaken(_)) if generate && tries < 5 => {
+                        tries += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            println!(
+                "link {} created for {} → {} (channel: {}, campaign: {})",
+                link.id,
+                site.domain,
+                link.target,
+                if link.channel.is_empty() {
+                    "none"
+                } else {
+                    &link.channel
+                },
+                if link.utm_campaign.is_empty() {
+                    "none"
+                } else {
+                    &link.utm_campaign
+                },
+            );
+            println!("{}", short_url(&public_base(&links, file), &link));
+            Ok(())
+        }
+        LinkCmd::List { site, data, links } => {
+            let meta = open_meta(&data_dir(&data, file)).await?;
+            let site = link_site(&meta, site.as_deref()).await?;
+            let base = public_base(&links, file);
+            for l in meta.links(site.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{} clicks{}",
+                    l.id,
+                    short_url(&base, &l),
+                    l.target,
+                    l.channel,
+                    l.clicks,
+                    if l.disabled { "\tdisabled" } else { "" }
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -379,6 +552,13 @@ async fn start(
         } else {
             args.rules.clone()
         },
+        allow_private_link_targets: args.links.allow_private_link_targets
+            || file.allow_private_link_targets,
+        public_url: args
+            .links
+            .public_url
+            .clone()
+            .or_else(|| file.public_url.clone()),
     };
     let capacity = args
         .queue_capacity

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod error;
 pub mod ingest;
+pub mod links;
 pub mod metrics;
 pub mod state;
 pub mod web;
@@ -47,10 +48,14 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/stats/cascades/{token}",
             get(api::shares::cascade_of_token),
         )
+        .route("/l/{slug}", get(links::redirect))
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
+        .merge(links::api::routes())
+        // Any other path: a slug on a custom short domain, or 404.
+        .fallback(links::short_domain)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -85,6 +90,12 @@ pub fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let now = Utc::now();
             state.refresh_salts(now).await;
+            // Clicks counted for click limits are saved, and links edited elsewhere (the
+            // CLI, other nodes) picked up.
+            state.links.flush_clicks(&state).await;
+            if let Err(e) = state.links.reload(&state).await {
+                tracing::warn!(message = "Could not reload links.", error = %e);
+            }
             let live = state.sessions.sweep(now);
             state.metrics.sessions.set(live as i64);
             if last_retention.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {

@@ -31,6 +31,14 @@ pub struct Metrics {
     pub commit_wait: Histogram,
     pub sessions: Gauge,
     pub tokens: Family<TokenLabels, Counter>,
+    pub link_requests: Family<KindLabels, Counter>,
+    pub link_events_dropped: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `click`, `scan`, `preview`, `bot`, `head`, `missing`, `disabled`, `expired`, `limit`.
+    pub kind: &'static str,
 }
 
 impl Metrics {
@@ -72,7 +80,21 @@ impl Metrics {
             "Share tokens seen on arriving visits, by what became of them",
             tokens.clone(),
         );
+        let link_requests = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "link_requests",
+            "Requests to short links, by what they were",
+            link_requests.clone(),
+        );
+        let link_events_dropped = Counter::default();
+        registry.register(
+            "link_events_dropped",
+            "Click, scan and preview events not stored because the store was saturated",
+            link_events_dropped.clone(),
+        );
         Metrics {
+            link_requests,
+            link_events_dropped,
             tokens,
             registry,
             accepted,
@@ -100,6 +122,10 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    pub fn link_request(&self, kind: &'static str) {
+        self.link_requests.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// A second claim to an already minted token was refused.

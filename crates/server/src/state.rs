@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderName};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use lucarne_core::links::{ua_request_facts, UaRequestFacts};
 use lucarne_core::rules::Rules;
-use lucarne_core::useragent::{device, is_bot, Device};
+use lucarne_core::useragent::{device, Device};
 use lucarne_core::visitor::Salt;
 use lucarne_store::meta::{MetaStore, Site, SiteOptions};
 use lucarne_store::EventStore;
@@ -18,6 +19,7 @@ use tracing::warn;
 
 use crate::ingest::sessions::Sessions;
 use crate::ingest::tokens::TokenIndex;
+use crate::links::{LinkCache, LinkEvents};
 use crate::metrics::Metrics;
 
 /// Deployment settings the server needs (the binary builds them from CLI/env/TOML).
@@ -31,6 +33,11 @@ pub struct ServerOptions {
     pub geoip: Option<PathBuf>,
     /// Extra classification rules (TOML) added to the built-in tables.
     pub rules_files: Vec<PathBuf>,
+    /// Short links may point to loopback and private-network addresses (an intranet).
+    pub allow_private_link_targets: bool,
+    /// The address Lucarne is reached at from outside (`https://stats.example.com`), for
+    /// short links and QR codes; without it, the request's host.
+    pub public_url: Option<String>,
 }
 
 pub struct AppState {
@@ -39,6 +46,11 @@ pub struct AppState {
     pub meta: MetaStore,
     pub sessions: Sessions,
     pub tokens: TokenIndex,
+    pub links: LinkCache,
+    pub link_events: LinkEvents,
+    /// Short links may point to loopback and private-network addresses.
+    pub allow_private_targets: bool,
+    pub public_url: Option<String>,
     pub metrics: Metrics,
     pub trusted_proxies: Vec<IpNet>,
     country_header: Option<HeaderName>,
@@ -54,6 +66,8 @@ pub struct AppState {
 pub struct UaFacts {
     pub bot: bool,
     pub device: Device,
+    /// For short-link requests: preview fetcher or bot (`core::links`).
+    pub request: UaRequestFacts,
 }
 
 /// Distinct user agents remembered at most (the cache is emptied when full).
@@ -95,7 +109,12 @@ impl AppState {
             .salts(Utc::now())
             .await
             .context("loading visitor salts")?;
-        Ok(Arc::new(AppState {
+        let (link_events, link_rx) = LinkEvents::new();
+        let state = Arc::new(AppState {
+            links: LinkCache::default(),
+            link_events,
+            allow_private_targets: options.allow_private_link_targets,
+            public_url: options.public_url.clone(),
             rules,
             events,
             meta,
@@ -109,7 +128,14 @@ impl AppState {
             sites: RwLock::new(HashMap::new()),
             user_agents: Mutex::new(HashMap::new()),
             site_options: RwLock::new(HashMap::new()),
-        }))
+        });
+        tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
+        state
+            .links
+            .reload(&state)
+            .await
+            .context("loading short links")?;
+        Ok(state)
     }
 
     pub fn salts_now(&self) -> (Salt, Option<Salt>) {
@@ -170,9 +196,11 @@ impl AppState {
                 return f.clone();
             }
         }
+        let request = ua_request_facts(&self.rules, ua);
         let facts = Arc::new(UaFacts {
-            bot: ua.trim().is_empty() || is_bot(&self.rules, ua),
+            bot: request.bot,
             device: device(ua),
+            request,
         });
         if let Ok(mut cache) = self.user_agents.lock() {
             if cache.len() >= UA_CACHE {

@@ -11,6 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
 use lucarne_server::{app, AppState, ServerOptions};
 use lucarne_store::duck::DuckEvents;
@@ -19,6 +20,7 @@ use lucarne_store::EventStore;
 use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery staple";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const IP: [u8; 4] = [203, 0, 113, 9];
 
 struct Harness {
@@ -441,10 +443,42 @@ async fn authorization_matrix() {
         .await
         .unwrap();
     let share = format!("/share/{token}");
+    // A small cascade on a.example for the Sharing view's drill-down: a visit with token
+    // `root`, then another visitor opening the address from its bar.
+    let root = Token::from_bits(0x51).expect("token").to_string();
+    let child = Token::from_bits(0x52).expect("token").to_string();
+    for (ip, url, t) in [
+        (
+            [198, 51, 100, 1],
+            "https://a.example/p".to_string(),
+            root.clone(),
+        ),
+        (
+            [198, 51, 100, 2],
+            format!("https://a.example/p#lc={root}"),
+            child,
+        ),
+    ] {
+        let body = format!(r#"{{"n":"pageview","u":"{url}","d":"a.example","t":"{t}"}}"#);
+        let req = Request::post("/api/event")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header(header::USER_AGENT, CHROME)
+            .body(Body::from(body))
+            .expect("req");
+        assert_eq!(h.send_from(req, ip).await.status, StatusCode::ACCEPTED);
+    }
+    let cascade = format!("/sites/a.example/cascades/{root}");
 
     // Site-specific GET routes: (path, is it an owner-only page?, served by the dashboard?)
     let site_routes: Vec<(String, bool, bool)> = vec![
         ("/sites/a.example".into(), false, true),
+        ("/sites/a.example/shares".into(), false, true),
+        (
+            "/sites/a.example/shares?period=7d&lang=fr".into(),
+            false,
+            true,
+        ),
+        (cascade.clone(), false, true),
         ("/sites/a.example/export/pages.csv".into(), false, true),
         (
             "/sites/a.example?period=7d&f=visit:channel_group==private-message".into(),
@@ -504,6 +538,26 @@ async fn authorization_matrix() {
             // Once the dashboard serves it, owner and viewer both see it.
             assert_eq!(o.status, v.status, "{path}: owner and viewer differ");
             dashboard_present |= o.status == StatusCode::OK;
+        }
+    }
+
+    // A malformed cascade token: 400 for whoever may see the site, 404 for anyone else.
+    let bad = "/sites/a.example/cascades/not-a-token";
+    let r = h.get(bad, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "anonymous {bad}");
+    let r = h.get(bad, Some(&stranger.cookie)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "viewer of another site, {bad}"
+    );
+    assert!(!r.body.contains("a.example"));
+    if dashboard_present {
+        for b in [&owner, &viewer] {
+            assert_eq!(
+                h.get(bad, Some(&b.cookie)).await.status,
+                StatusCode::BAD_REQUEST
+            );
         }
     }
 
@@ -610,13 +664,30 @@ async fn authorization_matrix() {
     if dashboard_present {
         assert_eq!(export.status, StatusCode::OK, "shared export");
     }
+    let shared_sharing = [
+        format!("{share}/shares"),
+        format!("{share}/cascades/{root}"),
+    ];
+    for path in &shared_sharing {
+        let r = h.get(path, None).await;
+        assert!(
+            matches!(r.status, StatusCode::OK | StatusCode::NOT_FOUND),
+            "{path}: {}",
+            r.status
+        );
+        if dashboard_present {
+            assert_eq!(r.status, StatusCode::OK, "shared {path}");
+        }
+    }
     for bad in [
-        "/share/0000",
-        "/share/",
-        "/share/%3Cscript%3E",
-        "/share/0000/export/pages.csv",
+        "/share/0000".to_string(),
+        "/share/".to_string(),
+        "/share/%3Cscript%3E".to_string(),
+        "/share/0000/export/pages.csv".to_string(),
+        "/share/0000/shares".to_string(),
+        format!("/share/0000/cascades/{root}"),
     ] {
-        let r = h.get(bad, None).await;
+        let r = h.get(&bad, None).await;
         assert_ne!(r.status, StatusCode::OK, "{bad}");
         assert!(!r.body.contains("a.example"));
     }
@@ -633,6 +704,13 @@ async fn authorization_matrix() {
     );
     let export = h.get(&format!("{share}/export/pages.csv"), None).await;
     assert_ne!(export.status, StatusCode::OK, "revoked link export");
+    for path in &shared_sharing {
+        assert_ne!(
+            h.get(path, None).await.status,
+            StatusCode::OK,
+            "revoked {path}"
+        );
+    }
 
     // Keys made in the UI reach only the user's sites.
     let r = h

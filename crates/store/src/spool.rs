@@ -591,6 +591,7 @@ pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
         out.extend_from_slice(&r.token.to_le_bytes());
         out.extend_from_slice(&r.parent_token.to_le_bytes());
         out.extend_from_slice(&r.parent_session.to_le_bytes());
+        out.extend_from_slice(&r.link_id.to_le_bytes());
         out.extend_from_slice(&r.generation.to_le_bytes());
         out.push(
             TOKEN_STATUSES
@@ -676,8 +677,9 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
         for _ in 0..strings {
             s.push(r.string()?);
         }
-        let (token, parent_token, parent_session, generation, token_status) = if v2 {
+        let (token, parent_token, parent_session, link_id, generation, token_status) = if v2 {
             (
+                r.u64()?,
                 r.u64()?,
                 r.u64()?,
                 r.u64()?,
@@ -685,7 +687,7 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
                 *TOKEN_STATUSES.get(r.u8()? as usize)?,
             )
         } else {
-            (0, 0, 0, 0, TokenStatus::None)
+            (0, 0, 0, 0, 0, TokenStatus::None)
         };
         let np = r.u32()? as usize;
         let mut props = Vec::with_capacity(np.min(64));
@@ -737,6 +739,7 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
             visit_share_channel: if v2 { next() } else { String::new() },
             token_status,
             share_channel: if v2 { next() } else { String::new() },
+            link_id,
         });
     }
     if r.b.is_empty() {
@@ -793,6 +796,7 @@ mod tests {
             } else {
                 String::new()
             },
+            link_id: i * 13,
         }
     }
 
@@ -847,6 +851,7 @@ mod tests {
         r.visit_share_channel.clear();
         r.token_status = TokenStatus::None;
         r.share_channel.clear();
+        r.link_id = 0;
         assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
     }
 

@@ -187,7 +187,7 @@ pub async fn subtree_of(
     let g = graph(state, r).await?;
     let start = match node.kind {
         NodeKind::Visit => Start::Session(node.session_id),
-        NodeKind::Share | NodeKind::Copy => Start::Token(bits),
+        NodeKind::Share | NodeKind::Copy | NodeKind::Link => Start::Token(bits),
     };
     cascade::subtree(&g.edges, &g.visits, start).ok_or_else(not_found)
 }

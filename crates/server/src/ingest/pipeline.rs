@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, Arrival};
 use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
 use lucarne_core::token::{
     attribute, link, share_button, NodeKind, Token, TokenNode, VIA_COPIED_TEXT,
 };
@@ -55,6 +56,8 @@ pub enum DropReason {
     BadShare,
     /// A `copy` event for a site whose copied-text attribution is off.
     CopyAttributionOff,
+    /// `link_click`, `link_scan` and `preview` are recorded by Lucarne itself.
+    ReservedName,
 }
 
 impl DropReason {
@@ -80,6 +83,7 @@ impl DropReason {
             D::DoNotTrack => "do_not_track",
             D::BadShare => "bad_share",
             D::CopyAttributionOff => "copy_attribution_off",
+            D::ReservedName => "reserved_name",
         }
     }
 
@@ -96,7 +100,8 @@ impl DropReason {
             | D::TooManyProps
             | D::BadRevenue
             | D::NameTooLong
-            | D::BadShare => StatusCode::BAD_REQUEST,
+            | D::BadShare
+            | D::ReservedName => StatusCode::BAD_REQUEST,
             D::Bot | D::SpamReferrer | D::HostnameNotAllowed | D::CopyAttributionOff => {
                 StatusCode::FORBIDDEN
             }
@@ -139,6 +144,9 @@ impl DropReason {
                  native, facebook, x or linkedin"
             }
             D::CopyAttributionOff => "copied-text attribution is off for this site",
+            D::ReservedName => {
+                "the event names link_click, link_scan and preview are recorded by Lucarne itself"
+            }
         }
     }
 
@@ -212,6 +220,9 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     }
     let props = parse_props(p.props)?;
     let revenue = parse_revenue(p.revenue)?;
+    if [CLICK_EVENT, SCAN_EVENT, PREVIEW_EVENT].contains(&name.as_str()) {
+        return Err(DropReason::ReservedName);
+    }
     let minted = p
         .token
         .as_ref()
@@ -219,7 +230,7 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
         .and_then(Token::parse);
     let kind = NodeKind::of_event(&name);
     let share_channel = match kind {
-        NodeKind::Visit => String::new(),
+        NodeKind::Visit | NodeKind::Link => String::new(),
         NodeKind::Copy => VIA_COPIED_TEXT.to_string(),
         NodeKind::Share => props
             .iter()
@@ -417,6 +428,10 @@ pub async fn check_copy_allowed(
 pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
     if let Some(t) = hit.arrival {
         hit.parent = state.tokens.resolve(&state.events, t.bits()).await;
+        // A short link's channel is read from the link itself (it may have been edited).
+        if let Some(node) = hit.parent.as_mut().filter(|n| n.kind == NodeKind::Link) {
+            node.share_channel = state.links.channel_of(node.link_id).unwrap_or_default();
+        }
     }
 }
 
@@ -534,6 +549,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             generation: link.generation,
             visit_share_channel: link.share_channel,
             token_status: link.status,
+            link_id: link.link_id,
         }
     });
     let v = visit.fields;
@@ -547,6 +563,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             visitor_id: visit.visitor_id,
             generation: v.generation,
             share_channel: hit.share_channel.clone(),
+            link_id: 0,
         };
         if state.tokens.insert_new(token, &node) {
             state.tokens.minted(token);
@@ -590,6 +607,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         visit_share_channel: v.visit_share_channel,
         token_status: v.token_status,
         share_channel: hit.share_channel,
+        link_id: v.link_id,
     }
 }
 

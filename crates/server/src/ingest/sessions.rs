@@ -44,6 +44,8 @@ pub struct VisitFields {
     pub generation: u16,
     pub visit_share_channel: String,
     pub token_status: TokenStatus,
+    /// The short link the visit came through (0: none).
+    pub link_id: u64,
 }
 
 struct Entry {
@@ -188,6 +190,7 @@ mod tests {
             generation: 0,
             visit_share_channel: String::new(),
             token_status: TokenStatus::None,
+            link_id: 0,
         }
     }
 

@@ -21,7 +21,8 @@ const LOOKUPS: usize = 2;
 /// Distinct missed tokens remembered at most.
 const MAX_MISSES: usize = 50_000;
 
-/// A node in 32 bytes: the share channel as an index into `SHARE_BUTTONS`.
+/// A node in 40 bytes: the share channel as an index into `SHARE_BUTTONS`; a link's
+/// channel (any classifier channel) is not kept here, links are looked up by id.
 #[derive(Clone, Copy)]
 struct Compact {
     site_id: u32,
@@ -30,6 +31,7 @@ struct Compact {
     generation: u16,
     session_id: u64,
     visitor_id: u64,
+    link_id: u64,
 }
 
 const NO_CHANNEL: u8 = u8::MAX;
@@ -52,6 +54,7 @@ impl Compact {
             generation: n.generation,
             session_id: n.session_id,
             visitor_id: n.visitor_id,
+            link_id: n.link_id,
         }
     }
 
@@ -70,6 +73,7 @@ impl Compact {
             visitor_id: self.visitor_id,
             generation: self.generation,
             share_channel,
+            link_id: self.link_id,
         }
     }
 }
@@ -212,6 +216,7 @@ mod tests {
             visitor_id: 4,
             generation: 3,
             share_channel: ch.into(),
+            link_id: 0,
         }
     }
 

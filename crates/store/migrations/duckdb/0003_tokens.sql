@@ -8,4 +8,6 @@ ALTER TABLE events ADD COLUMN parent_session UBIGINT DEFAULT 0;
 ALTER TABLE events ADD COLUMN generation USMALLINT DEFAULT 0;
 ALTER TABLE events ADD COLUMN visit_share_channel VARCHAR DEFAULT '';
 ALTER TABLE events ADD COLUMN token_status VARCHAR DEFAULT '';
-ALTER TABLE events ADD COLUMN share_channel VARCHAR DEFAULT ''
+ALTER TABLE events ADD COLUMN share_channel VARCHAR DEFAULT '';
+-- Tracked short links (issue 5): the link of a click/scan/preview, or of a visit.
+ALTER TABLE events ADD COLUMN link_id UBIGINT DEFAULT 0

@@ -266,6 +266,7 @@ fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(),
                 r.visit_share_channel,
                 r.token_status.as_str(),
                 r.share_channel,
+                r.link_id,
             ])?;
         }
         app.flush()?;

@@ -40,6 +40,12 @@ fn column(p: &Property, params: &mut Vec<Value>) -> String {
         Property::VisitShareChannel => "visit_share_channel".into(),
         Property::TokenStatus => "token_status".into(),
         Property::ShareChannel => "share_channel".into(),
+        Property::Link => "CASE WHEN link_id <> 0 THEN CAST(link_id AS VARCHAR) ELSE '' END".into(),
+        Property::EventLink => {
+            "CASE WHEN link_id <> 0 AND name IN ('link_click', 'link_scan', 'preview') \
+             THEN CAST(link_id AS VARCHAR) ELSE '' END"
+                .into()
+        }
         Property::Prop(key) => {
             params.push(Value::Text(key.clone()));
             "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), ?)], '(none)')"
@@ -383,7 +389,7 @@ pub fn breakdown(
 pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT site_id, name, session_id, visitor_id, generation, share_channel \
+            "SELECT site_id, name, session_id, visitor_id, generation, share_channel, link_id \
              FROM events WHERE token = ? ORDER BY ts LIMIT 1",
         )
         .map_err(StoreError::backend)?;
@@ -400,6 +406,7 @@ pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, St
         visitor_id: r.get(3).map_err(get)?,
         generation: r.get(4).map_err(get)?,
         share_channel: r.get(5).map_err(get)?,
+        link_id: r.get(6).map_err(get)?,
     }))
 }
 
@@ -427,6 +434,7 @@ const ROOT_LOOKBACK_DAYS: i64 = 30;
 
 pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
     let range = [Value::UInt(q.site_id), ts(q.from), ts(q.to)];
+    let __t = std::time::Instant::now();
     let edges = rows(
         conn,
         "SELECT session_id, parent_session, parent_token, generation, epoch_us(ts), entry_page, \
@@ -446,6 +454,7 @@ pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, Sto
             })
         },
     )?;
+    eprintln!("PROF edges {:?}", __t.elapsed()); let __t = std::time::Instant::now();
     let lookback = q.from - chrono::Duration::days(ROOT_LOOKBACK_DAYS);
     let visits = rows(
         conn,
@@ -471,6 +480,7 @@ pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, Sto
             })
         },
     )?;
+    eprintln!("PROF visits {:?}", __t.elapsed()); let __t = std::time::Instant::now();
     let shares = rows(
         conn,
         "SELECT session_id, token, share_channel, pathname, epoch_us(ts) FROM events \
@@ -486,6 +496,7 @@ pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, Sto
             })
         },
     )?;
+    eprintln!("PROF shares {:?}", __t.elapsed()); let __t = std::time::Instant::now();
     let public_visits_without_token = rows(
         conn,
         "SELECT entry_page, count(*)::BIGINT FROM events \
@@ -494,6 +505,7 @@ pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, Sto
         &range,
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
     )?;
+    eprintln!("PROF public {:?}", __t.elapsed());
     Ok(ShareGraph {
         edges,
         visits,

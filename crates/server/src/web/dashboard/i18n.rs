@@ -97,6 +97,22 @@ impl Lang {
         s
     }
 
+    /// A number with two decimals: `0.67` / `0,67` (whole part grouped).
+    pub fn dec2(self, x: f64) -> String {
+        let neg = x < 0.0;
+        let hundredths = (x.abs() * 100.0).round() as u64;
+        format!(
+            "{}{}{}{:02}",
+            if neg && hundredths > 0 { "-" } else { "" },
+            self.int(hundredths / 100),
+            match self {
+                Lang::En => '.',
+                Lang::Fr => ',',
+            },
+            hundredths % 100
+        )
+    }
+
     /// A percentage with one decimal: `12.5%` / `12,5 %`.
     pub fn pct1(self, x: f64) -> String {
         self.percent_sign(self.dec1(x))
@@ -292,6 +308,63 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("dev_other", "Other", "Autre"),
     ("ch_direct", "Direct", "Direct"),
     ("ch_dark", "Dark (estimated)", "Dark (estimé)"),
+    // The Sharing view (`dashboard::shares`)
+    ("sharing", "Sharing", "Partages"),
+    ("shares", "Shares", "Partages"),
+    ("share_visits", "Share-visits", "Visites issues d’un partage"),
+    ("visits_per_share", "Visits per share", "Visites par partage"),
+    ("reshare_rate", "Reshare rate", "Taux de repartage"),
+    ("k_factor", "K-factor", "Facteur K"),
+    ("max_depth", "Max depth", "Profondeur max."),
+    ("max_breadth", "Max breadth", "Largeur max."),
+    ("cascades", "Cascades", "Cascades"),
+    ("by_share_channel", "Shares by channel (share button)", "Partages par canal (bouton de partage)"),
+    ("channel", "Channel", "Canal"),
+    ("pct_of_shares", "% of shares", "% des partages"),
+    ("by_page_shares", "Private and public shares by page", "Partages privés et publics par page"),
+    ("page", "Page", "Page"),
+    ("private_shares", "Private", "Privés"),
+    ("public_shares", "Public", "Publics"),
+    ("pp_ratio", "Private ÷ public", "Privés ÷ publics"),
+    ("public_share_visits", "Visits via public buttons", "Visites via les boutons publics"),
+    ("public_no_token", "Public-social visits without a token", "Visites des réseaux publics sans jeton"),
+    ("est_uncounted", "Estimated uncounted private shares", "Partages privés non comptés (estimation)"),
+    ("est_explained", "Estimated uncounted private shares = public-social visits without a token ÷ visits per public widget share × private/public ratio. An order of magnitude: it assumes people share privately and publicly in the same proportion with and without the buttons.", "Partages privés non comptés (estimation) = visites des réseaux publics sans jeton ÷ visites par partage public du widget × ratio privés/publics. Un ordre de grandeur\u{a0}: on suppose que l’on partage en privé et en public dans la même proportion avec et sans les boutons."),
+    ("generations", "Share-visits by generation", "Visites issues d’un partage, par génération"),
+    ("generation", "Generation", "Génération"),
+    ("gen_chart", "Share-visits per generation (1: opened a link shared by a visitor who came without a token)", "Visites issues d’un partage, par génération (1\u{a0}: lien partagé par un visiteur venu sans jeton)"),
+    ("largest_cascades", "Largest cascades", "Plus grandes cascades"),
+    ("depth", "depth", "profondeur"),
+    ("breadth", "breadth", "largeur"),
+    ("share_visits_n", "share-visits", "visites issues d’un partage"),
+    ("share_visit_1", "share-visit", "visite issue d’un partage"),
+    ("details", "Details", "Détails"),
+    ("no_cascades", "No cascade in this period: no visit arrived through a share token.", "Aucune cascade sur cette période\u{a0}: aucune visite n’est arrivée par un jeton de partage."),
+    ("tree_title", "Cascade: the first visit on the left, each generation further right", "Cascade\u{a0}: la première visite à gauche, chaque génération plus à droite"),
+    ("cascade_from", "Cascade from", "Cascade depuis"),
+    ("root", "first visit", "première visite"),
+    ("time", "Time", "Heure"),
+    ("how_travelled", "How the token travelled", "Comment le jeton a circulé"),
+    ("button", "Button", "Bouton"),
+    ("back_sharing", "All cascades", "Toutes les cascades"),
+    ("bad_token", "This is not a share token (11 URL-safe base64 characters).", "Ce n’est pas un jeton de partage (11\u{a0}caractères base64 URL)."),
+    ("truncated", "Only the first {n} of {total} visits are shown.", "Seules les {n} premières visites sur {total} sont affichées."),
+    ("sharing_explained", "Shares: share-button clicks, copied passages and address-bar tokens that brought a visit. Share-visits: visits that arrived through one. Reshare rate: share-visits that shared again. K-factor: shares made during share-visits ÷ share-visits.", "Partages\u{a0}: clics sur les boutons de partage, passages copiés et jetons de barre d’adresse qui ont amené une visite. Visites issues d’un partage\u{a0}: visites arrivées par l’un d’eux. Taux de repartage\u{a0}: part de ces visites qui ont partagé à leur tour. Facteur K\u{a0}: partages faits pendant ces visites ÷ visites issues d’un partage."),
+    ("sc_whatsapp", "WhatsApp", "WhatsApp"),
+    ("sc_telegram", "Telegram", "Telegram"),
+    ("sc_messenger", "Messenger", "Messenger"),
+    ("sc_signal", "Signal", "Signal"),
+    ("sc_sms", "SMS", "SMS"),
+    ("sc_email", "E-mail", "E-mail"),
+    ("sc_copy", "Copy link", "Copier le lien"),
+    ("sc_native", "Share sheet", "Menu de partage"),
+    ("sc_facebook", "Facebook", "Facebook"),
+    ("sc_x", "X", "X"),
+    ("sc_linkedin", "LinkedIn", "LinkedIn"),
+    ("sc_address-bar", "Address bar (copied address)", "Barre d’adresse (adresse copiée)"),
+    ("sc_copied-text", "Copied text", "Texte copié"),
+    ("scs_address-bar", "address bar", "barre d’adresse"),
+    ("scs_copied-text", "copied text", "texte copié"),
 ];
 
 impl Lang {
@@ -360,6 +433,7 @@ pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
     ("role_viewer", "viewer", "lecteur"),
     // Site settings
     ("tab_dashboard", "Dashboard", "Tableau de bord"),
+    ("tab_sharing", "Sharing", "Partages"),
     ("site_settings", "Settings", "Réglages du site"),
     ("saved", "Settings saved.", "Réglages enregistrés."),
     ("snippet", "Tracking snippet", "Extrait de suivi"),
@@ -442,6 +516,9 @@ mod tests {
         assert_eq!(Lang::Fr.change_pts(1.25), "+1,3\u{a0}pt");
         assert_eq!(Lang::En.duration(65), "1m 05s");
         assert_eq!(Lang::Fr.duration(65), "1\u{a0}min 05\u{a0}s");
+        assert_eq!(Lang::En.dec2(2.0 / 3.0), "0.67");
+        assert_eq!(Lang::Fr.dec2(1234.5), "1\u{a0}234,50");
+        assert_eq!(Lang::En.dec2(0.004), "0.00");
     }
 
     #[test]

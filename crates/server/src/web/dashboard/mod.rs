@@ -3,6 +3,8 @@
 //! - `GET /sites/{domain}` — the overview for a logged-in user with access to the site;
 //!   `GET /share/{token}` — the same page, read-only, through a shared link.
 //! - `GET /sites/{domain}/export/{panel}.csv`, `GET /share/{token}/export/{panel}.csv`.
+//! - `GET /sites/{domain}/shares`, `GET /sites/{domain}/cascades/{token}` (and the same
+//!   under `/share/{token}`) — the Sharing view and its cascade drill-down (`shares`).
 //! - `GET /static/app.css`, `GET /static/app.js` (compiled in).
 //!
 //! The whole view state lives in the query string (shareable, back button works):
@@ -14,6 +16,7 @@
 pub mod charts;
 pub mod csv;
 pub mod i18n;
+pub mod shares;
 
 use std::sync::Arc;
 
@@ -49,6 +52,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/share/{token}/export/{file}", get(shared_export))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .merge(shares::routes())
         // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
         .layer(CompressionLayer::new().gzip(true))
 }
@@ -708,6 +712,7 @@ fn render(
                 }
             }
         }
+        (shares::tabs(lang, access, base, view, None))
         nav class="periods" aria-label=(lang.t("date_range")) {
             @for p in PERIODS.iter().filter(|p| **p != "custom") {
                 a href=(view.with_period(p).href(base)) data-period=(p)

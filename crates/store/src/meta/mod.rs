@@ -13,13 +13,17 @@ use sqlx::{Row, SqlitePool};
 use tracing::info;
 
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_meta.sql")),
-    (2, include_str!("../migrations/sqlite/0002_accounts.sql")),
+    (1, include_str!("../../migrations/sqlite/0001_meta.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_accounts.sql")),
     (
         3,
-        include_str!("../migrations/sqlite/0003_copy_attribution.sql"),
+        include_str!("../../migrations/sqlite/0003_copy_attribution.sql"),
     ),
+    (4, include_str!("../../migrations/sqlite/0004_links.sql")),
 ];
+
+mod links;
+pub use links::{Link, LinkInput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -29,6 +33,8 @@ pub enum MetaError {
     Invalid(String),
     #[error("site `{0}` already exists")]
     SiteExists(String),
+    #[error("the slug `{0}` is taken on this domain")]
+    SlugTaken(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,469 @@
+//! Tracked short links: slugs, target validation, the UTM builder, how a request to a
+//! short link is classified, and the address it redirects to.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use url::{Host, Url};
+
+use crate::rules::Rules;
+use crate::token::Token;
+use crate::url_clean::TOKEN_PARAM;
+use crate::useragent::{is_bot, preview_app};
+
+/// Generated slugs use letters and digits that cannot be mistaken for one another when
+/// read aloud or printed (no 0/O, 1/l/I).
+pub const SLUG_ALPHABET: &[u8] = b"23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+pub const GENERATED_SLUG_LEN: usize = 7;
+pub const MAX_SLUG_LEN: usize = 64;
+pub const MAX_TARGET_LEN: usize = 2000;
+pub const MAX_LABEL_LEN: usize = 200;
+/// The query parameter a QR code's URL carries, so scans are told apart from clicks.
+pub const QR_MARKER: &str = "qr";
+
+/// A slug from random bytes (one byte per character; rejection-free modulo bias is
+/// negligible for 56 symbols and is not a security property here: slugs are public).
+pub fn generated_slug(random: &[u8; GENERATED_SLUG_LEN]) -> String {
+    random
+        .iter()
+        .map(|b| SLUG_ALPHABET[*b as usize % SLUG_ALPHABET.len()] as char)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    BadSlug,
+    TargetTooLong,
+    TargetNotHttp,
+    TargetUnparsable,
+    TargetHasCredentials,
+    TargetPrivateNetwork,
+    LabelTooLong,
+    BadChannel,
+    BadRedirect,
+}
+
+impl LinkError {
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkError::BadSlug => "bad_slug",
+            LinkError::TargetTooLong => "target_too_long",
+            LinkError::TargetNotHttp => "target_not_http",
+            LinkError::TargetUnparsable => "target_unparsable",
+            LinkError::TargetHasCredentials => "target_has_credentials",
+            LinkError::TargetPrivateNetwork => "target_private_network",
+            LinkError::LabelTooLong => "label_too_long",
+            LinkError::BadChannel => "bad_channel",
+            LinkError::BadRedirect => "bad_redirect",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            LinkError::BadSlug => "a slug is 1 to 64 letters, digits, '-' or '_'",
+            LinkError::TargetTooLong => "the target URL is longer than 2,000 characters",
+            LinkError::TargetNotHttp => "the target must be an http:// or https:// URL",
+            LinkError::TargetUnparsable => "the target is not a valid URL",
+            LinkError::TargetHasCredentials => "the target must not contain a user name or password",
+            LinkError::TargetPrivateNetwork => {
+                "the target points to a loopback or private-network address (an administrator can allow it)"
+            }
+            LinkError::LabelTooLong => "campaign and UTM values are at most 200 characters",
+            LinkError::BadChannel => "unknown channel",
+            LinkError::BadRedirect => "redirect must be 301, 302 or 307",
+        }
+    }
+}
+
+/// A custom slug: 1–64 of `[A-Za-z0-9_-]`.
+pub fn check_slug(slug: &str) -> Result<(), LinkError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LinkError::BadSlug)
+    }
+}
+
+fn private_v4(ip: Ipv4Addr) -> bool {
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        // 100.64.0.0/10, carrier-grade NAT.
+        || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+}
+
+fn private_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return private_v4(v4);
+    }
+    let seg0 = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        // fc00::/7 unique local, fe80::/10 link local.
+        || (seg0 & 0xfe00) == 0xfc00
+        || (seg0 & 0xffc0) == 0xfe80
+}
+
+/// Is this host a loopback or private-network address (or a name for one)?
+pub fn is_private_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv4(ip) => private_v4(*ip),
+        Host::Ipv6(ip) => private_v6(*ip),
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || d.ends_with(".internal")
+                || d.parse::<IpAddr>().is_ok_and(|ip| match ip {
+                    IpAddr::V4(v4) => private_v4(v4),
+                    IpAddr::V6(v6) => private_v6(v6),
+                })
+        }
+    }
+}
+
+/// Validate a link target: http(s) only, no credentials, no loopback or private-network
+/// host unless `allow_private`, at most 2,000 characters.
+pub fn check_target(target: &str, allow_private: bool) -> Result<Url, LinkError> {
+    let target = target.trim();
+    if target.len() > MAX_TARGET_LEN {
+        return Err(LinkError::TargetTooLong);
+    }
+    let lower = target.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(LinkError::TargetNotHttp);
+    }
+    let url = Url::parse(target).map_err(|_| LinkError::TargetUnparsable)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LinkError::TargetNotHttp);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(LinkError::TargetHasCredentials);
+    }
+    let host = url.host().ok_or(LinkError::TargetUnparsable)?;
+    if !allow_private && is_private_host(&host) {
+        return Err(LinkError::TargetPrivateNetwork);
+    }
+    Ok(url)
+}
+
+/// UTM parameters a link adds to its target (empty values are not added).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkUtm {
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub term: String,
+    pub content: String,
+}
+
+impl LinkUtm {
+    /// The UTM builder's defaults for a channel: `utm_source` names the app, and
+    /// `utm_medium` says what kind of channel it is (the classifier reads both).
+    pub fn for_channel(channel: &str, campaign: &str) -> LinkUtm {
+        let medium = match channel {
+            "" => "",
+            "email" => "email",
+            "sms" => "sms",
+            "qr-code" => "qr",
+            "facebook" | "x" | "linkedin" | "instagram" | "threads" | "reddit" | "mastodon"
+            | "bluesky" | "tiktok" | "youtube" | "pinterest" => "social",
+            _ => "messaging",
+        };
+        LinkUtm {
+            source: channel.to_string(),
+            medium: medium.to_string(),
+            campaign: campaign.to_string(),
+            term: String::new(),
+            content: String::new(),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), LinkError> {
+        let too_long = [
+            &self.source,
+            &self.medium,
+            &self.campaign,
+            &self.term,
+            &self.content,
+        ]
+        .iter()
+        .any(|v| v.chars().count() > MAX_LABEL_LEN);
+        if too_long {
+            Err(LinkError::LabelTooLong)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The channels a link can be made for: every classifier channel, plus `qr-code`.
+pub fn check_channel(rules: &Rules, channel: &str) -> Result<(), LinkError> {
+    if channel.is_empty() || rules.channel_info(channel).is_some() {
+        Ok(())
+    } else {
+        Err(LinkError::BadChannel)
+    }
+}
+
+/// Where to send a click: the target with the link's UTM parameters (the target's own
+/// `utm_*` are replaced) and a fresh share token, in the fragment or the query.
+pub fn redirect_location(target: &Url, utm: &LinkUtm, token: Token, in_query: bool) -> String {
+    let mut url = target.clone();
+    let utm_pairs = [
+        ("utm_source", &utm.source),
+        ("utm_medium", &utm.medium),
+        ("utm_campaign", &utm.campaign),
+        ("utm_term", &utm.term),
+        ("utm_content", &utm.content),
+    ];
+    let replaced: Vec<&str> = utm_pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| *k)
+        .collect();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !replaced.contains(&k.as_ref()) && k != TOKEN_PARAM)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut q = url.query_pairs_mut();
+        q.clear();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        for (k, v) in utm_pairs.iter().filter(|(_, v)| !v.is_empty()) {
+            q.append_pair(k, v);
+        }
+        if in_query {
+            q.append_pair(TOKEN_PARAM, &token.to_string());
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    // A fragment that is not a token stays (an anchor); the token then goes in the
+    // query so the anchor keeps working.
+    let anchor = url
+        .fragment()
+        .filter(|f| !f.is_empty() && !f.starts_with("lc="))
+        .map(str::to_string);
+    if !in_query {
+        match anchor {
+            Some(_) => {
+                url.query_pairs_mut()
+                    .append_pair(TOKEN_PARAM, &token.to_string());
+            }
+            None => url.set_fragment(Some(&format!("{TOKEN_PARAM}={token}"))),
+        }
+    }
+    url.to_string()
+}
+
+/// What a request to a short link is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkRequest {
+    /// A person following the link: counted as a click.
+    Click,
+    /// A person who scanned the link's QR code (its URL carries the QR marker).
+    Scan,
+    /// A messaging app drawing a preview of the pasted link: "pasted into <app>".
+    Preview(String),
+    /// Any other automated client: not counted.
+    Bot,
+    /// `HEAD`: link checkers and some preview fetchers; not counted.
+    Head,
+}
+
+impl LinkRequest {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LinkRequest::Click => "click",
+            LinkRequest::Scan => "scan",
+            LinkRequest::Preview(_) => "preview",
+            LinkRequest::Bot => "bot",
+            LinkRequest::Head => "head",
+        }
+    }
+}
+
+/// Event names of link requests that are stored.
+pub const CLICK_EVENT: &str = "link_click";
+pub const SCAN_EVENT: &str = "link_scan";
+pub const PREVIEW_EVENT: &str = "preview";
+
+/// What the user agent says about a request (computed once per distinct string by the
+/// server; see [`ua_request_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UaRequestFacts {
+    /// The app whose link-preview fetcher this is.
+    pub preview: Option<String>,
+    /// Any automated client (preview fetchers included), or an empty user agent.
+    pub bot: bool,
+}
+
+pub fn ua_request_facts(rules: &Rules, user_agent: &str) -> UaRequestFacts {
+    UaRequestFacts {
+        preview: preview_app(rules, user_agent),
+        bot: user_agent.trim().is_empty() || is_bot(rules, user_agent),
+    }
+}
+
+/// Classify a request to a short link, before anything is counted: `HEAD` first, then
+/// preview fetchers (they are bots too, but the useful kind), other bots, then people —
+/// a scan when the URL carries the QR marker.
+pub fn classify_request(is_head: bool, ua: &UaRequestFacts, qr_marker: bool) -> LinkRequest {
+    if is_head {
+        return LinkRequest::Head;
+    }
+    if let Some(app) = &ua.preview {
+        return LinkRequest::Preview(app.clone());
+    }
+    if ua.bot {
+        return LinkRequest::Bot;
+    }
+    if qr_marker {
+        LinkRequest::Scan
+    } else {
+        LinkRequest::Click
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        let s = generated_slug(&[0, 1, 2, 55, 56, 200, 255]);
+        assert_eq!(s.len(), 7);
+        assert!(s.bytes().all(|b| SLUG_ALPHABET.contains(&b)));
+        for bad in ["0", "O", "1", "l", "I"] {
+            assert!(!SLUG_ALPHABET.contains(&bad.as_bytes()[0]), "{bad}");
+        }
+        assert!(check_slug("spring-sale_2024").is_ok());
+        for bad in ["", "a b", "a/b", "é", "../x", &"a".repeat(65)] {
+            assert_eq!(check_slug(bad), Err(LinkError::BadSlug), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn targets() {
+        assert!(check_target("https://example.com/a?b=1#c", false).is_ok());
+        let cases = [
+            ("javascript:alert(1)", LinkError::TargetNotHttp),
+            ("data:text/html,<b>x</b>", LinkError::TargetNotHttp),
+            ("ftp://example.com/", LinkError::TargetNotHttp),
+            ("//example.com/", LinkError::TargetNotHttp),
+            (
+                "https://user:pw@example.com/",
+                LinkError::TargetHasCredentials,
+            ),
+            ("https://user@example.com/", LinkError::TargetHasCredentials),
+            ("http://localhost:8080/", LinkError::TargetPrivateNetwork),
+            ("http://127.0.0.1/", LinkError::TargetPrivateNetwork),
+            ("http://10.1.2.3/", LinkError::TargetPrivateNetwork),
+            ("http://192.168.1.1/", LinkError::TargetPrivateNetwork),
+            ("http://172.16.0.1/", LinkError::TargetPrivateNetwork),
+            (
+                "http://169.254.169.254/latest/meta-data",
+                LinkError::TargetPrivateNetwork,
+            ),
+            ("http://100.64.0.1/", LinkError::TargetPrivateNetwork),
+            ("http://[::1]/", LinkError::TargetPrivateNetwork),
+            ("http://[fd00::1]/", LinkError::TargetPrivateNetwork),
+            (
+                "http://[::ffff:127.0.0.1]/",
+                LinkError::TargetPrivateNetwork,
+            ),
+            ("http://0.0.0.0/", LinkError::TargetPrivateNetwork),
+            ("http://printer.local/", LinkError::TargetPrivateNetwork),
+            ("https://", LinkError::TargetUnparsable),
+        ];
+        for (t, e) in cases {
+            assert_eq!(check_target(t, false).err(), Some(e), "{t}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2000));
+        assert_eq!(
+            check_target(&long, false).err(),
+            Some(LinkError::TargetTooLong)
+        );
+        // An administrator may allow private targets (an intranet shortener).
+        assert!(check_target("http://10.1.2.3/wiki", true).is_ok());
+        assert_eq!(
+            check_target("http://user@10.1.2.3/", true).err(),
+            Some(LinkError::TargetHasCredentials)
+        );
+    }
+
+    #[test]
+    fn locations() {
+        let t = Token::from_bits(1).unwrap();
+        let target =
+            Url::parse("https://example.com/post?ref=x&utm_source=old&lc=AAAAAAAAAAC").unwrap();
+        let utm = LinkUtm::for_channel("whatsapp", "spring");
+        assert_eq!(
+            redirect_location(&target, &utm, t, false),
+            "https://example.com/post?ref=x&utm_source=whatsapp&utm_medium=messaging&utm_campaign=spring#lc=AAAAAAAAAAB"
+        );
+        assert_eq!(
+            redirect_location(&target, &utm, t, true),
+            "https://example.com/post?ref=x&utm_source=whatsapp&utm_medium=messaging&utm_campaign=spring&lc=AAAAAAAAAAB"
+        );
+        // An anchor survives: the token goes in the query.
+        let anchored = Url::parse("https://example.com/doc#install").unwrap();
+        assert_eq!(
+            redirect_location(&anchored, &LinkUtm::default(), t, false),
+            "https://example.com/doc?lc=AAAAAAAAAAB#install"
+        );
+        assert_eq!(LinkUtm::for_channel("email", "n").medium, "email");
+        assert_eq!(LinkUtm::for_channel("qr-code", "n").medium, "qr");
+        assert_eq!(LinkUtm::for_channel("facebook", "n").medium, "social");
+        assert!(LinkUtm {
+            campaign: "x".repeat(201),
+            ..LinkUtm::default()
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn requests() {
+        let rules = Rules::builtin();
+        let f = |ua: &str| ua_request_facts(&rules, ua);
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+        assert_eq!(
+            classify_request(false, &f(chrome), false),
+            LinkRequest::Click
+        );
+        assert_eq!(classify_request(false, &f(chrome), true), LinkRequest::Scan);
+        assert_eq!(classify_request(true, &f(chrome), false), LinkRequest::Head);
+        assert_eq!(
+            classify_request(false, &f("WhatsApp/2.23.20.0 A"), false),
+            LinkRequest::Preview("whatsapp".into())
+        );
+        assert_eq!(
+            classify_request(false, &f("TelegramBot (like TwitterBot)"), true),
+            LinkRequest::Preview("telegram".into()),
+            "a preview of a QR link is still a preview"
+        );
+        assert_eq!(
+            classify_request(
+                false,
+                &f("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+                false
+            ),
+            LinkRequest::Bot
+        );
+        assert_eq!(classify_request(false, &f(""), false), LinkRequest::Bot);
+    }
+}

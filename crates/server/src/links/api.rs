@@ -1,0 +1,635 @@
+//! `/api/v1/links`: create, list, edit, disable and delete short links, one link per
+//! channel for a campaign, QR codes, and each link's report. Bearer key, scoped like the
+//! stats API.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use lucarne_core::links::{
+    check_channel, check_slug, check_target, generated_slug, LinkError, LinkUtm, CLICK_EVENT,
+    GENERATED_SLUG_LEN, PREVIEW_EVENT, SCAN_EVENT,
+};
+use lucarne_core::stats::{buckets, Interval, Property};
+use lucarne_core::url_clean::normalise_host;
+use lucarne_store::meta::{KeyScope, Link, LinkInput, MetaError, Site};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::qr::{self, QrOptions};
+use crate::api::stats::{blocking, require_key, resolve_site, StatsParams};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/links", get(list).post(create))
+        .route("/api/v1/links/campaign", axum::routing::post(campaign))
+        .route("/api/v1/links/{id}", get(show).patch(edit).delete(remove))
+        .route("/api/v1/links/{id}/qr.svg", get(qr_svg))
+        .route("/api/v1/links/{id}/qr.png", get(qr_png))
+        .route("/api/v1/links/{id}/stats", get(stats))
+}
+
+/// What a client sends to create or edit a link. On edit, absent fields keep their value.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    pub site_id: Option<String>,
+    pub url: Option<String>,
+    pub slug: Option<String>,
+    pub domain: Option<String>,
+    pub channel: Option<String>,
+    pub campaign: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    pub redirect: Option<u16>,
+    /// RFC 3339, or null to remove.
+    #[serde(default, with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    pub max_clicks: Option<Option<u64>>,
+    pub disabled: Option<bool>,
+}
+
+/// `absent` → None, `null` → Some(None), value → Some(Some(v)).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+fn link_error(e: LinkError) -> ApiError {
+    ApiError::bad_request(e.code(), e.message())
+}
+
+/// Apply `body` over `base` (an existing link's input, or defaults) and validate the
+/// result: the one place links are checked (API, dashboard and CLI).
+pub fn build_input(
+    rules: &lucarne_core::rules::Rules,
+    allow_private: bool,
+    base: LinkInput,
+    body: &LinkBody,
+) -> Result<LinkInput, ApiError> {
+    let mut l = base;
+    if let Some(u) = &body.url {
+        l.target = check_target(u, allow_private)
+            .map_err(link_error)?
+            .to_string();
+    } else if l.target.is_empty() {
+        return Err(ApiError::bad_request("missing_url", "`url` is required"));
+    }
+    if let Some(s) = &body.slug {
+        check_slug(s.trim()).map_err(link_error)?;
+        l.slug = s.trim().to_string();
+    }
+    if let Some(d) = &body.domain {
+        let d = normalise_host(d.trim());
+        if !d.is_empty()
+            && (d.len() > 253
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        {
+            return Err(ApiError::bad_request(
+                "bad_domain",
+                "`domain` must be a host name",
+            ));
+        }
+        l.domain = d;
+    }
+    let channel_changed = body.channel.is_some();
+    if let Some(c) = &body.channel {
+        let c = c.trim().to_ascii_lowercase();
+        check_channel(rules, &c).map_err(link_error)?;
+        l.channel = c;
+    }
+    let campaign = body
+        .campaign
+        .clone()
+        .unwrap_or_else(|| l.utm_campaign.clone());
+    // The UTM builder: a channel fills utm_source/medium unless they are given.
+    let built = LinkUtm::for_channel(&l.channel, campaign.trim());
+    if channel_changed || l.utm_source.is_empty() {
+        l.utm_source = built.source.clone();
+    }
+    if channel_changed || l.utm_medium.is_empty() {
+        l.utm_medium = built.medium.clone();
+    }
+    l.utm_campaign = built.campaign;
+    if let Some(v) = &body.utm_source {
+        l.utm_source = v.trim().to_string();
+    }
+    if let Some(v) = &body.utm_medium {
+        l.utm_medium = v.trim().to_string();
+    }
+    if let Some(v) = &body.utm_term {
+        l.utm_term = v.trim().to_string();
+    }
+    if let Some(v) = &body.utm_content {
+        l.utm_content = v.trim().to_string();
+    }
+    LinkUtm {
+        source: l.utm_source.clone(),
+        medium: l.utm_medium.clone(),
+        campaign: l.utm_campaign.clone(),
+        term: l.utm_term.clone(),
+        content: l.utm_content.clone(),
+    }
+    .check()
+    .map_err(link_error)?;
+    if let Some(r) = body.redirect {
+        if ![301, 302, 307].contains(&r) {
+            return Err(link_error(LinkError::BadRedirect));
+        }
+        l.redirect = r;
+    }
+    if l.redirect == 0 {
+        l.redirect = 302;
+    }
+    if let Some(e) = &body.expires_at {
+        l.expires_at = match e {
+            None => None,
+            Some(t) => Some(
+                DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| {
+                        ApiError::bad_request("bad_expiry", "`expires_at` must be an RFC 3339 time")
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+    }
+    if let Some(m) = body.max_clicks {
+        l.max_clicks = m;
+    }
+    if let Some(d) = body.disabled {
+        l.disabled = d;
+    }
+    Ok(l)
+}
+
+fn input_of(l: &Link) -> LinkInput {
+    LinkInput {
+        domain: l.domain.clone(),
+        slug: l.slug.clone(),
+        target: l.target.clone(),
+        channel: l.channel.clone(),
+        utm_source: l.utm_source.clone(),
+        utm_medium: l.utm_medium.clone(),
+        utm_campaign: l.utm_campaign.clone(),
+        utm_term: l.utm_term.clone(),
+        utm_content: l.utm_content.clone(),
+        redirect: l.redirect,
+        expires_at: l.expires_at,
+        max_clicks: l.max_clicks,
+        disabled: l.disabled,
+    }
+}
+
+/// Where this Lucarne is reached from outside: `--public-url`, else the request's host.
+pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+pub fn short_url(base: &str, l: &Link) -> String {
+    if l.domain.is_empty() {
+        format!("{base}/l/{}", l.slug)
+    } else {
+        format!("https://{}/{}", l.domain, l.slug)
+    }
+}
+
+pub fn link_json(state: &AppState, base: &str, site: &str, l: &Link) -> Value {
+    let uses = state.links.by_id(l.id).map_or(l.clicks, |e| e.uses());
+    json!({
+        "id": l.id,
+        "site_id": site,
+        "slug": l.slug,
+        "domain": l.domain,
+        "short_url": short_url(base, l),
+        "qr_url": format!("{}?qr=1", short_url(base, l)),
+        "target": l.target,
+        "channel": l.channel,
+        "utm": {
+            "source": l.utm_source, "medium": l.utm_medium, "campaign": l.utm_campaign,
+            "term": l.utm_term, "content": l.utm_content,
+        },
+        "redirect": l.redirect,
+        "expires_at": l.expires_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "max_clicks": l.max_clicks,
+        "disabled": l.disabled,
+        "clicks": uses,
+        "created_at": l.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    })
+}
+
+fn meta_error(e: MetaError) -> ApiError {
+    match e {
+        MetaError::SlugTaken(s) => ApiError::new(
+            StatusCode::CONFLICT,
+            "slug_taken",
+            format!("the slug `{s}` is taken on this domain"),
+        ),
+        other => ApiError::internal("links", other),
+    }
+}
+
+/// The site named by `site_id`, if the key may read it (else the same 404 as unknown).
+async fn site_for(
+    state: &AppState,
+    scope: &KeyScope,
+    site_id: Option<&str>,
+) -> Result<Site, ApiError> {
+    let domain = site_id
+        .map(normalise_host)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_site", "`site_id` is required"))?;
+    let site = state
+        .meta
+        .site_by_domain(&domain)
+        .await
+        .map_err(|e| ApiError::internal("site", e))?
+        .filter(|s| scope.allows(s.id))
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
+    Ok(site)
+}
+
+/// The link `id` and its site, if the key may read that site.
+async fn link_for(state: &AppState, scope: &KeyScope, id: i64) -> Result<(Link, Site), ApiError> {
+    let not_found = || ApiError::not_found("unknown_link", format!("no link {id}"));
+    let link = state
+        .meta
+        .link_by_id(id)
+        .await
+        .map_err(|e| ApiError::internal("link", e))?
+        .filter(|l| scope.allows(l.site_id))
+        .ok_or_else(not_found)?;
+    let site = state
+        .meta
+        .sites()
+        .await
+        .map_err(|e| ApiError::internal("sites", e))?
+        .into_iter()
+        .find(|s| s.id == link.site_id)
+        .ok_or_else(not_found)?;
+    Ok((link, site))
+}
+
+/// Create a link with a generated slug when none is given (retrying on the rare clash).
+pub async fn create_link(
+    state: &AppState,
+    site: &Site,
+    input: LinkInput,
+) -> Result<Link, ApiError> {
+    let generate = input.slug.is_empty();
+    for _ in 0..5 {
+        let mut i = input.clone();
+        if generate {
+            i.slug = generated_slug(&rand::random::<[u8; GENERATED_SLUG_LEN]>());
+        }
+        match state.meta.create_link(site.id, &i).await {
+            Ok(l) => {
+                reload(state).await;
+                tracing::info!(message = "Link created.", site_id = site.id, link_id = l.id);
+                return Ok(l);
+            }
+            Err(MetaError::SlugTaken(_)) if generate => continue,
+            Err(e) => return Err(meta_error(e)),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "slug_taken",
+        "could not find a free slug; give one",
+    ))
+}
+
+async fn reload(state: &AppState) {
+    if let Err(e) = state.links.reload(state).await {
+        tracing::warn!(message = "Could not reload links.", error = %e);
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SiteParam {
+    site_id: Option<String>,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query<SiteParam>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let site = site_for(&state, &scope, p.site_id.as_deref()).await?;
+    let base = public_base(&state, &headers);
+    let links = state.meta.links(site.id).await.map_err(meta_error)?;
+    let results: Vec<Value> = links
+        .iter()
+        .map(|l| link_json(&state, &base, &site.domain, l))
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("request body: {e}")))
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let b: LinkBody = parse_body(&body)?;
+    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    let input = build_input(
+        &state.rules,
+        state.allow_private_targets,
+        LinkInput::default(),
+        &b,
+    )?;
+    let l = create_link(&state, &site, input).await?;
+    let base = public_base(&state, &headers);
+    Ok((
+        StatusCode::CREATED,
+        Json(link_json(&state, &base, &site.domain, &l)),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignBody {
+    site_id: Option<String>,
+    url: String,
+    campaign: String,
+    channels: Vec<String>,
+    /// Slugs become `PREFIX-CHANNEL` when given.
+    slug_prefix: Option<String>,
+}
+
+/// One campaign, one link per channel, in one step.
+async fn campaign(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let b: CampaignBody = parse_body(&body)?;
+    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    if b.channels.is_empty() || b.channels.len() > 20 {
+        return Err(ApiError::bad_request(
+            "bad_channels",
+            "give 1 to 20 channels",
+        ));
+    }
+    // Validate everything before creating anything.
+    let mut inputs = Vec::new();
+    for c in &b.channels {
+        let body = LinkBody {
+            url: Some(b.url.clone()),
+            channel: Some(c.clone()),
+            campaign: Some(b.campaign.clone()),
+            slug: b.slug_prefix.as_ref().map(|p| format!("{p}-{c}")),
+            ..LinkBody::default()
+        };
+        inputs.push(build_input(
+            &state.rules,
+            state.allow_private_targets,
+            LinkInput::default(),
+            &body,
+        )?);
+    }
+    let base = public_base(&state, &headers);
+    let mut results = Vec::new();
+    for i in inputs {
+        let l = create_link(&state, &site, i).await?;
+        results.push(link_json(&state, &base, &site.domain, &l));
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "results": results }))).into_response())
+}
+
+async fn show(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let (l, site) = link_for(&state, &scope, id).await?;
+    let base = public_base(&state, &headers);
+    Ok(Json(link_json(&state, &base, &site.domain, &l)))
+}
+
+async fn edit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let (l, site) = link_for(&state, &scope, id).await?;
+    let b: LinkBody = parse_body(&body)?;
+    if b.site_id.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_field",
+            "a link cannot move to another site",
+        ));
+    }
+    let input = build_input(&state.rules, state.allow_private_targets, input_of(&l), &b)?;
+    let updated = state
+        .meta
+        .update_link(site.id, id, &input)
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| ApiError::not_found("unknown_link", format!("no link {id}")))?;
+    reload(&state).await;
+    tracing::info!(message = "Link edited.", link_id = id);
+    let base = public_base(&state, &headers);
+    Ok(Json(link_json(&state, &base, &site.domain, &updated)))
+}
+
+async fn remove(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let (_, site) = link_for(&state, &scope, id).await?;
+    state
+        .meta
+        .delete_link(site.id, id)
+        .await
+        .map_err(meta_error)?;
+    reload(&state).await;
+    tracing::info!(message = "Link deleted.", link_id = id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct QrParams {
+    size: Option<u32>,
+    margin: Option<u32>,
+    ec: Option<String>,
+}
+
+async fn qr_data(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    p: &QrParams,
+) -> Result<(String, QrOptions, String), ApiError> {
+    let scope = require_key(state, headers).await?;
+    let (l, _) = link_for(state, &scope, id).await?;
+    let o = QrOptions::parse(p.size, p.margin, p.ec.as_deref()).ok_or_else(|| {
+        ApiError::bad_request("bad_qr", "size 64–2048, margin 0–16, ec one of L, M, Q, H")
+    })?;
+    let base = public_base(state, headers);
+    Ok((format!("{}?qr=1", short_url(&base, &l)), o, l.slug))
+}
+
+async fn qr_svg(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(p): Query<QrParams>,
+) -> Result<Response, ApiError> {
+    let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
+    let svg = qr::svg(&data, &o).map_err(|e| ApiError::bad_request("bad_qr", e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{slug}.svg\""),
+            ),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+async fn qr_png(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(p): Query<QrParams>,
+) -> Result<Response, ApiError> {
+    let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
+    let png = qr::png(&data, &o).map_err(|e| ApiError::bad_request("bad_qr", e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{slug}.png\""),
+            ),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// A link's report: clicks, unique clickers, QR scans, previews by app, landing visits
+/// and their onward shares, where clicks came from, and clicks per day.
+async fn stats(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(p): Query<StatsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = require_key(&state, &headers).await?;
+    let (l, site) = link_for(&state, &scope, id).await?;
+    let mut v = link_report(
+        &state,
+        site.clone(),
+        id,
+        p.period.as_deref(),
+        p.date.as_deref(),
+    )
+    .await?;
+    v["link"] = link_json(&state, &public_base(&state, &headers), &site.domain, &l);
+    Ok(Json(v))
+}
+
+/// The numbers of one link over a period, as JSON (the dashboard renders the same).
+pub async fn link_report(
+    state: &Arc<AppState>,
+    site: Site,
+    id: i64,
+    period: Option<&str>,
+    date: Option<&str>,
+) -> Result<Value, ApiError> {
+    let base = |f: String| resolve_site(site.clone(), period, date, Some("visitors"), Some(&f));
+    let clicks = base(format!("event:name=={CLICK_EVENT};event:link=={id}"))?;
+    let scans = base(format!("event:name=={SCAN_EVENT};event:link=={id}"))?;
+    let previews = base(format!("event:name=={PREVIEW_EVENT};event:link=={id}"))?;
+    let landing = base(format!("visit:link=={id}"))?;
+    let qc = clicks.query(clicks.from, clicks.to);
+    let qs = scans.query(scans.from, scans.to);
+    let qp = previews.query(previews.from, previews.to);
+    let mut ql = landing.query(landing.from, landing.to);
+    ql.with_shares = true;
+    let b = buckets(&clicks.tz, clicks.from, clicks.to, Interval::Date);
+    let (c, sc, la, apps, by, series) = blocking(state, move |s| {
+        let e = &s.events;
+        let c = e.aggregate(&qc)?;
+        let sc = e.aggregate(&qs)?;
+        let la = e.aggregate(&ql)?;
+        let apps = e.breakdown(&qp, &Property::Prop("app".into()), 50, 0)?;
+        let mut by = Vec::new();
+        for prop in [
+            Property::Channel,
+            Property::Country,
+            Property::Device,
+            Property::Referrer,
+        ] {
+            by.push(e.breakdown(&qc, &prop, 20, 0)?);
+        }
+        let per_day = e.timeseries(&qc, &b)?;
+        let series: Vec<(String, u64)> = b
+            .iter()
+            .zip(per_day)
+            .map(|(bucket, a)| (bucket.label.clone(), a.events))
+            .collect();
+        Ok((c, sc, la, apps, by, series))
+    })
+    .await?;
+    let rows = |r: &[(String, lucarne_core::stats::Aggregates)]| -> Vec<Value> {
+        r.iter()
+            .map(|(k, a)| json!({ "value": k, "clicks": a.events }))
+            .collect()
+    };
+    Ok(json!({
+        "clicks": c.events,
+        "unique_clickers": c.visitors,
+        "scans": sc.events,
+        "previews": apps.iter().map(|(app, a)| json!({ "app": app, "previews": a.events })).collect::<Vec<_>>(),
+        "landing_visits": la.visits,
+        "onward_shares": la.shares(),
+        "by_channel": rows(&by[0]),
+        "by_country": rows(&by[1]),
+        "by_device": rows(&by[2]),
+        "by_referrer": rows(&by[3]),
+        "timeseries": series.iter().map(|(d, n)| json!({ "date": d, "clicks": n })).collect::<Vec<_>>(),
+    }))
+}

@@ -1,0 +1,540 @@
+//! Tracked short links: the in-memory cache the redirect reads, the redirect itself
+//! (`GET|HEAD /l/{slug}`, and `/{slug}` on a custom short domain), and the batcher that
+//! sends click, scan and preview events into the durable ingest path without making the
+//! redirect wait.
+//!
+//! The hot path reads no database: links live in an immutable snapshot swapped on every
+//! edit (and every 30 seconds, for edits made by the CLI or other nodes). Clicks are
+//! counted in memory for the click limit and written back to the metadata store every
+//! few seconds.
+
+pub mod api;
+pub mod qr;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use lucarne_core::classify::{classify, Arrival};
+use lucarne_core::event::EventRow;
+use lucarne_core::links::{
+    classify_request, redirect_location, LinkRequest, LinkUtm, CLICK_EVENT, PREVIEW_EVENT,
+    QR_MARKER, SCAN_EVENT,
+};
+use lucarne_core::token::{NodeKind, Token, TokenNode, TokenStatus};
+use lucarne_core::url_clean::{normalise_host, Utm};
+use lucarne_core::visitor::visitor_id;
+use lucarne_core::{Channel, Evidence};
+use lucarne_store::meta::{Link, ShareParamStyle};
+use maud::html;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::state::AppState;
+use crate::web::auth::page_bare;
+use crate::web::dashboard::i18n::Lang;
+
+/// Link events waiting for the batcher at most; past it they are dropped (and counted):
+/// a redirect never waits for storage.
+const EVENT_QUEUE: usize = 100_000;
+/// Rows per submission to the store at most.
+const BATCH_ROWS: usize = 2_000;
+/// How often a missed slug may trigger a reload of the cache.
+const MISS_RELOAD: Duration = Duration::from_secs(1);
+
+/// A link as the redirect needs it.
+pub struct Entry {
+    pub link: Link,
+    pub target: Url,
+    pub utm: LinkUtm,
+    /// The site's token style: `?lc=` rather than `#lc=`.
+    pub token_in_query: bool,
+    pub site_domain: String,
+    /// Clicks (and scans) counted since the last write-back.
+    pending: AtomicU64,
+}
+
+impl Entry {
+    pub fn uses(&self) -> u64 {
+        self.link.clicks + self.pending.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    by_key: HashMap<(String, String), Arc<Entry>>,
+    by_id: HashMap<i64, Arc<Entry>>,
+}
+
+#[derive(Default)]
+pub struct LinkCache {
+    snapshot: RwLock<Arc<Snapshot>>,
+    last_reload: Mutex<Option<Instant>>,
+}
+
+impl LinkCache {
+    fn current(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The link at `slug` on `domain` (`""`: Lucarne's own host).
+    pub fn get(&self, domain: &str, slug: &str) -> Option<Arc<Entry>> {
+        self.current()
+            .by_key
+            .get(&(domain.to_string(), slug.to_string()))
+            .cloned()
+    }
+
+    pub fn by_id(&self, id: i64) -> Option<Arc<Entry>> {
+        self.current().by_id.get(&id).cloned()
+    }
+
+    /// The channel a link was made for (empty: none), for attributing its landings.
+    pub fn channel_of(&self, id: u64) -> Option<String> {
+        let id = i64::try_from(id).ok()?;
+        self.by_id(id).map(|e| e.link.channel.clone())
+    }
+
+    /// Is `host` a custom short domain of some link?
+    pub fn is_short_domain(&self, host: &str) -> bool {
+        let snap = self.current();
+        !host.is_empty() && snap.by_key.keys().any(|(d, _)| d == host)
+    }
+
+    /// Rebuild from the metadata store, keeping clicks counted but not yet written.
+    pub async fn reload(&self, state: &AppState) -> Result<(), lucarne_store::meta::MetaError> {
+        let links = state.meta.all_links().await?;
+        let old = self.current();
+        let mut sites: HashMap<u32, (String, bool)> = HashMap::new();
+        for s in state.meta.sites().await? {
+            let opts = state.meta.site_options(s.id).await?;
+            sites.insert(
+                s.id,
+                (s.domain, opts.share_param_style == ShareParamStyle::Query),
+            );
+        }
+        let mut snap = Snapshot::default();
+        for link in links {
+            let Ok(target) = Url::parse(&link.target) else {
+                tracing::warn!(
+                    message = "Stored link has an invalid target.",
+                    link_id = link.id
+                );
+                continue;
+            };
+            let (site_domain, token_in_query) =
+                sites.get(&link.site_id).cloned().unwrap_or_default();
+            let pending = old
+                .by_id
+                .get(&link.id)
+                .map_or(0, |e| e.pending.load(Ordering::Relaxed));
+            let utm = LinkUtm {
+                source: link.utm_source.clone(),
+                medium: link.utm_medium.clone(),
+                campaign: link.utm_campaign.clone(),
+                term: link.utm_term.clone(),
+                content: link.utm_content.clone(),
+            };
+            let e = Arc::new(Entry {
+                target,
+                utm,
+                token_in_query,
+                site_domain,
+                pending: AtomicU64::new(pending),
+                link,
+            });
+            snap.by_key
+                .insert((e.link.domain.clone(), e.link.slug.clone()), e.clone());
+            snap.by_id.insert(e.link.id, e);
+        }
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = Arc::new(snap);
+        }
+        if let Ok(mut t) = self.last_reload.lock() {
+            *t = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    fn may_reload_on_miss(&self) -> bool {
+        match self.last_reload.lock() {
+            Ok(mut t) => {
+                let due = t.is_none_or(|at| at.elapsed() >= MISS_RELOAD);
+                if due {
+                    *t = Some(Instant::now());
+                }
+                due
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Write counted clicks back to the metadata store.
+    pub async fn flush_clicks(&self, state: &AppState) {
+        let snap = self.current();
+        let counts: Vec<(i64, u64)> = snap
+            .by_id
+            .values()
+            .filter_map(|e| {
+                let n = e.pending.swap(0, Ordering::Relaxed);
+                (n > 0).then_some((e.link.id, n))
+            })
+            .collect();
+        if counts.is_empty() {
+            return;
+        }
+        if let Err(e) = state.meta.add_link_clicks(&counts).await {
+            tracing::warn!(message = "Could not save link click counts; retrying later.", error = %e);
+            for (id, n) in counts {
+                if let Some(e) = snap.by_id.get(&id) {
+                    e.pending.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            return;
+        }
+        // The snapshot's persisted counts are now behind: reload them.
+        if let Err(e) = self.reload(state).await {
+            tracing::warn!(message = "Could not reload links.", error = %e);
+        }
+    }
+}
+
+/// Sends link events to the store in batches, off the redirect's path.
+pub struct LinkEvents {
+    tx: mpsc::Sender<EventRow>,
+}
+
+impl LinkEvents {
+    /// The sending side, and the receiving side for [`run_batcher`].
+    pub fn new() -> (LinkEvents, mpsc::Receiver<EventRow>) {
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        (LinkEvents { tx }, rx)
+    }
+
+    fn send(&self, row: EventRow) -> bool {
+        self.tx.try_send(row).is_ok()
+    }
+}
+
+/// The batcher: take what has queued up, submit it as one spool record. It holds the
+/// state weakly, so it ends when the server does.
+pub async fn run_batcher(state: std::sync::Weak<AppState>, mut rx: mpsc::Receiver<EventRow>) {
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(first) = rx.recv().await {
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        batch.push(first);
+        while batch.len() < BATCH_ROWS {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let rows = std::mem::take(&mut batch);
+        let n = rows.len() as u64;
+        let tokens: Vec<u64> = rows.iter().map(|r| r.token).filter(|t| *t != 0).collect();
+        if crate::ingest::enqueue(&state, rows).await.is_err() {
+            state.metrics.link_events_dropped.inc_by(n);
+            for t in tokens {
+                state.tokens.remove(t);
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct RedirectQuery {
+    #[serde(rename = "qr")]
+    qr: Option<String>,
+}
+
+/// `GET|HEAD /l/{slug}`.
+pub async fn redirect(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Query(q): Query<RedirectQuery>,
+) -> Response {
+    follow(&state, peer, &method, &headers, "", &slug, q.qr.is_some()).await
+}
+
+/// Any path on a custom short domain: `/{slug}`. Other hosts get a plain 404.
+pub async fn short_domain(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| normalise_host(h.split(':').next().unwrap_or(h)))
+        .unwrap_or_default();
+    let slug = uri.path().trim_start_matches('/');
+    if slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    let qr = uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.split('=').next() == Some(QR_MARKER))
+    });
+    follow(&state, peer, &method, &headers, &host, slug, qr).await
+}
+
+fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or(Lang::En)
+}
+
+/// A clear page for a link that cannot be followed (not an error page: the reader did
+/// nothing wrong).
+fn unavailable(status: StatusCode, why: &str, headers: &HeaderMap) -> Response {
+    let lang = lang_of(headers);
+    let (title, text) = match (lang, why) {
+        (Lang::Fr, "expired") => (
+            "Lien expiré",
+            "Ce lien a expiré. Demandez un nouveau lien à la personne qui vous l'a envoyé.",
+        ),
+        (Lang::Fr, "disabled") => (
+            "Lien désactivé",
+            "Ce lien a été désactivé par son propriétaire.",
+        ),
+        (Lang::Fr, "limit") => (
+            "Lien épuisé",
+            "Ce lien a atteint son nombre maximal de clics.",
+        ),
+        (Lang::Fr, _) => (
+            "Lien introuvable",
+            "Aucun lien ne correspond à cette adresse. Vérifiez qu'elle est complète.",
+        ),
+        (_, "expired") => (
+            "Link expired",
+            "This link has expired. Ask whoever sent it for a new one.",
+        ),
+        (_, "disabled") => ("Link disabled", "This link has been disabled by its owner."),
+        (_, "limit") => (
+            "Link used up",
+            "This link has reached its maximum number of clicks.",
+        ),
+        _ => (
+            "Link not found",
+            "No link matches this address. Check that it is complete.",
+        ),
+    };
+    let body = page_bare(
+        title,
+        lang.code(),
+        html! { main.link-unavailable { h1 { (title) } p { (text) } } },
+    );
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn follow(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    method: &Method,
+    headers: &HeaderMap,
+    domain: &str,
+    slug: &str,
+    qr: bool,
+) -> Response {
+    let mut found = state.links.get(domain, slug);
+    // An unknown slug may be a link just made elsewhere (the CLI, another node): reload,
+    // at most once a second, so a flood of wrong slugs cannot hammer the database.
+    if found.is_none() && state.links.may_reload_on_miss() {
+        if let Err(e) = state.links.reload(state).await {
+            tracing::warn!(message = "Could not reload links.", error = %e);
+        }
+        found = state.links.get(domain, slug);
+    }
+    let Some(entry) = found else {
+        state.metrics.link_request("missing");
+        return unavailable(StatusCode::NOT_FOUND, "missing", headers);
+    };
+    let now = Utc::now();
+    let l = &entry.link;
+    if l.disabled {
+        state.metrics.link_request("disabled");
+        return unavailable(StatusCode::GONE, "disabled", headers);
+    }
+    if l.expires_at.is_some_and(|t| t <= now) {
+        state.metrics.link_request("expired");
+        return unavailable(StatusCode::GONE, "expired", headers);
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let facts = state.ua_facts(user_agent);
+    let kind = classify_request(method == Method::HEAD, &facts.request, qr);
+    let counted = matches!(kind, LinkRequest::Click | LinkRequest::Scan);
+    if counted && l.max_clicks.is_some_and(|max| entry.uses() >= max) {
+        state.metrics.link_request("limit");
+        return unavailable(StatusCode::GONE, "limit", headers);
+    }
+    state.metrics.link_request(kind.as_str());
+    let mut token = 0u64;
+    if counted || matches!(kind, LinkRequest::Preview(_)) {
+        let ip = state.client_ip(peer.ip(), headers);
+        let row = link_event(state, &entry, &kind, ip, user_agent, headers, now);
+        if counted {
+            entry.pending.fetch_add(1, Ordering::Relaxed);
+            token = row.token;
+            state.tokens.insert_new(
+                token,
+                &TokenNode {
+                    site_id: l.site_id,
+                    kind: NodeKind::Link,
+                    session_id: row.session_id,
+                    visitor_id: row.visitor_id,
+                    generation: 0,
+                    share_channel: l.channel.clone(),
+                    link_id: row.link_id,
+                },
+            );
+        }
+        if !state.link_events.send(row) {
+            state.metrics.link_events_dropped.inc();
+            if token != 0 {
+                state.tokens.remove(token);
+            }
+        }
+    }
+    // Previews, bots and HEAD requests follow the link too (a preview needs the page),
+    // without a token: only people's clicks start a cascade.
+    let location = match Token::from_bits(token) {
+        Some(t) => redirect_location(&entry.target, &entry.utm, t, entry.token_in_query),
+        None => entry.target.to_string(),
+    };
+    let status = match l.redirect {
+        301 => StatusCode::MOVED_PERMANENTLY,
+        307 => StatusCode::TEMPORARY_REDIRECT,
+        _ => StatusCode::FOUND,
+    };
+    let Ok(loc) = HeaderValue::from_str(&location) else {
+        return unavailable(StatusCode::NOT_FOUND, "missing", headers);
+    };
+    let mut r = status.into_response();
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, loc);
+    // Every click must reach the server to be counted (and get its own token).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    r
+}
+
+/// The stored event of a click, scan or preview. It is not a visit (`entry` is false):
+/// the landing visit, if the target is a tracked page, is counted by the tracker.
+fn link_event(
+    state: &AppState,
+    entry: &Entry,
+    kind: &LinkRequest,
+    ip: IpAddr,
+    user_agent: &str,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> EventRow {
+    let l = &entry.link;
+    let (salt, _) = state.salts_now();
+    let visitor = visitor_id(&salt, l.site_id, &ip.to_string(), user_agent);
+    let referrer = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let path = format!("/l/{}", l.slug);
+    let empty_utm = Utm::default();
+    let arrival = Arrival {
+        site_host: &entry.site_domain,
+        path: &path,
+        referrer: referrer.as_deref(),
+        user_agent,
+        utm: &empty_utm,
+        click_id: None,
+        telegram_webview: false,
+    };
+    let mut c = classify(&state.rules, &arrival);
+    if let Some(info) = state.rules.channel_info(&l.channel) {
+        c.channel = Channel::new(l.channel.as_str());
+        c.group = info.group;
+        c.source = info.name.clone();
+    }
+    c.evidence = Evidence::ShortLink;
+    let facts = state.ua_facts(user_agent);
+    let (name, props) = match kind {
+        LinkRequest::Scan => (SCAN_EVENT, Vec::new()),
+        LinkRequest::Preview(app) => (PREVIEW_EVENT, vec![("app".to_string(), app.clone())]),
+        _ => (CLICK_EVENT, Vec::new()),
+    };
+    let counted = matches!(kind, LinkRequest::Click | LinkRequest::Scan);
+    let host = if l.domain.is_empty() {
+        "l".to_string()
+    } else {
+        l.domain.clone()
+    };
+    EventRow {
+        site_id: l.site_id,
+        ts: now,
+        name: name.to_string(),
+        visitor_id: visitor,
+        session_id: rand::random::<u64>() | 1,
+        entry: false,
+        hostname: host,
+        pathname: path.clone(),
+        entry_page: path,
+        referrer: referrer
+            .as_deref()
+            .and_then(|r| Url::parse(r).ok())
+            .and_then(|u| u.host_str().map(normalise_host))
+            .unwrap_or_default(),
+        source: c.source,
+        utm_source: String::new(),
+        utm_medium: String::new(),
+        utm_campaign: l.utm_campaign.clone(),
+        utm_term: String::new(),
+        utm_content: String::new(),
+        click_id: String::new(),
+        channel: c.channel.as_str().to_string(),
+        channel_group: c.group,
+        evidence: c.evidence,
+        device: facts.device.kind.clone(),
+        browser: facts.device.browser.clone(),
+        os: facts.device.os.clone(),
+        country: state.country(ip, headers),
+        screen_width: 0,
+        props,
+        revenue: None,
+        token: if counted {
+            rand::random::<u64>() | 1
+        } else {
+            0
+        },
+        parent_token: 0,
+        parent_session: 0,
+        generation: 0,
+        visit_share_channel: String::new(),
+        token_status: TokenStatus::None,
+        share_channel: String::new(),
+        link_id: u64::try_from(l.id).unwrap_or_default(),
+    }
+}

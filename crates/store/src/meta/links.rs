@@ -1,0 +1,290 @@
+//! Tracked short links in the metadata store. Validation (slugs, targets, UTM) is
+//! `core::links`; this file only stores.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{MetaError, MetaStore};
+
+/// A stored link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub id: i64,
+    pub site_id: u32,
+    /// Custom short domain, empty for Lucarne's own host (`/l/SLUG`).
+    pub domain: String,
+    pub slug: String,
+    pub target: String,
+    /// The channel the link is made for (`whatsapp`, `sms`, `qr-code`, …), or empty.
+    pub channel: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    /// 301, 302 or 307.
+    pub redirect: u16,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_clicks: Option<u64>,
+    pub disabled: bool,
+    /// Clicks persisted so far (the server counts in memory and writes them back).
+    pub clicks: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a link is made of (create and edit).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkInput {
+    pub domain: String,
+    pub slug: String,
+    pub target: String,
+    pub channel: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    pub redirect: u16,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_clicks: Option<u64>,
+    pub disabled: bool,
+}
+
+const COLUMNS: &str = "id, site_id, domain, slug, target, channel, utm_source, utm_medium, \
+     utm_campaign, utm_term, utm_content, redirect, expires_at, max_clicks, disabled, clicks, \
+     created_at";
+
+fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn row_to_link(r: &SqliteRow) -> Result<Link, MetaError> {
+    Ok(Link {
+        id: r.try_get("id")?,
+        site_id: u32::try_from(r.try_get::<i64, _>("site_id")?).unwrap_or_default(),
+        domain: r.try_get("domain")?,
+        slug: r.try_get("slug")?,
+        target: r.try_get("target")?,
+        channel: r.try_get("channel")?,
+        utm_source: r.try_get("utm_source")?,
+        utm_medium: r.try_get("utm_medium")?,
+        utm_campaign: r.try_get("utm_campaign")?,
+        utm_term: r.try_get("utm_term")?,
+        utm_content: r.try_get("utm_content")?,
+        redirect: u16::try_from(r.try_get::<i64, _>("redirect")?).unwrap_or(302),
+        expires_at: parse_time(r.try_get("expires_at")?),
+        max_clicks: r
+            .try_get::<Option<i64>, _>("max_clicks")?
+            .and_then(|n| u64::try_from(n).ok()),
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        clicks: u64::try_from(r.try_get::<i64, _>("clicks")?).unwrap_or_default(),
+        created_at: parse_time(r.try_get("created_at")?).unwrap_or_default(),
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl MetaStore {
+    pub async fn create_link(&self, site_id: u32, l: &LinkInput) -> Result<Link, MetaError> {
+        let now = Utc::now().to_rfc3339();
+        let r = sqlx::query(&format!(
+            "INSERT INTO links (site_id, domain, slug, target, channel, utm_source, utm_medium, \
+             utm_campaign, utm_term, utm_content, redirect, expires_at, max_clicks, disabled, \
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(i64::from(site_id))
+        .bind(&l.domain)
+        .bind(&l.slug)
+        .bind(&l.target)
+        .bind(&l.channel)
+        .bind(&l.utm_source)
+        .bind(&l.utm_medium)
+        .bind(&l.utm_campaign)
+        .bind(&l.utm_term)
+        .bind(&l.utm_content)
+        .bind(i64::from(l.redirect))
+        .bind(l.expires_at.map(|t| t.to_rfc3339()))
+        .bind(l.max_clicks.and_then(|n| i64::try_from(n).ok()))
+        .bind(i64::from(l.disabled))
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                MetaError::SlugTaken(l.slug.clone())
+            } else {
+                MetaError::Db(e)
+            }
+        })?;
+        row_to_link(&r)
+    }
+
+    /// Replace a link's fields (not its clicks). `None` when no such link on the site.
+    pub async fn update_link(
+        &self,
+        site_id: u32,
+        id: i64,
+        l: &LinkInput,
+    ) -> Result<Option<Link>, MetaError> {
+        let r = sqlx::query(&format!(
+            "UPDATE links SET domain = ?, slug = ?, target = ?, channel = ?, utm_source = ?, \
+             utm_medium = ?, utm_campaign = ?, utm_term = ?, utm_content = ?, redirect = ?, \
+             expires_at = ?, max_clicks = ?, disabled = ?, updated_at = ? \
+             WHERE id = ? AND site_id = ? RETURNING {COLUMNS}"
+        ))
+        .bind(&l.domain)
+        .bind(&l.slug)
+        .bind(&l.target)
+        .bind(&l.channel)
+        .bind(&l.utm_source)
+        .bind(&l.utm_medium)
+        .bind(&l.utm_campaign)
+        .bind(&l.utm_term)
+        .bind(&l.utm_content)
+        .bind(i64::from(l.redirect))
+        .bind(l.expires_at.map(|t| t.to_rfc3339()))
+        .bind(l.max_clicks.and_then(|n| i64::try_from(n).ok()))
+        .bind(i64::from(l.disabled))
+        .bind(Utc::now().to_rfc3339())
+        .bind(id)
+        .bind(i64::from(site_id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                MetaError::SlugTaken(l.slug.clone())
+            } else {
+                MetaError::Db(e)
+            }
+        })?;
+        r.as_ref().map(row_to_link).transpose()
+    }
+
+    pub async fn delete_link(&self, site_id: u32, id: i64) -> Result<bool, MetaError> {
+        let n = sqlx::query("DELETE FROM links WHERE id = ? AND site_id = ?")
+            .bind(id)
+            .bind(i64::from(site_id))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn link(&self, site_id: u32, id: i64) -> Result<Option<Link>, MetaError> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM links WHERE id = ? AND site_id = ?"
+        ))
+        .bind(id)
+        .bind(i64::from(site_id))
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(row_to_link).transpose()
+    }
+
+    /// A link by id, whatever its site (the caller checks access).
+    pub async fn link_by_id(&self, id: i64) -> Result<Option<Link>, MetaError> {
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM links WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(row_to_link).transpose()
+    }
+
+    /// A site's links, newest first.
+    pub async fn links(&self, site_id: u32) -> Result<Vec<Link>, MetaError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM links WHERE site_id = ? ORDER BY id DESC"
+        ))
+        .bind(i64::from(site_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_link).collect()
+    }
+
+    /// Every link of every site (the redirect cache is built from it).
+    pub async fn all_links(&self) -> Result<Vec<Link>, MetaError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM links ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_link).collect()
+    }
+
+    /// Add clicks counted in memory to the persisted counts.
+    pub async fn add_link_clicks(&self, counts: &[(i64, u64)]) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, n) in counts {
+            sqlx::query("UPDATE links SET clicks = clicks + ? WHERE id = ?")
+                .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn links_crud_and_unique_slugs() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(dir.path()).await.unwrap();
+        let site = m.add_site("example.com", "UTC").await.unwrap();
+        let input = LinkInput {
+            slug: "spring".into(),
+            target: "https://example.com/sale".into(),
+            channel: "whatsapp".into(),
+            utm_source: "whatsapp".into(),
+            redirect: 302,
+            max_clicks: Some(100),
+            ..LinkInput::default()
+        };
+        let l = m.create_link(site.id, &input).await.unwrap();
+        assert_eq!(
+            (l.slug.as_str(), l.max_clicks, l.clicks),
+            ("spring", Some(100), 0)
+        );
+        assert!(matches!(
+            m.create_link(site.id, &input).await,
+            Err(MetaError::SlugTaken(_))
+        ));
+        // The same slug on a custom short domain is another link.
+        let other = LinkInput {
+            domain: "go.example".into(),
+            ..input.clone()
+        };
+        m.create_link(site.id, &other).await.unwrap();
+        let edited = LinkInput {
+            disabled: true,
+            target: "https://example.com/sale2".into(),
+            ..input.clone()
+        };
+        let e = m
+            .update_link(site.id, l.id, &edited)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(e.disabled);
+        assert_eq!(e.target, "https://example.com/sale2");
+        assert_eq!(
+            m.update_link(site.id + 1, l.id, &edited).await.unwrap(),
+            None
+        );
+        m.add_link_clicks(&[(l.id, 7), (l.id, 3)]).await.unwrap();
+        assert_eq!(m.link(site.id, l.id).await.unwrap().unwrap().clicks, 10);
+        assert_eq!(m.links(site.id).await.unwrap().len(), 2);
+        assert!(m.delete_link(site.id, l.id).await.unwrap());
+        assert!(!m.delete_link(site.id, l.id).await.unwrap());
+        assert_eq!(m.all_links().await.unwrap().len(), 1);
+    }
+}
