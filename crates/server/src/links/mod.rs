@@ -68,7 +68,8 @@ impl Entry {
 
 #[derive(Default)]
 struct Snapshot {
-    by_key: HashMap<(String, String), Arc<Entry>>,
+    /// Domain (`""`: Lucarne's own host) → slug → link: looked up without allocating.
+    by_key: HashMap<String, HashMap<String, Arc<Entry>>>,
     by_id: HashMap<i64, Arc<Entry>>,
 }
 
@@ -88,10 +89,7 @@ impl LinkCache {
 
     /// The link at `slug` on `domain` (`""`: Lucarne's own host).
     pub fn get(&self, domain: &str, slug: &str) -> Option<Arc<Entry>> {
-        self.current()
-            .by_key
-            .get(&(domain.to_string(), slug.to_string()))
-            .cloned()
+        self.current().by_key.get(domain)?.get(slug).cloned()
     }
 
     pub fn by_id(&self, id: i64) -> Option<Arc<Entry>> {
@@ -106,8 +104,7 @@ impl LinkCache {
 
     /// Is `host` a custom short domain of some link?
     pub fn is_short_domain(&self, host: &str) -> bool {
-        let snap = self.current();
-        !host.is_empty() && snap.by_key.keys().any(|(d, _)| d == host)
+        !host.is_empty() && self.current().by_key.contains_key(host)
     }
 
     /// Rebuild from the metadata store, keeping clicks counted but not yet written.
@@ -153,7 +150,9 @@ impl LinkCache {
                 link,
             });
             snap.by_key
-                .insert((e.link.domain.clone(), e.link.slug.clone()), e.clone());
+                .entry(e.link.domain.clone())
+                .or_default()
+                .insert(e.link.slug.clone(), e.clone());
             snap.by_id.insert(e.link.id, e);
         }
         if let Ok(mut s) = self.snapshot.write() {
