@@ -507,6 +507,28 @@ async fn qr_data(
     Ok((format!("{}?qr=1", short_url(&base, &l)), o, l.slug))
 }
 
+/// A QR image as an HTTP response (`png`: PNG, else SVG), named after the slug.
+pub fn qr_response(data: &str, o: &QrOptions, slug: &str, png: bool) -> Result<Response, ApiError> {
+    let bad = |e: String| ApiError::bad_request("bad_qr", e);
+    let (body, mime, ext) = if png {
+        (qr::png(data, o).map_err(bad)?, "image/png", "png")
+    } else {
+        let svg = qr::svg(data, o).map_err(|e| bad(e.to_string()))?;
+        (svg.into_bytes(), "image/svg+xml", "svg")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{slug}.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 async fn qr_svg(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -514,18 +536,7 @@ async fn qr_svg(
     Query(p): Query<QrParams>,
 ) -> Result<Response, ApiError> {
     let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
-    let svg = qr::svg(&data, &o).map_err(|e| ApiError::bad_request("bad_qr", e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{slug}.svg\""),
-            ),
-        ],
-        svg,
-    )
-        .into_response())
+    qr_response(&data, &o, &slug, false)
 }
 
 async fn qr_png(
@@ -535,18 +546,7 @@ async fn qr_png(
     Query(p): Query<QrParams>,
 ) -> Result<Response, ApiError> {
     let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
-    let png = qr::png(&data, &o).map_err(|e| ApiError::bad_request("bad_qr", e))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{slug}.png\""),
-            ),
-        ],
-        png,
-    )
-        .into_response())
+    qr_response(&data, &o, &slug, true)
 }
 
 /// A link's report: clicks, unique clickers, QR scans, previews by app, landing visits
