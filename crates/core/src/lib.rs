@@ -4,6 +4,7 @@
 //! Everything here is a function of its inputs (plus an explicit random source where
 //! randomness is the point, e.g. tokens and the synthetic traffic generator).
 
+pub mod access_log;
 pub mod cascade;
 pub mod channel;
 pub mod classify;

@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod import_log;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,6 +117,21 @@ enum Command {
     Link {
         #[command(subcommand)]
         cmd: LinkCmd,
+    },
+    /// Import link previews (and optionally pageviews) from an nginx/Apache combined
+    /// access log, plain or gzip-compressed. Run it with the server stopped.
+    ImportLog {
+        /// The access log file (combined format; .gz detected by its first bytes).
+        file: PathBuf,
+        /// The site the log belongs to.
+        #[arg(long)]
+        site: String,
+        /// Also record people's pageviews (GET, 2xx, a page rather than a static file, not
+        /// a bot). Only for pages the tracker script did not count.
+        #[arg(long)]
+        pageviews: bool,
+        #[command(flatten)]
+        data: DataArg,
     },
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
@@ -359,6 +375,12 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             }
         },
         Command::Link { cmd } => links_cmd(cmd, &file).await,
+        Command::ImportLog {
+            file: log,
+            site,
+            pageviews,
+            data,
+        } => import_log::run(&data_dir(&data, &file), &file, &log, &site, pageviews).await,
         Command::Generate {
             data,
             site,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ingest;
 pub mod links;
 pub mod metrics;
+pub mod previews;
 pub mod state;
 pub mod web;
 
@@ -48,6 +49,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/stats/cascades/{token}",
             get(api::shares::cascade_of_token),
         )
+        .route("/api/v1/stats/previews", get(previews::report::previews))
+        .route("/og/{domain}", get(previews::og::og_image))
         .route("/l/{slug}", get(links::redirect))
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
