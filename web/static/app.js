@@ -36,3 +36,49 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
+
+// Links view (dashboard/links.rs): copy buttons for short URLs (hidden until this
+// script shows them) and forms that ask before they act (`data-confirm`, e.g. delete).
+(function () {
+  "use strict";
+  function copyWithSelection(text) {
+    var t = document.createElement("textarea");
+    t.value = text;
+    t.setAttribute("readonly", "");
+    t.className = "copy-buffer";
+    document.body.appendChild(t);
+    t.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    t.remove();
+    return ok;
+  }
+  function init() {
+    document.querySelectorAll("button.copy-btn[data-copy]").forEach(function (b) {
+      var label = b.textContent;
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        var text = b.getAttribute("data-copy") || "";
+        var done = function () {
+          b.textContent = b.getAttribute("data-done") || label;
+          b.classList.add("done");
+          setTimeout(function () { b.textContent = label; b.classList.remove("done"); }, 1500);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, function () {
+            if (copyWithSelection(text)) done();
+          });
+        } else if (copyWithSelection(text)) {
+          done();
+        }
+      });
+    });
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (e) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
+      });
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -15,7 +15,7 @@ use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
 use lucarne_server::{app, AppState, ServerOptions};
 use lucarne_store::duck::DuckEvents;
-use lucarne_store::meta::{KeyScope, MetaStore};
+use lucarne_store::meta::{KeyScope, LinkInput, MetaStore};
 use lucarne_store::EventStore;
 use tower::ServiceExt;
 
@@ -468,6 +468,33 @@ async fn authorization_matrix() {
         assert_eq!(h.send_from(req, ip).await.status, StatusCode::ACCEPTED);
     }
     let cascade = format!("/sites/a.example/cascades/{root}");
+    // A short link on a.example for the Links view, and one on b.example.
+    let link = |slug: &str| LinkInput {
+        slug: slug.into(),
+        target: format!("https://example.org/{slug}"),
+        redirect: 302,
+        ..LinkInput::default()
+    };
+    let a_link = h
+        .state
+        .meta
+        .create_link(a.id, &link("matrix"))
+        .await
+        .unwrap();
+    let b_site = h
+        .state
+        .meta
+        .site_by_domain("b.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let b_link = h
+        .state
+        .meta
+        .create_link(b_site.id, &link("other"))
+        .await
+        .unwrap();
+    let lk = format!("/sites/a.example/links/{}", a_link.id);
 
     // Site-specific GET routes: (path, is it an owner-only page?, served by the dashboard?)
     let site_routes: Vec<(String, bool, bool)> = vec![
@@ -485,6 +512,16 @@ async fn authorization_matrix() {
             false,
             true,
         ),
+        ("/sites/a.example/links".into(), false, false),
+        (
+            "/sites/a.example/links?lang=fr&created=1".into(),
+            false,
+            false,
+        ),
+        (lk.clone(), false, false),
+        (format!("{lk}?period=7d&lang=fr"), false, false),
+        (format!("{lk}/qr.svg"), false, false),
+        (format!("{lk}/qr.png?size=128&download=1"), false, false),
         ("/sites/a.example/settings".into(), true, false),
         ("/sites/a.example/members".into(), true, false),
         ("/sites/a.example/shared-links".into(), true, false),
@@ -561,6 +598,18 @@ async fn authorization_matrix() {
         }
     }
 
+    // A link of another site, or no link at all, through a.example: 404 for its owner.
+    for path in [
+        format!("/sites/a.example/links/{}", b_link.id),
+        format!("/sites/a.example/links/{}/qr.svg", b_link.id),
+        "/sites/a.example/links/nope".to_string(),
+        "/sites/a.example/links/0/qr.png".to_string(),
+    ] {
+        let r = h.get(&path, Some(&owner.cookie)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "owner {path}");
+        assert!(!r.body.contains("example.org/other"), "{path} leaks");
+    }
+
     // Pages not tied to one site.
     for path in ["/", "/sites", "/settings/keys", "/logout"] {
         let anon = h.get(path, None).await;
@@ -603,6 +652,33 @@ async fn authorization_matrix() {
             vec![("action", "revoke"), ("id", "1")],
         ),
     ];
+    // The Links view's forms (owners only).
+    let link_posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/sites/a.example/links".into(),
+            vec![("action", "create"), ("url", "https://evil.example/")],
+        ),
+        (
+            "/sites/a.example/links".into(),
+            vec![
+                ("action", "campaign"),
+                ("url", "https://evil.example/"),
+                ("campaign", "leak"),
+                ("channels", "sms"),
+            ],
+        ),
+        (
+            lk.clone(),
+            vec![("action", "edit"), ("url", "https://evil.example/")],
+        ),
+        (lk.clone(), vec![("action", "disable")]),
+        (lk.clone(), vec![("action", "delete")]),
+    ];
+    let posts: Vec<(String, Vec<(&str, &str)>)> = posts
+        .into_iter()
+        .map(|(p, f)| (p.to_string(), f))
+        .chain(link_posts)
+        .collect();
     for (path, fields) in &posts {
         let anon = h.post(path, None, fields).await;
         assert_eq!(anon.status, StatusCode::SEE_OTHER, "anonymous POST {path}");
@@ -641,6 +717,11 @@ async fn authorization_matrix() {
     let links = h.state.meta.shared_links(a.id).await.unwrap();
     assert_eq!(links.len(), 1);
     assert!(!links[0].revoked);
+    assert_eq!(
+        h.state.meta.links(a.id).await.unwrap(),
+        vec![a_link.clone()],
+        "short links unchanged"
+    );
 
     // Shared links: a live token opens the site read-only, anything else does not.
     let access = shared_access(&h.state, &token)
@@ -830,10 +911,43 @@ async fn every_form_checks_csrf() {
         .await
         .unwrap()
         .unwrap();
-    let cases: [(&str, Vec<(&str, &str)>); 6] = [
+    let link = h
+        .state
+        .meta
+        .create_link(
+            a.id,
+            &LinkInput {
+                slug: "csrf".into(),
+                target: "https://a.example/".into(),
+                redirect: 302,
+                ..LinkInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let link_path = format!("/sites/a.example/links/{}", link.id);
+    let cases: [(&str, Vec<(&str, &str)>); 10] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
+        ),
+        (
+            "/sites/a.example/links",
+            vec![("action", "create"), ("url", "https://a.example/new")],
+        ),
+        (
+            "/sites/a.example/links",
+            vec![
+                ("action", "campaign"),
+                ("url", "https://a.example/new"),
+                ("campaign", "c"),
+                ("channels", "sms"),
+            ],
+        ),
+        (&link_path, vec![("action", "disable")]),
+        (
+            &link_path,
+            vec![("action", "edit"), ("url", "https://a.example/changed")],
         ),
         (
             "/sites/a.example/settings",
@@ -886,6 +1000,11 @@ async fn every_form_checks_csrf() {
     assert_eq!(h.state.meta.members(a.id).await.unwrap().len(), 2);
     assert!(h.state.meta.shared_links(a.id).await.unwrap().is_empty());
     assert!(h.state.meta.api_keys().await.unwrap().is_empty());
+    assert_eq!(
+        h.state.meta.links(a.id).await.unwrap(),
+        vec![link.clone()],
+        "short links unchanged"
+    );
     assert_eq!(
         h.get("/sites", Some(&owner.cookie)).await.status,
         StatusCode::OK,

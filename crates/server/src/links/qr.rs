@@ -121,7 +121,10 @@ mod tests {
             s.starts_with("<svg") && s.contains("viewBox=\"0 0 37 37\""),
             "{s}"
         );
-        assert!(s.contains("M4 4h7v1h-7z"), "the finder pattern's top row is one run");
+        assert!(
+            s.contains("M4 4h7v1h-7z"),
+            "the finder pattern's top row is one run"
+        );
         let p = png("https://lucarne.test/l/abc?qr=1", &o).unwrap();
         assert_eq!(&p[1..4], b"PNG");
         assert!(QrOptions::parse(Some(10), None, None).is_none());

@@ -563,6 +563,7 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
         nav.site-tabs {
             a href={ "/sites/" (domain) } { (lang.auth("tab_dashboard")) }
             a href={ "/sites/" (domain) "/shares" } { (lang.auth("tab_sharing")) }
+            a href={ "/sites/" (domain) "/links" } { (lang.auth("tab_links")) }
             @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                 @let label = lang.auth(key);
                 @if path == current {

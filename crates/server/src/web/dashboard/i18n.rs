@@ -434,6 +434,7 @@ pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
     // Site settings
     ("tab_dashboard", "Dashboard", "Tableau de bord"),
     ("tab_sharing", "Sharing", "Partages"),
+    ("tab_links", "Links", "Liens"),
     ("site_settings", "Settings", "Réglages du site"),
     ("saved", "Settings saved.", "Réglages enregistrés."),
     ("snippet", "Tracking snippet", "Extrait de suivi"),

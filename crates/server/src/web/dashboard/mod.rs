@@ -5,6 +5,8 @@
 //! - `GET /sites/{domain}/export/{panel}.csv`, `GET /share/{token}/export/{panel}.csv`.
 //! - `GET /sites/{domain}/shares`, `GET /sites/{domain}/cascades/{token}` (and the same
 //!   under `/share/{token}`) — the Sharing view and its cascade drill-down (`shares`).
+//! - `GET /sites/{domain}/links[/{id}[/qr.svg|qr.png]]` and their POST forms — tracked
+//!   short links: list, create, campaign, report, edit, QR codes (`links`).
 //! - `GET /static/app.css`, `GET /static/app.js` (compiled in).
 //!
 //! The whole view state lives in the query string (shareable, back button works):
@@ -16,6 +18,7 @@
 pub mod charts;
 pub mod csv;
 pub mod i18n;
+pub mod links;
 pub mod shares;
 
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .merge(shares::routes())
+        .merge(links::routes())
         // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
         .layer(CompressionLayer::new().gzip(true))
 }

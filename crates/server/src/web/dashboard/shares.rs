@@ -460,6 +460,9 @@ pub fn tabs(lang: Lang, access: &Access, base: &str, view: &View, sharing: Optio
         nav class="site-tabs dash-tabs" {
             a href=(overview) aria-current=[sharing.is_none().then_some("page")] { (lang.auth("tab_dashboard")) }
             a href=(shares) aria-current=[sharing.is_some().then_some("page")] { (lang.t("sharing")) }
+            @if !access.shared {
+                a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
+            }
             @if owner {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
