@@ -198,6 +198,17 @@ async fn create_validate_and_follow_a_link() {
         "clicks and scans count towards the limit"
     );
 
+    // Clicks, scans and preview fetches are events, not visits or visitors: the site
+    // has one visitor (the clicker, who landed) and one visit, which did not bounce
+    // because of them.
+    let (_, a) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,visits,pageviews,events,bounce_rate")
+        .await;
+    assert_eq!(a["results"]["visitors"]["value"], 1, "{a}");
+    assert_eq!(a["results"]["visits"]["value"], 1, "{a}");
+    assert_eq!(a["results"]["pageviews"]["value"], 1, "{a}");
+    assert_eq!(a["results"]["events"]["value"], 6, "3 clicks/scans, 2 previews, 1 pageview: {a}");
+    assert_eq!(a["results"]["bounce_rate"]["value"], 100, "{a}");
     let (s, b) = h
         .get(&format!("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel&metrics=visits&filters=visit:link=={id}"))
         .await;
@@ -456,6 +467,27 @@ async fn campaigns_custom_domains_and_qr_codes() {
         StatusCode::NOT_FOUND
     );
 
+    // A link made elsewhere (the CLI writes the metadata store directly) works at once,
+    // even right after a reload.
+    let site = h.state.site("example.com").await.expect("site");
+    for slug in ["cli-1", "cli-2"] {
+        h.state
+            .meta
+            .create_link(
+                site.id,
+                &lucarne_store::meta::LinkInput {
+                    slug: slug.into(),
+                    target: "https://example.com/cli".into(),
+                    redirect: 302,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("link");
+        let (s, _, _) = h.follow(Method::GET, &format!("/l/{slug}"), CHROME, "stats.test").await;
+        assert_eq!(s, StatusCode::FOUND, "{slug}");
+    }
+
     // QR codes encode the short URL with the scan marker.
     let id = l["id"].as_i64().expect("id");
     let req = Request::get(format!("/api/v1/links/{id}/qr.svg?size=256&margin=2&ec=H"))
@@ -488,5 +520,5 @@ async fn campaigns_custom_domains_and_qr_codes() {
         .call(Method::GET, "/api/v1/links?site_id=example.com", None)
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["results"].as_array().map(Vec::len), Some(6));
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(8));
 }

@@ -45,8 +45,8 @@ use crate::web::dashboard::i18n::Lang;
 const EVENT_QUEUE: usize = 100_000;
 /// Rows per submission to the store at most.
 const BATCH_ROWS: usize = 2_000;
-/// How often a missed slug may trigger a reload of the cache.
-const MISS_RELOAD: Duration = Duration::from_secs(1);
+/// Reloads caused by unknown slugs are at least this far apart.
+const MISS_RELOAD: Duration = Duration::from_millis(250);
 
 /// A link as the redirect needs it.
 pub struct Entry {
@@ -76,7 +76,10 @@ struct Snapshot {
 #[derive(Default)]
 pub struct LinkCache {
     snapshot: RwLock<Arc<Snapshot>>,
+    /// When the latest reload started.
     last_reload: Mutex<Option<Instant>>,
+    /// Misses wait here: one reload serves every miss that came before it started.
+    miss_gate: tokio::sync::Mutex<()>,
 }
 
 impl LinkCache {
@@ -109,6 +112,9 @@ impl LinkCache {
 
     /// Rebuild from the metadata store, keeping clicks counted but not yet written.
     pub async fn reload(&self, state: &AppState) -> Result<(), lucarne_store::meta::MetaError> {
+        if let Ok(mut t) = self.last_reload.lock() {
+            *t = Some(Instant::now());
+        }
         let links = state.meta.all_links().await?;
         let old = self.current();
         let mut sites: HashMap<u32, (String, bool)> = HashMap::new();
@@ -158,22 +164,31 @@ impl LinkCache {
         if let Ok(mut s) = self.snapshot.write() {
             *s = Arc::new(snap);
         }
-        if let Ok(mut t) = self.last_reload.lock() {
-            *t = Some(Instant::now());
-        }
         Ok(())
     }
 
-    fn may_reload_on_miss(&self) -> bool {
-        match self.last_reload.lock() {
-            Ok(mut t) => {
-                let due = t.is_none_or(|at| at.elapsed() >= MISS_RELOAD);
-                if due {
-                    *t = Some(Instant::now());
-                }
-                due
+    fn last_reload(&self) -> Option<Instant> {
+        self.last_reload.lock().ok().and_then(|t| *t)
+    }
+
+    /// An unknown slug may be a link just made elsewhere (the CLI, another node): make
+    /// sure a reload starts after the miss. Misses queue behind one another and share
+    /// reloads, which are at least `MISS_RELOAD` apart, so a flood of wrong slugs costs
+    /// the database at most four reads a second (and each miss waits at most that long).
+    async fn reload_for_miss(&self, state: &AppState) {
+        let asked = Instant::now();
+        let _gate = self.miss_gate.lock().await;
+        let last = self.last_reload();
+        if last.is_some_and(|t| t >= asked) {
+            return;
+        }
+        if let Some(since) = last.map(|t| t.elapsed()) {
+            if since < MISS_RELOAD {
+                tokio::time::sleep(MISS_RELOAD - since).await;
             }
-            Err(_) => false,
+        }
+        if let Err(e) = self.reload(state).await {
+            tracing::warn!(message = "Could not reload links.", error = %e);
         }
     }
 
@@ -357,12 +372,8 @@ async fn follow(
     qr: bool,
 ) -> Response {
     let mut found = state.links.get(domain, slug);
-    // An unknown slug may be a link just made elsewhere (the CLI, another node): reload,
-    // at most once a second, so a flood of wrong slugs cannot hammer the database.
-    if found.is_none() && state.links.may_reload_on_miss() {
-        if let Err(e) = state.links.reload(state).await {
-            tracing::warn!(message = "Could not reload links.", error = %e);
-        }
+    if found.is_none() {
+        state.links.reload_for_miss(state).await;
         found = state.links.get(domain, slug);
     }
     let Some(entry) = found else {

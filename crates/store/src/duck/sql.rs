@@ -157,20 +157,42 @@ fn visits_by_start(
 const PRIVATE_GROUPS: &str = "('private-message', 'email')";
 
 /// Event-level aggregates, grouped by `group` (an SQL expression) if given.
+/// Events that are not part of a visit: short-link clicks and scans and link-preview
+/// fetches. They count as events, but not as visitors or visits, unless the query asks
+/// for them by name or link (then their clickers are the visitors asked about).
+const NOT_VISIT_EVENTS: &str = "('link_click', 'link_scan', 'preview')";
+
+fn asks_for_link_events(q: &ReportQuery) -> bool {
+    q.filters
+        .iter()
+        .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))
+}
+
+/// `AND …` excluding the events of [`NOT_VISIT_EVENTS`], unless the query asks for them.
+fn visit_events_only(q: &ReportQuery) -> String {
+    if asks_for_link_events(q) {
+        String::new()
+    } else {
+        format!(" AND name NOT IN {NOT_VISIT_EVENTS}")
+    }
+}
+
 fn event_level(
     conn: &Connection,
     q: &ReportQuery,
     group: Option<(&str, Vec<Value>)>,
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
     let distinct_visits = q.has_event_filters();
+    let only = visit_events_only(q);
     let visits = if distinct_visits {
-        "approx_count_distinct(session_id)"
+        format!("approx_count_distinct(session_id) FILTER (WHERE true{only})")
     } else {
-        "count(*) FILTER (WHERE entry)"
+        "count(*) FILTER (WHERE entry)".to_string()
     };
+    let visitors = format!("approx_count_distinct(visitor_id) FILTER (WHERE true{only})");
     let dark = |cond: &str| {
         if distinct_visits {
-            format!("approx_count_distinct(session_id) FILTER (WHERE {cond})")
+            format!("approx_count_distinct(session_id) FILTER (WHERE {cond}{only})")
         } else {
             format!("count(*) FILTER (WHERE entry AND {cond})")
         }
@@ -203,7 +225,7 @@ fn event_level(
     };
     let sql = format!(
         "SELECT {gsel}
-            approx_count_distinct(visitor_id)::BIGINT,
+            ({visitors})::BIGINT,
             ({visits})::BIGINT,
             (count(*) FILTER (WHERE name = 'pageview'))::BIGINT,
             count(*)::BIGINT,
@@ -287,6 +309,7 @@ fn visit_level(
         Some((g, gp)) => (format!("CAST({g} AS VARCHAR)"), gp.clone()),
         None => ("''".to_string(), Vec::new()),
     };
+    let only = visit_events_only(q);
     let sql = if q.has_event_filters() || group_is_event_level {
         let w_all = where_clause(q, false, &mut params);
         params.extend(gp);
@@ -297,8 +320,8 @@ fn visit_level(
             "WITH s AS (
                 SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM events WHERE {w_all} GROUP BY session_id),
-             m AS (SELECT DISTINCT {g} AS g, session_id FROM events WHERE {w_f})
+                FROM events WHERE {w_all}{only} GROUP BY session_id),
+             m AS (SELECT DISTINCT {g} AS g, session_id FROM events WHERE {w_f}{only})
              SELECT m.g, count(*)::BIGINT, (count(*) FILTER (WHERE s.pv <= 1))::BIGINT, coalesce(sum(s.dur), 0)::DOUBLE
              FROM m JOIN s USING (session_id) GROUP BY m.g"
         )
@@ -309,7 +332,7 @@ fn visit_level(
             "SELECT g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT, coalesce(sum(dur), 0)::DOUBLE FROM (
                 SELECT {g} AS g, session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM events WHERE {w} GROUP BY g, session_id) GROUP BY g"
+                FROM events WHERE {w}{only} GROUP BY g, session_id) GROUP BY g"
         )
     };
     visit_rows(conn, &sql, params)
