@@ -1,14 +1,24 @@
 //! Benchmark helpers: a no-op HTTP endpoint on the same stack as Lucarne (the ceiling
-//! for ingest), and the dashboard query benchmark over a real events store.
+//! for ingest), the dashboard query benchmark over a real events store, and the share
+//! cascade report over a page with a large share graph.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use lucarne_core::event::EventRow;
 use lucarne_core::stats::{buckets, utc_range, Interval, Property, ReportQuery, Utc0};
+use lucarne_core::token::TokenStatus;
+use lucarne_core::{ChannelGroup, Evidence};
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::EventStore;
+
+/// The server's allocator (`crates/lucarne/src/main.rs`): the reports allocate many
+/// small strings, so timings depend on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 struct Cli {
@@ -52,6 +62,25 @@ enum Cmd {
         #[arg(long, default_value = "period=30d")]
         query: String,
     },
+    /// Time the share reports over a store holding one page whose share graph has
+    /// `edges` edges, plus background traffic (with small cascades of its own): the
+    /// cascade report of that page (`GET /api/v1/stats/cascades?page=…`: the period's
+    /// share graph, every cascade built, those of the page kept, the top 10 as JSON) and
+    /// the share report (`GET /api/v1/stats/shares`: metrics and private/public ratio).
+    Cascade {
+        /// Where to build the store (default: a temporary directory, removed). A store
+        /// that already holds events there is reused as it is.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Share-graph edges (visits that arrived through a token) on the page.
+        #[arg(long, default_value_t = 100_000)]
+        edges: usize,
+        /// Background events on other pages.
+        #[arg(long, default_value_t = 1_000_000)]
+        background: usize,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -69,18 +98,35 @@ fn main() -> Result<()> {
             runs,
             query,
         } => page(&data, &site, runs, &query),
+        Cmd::Cascade {
+            data,
+            edges,
+            background,
+            runs,
+        } => cascade_bench(data, edges, background, runs),
     }
 }
 
 fn noop(listen: &str) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let app = axum::Router::new().route(
-            "/api/event",
-            axum::routing::post(|_body: axum::body::Bytes| async {
-                (axum::http::StatusCode::ACCEPTED, "{\"ok\":true}")
-            }),
-        );
+        // The ceilings: accept an event, and answer a redirect, doing nothing else.
+        let app = axum::Router::new()
+            .route(
+                "/api/event",
+                axum::routing::post(|_body: axum::body::Bytes| async {
+                    (axum::http::StatusCode::ACCEPTED, "{\"ok\":true}")
+                }),
+            )
+            .route(
+                "/l/{slug}",
+                axum::routing::get(|| async {
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [(axum::http::header::LOCATION, "https://bench.test/landing")],
+                    )
+                }),
+            );
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("bind {listen}"))?;
@@ -409,4 +455,468 @@ fn page(data: &std::path::Path, domain: &str, runs: usize, query: &str) -> Resul
         );
         Ok(())
     })
+}
+
+/// A small deterministic generator (splitmix64) for the synthetic share graph.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// A non-zero token.
+    fn token(&mut self) -> u64 {
+        self.next() | 1
+    }
+}
+
+/// A visit of the synthetic share graph.
+struct GraphVisit {
+    session: u64,
+    token: u64,
+    generation: u16,
+    ts_us: i64,
+}
+
+/// Widget buttons used by the bench graph: (button, channel of the visits, group).
+const BENCH_BUTTONS: [(&str, &str, ChannelGroup); 5] = [
+    ("whatsapp", "whatsapp", ChannelGroup::PrivateMessage),
+    ("messenger", "messenger", ChannelGroup::PrivateMessage),
+    ("email", "email", ChannelGroup::Email),
+    ("copy", "copied-link", ChannelGroup::PrivateMessage),
+    ("facebook", "facebook", ChannelGroup::PublicSocial),
+];
+
+/// Rows of a share graph with `edges` edges whose first generations land on `pages`:
+/// `edges / 25` roots (search visits), then each child attaches to a root (35 %, skewed:
+/// a few roots draw most), a random visit (35 %) or the parent of a random earlier child
+/// (30 %: popular visits get more children), never below generation 6; 55 % of
+/// children come through the parent's visit token (address bar), the others through a
+/// share button (one `share` event per parent and button). 40 % of the children view a
+/// second page.
+fn graph_rows(
+    mix: &mut Mix,
+    edges: usize,
+    pages: &[String],
+    (from_us, to_us): (i64, i64),
+    next_session: &mut u64,
+    out: &mut Vec<EventRow>,
+) {
+    let span = (to_us - from_us).max(1);
+    let base = sample_row(0);
+    let row = |v: &GraphVisit, page: &str, ts_us: i64| EventRow {
+        ts: chrono::DateTime::from_timestamp_micros(ts_us).unwrap_or_default(),
+        visitor_id: v.session.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        session_id: v.session,
+        entry: true,
+        pathname: page.to_string(),
+        entry_page: page.to_string(),
+        token: v.token,
+        generation: v.generation,
+        ..base.clone()
+    };
+    let roots = (edges / 25).max(1);
+    let mut visits: Vec<GraphVisit> = Vec::with_capacity(roots + edges);
+    let mut parents: Vec<usize> = Vec::with_capacity(edges);
+    let mut shared: HashMap<(usize, usize), u64> = HashMap::new();
+    for _ in 0..roots {
+        *next_session += 1;
+        let v = GraphVisit {
+            session: *next_session,
+            token: mix.token(),
+            generation: 0,
+            ts_us: from_us + mix.below((span as f64 * 0.8) as u64) as i64,
+        };
+        let page = &pages[mix.below(pages.len() as u64) as usize];
+        out.push(EventRow {
+            referrer: "google.com".into(),
+            source: "Google".into(),
+            channel: "google".into(),
+            channel_group: ChannelGroup::Search,
+            evidence: Evidence::Referrer,
+            ..row(&v, page, v.ts_us)
+        });
+        visits.push(v);
+    }
+    for _ in 0..edges {
+        let r = mix.unit();
+        // Roots by a skewed popularity (u⁴): the first few draw most first generations.
+        let popular_root =
+            |mix: &mut Mix| ((roots as f64 * mix.unit().powi(4)) as usize).min(roots - 1);
+        let mut parent = if r < 0.35 || parents.is_empty() {
+            popular_root(mix)
+        } else if r < 0.7 {
+            mix.below(visits.len() as u64) as usize
+        } else {
+            parents[mix.below(parents.len() as u64) as usize]
+        };
+        if visits[parent].generation >= 6 {
+            parent = popular_root(mix);
+        }
+        let (p_session, p_token, p_gen, p_ts) = {
+            let p = &visits[parent];
+            (p.session, p.token, p.generation, p.ts_us)
+        };
+        let delay = (60e6 * 2160f64.powf(mix.unit())) as i64; // 1 min – 36 h
+        let ts_us = (p_ts + delay).min(to_us - 1);
+        let page = &pages[mix.below(pages.len() as u64) as usize];
+        *next_session += 1;
+        let child = GraphVisit {
+            session: *next_session,
+            token: mix.token(),
+            generation: p_gen + 1,
+            ts_us,
+        };
+        let (parent_token, via, channel, group, evidence) = if mix.unit() < 0.55 {
+            (
+                p_token,
+                "address-bar",
+                "copied-link",
+                ChannelGroup::PrivateMessage,
+                Evidence::AddressBarToken,
+            )
+        } else {
+            let b = mix.below(BENCH_BUTTONS.len() as u64) as usize;
+            let (button, channel, group) = BENCH_BUTTONS[b];
+            let token = match shared.get(&(parent, b)) {
+                Some(&t) => t,
+                None => {
+                    let t = mix.token();
+                    shared.insert((parent, b), t);
+                    out.push(EventRow {
+                        name: "share".into(),
+                        entry: false,
+                        token: t,
+                        share_channel: button.into(),
+                        ..row(&visits[parent], page, p_ts + 30_000_000)
+                    });
+                    t
+                }
+            };
+            (token, button, channel, group, Evidence::ShareToken)
+        };
+        let entry = EventRow {
+            referrer: String::new(),
+            source: channel.into(),
+            channel: channel.into(),
+            channel_group: group,
+            evidence,
+            parent_token,
+            parent_session: p_session,
+            visit_share_channel: via.into(),
+            token_status: TokenStatus::Linked,
+            ..row(&child, page, ts_us)
+        };
+        if mix.unit() < 0.4 {
+            out.push(EventRow {
+                entry: false,
+                pathname: "/pricing".into(),
+                token: mix.token(),
+                ts: entry.ts + chrono::Duration::seconds(45),
+                ..entry.clone()
+            });
+        }
+        out.push(entry);
+        parents.push(parent);
+        visits.push(child);
+    }
+}
+
+/// Background traffic: `events` events on `pages` over the period, one or two per visit,
+/// a mix of channels, and small cascades of their own (one visit in 200 starts one).
+fn background_rows(
+    mix: &mut Mix,
+    events: usize,
+    pages: &[String],
+    (from_us, to_us): (i64, i64),
+    next_session: &mut u64,
+    mut submit: impl FnMut(Vec<EventRow>) -> Result<()>,
+) -> Result<()> {
+    const CHANNELS: [(&str, ChannelGroup, Evidence, &str); 5] = [
+        (
+            "google",
+            ChannelGroup::Search,
+            Evidence::Referrer,
+            "google.com",
+        ),
+        (
+            "whatsapp",
+            ChannelGroup::PrivateMessage,
+            Evidence::AndroidAppReferrer,
+            "android-app://com.whatsapp",
+        ),
+        (
+            "facebook",
+            ChannelGroup::PublicSocial,
+            Evidence::Referrer,
+            "facebook.com",
+        ),
+        ("dark", ChannelGroup::EstimatedDark, Evidence::DeepLink, ""),
+        ("direct", ChannelGroup::Direct, Evidence::None, ""),
+    ];
+    let base = sample_row(0);
+    let mut batch = Vec::with_capacity(20_000);
+    let mut made = 0;
+    while made < events {
+        if mix.below(200) == 0 {
+            let page = [pages[mix.below(pages.len() as u64) as usize].clone()];
+            let n = 1 + mix.below(8) as usize;
+            let before = batch.len();
+            graph_rows(mix, n, &page, (from_us, to_us), next_session, &mut batch);
+            made += batch.len() - before;
+        } else {
+            *next_session += 1;
+            let (channel, group, evidence, referrer) =
+                CHANNELS[mix.below(CHANNELS.len() as u64) as usize];
+            let page = &pages[mix.below(pages.len() as u64) as usize];
+            let ts_us = from_us + mix.below((to_us - from_us).max(1) as u64) as i64;
+            let entry = EventRow {
+                ts: chrono::DateTime::from_timestamp_micros(ts_us).unwrap_or_default(),
+                visitor_id: next_session.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                session_id: *next_session,
+                entry: true,
+                pathname: page.clone(),
+                entry_page: page.clone(),
+                referrer: referrer.into(),
+                source: channel.into(),
+                channel: channel.into(),
+                channel_group: group,
+                evidence,
+                token: mix.token(),
+                ..base.clone()
+            };
+            let views = 1 + mix.below(2) as usize;
+            for v in 1..views {
+                batch.push(EventRow {
+                    entry: false,
+                    pathname: pages[mix.below(pages.len() as u64) as usize].clone(),
+                    ts: entry.ts + chrono::Duration::seconds(60 * v as i64),
+                    token: mix.token(),
+                    ..entry.clone()
+                });
+            }
+            batch.push(entry);
+            made += views;
+        }
+        if batch.len() >= 20_000 {
+            submit(std::mem::take(&mut batch))?;
+        }
+    }
+    if !batch.is_empty() {
+        submit(batch)?;
+    }
+    Ok(())
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Fill `store` with the cascade benchmark's data: the page's share graph of `edges`
+/// edges and `background` events on 500 other pages, all within `period`.
+fn build_cascade_store(
+    store: &DuckEvents,
+    rt: &tokio::runtime::Runtime,
+    edges: usize,
+    background: usize,
+    page: &str,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Result<()> {
+    let period = (from.timestamp_micros(), to.timestamp_micros());
+    let mut mix = Mix(0xCA5C_ADE5);
+    let mut next_session = 0u64;
+    let t = Instant::now();
+    let mut tickets = Vec::new();
+    let mut submit = |rows: Vec<EventRow>| -> Result<()> {
+        for chunk in rows.chunks(20_000) {
+            let ticket = store
+                .submit(chunk.to_vec())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tickets.push(ticket);
+        }
+        Ok(())
+    };
+    let mut viral = Vec::new();
+    graph_rows(
+        &mut mix,
+        edges,
+        &[page.to_string()],
+        period,
+        &mut next_session,
+        &mut viral,
+    );
+    let page_rows = viral.len();
+    submit(viral)?;
+    let pages: Vec<String> = (0..500).map(|i| format!("/articles/{i}")).collect();
+    background_rows(
+        &mut mix,
+        background,
+        &pages,
+        period,
+        &mut next_session,
+        &mut submit,
+    )?;
+    for ticket in tickets {
+        rt.block_on(ticket)?.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "store: {total} events over 30 days, {page_rows} of them on {page} ({edges} share-visits, their roots, share events, second pageviews); built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn cascade_bench(
+    data: Option<PathBuf>,
+    edges: usize,
+    background: usize,
+    runs: usize,
+) -> Result<()> {
+    use lucarne_core::cascade;
+    use lucarne_server::api::shares::{cascade_json, report_json};
+
+    const PAGE: &str = "/2026/11/the-story-everyone-forwards";
+    let temp = data.is_none();
+    let dir = data.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("lucarne-cascade-bench-{}", std::process::id()))
+    });
+    let rt = tokio::runtime::Runtime::new()?;
+    let store = DuckEvents::open(&dir, 100_000).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The 30 days ending 2026-11-22.
+    let to = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")?.to_utc();
+    let from = to - chrono::Duration::days(30);
+    let existing = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if existing == 0 {
+        build_cascade_store(&store, &rt, edges, background, PAGE, (from, to))?;
+    } else {
+        println!("reusing the store in {} ({existing} events)", dir.display());
+    }
+    let q = ReportQuery {
+        site_id: 1,
+        from,
+        to,
+        filters: Vec::new(),
+        with_sessions: false,
+        with_shares: false,
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    // The cascade report of the page, as GET /api/v1/stats/cascades?page=… computes it.
+    let mut totals = Vec::new();
+    let mut parts: [Vec<f64>; 4] = Default::default();
+    for i in 0..runs + 2 {
+        let t0 = Instant::now();
+        let g = store.share_graph(&q).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t1 = Instant::now();
+        let all = cascade::build(&g.edges, &g.visits);
+        let tb = Instant::now();
+        let results: Vec<serde_json::Value> = all
+            .iter()
+            .filter(|c| c.page == PAGE)
+            .take(10)
+            .map(cascade_json)
+            .collect();
+        let t2 = Instant::now();
+        let body = serde_json::to_string(&serde_json::json!({ "results": results }))?;
+        let t3 = Instant::now();
+        if i == 0 {
+            let on_page: Vec<_> = all.iter().filter(|c| c.page == PAGE).collect();
+            let page_edges: usize = on_page.iter().map(|c| c.size).sum();
+            println!(
+                "share graph of the period: {} edges, {} root visits, {} share events; {} cascades, {} on the page with {page_edges} edges (largest {}, deepest {}); top-10 JSON {} bytes",
+                g.edges.len(),
+                g.visits.len(),
+                g.shares.len(),
+                all.len(),
+                on_page.len(),
+                on_page.first().map_or(0, |c| c.size),
+                on_page.iter().map(|c| c.depth).max().unwrap_or(0),
+                body.len()
+            );
+        }
+        if i >= 2 {
+            totals.push(ms(t3 - t0));
+            parts[0].push(ms(t1 - t0));
+            parts[1].push(ms(tb - t1));
+            parts[2].push(ms(t2 - tb));
+            parts[3].push(ms(t3 - t2));
+        }
+    }
+    let totals = sorted(totals);
+    let parts = parts.map(sorted);
+    println!(
+        "cascade report of the page (share_graph + cascade::build + page filter + top-10 cascade_json + serialise), {runs} runs: median {:.1} ms, p95 {:.1} ms",
+        percentile(&totals, 0.5),
+        percentile(&totals, 0.95)
+    );
+    println!(
+        "  parts (median): share_graph {:.1} ms, cascade::build {:.1} ms, page filter + top-10 cascade_json {:.1} ms, serialise {:.1} ms",
+        percentile(&parts[0], 0.5),
+        percentile(&parts[1], 0.5),
+        percentile(&parts[2], 0.5),
+        percentile(&parts[3], 0.5)
+    );
+
+    // The share report, as GET /api/v1/stats/shares computes it.
+    let mut totals = Vec::new();
+    let mut parts: [Vec<f64>; 3] = Default::default();
+    for i in 0..runs + 2 {
+        let t0 = Instant::now();
+        let g = store.share_graph(&q).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t1 = Instant::now();
+        let body = serde_json::to_string(&report_json(&g))?;
+        let t2 = Instant::now();
+        // Its two computations alone, for reference.
+        let m = cascade::metrics(&g.edges, &g.shares);
+        let t3 = Instant::now();
+        let r = cascade::share_ratio(&g.shares, &g.edges, &g.public_visits_without_token);
+        let t4 = Instant::now();
+        if i == 0 {
+            println!(
+                "share report: {} shares, {} share-visits, {} cascades, max depth {}, {} pages in the ratio; JSON {} bytes",
+                m.shares,
+                m.share_visits,
+                m.cascades,
+                m.max_depth,
+                r.len(),
+                body.len()
+            );
+        }
+        if i >= 2 {
+            totals.push(ms(t2 - t0));
+            parts[0].push(ms(t1 - t0));
+            parts[1].push(ms(t3 - t2));
+            parts[2].push(ms(t4 - t3));
+        }
+    }
+    let totals = sorted(totals);
+    let parts = parts.map(sorted);
+    println!(
+        "share report (share_graph + report_json: cascade::metrics, share_ratio, by channel + serialise), {runs} runs: median {:.1} ms, p95 {:.1} ms",
+        percentile(&totals, 0.5),
+        percentile(&totals, 0.95)
+    );
+    println!(
+        "  parts (median): share_graph {:.1} ms, cascade::metrics {:.1} ms, share_ratio {:.1} ms",
+        percentile(&parts[0], 0.5),
+        percentile(&parts[1], 0.5),
+        percentile(&parts[2], 0.5)
+    );
+    store.shutdown();
+    drop(store);
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
 }

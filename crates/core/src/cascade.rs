@@ -25,7 +25,7 @@
 //! largest generation below the root (relative: a root's children are 1), `breadth` = the
 //! most share-visits in one relative generation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -162,78 +162,262 @@ pub enum Start {
     Token(u64),
 }
 
-/// The normalised edge list (see the module documentation).
+/// No index (no kept edge, no visit row).
+const NONE: u32 = u32::MAX;
+/// A breadth-first walk of a cascade: (kept edge, parent node, depth) per node.
+type Walk = Vec<(u32, u32, u32)>;
+/// [`build`] makes the nodes of graphs with at least this many kept edges on several
+/// threads (at most [`MAX_THREADS`]).
+const PARALLEL_EDGES: usize = 20_000;
+const MAX_THREADS: usize = 4;
+
+/// Session → dense index: open addressing with linear probing, at most half full.
+/// Sessions are random 64-bit values (or small integers in tests); a multiply-xorshift
+/// mix spreads both.
+struct SessionIndex {
+    /// (session, dense index); `NONE` marks a free slot.
+    slots: Vec<(u64, u32)>,
+    mask: usize,
+    len: u32,
+}
+
+impl SessionIndex {
+    fn with_capacity(sessions: usize) -> Self {
+        let size = sessions.saturating_mul(2).next_power_of_two().max(16);
+        SessionIndex {
+            slots: vec![(0, NONE); size],
+            mask: size - 1,
+            len: 0,
+        }
+    }
+
+    /// Twice the slots, every session placed again.
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        let size = old.len() * 2;
+        self.slots = vec![(0, NONE); size];
+        self.mask = size - 1;
+        for (session, value) in old {
+            if value != NONE {
+                let mut i = self.home(session);
+                while self.slots[i].1 != NONE {
+                    i = (i + 1) & self.mask;
+                }
+                self.slots[i] = (session, value);
+            }
+        }
+    }
+
+    fn home(&self, session: u64) -> usize {
+        let x = (session ^ (session >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((x ^ (x >> 29)) as usize) & self.mask
+    }
+
+    /// The index of `session`, given the next free one when new.
+    fn intern(&mut self, session: u64) -> u32 {
+        if (self.len as usize + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mut i = self.home(session);
+        loop {
+            let (key, value) = self.slots[i];
+            if value == NONE {
+                self.slots[i] = (session, self.len);
+                self.len += 1;
+                return self.len - 1;
+            }
+            if key == session {
+                return value;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn get(&self, session: u64) -> Option<u32> {
+        let mut i = self.home(session);
+        loop {
+            let (key, value) = self.slots[i];
+            if value == NONE {
+                return None;
+            }
+            if key == session {
+                return Some(value);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+}
+
+/// The normalised edge list (see the module documentation), over dense visit indices:
+/// every session of a kept edge or of a visit row has an index, and per index its kept
+/// incoming edge, its children and its visit row.
 struct Graph<'a> {
     edges: &'a [EdgeRow],
-    /// Child session → index of its kept edge.
-    parent_of: HashMap<u64, usize>,
-    /// Parent session → kept edges, ordered by `(ts, session)`.
-    children: HashMap<u64, Vec<usize>>,
-    /// Session → its visit row (the earliest when repeated).
-    visits: HashMap<u64, &'a VisitRow>,
+    visits: &'a [VisitRow],
+    /// Session → dense index.
+    index: SessionIndex,
+    /// Dense index → the kept edge that brought the visit (`NONE`: not a child).
+    parent_edge: Vec<u32>,
+    /// Children of dense index `p`: kept edges `child_edges[child_start[p]..child_start[p + 1]]`,
+    /// ordered by `(ts, session)`.
+    child_start: Vec<u32>,
+    child_edges: Vec<u32>,
+    /// Kept edge → dense index of its child visit (`NONE` for edges not kept).
+    edge_child: Vec<u32>,
+    /// All kept edges ordered by `(ts, session)`.
+    kept: Vec<u32>,
+    /// Dense index → its visit row, the earliest when repeated (`NONE`: none).
+    visit: Vec<u32>,
 }
 
 impl<'a> Graph<'a> {
     fn new(edges: &'a [EdgeRow], visits: &'a [VisitRow]) -> Self {
-        let key = |i: usize| {
-            let e = &edges[i];
-            (e.ts, e.parent_session, e.parent_token, i)
-        };
-        let mut parent_of: HashMap<u64, usize> = HashMap::with_capacity(edges.len());
+        let mut index = SessionIndex::with_capacity(edges.len() + visits.len());
+        let mut intern = |session: u64| index.intern(session);
+        // One incoming edge per child: the earliest by (ts, parent_session, parent_token),
+        // then input order.
+        let mut edge_child = vec![NONE; edges.len()];
+        let mut edge_parent = vec![NONE; edges.len()];
+        let mut parent_edge: Vec<u32> = Vec::with_capacity(edges.len());
         for (i, e) in edges.iter().enumerate() {
             if e.parent_session == 0 || e.session == e.parent_session {
                 continue;
             }
-            let kept = parent_of.entry(e.session).or_insert(i);
-            if key(i) < key(*kept) {
-                *kept = i;
+            let c = intern(e.session);
+            let p = intern(e.parent_session);
+            edge_child[i] = c;
+            edge_parent[i] = p;
+            let n = c.max(p) as usize + 1;
+            if parent_edge.len() < n {
+                parent_edge.resize(n, NONE);
+            }
+            let kept = parent_edge[c as usize];
+            if kept == NONE || {
+                let k = &edges[kept as usize];
+                (e.ts, e.parent_session, e.parent_token) < (k.ts, k.parent_session, k.parent_token)
+            } {
+                parent_edge[c as usize] = i as u32;
             }
         }
-        break_cycles(edges, &mut parent_of);
-
-        let mut children: HashMap<u64, Vec<usize>> = HashMap::new();
-        for &i in parent_of.values() {
-            children.entry(edges[i].parent_session).or_default().push(i);
-        }
-        for kids in children.values_mut() {
-            kids.sort_unstable_by_key(|&i| (edges[i].ts, edges[i].session));
-        }
-
-        let mut by_session: HashMap<u64, &VisitRow> = HashMap::with_capacity(visits.len());
-        for v in visits {
-            let kept = by_session.entry(v.session).or_insert(v);
-            if v.ts < kept.ts {
-                *kept = v;
+        let mut visit: Vec<u32> = Vec::new();
+        for (j, v) in visits.iter().enumerate() {
+            let s = intern(v.session) as usize;
+            if visit.len() <= s {
+                visit.resize(s + 1, NONE);
             }
+            if visit[s] == NONE || v.ts < visits[visit[s] as usize].ts {
+                visit[s] = j as u32;
+            }
+        }
+        let n = index.len();
+        parent_edge.resize(n, NONE);
+        visit.resize(n, NONE);
+        break_cycles(edges, &edge_parent, &mut parent_edge);
+        for (i, c) in edge_child.iter_mut().enumerate() {
+            if *c != NONE && parent_edge[*c as usize] != i as u32 {
+                *c = NONE;
+            }
+        }
+
+        // Kept edges by (ts, session) (sorted on plain integer keys; input that is already
+        // in that order costs one pass); children lists in that order.
+        let mut order: Vec<(i64, u32, u64, u32)> = edge_child
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c != NONE)
+            .map(|(i, _)| {
+                let e = &edges[i];
+                (
+                    e.ts.timestamp(),
+                    e.ts.timestamp_subsec_nanos(),
+                    e.session,
+                    i as u32,
+                )
+            })
+            .collect();
+        order.sort_unstable();
+        let kept: Vec<u32> = order.iter().map(|k| k.3).collect();
+        drop(order);
+        let mut child_start = vec![0u32; n + 1];
+        for &e in &kept {
+            child_start[edge_parent[e as usize] as usize + 1] += 1;
+        }
+        for p in 0..n {
+            child_start[p + 1] += child_start[p];
+        }
+        let mut fill: Vec<u32> = child_start[..n].to_vec();
+        let mut child_edges = vec![0u32; kept.len()];
+        for &e in &kept {
+            let p = edge_parent[e as usize] as usize;
+            child_edges[fill[p] as usize] = e;
+            fill[p] += 1;
         }
         Graph {
             edges,
-            parent_of,
-            children,
-            visits: by_session,
+            visits,
+            index,
+            parent_edge,
+            child_start,
+            child_edges,
+            edge_child,
+            kept,
+            visit,
         }
+    }
+
+    fn id(&self, session: u64) -> Option<usize> {
+        self.index.get(session).map(|i| i as usize)
+    }
+
+    /// Kept edges of the visit with dense index `id`, by `(ts, session)`.
+    fn children_of(&self, id: usize) -> &[u32] {
+        let (a, b) = (self.child_start[id], self.child_start[id + 1]);
+        &self.child_edges[a as usize..b as usize]
+    }
+
+    /// Kept edges whose parent is `session`, by `(ts, session)`.
+    fn children(&self, session: u64) -> &[u32] {
+        self.id(session).map_or(&[], |i| self.children_of(i))
+    }
+
+    /// Is `session` the child of a kept edge?
+    fn is_child(&self, session: u64) -> bool {
+        self.id(session)
+            .is_some_and(|i| self.parent_edge[i] != NONE)
+    }
+
+    /// Sessions that are the parent of at least one kept edge.
+    fn parents(&self) -> impl Iterator<Item = u64> + '_ {
+        self.kept
+            .iter()
+            .map(|&e| self.edges[e as usize].parent_session)
+            .collect::<HashSet<u64>>()
+            .into_iter()
     }
 
     /// Kept edges in a deterministic order: `(ts, session)`.
     fn kept_sorted(&self) -> Vec<usize> {
-        let mut kept: Vec<usize> = self.parent_of.values().copied().collect();
-        kept.sort_unstable_by_key(|&i| (self.edges[i].ts, self.edges[i].session));
-        kept
+        self.kept.iter().map(|&e| e as usize).collect()
     }
 
     fn knows(&self, session: u64) -> bool {
-        self.children.contains_key(&session)
-            || self.parent_of.contains_key(&session)
-            || self.visits.contains_key(&session)
+        self.id(session).is_some_and(|i| {
+            self.parent_edge[i] != NONE || self.visit[i] != NONE || !self.children_of(i).is_empty()
+        })
     }
 
     /// What is known of a visit: its visit row, else the row of its own kept edge.
     fn visit_info(&self, session: u64) -> Option<VisitRow> {
-        if let Some(v) = self.visits.get(&session) {
-            return Some((*v).clone());
+        let i = self.id(session)?;
+        if self.visit[i] != NONE {
+            return Some(self.visits[self.visit[i] as usize].clone());
         }
-        self.parent_of.get(&session).map(|&i| {
-            let e = &self.edges[i];
+        (self.parent_edge[i] != NONE).then(|| {
+            let e = &self.edges[self.parent_edge[i] as usize];
             VisitRow {
                 session,
                 ts: e.ts,
@@ -261,10 +445,41 @@ impl<'a> Graph<'a> {
 
     /// The cascade of `root` whose first generation is `first` (kept edges whose parent
     /// is `root`). `page` None: derived (see [`Cascade::page`]).
-    fn grow(&self, root: u64, first: &[usize], page: Option<String>) -> Cascade {
+    fn grow(&self, root: u64, first: &[u32], page: Option<String>) -> Cascade {
+        self.make(root, &self.walk(first), page)
+    }
+
+    /// The breadth-first walk of a cascade whose first generation is `first`: per node
+    /// (kept edge, index of the parent node, depth), the root first (`NONE`, 0, 0).
+    /// After normalisation the kept edges form a forest, so the walk meets each visit once.
+    fn walk(&self, first: &[u32]) -> Walk {
+        let mut walk: Walk = Vec::with_capacity(first.len() + 1);
+        walk.push((NONE, 0, 0));
+        walk.extend(first.iter().map(|&e| (e, 0, 1)));
+        let mut head = 1;
+        while head < walk.len() && walk.len() <= self.edges.len() + 1 {
+            let (edge, _, depth) = walk[head];
+            let child = self.edge_child[edge as usize];
+            if child != NONE {
+                for &e in self.children_of(child as usize) {
+                    walk.push((e, head as u32, depth.saturating_add(1)));
+                }
+            }
+            head += 1;
+        }
+        walk
+    }
+
+    /// The cascade of `root` from its walk ([`Graph::walk`]).
+    fn make(&self, root: u64, walk: &[(u32, u32, u32)], page: Option<String>) -> Cascade {
         let info = self.visit_info(root);
-        let own_edge = self.parent_of.get(&root).map(|&i| &self.edges[i]);
-        let mut nodes = vec![Node {
+        let own_edge = self
+            .id(root)
+            .map(|i| self.parent_edge[i])
+            .filter(|&e| e != NONE)
+            .map(|e| &self.edges[e as usize]);
+        let mut nodes = Vec::with_capacity(walk.len().max(1));
+        nodes.push(Node {
             session: root,
             parent: None,
             generation: 0,
@@ -276,39 +491,25 @@ impl<'a> Graph<'a> {
                 .map(|e| e.share_channel.clone())
                 .unwrap_or_default(),
             parent_token: own_edge.map_or(0, |e| e.parent_token),
-        }];
-        let mut seen: HashSet<u64> = HashSet::new();
-        seen.insert(root);
-        for &i in first {
-            if seen.insert(self.edges[i].session) {
-                nodes.push(self.node(i, 0, 1));
-            }
-        }
-        let gen1 = nodes.len();
-        let mut head = 1;
-        while head < nodes.len() {
-            let (session, depth) = (nodes[head].session, nodes[head].depth);
-            if let Some(kids) = self.children.get(&session) {
-                for &i in kids {
-                    if seen.insert(self.edges[i].session) {
-                        nodes.push(self.node(i, head, depth.saturating_add(1)));
-                    }
-                }
-            }
-            head += 1;
-        }
+        });
+        nodes.extend(
+            walk.iter()
+                .skip(1)
+                .map(|&(e, parent, depth)| self.node(e as usize, parent as usize, depth)),
+        );
+        let gen1 = 1 + walk.iter().skip(1).take_while(|w| w.2 == 1).count();
 
         // The root node, from what is known of it.
         let first_child = nodes.get(1..gen1).unwrap_or(&[]);
         let earliest_child = first_child.iter().map(|n| n.ts).min();
         let min_child_gen = first_child.iter().map(|n| n.generation).min();
-        let common_page = {
+        let page = page.or_else(|| {
             let mut pages = first_child.iter().map(|n| n.page.as_str());
             match pages.next() {
                 Some(p) if pages.all(|q| q == p) => Some(p.to_string()),
                 _ => None,
             }
-        };
+        });
         let r = &mut nodes[0];
         match &info {
             Some(v) => {
@@ -322,22 +523,21 @@ impl<'a> Graph<'a> {
                 r.ts = earliest_child.unwrap_or_default();
             }
         }
-        let page = page
-            .or(common_page)
-            .unwrap_or_else(|| nodes[0].page.clone());
+        let page = page.unwrap_or_else(|| nodes[0].page.clone());
 
         let mut per_depth: Vec<usize> = Vec::new();
+        let (mut depth, mut first_ts, mut last_ts) = (0, nodes[0].ts, nodes[0].ts);
         for n in &nodes[1..] {
             let d = n.depth as usize;
             if per_depth.len() <= d {
                 per_depth.resize(d + 1, 0);
             }
             per_depth[d] += 1;
+            depth = depth.max(n.depth);
+            first_ts = first_ts.min(n.ts);
+            last_ts = last_ts.max(n.ts);
         }
-        let depth = nodes.iter().map(|n| n.depth).max().unwrap_or(0);
         let breadth = per_depth.iter().copied().max().unwrap_or(0);
-        let first_ts = nodes.iter().map(|n| n.ts).min().unwrap_or_default();
-        let last_ts = nodes.iter().map(|n| n.ts).max().unwrap_or_default();
         Cascade {
             root,
             page,
@@ -353,29 +553,85 @@ impl<'a> Graph<'a> {
 
     /// All cascades, largest first.
     fn cascades(&self) -> Vec<Cascade> {
-        let mut roots: Vec<u64> = self
-            .children
-            .keys()
-            .copied()
-            .filter(|s| !self.parent_of.contains_key(s))
+        // Roots: parents that are not children (a root's session is the parent session
+        // of its kept edges).
+        let mut roots: Vec<(u64, usize)> = (0..self.parent_edge.len())
+            .filter(|&i| self.parent_edge[i] == NONE)
+            .filter_map(|i| {
+                let first = *self.children_of(i).first()?;
+                Some((self.edges[first as usize].parent_session, i))
+            })
             .collect();
         roots.sort_unstable();
-        let mut out = Vec::new();
-        for root in roots {
-            let Some(kids) = self.children.get(&root) else {
+        // First every cascade's walk (small), then the nodes (most of the work: three
+        // strings a node), on several threads for large graphs.
+        let mut walks: Vec<(u64, String, Walk)> = Vec::with_capacity(roots.len());
+        let mut by_page: Vec<u32> = Vec::new();
+        for (root, i) in roots {
+            // The root's children by landing page (stable: each page's list stays in
+            // (ts, session) order), one cascade per page.
+            by_page.clear();
+            by_page.extend_from_slice(self.children_of(i));
+            let page_of = |e: &u32| self.edges[*e as usize].landing_page.as_str();
+            if by_page.windows(2).all(|w| page_of(&w[0]) == page_of(&w[1])) {
+                walks.push((root, page_of(&by_page[0]).to_string(), self.walk(&by_page)));
                 continue;
-            };
-            let mut by_page: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for &i in kids {
-                by_page
-                    .entry(self.edges[i].landing_page.as_str())
-                    .or_default()
-                    .push(i);
             }
-            for (page, first) in by_page {
-                out.push(self.grow(root, &first, Some(page.to_string())));
+            by_page.sort_by(|a, b| page_of(a).cmp(page_of(b)));
+            for first in by_page.chunk_by(|a, b| page_of(a) == page_of(b)) {
+                walks.push((root, page_of(&first[0]).to_string(), self.walk(first)));
             }
         }
+        let make = |chunk: &[(u64, String, Walk)]| -> Vec<Cascade> {
+            chunk
+                .iter()
+                .map(|(root, page, walk)| self.make(*root, walk, Some(page.clone())))
+                .collect()
+        };
+        let threads = if self.kept.len() >= PARALLEL_EDGES {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        } else {
+            1
+        };
+        // Contiguous chunks of about equal numbers of nodes, the first made here, the
+        // others on their own threads (or here too when no thread can be started).
+        let per_thread = self.kept.len() / threads + 1;
+        let mut chunks: Vec<&[(u64, String, Walk)]> = Vec::with_capacity(threads);
+        let mut rest = walks.as_slice();
+        while !rest.is_empty() {
+            let (mut n, mut k) = (0, 0);
+            while k < rest.len() && (n < per_thread || chunks.len() + 1 == threads) {
+                n += rest[k].2.len();
+                k += 1;
+            }
+            let (chunk, tail) = rest.split_at(k);
+            chunks.push(chunk);
+            rest = tail;
+        }
+        let mut out = std::thread::scope(|s| {
+            let mut here = Vec::new();
+            let mut handles = Vec::new();
+            for (k, &chunk) in chunks.iter().enumerate() {
+                let spawned = (k > 0)
+                    .then(|| std::thread::Builder::new().spawn_scoped(s, move || make(chunk)))
+                    .and_then(Result::ok);
+                match spawned {
+                    Some(h) => handles.push(h),
+                    None => here.push(chunk),
+                }
+            }
+            let mut out = Vec::with_capacity(walks.len());
+            for chunk in here {
+                out.extend(make(chunk));
+            }
+            for h in handles {
+                match h.join() {
+                    Ok(part) => out.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            out
+        });
         out.sort_by(|a, b| {
             b.size
                 .cmp(&a.size)
@@ -390,45 +646,45 @@ impl<'a> Graph<'a> {
 /// Removes one edge from each cycle of `child → parent` links: the incoming edge of the
 /// cycle's smallest session. With one parent per child, each weak component holds at
 /// most one cycle, so afterwards every chain of parents ends at a root.
-fn break_cycles(edges: &[EdgeRow], parent_of: &mut HashMap<u64, usize>) {
+fn break_cycles(edges: &[EdgeRow], edge_parent: &[u32], parent_edge: &mut [u32]) {
     const ON_PATH: u8 = 1;
     const DONE: u8 = 2;
-    let mut state: HashMap<u64, u8> = HashMap::with_capacity(parent_of.len());
-    let mut starts: Vec<u64> = parent_of.keys().copied().collect();
-    starts.sort_unstable();
+    let mut state = vec![0u8; parent_edge.len()];
     let mut cut = Vec::new();
-    let mut path: Vec<u64> = Vec::new();
-    for start in starts {
-        if state.contains_key(&start) {
+    let mut path: Vec<u32> = Vec::new();
+    for start in 0..parent_edge.len() {
+        if state[start] != 0 || parent_edge[start] == NONE {
             continue;
         }
         path.clear();
-        let mut cur = start;
+        let mut cur = start as u32;
         loop {
-            match state.get(&cur) {
-                Some(&ON_PATH) => {
+            match state[cur as usize] {
+                ON_PATH => {
                     let from = path.iter().position(|&p| p == cur).unwrap_or(0);
-                    if let Some(&smallest) = path[from..].iter().min() {
-                        cut.push(smallest);
+                    let session = |&i: &u32| edges[parent_edge[i as usize] as usize].session;
+                    if let Some(smallest) = path[from..].iter().min_by_key(|i| session(i)) {
+                        cut.push(*smallest);
                     }
                     break;
                 }
-                Some(_) => break,
-                None => {}
+                DONE => break,
+                _ => {}
             }
-            let Some(&edge) = parent_of.get(&cur) else {
+            let edge = parent_edge[cur as usize];
+            if edge == NONE {
                 break;
-            };
-            state.insert(cur, ON_PATH);
+            }
+            state[cur as usize] = ON_PATH;
             path.push(cur);
-            cur = edges[edge].parent_session;
+            cur = edge_parent[edge as usize];
         }
         for &p in &path {
-            state.insert(p, DONE);
+            state[p as usize] = DONE;
         }
     }
-    for session in cut {
-        parent_of.remove(&session);
+    for i in cut {
+        parent_edge[i as usize] = NONE;
     }
 }
 
@@ -439,6 +695,9 @@ fn break_cycles(edges: &[EdgeRow], parent_of: &mut HashMap<u64, usize>) {
 /// their entry rows (`root_visit`; a root without one gets the earliest time of its
 /// children and empty page and channel). One cascade per (root, landing page of the
 /// generation-1 visit). Malformed input is normalised first (module documentation).
+///
+/// Graphs of 20,000 edges or more make their nodes on up to four threads (the result is
+/// the same).
 pub fn build(edges: &[EdgeRow], visits: &[VisitRow]) -> Vec<Cascade> {
     Graph::new(edges, visits).cascades()
 }
@@ -459,20 +718,20 @@ pub fn subtree(edges: &[EdgeRow], visits: &[VisitRow], start: Start) -> Option<C
             if !g.knows(s) {
                 return None;
             }
-            let first = g.children.get(&s).cloned().unwrap_or_default();
-            Some(g.grow(s, &first, None))
+            Some(g.grow(s, g.children(s), None))
         }
         Start::Token(t) => {
             if t == 0 {
                 return None;
             }
-            let mut first: Vec<usize> = g
-                .kept_sorted()
-                .into_iter()
-                .filter(|&i| edges[i].parent_token == t)
+            let mut first: Vec<u32> = g
+                .kept
+                .iter()
+                .copied()
+                .filter(|&i| edges[i as usize].parent_token == t)
                 .collect();
-            let owner = edges[*first.first()?].parent_session;
-            first.retain(|&i| edges[i].parent_session == owner);
+            let owner = edges[*first.first()? as usize].parent_session;
+            first.retain(|&i| edges[i as usize].parent_session == owner);
             Some(g.grow(owner, &first, None))
         }
     }
@@ -517,7 +776,7 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
 pub fn metrics(edges: &[EdgeRow], shares: &[ShareRow]) -> ShareMetrics {
     let g = Graph::new(edges, &[]);
     let kept = g.kept_sorted();
-    let is_share_visit = |s: &u64| g.parent_of.contains_key(s);
+    let is_share_visit = |s: &u64| g.is_child(*s);
 
     // The owner visit of every counted share.
     let mut owners: Vec<u64> = Vec::new();
@@ -544,7 +803,7 @@ pub fn metrics(edges: &[EdgeRow], shares: &[ShareRow]) -> ShareMetrics {
     let resharers: HashSet<u64> = shares
         .iter()
         .map(|s| s.session)
-        .chain(g.children.keys().copied())
+        .chain(g.parents())
         .filter(is_share_visit)
         .collect();
 
@@ -635,8 +894,8 @@ pub fn share_ratio(
         }
     }
     let g = Graph::new(edges, &[]);
-    for &i in g.parent_of.values() {
-        let e = &edges[i];
+    for &i in &g.kept {
+        let e = &edges[i as usize];
         if PUBLIC_SHARE_CHANNELS.contains(&e.share_channel.as_str()) {
             pages.entry(e.landing_page.as_str()).or_default().psv += 1;
         }
@@ -728,6 +987,7 @@ pub fn layout(c: &Cascade) -> Vec<(f32, f32)> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::collections::HashMap;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0)

@@ -42,6 +42,23 @@
 //! - **Bots** (only when [`SynthConfig::bot_share`] > 0): short crawler visits
 //!   (Googlebot, bingbot, GPTBot, HeadlessChrome, `curl`, …) making up about that share
 //!   of all hits.
+//! - **Share cascades** (only when [`SynthConfig::shares`] is on), as the tracker and
+//!   `share.js` produce them (ARCHITECTURE.md, "Share tokens and cascades"): every human
+//!   pageview mints a visit token ([`SyntheticHit::token`], the payload's `t`). On an
+//!   article page a reader sometimes clicks a share button (a `share` event with
+//!   `props.channel` = the button and a fresh share token; WhatsApp, copy, Messenger,
+//!   native, Telegram, e-mail, SMS, Signal, Facebook, X, LinkedIn) or copies the address
+//!   bar (no event: the link carries the pageview's visit token). Each share brings a
+//!   heavy-tailed number of later visits (most shares 0–2, a group chat or a public post
+//!   tens), one minute to 36 hours later, from new people, landing on the shared page
+//!   with `#lc=TOKEN` in the URL; their arrival is observed like any other visit from
+//!   that app (a WhatsApp share opened on iOS shows no referrer, a Facebook post adds
+//!   `fbclid`, …), and a copied link is pasted into a private app. Readers who arrived
+//!   through a share reshare more often than others; visits of generation
+//!   [`MAX_GENERATION`] do not share, so cascades are at most that deep. Most cascades
+//!   are one or two visits, a few reach hundreds. The ground truth is in
+//!   [`Truth::parent_visit`], [`Truth::parent_token`], [`Truth::generation`] and
+//!   [`Truth::via`].
 //!
 //! # Guarantees
 //! - Same [`SynthConfig`] (seed included) ⇒ the same hits, in the same order (for a given
@@ -49,8 +66,14 @@
 //! - Hits come out in non-decreasing `ts` order, all within
 //!   `[config.start, config.end())`; visits still running at the end are cut there.
 //! - `revenue` is set on `purchase` hits and only on them.
+//! - With [`SynthConfig::shares`] off, no hit carries a token and there are no `share`
+//!   events: the hits are exactly those of a build without the share model.
+//! - With it on, a visit that arrives through a token starts after the hit that minted
+//!   the token (its parent visit's pageview or share event), so replaying the hits in
+//!   order always knows the parent; tokens are unique and never 0.
 //! - The generator streams: memory is one day's visit start times plus the few visits
-//!   in progress, whatever the number of days.
+//!   in progress (and, with shares, the visits planned by shares of the last 36 hours),
+//!   whatever the number of days.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
@@ -61,6 +84,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::channel::ChannelGroup;
+use crate::token::Token;
 
 /// One hit as a browser (or bot) would send it, plus the ground truth behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +107,12 @@ pub struct SyntheticHit {
     pub props: Vec<(String, String)>,
     /// `(amount in minor units, ISO-4217 currency)`, on `purchase` hits only.
     pub revenue: Option<(i64, String)>,
+    /// The token this hit mints (the payload's `t`, as [`Token`] bits, never 0): a
+    /// pageview's visit token or a `share` event's share token. `None` without
+    /// [`SynthConfig::shares`], on other events and on bots.
+    pub token: Option<u64>,
+    /// The button of a `share` event (also sent as `props.channel`): `whatsapp`, `copy`, …
+    pub share_channel: Option<&'static str>,
 
     // --- Ground truth: never part of what a browser sends. ---
     /// Sequence number of the visit this hit belongs to (unique within one generator).
@@ -114,6 +144,17 @@ pub struct Truth {
     pub channel: &'static str,
     /// Never `EstimatedDark` (that is an observation, not a truth). `Direct` for bots.
     pub group: ChannelGroup,
+    /// The visit whose token this visit arrived with (its landing URL carries
+    /// `#lc=TOKEN`); `None` for a visit that did not arrive through a share.
+    pub parent_visit: Option<u64>,
+    /// That token: a share event's share token, or a pageview's visit token copied from
+    /// the address bar.
+    pub parent_token: Option<u64>,
+    /// 0 without a parent, else the parent's generation + 1 (at most [`MAX_GENERATION`]).
+    pub generation: u16,
+    /// How the token travelled: the share button (`whatsapp`, `copy`, `native`,
+    /// `facebook`, …) or `address-bar`; `None` without a parent.
+    pub via: Option<&'static str>,
 }
 
 /// What to generate. Build with [`SynthConfig::new`], [`SynthConfig::demo`] or
@@ -137,6 +178,9 @@ pub struct SynthConfig {
     pub private_conversion_uplift: f64,
     /// Stop after this many hits. `None`: the whole range.
     pub max_hits: Option<u64>,
+    /// Share tokens and cascades (module documentation). Off in [`SynthConfig::new`] and
+    /// [`SynthConfig::bench`], on in [`SynthConfig::demo`].
+    pub shares: bool,
 }
 
 /// Mean hits per human visit (pageviews + events), measured on the model; used to size
@@ -144,6 +188,9 @@ pub struct SynthConfig {
 const MEAN_HUMAN_HITS: f64 = 2.1;
 const MEAN_BOT_HITS: f64 = 2.5;
 const DAY_MS: i64 = 86_400_000;
+
+/// Deepest generation of a share cascade: visits of this generation do not share.
+pub const MAX_GENERATION: u16 = 6;
 
 impl SynthConfig {
     /// A config with the defaults: seed 1, 200 articles, no bots, uplift 1.35, no cap.
@@ -163,17 +210,20 @@ impl SynthConfig {
             bot_share: 0.0,
             private_conversion_uplift: 1.35,
             max_hits: None,
+            shares: false,
         }
     }
 
     /// The `lucarne demo` preset: the 183 days (≈ 6 months) ending at `now`, 300 visits
-    /// a day (≈ 120,000 hits), 120 articles, no bots, seeded from the host name.
+    /// a day, 120 articles, no bots, share cascades on (≈ 140,000 hits, of which ≈ 15 %
+    /// of the visits arrive through a share), seeded from the host name.
     pub fn demo(site_host: impl Into<String>, now: DateTime<Utc>) -> Self {
         let site_host = site_host.into();
         let seed = fnv1a(site_host.as_bytes());
         SynthConfig {
             seed,
             pages: 120,
+            shares: true,
             ..SynthConfig::new(site_host, now - Duration::days(183), 183, 300)
         }
     }
@@ -315,6 +365,41 @@ const ORIGINS: &[OriginSpec] = &[
     OriginSpec { origin: Origin::MicrosoftAds, channel: "microsoft-ads", group: PA, weight: 0.3, viral: 0.0, mobile: 0.1, landing: LandingMix(0.35, 0.45, 0.0) },
     OriginSpec { origin: Origin::Blog, channel: "referral", group: RE, weight: 4.0, viral: 2.0, mobile: 0.35, landing: LandingMix(0.3, 0.1, 0.0) },
 ];
+
+/// Share-widget buttons (`share.js`), relative use: (button id, the app it opens, if it
+/// names one, relative weight).
+const SHARE_BUTTON_MIX: &[(&str, Option<Origin>, f64)] = &[
+    ("whatsapp", Some(Origin::WhatsApp), 34.0),
+    ("copy", None, 13.0),
+    ("messenger", Some(Origin::Messenger), 9.0),
+    ("native", None, 9.0),
+    ("telegram", Some(Origin::Telegram), 7.0),
+    ("email", Some(Origin::PersonalEmail), 7.0),
+    ("sms", Some(Origin::Sms), 5.0),
+    ("signal", Some(Origin::Signal), 3.0),
+    ("facebook", Some(Origin::Facebook), 7.0),
+    ("x", Some(Origin::X), 4.0),
+    ("linkedin", Some(Origin::LinkedIn), 2.0),
+];
+
+/// Where a copied link (the `copy` button, the native share sheet, the address bar) is
+/// pasted: (app, relative weight).
+const PASTE_TARGETS: &[(Origin, f64)] = &[
+    (Origin::WhatsApp, 34.0),
+    (Origin::Messenger, 9.0),
+    (Origin::Telegram, 7.0),
+    (Origin::Slack, 10.0),
+    (Origin::Teams, 4.0),
+    (Origin::Sms, 8.0),
+    (Origin::Signal, 4.0),
+    (Origin::Discord, 4.0),
+    (Origin::PersonalEmail, 12.0),
+    (Origin::CopiedLink, 8.0),
+];
+
+/// Per article pageview: probability of a share-button click and of an address-bar copy,
+/// for a visit that did not arrive through a share, and for one that did.
+const SHARE_P: [(f64, f64); 2] = [(0.012, 0.01), (0.045, 0.03)];
 
 /// Weekend multiplier of private-message and e-mail weights.
 const WEEKEND_PRIVATE: f64 = 1.25;
@@ -735,6 +820,42 @@ impl Ord for Pending {
     }
 }
 
+/// A visit planned when a link was shared: it arrives at `ts_ms` through `token`.
+/// Min-heap on `(ts, seq)`.
+struct ShareArrival {
+    ts_ms: i64,
+    seq: u64,
+    parent_visit: u64,
+    token: u64,
+    generation: u16,
+    via: &'static str,
+    origin: &'static OriginSpec,
+    page: Page,
+}
+
+impl PartialEq for ShareArrival {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ts_ms, self.seq) == (other.ts_ms, other.seq)
+    }
+}
+impl Eq for ShareArrival {}
+impl PartialOrd for ShareArrival {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ShareArrival {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.ts_ms, other.seq).cmp(&(self.ts_ms, self.seq))
+    }
+}
+
+/// The next visit to simulate: a planned slot of the day, or an arrival through a share.
+enum NextVisit {
+    Slot,
+    Share,
+}
+
 /// What the browser shows of a visit's origin.
 struct Look {
     referrer: Option<String>,
@@ -781,6 +902,9 @@ pub struct Generator {
     regulars: u64,
     emitted: u64,
     query: String,
+    /// Visits that will arrive through shares (only with `cfg.shares`).
+    arrivals: BinaryHeap<ShareArrival>,
+    arrival_seq: u64,
 }
 
 impl Generator {
@@ -846,6 +970,8 @@ impl Generator {
             next_person: 0,
             emitted: 0,
             query: String::with_capacity(256),
+            arrivals: BinaryHeap::new(),
+            arrival_seq: 0,
             cfg,
         }
     }
@@ -864,6 +990,19 @@ impl Generator {
             self.plan_day();
         }
         Some(self.slots[self.slot_pos].0)
+    }
+
+    /// The next visit to simulate and its start: the earlier of the next planned slot and
+    /// the next arrival through a share (the slot on a tie); `None` at the end.
+    fn next_start(&mut self) -> Option<(i64, NextVisit)> {
+        let slot = self.next_slot_start();
+        let share = self.arrivals.peek().map(|a| a.ts_ms);
+        match (slot, share) {
+            (Some(s), Some(a)) if a < s => Some((a, NextVisit::Share)),
+            (Some(s), _) => Some((s, NextVisit::Slot)),
+            (None, Some(a)) => Some((a, NextVisit::Share)),
+            (None, None) => None,
+        }
     }
 
     fn plan_day(&mut self) {
@@ -965,13 +1104,61 @@ impl Generator {
         let x = self.rng.random::<f64>() * cdf[cdf.len() - 1];
         let spec = &ORIGINS[cdf.partition_point(|&c| c < x).min(ORIGINS.len() - 1)];
 
-        // Who, on which device.
+        // Who.
         let person = if self.rng.random_bool(0.3) {
             self.rng.random_range(0..self.regulars)
         } else {
             self.next_person += 1;
             self.regulars + self.next_person
         };
+        let (ctx, referrer, landing_query) = self.arrive(visit, spec, person, start_ms);
+
+        // Landing page.
+        let landing = if kind == SlotKind::Viral {
+            Page::Article(self.viral_article)
+        } else {
+            let LandingMix(home, pricing, category) = spec.landing;
+            let r = self.rng.random::<f64>();
+            if r < home {
+                Page::Home
+            } else if r < home + pricing {
+                Page::Pricing
+            } else if r < home + pricing + category {
+                Page::Category(self.rng.random_range(0..CATEGORIES.len() as u8))
+            } else {
+                self.site.popular_article(&mut self.rng)
+            }
+        };
+        self.browse(start_ms, &ctx, spec, landing, &landing_query, referrer);
+    }
+
+    /// A visit through a shared link: a new person opens it in the app it was sent with,
+    /// on the shared page, with the token in the URL's fragment.
+    fn simulate_share(&mut self, a: ShareArrival) {
+        let visit = self.next_visit;
+        self.next_visit += 1;
+        self.next_person += 1;
+        let person = self.regulars + self.next_person;
+        let (mut ctx, referrer, mut landing_query) = self.arrive(visit, a.origin, person, a.ts_ms);
+        ctx.truth.parent_visit = Some(a.parent_visit);
+        ctx.truth.parent_token = Some(a.token);
+        ctx.truth.generation = a.generation;
+        ctx.truth.via = Some(a.via);
+        if let Some(t) = Token::from_bits(a.token) {
+            let _ = write!(landing_query, "#lc={t}");
+        }
+        self.browse(a.ts_ms, &ctx, a.origin, a.page, &landing_query, referrer);
+    }
+
+    /// The person's device and what the browser shows of the visit's origin: the visit's
+    /// context, its `document.referrer` and the landing URL's query.
+    fn arrive(
+        &mut self,
+        visit: u64,
+        spec: &OriginSpec,
+        person: u64,
+        start_ms: i64,
+    ) -> (VisitCtx, Option<String>, String) {
         let p = PersonTraits::of(self.cfg.seed, person);
         let platform = if self.rng.random_bool(spec.mobile) {
             if p.ios {
@@ -990,8 +1177,6 @@ impl Generator {
             Platform::Android => (ANDROID_UAS[p.phone_ua % ANDROID_UAS.len()], p.phone_w),
             Platform::Tablet => (TABLET_UAS[usize::from(!p.ios)], p.tablet_w),
         };
-
-        // What the browser shows of the origin.
         self.query.clear();
         let look = self.observe(spec, platform, start_ms);
         let landing_query = std::mem::take(&mut self.query);
@@ -1005,26 +1190,26 @@ impl Generator {
             truth: Truth {
                 channel: look.truth_channel,
                 group: spec.group,
+                parent_visit: None,
+                parent_token: None,
+                generation: 0,
+                via: None,
             },
         };
+        (ctx, look.referrer, landing_query)
+    }
 
-        // Landing page.
-        let landing = if kind == SlotKind::Viral {
-            Page::Article(self.viral_article)
-        } else {
-            let LandingMix(home, pricing, category) = spec.landing;
-            let r = self.rng.random::<f64>();
-            if r < home {
-                Page::Home
-            } else if r < home + pricing {
-                Page::Pricing
-            } else if r < home + pricing + category {
-                Page::Category(self.rng.random_range(0..CATEGORIES.len() as u8))
-            } else {
-                self.site.popular_article(&mut self.rng)
-            }
-        };
-
+    /// The visit's pages, custom events, conversions and (with `cfg.shares`) shares, from
+    /// its landing page on.
+    fn browse(
+        &mut self,
+        start_ms: i64,
+        ctx: &VisitCtx,
+        spec: &OriginSpec,
+        landing: Page,
+        landing_query: &str,
+        referrer: Option<String>,
+    ) {
         // The path through the site.
         let r = self.rng.random::<f64>();
         let n_views = if r < 0.565 {
@@ -1080,10 +1265,10 @@ impl Generator {
 
         // Emit.
         let mut t = start_ms;
-        let mut referrer = look.referrer;
+        let mut referrer = referrer;
         for (i, &page) in pages[..n].iter().enumerate() {
             let url = if i == 0 {
-                self.site.url(page, &landing_query)
+                self.site.url(page, landing_query)
             } else {
                 self.site.url(page, "")
             };
@@ -1095,8 +1280,16 @@ impl Generator {
                 _ => Vec::new(),
             };
             let gap = log_uniform(&mut self.rng, 30_000.0, 300_000.0) as i64;
+            let token = self.cfg.shares.then(|| self.new_token());
             let view = ctx.hit(t, "pageview", url.clone(), referrer.clone(), i == 0);
-            self.push(t, SyntheticHit { props, ..view });
+            self.push(
+                t,
+                SyntheticHit {
+                    props,
+                    token,
+                    ..view
+                },
+            );
             // A custom event sent from this page (same URL, same `document.referrer`).
             let event = match page {
                 Page::Article(_) if self.rng.random_bool(0.025) => {
@@ -1142,10 +1335,148 @@ impl Generator {
                     },
                 );
             }
-            // The next page's referrer is this page's full URL (same origin: browsers send
-            // it whole, the landing query included).
-            referrer = Some(url);
+            if let (Some(token), Page::Article(_)) = (token, page) {
+                self.share(ctx, (t, gap), page, (&url, referrer.as_deref()), token);
+            }
+            // The next page's referrer is this page's URL without its fragment (same
+            // origin: browsers send it whole, the landing query included).
+            referrer = Some(url.split('#').next().unwrap_or_default().to_string());
             t += gap;
+        }
+    }
+
+    /// A fresh random token (never 0).
+    fn new_token(&mut self) -> u64 {
+        loop {
+            let t = self.rng.random::<u64>();
+            if t != 0 {
+                return t;
+            }
+        }
+    }
+
+    /// Sharing from an article pageview sent at `t` (next page after `gap`) whose visit
+    /// token is `visit_token`: a share-button click (a `share` event) and/or a copy of
+    /// the address bar, each planning the visits the link will bring.
+    /// `url` and `referrer` are the page's.
+    fn share(
+        &mut self,
+        ctx: &VisitCtx,
+        (t, gap): (i64, i64),
+        page: Page,
+        (url, referrer): (&str, Option<&str>),
+        visit_token: u64,
+    ) {
+        let generation = ctx.truth.generation;
+        if generation >= MAX_GENERATION {
+            return;
+        }
+        let (p_button, p_copy) = SHARE_P[usize::from(generation > 0)];
+        if self.rng.random_bool(p_button) {
+            let at = t + (gap as f64 * self.rng.random_range(0.1..0.9)) as i64;
+            let total: f64 = SHARE_BUTTON_MIX.iter().map(|b| b.2).sum();
+            let mut x = self.rng.random::<f64>() * total;
+            let (button, app, _) = *SHARE_BUTTON_MIX
+                .iter()
+                .find(|b| {
+                    x -= b.2;
+                    x < 0.0
+                })
+                .unwrap_or(&SHARE_BUTTON_MIX[0]);
+            let token = self.new_token();
+            // After the pageview the tracker wrote the visit token into the address bar:
+            // events of the page are sent from that address.
+            let mut address = url.split('#').next().unwrap_or_default().to_string();
+            if let Some(v) = Token::from_bits(visit_token) {
+                let _ = write!(address, "#lc={v}");
+            }
+            let referrer = referrer.map(str::to_string);
+            let hit = ctx.hit(at, crate::token::SHARE_EVENT, address, referrer, false);
+            if at < self.end_ms {
+                self.push(
+                    at,
+                    SyntheticHit {
+                        props: vec![prop("channel", button)],
+                        token: Some(token),
+                        share_channel: Some(button),
+                        ..hit
+                    },
+                );
+                self.plan_clicks(ctx, at, (token, button), app, page);
+            }
+        }
+        if self.rng.random_bool(p_copy) {
+            let at = t + (gap as f64 * self.rng.random_range(0.1..0.9)) as i64;
+            if at < self.end_ms {
+                let via = crate::token::VIA_ADDRESS_BAR;
+                self.plan_clicks(ctx, at, (visit_token, via), None, page);
+            }
+        }
+    }
+
+    /// The visits a link shared at `at` brings: how many (heavy-tailed: a private
+    /// message usually 0–2, a group chat or a public post tens), when (one minute to 36
+    /// hours later), through which app (`app`, or where the copied link was pasted).
+    fn plan_clicks(
+        &mut self,
+        ctx: &VisitCtx,
+        at: i64,
+        (token, via): (u64, &'static str),
+        app: Option<Origin>,
+        page: Page,
+    ) {
+        let public = matches!(app, Some(Origin::Facebook | Origin::X | Origin::LinkedIn));
+        let r = self.rng.random::<f64>();
+        let clicks = if public {
+            if r < 0.3 {
+                0
+            } else {
+                log_uniform(&mut self.rng, 1.0, 80.0) as u32
+            }
+        } else if r < 0.25 {
+            0
+        } else if r < 0.7 {
+            1
+        } else if r < 0.82 {
+            2
+        } else if r < 0.88 {
+            3
+        } else {
+            log_uniform(&mut self.rng, 4.0, 40.0) as u32
+        };
+        let paste_total: f64 = PASTE_TARGETS.iter().map(|p| p.1).sum();
+        for _ in 0..clicks {
+            let ts_ms = at + log_uniform(&mut self.rng, 60_000.0, 36.0 * 3_600_000.0) as i64;
+            let origin = match app {
+                Some(o) => o,
+                None => {
+                    let mut x = self.rng.random::<f64>() * paste_total;
+                    PASTE_TARGETS
+                        .iter()
+                        .find(|p| {
+                            x -= p.1;
+                            x < 0.0
+                        })
+                        .map_or(Origin::WhatsApp, |p| p.0)
+                }
+            };
+            let Some(spec) = ORIGINS.iter().find(|o| o.origin == origin) else {
+                continue;
+            };
+            if ts_ms >= self.end_ms {
+                continue;
+            }
+            self.arrival_seq += 1;
+            self.arrivals.push(ShareArrival {
+                ts_ms,
+                seq: self.arrival_seq,
+                parent_visit: ctx.visit,
+                token,
+                generation: ctx.truth.generation.saturating_add(1),
+                via,
+                origin: spec,
+                page,
+            });
         }
     }
 
@@ -1180,6 +1511,10 @@ impl Generator {
             truth: Truth {
                 channel: "bot",
                 group: ChannelGroup::Direct,
+                parent_visit: None,
+                parent_token: None,
+                generation: 0,
+                via: None,
             },
         };
         let n = self.rng.random_range(1..=4);
@@ -1483,9 +1818,9 @@ impl Iterator for Generator {
             return None;
         }
         loop {
-            let next_start = self.next_slot_start();
-            let ready = match (self.pending.peek(), next_start) {
-                (Some(p), Some(s)) => p.ts_ms <= s,
+            let next_start = self.next_start();
+            let ready = match (self.pending.peek(), &next_start) {
+                (Some(p), Some((s, _))) => p.ts_ms <= *s,
                 (Some(_), None) => true,
                 (None, None) => return None,
                 (None, Some(_)) => false,
@@ -1496,9 +1831,19 @@ impl Iterator for Generator {
                 self.emitted += 1;
                 return self.slab[p.slot].take();
             }
-            let (at, kind) = self.slots[self.slot_pos];
-            self.slot_pos += 1;
-            self.simulate(at, kind);
+            match next_start {
+                Some((_, NextVisit::Share)) => {
+                    if let Some(a) = self.arrivals.pop() {
+                        self.simulate_share(a);
+                    }
+                }
+                Some((_, NextVisit::Slot)) => {
+                    let (at, kind) = self.slots[self.slot_pos];
+                    self.slot_pos += 1;
+                    self.simulate(at, kind);
+                }
+                None => return None,
+            }
         }
     }
 }
@@ -1524,6 +1869,8 @@ impl VisitCtx {
             telegram_webview: self.tg,
             props: Vec::new(),
             revenue: None,
+            token: None,
+            share_channel: None,
             visit: self.visit,
             entry,
             bot: self.bot,
@@ -1700,6 +2047,184 @@ mod tests {
             assert!(h + p + c <= 1.0);
             assert_ne!(o.group, ChannelGroup::EstimatedDark);
         }
+    }
+
+    fn path_of(url: &str) -> String {
+        crate::url_clean::clean_url(url)
+            .map(|u| u.path)
+            .unwrap_or_default()
+    }
+
+    /// The share graph of 60 days of traffic: every child's parent (and the hit that
+    /// minted its token) came before it, generations add up, the token is in the child's
+    /// URL, the truth matches the button, and cascades have the intended shape.
+    #[test]
+    fn share_cascades_are_consistent() {
+        use crate::cascade::{self, EdgeRow, VisitRow};
+        use crate::token::{share_button, VIA_ADDRESS_BAR};
+        use std::collections::HashMap;
+
+        let start = DateTime::<Utc>::from_timestamp(1_709_510_400, 0).unwrap_or_default();
+        let mut cfg = SynthConfig::new("example.com", start, 60, 1_500);
+        cfg.seed = 11;
+        cfg.shares = true;
+        let hits: Vec<SyntheticHit> = Generator::new(cfg.clone()).collect();
+        assert_eq!(
+            &hits[..5_000],
+            &Generator::new(cfg.clone()).take(5_000).collect::<Vec<_>>()[..],
+            "deterministic"
+        );
+
+        let mut minted: HashMap<u64, usize> = HashMap::new();
+        let mut entry_of: HashMap<u64, usize> = HashMap::new();
+        let mut buttons: HashSet<&str> = HashSet::new();
+        let mut edges: Vec<EdgeRow> = Vec::new();
+        let mut roots: Vec<VisitRow> = Vec::new();
+        let mut max_generation = 0;
+        for (i, h) in hits.iter().enumerate() {
+            // Tokens: every pageview and share event mints a unique one, nothing else.
+            match (h.name.as_str(), h.token) {
+                ("pageview" | "share", Some(t)) => {
+                    assert_ne!(t, 0);
+                    assert!(minted.insert(t, i).is_none(), "token minted twice");
+                }
+                ("pageview" | "share", None) => panic!("{} without a token", h.name),
+                (_, t) => assert_eq!(t, None, "{}", h.name),
+            }
+            if h.name == "share" {
+                let button = h.share_channel.expect("a share has its button");
+                assert!(share_button(button).is_some(), "{button}");
+                assert_eq!(h.props, vec![prop("channel", button)]);
+                assert!(!h.entry);
+                buttons.insert(button);
+                // Sent from the address bar the tracker tagged with the page's own token.
+                let own = crate::url_clean::clean_url(&h.url)
+                    .ok()
+                    .and_then(|u| u.token)
+                    .and_then(|t| Token::parse(&t))
+                    .expect("the share's page carries its visit token");
+                let view = &hits[minted[&own.bits()]];
+                assert_eq!((view.visit, view.name.as_str()), (h.visit, "pageview"));
+            } else {
+                assert_eq!(h.share_channel, None);
+            }
+            if !h.entry {
+                continue;
+            }
+            entry_of.insert(h.visit, i);
+            let arrival = crate::url_clean::clean_url(&h.url)
+                .ok()
+                .and_then(|u| u.token);
+            let Some(parent) = h.truth.parent_visit else {
+                assert_eq!(
+                    (h.truth.generation, h.truth.parent_token, h.truth.via),
+                    (0, None, None)
+                );
+                assert_eq!(arrival, None);
+                roots.push(VisitRow {
+                    session: h.visit,
+                    ts: h.ts,
+                    entry_page: path_of(&h.url),
+                    channel: h.truth.channel.to_string(),
+                    generation: 0,
+                });
+                continue;
+            };
+            let token = h.truth.parent_token.expect("a child knows its token");
+            assert_eq!(
+                arrival.as_deref().and_then(Token::parse),
+                Token::from_bits(token),
+                "the landing URL carries the token"
+            );
+            // The hit that minted the token, and the parent's landing, came first.
+            let &m = minted.get(&token).expect("minted before the child arrived");
+            let mint = &hits[m];
+            assert_eq!(mint.visit, parent);
+            assert!(mint.ts < h.ts);
+            let &p = entry_of.get(&parent).expect("parent visit generated first");
+            let parent_entry = &hits[p];
+            assert_eq!(h.truth.generation, parent_entry.truth.generation + 1);
+            assert!(h.truth.generation <= MAX_GENERATION);
+            max_generation = max_generation.max(h.truth.generation);
+            assert_ne!(h.ip, mint.ip, "someone else opens the link");
+            // The child lands on the page that was shared.
+            assert_eq!(path_of(&h.url), path_of(&mint.url));
+            let via = h.truth.via.expect("a child knows how the link travelled");
+            if mint.name == "share" {
+                assert_eq!(Some(via), mint.share_channel);
+                // A button that names an app: the visit truly comes from that app.
+                if let Some((_, Some(app), _)) = share_button(via) {
+                    assert_eq!(h.truth.channel, app, "{via}");
+                }
+            } else {
+                assert_eq!((mint.name.as_str(), via), ("pageview", VIA_ADDRESS_BAR));
+                assert!(matches!(
+                    h.truth.group,
+                    ChannelGroup::PrivateMessage | ChannelGroup::Email
+                ));
+            }
+            edges.push(EdgeRow {
+                session: h.visit,
+                parent_session: parent,
+                parent_token: token,
+                generation: h.truth.generation,
+                ts: h.ts,
+                landing_page: path_of(&h.url),
+                channel: h.truth.channel.to_string(),
+                share_channel: via.to_string(),
+            });
+        }
+        // Every button is used; copied addresses travel too.
+        assert_eq!(
+            buttons.len(),
+            crate::token::SHARE_BUTTONS.len(),
+            "{buttons:?}"
+        );
+        assert!(edges.iter().any(|e| e.share_channel == VIA_ADDRESS_BAR));
+
+        // Volume: share-visits are a minority of visits, but not a rare one.
+        let visits = entry_of.len();
+        let share_visits = edges.len();
+        let ratio = share_visits as f64 / visits as f64;
+        assert!((0.04..0.3).contains(&ratio), "{share_visits} of {visits}");
+
+        // Shape, through core::cascade: every edge in one cascade, depth = generation,
+        // most cascades tiny, a few large, the deepest 4–6 generations.
+        let cs = cascade::build(&edges, &roots);
+        assert_eq!(cs.iter().map(|c| c.size).sum::<usize>(), share_visits);
+        assert!(cs.iter().all(|c| !c.is_fragment()));
+        for c in &cs {
+            for n in &c.nodes {
+                assert_eq!(u32::from(n.generation), n.depth);
+            }
+        }
+        let depth = cs.iter().map(|c| c.depth).max().unwrap_or(0);
+        assert_eq!(depth, u32::from(max_generation));
+        assert!((4..=u32::from(MAX_GENERATION)).contains(&depth), "{depth}");
+        let tiny = cs.iter().filter(|c| c.size <= 2).count();
+        assert!(
+            tiny as f64 / cs.len() as f64 > 0.6,
+            "{tiny} of {}",
+            cs.len()
+        );
+        let largest = cs.first().map_or(0, |c| c.size);
+        assert!(largest >= 30, "{largest}");
+        eprintln!(
+            "{visits} visits, {share_visits} share-visits, {} cascades ({tiny} of size <= 2), largest {largest}, depth {depth}",
+            cs.len()
+        );
+    }
+
+    #[test]
+    fn no_tokens_without_the_share_model() {
+        let start = DateTime::<Utc>::from_timestamp(1_709_510_400, 0).unwrap_or_default();
+        let hits: Vec<_> = Generator::new(SynthConfig::new("example.com", start, 5, 800)).collect();
+        assert!(hits.len() > 1_000);
+        assert!(hits.iter().all(|h| h.token.is_none()
+            && h.share_channel.is_none()
+            && h.name != "share"
+            && h.truth.parent_visit.is_none()
+            && !h.url.contains("lc=")));
     }
 
     #[test]

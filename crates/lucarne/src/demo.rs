@@ -87,7 +87,9 @@ pub async fn generate(dir: &Path, domain: &str, events: u64, days: u32, seed: u6
     Ok(())
 }
 
-/// `lucarne demo`: a demo site with months of history, then live events every few seconds.
+/// `lucarne demo`: a demo site with months of history (share cascades included: visit
+/// tokens, share-button clicks and the visits they bring), then live events every few
+/// seconds.
 pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     let mut args = args;
     if args.data.data.is_none() && file.data.is_none() {
@@ -161,6 +163,7 @@ async fn trickle(state: Arc<AppState>, site: Site) {
     let now = Utc::now();
     let mut cfg = SynthConfig::new(site.domain.clone(), now, 3650, 20_000);
     cfg.seed = now.timestamp() as u64;
+    cfg.shares = true;
     let start = Instant::now();
     for mut hit in Generator::new(cfg) {
         let due = (hit.ts - now).to_std().unwrap_or(Duration::ZERO);

@@ -1,5 +1,6 @@
 //! `lucarne demo` starts, fills a demo site with synthetic history through the real
-//! pipeline, prints an API key, and serves reports in which dark social is visible.
+//! pipeline, prints an API key, and serves reports in which dark social and share
+//! cascades are visible.
 
 mod support;
 
@@ -64,8 +65,36 @@ async fn demo_serves_generated_history() {
         .json()
         .await
         .expect("json");
+    // Share cascades: share events and the visits they brought.
+    let shares: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/stats/aggregate?site_id=demo.lucarne.test&period=30d&metrics=shares,share_visits"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("aggregate request")
+        .json()
+        .await
+        .expect("json");
+    let cascades: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/stats/cascades?site_id=demo.lucarne.test&period=30d"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("cascades request")
+        .json()
+        .await
+        .expect("json");
     let _ = child.kill();
     let _ = child.wait();
+    let value = |m: &str| shares["results"][m]["value"].as_f64().unwrap_or(0.0);
+    assert!(value("shares") > 0.0, "{shares}");
+    assert!(value("share_visits") > 0.0, "{shares}");
+    let largest = &cascades["results"][0];
+    assert!(largest["size"].as_u64().unwrap_or(0) >= 2, "{cascades}");
     let groups: Vec<(&str, i64)> = v["results"]
         .as_array()
         .expect("results")

@@ -207,7 +207,10 @@ async fn create_validate_and_follow_a_link() {
     assert_eq!(a["results"]["visitors"]["value"], 1, "{a}");
     assert_eq!(a["results"]["visits"]["value"], 1, "{a}");
     assert_eq!(a["results"]["pageviews"]["value"], 1, "{a}");
-    assert_eq!(a["results"]["events"]["value"], 6, "3 clicks/scans, 2 previews, 1 pageview: {a}");
+    assert_eq!(
+        a["results"]["events"]["value"], 6,
+        "3 clicks/scans, 2 previews, 1 pageview: {a}"
+    );
     assert_eq!(a["results"]["bounce_rate"]["value"], 100, "{a}");
     let (s, b) = h
         .get(&format!("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel&metrics=visits&filters=visit:link=={id}"))
@@ -484,7 +487,9 @@ async fn campaigns_custom_domains_and_qr_codes() {
             )
             .await
             .expect("link");
-        let (s, _, _) = h.follow(Method::GET, &format!("/l/{slug}"), CHROME, "stats.test").await;
+        let (s, _, _) = h
+            .follow(Method::GET, &format!("/l/{slug}"), CHROME, "stats.test")
+            .await;
         assert_eq!(s, StatusCode::FOUND, "{slug}");
     }
 

@@ -1,11 +1,19 @@
 //! Ingest without HTTP: synthetic or imported hits go through the same steps as
-//! `POST /api/event` (bot drop, URL cleaning, visit, classification) and the same store.
+//! `POST /api/event` (bot drop, URL cleaning, share-event checks, token lookup, visit,
+//! classification) and the same store.
+//!
+//! Tokens: a hit's own token ([`SyntheticHit::token`]) is minted as live ingest mints
+//! the payload's `t`, and the token in its URL (`lc`) is resolved through the server's
+//! in-memory index only (`TokenIndex::get`, no store read): hits come in time order, so
+//! a parent minted earlier in the same run is known. An arrival token whose node is not
+//! in memory (older than the run, or evicted) counts as `unknown`, as a live miss would.
 
 use std::net::IpAddr;
 
 use chrono::NaiveDate;
 use lucarne_core::event::Revenue;
 use lucarne_core::synth::SyntheticHit;
+use lucarne_core::token::{share_button, NodeKind, Token, VIA_COPIED_TEXT};
 use lucarne_core::url_clean::clean_url;
 use lucarne_core::visitor::Salt;
 use lucarne_store::meta::Site;
@@ -56,6 +64,29 @@ pub async fn ingest_hits(
             report.dropped += 1;
             continue;
         };
+        // What live ingest's `validate` checks of share and copy events.
+        let token = h.token.and_then(Token::from_bits);
+        let kind = NodeKind::of_event(&h.name);
+        let share_channel = match kind {
+            NodeKind::Visit | NodeKind::Link => Some(String::new()),
+            NodeKind::Copy => Some(VIA_COPIED_TEXT.to_string()),
+            NodeKind::Share => h
+                .props
+                .iter()
+                .find(|(k, _)| k == "channel")
+                .map(|(_, v)| v.clone())
+                .filter(|c| share_button(c).is_some()),
+        };
+        let Some(share_channel) =
+            share_channel.filter(|_| kind == NodeKind::Visit || token.is_some())
+        else {
+            state.metrics.drop(DropReason::BadShare);
+            report.dropped += 1;
+            continue;
+        };
+        let arrival_present = url.token.is_some();
+        let arrival = url.token.as_deref().and_then(Token::parse);
+        let parent = arrival.and_then(|t| state.tokens.get(t.bits()));
         let ip: IpAddr = match h.ip.parse() {
             Ok(ip) => ip,
             Err(_) => {
@@ -81,12 +112,20 @@ pub async fn ingest_hits(
             }),
             telegram_webview: h.telegram_webview,
             domain: site.domain.clone(),
-            token: 0,
-            share_channel: String::new(),
-            arrival: None,
-            arrival_present: false,
-            parent: None,
+            token: token.map_or(0, Token::bits),
+            share_channel,
+            arrival,
+            arrival_present,
+            parent,
         };
+        if pipeline::check_copy_allowed(state, site, &hit)
+            .await
+            .is_err()
+        {
+            state.metrics.drop(DropReason::CopyAttributionOff);
+            report.dropped += 1;
+            continue;
+        }
         let sender = pipeline::Sender {
             ip,
             user_agent: &h.user_agent,
@@ -141,5 +180,113 @@ async fn wait(t: lucarne_store::CommitTicket) -> Result<(), DropReason> {
     match t.await {
         Ok(Ok(())) => Ok(()),
         _ => Err(DropReason::StoreUnavailable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
+
+    use lucarne_core::cascade;
+    use lucarne_core::stats::ReportQuery;
+    use lucarne_core::synth::{Generator, SynthConfig};
+    use lucarne_store::duck::DuckEvents;
+    use lucarne_store::meta::MetaStore;
+    use lucarne_store::EventStore;
+
+    use super::*;
+    use crate::ServerOptions;
+
+    /// Synthetic cascades through the offline pipeline: every generated edge is stored
+    /// as an edge, with the generation, parent and channel the generator intended.
+    #[tokio::test]
+    async fn synthetic_cascades_are_stored_as_generated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let meta = MetaStore::open(dir.path()).await.expect("meta");
+        let site = meta.add_site("example.com", "UTC").await.expect("site");
+        let events: Arc<dyn EventStore> =
+            Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+        let state = AppState::new(events, meta, &ServerOptions::default())
+            .await
+            .expect("state");
+        let start = chrono::DateTime::from_timestamp(1_709_510_400, 0).expect("time");
+        let mut cfg = SynthConfig::new("example.com", start, 14, 1_000);
+        cfg.seed = 4;
+        cfg.shares = true;
+        let end = cfg.end();
+        let hits: Vec<SyntheticHit> = Generator::new(cfg).collect();
+        let report = ingest_hits(
+            &state,
+            &site,
+            hits.iter().cloned(),
+            |_| String::new(),
+            5_000,
+        )
+        .await
+        .expect("stored");
+        assert_eq!((report.stored, report.dropped), (hits.len() as u64, 0));
+
+        // What the generator intended.
+        let children: Vec<&SyntheticHit> = hits
+            .iter()
+            .filter(|h| h.entry && h.truth.parent_visit.is_some())
+            .collect();
+        let mut want_generations: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut want_via: BTreeMap<String, u64> = BTreeMap::new();
+        for h in &children {
+            *want_generations.entry(h.truth.generation).or_default() += 1;
+            *want_via
+                .entry(h.truth.via.unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+        let want_shares = hits.iter().filter(|h| h.name == "share").count();
+        assert!(children.len() > 500, "{}", children.len());
+
+        // What was stored.
+        let q = ReportQuery {
+            site_id: site.id,
+            from: start,
+            to: end,
+            filters: Vec::new(),
+            with_sessions: false,
+            with_shares: false,
+        };
+        let g = state.events.share_graph(&q).expect("graph");
+        assert_eq!(g.edges.len(), children.len());
+        assert_eq!(g.shares.len(), want_shares);
+        let mut got_generations: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut got_via: BTreeMap<String, u64> = BTreeMap::new();
+        for e in &g.edges {
+            *got_generations.entry(e.generation).or_default() += 1;
+            *got_via.entry(e.share_channel.clone()).or_default() += 1;
+        }
+        assert_eq!(got_generations, want_generations);
+        assert_eq!(got_via, want_via);
+        // Each stored edge names the token the generator put in the child's URL, and the
+        // parent visit is the one that minted it.
+        let by_token: HashMap<u64, &SyntheticHit> = children
+            .iter()
+            .filter_map(|h| h.truth.parent_token.map(|t| (t, *h)))
+            .collect();
+        let session_of_token: HashMap<u64, u64> = g
+            .edges
+            .iter()
+            .map(|e| (e.parent_token, e.parent_session))
+            .collect();
+        assert_eq!(session_of_token.len(), by_token.len());
+        // Two edges through tokens minted by the same generated visit share a parent
+        // session.
+        let mut parent_session: HashMap<u64, u64> = HashMap::new();
+        for (token, child) in &by_token {
+            let session = session_of_token[token];
+            let parent = child.truth.parent_visit.unwrap_or_default();
+            assert_eq!(*parent_session.entry(parent).or_insert(session), session);
+        }
+        let m = cascade::metrics(&g.edges, &g.shares);
+        assert_eq!(m.share_visits, children.len() as u64);
+        let deepest = want_generations.keys().max().copied().unwrap_or(0);
+        assert_eq!(m.max_depth, u32::from(deepest));
+        assert!(deepest >= 3, "{want_generations:?}");
     }
 }

@@ -456,79 +456,146 @@ fn utc(micros: i64) -> DateTime<Utc> {
 const ROOT_LOOKBACK_DAYS: i64 = 30;
 
 pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
+    use duckdb::arrow::array::{Array, Int64Array, StringArray, UInt16Array, UInt64Array};
+    use duckdb::arrow::record_batch::RecordBatch;
+
+    // Rows are read a column batch at a time (Arrow) rather than value by value: the
+    // graph of a busy page has hundreds of thousands of rows.
+    fn batches(
+        conn: &Connection,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        let mut stmt = conn.prepare_cached(sql).map_err(StoreError::backend)?;
+        let out = stmt
+            .query_arrow(params_from_iter(params.iter()))
+            .map_err(StoreError::backend)?
+            .collect();
+        Ok(out)
+    }
+    fn col<T: Array + 'static>(b: &RecordBatch, i: usize) -> Result<&T, StoreError> {
+        let c = b.column(i);
+        c.as_any().downcast_ref::<T>().ok_or_else(|| {
+            StoreError::backend(format!("share graph: column {i} is {}", c.data_type()))
+        })
+    }
+    fn text(a: &StringArray, i: usize) -> String {
+        if a.is_null(i) {
+            String::new()
+        } else {
+            a.value(i).to_string()
+        }
+    }
+
     let range = [Value::UInt(q.site_id), ts(q.from), ts(q.to)];
-    let __t = std::time::Instant::now();
-    let edges = rows(
-        conn,
-        "SELECT session_id, parent_session, parent_token, generation, epoch_us(ts), entry_page, \
-                channel, visit_share_channel \
-         FROM events WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0",
-        &range,
-        |r| {
-            Ok(EdgeRow {
-                session: r.get(0)?,
-                parent_session: r.get(1)?,
-                parent_token: r.get(2)?,
-                generation: r.get(3)?,
-                ts: utc(r.get(4)?),
-                landing_page: r.get(5)?,
-                channel: r.get(6)?,
-                share_channel: r.get(7)?,
-            })
-        },
-    )?;
-    eprintln!("PROF edges {:?}", __t.elapsed()); let __t = std::time::Instant::now();
-    let lookback = q.from - chrono::Duration::days(ROOT_LOOKBACK_DAYS);
-    let visits = rows(
-        conn,
-        "SELECT session_id, epoch_us(ts), entry_page, channel, generation FROM events \
-         WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND session_id IN ( \
-             SELECT parent_session FROM events \
-             WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0)",
-        &[
-            Value::UInt(q.site_id),
-            ts(lookback),
-            ts(q.to),
-            range[0].clone(),
-            range[1].clone(),
-            range[2].clone(),
-        ],
-        |r| {
-            Ok(VisitRow {
-                session: r.get(0)?,
-                ts: utc(r.get(1)?),
-                entry_page: r.get(2)?,
-                channel: r.get(3)?,
-                generation: r.get(4)?,
-            })
-        },
-    )?;
-    eprintln!("PROF visits {:?}", __t.elapsed()); let __t = std::time::Instant::now();
-    let shares = rows(
-        conn,
-        "SELECT session_id, token, share_channel, pathname, epoch_us(ts) FROM events \
-         WHERE site_id = ? AND ts >= ? AND ts < ? AND name IN ('share', 'copy') AND token <> 0",
-        &range,
-        |r| {
-            Ok(ShareRow {
-                session: r.get(0)?,
-                token: r.get(1)?,
-                share_channel: r.get(2)?,
-                page: r.get(3)?,
-                ts: utc(r.get(4)?),
-            })
-        },
-    )?;
-    eprintln!("PROF shares {:?}", __t.elapsed()); let __t = std::time::Instant::now();
-    let public_visits_without_token = rows(
-        conn,
-        "SELECT entry_page, count(*)::BIGINT FROM events \
-         WHERE site_id = ? AND ts >= ? AND ts < ? AND entry \
-           AND channel_group = 'public-social' AND parent_session = 0 GROUP BY entry_page",
-        &range,
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
-    )?;
-    eprintln!("PROF public {:?}", __t.elapsed());
+    type Edges = (Vec<EdgeRow>, Vec<(String, u64)>);
+    let edges_of = |conn: &Connection| -> Result<Edges, StoreError> {
+        let mut edges = Vec::new();
+        for b in batches(
+            conn,
+            "SELECT session_id, parent_session, parent_token, generation, epoch_us(ts), \
+                    entry_page, channel, visit_share_channel \
+             FROM events WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0",
+            &range,
+        )? {
+            let (session, parent) = (col::<UInt64Array>(&b, 0)?, col::<UInt64Array>(&b, 1)?);
+            let (token, generation) = (col::<UInt64Array>(&b, 2)?, col::<UInt16Array>(&b, 3)?);
+            let at = col::<Int64Array>(&b, 4)?;
+            let (page, channel) = (col::<StringArray>(&b, 5)?, col::<StringArray>(&b, 6)?);
+            let via = col::<StringArray>(&b, 7)?;
+            edges.reserve(b.num_rows());
+            for i in 0..b.num_rows() {
+                edges.push(EdgeRow {
+                    session: session.value(i),
+                    parent_session: parent.value(i),
+                    parent_token: token.value(i),
+                    generation: generation.value(i),
+                    ts: utc(at.value(i)),
+                    landing_page: text(page, i),
+                    channel: text(channel, i),
+                    share_channel: text(via, i),
+                });
+            }
+        }
+        let public = rows(
+            conn,
+            "SELECT entry_page, count(*)::BIGINT FROM events \
+             WHERE site_id = ? AND ts >= ? AND ts < ? AND entry \
+               AND channel_group = 'public-social' AND parent_session = 0 GROUP BY entry_page",
+            &range,
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+        )?;
+        Ok((edges, public))
+    };
+    type Rest = (Vec<VisitRow>, Vec<ShareRow>);
+    let rest_of = |conn: &Connection| -> Result<Rest, StoreError> {
+        let lookback = q.from - chrono::Duration::days(ROOT_LOOKBACK_DAYS);
+        let mut visits = Vec::new();
+        for b in batches(
+            conn,
+            "SELECT session_id, epoch_us(ts), entry_page, channel, generation FROM events \
+             WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND session_id IN ( \
+                 SELECT parent_session FROM events \
+                 WHERE site_id = ? AND ts >= ? AND ts < ? AND entry AND parent_session <> 0)",
+            &[
+                Value::UInt(q.site_id),
+                ts(lookback),
+                ts(q.to),
+                range[0].clone(),
+                range[1].clone(),
+                range[2].clone(),
+            ],
+        )? {
+            let (session, at) = (col::<UInt64Array>(&b, 0)?, col::<Int64Array>(&b, 1)?);
+            let (page, channel) = (col::<StringArray>(&b, 2)?, col::<StringArray>(&b, 3)?);
+            let generation = col::<UInt16Array>(&b, 4)?;
+            visits.reserve(b.num_rows());
+            for i in 0..b.num_rows() {
+                visits.push(VisitRow {
+                    session: session.value(i),
+                    ts: utc(at.value(i)),
+                    entry_page: text(page, i),
+                    channel: text(channel, i),
+                    generation: generation.value(i),
+                });
+            }
+        }
+        let mut shares = Vec::new();
+        for b in batches(
+            conn,
+            "SELECT session_id, token, share_channel, pathname, epoch_us(ts) FROM events \
+             WHERE site_id = ? AND ts >= ? AND ts < ? AND name IN ('share', 'copy') AND token <> 0",
+            &range,
+        )? {
+            let (session, token) = (col::<UInt64Array>(&b, 0)?, col::<UInt64Array>(&b, 1)?);
+            let (channel, page) = (col::<StringArray>(&b, 2)?, col::<StringArray>(&b, 3)?);
+            let at = col::<Int64Array>(&b, 4)?;
+            shares.reserve(b.num_rows());
+            for i in 0..b.num_rows() {
+                shares.push(ShareRow {
+                    session: session.value(i),
+                    token: token.value(i),
+                    share_channel: text(channel, i),
+                    page: text(page, i),
+                    ts: utc(at.value(i)),
+                });
+            }
+        }
+        Ok((visits, shares))
+    };
+
+    // The edges (and public visits) on this connection while the parents' visits and the
+    // share events are read on a second one: each query spends much of its time turning
+    // rows into Arrow and Rust values on one thread.
+    let second = conn.try_clone().map_err(StoreError::backend)?;
+    let ((edges, public_visits_without_token), (visits, shares)) = std::thread::scope(|s| {
+        let rest = s.spawn(move || rest_of(&second));
+        let edges = edges_of(conn);
+        let rest = rest
+            .join()
+            .map_err(|_| StoreError::backend("share graph: reader thread panicked"))?;
+        Ok::<_, StoreError>((edges?, rest?))
+    })?;
     Ok(ShareGraph {
         edges,
         visits,
