@@ -103,7 +103,7 @@ KEY="$("$BIN" key create --data "$WORK/links" | tail -1)"
 LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P4" --data "$WORK/links" & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P4/api/health"
-STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P4/api/v1/stats/breakdown?site_id=bench.test&period=day&property=event:name&metrics=events" | python3 -c 'import sys,json; print(", ".join(f"{r["name"]}: {r["events"]}" for r in json.load(sys.stdin)["results"]))')"
+STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P4/api/v1/stats/breakdown?site_id=bench.test&period=day&property=event:name&metrics=events" | python3 -c 'import sys,json; print(", ".join(str(r["name"]) + ": " + str(r["events"]) for r in json.load(sys.stdin)["results"]))')"
 echo "events stored after the run (stats API): $STORED"
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
 

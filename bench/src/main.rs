@@ -825,7 +825,7 @@ fn cascade_bench(
             .iter()
             .filter(|c| c.page == PAGE)
             .take(10)
-            .map(cascade_json)
+            .map(|c| cascade_json(c, lucarne_server::api::shares::LIST_NODES))
             .collect();
         let t2 = Instant::now();
         let body = serde_json::to_string(&serde_json::json!({ "results": results }))?;

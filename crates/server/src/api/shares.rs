@@ -84,14 +84,22 @@ pub fn report_json(g: &ShareGraph) -> Value {
     })
 }
 
-/// A cascade as JSON: nodes in breadth-first order (root first), each with its parent's
-/// index and a layout point in [0, 1]² for drawing.
-pub fn cascade_json(c: &Cascade) -> Value {
+/// Visits listed per cascade in `/cascades` (the largest trees hold thousands; the
+/// drill-down gives a whole subtree).
+pub const LIST_NODES: usize = 1_000;
+/// Visits listed in a drill-down at most.
+pub const DRILL_NODES: usize = 20_000;
+
+/// A cascade as JSON: its first `max_nodes` nodes in breadth-first order (root first, so
+/// every listed node's parent is listed), each with its parent's index and a layout point
+/// in [0, 1]² for drawing; `nodes_total` and `truncated` say what was left out.
+pub fn cascade_json(c: &Cascade, max_nodes: usize) -> Value {
     let points = cascade::layout(c);
     let nodes: Vec<Value> = c
         .nodes
         .iter()
         .zip(points)
+        .take(max_nodes)
         .map(|(n, (x, y))| {
             json!({
                 "visit": format!("{:016x}", n.session),
@@ -116,6 +124,8 @@ pub fn cascade_json(c: &Cascade) -> Value {
         "breadth": c.breadth,
         "first_ts": ts(c.first_ts),
         "last_ts": ts(c.last_ts),
+        "nodes_total": c.nodes.len(),
+        "truncated": c.nodes.len() > max_nodes,
         "nodes": nodes,
     })
 }
@@ -144,7 +154,7 @@ pub async fn cascades(
         .iter()
         .filter(|c| p.path.as_deref().is_none_or(|page| c.page == page))
         .take(limit)
-        .map(cascade_json)
+        .map(|c| cascade_json(c, LIST_NODES))
         .collect();
     Ok(Json(json!({ "results": results })))
 }
@@ -159,7 +169,7 @@ pub async fn cascade_of_token(
 ) -> Result<Json<Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
     let c = subtree_of(&state, &r, &token).await?;
-    Ok(Json(cascade_json(&c)))
+    Ok(Json(cascade_json(&c, DRILL_NODES)))
 }
 
 /// The subtree under `token` in `r`'s period, or a 400/404 JSON error.
