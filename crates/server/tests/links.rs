@@ -217,6 +217,12 @@ async fn create_validate_and_follow_a_link() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["results"][0]["channel"], "whatsapp", "{b}");
+    // visit:link is the landing visit's, not the click's: one generation, one row.
+    let (_, b) = h
+        .get(&format!("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:generation&metrics=visits,events&filters=visit:link=={id}"))
+        .await;
+    assert_eq!(b["results"].as_array().map(Vec::len), Some(1), "{b}");
+    assert_eq!(b["results"][0]["events"], 1, "{b}");
     let (_, b) = h
         .get(&format!("/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:evidence&metrics=visits&filters=visit:link=={id}"))
         .await;

@@ -40,7 +40,12 @@ fn column(p: &Property, params: &mut Vec<Value>) -> String {
         Property::VisitShareChannel => "visit_share_channel".into(),
         Property::TokenStatus => "token_status".into(),
         Property::ShareChannel => "share_channel".into(),
-        Property::Link => "CASE WHEN link_id <> 0 THEN CAST(link_id AS VARCHAR) ELSE '' END".into(),
+        // The link a visit came through: its click/scan/preview events are not the visit.
+        Property::Link => {
+            "CASE WHEN link_id <> 0 AND name NOT IN ('link_click', 'link_scan', 'preview') \
+             THEN CAST(link_id AS VARCHAR) ELSE '' END"
+                .into()
+        }
         Property::EventLink => {
             "CASE WHEN link_id <> 0 AND name IN ('link_click', 'link_scan', 'preview') \
              THEN CAST(link_id AS VARCHAR) ELSE '' END"
