@@ -167,6 +167,25 @@ enum SiteCmd {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Change a site's settings (what is not given stays). A running server applies them
+    /// within 30 seconds.
+    Set {
+        domain: String,
+        /// Where share tokens go in links: `fragment` (#lc=, default) or `query` (?lc=).
+        #[arg(long, value_parser = ["fragment", "query"])]
+        share_param: Option<String>,
+        /// Accept copied-text attribution events (`on` / `off`).
+        #[arg(long, value_parser = ["on", "off"])]
+        copy_attribution: Option<String>,
+        /// Honour Do-Not-Track and Global Privacy Control (`on` / `off`).
+        #[arg(long, value_parser = ["on", "off"])]
+        honour_dnt: Option<String>,
+        /// Days of events to keep, or `none` to keep everything.
+        #[arg(long)]
+        retention_days: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +318,52 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 println!(
                     "snippet: <script defer data-domain=\"{}\" src=\"https://YOUR-LUCARNE-HOST/js/script.js\"></script>",
                     site.domain
+                );
+                Ok(())
+            }
+            SiteCmd::Set {
+                domain,
+                share_param,
+                copy_attribution,
+                honour_dnt,
+                retention_days,
+                data,
+            } => {
+                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let site = link_site(&meta, Some(&domain)).await?;
+                let mut o = meta.site_options(site.id).await?;
+                if let Some(p) = share_param.as_deref() {
+                    o.share_param_style = lucarne_store::meta::ShareParamStyle::parse(p)
+                        .ok_or_else(|| anyhow::anyhow!("--share-param: fragment or query"))?;
+                }
+                if let Some(v) = copy_attribution.as_deref() {
+                    o.copy_attribution = v == "on";
+                }
+                if let Some(v) = honour_dnt.as_deref() {
+                    o.honour_dnt = v == "on";
+                }
+                if let Some(d) = retention_days.as_deref() {
+                    o.retention_days = match d.trim() {
+                        "none" => None,
+                        n => Some(
+                            n.parse::<u32>()
+                                .ok()
+                                .filter(|n| (1..=36500).contains(n))
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!("--retention-days: 1 to 36500, or none")
+                                })?,
+                        ),
+                    };
+                }
+                meta.set_site_options(site.id, &o).await?;
+                println!(
+                    "{}: share tokens in the {}, copied-text attribution {}, Do-Not-Track {}, retention {}",
+                    site.domain,
+                    o.share_param_style.as_str(),
+                    if o.copy_attribution { "on" } else { "off" },
+                    if o.honour_dnt { "honoured" } else { "not honoured" },
+                    o.retention_days
+                        .map_or("none".to_string(), |d| format!("{d} days")),
                 );
                 Ok(())
             }
