@@ -292,7 +292,10 @@ async fn reports_aggregate_timeseries_breakdown_and_dark_share() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let r = &v["results"];
-    assert_eq!(r["visitors"]["value"], 4, "{v}");
+    // A HyperLogLog estimate (README "Estimates"): with random daily salts, 4 visitor ids
+    // may share a register and count as 3.
+    let visitors = r["visitors"]["value"].as_u64().unwrap_or(0);
+    assert!(visitors.abs_diff(4) <= 1, "{v}");
     assert_eq!(r["visits"]["value"], 4);
     assert_eq!(r["pageviews"]["value"], 5);
     assert_eq!(r["events"]["value"], 5);
