@@ -51,14 +51,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/stats/previews", get(previews::report::previews))
         .route("/og/{domain}", get(previews::og::og_image))
-        .route("/l/{slug}", get(links::redirect))
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
         .merge(links::api::routes())
-        // Any other path: a slug on a custom short domain, or 404.
-        .fallback(links::short_domain)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -71,17 +68,25 @@ pub fn app(state: Arc<AppState>) -> Router {
         // be framed. (Harmless on JSON and on the tracker script, which other pages embed.)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            ),
+            HeaderValue::from_static(CSP),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // Short-link redirects sit outside the header layers above: the hot path answers
+        // a bare 302 (their HTML pages set the same headers themselves). Any other path
+        // is a slug on a custom short domain, or 404.
+        .route("/l/{slug}", get(links::redirect))
+        .fallback(links::short_domain)
         .with_state(state)
 }
+
+/// The dashboard's Content-Security-Policy: scripts and styles from this origin only,
+/// never inline; no framing.
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Periodic upkeep: salt rotation, forgetting idle visits, and (hourly) deleting events
 /// older than each site's retention period.

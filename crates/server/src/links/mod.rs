@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -285,46 +285,66 @@ pub async fn run_batcher(state: std::sync::Weak<AppState>, mut rx: mpsc::Receive
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-pub struct RedirectQuery {
-    #[serde(rename = "qr")]
-    qr: Option<String>,
+/// Does a query string carry the QR marker (`qr` or `qr=…`)?
+fn has_qr_marker(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.split('=').next() == Some(QR_MARKER))
+    })
 }
 
-/// `GET|HEAD /l/{slug}`.
+/// The TCP peer (tests without a socket: unspecified).
+fn peer_of(req: &axum::extract::Request) -> SocketAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0)
+}
+
+/// `GET|HEAD /l/{slug}`. Reads the request by reference: the hot path copies no headers.
 pub async fn redirect(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    headers: HeaderMap,
     Path(slug): Path<String>,
-    Query(q): Query<RedirectQuery>,
+    req: axum::extract::Request,
 ) -> Response {
-    follow(&state, peer, &method, &headers, "", &slug, q.qr.is_some()).await
+    let qr = has_qr_marker(req.uri().query());
+    follow(
+        &state,
+        peer_of(&req),
+        req.method(),
+        req.headers(),
+        "",
+        &slug,
+        qr,
+    )
+    .await
 }
 
-/// Any path on a custom short domain: `/{slug}`. Other hosts get a plain 404.
+/// Any other path: `/{slug}` on a custom short domain; other hosts get a plain 404.
 pub async fn short_domain(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
+    req: axum::extract::Request,
 ) -> Response {
-    let host = headers
+    let host = req
+        .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(|h| normalise_host(h.split(':').next().unwrap_or(h)))
         .unwrap_or_default();
-    let slug = uri.path().trim_start_matches('/');
+    let slug = req.uri().path().trim_start_matches('/');
     if slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    let qr = uri.query().is_some_and(|q| {
-        q.split('&')
-            .any(|kv| kv.split('=').next() == Some(QR_MARKER))
-    });
-    follow(&state, peer, &method, &headers, &host, slug, qr).await
+    let qr = has_qr_marker(req.uri().query());
+    follow(
+        &state,
+        peer_of(&req),
+        req.method(),
+        req.headers(),
+        &host,
+        slug,
+        qr,
+    )
+    .await
 }
 
 fn lang_of(headers: &HeaderMap) -> Lang {
@@ -376,8 +396,23 @@ fn unavailable(status: StatusCode, why: &str, headers: &HeaderMap) -> Response {
         html! { main.link-unavailable { h1 { (title) } p { (text) } } },
     );
     let mut r = (status, body).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Redirects are served outside the router's header layers (a 302 needs none of
+    // them); these pages are HTML and get the same protections as every other page.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
