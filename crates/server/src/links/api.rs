@@ -507,26 +507,36 @@ async fn qr_data(
     Ok((format!("{}?qr=1", short_url(&base, &l)), o, l.slug))
 }
 
-/// A QR image as an HTTP response (`png`: PNG, else SVG), named after the slug.
-pub fn qr_response(data: &str, o: &QrOptions, slug: &str, png: bool) -> Result<Response, ApiError> {
-    let bad = |e: String| ApiError::bad_request("bad_qr", e);
-    let (body, mime, ext) = if png {
-        (qr::png(data, o).map_err(bad)?, "image/png", "png")
-    } else {
-        let svg = qr::svg(data, o).map_err(|e| bad(e.to_string()))?;
-        (svg.into_bytes(), "image/svg+xml", "svg")
-    };
-    Ok((
+/// A QR image as an HTTP response named `name.ext`: inline, or as a download.
+pub fn qr_response(img: qr::Image, name: &str, download: bool) -> Response {
+    let disposition = format!(
+        "{}; filename=\"{name}.{}\"",
+        if download { "attachment" } else { "inline" },
+        img.ext
+    );
+    (
         [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{slug}.{ext}\""),
-            ),
+            (header::CONTENT_TYPE, img.mime.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-cache".to_string()),
         ],
-        body,
+        img.bytes,
     )
-        .into_response())
+        .into_response()
+}
+
+async fn qr_image(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    p: &QrParams,
+    png: bool,
+) -> Result<Response, ApiError> {
+    let (data, o, slug) = qr_data(state, headers, id, p).await?;
+    let img = qr::render(data, o, png)
+        .await
+        .map_err(|e| ApiError::bad_request("bad_qr", e))?;
+    Ok(qr_response(img, &slug, false))
 }
 
 async fn qr_svg(
@@ -535,8 +545,7 @@ async fn qr_svg(
     Path(id): Path<i64>,
     Query(p): Query<QrParams>,
 ) -> Result<Response, ApiError> {
-    let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
-    qr_response(&data, &o, &slug, false)
+    qr_image(&state, &headers, id, &p, false).await
 }
 
 async fn qr_png(
@@ -545,8 +554,7 @@ async fn qr_png(
     Path(id): Path<i64>,
     Query(p): Query<QrParams>,
 ) -> Result<Response, ApiError> {
-    let (data, o, slug) = qr_data(&state, &headers, id, &p).await?;
-    qr_response(&data, &o, &slug, true)
+    qr_image(&state, &headers, id, &p, true).await
 }
 
 /// A link's report: clicks, unique clickers, QR scans, previews by app, landing visits

@@ -108,6 +108,37 @@ pub fn png(data: &str, o: &QrOptions) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A rendered QR image: its bytes, MIME type and file extension.
+pub struct Image {
+    pub bytes: Vec<u8>,
+    pub mime: &'static str,
+    pub ext: &'static str,
+}
+
+/// Render `data` as PNG (`png`) or SVG, off the async runtime (a 2048-pixel PNG is
+/// millions of pixels).
+pub async fn render(data: String, o: QrOptions, png: bool) -> Result<Image, String> {
+    tokio::task::spawn_blocking(move || {
+        if png {
+            self::png(&data, &o).map(|bytes| Image {
+                bytes,
+                mime: "image/png",
+                ext: "png",
+            })
+        } else {
+            svg(&data, &o)
+                .map(|s| Image {
+                    bytes: s.into_bytes(),
+                    mime: "image/svg+xml",
+                    ext: "svg",
+                })
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await
+    .map_err(|e| format!("rendering the QR code: {e}"))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -1498,82 +1498,52 @@ async fn qr_request(
     Ok((data, o, format!("qr-{name}"), download))
 }
 
-fn qr_response(
-    body: impl IntoResponse,
-    mime: &'static str,
-    file: String,
-    download: bool,
-) -> Response {
-    let disposition = format!(
-        "{}; filename=\"{file}\"",
-        if download { "attachment" } else { "inline" }
-    );
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, "private, no-cache".to_string()),
-        ],
-        body,
+/// A link's QR code for a user with access: SVG or PNG (`png`).
+async fn qr_image(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    (domain, id): (String, String),
+    query: Option<String>,
+    headers: &HeaderMap,
+    png: bool,
+) -> Result<Response, WebError> {
+    let (data, o, name, download) = qr_request(
+        state,
+        session,
+        lang,
+        &domain,
+        &id,
+        query.as_deref(),
+        headers,
     )
-        .into_response()
+    .await?;
+    let img = qr::render(data, o, png)
+        .await
+        .map_err(WebError::BadRequest)?;
+    Ok(crate::links::api::qr_response(img, &name, download))
 }
 
 async fn qr_svg(
     State(state): State<Arc<AppState>>,
     session: Session,
     lang: Lang,
-    Path((domain, id)): Path<(String, String)>,
+    Path(p): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let (data, o, name, download) = qr_request(
-        &state,
-        &session,
-        lang,
-        &domain,
-        &id,
-        query.as_deref(),
-        &headers,
-    )
-    .await?;
-    let svg = qr::svg(&data, &o).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    Ok(qr_response(
-        svg,
-        "image/svg+xml",
-        format!("{name}.svg"),
-        download,
-    ))
+    qr_image(&state, &session, lang, p, query, &headers, false).await
 }
 
 async fn qr_png(
     State(state): State<Arc<AppState>>,
     session: Session,
     lang: Lang,
-    Path((domain, id)): Path<(String, String)>,
+    Path(p): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let (data, o, name, download) = qr_request(
-        &state,
-        &session,
-        lang,
-        &domain,
-        &id,
-        query.as_deref(),
-        &headers,
-    )
-    .await?;
-    let png = tokio::task::spawn_blocking(move || qr::png(&data, &o))
-        .await
-        .map_err(|_| WebError::Internal)?
-        .map_err(WebError::BadRequest)?;
-    Ok(qr_response(
-        png,
-        "image/png",
-        format!("{name}.png"),
-        download,
-    ))
+    qr_image(&state, &session, lang, p, query, &headers, true).await
 }
 
 #[cfg(test)]
