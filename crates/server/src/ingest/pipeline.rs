@@ -501,8 +501,8 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             click_id: hit.url.click_id,
             telegram_webview: hit.telegram_webview,
         };
-        let mut ids = vec![id_now];
-        ids.extend(id_prev);
+        // Today's id and yesterday's (the same id twice when there is none).
+        let ids = [id_now, id_prev.unwrap_or(id_now)];
         let link = link(
             hit.arrival,
             hit.arrival_present,
@@ -565,9 +565,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             share_channel: hit.share_channel.clone(),
             link_id: 0,
         };
-        if state.tokens.insert_new(token, &node) {
-            state.tokens.minted(token);
-        } else {
+        if !state.tokens.insert_new(token, &node) {
             state.metrics.token_refused();
             token = 0;
         }

@@ -4,12 +4,14 @@
 //! Bounded: each shard keeps two generations of entries; when the young generation is
 //! full the old one is dropped and the young one becomes old. A lookup that misses both
 //! reads the store (`EventStore::find_token`), at most `LOOKUPS` at a time, and
-//! remembers recent misses so a repeated forged token costs one read.
+//! remembers recent misses so a repeated forged token costs one read. Minting does not
+//! touch the miss list (the ingest hot path takes no global lock): a token minted after
+//! a miss is found in memory first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use lucarne_core::token::{share_button, NodeKind, TokenNode, SHARE_BUTTONS, VIA_COPIED_TEXT};
+use lucarne_core::token::{NodeKind, TokenNode, SHARE_BUTTONS, VIA_COPIED_TEXT};
 use lucarne_store::EventStore;
 use tokio::sync::Semaphore;
 
@@ -190,18 +192,6 @@ impl TokenIndex {
         }
         found
     }
-
-    /// Forget that `token` was missed (it has just been minted).
-    pub fn minted(&self, token: u64) {
-        if let Ok(mut m) = self.misses.lock() {
-            m.remove(&token);
-        }
-    }
-}
-
-/// Is `channel` a share button the server accepts on a `share` event?
-pub fn valid_share_channel(channel: &str) -> bool {
-    share_button(channel).is_some()
 }
 
 #[cfg(test)]

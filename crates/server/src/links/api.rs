@@ -179,24 +179,6 @@ pub fn build_input(
     Ok(l)
 }
 
-fn input_of(l: &Link) -> LinkInput {
-    LinkInput {
-        domain: l.domain.clone(),
-        slug: l.slug.clone(),
-        target: l.target.clone(),
-        channel: l.channel.clone(),
-        utm_source: l.utm_source.clone(),
-        utm_medium: l.utm_medium.clone(),
-        utm_campaign: l.utm_campaign.clone(),
-        utm_term: l.utm_term.clone(),
-        utm_content: l.utm_content.clone(),
-        redirect: l.redirect,
-        expires_at: l.expires_at,
-        max_clicks: l.max_clicks,
-        disabled: l.disabled,
-    }
-}
-
 /// Where this Lucarne is reached from outside: `--public-url`, else the request's host.
 pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &state.public_url {
@@ -455,7 +437,7 @@ async fn edit(
             "a link cannot move to another site",
         ));
     }
-    let input = build_input(&state.rules, state.allow_private_targets, input_of(&l), &b)?;
+    let input = build_input(&state.rules, state.allow_private_targets, l.input(), &b)?;
     let updated = state
         .meta
         .update_link(site.id, id, &input)

@@ -33,6 +33,27 @@ pub struct Link {
     pub created_at: DateTime<Utc>,
 }
 
+impl Link {
+    /// The editable part of the link (what a create or an edit sends).
+    pub fn input(&self) -> LinkInput {
+        LinkInput {
+            domain: self.domain.clone(),
+            slug: self.slug.clone(),
+            target: self.target.clone(),
+            channel: self.channel.clone(),
+            utm_source: self.utm_source.clone(),
+            utm_medium: self.utm_medium.clone(),
+            utm_campaign: self.utm_campaign.clone(),
+            utm_term: self.utm_term.clone(),
+            utm_content: self.utm_content.clone(),
+            redirect: self.redirect,
+            expires_at: self.expires_at,
+            max_clicks: self.max_clicks,
+            disabled: self.disabled,
+        }
+    }
+}
+
 /// What a link is made of (create and edit).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LinkInput {

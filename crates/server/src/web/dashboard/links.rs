@@ -390,24 +390,6 @@ fn edit_body(f: &LinkForm, l: &Link, tz: &SiteTz) -> Result<LinkBody, ApiError> 
     })
 }
 
-fn input_of(l: &Link) -> LinkInput {
-    LinkInput {
-        domain: l.domain.clone(),
-        slug: l.slug.clone(),
-        target: l.target.clone(),
-        channel: l.channel.clone(),
-        utm_source: l.utm_source.clone(),
-        utm_medium: l.utm_medium.clone(),
-        utm_campaign: l.utm_campaign.clone(),
-        utm_term: l.utm_term.clone(),
-        utm_content: l.utm_content.clone(),
-        redirect: l.redirect,
-        expires_at: l.expires_at,
-        max_clicks: l.max_clicks,
-        disabled: l.disabled,
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Page context
 
@@ -1043,7 +1025,7 @@ async fn link_submit(
         "disable" | "enable" => {
             let input = LinkInput {
                 disabled: f.action == "disable",
-                ..input_of(&link)
+                ..link.input()
             };
             state
                 .meta
@@ -1076,12 +1058,7 @@ async fn link_submit(
         }
         "edit" => {
             let input = edit_body(&f, &link, &ctx.tz).and_then(|b| {
-                build_input(
-                    &state.rules,
-                    state.allow_private_targets,
-                    input_of(&link),
-                    &b,
-                )
+                build_input(&state.rules, state.allow_private_targets, link.input(), &b)
             });
             let problem = match input {
                 Ok(input) => match state
