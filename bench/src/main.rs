@@ -173,6 +173,7 @@ fn sample_row(i: usize) -> lucarne_core::event::EventRow {
         token_status: lucarne_core::token::TokenStatus::None,
         share_channel: String::new(),
         link_id: 0,
+        server_side: false,
     }
 }
 

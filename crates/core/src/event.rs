@@ -70,4 +70,8 @@ pub struct EventRow {
     /// The tracked short link: on `link_click`, `link_scan` and link `preview` events the
     /// link requested; on a visit's events the link the visit came through; 0: none.
     pub link_id: u64,
+    /// Sent by the site's server (`POST /api/v1/conversions`), possibly days after its
+    /// visit: it counts as a conversion of that visit but not in the visit's pageviews,
+    /// duration or bounce.
+    pub server_side: bool,
 }

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 pub const TRACKER_JS: &str = include_str!("../../../web/script.js");
 /// The share buttons and copied-text attribution (`web/share.js`).
 pub const SHARE_JS: &str = include_str!("../../../web/share.js");
+/// The "How did you hear about us?" question (`web/survey.js`).
+pub const SURVEY_JS: &str = include_str!("../../../web/survey.js");
 /// The OpenAPI 3 description of the JSON APIs.
 pub const OPENAPI_JSON: &str = include_str!("../../../web/openapi.json");
 
@@ -32,6 +34,11 @@ pub async fn tracker() -> Response {
 /// `GET /js/share.js`
 pub async fn share() -> Response {
     js(SHARE_JS)
+}
+
+/// `GET /js/survey.js`
+pub async fn survey() -> Response {
+    js(SURVEY_JS)
 }
 
 /// `GET /api/openapi.json`

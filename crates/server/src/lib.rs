@@ -30,11 +30,12 @@ pub use state::{AppState, ServerOptions};
 pub fn app(state: Arc<AppState>) -> Router {
     let ingest_cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE])
         .max_age(Duration::from_secs(86400));
     let ingest = Router::new()
         .route("/api/event", post(ingest::event))
+        .route("/api/survey", get(api::surveys::options))
         .layer(ingest_cors);
     Router::new()
         .merge(ingest)
@@ -53,9 +54,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/og/{domain}", get(previews::og::og_image))
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
+        .route("/js/survey.js", get(assets::survey))
+        .route("/api/v1/stats/surveys", get(api::surveys::report))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
         .merge(links::api::routes())
+        .merge(api::conversions::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -33,6 +33,13 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     pub link_requests: Family<KindLabels, Counter>,
     pub link_events_dropped: Counter,
+    pub conversions: Family<ResultLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `accepted`, `duplicate`, or the error reason of `POST /api/v1/conversions`.
+    pub result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,7 +99,14 @@ impl Metrics {
             "Click, scan and preview events not stored because the store was saturated",
             link_events_dropped.clone(),
         );
+        let conversions = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "server_conversions",
+            "Server-side conversions (POST /api/v1/conversions), by result",
+            conversions.clone(),
+        );
         Metrics {
+            conversions,
             link_requests,
             link_events_dropped,
             tokens,
@@ -126,6 +140,13 @@ impl Metrics {
 
     pub fn link_request(&self, kind: &'static str) {
         self.link_requests.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// A server-side conversion's result (`accepted`, `duplicate` or an error reason).
+    pub fn conversion(&self, result: &'static str) {
+        self.conversions
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     /// A second claim to an already minted token was refused.

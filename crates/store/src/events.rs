@@ -1,6 +1,7 @@
 //! The events-store boundary.
 
 use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
+use lucarne_core::conversions::GoalKind;
 use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
@@ -17,6 +18,58 @@ pub struct ShareGraph {
     pub shares: Vec<ShareRow>,
     /// Per landing page: public-social visits that carried no linked token.
     pub public_visits_without_token: Vec<(String, u64)>,
+}
+
+/// How a conversion report groups visits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversionGroup {
+    /// One row for the whole period.
+    Total,
+    /// By a visit-level property (channel, evidence, `visit:link`, generation, …).
+    Property(Property),
+    /// By the share a visit arrived through (its parent token; '' for visits without one).
+    Share,
+    /// By visit, for visits that arrived through a share ('' for the others): the server
+    /// walks each up to its cascade root.
+    ShareVisit,
+}
+
+/// One goal's numbers in a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GoalCounts {
+    /// Distinct visits with at least one conversion.
+    pub converting_visits: u64,
+    /// Matching events (a visit may convert twice).
+    pub conversions: u64,
+    /// Revenue of the matching events: (ISO currency, minor units).
+    pub revenue: Vec<(String, i64)>,
+}
+
+/// A group's visits and, per asked goal (same order), its conversions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversionRow {
+    pub group: String,
+    pub visits: u64,
+    pub goals: Vec<GoalCounts>,
+}
+
+/// Which visit a server-side conversion credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitKey {
+    /// The visit itself (its visit token's node).
+    Session(u64),
+    /// The first visit that arrived with this token (a share, copy or link token).
+    ArrivedWith(u64),
+}
+
+/// A survey answer (the first of its visit) with the visit's measured classification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyAnswerRow {
+    pub answer: String,
+    pub text: String,
+    pub channel: String,
+    pub channel_group: lucarne_core::ChannelGroup,
+    pub evidence: lucarne_core::Evidence,
 }
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -70,6 +123,21 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The share graph of `q`'s site and period (filters are not applied).
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError>;
+
+    /// Visits and goal conversions of `q`'s site and period (visit-level filters apply),
+    /// grouped by `group`. Groups without visits or conversions are absent.
+    fn conversions(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        group: &ConversionGroup,
+    ) -> Result<Vec<ConversionRow>, StoreError>;
+
+    /// The entry row of a visit (what a server-side conversion copies), if loaded.
+    fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError>;
+
+    /// The first `survey` answer of each visit in `q`'s site and period.
+    fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError>;
 
     /// Can the store accept and commit events right now?
     fn healthy(&self) -> bool;

@@ -8,4 +8,7 @@ pub mod events;
 pub mod meta;
 pub mod spool;
 
-pub use events::{CommitTicket, EventStore, ShareGraph, StoreError};
+pub use events::{
+    CommitTicket, ConversionGroup, ConversionRow, EventStore, GoalCounts, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
+};

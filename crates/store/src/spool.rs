@@ -548,13 +548,17 @@ fn evidence_index(e: Evidence) -> u8 {
     Evidence::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8
 }
 
-/// Marks a record in the current row format. Records written before it (version 1: no
-/// share-graph fields) start directly with their row count, which never reaches it.
+/// Marks a record's row format. Records of version 1 (no share-graph fields) start
+/// directly with their row count, which never reaches these markers; version 2 has no
+/// flags byte after the revenue; version 3 (current) has it.
 const FORMAT_V2: u32 = 0x4C43_0002;
+const FORMAT_V3: u32 = 0x4C43_0003;
+/// Row flag bits (version 3).
+const FLAG_SERVER_SIDE: u8 = 1;
 const TOKEN_STATUSES: [TokenStatus; 6] = TokenStatus::ALL;
 
 pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
-    out.extend_from_slice(&FORMAT_V2.to_le_bytes());
+    out.extend_from_slice(&FORMAT_V3.to_le_bytes());
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     for r in rows {
         out.extend_from_slice(&r.site_id.to_le_bytes());
@@ -612,6 +616,7 @@ pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
             }
             None => out.push(0),
         }
+        out.push(if r.server_side { FLAG_SERVER_SIDE } else { 0 });
     }
 }
 
@@ -659,7 +664,8 @@ impl<'a> Reader<'a> {
 pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
     let mut r = Reader { b: bytes };
     let first = r.u32()?;
-    let v2 = first == FORMAT_V2;
+    let v3 = first == FORMAT_V3;
+    let v2 = v3 || first == FORMAT_V2;
     let n = if v2 { r.u32()? } else { first } as usize;
     // Version 1 ended its strings with the raw arrival token, which is no longer kept.
     let strings = if v2 { 19 } else { 18 };
@@ -701,6 +707,7 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
                 currency: r.string()?,
             }),
         };
+        let flags = if v3 { r.u8()? } else { 0 };
         let mut s = s.into_iter();
         let mut next = || s.next().unwrap_or_default();
         rows.push(EventRow {
@@ -740,6 +747,7 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
             token_status,
             share_channel: if v2 { next() } else { String::new() },
             link_id,
+            server_side: flags & FLAG_SERVER_SIDE != 0,
         });
     }
     if r.b.is_empty() {
@@ -797,7 +805,19 @@ mod tests {
                 String::new()
             },
             link_id: i * 13,
+            server_side: i == 4,
         }
+    }
+
+    #[test]
+    fn version_2_records_still_decode() {
+        // Version 2 is version 3 without the flags byte after each row.
+        let r = row(2);
+        let mut buf = Vec::new();
+        encode_rows(std::slice::from_ref(&r), &mut buf);
+        buf[..4].copy_from_slice(&FORMAT_V2.to_le_bytes());
+        assert_eq!(buf.pop(), Some(0));
+        assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! JSON APIs: stats, health, metrics.
 
+pub mod conversions;
 pub mod shares;
 pub mod stats;
+pub mod surveys;
 
 use std::sync::Arc;
 

@@ -19,7 +19,7 @@ use serde_json::{json, Map};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct StatsParams {
     pub site_id: Option<String>,
     pub period: Option<String>,

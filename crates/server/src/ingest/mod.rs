@@ -68,6 +68,7 @@ async fn run(
     let site = pipeline::resolve_site(state, &hit).await?;
     pipeline::drop_do_not_track(state, &site, headers).await?;
     pipeline::check_copy_allowed(state, &site, &hit).await?;
+    pipeline::check_survey(state, &site, &hit).await?;
     let mut hit = hit;
     pipeline::resolve_token(state, &mut hit).await;
     let ip = state.client_ip(peer.ip(), headers);
@@ -80,6 +81,13 @@ async fn run(
         salts: state.salts_now(),
     };
     let row = pipeline::build_row(state, &site, hit, sender);
+    if row.name == pipeline::SURVEY_EVENT
+        && !state
+            .sessions
+            .claim_survey(site.id, row.visitor_id, row.session_id)
+    {
+        return Err(DropReason::DuplicateSurvey);
+    }
     let minted = row.token;
     let stored = enqueue(state, vec![row]).await;
     if stored.is_err() && minted != 0 {

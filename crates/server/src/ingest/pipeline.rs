@@ -58,6 +58,13 @@ pub enum DropReason {
     CopyAttributionOff,
     /// `link_click`, `link_scan` and `preview` are recorded by Lucarne itself.
     ReservedName,
+    /// A `survey` event whose `props.answer` is not one of the site's options, or whose
+    /// free text is longer than 200 characters.
+    BadSurvey,
+    /// A `survey` event for a site whose survey is off.
+    SurveyOff,
+    /// A second `survey` answer in the same visit.
+    DuplicateSurvey,
 }
 
 impl DropReason {
@@ -84,6 +91,9 @@ impl DropReason {
             D::BadShare => "bad_share",
             D::CopyAttributionOff => "copy_attribution_off",
             D::ReservedName => "reserved_name",
+            D::BadSurvey => "bad_survey",
+            D::SurveyOff => "survey_off",
+            D::DuplicateSurvey => "duplicate_survey",
         }
     }
 
@@ -101,10 +111,14 @@ impl DropReason {
             | D::BadRevenue
             | D::NameTooLong
             | D::BadShare
-            | D::ReservedName => StatusCode::BAD_REQUEST,
-            D::Bot | D::SpamReferrer | D::HostnameNotAllowed | D::CopyAttributionOff => {
-                StatusCode::FORBIDDEN
-            }
+            | D::ReservedName
+            | D::BadSurvey => StatusCode::BAD_REQUEST,
+            D::Bot
+            | D::SpamReferrer
+            | D::HostnameNotAllowed
+            | D::CopyAttributionOff
+            | D::SurveyOff => StatusCode::FORBIDDEN,
+            D::DuplicateSurvey => StatusCode::CONFLICT,
             D::UnknownSite => StatusCode::NOT_FOUND,
             D::QueueFull | D::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             // Not an error of the sender: the visitor asked not to be tracked.
@@ -147,6 +161,12 @@ impl DropReason {
             D::ReservedName => {
                 "the event names link_click, link_scan and preview are recorded by Lucarne itself"
             }
+            D::BadSurvey => {
+                "a `survey` event needs `props.answer`, one of the site's survey options, and \
+                 at most 200 characters of `props.text`"
+            }
+            D::SurveyOff => "the survey is off for this site",
+            D::DuplicateSurvey => "this visit has answered the survey already",
         }
     }
 
@@ -274,7 +294,7 @@ fn strip_controls(s: &str) -> String {
         .collect()
 }
 
-fn parse_props(v: Option<Value>) -> Result<Vec<(String, String)>, DropReason> {
+pub fn parse_props(v: Option<Value>) -> Result<Vec<(String, String)>, DropReason> {
     let obj = match v {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Object(o)) => o,
@@ -307,7 +327,7 @@ fn parse_props(v: Option<Value>) -> Result<Vec<(String, String)>, DropReason> {
     Ok(out)
 }
 
-fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
+pub fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
     let obj = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(o)) => o,
@@ -327,21 +347,12 @@ fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
     if !amount.is_finite() || amount.abs() > 1e12 {
         return Err(DropReason::BadRevenue);
     }
-    let digits = minor_digits(&currency);
+    let digits = lucarne_core::conversions::minor_digits(&currency) as i32;
     let amount_minor = (amount * 10f64.powi(digits)).round() as i64;
     Ok(Some(Revenue {
         amount_minor,
         currency,
     }))
-}
-
-/// ISO 4217 minor-unit digits for the currencies that are not 2.
-fn minor_digits(currency: &str) -> i32 {
-    match currency {
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "XAF" | "XOF" | "UGX" | "PYG" | "RWF" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "IQD" | "LYD" => 3,
-        _ => 2,
-    }
 }
 
 /// Step 2: bots, crawlers and automated browsers.
@@ -425,6 +436,36 @@ pub async fn check_copy_allowed(
 }
 
 /// Step 4d: who minted the token the page was opened with (memory, then the store).
+/// The event name of a survey answer (`web/survey.js`).
+pub const SURVEY_EVENT: &str = "survey";
+const MAX_SURVEY_TEXT: usize = 200;
+
+/// A `survey` answer must name one of the site's options, with little free text, and the
+/// site's survey must be on.
+pub async fn check_survey(state: &AppState, site: &Site, hit: &Hit) -> Result<(), DropReason> {
+    if hit.name != SURVEY_EVENT {
+        return Ok(());
+    }
+    let opts = state.site_options(site.id).await;
+    if !opts.survey_enabled {
+        return Err(DropReason::SurveyOff);
+    }
+    let prop = |k: &str| hit.props.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let answer = prop("answer").ok_or(DropReason::BadSurvey)?;
+    let rules = lucarne_core::survey::SurveyRules::builtin();
+    if !rules
+        .options_for(&opts.survey_options)
+        .iter()
+        .any(|o| &o.id == answer)
+    {
+        return Err(DropReason::BadSurvey);
+    }
+    if prop("text").is_some_and(|t| t.chars().count() > MAX_SURVEY_TEXT) {
+        return Err(DropReason::BadSurvey);
+    }
+    Ok(())
+}
+
 pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
     if let Some(t) = hit.arrival {
         hit.parent = state.tokens.resolve(&state.events, t.bits()).await;
@@ -606,6 +647,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         token_status: v.token_status,
         share_channel: hit.share_channel,
         link_id: v.link_id,
+        server_side: false,
     }
 }
 
@@ -684,8 +726,8 @@ mod tests {
 
     #[test]
     fn minor_units() {
-        assert_eq!(minor_digits("JPY"), 0);
-        assert_eq!(minor_digits("EUR"), 2);
+        assert_eq!(lucarne_core::conversions::minor_digits("JPY"), 0);
+        assert_eq!(lucarne_core::conversions::minor_digits("EUR"), 2);
     }
 
     #[test]

@@ -52,6 +52,8 @@ struct Entry {
     session_id: u64,
     last_seen: DateTime<Utc>,
     fields: VisitFields,
+    /// The visit has answered the survey.
+    surveyed: bool,
 }
 
 /// The visit an event belongs to.
@@ -138,6 +140,7 @@ impl Sessions {
                     session_id,
                     last_seen: now,
                     fields: fields.clone(),
+                    surveyed: false,
                 },
             );
         }
@@ -146,6 +149,19 @@ impl Sessions {
             session_id,
             is_new: true,
             fields,
+        }
+    }
+
+    /// Mark the visit as having answered the survey; `false` if it had already. (A visit
+    /// this node does not know, after a restart or on another node, is let through; the
+    /// survey report counts the first answer of each visit anyway.)
+    pub fn claim_survey(&self, site: u32, visitor: u64, session_id: u64) -> bool {
+        let Ok(mut shard) = self.shard(visitor).lock() else {
+            return true;
+        };
+        match shard.get_mut(&(site, visitor)) {
+            Some(e) if e.session_id == session_id => !std::mem::replace(&mut e.surveyed, true),
+            _ => true,
         }
     }
 
@@ -238,6 +254,18 @@ mod tests {
         let later = t0 + Duration::minutes(31);
         assert!(s.touch(1, 99_999, None, later, || fields("b")).is_new);
         assert_eq!(s.sweep(later), 1);
+    }
+
+    #[test]
+    fn one_survey_answer_per_visit() {
+        let s = Sessions::default();
+        let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        let a = s.touch(1, 5, None, t0, || fields("a"));
+        assert!(s.claim_survey(1, 5, a.session_id));
+        assert!(!s.claim_survey(1, 5, a.session_id));
+        // A new visit may answer again.
+        let b = s.touch(1, 5, None, t0 + Duration::minutes(45), || fields("a"));
+        assert!(s.claim_survey(1, 5, b.session_id));
     }
 
     #[test]

@@ -235,7 +235,7 @@ fn meta_error(e: MetaError) -> ApiError {
 }
 
 /// The site named by `site_id`, if the key may read it (else the same 404 as unknown).
-async fn site_for(
+pub(crate) async fn site_for(
     state: &AppState,
     scope: &KeyScope,
     site_id: Option<&str>,
@@ -331,7 +331,7 @@ async fn list(
     Ok(Json(json!({ "results": results })))
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("bad_json", format!("request body: {e}")))
 }

@@ -604,5 +604,6 @@ fn link_event(
         token_status: TokenStatus::None,
         share_channel: String::new(),
         link_id: u64::try_from(l.id).unwrap_or_default(),
+        server_side: false,
     }
 }

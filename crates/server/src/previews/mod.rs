@@ -84,5 +84,6 @@ pub(crate) fn preview_row(
         token_status: TokenStatus::None,
         share_channel: String::new(),
         link_id: 0,
+        server_side: false,
     }
 }

@@ -22,8 +22,12 @@ use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
 use tracing::{error, info, warn};
 
-use crate::events::{CommitTicket, EventStore, ShareGraph, StoreError};
+use crate::events::{
+    CommitTicket, ConversionGroup, ConversionRow, EventStore, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
+};
 use crate::spool::{Position, Sink, Spool};
+use lucarne_core::conversions::GoalKind;
 
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
@@ -37,6 +41,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/duckdb/0002_spool_state.sql"),
     ),
     (3, include_str!("../../migrations/duckdb/0003_tokens.sql")),
+    (
+        4,
+        include_str!("../../migrations/duckdb/0004_conversions.sql"),
+    ),
 ];
 
 pub struct DuckEvents {
@@ -267,6 +275,7 @@ fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(),
                 r.token_status.as_str(),
                 r.share_channel,
                 r.link_id,
+                r.server_side,
             ])?;
         }
         app.flush()?;
@@ -308,6 +317,26 @@ impl EventStore for DuckEvents {
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
         self.spool.flush()?;
         self.with_reader(|c| sql::share_graph(c, q))
+    }
+
+    fn conversions(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        group: &ConversionGroup,
+    ) -> Result<Vec<ConversionRow>, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| sql::conversions(c, q, goals, group))
+    }
+
+    fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| sql::find_visit(c, site_id, key))
+    }
+
+    fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| sql::survey_answers(c, q))
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {

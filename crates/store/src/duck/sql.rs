@@ -13,7 +13,10 @@ use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
 use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
 use lucarne_core::token::{NodeKind, TokenNode};
 
-use crate::events::{ShareGraph, StoreError};
+use crate::events::{
+    ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+};
+use lucarne_core::conversions::GoalKind;
 
 /// The SQL expression of a property.
 fn column(p: &Property, params: &mut Vec<Value>) -> String {
@@ -147,6 +150,7 @@ fn visits_by_start(
     } else {
         where_clause(q, true, &mut params)
     };
+    let inner = format!("{inner} AND NOT server_side");
     let g = bucket_expr(buckets, "t0");
     let sql = format!(
         "SELECT CAST({g} AS VARCHAR) AS g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
@@ -180,6 +184,12 @@ fn visit_events_only(q: &ReportQuery) -> String {
     } else {
         format!(" AND name NOT IN {NOT_VISIT_EVENTS}")
     }
+}
+
+/// Like [`visit_events_only`], and without server-side conversions: a purchase reported
+/// days later is not part of its visit's pageviews, duration or bounce.
+fn session_events_only(q: &ReportQuery) -> String {
+    format!("{} AND NOT server_side", visit_events_only(q))
 }
 
 fn event_level(
@@ -314,7 +324,7 @@ fn visit_level(
         Some((g, gp)) => (format!("CAST({g} AS VARCHAR)"), gp.clone()),
         None => ("''".to_string(), Vec::new()),
     };
-    let only = visit_events_only(q);
+    let only = session_events_only(q);
     let sql = if q.has_event_filters() || group_is_event_level {
         let w_all = where_clause(q, false, &mut params);
         params.extend(gp);
@@ -436,6 +446,227 @@ pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, St
         share_channel: r.get(5).map_err(get)?,
         link_id: r.get(6).map_err(get)?,
     }))
+}
+
+/// The SQL condition of a goal (`core::conversions::GoalKind::matches`).
+fn goal_sql(g: &GoalKind, params: &mut Vec<Value>) -> String {
+    match g {
+        GoalKind::Event(name) => {
+            params.push(Value::Text(name.clone()));
+            "name = ?".into()
+        }
+        GoalKind::Page(pattern) => {
+            params.push(Value::Text(like_pattern(pattern)));
+            "(name = 'pageview' AND pathname LIKE ? ESCAPE '\\')".into()
+        }
+    }
+}
+
+fn conversion_group_sql(group: &ConversionGroup, params: &mut Vec<Value>) -> String {
+    match group {
+        ConversionGroup::Total => "''".into(),
+        ConversionGroup::Property(p) => format!("CAST({} AS VARCHAR)", column(p, params)),
+        ConversionGroup::Share => {
+            "CASE WHEN generation > 0 THEN CAST(parent_token AS VARCHAR) ELSE '' END".into()
+        }
+        ConversionGroup::ShareVisit => {
+            "CASE WHEN generation > 0 THEN CAST(session_id AS VARCHAR) ELSE '' END".into()
+        }
+    }
+}
+
+/// Visits and goal conversions per group, in one scan (plus one for revenue).
+pub fn conversions(
+    conn: &Connection,
+    q: &ReportQuery,
+    goals: &[GoalKind],
+    group: &ConversionGroup,
+) -> Result<Vec<ConversionRow>, StoreError> {
+    let mut params = Vec::new();
+    let g = conversion_group_sql(group, &mut params);
+    let mut cols = format!(
+        "CAST({g} AS VARCHAR) AS g, \
+         (count(*) FILTER (WHERE entry AND name NOT IN {NOT_VISIT_EVENTS}))::BIGINT"
+    );
+    for goal in goals {
+        // Each use of the condition binds its own parameters.
+        let distinct = goal_sql(goal, &mut params);
+        let all = goal_sql(goal, &mut params);
+        cols.push_str(&format!(
+            ", (count(DISTINCT session_id) FILTER (WHERE {distinct}))::BIGINT, \
+             (count(*) FILTER (WHERE {all}))::BIGINT"
+        ));
+    }
+    let w = where_clause(q, true, &mut params);
+    let sql = format!("SELECT {cols} FROM events WHERE {w} GROUP BY g");
+    let n = goals.len();
+    let mut out: Vec<ConversionRow> = rows(conn, &sql, &params, |r| {
+        let g: Option<String> = r.get(0)?;
+        let mut counts = Vec::with_capacity(n);
+        for i in 0..n {
+            counts.push(GoalCounts {
+                converting_visits: r.get::<_, i64>(2 + 2 * i)? as u64,
+                conversions: r.get::<_, i64>(3 + 2 * i)? as u64,
+                revenue: Vec::new(),
+            });
+        }
+        Ok(ConversionRow {
+            group: g.unwrap_or_default(),
+            visits: r.get::<_, i64>(1)? as u64,
+            goals: counts,
+        })
+    })?;
+    out.retain(|r| r.visits > 0 || r.goals.iter().any(|c| c.conversions > 0));
+
+    // Revenue: only event goals carry it.
+    let event_goals: Vec<(usize, &str)> = goals
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| match g {
+            GoalKind::Event(n) => Some((i, n.as_str())),
+            GoalKind::Page(_) => None,
+        })
+        .collect();
+    if !event_goals.is_empty() {
+        let mut params = Vec::new();
+        let g = conversion_group_sql(group, &mut params);
+        let marks = vec!["?"; event_goals.len()].join(", ");
+        params.extend(event_goals.iter().map(|(_, n)| Value::Text(n.to_string())));
+        let w = where_clause(q, true, &mut params);
+        let sql = format!(
+            "SELECT CAST({g} AS VARCHAR) AS g, name, revenue_currency, sum(revenue_minor)::BIGINT \
+             FROM events WHERE name IN ({marks}) AND revenue_minor IS NOT NULL AND {w} \
+             GROUP BY g, name, revenue_currency ORDER BY g, name, revenue_currency"
+        );
+        let revenue = rows(conn, &sql, &params, |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let index: HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.group.clone(), i))
+            .collect();
+        for (g, name, currency, minor) in revenue {
+            let Some(&row) = index.get(&g) else { continue };
+            for (i, n) in &event_goals {
+                if *n == name {
+                    out[row].goals[*i].revenue.push((currency.clone(), minor));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+const VISIT_COLUMNS: &str = "site_id, epoch_us(ts), name, visitor_id, session_id, entry, \
+     hostname, pathname, entry_page, referrer, source, utm_source, utm_medium, utm_campaign, \
+     utm_term, utm_content, click_id, channel, channel_group, evidence, device, browser, os, \
+     country, screen_width, generation, parent_token, parent_session, visit_share_channel, \
+     token_status, link_id";
+
+/// The entry row of a visit, found by its session or by the token it arrived with.
+pub fn find_visit(
+    conn: &Connection,
+    site_id: u32,
+    key: VisitKey,
+) -> Result<Option<lucarne_core::event::EventRow>, StoreError> {
+    use lucarne_core::token::TokenStatus;
+    use lucarne_core::{ChannelGroup, Evidence};
+    let (cond, id) = match key {
+        VisitKey::Session(s) => ("session_id = ?", s),
+        VisitKey::ArrivedWith(t) => ("parent_token = ?", t),
+    };
+    let sql = format!(
+        "SELECT {VISIT_COLUMNS} FROM events WHERE site_id = ? AND {cond} AND entry \
+         ORDER BY ts LIMIT 1"
+    );
+    let found = rows(
+        conn,
+        &sql,
+        &[Value::UInt(site_id), Value::UBigInt(id)],
+        |r| {
+            let group: String = r.get(18)?;
+            let evidence: String = r.get(19)?;
+            let status: String = r.get(29)?;
+            Ok(lucarne_core::event::EventRow {
+                site_id: r.get(0)?,
+                ts: utc(r.get(1)?),
+                name: r.get(2)?,
+                visitor_id: r.get(3)?,
+                session_id: r.get(4)?,
+                entry: r.get(5)?,
+                hostname: r.get(6)?,
+                pathname: r.get(7)?,
+                entry_page: r.get(8)?,
+                referrer: r.get(9)?,
+                source: r.get(10)?,
+                utm_source: r.get(11)?,
+                utm_medium: r.get(12)?,
+                utm_campaign: r.get(13)?,
+                utm_term: r.get(14)?,
+                utm_content: r.get(15)?,
+                click_id: r.get(16)?,
+                channel: r.get(17)?,
+                channel_group: ChannelGroup::parse(&group).unwrap_or(ChannelGroup::Direct),
+                evidence: Evidence::parse(&evidence).unwrap_or(Evidence::None),
+                device: r.get(20)?,
+                browser: r.get(21)?,
+                os: r.get(22)?,
+                country: r.get(23)?,
+                screen_width: r.get(24)?,
+                props: Vec::new(),
+                revenue: None,
+                token: 0,
+                generation: r.get(25)?,
+                parent_token: r.get(26)?,
+                parent_session: r.get(27)?,
+                visit_share_channel: r.get(28)?,
+                token_status: TokenStatus::parse(&status),
+                share_channel: String::new(),
+                link_id: r.get(30)?,
+                server_side: false,
+            })
+        },
+    )?;
+    Ok(found.into_iter().next())
+}
+
+/// The first survey answer of each visit: `answer` and `text` props.
+pub fn survey_answers(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<SurveyAnswerRow>, StoreError> {
+    use lucarne_core::{ChannelGroup, Evidence};
+    let mut params = Vec::new();
+    let w = where_clause(q, true, &mut params);
+    let prop = |k: &str| {
+        format!(
+            "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), '{k}')], '')"
+        )
+    };
+    let sql = format!(
+        "SELECT arg_min({a}, ts), arg_min({t}, ts), any_value(channel), any_value(channel_group), \
+                any_value(evidence) \
+         FROM events WHERE name = 'survey' AND {w} GROUP BY session_id",
+        a = prop("answer"),
+        t = prop("text"),
+    );
+    rows(conn, &sql, &params, |r| {
+        let group: String = r.get(3)?;
+        let evidence: String = r.get(4)?;
+        Ok(SurveyAnswerRow {
+            answer: r.get(0)?,
+            text: r.get(1)?,
+            channel: r.get(2)?,
+            channel_group: ChannelGroup::parse(&group).unwrap_or(ChannelGroup::Direct),
+            evidence: Evidence::parse(&evidence).unwrap_or(Evidence::None),
+        })
+    })
 }
 
 /// Run `sql` with `params` and map each row.

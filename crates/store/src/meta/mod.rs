@@ -20,9 +20,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0003_copy_attribution.sql"),
     ),
     (4, include_str!("../../migrations/sqlite/0004_links.sql")),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_conversions.sql"),
+    ),
 ];
 
+mod goals;
 mod links;
+pub use goals::Goal;
 pub use links::{Link, LinkInput};
 
 #[derive(Debug, thiserror::Error)]
@@ -422,6 +428,15 @@ pub struct SiteOptions {
     pub honour_dnt: bool,
     /// Accept `copy` events (copied-text attribution). Off by default: it is intrusive.
     pub copy_attribution: bool,
+    /// ISO 4217 code revenue is reported in.
+    pub currency: String,
+    /// Fixed rates of other currencies into `currency` (`core::conversions::ExchangeRates`
+    /// text form), empty for none.
+    pub exchange_rates: String,
+    /// Accept survey answers.
+    pub survey_enabled: bool,
+    /// The survey's option ids in order; empty: the defaults of `data/survey.toml`.
+    pub survey_options: Vec<String>,
 }
 
 impl Default for SiteOptions {
@@ -431,6 +446,10 @@ impl Default for SiteOptions {
             retention_days: None,
             honour_dnt: false,
             copy_attribution: false,
+            currency: "EUR".into(),
+            exchange_rates: String::new(),
+            survey_enabled: true,
+            survey_options: Vec::new(),
         }
     }
 }
@@ -689,8 +708,8 @@ impl MetaStore {
 
     pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
         let row = sqlx::query(
-            "SELECT share_param_style, retention_days, honour_dnt, copy_attribution FROM sites \
-             WHERE id = ?",
+            "SELECT share_param_style, retention_days, honour_dnt, copy_attribution, currency, \
+             exchange_rates, survey_enabled, survey_options FROM sites WHERE id = ?",
         )
         .bind(i64::from(site_id))
         .fetch_optional(&self.pool)
@@ -706,18 +725,33 @@ impl MetaStore {
                 .and_then(|d| u32::try_from(d).ok()),
             honour_dnt: r.try_get::<i64, _>("honour_dnt")? != 0,
             copy_attribution: r.try_get::<i64, _>("copy_attribution")? != 0,
+            currency: r.try_get("currency")?,
+            exchange_rates: r.try_get("exchange_rates")?,
+            survey_enabled: r.try_get::<i64, _>("survey_enabled")? != 0,
+            survey_options: r
+                .try_get::<String, _>("survey_options")?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
         })
     }
 
     pub async fn set_site_options(&self, site_id: u32, o: &SiteOptions) -> Result<(), MetaError> {
         sqlx::query(
             "UPDATE sites SET share_param_style = ?, retention_days = ?, honour_dnt = ?, \
-             copy_attribution = ? WHERE id = ?",
+             copy_attribution = ?, currency = ?, exchange_rates = ?, survey_enabled = ?, \
+             survey_options = ? WHERE id = ?",
         )
         .bind(o.share_param_style.as_str())
         .bind(o.retention_days.map(i64::from))
         .bind(i64::from(o.honour_dnt))
         .bind(i64::from(o.copy_attribution))
+        .bind(&o.currency)
+        .bind(&o.exchange_rates)
+        .bind(i64::from(o.survey_enabled))
+        .bind(o.survey_options.join(","))
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;
@@ -1100,6 +1134,7 @@ mod tests {
             retention_days: Some(400),
             honour_dnt: true,
             copy_attribution: true,
+            ..SiteOptions::default()
         };
         m.set_site_options(a.id, &o).await.unwrap();
         assert_eq!(m.site_options(a.id).await.unwrap(), o);

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{Duration as ChronoDuration, Utc};
 use lucarne_core::stats::ReportQuery;
+use lucarne_core::survey::SurveyRules;
 use lucarne_store::meta::{normalise_domain, MetaError, ShareParamStyle, SiteOptions};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -68,6 +69,10 @@ struct Fields {
     honour_dnt: Option<String>,
     #[serde(default)]
     copy_attribution: Option<String>,
+    currency: String,
+    exchange_rates: String,
+    survey_enabled: Option<String>,
+    survey_options: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -564,6 +569,7 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
             a href={ "/sites/" (domain) } { (lang.auth("tab_dashboard")) }
             a href={ "/sites/" (domain) "/shares" } { (lang.auth("tab_sharing")) }
             a href={ "/sites/" (domain) "/links" } { (lang.auth("tab_links")) }
+            a href={ "/sites/" (domain) "/conversions" } { (lang.auth("tab_conversions")) }
             @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                 @let label = lang.auth(key);
                 @if path == current {
@@ -662,11 +668,49 @@ async fn settings_form(
                         input type="number" name="retention_days" min="1" max="36500" value=[opts.retention_days]; }
                     label.checkbox { input type="checkbox" name="honour_dnt" value="on" checked[opts.honour_dnt]; (lang.auth("dnt")) }
                     label.checkbox { input type="checkbox" name="copy_attribution" value="on" checked[opts.copy_attribution]; (lang.auth("copy_attr")) }
+                    label { (lang.auth("currency"))
+                        input type="text" name="currency" value=(opts.currency) maxlength="3" pattern="[A-Za-z]{3}" required; }
+                    label { (lang.auth("exchange_rates"))
+                        input type="text" name="exchange_rates" value=(opts.exchange_rates); }
+                    label.checkbox { input type="checkbox" name="survey_enabled" value="on" checked[opts.survey_enabled]; (lang.auth("survey_enabled")) }
+                    label { (lang.auth("survey_options"))
+                        input type="text" name="survey_options" value=(opts.survey_options.join(", "))
+                            placeholder=(default_survey_ids()); }
                     button type="submit" { (lang.auth("save")) }
                 }
             }
         },
     ))
+}
+
+/// The default survey option ids, as the settings form's placeholder.
+fn default_survey_ids() -> String {
+    SurveyRules::builtin()
+        .options_for(&[])
+        .iter()
+        .map(|o| o.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Survey option ids as typed (comma- or space-separated); the first unknown id is the
+/// error.
+pub fn parse_survey_options(s: &str) -> Result<Vec<String>, String> {
+    let rules = SurveyRules::builtin();
+    let mut out = Vec::new();
+    for id in s
+        .split([',', ' ', '\n'])
+        .map(|i| i.trim().to_ascii_lowercase())
+        .filter(|i| !i.is_empty())
+    {
+        if rules.option(&id).is_none() {
+            return Err(id);
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 async fn settings_submit(
@@ -710,11 +754,27 @@ async fn settings_submit(
             _ => return Err(bad(lang, "bad_retention")),
         },
     };
+    // A form without the field (an older page) keeps the current currency.
+    let currency = match f.currency.trim() {
+        "" => state.meta.site_options(site.id).await?.currency,
+        c => c.to_ascii_uppercase(),
+    };
+    if !lucarne_core::conversions::valid_currency(&currency) {
+        return Err(bad(lang, "bad_currency"));
+    }
+    let rates = lucarne_core::conversions::ExchangeRates::parse(&f.exchange_rates)
+        .map_err(|e| WebError::BadRequest(format!("{} {e}", lang.auth("bad_rates"))))?;
+    let survey_options = parse_survey_options(&f.survey_options)
+        .map_err(|id| WebError::BadRequest(format!("{} {id}", lang.auth("bad_survey_options"))))?;
     let opts = SiteOptions {
         share_param_style,
         retention_days,
         honour_dnt: f.honour_dnt.as_deref().is_some_and(|v| !v.is_empty()),
         copy_attribution: f.copy_attribution.as_deref().is_some_and(|v| !v.is_empty()),
+        currency,
+        exchange_rates: rates.to_text(),
+        survey_enabled: f.survey_enabled.as_deref().is_some_and(|v| !v.is_empty()),
+        survey_options,
     };
     state.meta.set_site_settings(site.id, tz, &hosts).await?;
     state.meta.set_site_options(site.id, &opts).await?;
