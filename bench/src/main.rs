@@ -62,6 +62,19 @@ enum Cmd {
         #[arg(long, default_value = "period=30d")]
         query: String,
     },
+    /// Time the conversion report (`GET /api/v1/stats/conversions`: every goal's totals,
+    /// the chosen goal by a visit property, and the private/public uplift) over the
+    /// whole of a store's site, with the goals `purchase`, `signup` and the page `/checkout`
+    /// (created if absent).
+    Conversions {
+        #[arg(long)]
+        data: PathBuf,
+        /// The site's domain.
+        #[arg(long)]
+        site: String,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Time the share reports over a store holding one page whose share graph has
     /// `edges` edges, plus background traffic (with small cascades of its own): the
     /// cascade report of that page (`GET /api/v1/stats/cascades?page=…`: the period's
@@ -104,7 +117,100 @@ fn main() -> Result<()> {
             background,
             runs,
         } => cascade_bench(data, edges, background, runs),
+        Cmd::Conversions { data, site, runs } => conversions_bench(&data, &site, runs),
     }
+}
+
+fn conversions_bench(data: &std::path::Path, domain: &str, runs: usize) -> Result<()> {
+    use lucarne_core::conversions::GoalKind;
+    use lucarne_server::api::conversions::{report_json, By};
+    use lucarne_server::{AppState, ServerOptions};
+    use lucarne_store::meta::MetaStore;
+    use std::sync::Arc;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = Arc::new(DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let meta = MetaStore::open(data)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let site = meta
+            .site_by_domain(domain)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_context(|| format!("no site {domain}"))?;
+        for (kind, value, name) in [
+            ("event", "purchase", ""),
+            ("event", "signup", ""),
+            ("page", "/checkout", "Checkout page"),
+        ] {
+            let goal = GoalKind::parse(kind, value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            meta.create_goal(site.id, &goal, name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let span = |f: &str| -> Result<i64> {
+            store
+                .scalar_i64(&format!(
+                    "SELECT epoch_us({f}(ts)) FROM events WHERE site_id = {}",
+                    site.id
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        let (first, last) = (span("min")?, span("max")?);
+        let day = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .map(|t| t.date_naive())
+                .context("no events")
+        };
+        let (from, to) = (day(first)?, day(last)?);
+        let events = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let conversions = store
+            .scalar_i64(&format!(
+                "SELECT count(*) FROM events WHERE site_id = {} AND (name IN ('purchase', 'signup') \
+                 OR (name = 'pageview' AND pathname = '/checkout'))",
+                site.id
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store: Arc<dyn EventStore> = store;
+        let state = AppState::new(store, meta, &ServerOptions::default()).await?;
+        let r = lucarne_server::api::stats::resolve_site(
+            site.clone(),
+            Some("custom"),
+            Some(&format!("{from},{to}")),
+            None,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let q = r.query(r.from, r.to);
+        println!(
+            "{events} events, {conversions} conversions (purchase, signup, /checkout views), {from} to {to}"
+        );
+        for by in ["visit:channel_group", "visit:channel", "visit:generation"] {
+            let by = By::parse(Some(by)).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let mut times = Vec::new();
+            let mut json = serde_json::Value::Null;
+            for i in 0..runs + 2 {
+                let t = Instant::now();
+                json = report_json(&state, &site, q.clone(), Some("purchase"), &by)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                if i >= 2 {
+                    times.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "conversion report by {}: median {:.1} ms, p90 {:.1} ms ({runs} runs; purchase: {} converting visits, uplift {} points)",
+                by.name(),
+                percentile(&times, 0.5),
+                percentile(&times, 0.9),
+                json["goals"][0]["converting_visits"],
+                json["uplift"]["difference_points"],
+            );
+        }
+        Ok(())
+    })
 }
 
 fn noop(listen: &str) -> Result<()> {

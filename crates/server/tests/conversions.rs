@@ -678,3 +678,39 @@ async fn survey_answers_once_per_visit_and_reports_matrix_and_estimate() {
         (StatusCode::FORBIDDEN, Some("survey_off"))
     );
 }
+
+#[tokio::test]
+async fn openapi_describes_the_conversion_and_survey_routes() {
+    let h = harness().await;
+    let (_, v, _) = h
+        .send(
+            Request::get("/api/openapi.json")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    let paths = v["paths"].as_object().expect("paths");
+    for route in [
+        "/api/v1/goals",
+        "/api/v1/goals/{id}",
+        "/api/v1/conversions",
+        "/api/v1/stats/conversions",
+        "/api/survey",
+        "/api/v1/stats/surveys",
+        "/js/survey.js",
+    ] {
+        assert!(paths.contains_key(route), "{route} documented");
+    }
+    let (s, body, headers) = h
+        .send(
+            Request::get("/js/survey.js")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .is_ok_and(|c| c.starts_with("application/javascript")));
+    assert!(body.as_str().is_some_and(|js| js.contains("/api/survey")));
+}
