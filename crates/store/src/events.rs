@@ -45,10 +45,12 @@ pub struct GoalCounts {
     pub revenue: Vec<(String, i64)>,
 }
 
-/// A group's visits and, per asked goal (same order), its conversions.
+/// A group's visits and, per asked goal (same order), its conversions; each group is
+/// split by channel group too (for the private/public uplift, in the same scans).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversionRow {
     pub group: String,
+    pub channel_group: String,
     pub visits: u64,
     pub goals: Vec<GoalCounts>,
 }
@@ -125,7 +127,8 @@ pub trait EventStore: Send + Sync + 'static {
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError>;
 
     /// Visits and goal conversions of `q`'s site and period (visit-level filters apply),
-    /// grouped by `group`. Groups without visits or conversions are absent.
+    /// grouped by `group` and channel group. Groups without visits or conversions are
+    /// absent.
     fn conversions(
         &self,
         q: &ReportQuery,

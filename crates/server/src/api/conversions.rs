@@ -416,6 +416,51 @@ fn counts_json(money: &Money, visits: u64, c: &lucarne_store::GoalCounts) -> Val
     })
 }
 
+/// Rows added up by `key`, in first-seen order.
+fn merge_by(
+    rows: &[ConversionRow],
+    goals: usize,
+    key: impl Fn(&ConversionRow) -> String,
+) -> Vec<ConversionRow> {
+    let mut out: Vec<ConversionRow> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for r in rows {
+        let k = key(r);
+        let i = *index.entry(k.clone()).or_insert_with(|| {
+            out.push(ConversionRow {
+                group: k,
+                channel_group: String::new(),
+                visits: 0,
+                goals: vec![lucarne_store::GoalCounts::default(); goals],
+            });
+            out.len() - 1
+        });
+        add_row(&mut out[i], r);
+    }
+    out
+}
+
+fn add_row(dst: &mut ConversionRow, src: &ConversionRow) {
+    dst.visits += src.visits;
+    for (d, s) in dst.goals.iter_mut().zip(&src.goals) {
+        d.converting_visits += s.converting_visits;
+        d.conversions += s.conversions;
+        d.revenue.extend(s.revenue.iter().cloned());
+    }
+}
+
+/// All groups added up.
+fn sum_rows(rows: &[ConversionRow], goals: usize) -> ConversionRow {
+    let mut t = ConversionRow {
+        goals: vec![lucarne_store::GoalCounts::default(); goals],
+        ..ConversionRow::default()
+    };
+    for r in rows {
+        add_row(&mut t, r);
+    }
+    t
+}
+
 /// The private-versus-public comparison from rows grouped by channel group.
 pub fn uplift_json(rows: &[ConversionRow], goal: usize) -> Value {
     let (mut pv, mut pk, mut qv, mut qk) = (0, 0, 0, 0);
@@ -487,30 +532,26 @@ pub async fn report_json(
             .ok_or_else(|| ApiError::not_found("unknown_goal", format!("no goal `{g}`")))?,
     };
     let kinds: Vec<GoalKind> = goals.iter().map(|g| g.kind.clone()).collect();
-    let one = vec![kinds[selected].clone()];
     let group = match by {
         By::Property(p) => ConversionGroup::Property(p.clone()),
         By::Share => ConversionGroup::Share,
         By::Cascade => ConversionGroup::ShareVisit,
     };
-    let (q1, q2, q3) = (q.clone(), q.clone(), q.clone());
-    let by_group = matches!(by, By::Property(Property::ChannelGroup));
-    let (totals, rows, groups) = blocking(state, move |s| {
-        let totals = s.events.conversions(&q1, &kinds, &ConversionGroup::Total)?;
-        let rows = s.events.conversions(&q2, &one, &group)?;
-        let groups = if by_group {
-            rows.clone()
-        } else {
-            s.events.conversions(
-                &q3,
-                &one,
-                &ConversionGroup::Property(Property::ChannelGroup),
-            )?
-        };
-        Ok((totals, rows, groups))
-    })
-    .await?;
-    let total = totals.into_iter().next().unwrap_or_default();
+    // Every goal by (asked group, channel group) in one call: merged by group for the
+    // rows, by channel group for the uplift, and all together for the totals (a visit
+    // belongs to one group).
+    let q1 = q.clone();
+    let split = blocking(state, move |s| s.events.conversions(&q1, &kinds, &group)).await?;
+    let rows = merge_by(&split, goals.len(), |r| r.group.clone());
+    let groups = merge_by(&split, goals.len(), |r| r.channel_group.clone());
+    let total = sum_rows(&rows, goals.len());
+    let rows: Vec<ConversionRow> = rows
+        .into_iter()
+        .map(|r| ConversionRow {
+            goals: r.goals.get(selected).cloned().into_iter().collect(),
+            ..r
+        })
+        .collect();
     let goals_json: Vec<Value> = goals
         .iter()
         .enumerate()
@@ -555,7 +596,7 @@ pub async fn report_json(
         "goal": goal_json(&goals[selected]),
         "by": by.name(),
         "rows": rows_json,
-        "uplift": uplift_json(&groups, 0),
+        "uplift": uplift_json(&groups, selected),
     }))
 }
 
@@ -593,15 +634,10 @@ async fn cascade_rows(
                 "{root:016x} · {}",
                 page.get(&root).copied().unwrap_or("(before the period)")
             ),
-            visits: 0,
             goals: vec![lucarne_store::GoalCounts::default()],
+            ..ConversionRow::default()
         });
-        entry.visits += r.visits;
-        if let (Some(dst), Some(src)) = (entry.goals.first_mut(), r.goals.first()) {
-            dst.converting_visits += src.converting_visits;
-            dst.conversions += src.conversions;
-            dst.revenue.extend(src.revenue.iter().cloned());
-        }
+        add_row(entry, &r);
     }
     Ok(by_root.into_values().collect())
 }

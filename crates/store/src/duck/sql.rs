@@ -455,6 +455,10 @@ fn goal_sql(g: &GoalKind, params: &mut Vec<Value>) -> String {
             params.push(Value::Text(name.clone()));
             "name = ?".into()
         }
+        GoalKind::Page(pattern) if !pattern.contains('*') => {
+            params.push(Value::Text(pattern.clone()));
+            "(name = 'pageview' AND pathname = ?)".into()
+        }
         GoalKind::Page(pattern) => {
             params.push(Value::Text(like_pattern(pattern)));
             "(name = 'pageview' AND pathname LIKE ? ESCAPE '\\')".into()
@@ -475,48 +479,88 @@ fn conversion_group_sql(group: &ConversionGroup, params: &mut Vec<Value>) -> Str
     }
 }
 
-/// Visits and goal conversions per group, in one scan (plus one for revenue).
+/// Visits and goal conversions per (group, channel group): one scan for the visits, one
+/// filtered scan per goal (simple conditions, so DuckDB prunes them well, unioned), one
+/// for the revenue of event goals.
 pub fn conversions(
     conn: &Connection,
     q: &ReportQuery,
     goals: &[GoalKind],
     group: &ConversionGroup,
 ) -> Result<Vec<ConversionRow>, StoreError> {
+    let key = |r: &duckdb::Row<'_>| -> duckdb::Result<(String, String)> {
+        Ok((
+            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        ))
+    };
+    let n = goals.len();
+    let mut out: Vec<ConversionRow> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut slot = |out: &mut Vec<ConversionRow>, k: (String, String)| -> usize {
+        *index.entry(k.clone()).or_insert_with(|| {
+            out.push(ConversionRow {
+                group: k.0,
+                channel_group: k.1,
+                visits: 0,
+                goals: vec![GoalCounts::default(); n],
+            });
+            out.len() - 1
+        })
+    };
+
+    // Visits: entry rows only.
     let mut params = Vec::new();
     let g = conversion_group_sql(group, &mut params);
-    let mut cols = format!(
-        "CAST({g} AS VARCHAR) AS g, \
-         (count(*) FILTER (WHERE entry AND name NOT IN {NOT_VISIT_EVENTS}))::BIGINT"
+    let w = where_clause(q, true, &mut params);
+    let sql = format!(
+        "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM events \
+         WHERE {w} AND entry AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY ALL"
     );
-    for goal in goals {
-        // Each use of the condition binds its own parameters.
-        let distinct = goal_sql(goal, &mut params);
-        let all = goal_sql(goal, &mut params);
-        cols.push_str(&format!(
-            ", (count(DISTINCT session_id) FILTER (WHERE {distinct}))::BIGINT, \
-             (count(*) FILTER (WHERE {all}))::BIGINT"
+    for (k, visits) in rows(conn, &sql, &params, |r| {
+        Ok((key(r)?, r.get::<_, i64>(2)? as u64))
+    })? {
+        let i = slot(&mut out, k);
+        out[i].visits = visits;
+    }
+    if n == 0 {
+        return Ok(out);
+    }
+
+    // Conversions: each goal's matching rows.
+    let mut params = Vec::new();
+    let mut parts = Vec::with_capacity(n);
+    for (i, goal) in goals.iter().enumerate() {
+        let g = conversion_group_sql(group, &mut params);
+        let w = where_clause(q, true, &mut params);
+        let c = goal_sql(goal, &mut params);
+        parts.push(format!(
+            "SELECT CAST({g} AS VARCHAR) AS g, channel_group, session_id, {i} AS goal \
+             FROM events WHERE {w} AND {c}"
         ));
     }
-    let w = where_clause(q, true, &mut params);
-    let sql = format!("SELECT {cols} FROM events WHERE {w} GROUP BY g");
-    let n = goals.len();
-    let mut out: Vec<ConversionRow> = rows(conn, &sql, &params, |r| {
-        let g: Option<String> = r.get(0)?;
-        let mut counts = Vec::with_capacity(n);
-        for i in 0..n {
-            counts.push(GoalCounts {
-                converting_visits: r.get::<_, i64>(2 + 2 * i)? as u64,
-                conversions: r.get::<_, i64>(3 + 2 * i)? as u64,
-                revenue: Vec::new(),
-            });
+    let sql = format!(
+        "SELECT g, channel_group, goal, count(DISTINCT session_id)::BIGINT, count(*)::BIGINT \
+         FROM ({}) GROUP BY ALL",
+        parts.join(" UNION ALL ")
+    );
+    for (k, goal, converting, conversions) in rows(conn, &sql, &params, |r| {
+        Ok((
+            key(r)?,
+            r.get::<_, i32>(2)?,
+            r.get::<_, i64>(3)? as u64,
+            r.get::<_, i64>(4)? as u64,
+        ))
+    })? {
+        let i = slot(&mut out, k);
+        if let Some(c) = usize::try_from(goal)
+            .ok()
+            .and_then(|g| out[i].goals.get_mut(g))
+        {
+            c.converting_visits = converting;
+            c.conversions = conversions;
         }
-        Ok(ConversionRow {
-            group: g.unwrap_or_default(),
-            visits: r.get::<_, i64>(1)? as u64,
-            goals: counts,
-        })
-    })?;
-    out.retain(|r| r.visits > 0 || r.goals.iter().any(|c| c.conversions > 0));
+    }
 
     // Revenue: only event goals carry it.
     let event_goals: Vec<(usize, &str)> = goals
@@ -530,32 +574,27 @@ pub fn conversions(
     if !event_goals.is_empty() {
         let mut params = Vec::new();
         let g = conversion_group_sql(group, &mut params);
+        let w = where_clause(q, true, &mut params);
         let marks = vec!["?"; event_goals.len()].join(", ");
         params.extend(event_goals.iter().map(|(_, n)| Value::Text(n.to_string())));
-        let w = where_clause(q, true, &mut params);
         let sql = format!(
-            "SELECT CAST({g} AS VARCHAR) AS g, name, revenue_currency, sum(revenue_minor)::BIGINT \
-             FROM events WHERE name IN ({marks}) AND revenue_minor IS NOT NULL AND {w} \
-             GROUP BY g, name, revenue_currency ORDER BY g, name, revenue_currency"
+            "SELECT CAST({g} AS VARCHAR) AS g, channel_group, name, revenue_currency, \
+                    sum(revenue_minor)::BIGINT \
+             FROM events WHERE {w} AND name IN ({marks}) AND revenue_minor IS NOT NULL \
+             GROUP BY ALL ORDER BY ALL"
         );
-        let revenue = rows(conn, &sql, &params, |r| {
+        for (k, name, currency, minor) in rows(conn, &sql, &params, |r| {
             Ok((
-                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                r.get::<_, i64>(3)?,
+                key(r)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                r.get::<_, i64>(4)?,
             ))
-        })?;
-        let index: HashMap<String, usize> = out
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.group.clone(), i))
-            .collect();
-        for (g, name, currency, minor) in revenue {
-            let Some(&row) = index.get(&g) else { continue };
-            for (i, n) in &event_goals {
+        })? {
+            let i = slot(&mut out, k);
+            for (goal, n) in &event_goals {
                 if *n == name {
-                    out[row].goals[*i].revenue.push((currency.clone(), minor));
+                    out[i].goals[*goal].revenue.push((currency.clone(), minor));
                 }
             }
         }
