@@ -59,6 +59,19 @@
 //!   are one or two visits, a few reach hundreds. The ground truth is in
 //!   [`Truth::parent_visit`], [`Truth::parent_token`], [`Truth::generation`] and
 //!   [`Truth::via`].
+//! - **Survey answers** (only when [`SynthConfig::surveys`] is on): after a `purchase`
+//!   or `signup`, the visitor answers "How did you hear about us?" with probability
+//!   [`SURVEY_RESPONSE_RATE`] (a `survey` event on the same page, a few seconds later, at
+//!   most one per visit), among the options a site shows by default (`data/survey.toml`'s
+//!   `default_options`),
+//!   as `props.answer` and, with `other`, `props.text`. The answer reflects the visit's
+//!   *true* origin, which the tracker may not have seen: a WhatsApp link opened on iOS
+//!   (no referrer) answers `whatsapp`, a typed address mostly `search`, `friend` or
+//!   `other`, a copied link the app it was pasted into. A respondent whose app is not
+//!   offered picks `other` and names it ("on Slack", "a tweet"); about 10 % misremember
+//!   (another option at random), and about 8 % pick `other` and type something, in
+//!   English or French, that the survey's keyword rules map ("reçu par mail", "saw it
+//!   on insta") or not ("can't remember").
 //!
 //! # Guarantees
 //! - Same [`SynthConfig`] (seed included) ⇒ the same hits, in the same order (for a given
@@ -66,6 +79,9 @@
 //! - Hits come out in non-decreasing `ts` order, all within
 //!   `[config.start, config.end())`; visits still running at the end are cut there.
 //! - `revenue` is set on `purchase` hits and only on them.
+//! - With [`SynthConfig::surveys`] off there are no `survey` events. With it on, the
+//!   answers are drawn from a random stream of their own: leaving the `survey` events
+//!   out gives exactly the hits of the same config with surveys off.
 //! - With [`SynthConfig::shares`] off, no hit carries a token and there are no `share`
 //!   events: the hits are exactly those of a build without the share model.
 //! - With it on, a visit that arrives through a token starts after the hit that minted
@@ -90,7 +106,8 @@ use crate::token::Token;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticHit {
     pub ts: DateTime<Utc>,
-    /// `pageview`, or a custom event: `signup`, `purchase`, `download`.
+    /// `pageview`, or a custom event: `signup`, `purchase`, `download`, `share` (with
+    /// [`SynthConfig::shares`]), `survey` (with [`SynthConfig::surveys`]).
     pub name: String,
     /// Full `https://<site_host>/…` address, with `utm_*` / click ids on campaign arrivals.
     pub url: String,
@@ -181,6 +198,9 @@ pub struct SynthConfig {
     /// Share tokens and cascades (module documentation). Off in [`SynthConfig::new`] and
     /// [`SynthConfig::bench`], on in [`SynthConfig::demo`].
     pub shares: bool,
+    /// "How did you hear about us?" answers after conversions (module documentation).
+    /// Off in every preset: turn it on.
+    pub surveys: bool,
 }
 
 /// Mean hits per human visit (pageviews + events), measured on the model; used to size
@@ -211,6 +231,7 @@ impl SynthConfig {
             private_conversion_uplift: 1.35,
             max_hits: None,
             shares: false,
+            surveys: false,
         }
     }
 
@@ -400,6 +421,141 @@ const PASTE_TARGETS: &[(Origin, f64)] = &[
 /// Per article pageview: probability of a share-button click and of an address-bar copy,
 /// for a visit that did not arrive through a share, and for one that did.
 const SHARE_P: [(f64, f64); 2] = [(0.012, 0.01), (0.045, 0.03)];
+
+/// Share of conversions (`purchase`, `signup`) followed by a survey answer (at most one
+/// per visit), with [`SynthConfig::surveys`].
+pub const SURVEY_RESPONSE_RATE: f64 = 0.35;
+/// Respondents who pick `other` and type something (mapped or not by the keyword rules).
+const SURVEY_FREE_TEXT: f64 = 0.08;
+/// Respondents who misremember: another offered option at random.
+const SURVEY_MISREMEMBER: f64 = 0.10;
+/// Of the free-text answers, those naming what really happened (the rest say nothing
+/// the rules can read).
+const SURVEY_TEXT_ACCURATE: f64 = 0.7;
+
+/// What a respondent means to answer, by the visit's true origin: (survey option id,
+/// what they type under `other` when that option is not offered or is `other` itself,
+/// relative weight). Every text maps to its option by the keyword rules of
+/// `data/survey.toml`, and a text given with `other` maps to nothing (a unit test checks).
+fn survey_intents(origin: Origin) -> &'static [(&'static str, &'static str, f64)] {
+    match origin {
+        Origin::WhatsApp => &[("whatsapp", "whatsapp", 1.0)],
+        Origin::Telegram => &[("telegram", "telegram", 1.0)],
+        Origin::Messenger => &[("messenger", "messenger", 1.0)],
+        Origin::Sms => &[("sms", "a text message", 1.0)],
+        Origin::Slack => &[("slack", "on slack", 1.0)],
+        Origin::Teams => &[
+            ("other", "teams chat at work", 0.6),
+            ("friend", "a colleague", 0.4),
+        ],
+        Origin::Signal => &[("signal", "via signal", 1.0)],
+        Origin::Discord => &[
+            ("other", "a discord server", 0.7),
+            ("friend", "a friend", 0.3),
+        ],
+        Origin::WeChat => &[("other", "wechat", 0.7), ("friend", "a friend", 0.3)],
+        Origin::Line => &[("other", "line", 0.7), ("friend", "a friend", 0.3)],
+        Origin::Viber => &[("other", "viber", 0.7), ("friend", "a friend", 0.3)],
+        Origin::Snapchat => &[("other", "snapchat", 0.7), ("friend", "a friend", 0.3)],
+        // A copied link was pasted somewhere: people name that app, or the person.
+        Origin::CopiedLink => &[
+            ("whatsapp", "whatsapp", 0.35),
+            ("email", "an email", 0.15),
+            ("sms", "a text message", 0.1),
+            ("messenger", "messenger", 0.1),
+            ("slack", "on slack", 0.1),
+            ("friend", "a friend", 0.2),
+        ],
+        Origin::Newsletter => &[("email", "your newsletter", 1.0)],
+        Origin::PersonalEmail => &[("email", "an email", 1.0)],
+        Origin::Typed | Origin::Bookmark => &[
+            ("search", "google", 0.4),
+            ("friend", "a friend", 0.35),
+            ("other", "already knew it", 0.25),
+        ],
+        Origin::Facebook => &[("facebook", "facebook", 1.0)],
+        Origin::Instagram => &[("instagram", "instagram", 1.0)],
+        Origin::X => &[("x", "a tweet", 1.0)],
+        Origin::LinkedIn => &[("linkedin", "a linkedin post", 1.0)],
+        Origin::Reddit => &[("other", "reddit", 1.0)],
+        Origin::HackerNews => &[("other", "hacker news", 1.0)],
+        Origin::TikTok => &[("tiktok", "tiktok", 1.0)],
+        Origin::Threads => &[("other", "on threads", 1.0)],
+        Origin::Google => &[("search", "google", 1.0)],
+        Origin::Bing => &[("search", "bing", 1.0)],
+        Origin::DuckDuckGo => &[("search", "duckduckgo", 1.0)],
+        Origin::Ecosia => &[("search", "ecosia", 1.0)],
+        Origin::ChatGpt => &[("ai-assistant", "chatgpt", 0.7), ("search", "google", 0.3)],
+        Origin::Perplexity => &[
+            ("ai-assistant", "perplexity", 0.7),
+            ("search", "google", 0.3),
+        ],
+        Origin::Gemini => &[("ai-assistant", "gemini", 0.6), ("search", "google", 0.4)],
+        Origin::Claude => &[("ai-assistant", "claude", 0.7), ("search", "google", 0.3)],
+        Origin::Copilot => &[("ai-assistant", "copilot", 0.6), ("search", "bing", 0.4)],
+        Origin::GoogleAds | Origin::MicrosoftAds => {
+            &[("search", "google", 0.8), ("other", "an ad", 0.2)]
+        }
+        Origin::FacebookAds => &[
+            ("facebook", "a facebook ad", 0.6),
+            ("instagram", "an instagram ad", 0.4),
+        ],
+        Origin::Blog => &[("other", "a blog post", 0.6), ("search", "google", 0.4)],
+    }
+}
+
+/// What respondents type under `other`, in English or French, by the option they mean
+/// (each maps to it by the keyword rules).
+const SURVEY_TEXTS: &[(&str, &[&str])] = &[
+    (
+        "whatsapp",
+        &[
+            "a colleague sent it on WhatsApp",
+            "groupe WhatsApp de la famille",
+            "un pote sur whatsapp",
+        ],
+    ),
+    ("messenger", &["un message sur Messenger", "fb messenger"]),
+    ("telegram", &["a Telegram channel", "canal telegram"]),
+    ("signal", &["sent on signal", "par Signal"]),
+    ("sms", &["my sister texted me the link", "par texto"]),
+    (
+        "email",
+        &["reçu par mail", "your newsletter", "an email from a friend"],
+    ),
+    ("slack", &["our Slack at work", "un lien sur slack"]),
+    (
+        "friend",
+        &[
+            "un ami",
+            "my neighbour told me",
+            "bouche à oreille",
+            "a colleague",
+        ],
+    ),
+    ("facebook", &["a post on Facebook", "vu sur fb"]),
+    ("instagram", &["saw it on insta", "une story instagram"]),
+    ("tiktok", &["a TikTok video"]),
+    ("linkedin", &["a LinkedIn post", "un post linkedin"]),
+    ("x", &["a tweet", "sur twitter"]),
+    ("search", &["googled it", "recherche google"]),
+    (
+        "ai-assistant",
+        &["ChatGPT recommended it", "demandé à perplexity"],
+    ),
+];
+
+/// Free text the keyword rules cannot read.
+const SURVEY_VAGUE: &[&str] = &[
+    "can't remember",
+    "je ne sais plus",
+    "no idea",
+    "un article de blog",
+    "saw it somewhere",
+];
+
+/// The survey's free-text option.
+const OTHER_ANSWER: &str = "other";
 
 /// Weekend multiplier of private-message and e-mail weights.
 const WEEKEND_PRIVATE: f64 = 1.25;
@@ -905,6 +1061,11 @@ pub struct Generator {
     /// Visits that will arrive through shares (only with `cfg.shares`).
     arrivals: BinaryHeap<ShareArrival>,
     arrival_seq: u64,
+    /// Survey answers draw from this stream only, so that turning them on changes no
+    /// other hit.
+    survey_rng: StdRng,
+    /// The option ids the survey offers (empty without `cfg.surveys`).
+    survey_offered: Vec<&'static str>,
 }
 
 impl Generator {
@@ -972,6 +1133,16 @@ impl Generator {
             query: String::with_capacity(256),
             arrivals: BinaryHeap::new(),
             arrival_seq: 0,
+            survey_rng: StdRng::seed_from_u64(cfg.seed ^ 0x5E7E_5E7E_0A5E_0A5E),
+            survey_offered: if cfg.surveys {
+                crate::survey::SurveyRules::builtin()
+                    .options_for(&[])
+                    .into_iter()
+                    .map(|o| o.id.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             cfg,
         }
     }
@@ -1266,6 +1437,7 @@ impl Generator {
         // Emit.
         let mut t = start_ms;
         let mut referrer = referrer;
+        let mut surveyed = false;
         for (i, &page) in pages[..n].iter().enumerate() {
             let url = if i == 0 {
                 self.site.url(page, landing_query)
@@ -1334,6 +1506,25 @@ impl Generator {
                         ..hit
                     },
                 );
+                if self.cfg.surveys
+                    && !surveyed
+                    && matches!(name, "purchase" | "signup")
+                    && self.survey_rng.random_bool(SURVEY_RESPONSE_RATE)
+                {
+                    surveyed = true;
+                    // Answered on the same page, before the next one.
+                    let later = at
+                        + ((t + gap - at) as f64 * self.survey_rng.random_range(0.2..0.9)) as i64;
+                    let answer = self.survey_answer(spec.origin);
+                    let hit = ctx.hit(later, "survey", url.clone(), referrer.clone(), false);
+                    self.push(
+                        later,
+                        SyntheticHit {
+                            props: answer,
+                            ..hit
+                        },
+                    );
+                }
             }
             if let (Some(token), Page::Article(_)) = (token, page) {
                 self.share(ctx, (t, gap), page, (&url, referrer.as_deref()), token);
@@ -1343,6 +1534,58 @@ impl Generator {
             referrer = Some(url.split('#').next().unwrap_or_default().to_string());
             t += gap;
         }
+    }
+
+    /// A survey answer (`answer`, and `text` with some `other` answers) from a visitor
+    /// whose visit truly came from `origin`.
+    fn survey_answer(&mut self, origin: Origin) -> Vec<(String, String)> {
+        let rng = &mut self.survey_rng;
+        let intents = survey_intents(origin);
+        let total: f64 = intents.iter().map(|i| i.2).sum();
+        let mut x = rng.random::<f64>() * total;
+        let (meant, typed, _) = *intents
+            .iter()
+            .find(|i| {
+                x -= i.2;
+                x < 0.0
+            })
+            .unwrap_or(&intents[0]);
+        let offered = |id: &str| self.survey_offered.contains(&id);
+        let u = rng.random::<f64>();
+        let (answer, text): (&str, &str) = if u < SURVEY_FREE_TEXT {
+            // `other`, and a few words: what happened, or nothing readable.
+            let accurate = SURVEY_TEXTS
+                .iter()
+                .find(|(id, _)| *id == meant)
+                .map(|(_, texts)| texts[rng.random_range(0..texts.len())])
+                .or((meant == OTHER_ANSWER).then_some(typed));
+            match accurate {
+                Some(t) if rng.random_bool(SURVEY_TEXT_ACCURATE) => (OTHER_ANSWER, t),
+                _ => (
+                    OTHER_ANSWER,
+                    SURVEY_VAGUE[rng.random_range(0..SURVEY_VAGUE.len())],
+                ),
+            }
+        } else if u < SURVEY_FREE_TEXT + SURVEY_MISREMEMBER && self.survey_offered.len() > 1 {
+            // Misremembered: another option (`other` without text included).
+            let others: Vec<&'static str> = self
+                .survey_offered
+                .iter()
+                .copied()
+                .filter(|&id| id != meant)
+                .collect();
+            (others[rng.random_range(0..others.len())], "")
+        } else if meant != OTHER_ANSWER && offered(meant) {
+            (meant, "")
+        } else {
+            // Not offered (or truly "other"): say it in words.
+            (OTHER_ANSWER, typed)
+        };
+        let mut props = vec![prop("answer", answer)];
+        if !text.is_empty() {
+            props.push(prop("text", text));
+        }
+        props
     }
 
     /// A fresh random token (never 0).
@@ -2225,6 +2468,35 @@ mod tests {
             && h.name != "share"
             && h.truth.parent_visit.is_none()
             && !h.url.contains("lc=")));
+    }
+
+    /// Every survey text says what the table means: texts of an option map to it by the
+    /// keyword rules, texts given with `other` and vague ones map to nothing.
+    #[test]
+    fn survey_texts_map_as_intended() {
+        use crate::survey::SurveyRules;
+        let rules = SurveyRules::builtin();
+        let mapped = |t: &str| rules.map_text(t).map(|o| o.id.as_str());
+        for spec in ORIGINS {
+            let intents = survey_intents(spec.origin);
+            assert!(!intents.is_empty());
+            for &(id, text, w) in intents {
+                assert!(w > 0.0);
+                assert!(rules.option(id).is_some(), "{id}");
+                let want = (id != OTHER_ANSWER).then_some(id);
+                assert_eq!(mapped(text), want, "{:?}: {text}", spec.origin);
+            }
+        }
+        for (id, texts) in SURVEY_TEXTS {
+            assert!(rules.option(id).is_some(), "{id}");
+            for t in *texts {
+                assert_eq!(mapped(t), Some(*id), "{t}");
+            }
+        }
+        for t in SURVEY_VAGUE {
+            assert_eq!(mapped(t), None, "{t}");
+        }
+        assert!(rules.option(OTHER_ANSWER).is_some_and(|o| o.free_text));
     }
 
     #[test]

@@ -343,3 +343,153 @@ fn demo_ends_now_and_spans_six_months() {
         .collect();
     assert_eq!(&hits[..1_000], &again[..]);
 }
+
+/// Survey answers: only after conversions, ≈ 35 % of converting visits, valid options
+/// the default survey offers, and answers that reflect the true origin (dark visits
+/// included), with some noise and free text.
+#[test]
+fn survey_answers_follow_conversions_and_reflect_the_true_origin() {
+    use lucarne_core::survey::{Route, SurveyRules};
+
+    let mut cfg = SynthConfig::new("shop.example", start(), 60, 3_000);
+    cfg.seed = 8;
+    cfg.surveys = true;
+    let hits: Vec<_> = Generator::new(cfg.clone()).collect();
+    let rules = SurveyRules::builtin();
+    let offered: HashSet<&str> = rules
+        .options_for(&[])
+        .into_iter()
+        .map(|o| o.id.as_str())
+        .collect();
+
+    // Turning surveys on adds survey events and changes nothing else.
+    let without: Vec<_> = Generator::new(SynthConfig {
+        surveys: false,
+        ..cfg
+    })
+    .collect();
+    assert!(without.iter().all(|h| h.name != "survey"));
+    let others: Vec<&SyntheticHit> = hits.iter().filter(|h| h.name != "survey").collect();
+    assert_eq!(others.len(), without.len());
+    assert!(others.iter().zip(&without).all(|(a, b)| *a == b));
+
+    // Conversions per visit: (ts, URL) of each `purchase` / `signup`.
+    let mut conversions: HashMap<u64, Vec<(DateTime<Utc>, &str)>> = HashMap::new();
+    for h in hits
+        .iter()
+        .filter(|h| h.name == "purchase" || h.name == "signup")
+    {
+        conversions
+            .entry(h.visit)
+            .or_default()
+            .push((h.ts, h.url.as_str()));
+    }
+    let entry_of: HashMap<u64, &SyntheticHit> = hits
+        .iter()
+        .filter(|h| h.entry)
+        .map(|h| (h.visit, h))
+        .collect();
+
+    let prop = |h: &SyntheticHit, k: &str| {
+        h.props
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut surveyed = HashSet::new();
+    // (route said, true group, dark arrival, true channel, resolved option id)
+    let mut answers = Vec::new();
+    let (mut free_mapped, mut free_unmapped) = (0, 0);
+    for h in hits.iter().filter(|h| h.name == "survey") {
+        assert!(surveyed.insert(h.visit), "one answer per visit");
+        assert!(h.revenue.is_none() && h.token.is_none() && !h.entry);
+        // After a conversion of the same visit, on the same page.
+        let convs = conversions
+            .get(&h.visit)
+            .expect("a survey answer follows a conversion");
+        assert!(
+            convs.iter().any(|(ts, url)| *ts <= h.ts && *url == h.url),
+            "{h:?}"
+        );
+        let answer = prop(h, "answer").expect("answer");
+        assert!(offered.contains(answer.as_str()), "{answer}");
+        let text = prop(h, "text").unwrap_or_default();
+        if !text.is_empty() {
+            assert_eq!(answer, "other", "text only with `other`");
+            match rules.map_text(&text) {
+                Some(_) => free_mapped += 1,
+                None => free_unmapped += 1,
+            }
+        }
+        let option = rules.resolve(&answer, &text).expect("a known option");
+        let landing = entry_of[&h.visit];
+        answers.push((
+            option.route,
+            h.truth.group,
+            landing.referrer.is_none(),
+            h.truth.channel,
+            option.id.as_str(),
+        ));
+    }
+
+    // ≈ 35 % of converting visits answer.
+    let rate = share(surveyed.len(), conversions.len());
+    assert!(conversions.len() > 3_000, "{}", conversions.len());
+    assert!((0.31..0.39).contains(&rate), "response rate {rate}");
+    assert!(
+        free_mapped > 50 && free_unmapped > 20,
+        "{free_mapped} {free_unmapped}"
+    );
+
+    // Say private: visits truly from private messages or e-mail far more often than
+    // visits from public social networks.
+    let says_private = |f: &dyn Fn(ChannelGroup) -> bool| {
+        let of: Vec<_> = answers.iter().filter(|a| f(a.1)).collect();
+        let private = of.iter().filter(|a| a.0 == Route::Private).count();
+        (share(private, of.len()), of.len())
+    };
+    let (private, n_private) =
+        says_private(&|g| matches!(g, ChannelGroup::PrivateMessage | ChannelGroup::Email));
+    let (public, n_public) = says_private(&|g| g == ChannelGroup::PublicSocial);
+    assert!(n_private > 300 && n_public > 50, "{n_private} {n_public}");
+    assert!(private > 0.6, "private origins say private: {private}");
+    assert!(public < 0.2, "public origins say private: {public}");
+    assert!(private > 4.0 * public, "{private} vs {public}");
+
+    // Dark WhatsApp visits (no referrer at all) answer WhatsApp, mostly.
+    let dark_whatsapp: Vec<_> = answers
+        .iter()
+        .filter(|a| a.2 && a.3 == "whatsapp")
+        .collect();
+    let said_whatsapp = dark_whatsapp.iter().filter(|a| a.4 == "whatsapp").count();
+    assert!(dark_whatsapp.len() > 50, "{}", dark_whatsapp.len());
+    assert!(
+        share(said_whatsapp, dark_whatsapp.len()) > 0.7,
+        "{said_whatsapp}/{}",
+        dark_whatsapp.len()
+    );
+    // Typed addresses and bookmarks: mostly search, a friend, or something else.
+    let direct: Vec<_> = answers
+        .iter()
+        .filter(|a| a.1 == ChannelGroup::Direct)
+        .collect();
+    let usual = direct
+        .iter()
+        .filter(|a| matches!(a.0, Route::Search | Route::Offline | Route::Other))
+        .count();
+    assert!(
+        share(usual, direct.len()) > 0.75,
+        "{usual}/{}",
+        direct.len()
+    );
+    eprintln!(
+        "{} answers from {} converting visits ({rate:.3}); say private: {private:.3} of \
+         {n_private} private-origin, {public:.3} of {n_public} public-social; dark WhatsApp \
+         {said_whatsapp}/{}; direct {usual}/{}; free text {free_mapped} mapped, \
+         {free_unmapped} not",
+        surveyed.len(),
+        conversions.len(),
+        dark_whatsapp.len(),
+        direct.len()
+    );
+}

@@ -88,8 +88,8 @@ pub async fn generate(dir: &Path, domain: &str, events: u64, days: u32, seed: u6
 }
 
 /// `lucarne demo`: a demo site with months of history (share cascades included: visit
-/// tokens, share-button clicks and the visits they bring), then live events every few
-/// seconds.
+/// tokens, share-button clicks and the visits they bring; conversions with goals and
+/// revenue; survey answers), then live events every few seconds.
 pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     let mut args = args;
     if args.data.data.is_none() && file.data.is_none() {
@@ -99,9 +99,11 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     let addr = listener.local_addr()?;
     let fresh = state.meta.site_by_domain(DEMO_SITE).await?.is_none();
     let site = ensure_site(&state, DEMO_SITE).await?;
+    demo_conversions(&state, &site, fresh).await?;
     if fresh {
         let now = Utc::now();
         let mut cfg = SynthConfig::demo(DEMO_SITE, now);
+        cfg.surveys = true;
         cfg.days = days.max(1);
         cfg.start = now - chrono::Duration::days(i64::from(cfg.days));
         println!(
@@ -126,11 +128,39 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     println!(
         "  try:     curl -H 'Authorization: Bearer {key}' 'http://{addr}/api/v1/stats/breakdown?site_id={DEMO_SITE}&period=30d&property=visit:channel_group&metrics=visitors,visits,bounce_rate'"
     );
+    println!(
+        "  goals:   purchase, signup, the /checkout page (revenue in EUR, USD=0.92); survey answers: /api/v1/stats/surveys"
+    );
     println!("Live demo events arrive every few seconds. Ctrl-C stops.");
     let trickle = tokio::spawn(trickle(state.clone(), site));
     let out = lucarne_server::serve(listener, state).await;
     trickle.abort();
     out
+}
+
+/// The demo site's goals (`purchase`, `signup`, the `/checkout` page), created when
+/// missing, and its money settings: revenue in EUR, US dollars at 0.92 (set on a fresh
+/// site, or on one whose settings were never changed).
+async fn demo_conversions(state: &AppState, site: &Site, fresh: bool) -> Result<()> {
+    use lucarne_core::conversions::GoalKind;
+    for (kind, value, name) in [
+        ("event", "purchase", "Purchase"),
+        ("event", "signup", "Sign-up"),
+        ("page", "/checkout", "Checkout page"),
+    ] {
+        let goal = GoalKind::parse(kind, value).map_err(|m| anyhow::anyhow!(m))?;
+        state.meta.create_goal(site.id, &goal, name).await?;
+    }
+    let mut o = state.meta.site_options(site.id).await?;
+    if fresh || (o.currency == "EUR" && o.exchange_rates.is_empty()) {
+        o.currency = "EUR".into();
+        o.exchange_rates = lucarne_core::conversions::ExchangeRates::parse("USD=0.92")
+            .map_err(|m| anyhow::anyhow!(m))?
+            .to_text();
+        state.meta.set_site_options(site.id, &o).await?;
+        state.invalidate_sites();
+    }
+    Ok(())
 }
 
 /// The demo login: created on first start, given a fresh random password on every start
@@ -164,6 +194,7 @@ async fn trickle(state: Arc<AppState>, site: Site) {
     let mut cfg = SynthConfig::new(site.domain.clone(), now, 3650, 20_000);
     cfg.seed = now.timestamp() as u64;
     cfg.shares = true;
+    cfg.surveys = true;
     let start = Instant::now();
     for mut hit in Generator::new(cfg) {
         let due = (hit.ts - now).to_std().unwrap_or(Duration::ZERO);

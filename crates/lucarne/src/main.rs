@@ -118,6 +118,11 @@ enum Command {
         #[command(subcommand)]
         cmd: LinkCmd,
     },
+    /// Manage conversion goals (custom events or pages that count as conversions).
+    Goal {
+        #[command(subcommand)]
+        cmd: GoalCmd,
+    },
     /// Import link previews (and optionally pageviews) from an nginx/Apache combined
     /// access log, plain or gzip-compressed. Run it with the server stopped.
     ImportLog {
@@ -183,9 +188,63 @@ enum SiteCmd {
         /// Days of events to keep, or `none` to keep everything.
         #[arg(long)]
         retention_days: Option<String>,
+        /// The currency revenue is reported in (ISO 4217 code: EUR, USD, …).
+        #[arg(long)]
+        currency: Option<String>,
+        /// Fixed rates of other currencies into the site's currency, e.g.
+        /// "USD=0.92,GBP=1.17" (one US dollar counts as 0.92 of it); "" for none.
+        #[arg(long)]
+        exchange_rates: Option<String>,
+        /// Accept "How did you hear about us?" answers (`on` / `off`).
+        #[arg(long, value_parser = ["on", "off"])]
+        survey: Option<String>,
+        /// The survey's options, in order (ids from data/survey.toml, e.g.
+        /// "whatsapp,sms,email,friend,search,other"); "" for the defaults.
+        #[arg(long)]
+        survey_options: Option<String>,
         #[command(flatten)]
         data: DataArg,
     },
+}
+
+#[derive(Subcommand)]
+enum GoalCmd {
+    /// Add a goal: a custom event (--event purchase) or pageviews of a path
+    /// (--page /thanks, `*` for any part: /order/*/done).
+    Add {
+        domain: String,
+        #[command(flatten)]
+        target: GoalTarget,
+        /// Display name (default: the event name or path).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List a site's goals: id, kind, event name or path, display name.
+    List {
+        domain: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Delete a goal by id (past events stay; only the goal goes).
+    Delete {
+        domain: String,
+        id: i64,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct GoalTarget {
+    /// Custom events with this name count (e.g. purchase, signup).
+    #[arg(long)]
+    event: Option<String>,
+    /// Pageviews of paths matching this pattern count (e.g. /thanks, /order/*/done).
+    #[arg(long)]
+    page: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -327,11 +386,50 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 copy_attribution,
                 honour_dnt,
                 retention_days,
+                currency,
+                exchange_rates,
+                survey,
+                survey_options,
                 data,
             } => {
                 let meta = open_meta(&data_dir(&data, &file)).await?;
                 let site = link_site(&meta, Some(&domain)).await?;
                 let mut o = meta.site_options(site.id).await?;
+                if let Some(c) = currency.as_deref() {
+                    let c = c.trim().to_ascii_uppercase();
+                    if !lucarne_core::conversions::valid_currency(&c) {
+                        anyhow::bail!(
+                            "--currency: `{}` is not an ISO 4217 code (three letters: EUR, USD, …)",
+                            c
+                        );
+                    }
+                    o.currency = c;
+                }
+                if let Some(r) = exchange_rates.as_deref() {
+                    let rates = lucarne_core::conversions::ExchangeRates::parse(r)
+                        .map_err(|m| anyhow::anyhow!("--exchange-rates: {m}"))?;
+                    if rates.rate(&o.currency).is_some() {
+                        anyhow::bail!(
+                            "--exchange-rates: {} is the site's own currency, it needs no rate",
+                            o.currency
+                        );
+                    }
+                    o.exchange_rates = rates.to_text();
+                } else if lucarne_core::conversions::ExchangeRates::parse(&o.exchange_rates)
+                    .is_ok_and(|r| r.rate(&o.currency).is_some())
+                {
+                    eprintln!(
+                        "note: the exchange rate of {c} is ignored now that {c} is the site's \
+                         currency (set --exchange-rates again to drop it)",
+                        c = o.currency
+                    );
+                }
+                if let Some(v) = survey.as_deref() {
+                    o.survey_enabled = v == "on";
+                }
+                if let Some(list) = survey_options.as_deref() {
+                    o.survey_options = parse_survey_options(list)?;
+                }
                 if let Some(p) = share_param.as_deref() {
                     o.share_param_style = lucarne_store::meta::ShareParamStyle::parse(p)
                         .ok_or_else(|| anyhow::anyhow!("--share-param: fragment or query"))?;
@@ -364,6 +462,29 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                     if o.honour_dnt { "honoured" } else { "not honoured" },
                     o.retention_days
                         .map_or("none".to_string(), |d| format!("{d} days")),
+                );
+                let rules = lucarne_core::survey::SurveyRules::builtin();
+                println!(
+                    "{}: revenue in {} (exchange rates: {}), survey {} (options: {}{})",
+                    site.domain,
+                    o.currency,
+                    if o.exchange_rates.is_empty() {
+                        "none"
+                    } else {
+                        &o.exchange_rates
+                    },
+                    if o.survey_enabled { "on" } else { "off" },
+                    rules
+                        .options_for(&o.survey_options)
+                        .iter()
+                        .map(|opt| opt.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    if o.survey_options.is_empty() {
+                        ", the defaults"
+                    } else {
+                        ""
+                    },
                 );
                 Ok(())
             }
@@ -440,6 +561,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             }
         },
         Command::Link { cmd } => links_cmd(cmd, &file).await,
+        Command::Goal { cmd } => goals_cmd(cmd, &file).await,
         Command::ImportLog {
             file: log,
             site,
@@ -568,6 +690,102 @@ async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
                 );
             }
             Ok(())
+        }
+    }
+}
+
+/// `--survey-options`: comma-separated option ids of `data/survey.toml`, checked, in
+/// order, without duplicates; an empty list means the defaults.
+fn parse_survey_options(list: &str) -> Result<Vec<String>> {
+    let rules = lucarne_core::survey::SurveyRules::builtin();
+    let mut ids: Vec<String> = Vec::new();
+    for id in list.split(',').map(|s| s.trim().to_ascii_lowercase()) {
+        if id.is_empty() || ids.contains(&id) {
+            continue;
+        }
+        if rules.option(&id).is_none() {
+            let known: Vec<&str> = rules.all_options().iter().map(|o| o.id.as_str()).collect();
+            anyhow::bail!(
+                "--survey-options: no survey option `{id}` (known: {})",
+                known.join(", ")
+            );
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
+    use lucarne_core::conversions::GoalKind;
+    match cmd {
+        GoalCmd::Add {
+            domain,
+            target,
+            name,
+            data,
+        } => {
+            let kind = match (target.event, target.page) {
+                (Some(e), _) => {
+                    GoalKind::parse("event", &e).map_err(|m| anyhow::anyhow!("--event: {m}"))?
+                }
+                (None, Some(p)) => {
+                    GoalKind::parse("page", &p).map_err(|m| anyhow::anyhow!("--page: {m}"))?
+                }
+                (None, None) => anyhow::bail!("say what counts: --event NAME or --page PATTERN"),
+            };
+            let meta = open_meta(&data_dir(&data, file)).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            let goal = meta
+                .create_goal(site.id, &kind, name.as_deref().unwrap_or(""))
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} already has the goal {} `{}`",
+                        site.domain,
+                        kind.kind_str(),
+                        kind.value()
+                    )
+                })?;
+            println!(
+                "goal {} added to {}: {} `{}` ({})",
+                goal.id,
+                site.domain,
+                goal.kind.kind_str(),
+                goal.kind.value(),
+                goal.name
+            );
+            Ok(())
+        }
+        GoalCmd::List { domain, data } => {
+            let meta = open_meta(&data_dir(&data, file)).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            let goals = meta.goals(site.id).await?;
+            if goals.is_empty() {
+                eprintln!(
+                    "{} has no goals yet (add one with `lucarne goal add {} --event NAME`)",
+                    site.domain, site.domain
+                );
+            }
+            for g in goals {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    g.id,
+                    g.kind.kind_str(),
+                    g.kind.value(),
+                    g.name
+                );
+            }
+            Ok(())
+        }
+        GoalCmd::Delete { domain, id, data } => {
+            let meta = open_meta(&data_dir(&data, file)).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            if meta.delete_goal(site.id, id).await? {
+                println!("goal {id} deleted from {}", site.domain);
+                Ok(())
+            } else {
+                anyhow::bail!("{} has no goal with id {id}", site.domain)
+            }
         }
     }
 }

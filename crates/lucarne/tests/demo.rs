@@ -1,6 +1,6 @@
 //! `lucarne demo` starts, fills a demo site with synthetic history through the real
-//! pipeline, prints an API key, and serves reports in which dark social and share
-//! cascades are visible.
+//! pipeline, prints an API key, and serves reports in which dark social, share
+//! cascades, conversions (goals, revenue, uplift) and survey answers are visible.
 
 mod support;
 
@@ -88,8 +88,87 @@ async fn demo_serves_generated_history() {
         .json()
         .await
         .expect("json");
+    // Conversions: goals, revenue and the private-versus-public uplift.
+    let conversions: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/stats/conversions?site_id=demo.lucarne.test&period=30d&goal=purchase"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("conversions request")
+        .json()
+        .await
+        .expect("json");
+    // Survey answers and the dark-social estimate they calibrate.
+    let surveys: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/stats/surveys?site_id=demo.lucarne.test&period=30d"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("surveys request")
+        .json()
+        .await
+        .expect("json");
     let _ = child.kill();
     let _ = child.wait();
+
+    assert_eq!(conversions["currency"], "EUR", "{conversions}");
+    let goals: Vec<(&str, &str)> = conversions["goals"]
+        .as_array()
+        .expect("goals")
+        .iter()
+        .map(|g| {
+            (
+                g["kind"].as_str().unwrap_or(""),
+                g["value"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        goals,
+        [
+            ("event", "purchase"),
+            ("event", "signup"),
+            ("page", "/checkout")
+        ],
+        "{conversions}"
+    );
+    assert_eq!(conversions["goal"]["value"], "purchase", "{conversions}");
+    let purchase = &conversions["goals"][0];
+    assert!(
+        purchase["converting_visits"].as_u64().unwrap_or(0) > 0,
+        "{conversions}"
+    );
+    let revenue = &purchase["revenue"];
+    assert!(revenue["total"].as_f64().unwrap_or(0.0) > 0.0, "{revenue}");
+    // Dollar purchases are converted at the demo's rate, none left apart.
+    assert_eq!(revenue["unconverted"], serde_json::json!([]), "{revenue}");
+    let uplift = &conversions["uplift"];
+    assert!(uplift.is_object(), "{conversions}");
+    assert!(
+        uplift["private"]["visits"].as_u64().unwrap_or(0) > 0
+            && uplift["public"]["visits"].as_u64().unwrap_or(0) > 0,
+        "{uplift}"
+    );
+    assert!(uplift["difference_interval"].is_array(), "{uplift}");
+    assert!(
+        surveys["respondents"].as_u64().unwrap_or(0) > 0,
+        "{surveys}"
+    );
+    let dark = &surveys["dark_social"];
+    let estimated = dark["estimated_percent"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=100.0).contains(&estimated), "{surveys}");
+    assert!(dark["respondents"].as_u64().unwrap_or(0) > 0, "{surveys}");
+    // Respondents from visits without a referrer name private apps: the survey sees
+    // more dark social than tracking alone.
+    assert!(
+        estimated >= dark["measured_percent"].as_f64().unwrap_or(100.0),
+        "{surveys}"
+    );
+
     let value = |m: &str| shares["results"][m]["value"].as_f64().unwrap_or(0.0);
     assert!(value("shares") > 0.0, "{shares}");
     assert!(value("share_visits") > 0.0, "{shares}");

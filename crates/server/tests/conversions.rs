@@ -49,6 +49,7 @@ impl Harness {
     }
 
     /// An event from `ip`: name, url, referrer, token, props, revenue.
+    #[allow(clippy::too_many_arguments)]
     async fn ev(
         &self,
         ip: [u8; 4],
