@@ -11,6 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use lucarne_core::conversions::GoalKind;
 use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
 use lucarne_server::{app, AppState, ServerOptions};
@@ -495,6 +496,15 @@ async fn authorization_matrix() {
         .await
         .unwrap();
     let lk = format!("/sites/a.example/links/{}", a_link.id);
+    // A goal on a.example for the Conversions view's delete form.
+    let a_goal = h
+        .state
+        .meta
+        .create_goal(a.id, &GoalKind::parse("event", "purchase").unwrap(), "")
+        .await
+        .unwrap()
+        .expect("goal");
+    let goal_id = a_goal.id.to_string();
 
     // Site-specific GET routes: (path, is it an owner-only page?, served by the dashboard?)
     let site_routes: Vec<(String, bool, bool)> = vec![
@@ -522,6 +532,12 @@ async fn authorization_matrix() {
         (format!("{lk}?period=7d&lang=fr"), false, false),
         (format!("{lk}/qr.svg"), false, false),
         (format!("{lk}/qr.png?size=128&download=1"), false, false),
+        ("/sites/a.example/conversions".into(), false, false),
+        (
+            "/sites/a.example/conversions?period=7d&by=visit:channel&lang=fr".into(),
+            false,
+            false,
+        ),
         ("/sites/a.example/settings".into(), true, false),
         ("/sites/a.example/members".into(), true, false),
         ("/sites/a.example/shared-links".into(), true, false),
@@ -673,6 +689,15 @@ async fn authorization_matrix() {
         ),
         (lk.clone(), vec![("action", "disable")]),
         (lk.clone(), vec![("action", "delete")]),
+        // The Conversions view's goal forms (owners only).
+        (
+            "/sites/a.example/conversions".into(),
+            vec![("action", "add"), ("kind", "event"), ("value", "leak")],
+        ),
+        (
+            "/sites/a.example/conversions".into(),
+            vec![("action", "delete"), ("id", &goal_id)],
+        ),
     ];
     let posts: Vec<(String, Vec<(&str, &str)>)> = posts
         .into_iter()
@@ -722,6 +747,11 @@ async fn authorization_matrix() {
         vec![a_link.clone()],
         "short links unchanged"
     );
+    assert_eq!(
+        h.state.meta.goals(a.id).await.unwrap(),
+        vec![a_goal.clone()],
+        "goals unchanged"
+    );
 
     // Shared links: a live token opens the site read-only, anything else does not.
     let access = shared_access(&h.state, &token)
@@ -748,6 +778,7 @@ async fn authorization_matrix() {
     let shared_sharing = [
         format!("{share}/shares"),
         format!("{share}/cascades/{root}"),
+        format!("{share}/conversions"),
     ];
     for path in &shared_sharing {
         let r = h.get(path, None).await;
@@ -766,6 +797,7 @@ async fn authorization_matrix() {
         "/share/%3Cscript%3E".to_string(),
         "/share/0000/export/pages.csv".to_string(),
         "/share/0000/shares".to_string(),
+        "/share/0000/conversions".to_string(),
         format!("/share/0000/cascades/{root}"),
     ] {
         let r = h.get(&bad, None).await;
@@ -926,7 +958,15 @@ async fn every_form_checks_csrf() {
         .await
         .unwrap();
     let link_path = format!("/sites/a.example/links/{}", link.id);
-    let cases: [(&str, Vec<(&str, &str)>); 10] = [
+    let goal = h
+        .state
+        .meta
+        .create_goal(a.id, &GoalKind::parse("event", "purchase").unwrap(), "")
+        .await
+        .unwrap()
+        .expect("goal");
+    let goal_id = goal.id.to_string();
+    let cases: [(&str, Vec<(&str, &str)>); 12] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
@@ -962,6 +1002,14 @@ async fn every_form_checks_csrf() {
             ],
         ),
         ("/sites/a.example/shared-links", vec![("action", "create")]),
+        (
+            "/sites/a.example/conversions",
+            vec![("action", "add"), ("kind", "event"), ("value", "signup")],
+        ),
+        (
+            "/sites/a.example/conversions",
+            vec![("action", "delete"), ("id", &goal_id)],
+        ),
         ("/settings/keys", vec![("action", "create"), ("name", "x")]),
         ("/logout", vec![]),
     ];
@@ -1004,6 +1052,11 @@ async fn every_form_checks_csrf() {
         h.state.meta.links(a.id).await.unwrap(),
         vec![link.clone()],
         "short links unchanged"
+    );
+    assert_eq!(
+        h.state.meta.goals(a.id).await.unwrap(),
+        vec![goal.clone()],
+        "goals unchanged"
     );
     assert_eq!(
         h.get("/sites", Some(&owner.cookie)).await.status,

@@ -7,6 +7,8 @@
 //!   under `/share/{token}`) — the Sharing view and its cascade drill-down (`shares`).
 //! - `GET /sites/{domain}/links[/{id}[/qr.svg|qr.png]]` and their POST forms — tracked
 //!   short links: list, create, campaign, report, edit, QR codes (`links`).
+//! - `GET /sites/{domain}/conversions` (and `/share/{token}/conversions`) and its POST
+//!   form — goals, conversions, the private/public uplift and the survey (`conversions`).
 //! - `GET /static/app.css`, `GET /static/app.js` (compiled in).
 //!
 //! The whole view state lives in the query string (shareable, back button works):
@@ -16,6 +18,7 @@
 //! (`api::stats::resolve_site`), so the two agree for the same range.
 
 pub mod charts;
+pub mod conversions;
 pub mod csv;
 pub mod i18n;
 pub mod links;
@@ -57,6 +60,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.js", get(js))
         .merge(shares::routes())
         .merge(links::routes())
+        .merge(conversions::routes())
         // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
         .layer(CompressionLayer::new().gzip(true))
 }
