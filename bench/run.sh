@@ -7,7 +7,8 @@
 #   4. the share-cascade report of one page whose share graph has EDGES edges (default
 #      100000), over 1 million background events;
 #   5. short-link redirects with wrk: a no-op redirect, then Lucarne's /l/{slug} (every
-#      request classified, clicks/scans/previews recorded through the spool).
+#      request classified, clicks/scans/previews recorded through the spool);
+#   6. the conversion report over the store of step 2 (goals purchase, signup, /checkout).
 # Environment: EVENTS (default 10000000), DURATION (wrk seconds, default 20),
 # CONNECTIONS (default 64), EDGES (default 100000). Prints a Markdown block for
 # bench/RESULTS.md.
@@ -119,6 +120,13 @@ echo "### Dashboard overview page (every query + HTML) and its weight, same data
 echo '```'
 "$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d' 2>&1 | grep -v ' INFO '
 "$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d&compare=1' 2>&1 | grep -E 'median'
+echo '```'
+
+# 6. Conversions over the same store.
+echo
+echo "### Conversion report over the $EVENTS events (all of their span), 3 goals"
+echo '```'
+"$BENCH" conversions --data "$WORK/query" --site bench.test --runs 20 2>&1 | grep -v ' INFO '
 echo '```'
 
 # 4. Share cascades.
