@@ -1,0 +1,1 @@
+//! ClickHouse test servers (to be written).

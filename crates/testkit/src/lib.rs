@@ -1,0 +1,14 @@
+//! Real database servers for tests (no mocks): each is started from the Debian packages
+//! that `scripts/install-test-deps.sh` installs, in its own temporary directory, bound to
+//! free loopback ports, and stopped when dropped.
+
+pub mod clickhouse;
+pub mod postgres;
+
+/// A free TCP port on 127.0.0.1 (bound once, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}

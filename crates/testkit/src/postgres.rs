@@ -1,0 +1,1 @@
+//! PostgreSQL test servers (to be written).
