@@ -708,6 +708,113 @@ pub fn survey_answers(
     })
 }
 
+/// Every stored row, in time order, a batch at a time (`lucarne migrate`): `f` gets
+/// batches of at most `batch` rows. Returns how many rows were read.
+pub fn export_rows(
+    conn: &Connection,
+    batch: usize,
+    f: &mut dyn FnMut(Vec<lucarne_core::event::EventRow>) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    use lucarne_core::event::{EventRow, Revenue};
+    use lucarne_core::token::TokenStatus;
+    use lucarne_core::{ChannelGroup, Evidence};
+    let sep = crate::duck::PROP_SEP;
+    let mut stmt = conn
+        .prepare(
+            "SELECT site_id, epoch_us(ts), name, visitor_id, session_id, entry, hostname, \
+                    pathname, entry_page, referrer, source, utm_source, utm_medium, \
+                    utm_campaign, utm_term, utm_content, click_id, channel, channel_group, \
+                    evidence, device, browser, os, country, screen_width, prop_keys, \
+                    prop_values, revenue_minor, revenue_currency, token, parent_token, \
+                    parent_session, generation, visit_share_channel, token_status, \
+                    share_channel, link_id, server_side \
+             FROM events ORDER BY ts, session_id",
+        )
+        .map_err(StoreError::backend)?;
+    let mut rows = stmt.query([]).map_err(StoreError::backend)?;
+    let mut out = Vec::with_capacity(batch);
+    let mut total = 0u64;
+    let err = |e: duckdb::Error| StoreError::backend(format!("export: {e}"));
+    while let Some(r) = rows.next().map_err(err)? {
+        let keys: String = r.get(25).map_err(err)?;
+        let values: String = r.get(26).map_err(err)?;
+        let props = if keys.is_empty() {
+            Vec::new()
+        } else {
+            keys.split(sep)
+                .map(str::to_string)
+                .zip(values.split(sep).map(str::to_string))
+                .collect()
+        };
+        let revenue = match (
+            r.get::<_, Option<i64>>(27).map_err(err)?,
+            r.get::<_, Option<String>>(28).map_err(err)?,
+        ) {
+            (Some(amount_minor), Some(currency)) => Some(Revenue {
+                amount_minor,
+                currency,
+            }),
+            _ => None,
+        };
+        let group: String = r.get(18).map_err(err)?;
+        let evidence: String = r.get(19).map_err(err)?;
+        let status: Option<String> = r.get(34).map_err(err)?;
+        out.push(EventRow {
+            site_id: r.get(0).map_err(err)?,
+            ts: utc(r.get(1).map_err(err)?),
+            name: r.get(2).map_err(err)?,
+            visitor_id: r.get(3).map_err(err)?,
+            session_id: r.get(4).map_err(err)?,
+            entry: r.get(5).map_err(err)?,
+            hostname: r.get(6).map_err(err)?,
+            pathname: r.get(7).map_err(err)?,
+            entry_page: r.get(8).map_err(err)?,
+            referrer: r.get(9).map_err(err)?,
+            source: r.get(10).map_err(err)?,
+            utm_source: r.get(11).map_err(err)?,
+            utm_medium: r.get(12).map_err(err)?,
+            utm_campaign: r.get(13).map_err(err)?,
+            utm_term: r.get(14).map_err(err)?,
+            utm_content: r.get(15).map_err(err)?,
+            click_id: r.get(16).map_err(err)?,
+            channel: r.get(17).map_err(err)?,
+            channel_group: ChannelGroup::parse(&group).unwrap_or(ChannelGroup::Direct),
+            evidence: Evidence::parse(&evidence).unwrap_or(Evidence::None),
+            device: r.get(20).map_err(err)?,
+            browser: r.get(21).map_err(err)?,
+            os: r.get(22).map_err(err)?,
+            country: r.get(23).map_err(err)?,
+            screen_width: r.get(24).map_err(err)?,
+            props,
+            revenue,
+            token: r.get::<_, Option<u64>>(29).map_err(err)?.unwrap_or(0),
+            parent_token: r.get::<_, Option<u64>>(30).map_err(err)?.unwrap_or(0),
+            parent_session: r.get::<_, Option<u64>>(31).map_err(err)?.unwrap_or(0),
+            generation: r.get::<_, Option<u16>>(32).map_err(err)?.unwrap_or(0),
+            visit_share_channel: r
+                .get::<_, Option<String>>(33)
+                .map_err(err)?
+                .unwrap_or_default(),
+            token_status: TokenStatus::parse(status.as_deref().unwrap_or("")),
+            share_channel: r
+                .get::<_, Option<String>>(35)
+                .map_err(err)?
+                .unwrap_or_default(),
+            link_id: r.get::<_, Option<u64>>(36).map_err(err)?.unwrap_or(0),
+            server_side: r.get::<_, Option<bool>>(37).map_err(err)?.unwrap_or(false),
+        });
+        if out.len() >= batch.max(1) {
+            total += out.len() as u64;
+            f(std::mem::replace(&mut out, Vec::with_capacity(batch)))?;
+        }
+    }
+    if !out.is_empty() {
+        total += out.len() as u64;
+        f(out)?;
+    }
+    Ok(total)
+}
+
 /// Run `sql` with `params` and map each row.
 fn rows<T>(
     conn: &Connection,
