@@ -758,7 +758,7 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn row(i: u64) -> EventRow {
