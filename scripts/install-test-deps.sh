@@ -51,12 +51,44 @@ install_maxmind_writer() {
     fi
 }
 
+# ClickHouse (Debian's clickhouse-server, 18.16 on bookworm) for the ClickHouse events
+# back end's tests (crates/store/tests/clickhouse.rs): the tests start their own servers
+# from /usr/bin/clickhouse-server on free loopback ports, so the packaged service is not
+# needed and is left as installed.
+install_clickhouse() {
+    if [ -x /usr/sbin/clickhouse-server ] && command -v clickhouse-client >/dev/null 2>&1; then
+        log "clickhouse-server and clickhouse-client already installed"
+    else
+        apt_install clickhouse-server clickhouse-client
+    fi
+    /usr/sbin/clickhouse-server --version || true
+}
+
+# PostgreSQL (Debian's server, 15 on bookworm) for the metadata store's PostgreSQL back
+# end (crates/testkit/src/postgres.rs): the tests create their own throw-away clusters with
+# /usr/lib/postgresql/<version>/bin/initdb on free loopback ports (as the postgres system
+# user when run as root), so the packaged cluster and service are not needed.
+install_postgresql() {
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+        && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+        && id postgres >/dev/null 2>&1; then
+        log "postgresql server binaries already installed"
+    else
+        apt_install postgresql
+    fi
+    for bin in /usr/lib/postgresql/*/bin/postgres; do
+        "$bin" --version
+    done
+}
+
 # install_clickhouse() { ... }   # events store, ClickHouse back end
 # install_postgresql() { ... }   # metadata store, PostgreSQL back end
 
 main() {
     install_browser
     install_maxmind_writer
+    install_clickhouse
+    install_postgresql
 }
 
 main "$@"

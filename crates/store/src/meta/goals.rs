@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use lucarne_core::conversions::GoalKind;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{MetaError, MetaStore};
@@ -18,7 +18,7 @@ pub struct Goal {
     pub name: String,
 }
 
-fn row_to_goal(r: &SqliteRow) -> Result<Goal, MetaError> {
+fn row_to_goal(r: &AnyRow) -> Result<Goal, MetaError> {
     let kind: String = r.try_get("kind")?;
     let value: String = r.try_get("value")?;
     Ok(Goal {
@@ -42,7 +42,7 @@ impl MetaStore {
             n => n.chars().take(120).collect(),
         };
         let r = sqlx::query(
-            "INSERT INTO goals (site_id, kind, value, name, created_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO goals (site_id, kind, value, name, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (site_id, kind, value) DO NOTHING \
              RETURNING id, site_id, kind, value, name",
         )
@@ -59,7 +59,7 @@ impl MetaStore {
     /// A site's goals, oldest first.
     pub async fn goals(&self, site_id: u32) -> Result<Vec<Goal>, MetaError> {
         let rows = sqlx::query(
-            "SELECT id, site_id, kind, value, name FROM goals WHERE site_id = ? ORDER BY id",
+            "SELECT id, site_id, kind, value, name FROM goals WHERE site_id = $1 ORDER BY id",
         )
         .bind(i64::from(site_id))
         .fetch_all(&self.pool)
@@ -68,7 +68,7 @@ impl MetaStore {
     }
 
     pub async fn delete_goal(&self, site_id: u32, id: i64) -> Result<bool, MetaError> {
-        let n = sqlx::query("DELETE FROM goals WHERE id = ? AND site_id = ?")
+        let n = sqlx::query("DELETE FROM goals WHERE id = $1 AND site_id = $2")
             .bind(id)
             .bind(i64::from(site_id))
             .execute(&self.pool)
@@ -81,7 +81,7 @@ impl MetaStore {
     /// conversion was recorded before and must not count twice).
     pub async fn claim_conversion_id(&self, site_id: u32, id: &str) -> Result<bool, MetaError> {
         let n = sqlx::query(
-            "INSERT INTO conversion_ids (site_id, id, created_at) VALUES (?, ?, ?) \
+            "INSERT INTO conversion_ids (site_id, id, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (site_id, id) DO NOTHING",
         )
         .bind(i64::from(site_id))
@@ -95,7 +95,7 @@ impl MetaStore {
 
     /// Forget a claimed id (its conversion could not be stored: a retry must succeed).
     pub async fn release_conversion_id(&self, site_id: u32, id: &str) -> Result<(), MetaError> {
-        sqlx::query("DELETE FROM conversion_ids WHERE site_id = ? AND id = ?")
+        sqlx::query("DELETE FROM conversion_ids WHERE site_id = $1 AND id = $2")
             .bind(i64::from(site_id))
             .bind(id)
             .execute(&self.pool)
@@ -107,11 +107,17 @@ impl MetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::testing::TestDb;
 
     #[tokio::test]
     async fn goals_and_conversion_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        for db in TestDb::both() {
+            let m = db.open().await;
+            goals_and_conversion_ids_on(&m).await;
+        }
+    }
+
+    async fn goals_and_conversion_ids_on(m: &MetaStore) {
         let site = m.add_site("example.com", "UTC").await.unwrap();
         let buy = GoalKind::parse("event", "purchase").unwrap();
         let g = m.create_goal(site.id, &buy, "").await.unwrap().unwrap();

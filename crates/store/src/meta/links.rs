@@ -2,10 +2,10 @@
 //! `core::links`; this file only stores.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{MetaError, MetaStore};
+use super::{is_unique_violation, MetaError, MetaStore};
 
 /// A stored link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn row_to_link(r: &SqliteRow) -> Result<Link, MetaError> {
+fn row_to_link(r: &AnyRow) -> Result<Link, MetaError> {
     Ok(Link {
         id: r.try_get("id")?,
         site_id: u32::try_from(r.try_get::<i64, _>("site_id")?).unwrap_or_default(),
@@ -105,18 +105,13 @@ fn row_to_link(r: &SqliteRow) -> Result<Link, MetaError> {
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
-}
-
 impl MetaStore {
     pub async fn create_link(&self, site_id: u32, l: &LinkInput) -> Result<Link, MetaError> {
         let now = Utc::now().to_rfc3339();
         let r = sqlx::query(&format!(
             "INSERT INTO links (site_id, domain, slug, target, channel, utm_source, utm_medium, \
              utm_campaign, utm_term, utm_content, redirect, expires_at, max_clicks, disabled, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              RETURNING {COLUMNS}"
         ))
         .bind(i64::from(site_id))
@@ -155,10 +150,10 @@ impl MetaStore {
         l: &LinkInput,
     ) -> Result<Option<Link>, MetaError> {
         let r = sqlx::query(&format!(
-            "UPDATE links SET domain = ?, slug = ?, target = ?, channel = ?, utm_source = ?, \
-             utm_medium = ?, utm_campaign = ?, utm_term = ?, utm_content = ?, redirect = ?, \
-             expires_at = ?, max_clicks = ?, disabled = ?, updated_at = ? \
-             WHERE id = ? AND site_id = ? RETURNING {COLUMNS}"
+            "UPDATE links SET domain = $1, slug = $2, target = $3, channel = $4, utm_source = $5, \
+             utm_medium = $6, utm_campaign = $7, utm_term = $8, utm_content = $9, redirect = $10, \
+             expires_at = $11, max_clicks = $12, disabled = $13, updated_at = $14 \
+             WHERE id = $15 AND site_id = $16 RETURNING {COLUMNS}"
         ))
         .bind(&l.domain)
         .bind(&l.slug)
@@ -189,7 +184,7 @@ impl MetaStore {
     }
 
     pub async fn delete_link(&self, site_id: u32, id: i64) -> Result<bool, MetaError> {
-        let n = sqlx::query("DELETE FROM links WHERE id = ? AND site_id = ?")
+        let n = sqlx::query("DELETE FROM links WHERE id = $1 AND site_id = $2")
             .bind(id)
             .bind(i64::from(site_id))
             .execute(&self.pool)
@@ -200,7 +195,7 @@ impl MetaStore {
 
     pub async fn link(&self, site_id: u32, id: i64) -> Result<Option<Link>, MetaError> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM links WHERE id = ? AND site_id = ?"
+            "SELECT {COLUMNS} FROM links WHERE id = $1 AND site_id = $2"
         ))
         .bind(id)
         .bind(i64::from(site_id))
@@ -211,7 +206,7 @@ impl MetaStore {
 
     /// A link by id, whatever its site (the caller checks access).
     pub async fn link_by_id(&self, id: i64) -> Result<Option<Link>, MetaError> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM links WHERE id = ?"))
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM links WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -221,7 +216,7 @@ impl MetaStore {
     /// A site's links, newest first.
     pub async fn links(&self, site_id: u32) -> Result<Vec<Link>, MetaError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM links WHERE site_id = ? ORDER BY id DESC"
+            "SELECT {COLUMNS} FROM links WHERE site_id = $1 ORDER BY id DESC"
         ))
         .bind(i64::from(site_id))
         .fetch_all(&self.pool)
@@ -238,11 +233,24 @@ impl MetaStore {
     }
 
     /// Add clicks counted in memory to the persisted counts.
+    ///
+    /// Every node adds its own counts (`clicks = clicks + n` is atomic on both back ends).
+    /// The rows are updated in id order, one update per link, so two nodes flushing the
+    /// same links at once wait for each other instead of deadlocking.
     pub async fn add_link_clicks(&self, counts: &[(i64, u64)]) -> Result<(), MetaError> {
+        let mut merged = std::collections::BTreeMap::<i64, u64>::new();
+        for &(id, n) in counts {
+            let sum = merged.entry(id).or_default();
+            *sum = sum.saturating_add(n);
+        }
+        merged.retain(|_, n| *n > 0);
+        if merged.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
-        for (id, n) in counts {
-            sqlx::query("UPDATE links SET clicks = clicks + ? WHERE id = ?")
-                .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+        for (id, n) in merged {
+            sqlx::query("UPDATE links SET clicks = clicks + $1 WHERE id = $2")
+                .bind(i64::try_from(n).unwrap_or(i64::MAX))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -255,11 +263,17 @@ impl MetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::testing::TestDb;
 
     #[tokio::test]
     async fn links_crud_and_unique_slugs() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        for db in TestDb::both() {
+            let m = db.open().await;
+            links_crud_and_unique_slugs_on(&m).await;
+        }
+    }
+
+    async fn links_crud_and_unique_slugs_on(m: &MetaStore) {
         let site = m.add_site("example.com", "UTC").await.unwrap();
         let input = LinkInput {
             slug: "spring".into(),

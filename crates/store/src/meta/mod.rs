@@ -1,18 +1,28 @@
 //! Metadata store: sites, API keys, the daily visitor-hash salts, and the dashboard's
 //! accounts, roles, login sessions and shared links.
 //!
-//! Embedded default: one SQLite file (`meta.sqlite`) in the data directory, through sqlx.
+//! Two back ends, one code path (sqlx's `Any` driver): the embedded default is one SQLite
+//! file (`meta.sqlite`) in the data directory; several nodes share a PostgreSQL database
+//! (`MetaStore::connect("postgres://…")`). Every query is written once, in the SQL both
+//! understand: `$N` placeholders, `ON CONFLICT`, `RETURNING`, integers as 64-bit (SQLite
+//! `INTEGER`, PostgreSQL `BIGINT`), flags as 0/1 integers, times as RFC 3339 text, bytes as
+//! `BLOB`/`BYTEA`. Only the schema (`migrations/sqlite/`, `migrations/postgres/`, same
+//! numbering) and the way a writer takes a lock (`BEGIN IMMEDIATE` on SQLite, a
+//! transaction-scoped advisory lock on PostgreSQL) differ.
 
 use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::RngCore;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
 use tracing::info;
 
-const MIGRATIONS: &[(i64, &str)] = &[
+/// The schema of each back end: `(version, SQL)`, versions shared by both sets, applied in
+/// order, each once (recorded in `schema_migrations`).
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_meta.sql")),
     (2, include_str!("../../migrations/sqlite/0002_accounts.sql")),
     (
@@ -25,6 +35,32 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0005_conversions.sql"),
     ),
 ];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_meta.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_accounts.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_copy_attribution.sql"),
+    ),
+    (4, include_str!("../../migrations/postgres/0004_links.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_conversions.sql"),
+    ),
+];
+
+/// Per-connection settings of the SQLite file: WAL (readers never wait for the writer),
+/// every commit synced, foreign keys enforced, and up to 10 s of waiting for a lock
+/// before `SQLITE_BUSY`.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+/// Keys of the PostgreSQL advisory locks that serialise writers across nodes.
+const LOCK_MIGRATE: i64 = 0x4c75_6361_726e_0001;
+const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
 mod goals;
 mod links;
@@ -71,9 +107,54 @@ pub struct Salts {
     pub previous: Option<[u8; 32]>,
 }
 
+/// Which database a [`MetaStore`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl MetaBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaBackend::Sqlite => "sqlite",
+            MetaBackend::Postgres => "postgres",
+        }
+    }
+
+    fn migrations(self) -> &'static [(i64, &'static str)] {
+        match self {
+            MetaBackend::Sqlite => SQLITE_MIGRATIONS,
+            MetaBackend::Postgres => POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// The back end of a connection URL, from its scheme.
+    fn of_url(url: &str) -> Option<MetaBackend> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(MetaBackend::Sqlite),
+            "postgres" | "postgresql" => Some(MetaBackend::Postgres),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct MetaStore {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: MetaBackend,
+}
+
+fn install_drivers() {
+    // Idempotent: the drivers are installed once per process.
+    sqlx::any::install_default_drivers();
+}
+
+/// A constraint said no to a duplicate (checked before, but another node may have won).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 fn hash_key(key: &str) -> String {
@@ -110,47 +191,127 @@ pub fn normalise_domain(raw: &str) -> Result<String, MetaError> {
 }
 
 impl MetaStore {
+    /// The embedded default: `meta.sqlite` in `dir` (created with the directory if missing).
     pub async fn open(dir: &Path) -> Result<Self, MetaError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| MetaError::Invalid(format!("create {}: {e}", dir.display())))?;
-        let path = dir.join("meta.sqlite");
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("meta.sqlite"))
+            .create_if_missing(true);
+        Self::open_sqlite(&opts).await
+    }
+
+    /// A metadata store by URL: `sqlite://PATH` (the file is created if missing unless the
+    /// URL sets `mode=`) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`
+    /// (`postgresql://` too, with libpq-style parameters such as `sslmode`).
+    pub async fn connect(url: &str) -> Result<Self, MetaError> {
+        match MetaBackend::of_url(url) {
+            Some(MetaBackend::Sqlite) => {
+                let mut opts = SqliteConnectOptions::from_str(url)?;
+                let sets_mode = url
+                    .split_once('?')
+                    .is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("mode=")));
+                if !sets_mode {
+                    opts = opts.create_if_missing(true);
+                }
+                Self::open_sqlite(&opts).await
+            }
+            Some(MetaBackend::Postgres) => {
+                install_drivers();
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(opts)
+                    .await?;
+                Self::start(pool, MetaBackend::Postgres).await
+            }
+            None => {
+                let scheme = url.split_once(':').map_or("", |(s, _)| s);
+                Err(MetaError::Invalid(format!(
+                    "metadata store URL scheme `{scheme}` is not supported: use sqlite://… or postgres://…"
+                )))
+            }
+        }
+    }
+
+    async fn open_sqlite(opts: &SqliteConnectOptions) -> Result<Self, MetaError> {
+        install_drivers();
+        // Through `Any` a SQLite connection is described by its URL (file, mode); the
+        // pragmas that the URL cannot carry run on every new connection.
+        let opts = AnyConnectOptions::from_url(&opts.to_url_lossy())?;
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await?;
-        let store = MetaStore { pool };
+        Self::start(pool, MetaBackend::Sqlite).await
+    }
+
+    async fn start(pool: AnyPool, backend: MetaBackend) -> Result<Self, MetaError> {
+        let store = MetaStore { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// The database this store runs on.
+    pub fn backend(&self) -> MetaBackend {
+        self.backend
+    }
+
+    /// A write transaction that excludes every other caller holding the same `lock`, on
+    /// this node or another: SQLite takes its one write lock at `BEGIN IMMEDIATE`;
+    /// PostgreSQL takes an advisory lock released at commit or rollback.
+    async fn begin_exclusive(&self, lock: i64) -> Result<Transaction<'static, Any>, MetaError> {
+        match self.backend {
+            MetaBackend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            MetaBackend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(lock)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Apply the migrations this database lacks, in one transaction that holds the
+    /// migration lock: nodes starting together apply each migration once, the others wait
+    /// and then find nothing to do.
     async fn migrate(&self) -> Result<(), MetaError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin_exclusive(LOCK_MIGRATE).await?;
+        let ddl = match self.backend {
+            MetaBackend::Sqlite => "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            MetaBackend::Postgres => "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        };
+        sqlx::query(ddl).execute(&mut *tx).await?;
         let current: i64 =
             sqlx::query("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await?
                 .try_get("v")?;
-        for (version, sql) in MIGRATIONS {
+        for (version, sql) in self.backend.migrations() {
             if *version <= current {
                 continue;
             }
-            info!(message = "Applying metadata migration.", version);
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            info!(
+                message = "Applying metadata migration.",
+                version,
+                backend = self.backend.as_str()
+            );
+            (&mut *tx).execute(*sql).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
                 .bind(Utc::now().to_rfc3339())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -160,13 +321,20 @@ impl MetaStore {
             return Err(MetaError::SiteExists(domain));
         }
         let id: i64 = sqlx::query(
-            "INSERT INTO sites (domain, timezone, created_at) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO sites (domain, timezone, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(&domain)
         .bind(timezone)
         .bind(Utc::now().to_rfc3339())
         .fetch_one(&self.pool)
-        .await?
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                MetaError::SiteExists(domain.clone())
+            } else {
+                MetaError::Db(e)
+            }
+        })?
         .try_get("id")?;
         Ok(Site {
             id: id as u32,
@@ -176,7 +344,7 @@ impl MetaStore {
         })
     }
 
-    fn row_to_site(r: &sqlx::sqlite::SqliteRow) -> Result<Site, MetaError> {
+    fn row_to_site(r: &AnyRow) -> Result<Site, MetaError> {
         let hosts: String = r.try_get("allowed_hostnames")?;
         Ok(Site {
             id: r.try_get::<i64, _>("id")? as u32,
@@ -200,7 +368,7 @@ impl MetaStore {
 
     pub async fn site_by_domain(&self, domain: &str) -> Result<Option<Site>, MetaError> {
         let row = sqlx::query(
-            "SELECT id, domain, timezone, allowed_hostnames FROM sites WHERE domain = ?",
+            "SELECT id, domain, timezone, allowed_hostnames FROM sites WHERE domain = $1",
         )
         .bind(domain)
         .fetch_optional(&self.pool)
@@ -214,7 +382,7 @@ impl MetaStore {
         timezone: &str,
         allowed_hostnames: &[String],
     ) -> Result<(), MetaError> {
-        sqlx::query("UPDATE sites SET timezone = ?, allowed_hostnames = ? WHERE id = ?")
+        sqlx::query("UPDATE sites SET timezone = $1, allowed_hostnames = $2 WHERE id = $3")
             .bind(timezone)
             .bind(allowed_hostnames.join(","))
             .bind(i64::from(id))
@@ -229,7 +397,7 @@ impl MetaStore {
         rand::rng().fill_bytes(&mut raw);
         let key = format!("lk_{}", base32(&raw));
         sqlx::query(
-            "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(name)
         .bind(&key[..9])
@@ -240,7 +408,7 @@ impl MetaStore {
         Ok(key)
     }
 
-    fn row_to_api_key(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKey, MetaError> {
+    fn row_to_api_key(r: &AnyRow) -> Result<ApiKey, MetaError> {
         Ok(ApiKey {
             id: r.try_get("id")?,
             name: r.try_get("name")?,
@@ -261,7 +429,7 @@ impl MetaStore {
 
     pub async fn revoke_api_key(&self, id: i64) -> Result<bool, MetaError> {
         let n =
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(Utc::now().to_rfc3339())
                 .bind(id)
                 .execute(&self.pool)
@@ -272,7 +440,7 @@ impl MetaStore {
 
     /// Is this a live (not revoked) API key?
     pub async fn verify_api_key(&self, key: &str) -> Result<bool, MetaError> {
-        let row = sqlx::query("SELECT id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+        let row = sqlx::query("SELECT id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(hash_key(key))
             .fetch_optional(&self.pool)
             .await?;
@@ -282,22 +450,26 @@ impl MetaStore {
     /// The salts for `now`'s UTC day: creates today's if missing (the first node to ask
     /// wins; every node then reads the same one) and deletes every salt older than
     /// yesterday's, so no salt lives longer than 48 hours.
+    ///
+    /// Race-free across nodes: the insert does nothing when the day has a salt (on
+    /// PostgreSQL it waits for a concurrent insert of the same day to commit first), and
+    /// the read that follows is a new statement that sees the winner's salt.
     pub async fn salts(&self, now: DateTime<Utc>) -> Result<Salts, MetaError> {
         let today = now.date_naive();
         let yesterday = today - Duration::days(1);
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
-        sqlx::query("INSERT OR IGNORE INTO salts (day, salt, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO salts (day, salt, created_at) VALUES ($1, $2, $3) ON CONFLICT (day) DO NOTHING")
             .bind(today.to_string())
             .bind(fresh.to_vec())
             .bind(now.to_rfc3339())
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM salts WHERE day < ?")
+        sqlx::query("DELETE FROM salts WHERE day < $1")
             .bind(yesterday.to_string())
             .execute(&self.pool)
             .await?;
-        let rows = sqlx::query("SELECT day, salt FROM salts WHERE day >= ?")
+        let rows = sqlx::query("SELECT day, salt FROM salts WHERE day >= $1")
             .bind(yesterday.to_string())
             .fetch_all(&self.pool)
             .await?;
@@ -479,7 +651,7 @@ fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", base32(&raw))
 }
 
-fn row_to_user(r: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, MetaError> {
+fn row_to_user(r: &AnyRow) -> Result<UserRecord, MetaError> {
     Ok(UserRecord {
         id: r.try_get("id")?,
         email: r.try_get("email")?,
@@ -524,14 +696,21 @@ impl MetaStore {
             return Err(MetaError::Invalid(format!("user `{email}` already exists")));
         }
         let id: i64 = sqlx::query(
-            "INSERT INTO users (email, password_hash, locale, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO users (email, password_hash, locale, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(&email)
         .bind(password_hash)
         .bind(locale)
         .bind(Utc::now().to_rfc3339())
         .fetch_one(&self.pool)
-        .await?
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                MetaError::Invalid(format!("user `{email}` already exists"))
+            } else {
+                MetaError::Db(e)
+            }
+        })?
         .try_get("id")?;
         Ok(UserRecord {
             id,
@@ -542,7 +721,8 @@ impl MetaStore {
     }
 
     /// Create the first account only if there is none yet (atomic: two concurrent
-    /// first-run forms cannot both succeed). `None` when a user already exists.
+    /// first-run forms cannot both succeed, on one node or several). `None` when a user
+    /// already exists.
     pub async fn create_first_user(
         &self,
         email: &str,
@@ -550,16 +730,20 @@ impl MetaStore {
         locale: Option<&str>,
     ) -> Result<Option<UserRecord>, MetaError> {
         let email = normalise_email(email)?;
+        // `NOT EXISTS` alone is not enough on PostgreSQL: two transactions would each see
+        // an empty table. Under the lock, the second one sees the first one's user.
+        let mut tx = self.begin_exclusive(LOCK_FIRST_USER).await?;
         let row = sqlx::query(
             "INSERT INTO users (email, password_hash, locale, created_at) \
-             SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
         )
         .bind(&email)
         .bind(password_hash)
         .bind(locale)
         .bind(Utc::now().to_rfc3339())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         match row {
             Some(r) => Ok(Some(UserRecord {
                 id: r.try_get("id")?,
@@ -571,18 +755,18 @@ impl MetaStore {
         }
     }
 
+    /// The account with this address, in any case (addresses are stored lower-cased).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, MetaError> {
-        let row = sqlx::query(
-            "SELECT id, email, password_hash, locale FROM users WHERE email = ? COLLATE NOCASE",
-        )
-        .bind(email.trim())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, email, password_hash, locale FROM users WHERE email = $1")
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(row_to_user).transpose()
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, MetaError> {
-        let row = sqlx::query("SELECT id, email, password_hash, locale FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT id, email, password_hash, locale FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -595,7 +779,7 @@ impl MetaStore {
         user_id: i64,
         locale: Option<&str>,
     ) -> Result<(), MetaError> {
-        sqlx::query("UPDATE users SET locale = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
             .bind(locale)
             .bind(user_id)
             .execute(&self.pool)
@@ -604,7 +788,7 @@ impl MetaStore {
     }
 
     pub async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<(), MetaError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id)
             .execute(&self.pool)
@@ -620,7 +804,7 @@ impl MetaStore {
         role: Role,
     ) -> Result<(), MetaError> {
         sqlx::query(
-            "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO site_members (site_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (site_id, user_id) DO UPDATE SET role = excluded.role",
         )
         .bind(i64::from(site_id))
@@ -633,7 +817,7 @@ impl MetaStore {
     }
 
     pub async fn remove_member(&self, site_id: u32, user_id: i64) -> Result<bool, MetaError> {
-        let n = sqlx::query("DELETE FROM site_members WHERE site_id = ? AND user_id = ?")
+        let n = sqlx::query("DELETE FROM site_members WHERE site_id = $1 AND user_id = $2")
             .bind(i64::from(site_id))
             .bind(user_id)
             .execute(&self.pool)
@@ -645,7 +829,7 @@ impl MetaStore {
     pub async fn members(&self, site_id: u32) -> Result<Vec<Member>, MetaError> {
         let rows = sqlx::query(
             "SELECT m.user_id, u.email, m.role FROM site_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.site_id = ? ORDER BY m.role, u.email",
+             WHERE m.site_id = $1 ORDER BY m.role, u.email",
         )
         .bind(i64::from(site_id))
         .fetch_all(&self.pool)
@@ -664,7 +848,7 @@ impl MetaStore {
     }
 
     pub async fn member_role(&self, site_id: u32, user_id: i64) -> Result<Option<Role>, MetaError> {
-        let row = sqlx::query("SELECT role FROM site_members WHERE site_id = ? AND user_id = ?")
+        let row = sqlx::query("SELECT role FROM site_members WHERE site_id = $1 AND user_id = $2")
             .bind(i64::from(site_id))
             .bind(user_id)
             .fetch_optional(&self.pool)
@@ -679,7 +863,7 @@ impl MetaStore {
     pub async fn user_sites(&self, user_id: i64) -> Result<Vec<(Site, Role)>, MetaError> {
         let rows = sqlx::query(
             "SELECT s.id, s.domain, s.timezone, s.allowed_hostnames, m.role FROM sites s \
-             JOIN site_members m ON m.site_id = s.id WHERE m.user_id = ? ORDER BY s.domain",
+             JOIN site_members m ON m.site_id = s.id WHERE m.user_id = $1 ORDER BY s.domain",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -709,7 +893,7 @@ impl MetaStore {
     pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
         let row = sqlx::query(
             "SELECT share_param_style, retention_days, honour_dnt, copy_attribution, currency, \
-             exchange_rates, survey_enabled, survey_options FROM sites WHERE id = ?",
+             exchange_rates, survey_enabled, survey_options FROM sites WHERE id = $1",
         )
         .bind(i64::from(site_id))
         .fetch_optional(&self.pool)
@@ -740,9 +924,9 @@ impl MetaStore {
 
     pub async fn set_site_options(&self, site_id: u32, o: &SiteOptions) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE sites SET share_param_style = ?, retention_days = ?, honour_dnt = ?, \
-             copy_attribution = ?, currency = ?, exchange_rates = ?, survey_enabled = ?, \
-             survey_options = ? WHERE id = ?",
+            "UPDATE sites SET share_param_style = $1, retention_days = $2, honour_dnt = $3, \
+             copy_attribution = $4, currency = $5, exchange_rates = $6, survey_enabled = $7, \
+             survey_options = $8 WHERE id = $9",
         )
         .bind(o.share_param_style.as_str())
         .bind(o.retention_days.map(i64::from))
@@ -767,7 +951,7 @@ impl MetaStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), MetaError> {
         sqlx::query(
-            "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -787,7 +971,7 @@ impl MetaStore {
     ) -> Result<Option<WebSession>, MetaError> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.password_hash, u.locale, w.csrf, w.expires_at FROM web_sessions w \
-             JOIN users u ON u.id = w.user_id WHERE w.token_hash = ?",
+             JOIN users u ON u.id = w.user_id WHERE w.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -807,7 +991,7 @@ impl MetaStore {
     }
 
     pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), MetaError> {
-        sqlx::query("DELETE FROM web_sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -817,7 +1001,7 @@ impl MetaStore {
     /// Forget expired sessions; returns how many.
     pub async fn purge_web_sessions(&self, now: DateTime<Utc>) -> Result<u64, MetaError> {
         Ok(
-            sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
+            sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
                 .bind(now.to_rfc3339())
                 .execute(&self.pool)
                 .await?
@@ -829,7 +1013,7 @@ impl MetaStore {
     pub async fn create_shared_link(&self, site_id: u32, name: &str) -> Result<String, MetaError> {
         let token = random_token("");
         sqlx::query(
-            "INSERT INTO shared_links (site_id, name, prefix, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO shared_links (site_id, name, prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(i64::from(site_id))
         .bind(name)
@@ -843,7 +1027,7 @@ impl MetaStore {
 
     pub async fn shared_links(&self, site_id: u32) -> Result<Vec<SharedLink>, MetaError> {
         let rows = sqlx::query(
-            "SELECT id, name, prefix, created_at, revoked_at FROM shared_links WHERE site_id = ? ORDER BY id",
+            "SELECT id, name, prefix, created_at, revoked_at FROM shared_links WHERE site_id = $1 ORDER BY id",
         )
         .bind(i64::from(site_id))
         .fetch_all(&self.pool)
@@ -863,7 +1047,7 @@ impl MetaStore {
 
     pub async fn revoke_shared_link(&self, site_id: u32, id: i64) -> Result<bool, MetaError> {
         let n = sqlx::query(
-            "UPDATE shared_links SET revoked_at = ? WHERE id = ? AND site_id = ? AND revoked_at IS NULL",
+            "UPDATE shared_links SET revoked_at = $1 WHERE id = $2 AND site_id = $3 AND revoked_at IS NULL",
         )
         .bind(Utc::now().to_rfc3339())
         .bind(id)
@@ -878,7 +1062,7 @@ impl MetaStore {
     pub async fn shared_link_site(&self, token: &str) -> Result<Option<Site>, MetaError> {
         let row = sqlx::query(
             "SELECT s.id, s.domain, s.timezone, s.allowed_hostnames FROM shared_links l \
-             JOIN sites s ON s.id = l.site_id WHERE l.token_hash = ? AND l.revoked_at IS NULL",
+             JOIN sites s ON s.id = l.site_id WHERE l.token_hash = $1 AND l.revoked_at IS NULL",
         )
         .bind(hash_key(token.trim()))
         .fetch_optional(&self.pool)
@@ -892,7 +1076,7 @@ impl MetaStore {
         rand::rng().fill_bytes(&mut raw);
         let key = format!("lk_{}", base32(&raw));
         sqlx::query(
-            "INSERT INTO api_keys (name, prefix, key_hash, created_at, user_id) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (name, prefix, key_hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(name)
         .bind(&key[..9])
@@ -906,7 +1090,7 @@ impl MetaStore {
 
     pub async fn user_api_keys(&self, user_id: i64) -> Result<Vec<ApiKey>, MetaError> {
         let rows = sqlx::query(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE user_id = ? ORDER BY id",
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -916,7 +1100,7 @@ impl MetaStore {
 
     pub async fn revoke_user_api_key(&self, user_id: i64, id: i64) -> Result<bool, MetaError> {
         let n = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
         .bind(Utc::now().to_rfc3339())
         .bind(id)
@@ -930,7 +1114,7 @@ impl MetaStore {
     /// What a live API key may read; `None` for an unknown or revoked key.
     pub async fn api_key_sites(&self, key: &str) -> Result<Option<KeyScope>, MetaError> {
         let row =
-            sqlx::query("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+            sqlx::query("SELECT user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
                 .bind(hash_key(key))
                 .fetch_optional(&self.pool)
                 .await?;
@@ -938,7 +1122,7 @@ impl MetaStore {
         match r.try_get::<Option<i64>, _>("user_id")? {
             None => Ok(Some(KeyScope::All)),
             Some(uid) => {
-                let rows = sqlx::query("SELECT site_id FROM site_members WHERE user_id = ?")
+                let rows = sqlx::query("SELECT site_id FROM site_members WHERE user_id = $1")
                     .bind(uid)
                     .fetch_all(&self.pool)
                     .await?;
@@ -972,8 +1156,78 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// Test databases: every metadata test runs on the embedded SQLite file and on a real
+/// PostgreSQL server (`lucarne_testkit`), with the same body.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use lucarne_testkit::postgres::PostgresServer;
+
+    use super::MetaStore;
+
+    pub(crate) enum TestDb {
+        Sqlite(tempfile::TempDir),
+        Postgres {
+            url: String,
+            _server: Arc<PostgresServer>,
+        },
+    }
+
+    impl TestDb {
+        pub(crate) fn sqlite() -> TestDb {
+            TestDb::Sqlite(tempfile::tempdir().expect("temporary directory"))
+        }
+
+        /// A new, empty database on the PostgreSQL server shared by the running tests.
+        pub(crate) fn postgres() -> TestDb {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let server = PostgresServer::shared().unwrap_or_else(|e| {
+                panic!("PostgreSQL for the metadata tests (scripts/install-test-deps.sh): {e:#}")
+            });
+            let name = format!(
+                "meta_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let url = server
+                .create_database(&name)
+                .unwrap_or_else(|e| panic!("create database {name}: {e:#}"));
+            TestDb::Postgres {
+                url,
+                _server: server,
+            }
+        }
+
+        /// SQLite, then PostgreSQL.
+        pub(crate) fn both() -> [TestDb; 2] {
+            [TestDb::sqlite(), TestDb::postgres()]
+        }
+
+        pub(crate) fn name(&self) -> &'static str {
+            match self {
+                TestDb::Sqlite(_) => "sqlite",
+                TestDb::Postgres { .. } => "postgres",
+            }
+        }
+
+        /// Open (or reopen) the store; says which back end on stderr, so a failing
+        /// test's output names it.
+        pub(crate) async fn open(&self) -> MetaStore {
+            eprintln!("metadata back end: {}", self.name());
+            let store = match self {
+                TestDb::Sqlite(dir) => MetaStore::open(dir.path()).await,
+                TestDb::Postgres { url, .. } => MetaStore::connect(url).await,
+            };
+            store.unwrap_or_else(|e| panic!("open the {} metadata store: {e}", self.name()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::TestDb;
     use super::*;
 
     #[test]
@@ -993,8 +1247,13 @@ mod tests {
 
     #[tokio::test]
     async fn salts_rotate_and_expire() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        for db in TestDb::both() {
+            let m = db.open().await;
+            salts_rotate_and_expire_on(&m).await;
+        }
+    }
+
+    async fn salts_rotate_and_expire_on(m: &MetaStore) {
         let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
         let s0 = m.salts(t0).await.unwrap();
         assert!(s0.previous.is_none());
@@ -1016,8 +1275,13 @@ mod tests {
 
     #[tokio::test]
     async fn keys_and_sites() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        for db in TestDb::both() {
+            let m = db.open().await;
+            keys_and_sites_on(&m).await;
+        }
+    }
+
+    async fn keys_and_sites_on(m: &MetaStore) {
         let k = m.create_api_key("ci").await.unwrap();
         assert!(m.verify_api_key(&k).await.unwrap());
         assert!(!m.verify_api_key("lk_nope").await.unwrap());
@@ -1035,8 +1299,13 @@ mod tests {
 
     #[tokio::test]
     async fn accounts_roles_sessions_links_and_key_scopes() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        for db in TestDb::both() {
+            accounts_roles_sessions_links_and_key_scopes_on(&db).await;
+        }
+    }
+
+    async fn accounts_roles_sessions_links_and_key_scopes_on(db: &TestDb) {
+        let m = db.open().await;
         let a = m.add_site("a.example", "UTC").await.unwrap();
         let b = m.add_site("b.example", "UTC").await.unwrap();
         assert_eq!(m.user_count().await.unwrap(), 0);
@@ -1140,7 +1409,290 @@ mod tests {
         assert_eq!(m.site_options(a.id).await.unwrap(), o);
         // Reopening applies no migration twice.
         m.close().await;
-        let m = MetaStore::open(dir.path()).await.unwrap();
+        let m = db.open().await;
         assert_eq!(m.site_options(a.id).await.unwrap(), o);
+    }
+
+    /// The SQLite file keeps today's settings through `Any`: WAL, FULL sync, foreign
+    /// keys, 10 s busy timeout; `connect` takes SQLite and PostgreSQL URLs only.
+    #[tokio::test]
+    async fn sqlite_settings_and_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let by_dir = MetaStore::open(dir.path()).await.unwrap();
+        assert_eq!(by_dir.backend(), MetaBackend::Sqlite);
+        assert!(dir.path().join("meta.sqlite").is_file());
+        let url = format!("sqlite://{}", dir.path().join("other.sqlite").display());
+        let by_url = MetaStore::connect(&url).await.unwrap();
+        assert!(dir.path().join("other.sqlite").is_file(), "created");
+        for m in [&by_dir, &by_url] {
+            let mut conn = m.pool.acquire().await.unwrap();
+            let text = |r: AnyRow| r.try_get::<String, _>(0).unwrap();
+            let int = |r: AnyRow| r.try_get::<i64, _>(0).unwrap();
+            let q = |sql: &'static str| sqlx::query(sql);
+            assert_eq!(
+                text(
+                    q("PRAGMA journal_mode")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .unwrap()
+                ),
+                "wal"
+            );
+            assert_eq!(
+                int(q("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap()),
+                2,
+                "FULL"
+            );
+            assert_eq!(
+                int(q("PRAGMA foreign_keys")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap()),
+                1
+            );
+            assert_eq!(
+                int(q("PRAGMA busy_timeout")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap()),
+                10_000
+            );
+        }
+        // Foreign keys hold: a member of a site that does not exist is refused.
+        let u = by_dir
+            .create_user("ann@example.com", "$h", None)
+            .await
+            .unwrap();
+        assert!(by_dir.set_member(999, u.id, Role::Owner).await.is_err());
+
+        let missing = format!(
+            "sqlite://{}?mode=rw",
+            dir.path().join("absent.sqlite").display()
+        );
+        assert!(
+            MetaStore::connect(&missing).await.is_err(),
+            "mode=rw does not create"
+        );
+        assert!(matches!(
+            MetaStore::connect("mysql://root@localhost/meta").await,
+            Err(MetaError::Invalid(_))
+        ));
+    }
+
+    /// Both back ends bind `$N` by number: reordered, and one parameter used twice.
+    #[tokio::test]
+    async fn placeholders_bind_by_number() {
+        for db in TestDb::both() {
+            let m = db.open().await;
+            let r = sqlx::query("SELECT $2 AS b, $1 AS a, $1 + 1 AS c")
+                .bind(41_i64)
+                .bind("second")
+                .fetch_one(&m.pool)
+                .await
+                .unwrap();
+            assert_eq!(r.try_get::<String, _>("b").unwrap(), "second");
+            assert_eq!(r.try_get::<i64, _>("a").unwrap(), 41);
+            assert_eq!(r.try_get::<i64, _>("c").unwrap(), 42);
+        }
+    }
+
+    async fn versions(m: &MetaStore) -> Vec<(i64, String)> {
+        sqlx::query("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+            .fetch_all(&m.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("version").unwrap(),
+                    r.try_get("applied_at").unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Reopening applies nothing again; two nodes starting at once on an empty
+    /// PostgreSQL database both come up, with each migration applied once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn migrations_apply_once() {
+        for db in TestDb::both() {
+            let m = db.open().await;
+            let first = versions(&m).await;
+            let numbers: Vec<i64> = first.iter().map(|(v, _)| *v).collect();
+            assert_eq!(numbers, vec![1, 2, 3, 4, 5], "{}", db.name());
+            m.close().await;
+            let again = db.open().await;
+            assert_eq!(versions(&again).await, first, "nothing applied twice");
+        }
+
+        for _ in 0..3 {
+            let db = TestDb::postgres();
+            let TestDb::Postgres { url, .. } = &db else {
+                unreachable!("a PostgreSQL test database")
+            };
+            let node = |url: String| tokio::spawn(async move { MetaStore::connect(&url).await });
+            let (a, b) = tokio::join!(node(url.clone()), node(url.clone()));
+            let a = a.unwrap().expect("first node");
+            let b = b.unwrap().expect("second node");
+            let numbers: Vec<i64> = versions(&a).await.iter().map(|(v, _)| *v).collect();
+            assert_eq!(numbers, vec![1, 2, 3, 4, 5]);
+            assert_eq!(versions(&a).await, versions(&b).await);
+            a.add_site("example.com", "UTC").await.unwrap();
+            assert_eq!(b.sites().await.unwrap().len(), 1);
+        }
+    }
+
+    /// Two nodes asking for the day's salts at the same moment get the same salts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn salts_agree_across_nodes() {
+        for db in TestDb::both() {
+            let a = db.open().await;
+            let b = db.open().await;
+            let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+            for day in 0..20 {
+                let now = t0 + Duration::days(day);
+                let (x, y) = tokio::join!(
+                    tokio::spawn({
+                        let a = a.clone();
+                        async move { a.salts(now).await }
+                    }),
+                    tokio::spawn({
+                        let b = b.clone();
+                        async move { b.salts(now).await }
+                    })
+                );
+                let (x, y) = (x.unwrap().unwrap(), y.unwrap().unwrap());
+                assert_eq!(x.current, y.current, "{} day {day}", db.name());
+                assert_eq!(x.previous, y.previous, "{} day {day}", db.name());
+                assert_eq!(x.previous.is_some(), day > 0);
+            }
+            assert_eq!(a.salt_days().await.unwrap().len(), 2);
+        }
+    }
+
+    /// Races between nodes: one first user, one site per domain, one claim per
+    /// conversion id, one goal per definition, and no click lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_across_nodes() {
+        for db in TestDb::both() {
+            let nodes = [
+                db.open().await,
+                db.open().await,
+                db.open().await,
+                db.open().await,
+            ];
+            let results = futures_join_all(nodes.iter().enumerate().map(|(i, m)| {
+                let m = m.clone();
+                async move {
+                    m.create_first_user(&format!("admin{i}@example.com"), "$h", None)
+                        .await
+                }
+            }))
+            .await;
+            let created = results
+                .into_iter()
+                .map(|r| r.unwrap())
+                .filter(Option::is_some)
+                .count();
+            assert_eq!(created, 1, "{}: one first user", db.name());
+            assert_eq!(nodes[0].user_count().await.unwrap(), 1);
+
+            let sites = futures_join_all(nodes.iter().map(|m| {
+                let m = m.clone();
+                async move { m.add_site("race.example", "UTC").await }
+            }))
+            .await;
+            let ok = sites.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(ok, 1, "{}: one site", db.name());
+            assert!(sites
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(MetaError::SiteExists(_)))));
+            let site = nodes[0]
+                .site_by_domain("race.example")
+                .await
+                .unwrap()
+                .unwrap();
+
+            let claims = futures_join_all(nodes.iter().map(|m| {
+                let m = m.clone();
+                async move { m.claim_conversion_id(site.id, "order-7").await }
+            }))
+            .await;
+            let won = claims.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+            assert_eq!(won, 1, "{}: one claim", db.name());
+
+            let buy = lucarne_core::conversions::GoalKind::parse("event", "purchase").unwrap();
+            let goals = futures_join_all(nodes.iter().map(|m| {
+                let (m, buy) = (m.clone(), buy.clone());
+                async move { m.create_goal(site.id, &buy, "").await }
+            }))
+            .await;
+            let made = goals
+                .into_iter()
+                .filter(|r| r.as_ref().unwrap().is_some())
+                .count();
+            assert_eq!(made, 1, "{}: one goal", db.name());
+
+            let l1 = nodes[0]
+                .create_link(
+                    site.id,
+                    &LinkInput {
+                        slug: "one".into(),
+                        target: "https://race.example/".into(),
+                        redirect: 302,
+                        ..LinkInput::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let l2 = nodes[0]
+                .create_link(
+                    site.id,
+                    &LinkInput {
+                        slug: "two".into(),
+                        target: "https://race.example/".into(),
+                        redirect: 302,
+                        ..LinkInput::default()
+                    },
+                )
+                .await
+                .unwrap();
+            // Each node flushes both links, in opposite orders, many times at once.
+            let flushes = futures_join_all(nodes.iter().enumerate().map(|(i, m)| {
+                let m = m.clone();
+                async move {
+                    for _ in 0..25 {
+                        let batch = if i % 2 == 0 {
+                            [(l1.id, 1), (l2.id, 2)]
+                        } else {
+                            [(l2.id, 2), (l1.id, 1)]
+                        };
+                        m.add_link_clicks(&batch).await?;
+                    }
+                    Ok::<(), MetaError>(())
+                }
+            }))
+            .await;
+            for f in flushes {
+                f.unwrap();
+            }
+            let one = nodes[1].link(site.id, l1.id).await.unwrap().unwrap();
+            let two = nodes[2].link(site.id, l2.id).await.unwrap().unwrap();
+            assert_eq!((one.clicks, two.clicks), (100, 200), "{}", db.name());
+        }
+    }
+
+    /// Run futures each on its own task and wait for all, in order.
+    async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.expect("task"));
+        }
+        out
     }
 }
