@@ -24,12 +24,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_conversions.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_shared_state.sql"),
+    ),
 ];
 
 mod goals;
 mod links;
+mod visits;
 pub use goals::Goal;
 pub use links::{Link, LinkInput};
+pub use visits::LiveVisit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
