@@ -864,6 +864,7 @@ async fn start(
             .public_url
             .clone()
             .or_else(|| file.public_url.clone()),
+        shared_visits: false,
     };
     let capacity = args
         .queue_capacity

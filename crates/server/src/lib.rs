@@ -162,11 +162,17 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
     let addr = listener.local_addr()?;
     info!(message = "Lucarne is listening.", %addr);
     let maintenance = spawn_maintenance(state.clone());
+    let shared = ingest::shared::spawn_sync(state.clone());
+    let links = links::spawn_version_watch(state.clone());
     let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     maintenance.abort();
+    links.abort();
+    if let Some(s) = shared {
+        s.abort();
+    }
     info!(message = "Shutting down: committing queued events and checkpointing.");
     let events = state.events.clone();
     tokio::task::spawn_blocking(move || events.shutdown()).await?;

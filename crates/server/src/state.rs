@@ -38,6 +38,9 @@ pub struct ServerOptions {
     /// The address Lucarne is reached at from outside (`https://stats.example.com`), for
     /// short links and QR codes; without it, the request's host.
     pub public_url: Option<String>,
+    /// Several nodes share the metadata store: share live visits through it
+    /// (`ingest::shared`).
+    pub shared_visits: bool,
 }
 
 pub struct AppState {
@@ -118,7 +121,11 @@ impl AppState {
             rules,
             events,
             meta,
-            sessions: Sessions::default(),
+            sessions: if options.shared_visits {
+                Sessions::shared(crate::ingest::sessions::MAX_VISITS)
+            } else {
+                Sessions::default()
+            },
             tokens: TokenIndex::default(),
             metrics: Metrics::new(),
             trusted_proxies: options.trusted_proxies.clone(),

@@ -4,6 +4,7 @@ pub mod offline;
 pub mod payload;
 pub mod pipeline;
 pub mod sessions;
+pub mod shared;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -80,7 +81,15 @@ async fn run(
         at: Utc::now(),
         salts: state.salts_now(),
     };
-    let row = pipeline::build_row(state, &site, hit, sender);
+    shared::before(
+        state,
+        site.id,
+        pipeline::visitor_ids(site.id, &sender),
+        sender.at,
+    )
+    .await;
+    let mut row = pipeline::build_row(state, &site, hit, sender);
+    shared::after(state, &mut row).await;
     if row.name == pipeline::SURVEY_EVENT
         && !state
             .sessions

@@ -515,18 +515,26 @@ pub struct Sender<'a> {
     pub salts: (Salt, Option<Salt>),
 }
 
+/// The sender's visitor id today, and yesterday's while yesterday's salt exists.
+pub fn visitor_ids(site_id: u32, sender: &Sender<'_>) -> (u64, Option<u64>) {
+    let ip_text = sender.ip.to_string();
+    let (current, previous) = &sender.salts;
+    (
+        visitor_id(current, site_id, &ip_text, sender.user_agent),
+        previous
+            .as_ref()
+            .map(|s| visitor_id(s, site_id, &ip_text, sender.user_agent)),
+    )
+}
+
 pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) -> EventRow {
+    let (id_now, id_prev) = visitor_ids(site.id, &sender);
     let Sender {
-        ip,
         user_agent,
         country,
         at: now,
-        salts,
+        ..
     } = sender;
-    let ip_text = ip.to_string();
-    let (current, previous) = salts;
-    let id_now = visitor_id(&current, site.id, &ip_text, user_agent);
-    let id_prev = previous.map(|s| visitor_id(&s, site.id, &ip_text, user_agent));
     let visit = state.sessions.touch(site.id, id_now, id_prev, now, || {
         let is_internal = hit
             .referrer

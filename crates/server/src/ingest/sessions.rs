@@ -65,9 +65,15 @@ pub struct Visit {
     pub fields: VisitFields,
 }
 
+/// (site, visitor) → (visit, last event time).
+type Touched = HashMap<(u32, u64), (u64, DateTime<Utc>)>;
+
 pub struct Sessions {
     shards: Vec<Mutex<HashMap<(u32, u64), Entry>>>,
     per_shard: usize,
+    /// Visits shared with other nodes (`ingest::shared`): the visits touched since the
+    /// last write-back, by (site, visitor): their visit and last event time.
+    touched: Option<Mutex<Touched>>,
 }
 
 impl Default for Sessions {
@@ -86,6 +92,82 @@ impl Sessions {
         Sessions {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: (max_visits / SHARDS).max(1),
+            touched: None,
+        }
+    }
+
+    /// A table whose visits are shared with other nodes: it remembers which visits it
+    /// touched so they can be written back ([`Sessions::drain_touched`]).
+    pub fn shared(max_visits: usize) -> Self {
+        Sessions {
+            touched: Some(Mutex::new(HashMap::new())),
+            ..Sessions::with_capacity(max_visits)
+        }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.touched.is_some()
+    }
+
+    fn note_touch(&self, site: u32, visitor: u64, session_id: u64, at: DateTime<Utc>) {
+        if let Some(Ok(mut t)) = self.touched.as_ref().map(|m| m.lock()) {
+            let e = t.entry((site, visitor)).or_insert((session_id, at));
+            if e.0 != session_id || e.1 < at {
+                *e = (session_id, at);
+            }
+        }
+    }
+
+    /// The visits touched since the last call: (site, visitor, visit, last event time).
+    pub fn drain_touched(&self) -> Vec<(u32, u64, u64, DateTime<Utc>)> {
+        match self.touched.as_ref().map(|m| m.lock()) {
+            Some(Ok(mut t)) => t
+                .drain()
+                .map(|((site, visitor), (session, at))| (site, visitor, session, at))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Does this node know a live visit of the visitor (under either id)?
+    pub fn is_live(
+        &self,
+        site: u32,
+        id_now: u64,
+        id_prev: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        std::iter::once(id_now).chain(id_prev).any(|id| {
+            self.shard(id).lock().is_ok_and(|shard| {
+                shard
+                    .get(&(site, id))
+                    .is_some_and(|e| now - e.last_seen < timeout())
+            })
+        })
+    }
+
+    /// Take a visit another node holds (found in the shared table) as this node's own.
+    pub fn adopt(
+        &self,
+        site: u32,
+        visitor: u64,
+        session_id: u64,
+        last_seen: DateTime<Utc>,
+        fields: VisitFields,
+    ) {
+        if let Ok(mut shard) = self.shard(visitor).lock() {
+            let surveyed = shard
+                .get(&(site, visitor))
+                .is_some_and(|e| e.session_id == session_id && e.surveyed);
+            shard.insert(
+                (site, visitor),
+                Entry {
+                    session_id,
+                    last_seen,
+                    fields,
+                    surveyed,
+                },
+            );
         }
     }
 
@@ -112,12 +194,15 @@ impl Sessions {
                     if now > e.last_seen {
                         e.last_seen = now;
                     }
-                    return Visit {
+                    let visit = Visit {
                         visitor_id: id,
                         session_id: e.session_id,
                         is_new: false,
                         fields: e.fields.clone(),
                     };
+                    drop(shard);
+                    self.note_touch(site, id, visit.session_id, now);
+                    return visit;
                 }
             }
         }
@@ -144,6 +229,7 @@ impl Sessions {
                 },
             );
         }
+        self.note_touch(site, id_now, session_id, now);
         Visit {
             visitor_id: id_now,
             session_id,

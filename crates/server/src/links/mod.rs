@@ -607,3 +607,30 @@ fn link_event(
         server_side: false,
     }
 }
+
+/// How often every node checks the shared links version.
+pub const VERSION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reload the redirect snapshot whenever the links version in the metadata store moves
+/// (every link create, edit or delete bumps it, from any node or the CLI): a link edited
+/// anywhere redirects correctly on this node within about half a second.
+pub fn spawn_version_watch(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen = state.meta.state_version("links").await.ok();
+        let mut tick = tokio::time::interval(VERSION_POLL);
+        loop {
+            tick.tick().await;
+            match state.meta.state_version("links").await {
+                Ok(v) if Some(v) != seen => {
+                    if let Err(e) = state.links.reload(&state).await {
+                        tracing::warn!(message = "Could not reload links.", error = %e);
+                        continue;
+                    }
+                    seen = Some(v);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(message = "Could not read the links version.", error = %e),
+            }
+        }
+    })
+}

@@ -139,6 +139,7 @@ impl MetaStore {
                 MetaError::Db(e)
             }
         })?;
+        self.bump_state_version("links").await?;
         row_to_link(&r)
     }
 
@@ -180,6 +181,9 @@ impl MetaStore {
                 MetaError::Db(e)
             }
         })?;
+        if r.is_some() {
+            self.bump_state_version("links").await?;
+        }
         r.as_ref().map(row_to_link).transpose()
     }
 
@@ -190,6 +194,9 @@ impl MetaStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        if n > 0 {
+            self.bump_state_version("links").await?;
+        }
         Ok(n > 0)
     }
 

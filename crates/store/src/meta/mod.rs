@@ -34,6 +34,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_conversions.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_shared_state.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -50,6 +54,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_conversions.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_shared_state.sql"),
+    ),
 ];
 
 /// Per-connection settings of the SQLite file: WAL (readers never wait for the writer),
@@ -64,8 +72,10 @@ const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
 mod goals;
 mod links;
+mod visits;
 pub use goals::Goal;
 pub use links::{Link, LinkInput};
+pub use visits::LiveVisit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -1519,7 +1529,16 @@ mod tests {
             let m = db.open().await;
             let first = versions(&m).await;
             let numbers: Vec<i64> = first.iter().map(|(v, _)| *v).collect();
-            assert_eq!(numbers, vec![1, 2, 3, 4, 5], "{}", db.name());
+            let all: Vec<i64> = SQLITE_MIGRATIONS.iter().map(|(v, _)| *v).collect();
+            assert_eq!(numbers, all, "{}", db.name());
+            assert_eq!(
+                all,
+                POSTGRES_MIGRATIONS
+                    .iter()
+                    .map(|(v, _)| *v)
+                    .collect::<Vec<_>>(),
+                "both engines have the same migrations"
+            );
             m.close().await;
             let again = db.open().await;
             assert_eq!(versions(&again).await, first, "nothing applied twice");
@@ -1535,7 +1554,8 @@ mod tests {
             let a = a.unwrap().expect("first node");
             let b = b.unwrap().expect("second node");
             let numbers: Vec<i64> = versions(&a).await.iter().map(|(v, _)| *v).collect();
-            assert_eq!(numbers, vec![1, 2, 3, 4, 5]);
+            let all: Vec<i64> = POSTGRES_MIGRATIONS.iter().map(|(v, _)| *v).collect();
+            assert_eq!(numbers, all);
             assert_eq!(versions(&a).await, versions(&b).await);
             a.add_site("example.com", "UTC").await.unwrap();
             assert_eq!(b.sites().await.unwrap().len(), 1);

@@ -1,0 +1,255 @@
+//! Several Lucarne nodes on one metadata store and one events store: a visit continues
+//! whichever node its events reach (also when two nodes see its first events at once),
+//! and a link made through one node redirects on the other within a second.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_store::duck::DuckEvents;
+use lucarne_store::meta::MetaStore;
+use lucarne_store::EventStore;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+struct Node {
+    state: Arc<AppState>,
+    router: Router,
+}
+
+/// Two nodes sharing one metadata store (two pools on one SQLite file, as two processes
+/// would have) and one events store.
+async fn two_nodes() -> (tempfile::TempDir, Node, Node, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta_a = MetaStore::open(dir.path()).await.expect("meta");
+    meta_a.add_site("example.com", "UTC").await.expect("site");
+    let key = meta_a.create_api_key("test").await.expect("key");
+    let meta_b = MetaStore::open(dir.path()).await.expect("meta b");
+    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let options = ServerOptions {
+        shared_visits: true,
+        ..ServerOptions::default()
+    };
+    let a = AppState::new(events.clone(), meta_a, &options)
+        .await
+        .expect("node a");
+    let b = AppState::new(events, meta_b, &options)
+        .await
+        .expect("node b");
+    let node = |state: Arc<AppState>| Node {
+        router: app(state.clone()),
+        state,
+    };
+    (dir, node(a), node(b), key)
+}
+
+impl Node {
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json, headers)
+    }
+
+    async fn pageview(&self, path: &str, referrer: Option<&str>) -> StatusCode {
+        let body = json!({"n": "pageview", "u": format!("https://example.com{path}"), "d": "example.com", "r": referrer});
+        let req = Request::post("/api/event")
+            .header("content-type", "text/plain")
+            .header("user-agent", CHROME)
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(req).await.0
+    }
+
+    async fn get(&self, uri: &str, key: &str) -> (StatusCode, Value) {
+        let req = Request::get(uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request");
+        let (s, v, _) = self.send(req).await;
+        (s, v)
+    }
+}
+
+async fn breakdown(node: &Node, key: &str, property: &str) -> Vec<(String, u64)> {
+    let (s, v) = node
+        .get(
+            &format!("/api/v1/stats/breakdown?site_id=example.com&period=day&property={property}&metrics=visits,pageviews"),
+            key,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let k = property.rsplit(':').next().unwrap_or_default();
+    v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r[k].as_str().unwrap_or_default().to_string(),
+                r["visits"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_visit_continues_on_another_node() {
+    let (_dir, a, b, key) = two_nodes().await;
+    // The visit starts on A from WhatsApp, goes on on B (whose event alone would look
+    // like an internal page view), then on A again.
+    assert_eq!(
+        a.pageview("/article", Some("android-app://com.whatsapp"))
+            .await,
+        StatusCode::ACCEPTED
+    );
+    // B never saw this visitor: without the shared table it would open a second visit.
+    assert_eq!(
+        b.pageview("/pricing", Some("https://example.com/article"))
+            .await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(a.pageview("/signup", None).await, StatusCode::ACCEPTED);
+    let channels = breakdown(&a, &key, "visit:channel").await;
+    assert_eq!(channels, vec![("whatsapp".to_string(), 1)], "one visit");
+    let (s, v) = b
+        .get(
+            "/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visits,pageviews,visitors",
+            &key,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["results"]["visits"]["value"], 1, "{v}");
+    assert_eq!(v["results"]["pageviews"]["value"], 3, "{v}");
+    assert_eq!(v["results"]["visitors"]["value"], 1, "{v}");
+}
+
+#[tokio::test]
+async fn two_nodes_seeing_a_first_event_at_once_make_one_visit() {
+    let (_dir, a, b, key) = two_nodes().await;
+    let (sa, sb) = tokio::join!(
+        a.pageview("/x", Some("https://www.facebook.com/")),
+        b.pageview("/y", Some("https://t.co/abc"))
+    );
+    assert_eq!((sa, sb), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    let (s, v) = a
+        .get(
+            "/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visits,pageviews",
+            &key,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["results"]["visits"]["value"], 1, "{v}");
+    assert_eq!(v["results"]["pageviews"]["value"], 2, "{v}");
+    // Both events carry the winning visit's classification.
+    let channels = breakdown(&b, &key, "visit:channel").await;
+    assert_eq!(channels.len(), 1, "{channels:?}");
+}
+
+#[tokio::test]
+async fn touches_are_written_back_for_the_other_nodes() {
+    let (_dir, a, _b, _key) = two_nodes().await;
+    assert_eq!(a.pageview("/a", None).await, StatusCode::ACCEPTED);
+    assert_eq!(a.pageview("/b", None).await, StatusCode::ACCEPTED);
+    let touched = a.state.sessions.drain_touched();
+    assert_eq!(touched.len(), 1, "one visit touched: {touched:?}");
+    a.state
+        .meta
+        .touch_visits(&touched)
+        .await
+        .expect("write back");
+    let (site, visitor, session, at) = touched[0];
+    let live = a
+        .state
+        .meta
+        .live_visit(site, &[visitor], at - chrono::Duration::seconds(1))
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(
+        (live.session_id, live.last_seen.timestamp_micros()),
+        (session, at.timestamp_micros())
+    );
+    assert!(a.state.sessions.drain_touched().is_empty());
+}
+
+#[tokio::test]
+async fn a_link_made_on_one_node_redirects_on_the_other_within_a_second() {
+    let (_dir, a, b, key) = two_nodes().await;
+    let watch = lucarne_server::links::spawn_version_watch(b.state.clone());
+    // B has served its (empty) link set once.
+    let (s, _, _) = b
+        .send(
+            Request::get("/l/spring")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let req = Request::post("/api/v1/links")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"site_id": "example.com", "url": "https://example.com/sale", "slug": "spring"})
+                .to_string(),
+        ))
+        .expect("request");
+    let (s, v, _) = a.send(req).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    // An edit on A: B must follow it without a miss to trigger a reload.
+    let req = Request::patch(format!("/api/v1/links/{id}"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"url": "https://example.com/sale2"}).to_string(),
+        ))
+        .expect("request");
+    assert_eq!(a.send(req).await.0, StatusCode::OK);
+    let started = Instant::now();
+    loop {
+        let target = b
+            .state
+            .links
+            .get("", "spring")
+            .map(|e| e.link.target.clone());
+        if target.as_deref() == Some("https://example.com/sale2") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still has {target:?} after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (s, _, headers) = b
+        .send(
+            Request::get("/l/spring")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FOUND);
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        location.starts_with("https://example.com/sale2"),
+        "{location}"
+    );
+    watch.abort();
+}
