@@ -22,6 +22,12 @@ trap 'rm -f "$LOG"' EXIT
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG"
 STATUS=${PIPESTATUS[0]}
+# The router tests again on the scale-out back ends: ClickHouse for events, PostgreSQL
+# for metadata (real servers on free loopback ports, started and stopped by the tests).
+echo "== cargo test (router tests on ClickHouse + PostgreSQL)"
+LUCARNE_TEST_BACKEND=scale cargo test -p lucarne-server --tests --locked --no-fail-fast 2>&1 | tee -a "$LOG"
+SCALE_STATUS=${PIPESTATUS[0]}
+if [ "$STATUS" -eq 0 ]; then STATUS=$SCALE_STATUS; fi
 set -e
 # One closing line for the whole suite (cargo prints one per test binary, the last of
 # which is often a doc-test run with nothing in it).

@@ -33,6 +33,11 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     #[serde(default)]
     pub allow_private_link_targets: bool,
+    /// Events back end (`duckdb` or `clickhouse://…`), metadata back end (`sqlite` or
+    /// `postgres://…`), and this node's name among nodes sharing ClickHouse.
+    pub events: Option<String>,
+    pub meta: Option<String>,
+    pub node_id: Option<String>,
 }
 
 impl FileConfig {

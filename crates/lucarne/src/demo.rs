@@ -1,6 +1,6 @@
 //! `lucarne demo` and `lucarne generate`: synthetic traffic through the real pipeline.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,14 @@ async fn ensure_site(state: &AppState, domain: &str) -> Result<Site> {
 }
 
 /// `lucarne generate`: fill the store with `events` synthetic hits over `days`.
-pub async fn generate(dir: &Path, domain: &str, events: u64, days: u32, seed: u64) -> Result<()> {
-    let state = open_state(dir, DEFAULT_QUEUE_CAPACITY, &ServerOptions::default()).await?;
+pub async fn generate(
+    backends: &crate::Backends,
+    domain: &str,
+    events: u64,
+    days: u32,
+    seed: u64,
+) -> Result<()> {
+    let state = open_state(backends, DEFAULT_QUEUE_CAPACITY, &ServerOptions::default()).await?;
     let site = ensure_site(&state, domain).await?;
     let days = days.max(1);
     // 2.1 hits per visit on average; size with a margin and cut at `events`.

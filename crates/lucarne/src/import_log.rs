@@ -162,7 +162,7 @@ fn message(r: &ImportReport) -> String {
 
 /// `lucarne import-log`.
 pub async fn run(
-    dir: &Path,
+    backends: &crate::Backends,
     file: &FileConfig,
     path: &Path,
     site: &str,
@@ -180,7 +180,7 @@ pub async fn run(
         .with_context(|| format!("opening {}", path.display()))?
         .len();
     let (lines, gzip) = open(path, read.clone())?;
-    let state = crate::open_state(dir, DEFAULT_QUEUE_CAPACITY, &options).await?;
+    let state = crate::open_state(backends, DEFAULT_QUEUE_CAPACITY, &options).await?;
     let site =
         state.meta.site_by_domain(&domain).await?.ok_or_else(|| {
             anyhow::anyhow!("no site `{domain}` (add it with `lucarne site add`)")

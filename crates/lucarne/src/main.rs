@@ -40,9 +40,78 @@ struct Cli {
 
 #[derive(Args, Clone, Default)]
 struct DataArg {
-    /// Data directory (events, metadata).
+    /// Data directory (the ingest spool, and the embedded events and metadata stores).
     #[arg(long, env = "LUCARNE_DATA")]
     data: Option<PathBuf>,
+    /// Events back end: `duckdb` (the default, in the data directory) or
+    /// `clickhouse://[user[:password]@]host:port[,host:port…]/database[?cluster=NAME]`.
+    #[arg(long, env = "LUCARNE_EVENTS")]
+    events: Option<String>,
+    /// Metadata back end: `sqlite` (the default, in the data directory) or
+    /// `postgres://user:password@host:port/database`.
+    #[arg(long, env = "LUCARNE_META")]
+    meta: Option<String>,
+    /// This node's name among the nodes sharing a ClickHouse database; stable across
+    /// restarts (default: the host name and the data directory).
+    #[arg(long, env = "LUCARNE_NODE_ID")]
+    node_id: Option<String>,
+}
+
+/// Where a command's data lives: the local data directory (always: the spool, and the
+/// embedded stores) and the scale-out back ends when configured.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    pub dir: PathBuf,
+    /// `clickhouse://…`, or `None` for the embedded DuckDB.
+    pub events: Option<String>,
+    /// `postgres://…` (or `sqlite://…`), or `None` for the embedded SQLite file.
+    pub meta: Option<String>,
+    pub node_id: String,
+}
+
+impl Backends {
+    fn of(arg: &DataArg, file: &FileConfig) -> Backends {
+        let dir = data_dir(arg, file);
+        let pick = |flag: &Option<String>, conf: &Option<String>, embedded: &str| {
+            flag.clone()
+                .or_else(|| conf.clone())
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty() && u != embedded)
+        };
+        let node_id = arg
+            .node_id
+            .clone()
+            .or_else(|| file.node_id.clone())
+            .unwrap_or_else(|| default_node_id(&dir));
+        Backends {
+            events: pick(&arg.events, &file.events, "duckdb"),
+            meta: pick(&arg.meta, &file.meta, "sqlite"),
+            node_id,
+            dir,
+        }
+    }
+
+    /// Several nodes share the metadata store (it is a server, not a file of this node):
+    /// live visits are shared through it.
+    pub fn shared(&self) -> bool {
+        self.meta
+            .as_deref()
+            .is_some_and(|m| m.starts_with("postgres://") || m.starts_with("postgresql://"))
+    }
+}
+
+/// The host name and a short hash of the data directory: stable across restarts, and
+/// distinct for two nodes on one host.
+fn default_node_id(dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "lucarne".into());
+    let path = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let hash = blake3::hash(path.to_string_lossy().as_bytes()).to_hex();
+    format!("{host}-{}", &hash[..8])
 }
 
 #[derive(Args, Clone, Default)]
@@ -346,10 +415,68 @@ fn data_dir(arg: &DataArg, file: &FileConfig) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("./lucarne-data"))
 }
 
-async fn open_meta(dir: &Path) -> Result<MetaStore> {
-    MetaStore::open(dir)
-        .await
-        .with_context(|| format!("opening metadata store in {}", dir.display()))
+async fn open_meta(data: &DataArg, file: &FileConfig) -> Result<MetaStore> {
+    open_meta_at(&Backends::of(data, file)).await
+}
+
+async fn open_meta_at(b: &Backends) -> Result<MetaStore> {
+    match &b.meta {
+        Some(url) => MetaStore::connect(url)
+            .await
+            .with_context(|| format!("opening metadata store {}", redact(url))),
+        None => MetaStore::open(&b.dir)
+            .await
+            .with_context(|| format!("opening metadata store in {}", b.dir.display())),
+    }
+}
+
+/// A back-end URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((cred, host)) => {
+                let user = cred.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:…@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The events store the back ends name: ClickHouse (with this node's spool in the data
+/// directory) or the embedded DuckDB.
+async fn open_events(b: &Backends, capacity: usize) -> Result<Arc<dyn EventStore>> {
+    let b = b.clone();
+    let events: Arc<dyn EventStore> = match b.events.clone() {
+        Some(url) if url.starts_with("clickhouse://") => {
+            let spool = b.dir.join("spool-clickhouse");
+            let node = b.node_id.clone();
+            let store = tokio::task::spawn_blocking(move || {
+                lucarne_store::click::ClickEvents::open(&url, &spool, &node, capacity)
+            })
+            .await?
+            .with_context(|| {
+                format!(
+                    "opening events store {}",
+                    redact(b.events.as_deref().unwrap_or(""))
+                )
+            })?;
+            Arc::new(store)
+        }
+        Some(other) => anyhow::bail!(
+            "unknown events back end `{}` (duckdb or clickhouse://…)",
+            redact(&other)
+        ),
+        None => {
+            let dir = b.dir.clone();
+            let store = tokio::task::spawn_blocking(move || DuckEvents::open(&dir, capacity))
+                .await?
+                .with_context(|| format!("opening events store in {}", b.dir.display()))?;
+            Arc::new(store)
+        }
+    };
+    Ok(events)
 }
 
 async fn run(cmd: Command, file: FileConfig) -> Result<()> {
@@ -368,7 +495,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 timezone
                     .parse::<chrono_tz::Tz>()
                     .map_err(|_| anyhow::anyhow!("unknown time zone `{timezone}`"))?;
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 let site = meta.add_site(&domain, &timezone).await?;
                 println!(
                     "site added: {} (id {}, time zone {})",
@@ -392,7 +519,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 survey_options,
                 data,
             } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 let site = link_site(&meta, Some(&domain)).await?;
                 let mut o = meta.site_options(site.id).await?;
                 if let Some(c) = currency.as_deref() {
@@ -489,7 +616,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 Ok(())
             }
             SiteCmd::List { data } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 for s in meta.sites().await? {
                     println!("{}\t{}\t{}", s.id, s.domain, s.timezone);
                 }
@@ -498,14 +625,14 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         },
         Command::Key { cmd } => match cmd {
             KeyCmd::Create { name, data } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 let key = meta.create_api_key(&name).await?;
                 println!("API key created ({name}). It is shown only once; use it as: Authorization: Bearer <key>");
                 println!("{key}");
                 Ok(())
             }
             KeyCmd::List { data } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 for k in meta.api_keys().await? {
                     let state = if k.revoked { "revoked" } else { "active" };
                     println!(
@@ -516,7 +643,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 Ok(())
             }
             KeyCmd::Revoke { id, data } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 if meta.revoke_api_key(id).await? {
                     println!("key {id} revoked");
                     Ok(())
@@ -531,7 +658,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                 owner_of,
                 data,
             } => {
-                let meta = open_meta(&data_dir(&data, &file)).await?;
+                let meta = open_meta(&data, &file).await?;
                 let mut sites = Vec::new();
                 for d in &owner_of {
                     let domain = lucarne_store::meta::normalise_domain(d)?;
@@ -567,14 +694,14 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             site,
             pageviews,
             data,
-        } => import_log::run(&data_dir(&data, &file), &file, &log, &site, pageviews).await,
+        } => import_log::run(&Backends::of(&data, &file), &file, &log, &site, pageviews).await,
         Command::Generate {
             data,
             site,
             events,
             days,
             seed,
-        } => demo::generate(&data_dir(&data, &file), &site, events, days, seed).await,
+        } => demo::generate(&Backends::of(&data, &file), &site, events, days, seed).await,
     }
 }
 
@@ -627,7 +754,7 @@ async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
             data,
             links,
         } => {
-            let meta = open_meta(&data_dir(&data, file)).await?;
+            let meta = open_meta(&data, file).await?;
             let site = link_site(&meta, site.as_deref()).await?;
             let body = LinkBody {
                 url: Some(url),
@@ -675,7 +802,7 @@ async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
             Ok(())
         }
         LinkCmd::List { site, data, links } => {
-            let meta = open_meta(&data_dir(&data, file)).await?;
+            let meta = open_meta(&data, file).await?;
             let site = link_site(&meta, site.as_deref()).await?;
             let base = public_base(&links, file);
             for l in meta.links(site.id).await? {
@@ -733,7 +860,7 @@ async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
                 }
                 (None, None) => anyhow::bail!("say what counts: --event NAME or --page PATTERN"),
             };
-            let meta = open_meta(&data_dir(&data, file)).await?;
+            let meta = open_meta(&data, file).await?;
             let site = link_site(&meta, Some(&domain)).await?;
             let goal = meta
                 .create_goal(site.id, &kind, name.as_deref().unwrap_or(""))
@@ -757,7 +884,7 @@ async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
             Ok(())
         }
         GoalCmd::List { domain, data } => {
-            let meta = open_meta(&data_dir(&data, file)).await?;
+            let meta = open_meta(&data, file).await?;
             let site = link_site(&meta, Some(&domain)).await?;
             let goals = meta.goals(site.id).await?;
             if goals.is_empty() {
@@ -778,7 +905,7 @@ async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
             Ok(())
         }
         GoalCmd::Delete { domain, id, data } => {
-            let meta = open_meta(&data_dir(&data, file)).await?;
+            let meta = open_meta(&data, file).await?;
             let site = link_site(&meta, Some(&domain)).await?;
             if meta.delete_goal(site.id, id).await? {
                 println!("goal {id} deleted from {}", site.domain);
@@ -835,7 +962,7 @@ async fn start(
     args: &ServeArgs,
     file: &FileConfig,
 ) -> Result<(tokio::net::TcpListener, Arc<AppState>)> {
-    let dir = data_dir(&args.data, file);
+    let backends = Backends::of(&args.data, file);
     let listen = args
         .listen
         .clone()
@@ -870,19 +997,23 @@ async fn start(
         .queue_capacity
         .or(file.queue_capacity)
         .unwrap_or(lucarne_store::duck::DEFAULT_QUEUE_CAPACITY);
-    let state = open_state(&dir, capacity, &options).await?;
+    let state = open_state(&backends, capacity, &options).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     Ok((listener, state))
 }
 
-async fn open_state(dir: &Path, capacity: usize, options: &ServerOptions) -> Result<Arc<AppState>> {
-    let meta = open_meta(dir).await?;
-    let events_dir = dir.to_path_buf();
-    let events = tokio::task::spawn_blocking(move || DuckEvents::open(&events_dir, capacity))
-        .await?
-        .with_context(|| format!("opening events store in {}", dir.display()))?;
-    let events: Arc<dyn EventStore> = Arc::new(events);
-    AppState::new(events, meta, options).await
+async fn open_state(
+    b: &Backends,
+    capacity: usize,
+    options: &ServerOptions,
+) -> Result<Arc<AppState>> {
+    let meta = open_meta_at(b).await?;
+    let events = open_events(b, capacity).await?;
+    let options = ServerOptions {
+        shared_visits: options.shared_visits || b.shared(),
+        ..options.clone()
+    };
+    AppState::new(events, meta, &options).await
 }

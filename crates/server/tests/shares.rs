@@ -369,12 +369,7 @@ async fn share_and_copy_events_are_validated() {
 
 #[tokio::test]
 async fn tokens_minted_before_a_restart_still_link() {
-    use std::sync::Arc;
-
     use lucarne_server::{app, AppState, ServerOptions};
-    use lucarne_store::duck::DuckEvents;
-    use lucarne_store::meta::MetaStore;
-    use lucarne_store::EventStore;
 
     let h = harness().await;
     let va = tok(4242);
@@ -392,13 +387,12 @@ async fn tokens_minted_before_a_restart_still_link() {
     let dir = h._dir.path().to_path_buf();
     let key = h.key.clone();
     let keep = h._dir;
+    let scale = h._servers.clone();
     drop(h.router);
     drop(h.state);
 
-    // A new process: an empty token index, the same data directory.
-    let meta = MetaStore::open(&dir).await.expect("meta");
-    let events: Arc<dyn EventStore> =
-        Arc::new(DuckEvents::open(&dir, 1000).expect("duckdb reopens"));
+    // A new process: an empty token index, the same data (directory or databases).
+    let (events, meta) = reopen(&dir, scale.as_ref()).await;
     let state = AppState::new(events, meta, &ServerOptions::default())
         .await
         .expect("state");
@@ -407,6 +401,7 @@ async fn tokens_minted_before_a_restart_still_link() {
         router: app(state.clone()),
         state,
         key,
+        _servers: scale,
     };
     let (st, _) = h2
         .hit(

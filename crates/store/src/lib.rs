@@ -3,6 +3,7 @@
 //! Invariant: SQL lives here and only here; shapes (queries, aggregates, rows) come from
 //! `lucarne_core`, so every back end answers the same questions the same way.
 
+pub mod click;
 pub mod duck;
 pub mod events;
 pub mod meta;

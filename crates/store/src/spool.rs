@@ -120,10 +120,18 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, StoreError> {
 impl Spool {
     /// Open the spool in `dir`, replay into `sink` whatever it does not hold yet, then
     /// start the writer and loader threads.
-    pub fn open<S: Sink>(
+    pub fn open<S: Sink>(dir: &Path, sink: S, queue_capacity: usize) -> Result<Self, StoreError> {
+        Self::open_with_interval(dir, sink, queue_capacity, LOAD_INTERVAL)
+    }
+
+    /// [`Spool::open`] with another load interval: the loader commits when
+    /// 20,000 rows are pending or the oldest pending row has waited `load_interval`
+    /// (250 ms for DuckDB; about a second suits ClickHouse, which wants few inserts).
+    pub fn open_with_interval<S: Sink>(
         dir: &Path,
         mut sink: S,
         queue_capacity: usize,
+        load_interval: Duration,
     ) -> Result<Self, StoreError> {
         fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
@@ -176,7 +184,7 @@ impl Spool {
         threads.push(
             std::thread::Builder::new()
                 .name("lucarne-loader".into())
-                .spawn(move || loader_loop(d2, sink, loader_rx, s2))
+                .spawn(move || loader_loop(d2, sink, loader_rx, s2, load_interval))
                 .map_err(|e| StoreError::Backend(format!("spawn loader: {e}")))?,
         );
         Ok(Spool {
@@ -452,7 +460,13 @@ fn writer_loop(
     }
 }
 
-fn loader_loop<S: Sink>(dir: PathBuf, mut sink: S, rx: Receiver<LoaderMsg>, shared: Arc<Shared>) {
+fn loader_loop<S: Sink>(
+    dir: PathBuf,
+    mut sink: S,
+    rx: Receiver<LoaderMsg>,
+    shared: Arc<Shared>,
+    load_interval: Duration,
+) {
     let mut pending: Vec<EventRow> = Vec::new();
     let mut pos: Option<Position> = None;
     let mut oldest: Option<Instant> = None;
@@ -461,7 +475,7 @@ fn loader_loop<S: Sink>(dir: PathBuf, mut sink: S, rx: Receiver<LoaderMsg>, shar
     let mut loaded_segment = 0u64;
     loop {
         let wait = match oldest {
-            Some(t) => LOAD_INTERVAL.saturating_sub(t.elapsed()),
+            Some(t) => load_interval.saturating_sub(t.elapsed()),
             None => Duration::from_secs(3600),
         };
         let mut absorb = |m: LoaderMsg| match m {
@@ -483,7 +497,7 @@ fn loader_loop<S: Sink>(dir: PathBuf, mut sink: S, rx: Receiver<LoaderMsg>, shar
             absorb(m);
         }
         let due = pending.len() >= LOAD_ROWS
-            || oldest.is_some_and(|t| t.elapsed() >= LOAD_INTERVAL)
+            || oldest.is_some_and(|t| t.elapsed() >= load_interval)
             || !flushes.is_empty()
             || shutdown.is_some();
         if due && !pending.is_empty() {

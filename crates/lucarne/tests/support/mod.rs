@@ -56,6 +56,8 @@ fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
 pub struct Lucarne {
     pub addr: SocketAddr,
     pub data: PathBuf,
+    /// Extra environment of the process (`LUCARNE_EVENTS`, `LUCARNE_META`, …).
+    env: Vec<(String, String)>,
     child: Child,
     /// stdout and stderr of every run of the server (appended across restarts).
     log: PathBuf,
@@ -65,13 +67,23 @@ pub struct Lucarne {
 impl Lucarne {
     /// Starts the server on a free port and waits until `GET /api/health` answers 200.
     pub fn start(data_dir: &Path) -> Lucarne {
+        Lucarne::start_with_env(data_dir, &[])
+    }
+
+    /// [`Lucarne::start`] with extra environment variables (e.g. the back ends).
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Lucarne {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log_dir = tempfile::tempdir().expect("temp dir for the server log");
         let log = log_dir.path().join("lucarne.log");
-        let child = spawn_server(addr, data_dir, &log);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = spawn_server(addr, data_dir, &log, &env);
         let mut lucarne = Lucarne {
             addr,
             data: data_dir.to_path_buf(),
+            env,
             child,
             log,
             _log_dir: log_dir,
@@ -99,7 +111,7 @@ impl Lucarne {
     /// Kills the server (SIGKILL) and starts it again on the same data dir and port.
     pub fn restart(&mut self) {
         self.kill9();
-        self.child = spawn_server(self.addr, &self.data, &self.log);
+        self.child = spawn_server(self.addr, &self.data, &self.log, &self.env);
         self.wait_healthy();
     }
 
@@ -129,7 +141,7 @@ impl Lucarne {
 
     /// Starts the server again (after `terminate` or `kill9`) on the same data dir and port.
     pub fn start_again(&mut self) {
-        self.child = spawn_server(self.addr, &self.data, &self.log);
+        self.child = spawn_server(self.addr, &self.data, &self.log, &self.env);
         self.wait_healthy();
     }
 
@@ -164,7 +176,7 @@ impl Drop for Lucarne {
     }
 }
 
-fn spawn_server(addr: SocketAddr, data: &Path, log: &Path) -> Child {
+fn spawn_server(addr: SocketAddr, data: &Path, log: &Path, env: &[(String, String)]) -> Child {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -177,6 +189,7 @@ fn spawn_server(addr: SocketAddr, data: &Path, log: &Path) -> Child {
         .arg(addr.to_string())
         .arg("--data")
         .arg(data)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -190,10 +203,16 @@ fn spawn_server(addr: SocketAddr, data: &Path, log: &Path) -> Child {
 
 /// Runs `lucarne <args> --data DIR` and returns its stdout; panics (with stderr) on failure.
 pub fn cli(data: &Path, args: &[&str]) -> String {
+    cli_with_env(data, args, &[])
+}
+
+/// [`cli`] with extra environment variables (e.g. the back ends).
+pub fn cli_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let output = Command::new(BIN)
         .args(args)
         .arg("--data")
         .arg(data)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run lucarne");

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -14,6 +15,8 @@ use lucarne_server::{app, AppState, ServerOptions};
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::meta::MetaStore;
 use lucarne_store::EventStore;
+use lucarne_testkit::clickhouse::ClickHouseServer;
+use lucarne_testkit::postgres::PostgresServer;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -26,14 +29,93 @@ pub struct Harness {
     pub state: Arc<AppState>,
     pub router: Router,
     pub key: String,
+    /// The database servers of the scale-out back ends, kept running while the harness
+    /// lives (see [`harness`]).
+    pub _servers: Option<Scale>,
+}
+
+/// A test's databases on the scale-out servers.
+#[derive(Clone)]
+pub struct Scale {
+    pub pg: Arc<PostgresServer>,
+    pub ch: Arc<ClickHouseServer>,
+    /// The database name, the same on both.
+    pub name: String,
+}
+
+/// One ClickHouse server for the tests of this process that run at the same time.
+fn shared_clickhouse() -> Arc<ClickHouseServer> {
+    static SHARED: Mutex<Weak<ClickHouseServer>> = Mutex::new(Weak::new());
+    let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = slot.upgrade() {
+        return s;
+    }
+    let s = Arc::new(ClickHouseServer::start().expect("start ClickHouse"));
+    *slot = Arc::downgrade(&s);
+    s
+}
+
+/// Which back ends the router tests run on: the embedded default (DuckDB + SQLite), or,
+/// with `LUCARNE_TEST_BACKEND=scale`, ClickHouse + PostgreSQL (real servers from
+/// `lucarne-testkit`; `scripts/test.sh` runs the suite both ways).
+pub fn scale_out() -> bool {
+    std::env::var("LUCARNE_TEST_BACKEND").is_ok_and(|v| v == "scale")
+}
+
+/// The stores of one test: the embedded ones in `dir`, or fresh databases on the shared
+/// scale-out servers.
+pub async fn stores(dir: &std::path::Path) -> (Arc<dyn EventStore>, MetaStore, Option<Scale>) {
+    if !scale_out() {
+        let (events, meta) = reopen(dir, None).await;
+        return (events, meta, None);
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let pg = PostgresServer::shared().expect("start PostgreSQL");
+    pg.create_database(&name).expect("create database");
+    let scale = Scale {
+        pg,
+        ch: shared_clickhouse(),
+        name,
+    };
+    let (events, meta) = reopen(dir, Some(&scale)).await;
+    (events, meta, Some(scale))
+}
+
+/// Open (again) the stores of a test: in `dir`, or its scale-out databases (the spool
+/// is in `dir` either way), as a restarted process would.
+pub async fn reopen(
+    dir: &std::path::Path,
+    scale: Option<&Scale>,
+) -> (Arc<dyn EventStore>, MetaStore) {
+    let Some(scale) = scale else {
+        let meta = MetaStore::open(dir).await.expect("meta");
+        let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir, 1000).expect("duckdb"));
+        return (events, meta);
+    };
+    let meta = MetaStore::connect(&scale.pg.url(&scale.name))
+        .await
+        .expect("meta on PostgreSQL");
+    let url = scale.ch.url(&scale.name);
+    let spool = dir.join("spool-clickhouse");
+    let events = tokio::task::spawn_blocking(move || {
+        lucarne_store::click::ClickEvents::open(&url, &spool, "test-node", 1000)
+    })
+    .await
+    .expect("open task")
+    .expect("events on ClickHouse");
+    (Arc::new(events), meta)
 }
 
 pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    let (events, meta, servers) = stores(dir.path()).await;
     meta.add_site("example.com", "UTC").await.expect("site");
     let key = meta.create_api_key("test").await.expect("key");
-    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
     let state = AppState::new(events, meta, &ServerOptions::default())
         .await
         .expect("state");
@@ -42,6 +124,7 @@ pub async fn harness() -> Harness {
         state,
         _dir: dir,
         key,
+        _servers: servers,
     }
 }
 

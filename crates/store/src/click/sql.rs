@@ -1,0 +1,923 @@
+//! Report SQL for ClickHouse: the same questions as `duck::sql`, answered the same way.
+//!
+//! ClickHouse 18.16 has no server-side query parameters, so values are written into the
+//! SQL as literals, always through [`lit`] (strings) or as Rust integers. Every result
+//! column is cast to the exact type its Rust field reads (RowBinary is positional and
+//! unchecked without validation).
+//!
+//! Differences from DuckDB's SQL, none visible in the answers:
+//! - `FILTER (WHERE …)` → `-If` combinators; `approx_count_distinct` → `uniq` (both
+//!   estimates; `uniq` is exact below ~65,000 distinct values); exact distinct counts →
+//!   `uniqExact`.
+//! - Times: `ts_us` (exact microseconds) in every comparison, plus the implied bounds on
+//!   `ts` and `toDate(ts)` for partition and primary-key pruning.
+//! - Durations are summed as integer microseconds (exact on any number of shards) and
+//!   turned into seconds in Rust.
+//! - Visit-level numbers under event filters: one pass grouped by visit that collects
+//!   the visit's matching groups (`groupUniqArrayIf`) then `ARRAY JOIN`s them, instead of
+//!   a join; correct on a `Distributed` table whatever the sharding.
+//! - Relations between visits (a share graph's parents) use `GLOBAL IN`: a parent visit
+//!   may live on another shard than its child.
+//! - Goal conversions: one scan where each row `arrayJoin`s the goals it matches, instead
+//!   of DuckDB's `UNION ALL` per goal (18.16 failed on that union grouped by `visit:link`:
+//!   "Cannot convert column grp because it is non constant in source stream but must be
+//!   constant in result").
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use clickhouse::{Row, RowOwned, RowRead};
+use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
+use lucarne_core::conversions::GoalKind;
+use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+use lucarne_core::token::{NodeKind, TokenNode};
+use serde::Deserialize;
+
+use super::Conn;
+use crate::events::{
+    ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+};
+
+/// A ClickHouse string literal.
+pub(crate) fn lit(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// `*` wildcards to a LIKE pattern (`%`, `_` and `\` escaped with `\`).
+fn like_pattern(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' | '%' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '*' => out.push('%'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const LINK_EVENTS: &str = "('link_click', 'link_scan', 'preview')";
+const PRIVATE_GROUPS: &str = "('private-message', 'email')";
+
+/// A property's value of a custom property `key` ('' or `missing` when absent).
+fn prop_expr(key: &str, missing: &str) -> String {
+    let i = format!("indexOf(splitByChar('\\x1F', prop_keys), {})", lit(key));
+    format!(
+        "if({i} = 0, {}, arrayElement(splitByChar('\\x1F', prop_values), {i}))",
+        lit(missing)
+    )
+}
+
+/// The SQL expression (a String) of a property.
+fn column(p: &Property) -> String {
+    match p {
+        Property::Page => "pathname".into(),
+        Property::EntryPage => "entry_page".into(),
+        Property::Name => "name".into(),
+        Property::Hostname => "hostname".into(),
+        Property::Source => "source".into(),
+        Property::Referrer => "referrer".into(),
+        Property::UtmSource => "utm_source".into(),
+        Property::UtmMedium => "utm_medium".into(),
+        Property::UtmCampaign => "utm_campaign".into(),
+        Property::UtmTerm => "utm_term".into(),
+        Property::UtmContent => "utm_content".into(),
+        Property::Device => "device".into(),
+        Property::Browser => "browser".into(),
+        Property::Os => "os".into(),
+        Property::Country => "country".into(),
+        Property::Channel => "channel".into(),
+        Property::ChannelGroup => "channel_group".into(),
+        Property::Evidence => "evidence".into(),
+        Property::Generation => "toString(generation)".into(),
+        Property::VisitShareChannel => "visit_share_channel".into(),
+        Property::TokenStatus => "token_status".into(),
+        Property::ShareChannel => "share_channel".into(),
+        Property::Link => {
+            format!("if(link_id != 0 AND name NOT IN {LINK_EVENTS}, toString(link_id), '')")
+        }
+        Property::EventLink => {
+            format!("if(link_id != 0 AND name IN {LINK_EVENTS}, toString(link_id), '')")
+        }
+        Property::Prop(key) => prop_expr(key, "(none)"),
+    }
+}
+
+fn filter_sql(f: &Filter) -> String {
+    let col = column(&f.property);
+    let alts: Vec<String> = f
+        .values
+        .iter()
+        .map(|v| {
+            if v.contains('*') {
+                format!("{col} LIKE {}", lit(&like_pattern(v)))
+            } else {
+                format!("{col} = {}", lit(v))
+            }
+        })
+        .collect();
+    let any = format!("({})", alts.join(" OR "));
+    if f.negated {
+        format!("NOT {any}")
+    } else {
+        any
+    }
+}
+
+/// The query's filters as one condition (`1` without any).
+fn filters_cond(q: &ReportQuery) -> String {
+    if q.filters.is_empty() {
+        "1".into()
+    } else {
+        q.filters
+            .iter()
+            .map(filter_sql)
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+fn date_of(secs: i64) -> String {
+    DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Site and `[from, to)` (exact, on `ts_us`) with the implied second and day bounds.
+fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let (from_us, to_us) = (from.timestamp_micros(), to.timestamp_micros());
+    let lo = from.timestamp().clamp(0, i64::from(u32::MAX));
+    let hi = to.timestamp().clamp(0, i64::from(u32::MAX));
+    format!(
+        "site_id = {site_id} AND ts_us >= {from_us} AND ts_us < {to_us} \
+         AND ts >= toDateTime({lo}) AND ts <= toDateTime({hi}) \
+         AND toDate(ts) >= toDate({}) AND toDate(ts) <= toDate({})",
+        lit(&date_of(lo)),
+        lit(&date_of(hi))
+    )
+}
+
+fn where_clause(q: &ReportQuery, with_filters: bool) -> String {
+    let mut w = range_sql(q.site_id, q.from, q.to);
+    if with_filters {
+        for f in &q.filters {
+            w.push_str(" AND ");
+            w.push_str(&filter_sql(f));
+        }
+    }
+    w
+}
+
+/// A balanced `if` tree mapping `col` (microseconds) to its bucket index.
+fn bucket_expr(buckets: &[Bucket], col: &str) -> String {
+    fn tree(b: &[Bucket], offset: usize, col: &str) -> String {
+        if b.len() <= 1 {
+            return format!("toUInt32({offset})");
+        }
+        let mid = b.len() / 2;
+        format!(
+            "if({col} < {}, {}, {})",
+            b[mid].start.timestamp_micros(),
+            tree(&b[..mid], offset, col),
+            tree(&b[mid..], offset + mid, col)
+        )
+    }
+    tree(buckets, 0, col)
+}
+
+fn asks_for_link_events(q: &ReportQuery) -> bool {
+    q.filters
+        .iter()
+        .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))
+}
+
+/// `AND …` leaving out link events (not visits) unless the query asks for them.
+fn visit_events_only(q: &ReportQuery) -> String {
+    if asks_for_link_events(q) {
+        String::new()
+    } else {
+        format!(" AND name NOT IN {LINK_EVENTS}")
+    }
+}
+
+/// Like [`visit_events_only`], and without server-side conversions.
+fn session_events_only(q: &ReportQuery) -> String {
+    format!("{} AND server_side = 0", visit_events_only(q))
+}
+
+#[derive(Row, Deserialize)]
+struct AggRow {
+    grp: String,
+    visitors: u64,
+    visits: u64,
+    pageviews: u64,
+    events: u64,
+    ident: u64,
+    est: u64,
+    share_events: u64,
+    address_bar_shares: u64,
+    share_visits: u64,
+    shares_by_share_visits: u64,
+    resharing_visits: u64,
+}
+
+fn fetch<T>(conn: &Conn, sql: &str) -> Result<Vec<T>, StoreError>
+where
+    T: RowOwned + RowRead + Send + 'static,
+{
+    conn.fetch(sql)
+}
+
+fn event_level(
+    conn: &Conn,
+    q: &ReportQuery,
+    group: Option<&str>,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let distinct_visits = q.has_event_filters();
+    let only = visit_events_only(q);
+    let cond = |c: &str| format!("{c}{only}");
+    let visits = if distinct_visits {
+        format!("uniqIf(session_id, {})", cond("1"))
+    } else {
+        "countIf(entry = 1)".to_string()
+    };
+    let visitors = format!("uniqIf(visitor_id, {})", cond("1"));
+    let dark = |c: &str| {
+        if distinct_visits {
+            format!("uniqIf(session_id, {})", cond(c))
+        } else {
+            format!("countIf(entry = 1 AND {c})")
+        }
+    };
+    let (gsel, gby) = match group {
+        Some(g) => (format!("toString({g}) AS grp"), " GROUP BY grp"),
+        None => ("'' AS grp".to_string(), ""),
+    };
+    let shares = if q.with_shares {
+        "toUInt64(countIf(name IN ('share', 'copy'))),
+         toUInt64(uniqExactIf(parent_token, entry = 1 AND visit_share_channel = 'address-bar')),
+         toUInt64(countIf(entry = 1 AND generation > 0)),
+         toUInt64(countIf(name IN ('share', 'copy') AND generation > 0)
+           + uniqExactIf(parent_token, entry = 1 AND generation >= 2 AND visit_share_channel = 'address-bar')),
+         toUInt64(uniqExactIf(if(name IN ('share', 'copy') AND generation > 0, session_id, parent_session),
+                  (name IN ('share', 'copy') AND generation > 0) OR (entry = 1 AND generation >= 2)))"
+    } else {
+        "toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0)"
+    };
+    let sql = format!(
+        "SELECT {gsel},
+            toUInt64({visitors}),
+            toUInt64({visits}),
+            toUInt64(countIf(name = 'pageview')),
+            toUInt64(count()),
+            toUInt64({ident}),
+            toUInt64({est}),
+            {shares}
+         FROM events WHERE {w}{gby}",
+        ident = dark(&format!("channel_group IN {PRIVATE_GROUPS}")),
+        est = dark("channel_group = 'estimated-dark'"),
+        w = where_clause(q, true),
+    );
+    let rows: Vec<AggRow> = fetch(conn, &sql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.grp,
+                Aggregates {
+                    visitors: r.visitors,
+                    visits: r.visits,
+                    pageviews: r.pageviews,
+                    events: r.events,
+                    visits_identified_dark: r.ident,
+                    visits_estimated_dark: r.est,
+                    share_events: r.share_events,
+                    address_bar_shares: r.address_bar_shares,
+                    share_visits: r.share_visits,
+                    shares_by_share_visits: r.shares_by_share_visits,
+                    resharing_visits: r.resharing_visits,
+                    ..Aggregates::default()
+                },
+            )
+        })
+        .collect())
+}
+
+#[derive(Row, Deserialize)]
+struct VisitAgg {
+    grp: String,
+    visits: u64,
+    bounces: u64,
+    duration_us: i64,
+}
+
+type Sessions = HashMap<String, (u64, u64, f64)>;
+
+fn visit_rows(conn: &Conn, sql: &str) -> Result<Sessions, StoreError> {
+    let rows: Vec<VisitAgg> = fetch(conn, sql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.grp,
+                (r.visits, r.bounces, r.duration_us as f64 / 1_000_000.0),
+            )
+        })
+        .collect())
+}
+
+/// Visit-level numbers per time bucket, each visit in the bucket where it started.
+fn visits_by_start(
+    conn: &Conn,
+    q: &ReportQuery,
+    buckets: &[Bucket],
+) -> Result<Sessions, StoreError> {
+    let g = bucket_expr(buckets, "t0");
+    let inner = if q.has_event_filters() {
+        // Visits with any row matching the filters; their non-server-side rows counted.
+        format!(
+            "SELECT session_id, minIf(ts_us, server_side = 0) AS t0,
+                    countIf(name = 'pageview' AND server_side = 0) AS pv,
+                    maxIf(ts_us, server_side = 0) - minIf(ts_us, server_side = 0) AS dur,
+                    countIf(server_side = 0) AS own, max({f}) AS hit
+             FROM events WHERE {w} GROUP BY session_id HAVING own > 0 AND hit = 1",
+            f = filters_cond(q),
+            w = where_clause(q, false),
+        )
+    } else {
+        format!(
+            "SELECT session_id, min(ts_us) AS t0, countIf(name = 'pageview') AS pv,
+                    max(ts_us) - min(ts_us) AS dur
+             FROM events WHERE {w} AND server_side = 0 GROUP BY session_id",
+            w = where_clause(q, true),
+        )
+    };
+    visit_rows(
+        conn,
+        &format!(
+            "SELECT toString({g}) AS grp, toUInt64(count()), toUInt64(countIf(pv <= 1)),
+                    toInt64(sum(dur))
+             FROM ({inner}) GROUP BY grp"
+        ),
+    )
+}
+
+/// Visit-level numbers (visits, bounces, duration) per group key; a visit's pageviews
+/// and duration always count all its events in the range.
+fn visit_level(
+    conn: &Conn,
+    q: &ReportQuery,
+    group: Option<&str>,
+    group_is_event_level: bool,
+) -> Result<Sessions, StoreError> {
+    let g = match group {
+        Some(g) => format!("toString({g})"),
+        None => "''".to_string(),
+    };
+    let only = session_events_only(q);
+    let sql = if q.has_event_filters() || group_is_event_level {
+        format!(
+            "SELECT grp, toUInt64(count()), toUInt64(countIf(pv <= 1)), toInt64(sum(dur)) FROM (
+                SELECT session_id, countIf(name = 'pageview') AS pv,
+                       max(ts_us) - min(ts_us) AS dur,
+                       groupUniqArrayIf({g}, {f}) AS gs
+                FROM events WHERE {w}{only} GROUP BY session_id HAVING length(gs) > 0)
+             ARRAY JOIN gs AS grp GROUP BY grp",
+            f = filters_cond(q),
+            w = where_clause(q, false),
+        )
+    } else {
+        format!(
+            "SELECT grp, toUInt64(count()), toUInt64(countIf(pv <= 1)), toInt64(sum(dur)) FROM (
+                SELECT {g} AS grp, session_id, countIf(name = 'pageview') AS pv,
+                       max(ts_us) - min(ts_us) AS dur
+                FROM events WHERE {w}{only} GROUP BY grp, session_id)
+             GROUP BY grp",
+            w = where_clause(q, true),
+        )
+    };
+    visit_rows(conn, &sql)
+}
+
+fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &Sessions) {
+    for (k, a) in rows.iter_mut() {
+        if let Some((n, b, d)) = sessions.get(k) {
+            a.session_visits = *n;
+            a.bounces = *b;
+            a.duration_secs = *d;
+        }
+    }
+}
+
+pub fn aggregate(conn: &Conn, q: &ReportQuery) -> Result<Aggregates, StoreError> {
+    let mut rows = event_level(conn, q, None)?;
+    if q.with_sessions {
+        let s = visit_level(conn, q, None, false)?;
+        merge_sessions(&mut rows, &s);
+    }
+    Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default())
+}
+
+pub fn timeseries(
+    conn: &Conn,
+    q: &ReportQuery,
+    buckets: &[Bucket],
+) -> Result<Vec<Aggregates>, StoreError> {
+    if buckets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let expr = bucket_expr(buckets, "ts_us");
+    let mut rows = event_level(conn, q, Some(&expr))?;
+    if q.with_sessions {
+        let s = visits_by_start(conn, q, buckets)?;
+        merge_sessions(&mut rows, &s);
+    }
+    let mut out = vec![Aggregates::default(); buckets.len()];
+    for (k, a) in rows {
+        if let Ok(i) = k.parse::<usize>() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = a;
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn breakdown(
+    conn: &Conn,
+    q: &ReportQuery,
+    property: &Property,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let col = column(property);
+    let mut rows = event_level(conn, q, Some(&col))?;
+    rows.sort_by(|a, b| {
+        b.1.visitors
+            .cmp(&a.1.visitors)
+            .then(b.1.pageviews.cmp(&a.1.pageviews))
+            .then(b.1.events.cmp(&a.1.events))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+    if q.with_sessions && !rows.is_empty() {
+        let s = visit_level(conn, q, Some(&col), property.is_event_level())?;
+        merge_sessions(&mut rows, &s);
+    }
+    Ok(rows)
+}
+
+#[derive(Row, Deserialize)]
+struct TokenRow {
+    site_id: u32,
+    name: String,
+    session_id: u64,
+    visitor_id: u64,
+    generation: u16,
+    share_channel: String,
+    link_id: u64,
+}
+
+/// The event that minted `token`.
+pub fn find_token(conn: &Conn, token: u64) -> Result<Option<TokenNode>, StoreError> {
+    let rows: Vec<TokenRow> = fetch(
+        conn,
+        &format!(
+            "SELECT site_id, name, session_id, visitor_id, generation, share_channel, link_id \
+             FROM events WHERE token = {token} ORDER BY ts_us LIMIT 1"
+        ),
+    )?;
+    Ok(rows.into_iter().next().map(|r| TokenNode {
+        site_id: r.site_id,
+        kind: NodeKind::of_event(&r.name),
+        session_id: r.session_id,
+        visitor_id: r.visitor_id,
+        generation: r.generation,
+        share_channel: r.share_channel,
+        link_id: r.link_id,
+    }))
+}
+
+/// The condition of a goal (`core::conversions::GoalKind::matches`).
+fn goal_sql(g: &GoalKind) -> String {
+    match g {
+        GoalKind::Event(name) => format!("name = {}", lit(name)),
+        GoalKind::Page(pattern) if !pattern.contains('*') => {
+            format!("(name = 'pageview' AND pathname = {})", lit(pattern))
+        }
+        GoalKind::Page(pattern) => format!(
+            "(name = 'pageview' AND pathname LIKE {})",
+            lit(&like_pattern(pattern))
+        ),
+    }
+}
+
+fn conversion_group_sql(group: &ConversionGroup) -> String {
+    match group {
+        ConversionGroup::Total => "''".into(),
+        ConversionGroup::Property(p) => format!("toString({})", column(p)),
+        ConversionGroup::Share => "if(generation > 0, toString(parent_token), '')".into(),
+        ConversionGroup::ShareVisit => "if(generation > 0, toString(session_id), '')".into(),
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct GroupVisits {
+    grp: String,
+    channel_group: String,
+    visits: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct GoalRow {
+    grp: String,
+    channel_group: String,
+    goal: u32,
+    converting: u64,
+    conversions: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct RevenueRow {
+    grp: String,
+    channel_group: String,
+    name: String,
+    currency: String,
+    minor: i64,
+}
+
+/// Visits and goal conversions per (group, channel group).
+pub fn conversions(
+    conn: &Conn,
+    q: &ReportQuery,
+    goals: &[GoalKind],
+    group: &ConversionGroup,
+) -> Result<Vec<ConversionRow>, StoreError> {
+    let n = goals.len();
+    let mut out: Vec<ConversionRow> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut slot = |out: &mut Vec<ConversionRow>, k: (String, String)| -> usize {
+        *index.entry(k.clone()).or_insert_with(|| {
+            out.push(ConversionRow {
+                group: k.0,
+                channel_group: k.1,
+                visits: 0,
+                goals: vec![GoalCounts::default(); n],
+            });
+            out.len() - 1
+        })
+    };
+    let g = conversion_group_sql(group);
+    let w = where_clause(q, true);
+
+    let visits: Vec<GroupVisits> = fetch(
+        conn,
+        &format!(
+            "SELECT {g} AS grp, channel_group, toUInt64(count()) FROM events \
+             WHERE {w} AND entry = 1 AND name NOT IN {LINK_EVENTS} GROUP BY grp, channel_group"
+        ),
+    )?;
+    for r in visits {
+        let i = slot(&mut out, (r.grp, r.channel_group));
+        out[i].visits = r.visits;
+    }
+    if n == 0 {
+        return Ok(out);
+    }
+
+    // One scan: each row joins the goals it matches (arrayJoin), counted per goal.
+    let conds: Vec<String> = goals.iter().map(goal_sql).collect();
+    let marks: Vec<String> = conds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("if({c}, toInt32({i}), toInt32(-1))"))
+        .collect();
+    let goal_rows: Vec<GoalRow> = fetch(
+        conn,
+        &format!(
+            "SELECT {g} AS grp, channel_group,                     toUInt32(arrayJoin(arrayFilter(x -> x >= 0, [{marks}]))) AS goal,                     toUInt64(uniqExact(session_id)), toUInt64(count())              FROM events WHERE {w} AND ({any}) GROUP BY grp, channel_group, goal",
+            marks = marks.join(", "),
+            any = conds.join(" OR "),
+        ),
+    )?;
+    for r in goal_rows {
+        let i = slot(&mut out, (r.grp, r.channel_group));
+        if let Some(c) = usize::try_from(r.goal)
+            .ok()
+            .and_then(|g| out[i].goals.get_mut(g))
+        {
+            c.converting_visits = r.converting;
+            c.conversions = r.conversions;
+        }
+    }
+
+    // Revenue: only event goals carry it.
+    let event_goals: Vec<(usize, &str)> = goals
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| match g {
+            GoalKind::Event(n) => Some((i, n.as_str())),
+            GoalKind::Page(_) => None,
+        })
+        .collect();
+    if !event_goals.is_empty() {
+        let names: Vec<String> = event_goals.iter().map(|(_, n)| lit(n)).collect();
+        let revenue: Vec<RevenueRow> = fetch(
+            conn,
+            &format!(
+                "SELECT {g} AS grp, channel_group, name, ifNull(revenue_currency, '') AS currency, \
+                        toInt64(sum(assumeNotNull(revenue_minor))) \
+                 FROM events WHERE {w} AND name IN ({}) AND isNotNull(revenue_minor) \
+                 GROUP BY grp, channel_group, name, currency \
+                 ORDER BY grp, channel_group, name, currency",
+                names.join(", ")
+            ),
+        )?;
+        for r in revenue {
+            let i = slot(&mut out, (r.grp, r.channel_group));
+            for (goal, n) in &event_goals {
+                if *n == r.name {
+                    out[i].goals[*goal]
+                        .revenue
+                        .push((r.currency.clone(), r.minor));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Row, Deserialize)]
+struct VisitEntry {
+    site_id: u32,
+    ts_us: i64,
+    name: String,
+    visitor_id: u64,
+    session_id: u64,
+    entry: u8,
+    hostname: String,
+    pathname: String,
+    entry_page: String,
+    referrer: String,
+    source: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    utm_term: String,
+    utm_content: String,
+    click_id: String,
+    channel: String,
+    channel_group: String,
+    evidence: String,
+    device: String,
+    browser: String,
+    os: String,
+    country: String,
+    screen_width: u16,
+    generation: u16,
+    parent_token: u64,
+    parent_session: u64,
+    visit_share_channel: String,
+    token_status: String,
+    link_id: u64,
+}
+
+const VISIT_COLUMNS: &str = "site_id, ts_us, name, visitor_id, session_id, entry, \
+     hostname, pathname, entry_page, referrer, source, utm_source, utm_medium, utm_campaign, \
+     utm_term, utm_content, click_id, channel, channel_group, evidence, device, browser, os, \
+     country, screen_width, generation, parent_token, parent_session, visit_share_channel, \
+     token_status, link_id";
+
+fn utc(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// The entry row of a visit, found by its session or by the token it arrived with.
+pub fn find_visit(
+    conn: &Conn,
+    site_id: u32,
+    key: VisitKey,
+) -> Result<Option<lucarne_core::event::EventRow>, StoreError> {
+    use lucarne_core::token::TokenStatus;
+    use lucarne_core::{ChannelGroup, Evidence};
+    let cond = match key {
+        VisitKey::Session(s) => format!("session_id = {s}"),
+        VisitKey::ArrivedWith(t) => format!("parent_token = {t}"),
+    };
+    let rows: Vec<VisitEntry> = fetch(
+        conn,
+        &format!(
+            "SELECT {VISIT_COLUMNS} FROM events WHERE site_id = {site_id} AND {cond} AND entry = 1 \
+             ORDER BY ts_us LIMIT 1"
+        ),
+    )?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|r| lucarne_core::event::EventRow {
+            site_id: r.site_id,
+            ts: utc(r.ts_us),
+            name: r.name,
+            visitor_id: r.visitor_id,
+            session_id: r.session_id,
+            entry: r.entry != 0,
+            hostname: r.hostname,
+            pathname: r.pathname,
+            entry_page: r.entry_page,
+            referrer: r.referrer,
+            source: r.source,
+            utm_source: r.utm_source,
+            utm_medium: r.utm_medium,
+            utm_campaign: r.utm_campaign,
+            utm_term: r.utm_term,
+            utm_content: r.utm_content,
+            click_id: r.click_id,
+            channel: r.channel,
+            channel_group: ChannelGroup::parse(&r.channel_group).unwrap_or(ChannelGroup::Direct),
+            evidence: Evidence::parse(&r.evidence).unwrap_or(Evidence::None),
+            device: r.device,
+            browser: r.browser,
+            os: r.os,
+            country: r.country,
+            screen_width: r.screen_width,
+            props: Vec::new(),
+            revenue: None,
+            token: 0,
+            generation: r.generation,
+            parent_token: r.parent_token,
+            parent_session: r.parent_session,
+            visit_share_channel: r.visit_share_channel,
+            token_status: TokenStatus::parse(&r.token_status),
+            share_channel: String::new(),
+            link_id: r.link_id,
+            server_side: false,
+        }))
+}
+
+#[derive(Row, Deserialize)]
+struct SurveyRow {
+    answer: String,
+    text: String,
+    channel: String,
+    channel_group: String,
+    evidence: String,
+}
+
+/// The first survey answer of each visit.
+pub fn survey_answers(conn: &Conn, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
+    use lucarne_core::{ChannelGroup, Evidence};
+    let rows: Vec<SurveyRow> = fetch(
+        conn,
+        &format!(
+            "SELECT argMin({a}, ts_us), argMin({t}, ts_us), any(channel), any(channel_group), \
+                    any(evidence) \
+             FROM events WHERE name = 'survey' AND {w} GROUP BY session_id",
+            a = prop_expr("answer", ""),
+            t = prop_expr("text", ""),
+            w = where_clause(q, true),
+        ),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SurveyAnswerRow {
+            answer: r.answer,
+            text: r.text,
+            channel: r.channel,
+            channel_group: ChannelGroup::parse(&r.channel_group).unwrap_or(ChannelGroup::Direct),
+            evidence: Evidence::parse(&r.evidence).unwrap_or(Evidence::None),
+        })
+        .collect())
+}
+
+/// How far before the period a root visit is looked for.
+const ROOT_LOOKBACK_DAYS: i64 = 30;
+
+#[derive(Row, Deserialize)]
+struct EdgeCols {
+    session: u64,
+    parent_session: u64,
+    parent_token: u64,
+    generation: u16,
+    ts_us: i64,
+    landing_page: String,
+    channel: String,
+    share_channel: String,
+}
+
+#[derive(Row, Deserialize)]
+struct VisitCols {
+    session: u64,
+    ts_us: i64,
+    entry_page: String,
+    channel: String,
+    generation: u16,
+}
+
+#[derive(Row, Deserialize)]
+struct ShareCols {
+    session: u64,
+    token: u64,
+    share_channel: String,
+    page: String,
+    ts_us: i64,
+}
+
+pub fn share_graph(conn: &Conn, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
+    let range = range_sql(q.site_id, q.from, q.to);
+    let edges: Vec<EdgeCols> = fetch(
+        conn,
+        &format!(
+            "SELECT session_id, parent_session, parent_token, generation, ts_us, \
+                    entry_page, channel, visit_share_channel \
+             FROM events WHERE {range} AND entry = 1 AND parent_session != 0"
+        ),
+    )?;
+    let public: Vec<(String, u64)> = fetch(
+        conn,
+        &format!(
+            "SELECT entry_page, toUInt64(count()) FROM events \
+             WHERE {range} AND entry = 1 AND channel_group = 'public-social' \
+               AND parent_session = 0 GROUP BY entry_page"
+        ),
+    )?;
+    let lookback = q.from - chrono::Duration::days(ROOT_LOOKBACK_DAYS);
+    let visits: Vec<VisitCols> = fetch(
+        conn,
+        &format!(
+            "SELECT session_id, ts_us, entry_page, channel, generation FROM events \
+             WHERE {wide} AND entry = 1 AND session_id GLOBAL IN ( \
+                 SELECT parent_session FROM events \
+                 WHERE {range} AND entry = 1 AND parent_session != 0)",
+            wide = range_sql(q.site_id, lookback, q.to),
+        ),
+    )?;
+    let shares: Vec<ShareCols> = fetch(
+        conn,
+        &format!(
+            "SELECT session_id, token, share_channel, pathname, ts_us FROM events \
+             WHERE {range} AND name IN ('share', 'copy') AND token != 0"
+        ),
+    )?;
+    Ok(ShareGraph {
+        edges: edges
+            .into_iter()
+            .map(|e| EdgeRow {
+                session: e.session,
+                parent_session: e.parent_session,
+                parent_token: e.parent_token,
+                generation: e.generation,
+                ts: utc(e.ts_us),
+                landing_page: e.landing_page,
+                channel: e.channel,
+                share_channel: e.share_channel,
+            })
+            .collect(),
+        visits: visits
+            .into_iter()
+            .map(|v| VisitRow {
+                session: v.session,
+                ts: utc(v.ts_us),
+                entry_page: v.entry_page,
+                channel: v.channel,
+                generation: v.generation,
+            })
+            .collect(),
+        shares: shares
+            .into_iter()
+            .map(|s| ShareRow {
+                session: s.session,
+                token: s.token,
+                share_channel: s.share_channel,
+                page: s.page,
+                ts: utc(s.ts_us),
+            })
+            .collect(),
+        public_visits_without_token: public,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_patterns() {
+        assert_eq!(lit("a'b\\c"), "'a\\'b\\\\c'");
+        assert_eq!(like_pattern("/blog/*"), "/blog/%");
+        assert_eq!(like_pattern("a_b%c"), "a\\_b\\%c");
+    }
+}
