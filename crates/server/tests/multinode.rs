@@ -253,3 +253,57 @@ async fn a_link_made_on_one_node_redirects_on_the_other_within_a_second() {
     );
     watch.abort();
 }
+
+#[tokio::test]
+async fn a_click_limit_holds_across_nodes() {
+    let (_dir, a, b, key) = two_nodes().await;
+    let req = Request::post("/api/v1/links")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"site_id": "example.com", "url": "https://example.com/sale", "slug": "few", "max_clicks": 3})
+                .to_string(),
+        ))
+        .expect("request");
+    assert_eq!(a.send(req).await.0, StatusCode::CREATED);
+    // B learns the link (a miss reloads it).
+    let mut statuses = Vec::new();
+    for node in [&a, &b, &a, &b, &a] {
+        let req = Request::get("/l/few")
+            .header("user-agent", CHROME)
+            .body(Body::empty())
+            .expect("request");
+        statuses.push(node.send(req).await.0);
+    }
+    assert_eq!(
+        statuses,
+        vec![
+            StatusCode::FOUND,
+            StatusCode::FOUND,
+            StatusCode::FOUND,
+            StatusCode::GONE,
+            StatusCode::GONE
+        ],
+        "three clicks in all, whichever node"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_count_across_nodes() {
+    use lucarne_server::web::auth::{LoginLimiter, MAX_LOGIN_FAILURES};
+    let (_dir, a, b, _key) = two_nodes().await;
+    let (la, lb) = (LoginLimiter::default(), LoginLimiter::default());
+    let ip: std::net::IpAddr = [198, 51, 100, 9].into();
+    for _ in 0..MAX_LOGIN_FAILURES - 1 {
+        la.fail_for(&a.state, ip, "owner@example.com").await;
+    }
+    assert!(!lb.blocked_for(&b.state, ip, "owner@example.com").await);
+    lb.fail_for(&b.state, ip, "owner@example.com").await;
+    assert!(la.blocked_for(&a.state, ip, "owner@example.com").await);
+    assert!(lb.blocked_for(&b.state, ip, "Owner@Example.com").await);
+    // Another client is blocked too for that account, until a success clears it.
+    let other: std::net::IpAddr = [198, 51, 100, 10].into();
+    assert!(lb.blocked_for(&b.state, other, "owner@example.com").await);
+    la.succeed_for(&a.state, "owner@example.com").await;
+    assert!(!lb.blocked_for(&b.state, other, "owner@example.com").await);
+}

@@ -58,11 +58,16 @@ pub struct Entry {
     pub site_domain: String,
     /// Clicks (and scans) counted since the last write-back.
     pending: AtomicU64,
+    /// Clicks of a limited link counted straight in the metadata store since this
+    /// snapshot was loaded.
+    persisted: AtomicU64,
 }
 
 impl Entry {
     pub fn uses(&self) -> u64 {
-        self.link.clicks + self.pending.load(Ordering::Relaxed)
+        self.link.clicks
+            + self.pending.load(Ordering::Relaxed)
+            + self.persisted.load(Ordering::Relaxed)
     }
 }
 
@@ -153,6 +158,7 @@ impl LinkCache {
                 token_in_query,
                 site_domain,
                 pending: AtomicU64::new(pending),
+                persisted: AtomicU64::new(0),
                 link,
             });
             snap.by_key
@@ -455,13 +461,33 @@ async fn follow(
         state.metrics.link_request("limit");
         return unavailable(StatusCode::GONE, "limit", headers);
     }
+    // A limited link's clicks are counted in the metadata store at once, atomically, so
+    // the limit holds across nodes; unlimited links count in memory (written back later).
+    let mut persisted = false;
+    if counted && l.max_clicks.is_some() {
+        match state.meta.take_link_click(l.id).await {
+            Ok(true) => persisted = true,
+            Ok(false) => {
+                state.metrics.link_request("limit");
+                return unavailable(StatusCode::GONE, "limit", headers);
+            }
+            Err(e) => tracing::warn!(
+                message = "Could not count a limited link's click; counting it here.",
+                error = %e
+            ),
+        }
+    }
     state.metrics.link_request(kind.as_str());
     let mut token = 0u64;
     if counted || matches!(kind, LinkRequest::Preview(_)) {
         let ip = state.client_ip(peer.ip(), headers);
         let row = link_event(state, &entry, &kind, ip, user_agent, headers, now);
         if counted {
-            entry.pending.fetch_add(1, Ordering::Relaxed);
+            if persisted {
+                entry.persisted.fetch_add(1, Ordering::Relaxed);
+            } else {
+                entry.pending.fetch_add(1, Ordering::Relaxed);
+            }
             token = row.token;
             state.tokens.insert_new(
                 token,

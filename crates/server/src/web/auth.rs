@@ -401,6 +401,51 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
+    /// [`LoginLimiter::blocked`], counted across nodes when several share the metadata
+    /// store (failures recorded there), else in this node's memory.
+    pub async fn blocked_for(&self, state: &AppState, ip: IpAddr, email: &str) -> bool {
+        if state.sessions.is_shared() {
+            let since =
+                chrono::Utc::now() - chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or_default();
+            match state
+                .meta
+                .login_failures(&Self::keys(ip, email), since)
+                .await
+            {
+                Ok(n) => return n >= MAX_LOGIN_FAILURES as u64,
+                Err(e) => {
+                    tracing::warn!(message = "Shared login failures unavailable.", error = %e)
+                }
+            }
+        }
+        self.blocked(ip, email)
+    }
+
+    /// [`LoginLimiter::fail`], recorded across nodes too when shared.
+    pub async fn fail_for(&self, state: &AppState, ip: IpAddr, email: &str) {
+        self.fail(ip, email);
+        if state.sessions.is_shared() {
+            if let Err(e) = state
+                .meta
+                .record_login_failure(&Self::keys(ip, email), chrono::Utc::now())
+                .await
+            {
+                tracing::warn!(message = "Could not record a failed login.", error = %e);
+            }
+        }
+    }
+
+    /// [`LoginLimiter::succeed`], across nodes too when shared.
+    pub async fn succeed_for(&self, state: &AppState, email: &str) {
+        self.succeed(email);
+        if state.sessions.is_shared() {
+            let key = format!("acct:{}", email.trim().to_lowercase());
+            if let Err(e) = state.meta.clear_login_failures(&key).await {
+                tracing::warn!(message = "Could not clear failed logins.", error = %e);
+            }
+        }
+    }
+
     fn keys(ip: IpAddr, email: &str) -> [String; 2] {
         [
             format!("ip:{}", blake3::hash(ip.to_string().as_bytes()).to_hex()),

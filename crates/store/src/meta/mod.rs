@@ -38,6 +38,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_shared_state.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_login_failures.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -57,6 +61,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         6,
         include_str!("../../migrations/postgres/0006_shared_state.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_login_failures.sql"),
     ),
 ];
 

@@ -161,6 +161,76 @@ impl MetaStore {
     }
 }
 
+impl MetaStore {
+    /// The most failures any of `keys` has had since `since` (failed logins, counted
+    /// across nodes).
+    pub async fn login_failures(
+        &self,
+        keys: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<u64, MetaError> {
+        let mut most = 0u64;
+        for k in keys {
+            let r = sqlx::query(
+                "SELECT count(*) AS n FROM login_failures WHERE key = $1 AND at_us >= $2",
+            )
+            .bind(k)
+            .bind(micros(since))
+            .fetch_one(&self.pool)
+            .await?;
+            most = most.max(u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0));
+        }
+        Ok(most)
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("INSERT INTO login_failures (key, at_us) VALUES ($1, $2)")
+                .bind(k)
+                .bind(micros(at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn clear_login_failures(&self, key: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn purge_login_failures(&self, before: DateTime<Utc>) -> Result<u64, MetaError> {
+        Ok(sqlx::query("DELETE FROM login_failures WHERE at_us < $1")
+            .bind(micros(before))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Count one click of a link with a click limit, atomically across nodes: `false`
+    /// when the limit is reached (nothing counted).
+    pub async fn take_link_click(&self, link_id: i64) -> Result<bool, MetaError> {
+        let n = sqlx::query(
+            "UPDATE links SET clicks = clicks + 1 \
+             WHERE id = $1 AND (max_clicks IS NULL OR clicks < max_clicks)",
+        )
+        .bind(link_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +300,61 @@ mod tests {
         );
         assert_eq!(m.purge_visits(t3).await.unwrap(), 0);
         assert_eq!(m.purge_visits(t3 + Duration::seconds(1)).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn login_failures_and_click_limits_are_shared() {
+        for db in TestDb::both() {
+            let m = db.open().await;
+            shared_limits_on(&m).await;
+        }
+    }
+
+    async fn shared_limits_on(m: &MetaStore) {
+        let t0: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
+        let keys = vec!["ip:x".to_string(), "acct:a@b.c".to_string()];
+        for i in 0..3 {
+            m.record_login_failure(&keys, t0 + Duration::minutes(i))
+                .await
+                .unwrap();
+        }
+        m.record_login_failure(&keys[..1], t0 + Duration::minutes(5))
+            .await
+            .unwrap();
+        assert_eq!(m.login_failures(&keys, t0).await.unwrap(), 4);
+        assert_eq!(
+            m.login_failures(&keys[1..], t0 + Duration::minutes(1))
+                .await
+                .unwrap(),
+            2
+        );
+        m.clear_login_failures("acct:a@b.c").await.unwrap();
+        assert_eq!(m.login_failures(&keys[1..], t0).await.unwrap(), 0);
+        assert_eq!(
+            m.purge_login_failures(t0 + Duration::minutes(2))
+                .await
+                .unwrap(),
+            2
+        );
+        // A link limited to 2 clicks: the third is refused, whoever asks.
+        let site = m.add_site("example.com", "UTC").await.unwrap();
+        let link = m
+            .create_link(
+                site.id,
+                &crate::meta::LinkInput {
+                    slug: "few".into(),
+                    target: "https://example.com/".into(),
+                    redirect: 302,
+                    max_clicks: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(m.take_link_click(link.id).await.unwrap());
+        assert!(m.take_link_click(link.id).await.unwrap());
+        assert!(!m.take_link_click(link.id).await.unwrap());
+        assert_eq!(m.link(site.id, link.id).await.unwrap().unwrap().clicks, 2);
     }
 
     #[tokio::test]

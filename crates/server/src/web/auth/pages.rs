@@ -366,7 +366,7 @@ async fn login_submit(
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_pre(&headers, &f.csrf)?;
-    if limiter.blocked(client.ip, &f.email) {
+    if limiter.blocked_for(&state, client.ip, &f.email).await {
         warn!(message = "Login refused: too many failures for this client or account.");
         return Err(WebError::TooManyRequests);
     }
@@ -392,7 +392,7 @@ async fn login_submit(
     .map_err(|_| WebError::Internal)?;
     match user {
         Some(u) if ok => {
-            limiter.succeed(&f.email);
+            limiter.succeed_for(&state, &f.email).await;
             info!(message = "Logged in.", user_id = u.id);
             let c = start_session(&state, u.id, client.tls).await?;
             let resp = with_cookie(redirect(safe_next(&f.next)), c);
@@ -402,7 +402,7 @@ async fn login_submit(
             ))
         }
         _ => {
-            limiter.fail(client.ip, &f.email);
+            limiter.fail_for(&state, client.ip, &f.email).await;
             info!(message = "Login failed.");
             Ok((
                 StatusCode::UNAUTHORIZED,
