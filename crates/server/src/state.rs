@@ -59,6 +59,9 @@ pub struct AppState {
     country_header: Option<HeaderName>,
     geoip: Option<maxminddb::Reader<Vec<u8>>>,
     salts: RwLock<(Salt, Option<Salt>)>,
+    /// The UTC day of `salts.0`: a node that sees the day change rotates at once, so all
+    /// nodes hash visitors with the same salt from midnight on.
+    salt_day: RwLock<chrono::NaiveDate>,
     sites: RwLock<HashMap<String, (Option<Site>, Instant)>>,
     user_agents: Mutex<HashMap<String, Arc<UaFacts>>>,
     site_options: RwLock<HashMap<u32, (SiteOptions, Instant)>>,
@@ -132,6 +135,7 @@ impl AppState {
             country_header,
             geoip,
             salts: RwLock::new((s.current, s.previous)),
+            salt_day: RwLock::new(s.day),
             sites: RwLock::new(HashMap::new()),
             user_agents: Mutex::new(HashMap::new()),
             site_options: RwLock::new(HashMap::new()),
@@ -143,6 +147,19 @@ impl AppState {
             .await
             .context("loading short links")?;
         Ok(state)
+    }
+
+    /// Today's salts, rotated first if the UTC day changed since they were loaded.
+    pub async fn current_salts(&self, now: DateTime<Utc>) -> (Salt, Option<Salt>) {
+        let stale = self
+            .salt_day
+            .read()
+            .map(|d| *d != now.date_naive())
+            .unwrap_or(false);
+        if stale {
+            self.refresh_salts(now).await;
+        }
+        self.salts_now()
     }
 
     pub fn salts_now(&self) -> (Salt, Option<Salt>) {
@@ -158,6 +175,9 @@ impl AppState {
             Ok(s) => {
                 if let Ok(mut g) = self.salts.write() {
                     *g = (s.current, s.previous);
+                }
+                if let Ok(mut d) = self.salt_day.write() {
+                    *d = s.day;
                 }
             }
             Err(e) => warn!(message = "Salt rotation failed; keeping current salts.", error = %e),

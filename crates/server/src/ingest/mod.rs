@@ -79,7 +79,7 @@ async fn run(
         user_agent: &user_agent,
         country,
         at: Utc::now(),
-        salts: state.salts_now(),
+        salts: state.current_salts(Utc::now()).await,
     };
     shared::before(
         state,
