@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod import_log;
+mod migrate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -207,10 +208,43 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Move a data directory into ClickHouse (events) and PostgreSQL (metadata).
+    ///
+    /// Copies the embedded default's stores (DuckDB events, SQLite metadata) into the
+    /// back ends several nodes share.
+    ///
+    /// Stop `lucarne serve` on the directory first. The metadata tables are copied with
+    /// their ids, in one transaction, into a new, empty PostgreSQL database (--to-meta);
+    /// then every event, in time order, in batches each made durable in a staging spool
+    /// (<data>/spool-migrate) before the next, into ClickHouse (--to-events); then the
+    /// events of every site are counted on both sides and must be equal. Either target
+    /// may be left out. The embedded stores stay as they are.
+    ///
+    /// Nothing is copied when a target is not fit: a metadata database that already has
+    /// sites, users, keys or links, or a ClickHouse database that already holds events of
+    /// a site being copied. So after a failure, empty the target that was half-filled
+    /// (the metadata copy is all or nothing; the events are not) and run again, without
+    /// --to-meta if the metadata was copied.
+    ///
+    /// Example: lucarne migrate --data /var/lib/lucarne
+    ///   --to-events clickhouse://127.0.0.1:8123/lucarne
+    ///   --to-meta postgres://lucarne:secret@127.0.0.1:5432/lucarne
+    Migrate(migrate::MigrateArgs),
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
-        #[command(flatten)]
-        data: DataArg,
+        /// Data directory (the ingest spool, and the embedded events and metadata stores).
+        #[arg(long, env = "LUCARNE_DATA")]
+        data: Option<PathBuf>,
+        /// Events back end (`--events` is the number of events here): `duckdb` (the
+        /// default) or `clickhouse://…`.
+        #[arg(long = "events-backend", env = "LUCARNE_EVENTS", value_name = "URL")]
+        events_backend: Option<String>,
+        /// Metadata back end: `sqlite` (the default) or `postgres://…`.
+        #[arg(long, env = "LUCARNE_META")]
+        meta: Option<String>,
+        /// This node's name among the nodes sharing a ClickHouse database.
+        #[arg(long, env = "LUCARNE_NODE_ID")]
+        node_id: Option<String>,
         /// Site domain (created if missing).
         #[arg(long)]
         site: String,
@@ -695,13 +729,26 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             pageviews,
             data,
         } => import_log::run(&Backends::of(&data, &file), &file, &log, &site, pageviews).await,
+        Command::Migrate(args) => migrate::run(args, &file).await,
         Command::Generate {
             data,
+            events_backend,
+            meta,
+            node_id,
             site,
             events,
             days,
             seed,
-        } => demo::generate(&Backends::of(&data, &file), &site, events, days, seed).await,
+        } => {
+            // `--events` is the count here, so the back end has a flag of its own.
+            let data = DataArg {
+                data,
+                events: events_backend,
+                meta,
+                node_id,
+            };
+            demo::generate(&Backends::of(&data, &file), &site, events, days, seed).await
+        }
     }
 }
 
@@ -1016,4 +1063,17 @@ async fn open_state(
         ..options.clone()
     };
     AppState::new(events, meta, &options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's flags are consistent (no two arguments with one name: the
+    /// shared `--events`/`--meta` back-end flags once clashed with `generate --events N`,
+    /// which made clap panic at run time).
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

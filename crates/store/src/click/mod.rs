@@ -813,6 +813,21 @@ impl ClickEvents {
         Ok(n.first().copied().unwrap_or(0))
     }
 
+    /// Number of stored events per site, by site id (`lucarne migrate` checks its copy
+    /// with it).
+    pub fn site_counts(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct SiteCount {
+            site_id: u32,
+            n: u64,
+        }
+        self.spool.flush()?;
+        let rows: Vec<SiteCount> = self.conn.fetch(
+            "SELECT site_id, toUInt64(count()) AS n FROM events GROUP BY site_id ORDER BY site_id",
+        )?;
+        Ok(rows.into_iter().map(|r| (r.site_id, r.n)).collect())
+    }
+
     /// Load everything acknowledged so far (tests and tools).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.spool.flush()

@@ -210,6 +210,26 @@ impl DuckEvents {
         })
     }
 
+    /// Number of stored events per site, by site id.
+    pub fn site_counts(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT site_id, count(*)::BIGINT FROM events GROUP BY site_id ORDER BY site_id",
+                )
+                .map_err(StoreError::backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(StoreError::backend)?;
+            rows.map(|r| {
+                r.map(|(site, n)| (site, u64::try_from(n).unwrap_or(0)))
+                    .map_err(StoreError::backend)
+            })
+            .collect()
+        })
+    }
+
     /// Every stored row, in time order, in batches of at most `batch` (for moving a data
     /// directory to another back end). Acknowledged rows still in the spool are loaded
     /// first.
@@ -417,7 +437,12 @@ mod tests {
     async fn export_gives_back_every_row() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = DuckEvents::open(dir.path(), 100).expect("open");
-        let rows: Vec<EventRow> = (0..25).map(row).collect();
+        let rows: Vec<EventRow> = (0..25)
+            .map(|i| EventRow {
+                site_id: if i % 3 == 0 { 5 } else { 3 },
+                ..row(i)
+            })
+            .collect();
         for chunk in rows.chunks(10) {
             let ticket = store.submit(chunk.to_vec()).expect("submit");
             ticket.await.expect("ticket").expect("committed");
@@ -438,6 +463,14 @@ mod tests {
         expected.sort_by_key(key);
         seen.sort_by_key(key);
         assert_eq!(seen, expected);
+        let mut per_site = std::collections::BTreeMap::new();
+        for r in &rows {
+            *per_site.entry(r.site_id).or_insert(0u64) += 1;
+        }
+        assert_eq!(
+            store.site_counts().expect("site counts"),
+            per_site.into_iter().collect::<Vec<_>>()
+        );
         store.shutdown();
     }
 }

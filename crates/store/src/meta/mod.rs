@@ -78,9 +78,11 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
 const LOCK_MIGRATE: i64 = 0x4c75_6361_726e_0001;
 const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
+mod copy;
 mod goals;
 mod links;
 mod visits;
+pub use copy::CopyCounts;
 pub use goals::Goal;
 pub use links::{Link, LinkInput};
 pub use visits::LiveVisit;

@@ -1,0 +1,519 @@
+//! `lucarne migrate`, end to end with the real binary: a data directory of the embedded
+//! default (synthetic traffic, a second site, site options, goals, a short link, a key,
+//! a share cascade, a link click and its visit, a server-side conversion with an order id)
+//! is moved into a real ClickHouse and PostgreSQL; a node on those back ends (with a new,
+//! empty data directory) then answers the stats API as the embedded server did before,
+//! redirects the link, honours the key and remembers the order id. A second run is refused
+//! and changes nothing.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+use chrono::{Duration, Utc};
+use lucarne_core::token::Token;
+use lucarne_testkit::clickhouse::ClickHouseServer;
+use lucarne_testkit::postgres::PostgresServer;
+use serde_json::{json, Value};
+use support::*;
+
+const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+fn tok(bits: u64) -> String {
+    Token::from_bits(bits).expect("a token").to_string()
+}
+
+/// `lucarne <args> --data DIR`: (success, stdout, stderr), without asserting.
+fn try_cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lucarne");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn send(client: &reqwest::Client, node: &Lucarne, ip: &str, body: Value) {
+    let resp = client
+        .post(format!("{}/api/event", node.url()))
+        .header("user-agent", UA)
+        .header("x-forwarded-for", ip)
+        .header("content-type", "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send event");
+    let status = resp.status().as_u16();
+    assert_eq!(status, 202, "{body}: {}", node.log());
+}
+
+async fn get(client: &reqwest::Client, node: &Lucarne, key: &str, path: &str) -> Value {
+    let resp = client
+        .get(format!("{}{path}", node.url()))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("stats");
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{path}: {body}\n{}", node.log());
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// The reports compared before and after the move.
+#[derive(Debug)]
+struct Reports {
+    aggregate: Value,
+    channels: Value,
+    conversions: Value,
+    conversions_by_channel: Value,
+    shares: Value,
+    cascades: Value,
+}
+
+async fn reports(client: &reqwest::Client, node: &Lucarne, key: &str) -> Reports {
+    let today = Utc::now().date_naive();
+    let range = format!(
+        "site_id=example.com&period=custom&date={},{}",
+        today - Duration::days(12),
+        today
+    );
+    Reports {
+        aggregate: get(
+            client,
+            node,
+            key,
+            &format!("/api/v1/stats/aggregate?{range}&metrics=visitors,visits,pageviews,events,bounce_rate,visit_duration"),
+        )
+        .await,
+        channels: get(
+            client,
+            node,
+            key,
+            &format!("/api/v1/stats/breakdown?{range}&property=visit:channel&metrics=visitors,visits,pageviews&limit=1000"),
+        )
+        .await,
+        conversions: get(client, node, key, &format!("/api/v1/stats/conversions?{range}")).await,
+        conversions_by_channel: get(
+            client,
+            node,
+            key,
+            &format!("/api/v1/stats/conversions?{range}&by=visit:channel"),
+        )
+        .await,
+        shares: get(client, node, key, &format!("/api/v1/stats/shares?{range}")).await,
+        cascades: get(client, node, key, &format!("/api/v1/stats/cascades?{range}")).await,
+    }
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_f64().map(|f| f.round() as u64))
+        .unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Visitors are counted approximately on ClickHouse (`uniq`): within 5 %.
+fn assert_close(what: &str, before: u64, after: u64) {
+    let tolerance = (before as f64 * 0.05).max(1.0);
+    assert!(
+        (before as f64 - after as f64).abs() <= tolerance,
+        "{what}: {before} before, {after} after"
+    );
+}
+
+/// channel → (visitors, visits, pageviews)
+fn channel_rows(v: &Value) -> BTreeMap<String, (u64, u64, u64)> {
+    v["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("breakdown rows: {v}"))
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap_or_default().to_string(),
+                (num(&r["visitors"]), num(&r["visits"]), num(&r["pageviews"])),
+            )
+        })
+        .collect()
+}
+
+/// A grouped report with its rows sorted by group.
+fn by_value(report: &Value) -> Value {
+    let mut v = report.clone();
+    if let Some(rows) = v["rows"].as_array_mut() {
+        rows.sort_by(|a, b| a["value"].to_string().cmp(&b["value"].to_string()));
+    }
+    v
+}
+
+fn compare(before: &Reports, after: &Reports) {
+    let (a, b) = (&before.aggregate["results"], &after.aggregate["results"]);
+    for metric in [
+        "visits",
+        "pageviews",
+        "events",
+        "bounce_rate",
+        "visit_duration",
+    ] {
+        assert_eq!(
+            a[metric]["value"], b[metric]["value"],
+            "aggregate {metric}: before {a}, after {b}"
+        );
+    }
+    assert_close(
+        "aggregate visitors",
+        num(&a["visitors"]["value"]),
+        num(&b["visitors"]["value"]),
+    );
+
+    let (ca, cb) = (
+        channel_rows(&before.channels),
+        channel_rows(&after.channels),
+    );
+    assert_eq!(
+        ca.keys().collect::<Vec<_>>(),
+        cb.keys().collect::<Vec<_>>(),
+        "the same channels"
+    );
+    for (channel, (visitors, visits, pageviews)) in &ca {
+        let (v2, vi2, pv2) = cb[channel];
+        assert_eq!((visits, pageviews), (&vi2, &pv2), "channel {channel}");
+        assert_close(&format!("visitors of {channel}"), *visitors, v2);
+    }
+
+    assert_eq!(
+        before.conversions, after.conversions,
+        "the conversion report"
+    );
+    // Rows with as many visits come in either order (the back ends break ties apart).
+    assert_eq!(
+        by_value(&before.conversions_by_channel),
+        by_value(&after.conversions_by_channel),
+        "the conversion report by channel"
+    );
+    assert_eq!(before.shares, after.shares, "the share report");
+    assert_eq!(before.cascades, after.cascades, "the cascades");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothing_lost() {
+    let source = tempfile::tempdir().expect("source data directory");
+    let data = source.path();
+
+    // --- The embedded default, made with the real binary. ---
+    let out = cli(
+        data,
+        &[
+            "generate",
+            "--site",
+            "example.com",
+            "--events",
+            "3000",
+            "--days",
+            "10",
+        ],
+    );
+    assert!(out.contains("stored"), "{out}");
+    add_site(data, "blog.example.org");
+    cli(
+        data,
+        &[
+            "site",
+            "set",
+            "example.com",
+            "--currency",
+            "USD",
+            "--exchange-rates",
+            "EUR=1.1",
+        ],
+    );
+    cli(
+        data,
+        &[
+            "goal",
+            "add",
+            "example.com",
+            "--event",
+            "purchase",
+            "--name",
+            "Purchase",
+        ],
+    );
+    cli(data, &["goal", "add", "example.com", "--page", "/signup"]);
+    cli(
+        data,
+        &[
+            "link",
+            "create",
+            "https://example.com/spring",
+            "--slug",
+            "spring",
+            "--channel",
+            "whatsapp",
+            "--campaign",
+            "spring",
+            "--site",
+            "example.com",
+        ],
+    );
+    let key = create_key(data);
+    let links_before = cli(data, &["link", "list", "--site", "example.com"]);
+    assert!(links_before.contains("/l/spring"), "{links_before}");
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let proxies = [("LUCARNE_TRUSTED_PROXIES", "127.0.0.1")];
+    let mut embedded = Lucarne::start_with_env(data, &proxies);
+
+    // A share cascade: A shares on WhatsApp, B opens it and buys, C opens B's address.
+    let (va, s, vb, vc, vd) = (tok(101), tok(102), tok(103), tok(104), tok(105));
+    let article = "https://example.com/article";
+    let hit = |name: &str, url: String, token: &str| json!({"n": name, "u": url, "d": "example.com", "r": null, "t": token});
+    send(
+        &client,
+        &embedded,
+        "198.51.100.1",
+        hit("pageview", article.into(), &va),
+    )
+    .await;
+    let mut share = hit("share", format!("{article}#lc={va}"), &s);
+    share["p"] = json!({"channel": "whatsapp"});
+    send(&client, &embedded, "198.51.100.1", share).await;
+    send(
+        &client,
+        &embedded,
+        "198.51.100.2",
+        hit("pageview", format!("{article}#lc={s}"), &vb),
+    )
+    .await;
+    let mut purchase = json!({"n": "purchase", "u": article, "d": "example.com"});
+    purchase["$"] = json!({"amount": "25.00", "currency": "EUR"});
+    send(&client, &embedded, "198.51.100.2", purchase).await;
+    send(
+        &client,
+        &embedded,
+        "198.51.100.3",
+        hit("pageview", format!("{article}#lc={vb}"), &vc),
+    )
+    .await;
+
+    // A click on the short link, and the visit it brings.
+    let resp = client
+        .get(format!("{}/l/spring", embedded.url()))
+        .header("user-agent", UA)
+        .header("x-forwarded-for", "198.51.100.4")
+        .send()
+        .await
+        .expect("short link");
+    assert_eq!(resp.status().as_u16(), 302, "{}", embedded.log());
+    let landing = resp
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .expect("a Location")
+        .to_string();
+    assert!(landing.contains("lc="), "{landing}");
+    send(
+        &client,
+        &embedded,
+        "198.51.100.4",
+        hit("pageview", landing, &vd),
+    )
+    .await;
+
+    // A purchase reported by the shop's server, with an order id.
+    let order = json!({
+        "site_id": "example.com", "token": vd, "name": "purchase",
+        "revenue": {"amount": "40.00", "currency": "USD"}, "id": "order-1"
+    });
+    let resp = client
+        .post(format!("{}/api/v1/conversions", embedded.url()))
+        .bearer_auth(&key)
+        .json(&order)
+        .send()
+        .await
+        .expect("server-side conversion");
+    assert_eq!(resp.status().as_u16(), 202, "{}", embedded.log());
+
+    let before = reports(&client, &embedded, &key).await;
+    // The data is worth comparing: each report has something in it.
+    let events_before = num(&before.aggregate["results"]["events"]["value"]);
+    assert!(events_before > 3000, "{:?}", before.aggregate);
+    assert!(
+        channel_rows(&before.channels).len() >= 4,
+        "{}",
+        before.channels
+    );
+    assert!(
+        channel_rows(&before.channels).contains_key("whatsapp"),
+        "{}",
+        before.channels
+    );
+    assert_eq!(
+        before.conversions["currency"], "USD",
+        "{}",
+        before.conversions
+    );
+    assert!(
+        before.conversions.to_string().contains("Purchase"),
+        "{}",
+        before.conversions
+    );
+    let m = &before.shares["metrics"];
+    assert!(
+        num(&m["shares"]) >= 1 && num(&m["share_visits"]) >= 3 && num(&m["max_depth"]) >= 2,
+        "{}",
+        before.shares
+    );
+    assert!(
+        before.cascades.to_string().contains("whatsapp"),
+        "{}",
+        before.cascades
+    );
+    let status = embedded.terminate(std::time::Duration::from_secs(30));
+    assert!(status.success(), "{status}: {}", embedded.log());
+
+    // --- The scale-out back ends, really started. ---
+    let clickhouse = ClickHouseServer::start().expect("ClickHouse (scripts/install-test-deps.sh)");
+    let postgres = PostgresServer::start().expect("PostgreSQL (scripts/install-test-deps.sh)");
+    let events_url = clickhouse.url("lucarne");
+    let meta_url = postgres.create_database("lucarne").expect("a database");
+
+    let out = cli(
+        data,
+        &[
+            "migrate",
+            "--to-events",
+            &events_url,
+            "--to-meta",
+            &meta_url,
+        ],
+    );
+    eprintln!("lucarne migrate:\n{out}");
+    assert!(out.contains("metadata copied"), "{out}");
+    assert!(out.contains("2 sites"), "{out}");
+    assert!(out.contains("2 goals"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("example.com"))
+        .unwrap_or_else(|| panic!("no count for example.com:\n{out}"));
+    let counts: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(counts.len(), 4, "{row}");
+    assert_eq!(counts[2], counts[3], "DuckDB and ClickHouse agree: {row}");
+    let blog = out
+        .lines()
+        .find(|l| l.starts_with("blog.example.org"))
+        .unwrap_or_else(|| panic!("no line for the site without events:\n{out}"));
+    assert_eq!(
+        blog.split_whitespace().collect::<Vec<_>>(),
+        ["blog.example.org", "2", "0", "0"],
+        "{out}"
+    );
+    assert!(out.contains("migration complete"), "{out}");
+    assert!(
+        !data.join("spool-migrate").exists(),
+        "the staging spool is removed"
+    );
+
+    // A second run is refused by both targets, and copies nothing.
+    let (ok, _, err) = try_cli(
+        data,
+        &[
+            "migrate",
+            "--to-events",
+            &events_url,
+            "--to-meta",
+            &meta_url,
+        ],
+    );
+    assert!(!ok, "a second run is refused");
+    assert!(err.contains("already holds events of example.com"), "{err}");
+    let (ok, _, err) = try_cli(data, &["migrate", "--to-meta", &meta_url]);
+    assert!(!ok, "a second metadata copy is refused");
+    assert!(err.contains("not empty"), "{err}");
+    let (ok, _, err) = try_cli(data, &["migrate"]);
+    assert!(!ok && err.contains("--to-events"), "{err}");
+
+    // --- A node on the scale-out back ends, with a new, empty data directory. ---
+    let node_dir = tempfile::tempdir().expect("node data directory");
+    let env = [
+        ("LUCARNE_EVENTS", events_url.as_str()),
+        ("LUCARNE_META", meta_url.as_str()),
+        ("LUCARNE_NODE_ID", "node-a"),
+    ];
+    let links_after = cli_with_env(
+        node_dir.path(),
+        &["link", "list", "--site", "example.com"],
+        &env,
+    );
+    assert_eq!(links_after, links_before, "the links, their ids and clicks");
+    let sites = cli_with_env(node_dir.path(), &["site", "list"], &env);
+    assert_eq!(
+        sites.lines().collect::<Vec<_>>(),
+        vec!["1\texample.com\tUTC", "2\tblog.example.org\tUTC"],
+        "{sites}"
+    );
+
+    let mut env_proxied = env.to_vec();
+    env_proxied.extend(proxies);
+    let node = Lucarne::start_with_env(node_dir.path(), &env_proxied);
+    let after = reports(&client, &node, &key).await;
+    compare(&before, &after);
+
+    // The key still works, and only the key: another is refused.
+    let resp = client
+        .get(format!(
+            "{}/api/v1/stats/aggregate?site_id=example.com",
+            node.url()
+        ))
+        .bearer_auth("lk_not_a_key")
+        .send()
+        .await
+        .expect("stats");
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // The short link redirects, with its campaign.
+    let resp = client
+        .get(format!("{}/l/spring", node.url()))
+        .header("user-agent", UA)
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .expect("short link");
+    assert_eq!(resp.status().as_u16(), 302, "{}", node.log());
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        location.starts_with("https://example.com/spring")
+            && location.contains("utm_campaign=spring"),
+        "{location}"
+    );
+
+    // The order id recorded before the move still counts once.
+    let resp = client
+        .post(format!("{}/api/v1/conversions", node.url()))
+        .bearer_auth(&key)
+        .json(&order)
+        .send()
+        .await
+        .expect("server-side conversion");
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!((status, v["duplicate"].as_bool()), (200, Some(true)), "{v}");
+
+    // New metadata gets fresh ids after the copied ones.
+    let out = cli_with_env(node_dir.path(), &["site", "add", "new.example"], &env);
+    assert!(out.contains("(id 3,"), "{out}");
+}
