@@ -588,7 +588,15 @@ pub async fn report_json(
             Some((c.converting_visits, r.visits, v))
         })
         .collect();
-    rows_json.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    // Ties broken by the value, so every back end lists rows in the same order.
+    rows_json.sort_by(|a, b| {
+        b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then_with(|| {
+            a.2["value"]
+                .as_str()
+                .unwrap_or_default()
+                .cmp(b.2["value"].as_str().unwrap_or_default())
+        })
+    });
     let rows_json: Vec<Value> = rows_json.into_iter().take(100).map(|r| r.2).collect();
     Ok(json!({
         "currency": money.currency,
