@@ -8,9 +8,16 @@
 #      100000), over 1 million background events;
 #   5. short-link redirects with wrk: a no-op redirect, then Lucarne's /l/{slug} (every
 #      request classified, clicks/scans/previews recorded through the spool);
-#   6. the conversion report over the store of step 2 (goals purchase, signup, /checkout).
+#   6. the conversion report over the store of step 2 (goals purchase, signup, /checkout);
+#   7. scale-out (issue 7): the same EVENTS events generated into DuckDB and into
+#      ClickHouse + PostgreSQL (both from the same fixed start, so the same rows), the
+#      30-day dashboard on each; then ingest with wrk against one Lucarne node and two
+#      nodes on ClickHouse + PostgreSQL (one server, then a two-shard cluster), every
+#      acknowledged event checked through the stats API. Servers: Debian's
+#      clickhouse-server and PostgreSQL, on free loopback ports (bench/servers.sh).
 # Environment: EVENTS (default 10000000), DURATION (wrk seconds, default 20),
-# CONNECTIONS (default 64), EDGES (default 100000). Prints a Markdown block for
+# CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7": the
+# steps to run, e.g. STEPS=7; step 6 needs step 2's store). Prints a Markdown block for
 # bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +26,8 @@ EVENTS="${EVENTS:-10000000}"
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 EDGES="${EDGES:-100000}"
+STEPS="${STEPS:-1 2 3 4 5 6 7}"
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
@@ -29,7 +38,12 @@ BENCH="$CARGO_TARGET_DIR/debug/lucarne-bench"
 
 WORK="$(mktemp -d)"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+SERVER_PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ "${#SERVER_PIDS[@]}" -gt 0 ]; then stop_servers; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -39,9 +53,11 @@ run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/ingest.
 echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-echo "Command: \`bash bench/run.sh\` (EVENTS=$EVENTS DURATION=$DURATION CONNECTIONS=$CONNECTIONS EDGES=$EDGES), build profile: dev (opt-level 1, dependencies opt-level 3)"
+echo "Command: \`bash bench/run.sh\` (EVENTS=$EVENTS DURATION=$DURATION CONNECTIONS=$CONNECTIONS EDGES=$EDGES STEPS=\"$STEPS\"), build profile: dev (opt-level 1, dependencies opt-level 3)"
+echo "Load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
+if want 1; then
 # 1a. The no-op ceiling.
 P1="$(free_port)"
 "$BENCH" noop --listen "127.0.0.1:$P1" & PIDS+=($!)
@@ -73,8 +89,10 @@ wait_http "http://127.0.0.1:$P2/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P2/api/v1/stats/aggregate?site_id=bench.test&period=day&metrics=events" | python3 -c 'import sys,json; print(json.load(sys.stdin)["results"]["events"]["value"])')"
 echo "events stored after the run (stats API): $STORED"
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
+fi
 
-# 4. Short-link redirects: a no-op redirect on the same stack, then Lucarne's /l/{slug}
+if want 5; then
+# 5. Short-link redirects: a no-op redirect on the same stack, then Lucarne's /l/{slug}
 #    (every request classified; clicks, scans and previews recorded through the spool).
 P3="$(free_port)"
 "$BENCH" noop --listen "127.0.0.1:$P3" & PIDS+=($!)
@@ -107,7 +125,9 @@ wait_http "http://127.0.0.1:$P4/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P4/api/v1/stats/breakdown?site_id=bench.test&period=day&property=event:name&metrics=events" | python3 -c 'import sys,json; print(", ".join(str(r["name"]) + ": " + str(r["events"]) for r in json.load(sys.stdin)["results"]))')"
 echo "events stored after the run (stats API): $STORED"
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
+fi
 
+if want 2 || want 3; then
 # 2–3. Queries over EVENTS events.
 echo
 echo "### Dashboard queries over $EVENTS synthetic events (365 days)"
@@ -121,17 +141,133 @@ echo '```'
 "$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d' 2>&1 | grep -v ' INFO '
 "$BENCH" page --data "$WORK/query" --site bench.test --runs 20 --query 'period=30d&compare=1' 2>&1 | grep -E 'median'
 echo '```'
+fi
 
+if want 6; then
 # 6. Conversions over the same store.
 echo
 echo "### Conversion report over the $EVENTS events (all of their span), 3 goals"
 echo '```'
 "$BENCH" conversions --data "$WORK/query" --site bench.test --runs 20 2>&1 | grep -v ' INFO '
 echo '```'
+fi
 
+if want 4; then
 # 4. Share cascades.
 echo
 echo "### Share-cascade report: one page with $EDGES share-graph edges, 1 M background events, 30 days"
 echo '```'
 "$BENCH" cascade --data "$WORK/cascade" --edges "$EDGES" --runs 20 2>&1 | grep -v ' INFO '
 echo '```'
+fi
+
+# 7. Scale-out: ClickHouse + PostgreSQL next to DuckDB; one Lucarne node against two.
+if want 7; then
+source bench/servers.sh
+CH_VERSION="$(dpkg-query -W -f '${Version}' clickhouse-server 2>/dev/null || echo '?')"
+PG_VERSION="$("$PG_BIN/postgres" --version | awk '{print $3}')"
+# One fixed start for both stores (as `lucarne generate`: 365 days ending about now, seed 1),
+# so that DuckDB and ClickHouse hold exactly the same events.
+START="$(date -u -d "@$(( $(date -u +%s) / 3600 * 3600 - 365 * 86400 ))" +%FT%H:%M:%SZ)"
+echo
+echo "### Scale-out (issue 7): $EVENTS events in DuckDB and in ClickHouse $CH_VERSION + PostgreSQL $PG_VERSION (fsync off, as in the tests), same rows"
+echo "Load before step 7: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo '```'
+start_clickhouse 1 "$WORK/ch-single"; CH1="$CH_URL"
+start_postgres gen; PG_GEN="$PG_URL"
+/usr/bin/time -f "DuckDB + SQLite: %e s wall, %M KB max RSS (lucarne-bench generate)" \
+  "$BENCH" generate --data "$WORK/duck7" --site bench.test --count "$EVENTS" --days 365 --start "$START" 2>&1 | grep -E 'stored|wall'
+/usr/bin/time -f "ClickHouse (one server) + PostgreSQL: %e s wall, %M KB max RSS (lucarne-bench generate)" \
+  "$BENCH" generate --data "$WORK/gen-ch" --events "$CH1" --meta "$PG_GEN" --site bench.test --count "$EVENTS" --days 365 --start "$START" 2>&1 | grep -E 'stored|wall'
+echo '```'
+echo
+echo "### 30-day dashboard over the $EVENTS events: DuckDB, then ClickHouse (one server), same rows, twice (alternating, so both see the same load)"
+echo '```'
+for round in 1 2; do
+  echo "round $round, load $(cut -d' ' -f1-3 /proc/loadavg):"
+  "$BENCH" query --data "$WORK/duck7" --runs 20 2>&1 | grep -v ' INFO '
+  echo "--"
+  "$BENCH" query --data "$WORK/q-ch" --events "$CH1" --runs 20 2>&1 | grep -v ' INFO '
+  [ "$round" = 2 ] || echo "--"
+done
+echo '```'
+echo
+echo "### Dashboard overview page (all its queries + HTML), 30 days, 10 runs: DuckDB, then ClickHouse"
+echo '```'
+"$BENCH" page --data "$WORK/duck7" --site bench.test --runs 10 --query 'period=30d' 2>&1 | grep -E 'each query|median'
+echo "--"
+"$BENCH" page --data "$WORK/q-ch" --events "$CH1" --meta "$PG_GEN" --site bench.test --runs 10 --query 'period=30d' 2>&1 | grep -E 'each query|median'
+echo '```'
+
+# Ingest: N nodes (each its own data directory, spool and node id) on EVENTS_URL + META_URL,
+# one wrk per node with CONNECTIONS/N connections, all at once; then every node is
+# stopped (SIGTERM: spool loaded), restarted, and the stats API of each must count every
+# acknowledged event.
+ingest_nodes() {
+  local n="$1" events_url="$2" meta_url="$3" label="$4" i
+  local ports=() pids=() dirs=() outs=()
+  "$BIN" site add bench.test --data "$WORK/$label-0" --events "$events_url" --meta "$meta_url" >/dev/null 2>&1
+  for i in $(seq 0 $((n - 1))); do
+    ports+=("$(free_port)"); dirs+=("$WORK/$label-$i")
+    LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
+      --meta "$meta_url" --node-id "$label-$i" --trusted-proxy 127.0.0.1 2>>"$WORK/log-$label-$i.txt" & PIDS+=($!); pids+=($!)
+  done
+  for i in $(seq 0 $((n - 1))); do wait_http "http://127.0.0.1:${ports[$i]}/api/health"; done
+  echo
+  echo "### Ingest, $n node(s) on $label (ClickHouse + PostgreSQL), $( [ "$n" = 1 ] && echo "wrk -t2 -c$CONNECTIONS" || echo "one wrk -t1 -c$((CONNECTIONS / n)) per node, at once") -d${DURATION}s"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo '```'
+  for i in $(seq 0 $((n - 1))); do
+    if [ "$n" = 1 ]; then
+      run_wrk "http://127.0.0.1:${ports[$i]}" > "$WORK/wrk-$label-$i.txt" &
+    else
+      wrk -t1 -c"$((CONNECTIONS / n))" -d"${DURATION}s" --latency -s bench/ingest.lua "http://127.0.0.1:${ports[$i]}" > "$WORK/wrk-$label-$i.txt" 2>&1 &
+    fi
+    outs+=($!)
+  done
+  for p in "${outs[@]}"; do wait "$p"; done
+  sleep 1 # requests still in flight when wrk stopped are answered (and counted) meanwhile
+  local total=0 accepted=0 a
+  for i in $(seq 0 $((n - 1))); do
+    echo "node $i:"
+    sed -n '/Latency Distribution/,$p' "$WORK/wrk-$label-$i.txt"
+    total="$(python3 -c "print($total + $(awk '/Requests\/sec/{print $2}' "$WORK/wrk-$label-$i.txt"))")"
+    a="$(curl -s "http://127.0.0.1:${ports[$i]}/metrics" | awk '/^lucarne_events_accepted_total/{print $2}')"
+    curl -s "http://127.0.0.1:${ports[$i]}/metrics" | grep -E '^lucarne_events_(accepted|dropped)' | sed "s/^/  node $i: /" || true
+    accepted=$((accepted + ${a:-0}))
+  done
+  echo '```'
+  echo "acknowledged events/s, all nodes: $total; acknowledged events: $accepted; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  for p in "${pids[@]}"; do kill -TERM "$p"; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  local key stored=()
+  key="$("$BIN" key create --data "${dirs[0]}" --events "$events_url" --meta "$meta_url" 2>/dev/null | tail -1)"
+  pids=()
+  for i in $(seq 0 $((n - 1))); do
+    LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
+      --meta "$meta_url" --node-id "$label-$i" 2>>"$WORK/log-$label-$i.txt" & PIDS+=($!); pids+=($!)
+  done
+  for i in $(seq 0 $((n - 1))); do
+    wait_http "http://127.0.0.1:${ports[$i]}/api/health"
+    stored+=("$(curl -s -H "Authorization: Bearer $key" "http://127.0.0.1:${ports[$i]}/api/v1/stats/aggregate?site_id=bench.test&period=day&metrics=events,visits,visitors" | python3 -c 'import sys,json; r=json.load(sys.stdin)["results"]; print("%s events, %s visits, %s visitors" % (r["events"]["value"], r["visits"]["value"], r["visitors"]["value"]))')")
+  done
+  for i in $(seq 0 $((n - 1))); do echo "after a restart, node $i's stats API: ${stored[$i]} (acknowledged: $accepted)"; done
+  # Duplicates? Each row carries its node and spool position (load_node, load_seq).
+  local h="${events_url#clickhouse://}" db="${events_url##*/}"
+  h="${h%%[,/]*}"; db="${db%%\?*}"
+  echo "in ClickHouse: $(curl -s "http://$h/?database=$db" --data-binary "SELECT concat(toString(count()), ' rows, ', toString(uniqExact(load_node, load_seq)), ' distinct (node, spool position)') FROM events")"
+  for p in "${pids[@]}"; do kill -TERM "$p"; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for i in $(seq 0 $((n - 1))); do
+    echo "node $i's log: $(grep -c ' WARN ' "$WORK/log-$label-$i.txt" || true) warnings, $(grep -c ' ERROR ' "$WORK/log-$label-$i.txt" || true) errors; $(grep -c 'deadlock detected' "$WORK/log-$label-$i.txt" || true) 'deadlock detected' (shared visits written back), $(grep -c 'slow statement' "$WORK/log-$label-$i.txt" || true) slow PostgreSQL statements (> 1 s)"
+  done
+}
+
+CH_HOST1="${CH1#clickhouse://}"; CH_HOST1="${CH_HOST1%%/*}"
+CH1_DB="${CH1%/lucarne}"
+pg_database ingest1; ingest_nodes 1 "$CH1_DB/ingest1" "$PG_URL" one-node
+pg_database ingest2; ingest_nodes 2 "$CH1_DB/ingest2" "$PG_URL" two-nodes
+start_clickhouse 2 "$WORK/ch-cluster"; CH2="$CH_URL"
+pg_database ingest3; ingest_nodes 2 "${CH2/\/lucarne?/\/ingest3?}" "$PG_URL" two-nodes-two-shards
+stop_servers
+fi

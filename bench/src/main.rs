@@ -12,6 +12,9 @@ use lucarne_core::event::EventRow;
 use lucarne_core::stats::{buckets, utc_range, Interval, Property, ReportQuery, Utc0};
 use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
+use std::sync::Arc;
+
+use lucarne_store::click::{ClickEvents, ClickUrl};
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::EventStore;
 
@@ -33,6 +36,34 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8099")]
         listen: String,
     },
+    /// Fill an events store with `lucarne generate`'s synthetic traffic through the real
+    /// pipeline (`ingest::offline::ingest_hits`, same generator, defaults and seed), but
+    /// from a fixed `--start`, so that two back ends get exactly the same events.
+    Generate {
+        #[arg(long)]
+        data: PathBuf,
+        /// Events store: `duckdb` (in `--data`) or `clickhouse://…`.
+        #[arg(long, default_value = "duckdb")]
+        events: String,
+        /// Metadata store: `sqlite` (in `--data`) or `postgres://…` (visits then shared).
+        #[arg(long, default_value = "sqlite")]
+        meta: String,
+        /// This node's id among the nodes sharing ClickHouse.
+        #[arg(long, default_value = "bench-generate")]
+        node_id: String,
+        #[arg(long)]
+        site: String,
+        /// Number of events (approximately; cut there).
+        #[arg(long, default_value_t = 10_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First instant (RFC 3339); default: now minus `days`, as `lucarne generate`.
+        #[arg(long)]
+        start: Option<String>,
+    },
     /// Time group commits of the events writer by batch size (no HTTP).
     Writer {
         #[arg(long, default_value_t = 200)]
@@ -42,6 +73,11 @@ enum Cmd {
     Query {
         #[arg(long)]
         data: PathBuf,
+        /// Events store: `duckdb` (the default: `events.duckdb` in `--data`) or
+        /// `clickhouse://host:port[,host:port…]/db[?cluster=NAME]` (then `--data` only
+        /// holds the bench's empty spool).
+        #[arg(long, env = "LUCARNE_EVENTS", default_value = "duckdb")]
+        events: String,
         /// Site id (1 for the first site).
         #[arg(long, default_value_t = 1)]
         site_id: u32,
@@ -53,6 +89,12 @@ enum Cmd {
     Page {
         #[arg(long)]
         data: PathBuf,
+        /// Events store, as for `query`.
+        #[arg(long, env = "LUCARNE_EVENTS", default_value = "duckdb")]
+        events: String,
+        /// Metadata store: `sqlite` (the default, in `--data`) or `postgres://…`.
+        #[arg(long, env = "LUCARNE_META", default_value = "sqlite")]
+        meta: String,
         /// The site's domain.
         #[arg(long)]
         site: String,
@@ -101,16 +143,32 @@ fn main() -> Result<()> {
         Cmd::Noop { listen } => noop(&listen),
         Cmd::Query {
             data,
+            events,
             site_id,
             runs,
-        } => query(&data, site_id, runs),
+        } => query(&data, &events, site_id, runs),
         Cmd::Writer { batches } => writer(batches),
+        Cmd::Generate {
+            data,
+            events,
+            meta,
+            node_id,
+            site,
+            count,
+            days,
+            seed,
+            start,
+        } => generate(
+            &data, &events, &meta, &node_id, &site, count, days, seed, start,
+        ),
         Cmd::Page {
             data,
+            events,
+            meta,
             site,
             runs,
             query,
-        } => page(&data, &site, runs, &query),
+        } => page(&data, &events, &meta, &site, runs, &query),
         Cmd::Cascade {
             data,
             edges,
@@ -126,7 +184,6 @@ fn conversions_bench(data: &std::path::Path, domain: &str, runs: usize) -> Resul
     use lucarne_server::api::conversions::{report_json, By};
     use lucarne_server::{AppState, ServerOptions};
     use lucarne_store::meta::MetaStore;
-    use std::sync::Arc;
 
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -209,6 +266,128 @@ fn conversions_bench(data: &std::path::Path, domain: &str, runs: usize) -> Resul
                 json["uplift"]["difference_points"],
             );
         }
+        Ok(())
+    })
+}
+
+/// A plausible country per synthetic IP, with the weights of `lucarne generate`'s
+/// (`demo_country`; this one hashes with SipHash instead of BLAKE3, so the country of a
+/// given visitor differs from that command's, not the distribution).
+fn bench_country(h: &lucarne_core::synth::SyntheticHit) -> String {
+    use std::hash::{Hash, Hasher};
+    const COUNTRIES: [(&str, u32); 10] = [
+        ("FR", 38),
+        ("BE", 8),
+        ("CA", 7),
+        ("CH", 5),
+        ("US", 14),
+        ("GB", 7),
+        ("DE", 6),
+        ("ES", 5),
+        ("MA", 5),
+        ("SN", 5),
+    ];
+    let total: u32 = COUNTRIES.iter().map(|c| c.1).sum();
+    let mut hasher = std::hash::DefaultHasher::new();
+    h.ip.hash(&mut hasher);
+    let mut x = ((hasher.finish() & 0xff) as u32 * total) / 256;
+    for (c, w) in COUNTRIES {
+        if x < w {
+            return c.to_string();
+        }
+        x -= w;
+    }
+    "FR".into()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    data: &std::path::Path,
+    events: &str,
+    meta_url: &str,
+    node_id: &str,
+    domain: &str,
+    count: u64,
+    days: u32,
+    seed: u64,
+    start: Option<String>,
+) -> Result<()> {
+    use lucarne_core::synth::{Generator, SynthConfig};
+    use lucarne_server::ingest::offline::ingest_hits;
+    use lucarne_server::{AppState, ServerOptions};
+    use lucarne_store::meta::MetaStore;
+
+    std::fs::create_dir_all(data)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let capacity = lucarne_store::duck::DEFAULT_QUEUE_CAPACITY;
+        let store: Arc<dyn EventStore> = if events.starts_with("clickhouse://") {
+            let (url, spool, node) = (
+                events.to_string(),
+                data.join("spool-clickhouse"),
+                node_id.to_string(),
+            );
+            Arc::new(
+                tokio::task::spawn_blocking(move || {
+                    ClickEvents::open(&url, &spool, &node, capacity)
+                })
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        } else {
+            let dir = data.to_path_buf();
+            Arc::new(
+                tokio::task::spawn_blocking(move || DuckEvents::open(&dir, capacity))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        };
+        let shared = meta_url.starts_with("postgres");
+        let meta = if shared {
+            MetaStore::connect(meta_url).await
+        } else {
+            MetaStore::open(data).await
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let options = ServerOptions {
+            shared_visits: shared,
+            ..ServerOptions::default()
+        };
+        let state = AppState::new(store, meta, &options).await?;
+        let site = match state.meta.site_by_domain(domain).await? {
+            Some(s) => s,
+            None => state.meta.add_site(domain, "UTC").await?,
+        };
+        let days = days.max(1);
+        let start = match start {
+            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)?.to_utc(),
+            None => chrono::Utc::now() - chrono::Duration::days(i64::from(days)),
+        };
+        // As `lucarne generate`: 2.1 hits per visit on average, sized with a margin and cut.
+        let per_day = ((count as f64 * 1.25) / (2.1 * days as f64))
+            .ceil()
+            .max(1.0) as u32;
+        let mut cfg = SynthConfig::new(site.domain.clone(), start, days, per_day);
+        cfg.seed = seed;
+        cfg.max_hits = Some(count);
+        let started = Instant::now();
+        let report = ingest_hits(&state, &site, Generator::new(cfg), bench_country, 10_000)
+            .await
+            .map_err(|r| anyhow::anyhow!("storing synthetic events failed: {}", r.as_str()))?;
+        let stored_in = started.elapsed().as_secs_f64();
+        let events_store = state.events.clone();
+        tokio::task::spawn_blocking(move || events_store.shutdown()).await?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "stored {} events for {} from {} in {:.1} s ({:.0} events/s; acknowledged in {:.1} s, then the store's shutdown), {} dropped",
+            report.stored,
+            site.domain,
+            start.to_rfc3339(),
+            secs,
+            report.stored as f64 / secs.max(1e-9),
+            stored_in,
+            report.dropped
+        );
         Ok(())
     })
 }
@@ -321,14 +500,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
-    let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let last: i64 = store
-        .scalar_i64(&format!(
-            "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {site_id}"
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+fn query(data: &std::path::Path, events: &str, site_id: u32, runs: usize) -> Result<()> {
+    let bench = Bench::open(data, events)?;
+    let store = bench.store();
+    let total = bench.count()?;
+    let last: i64 = bench.last_us(site_id)?;
     let to_day = chrono::DateTime::from_timestamp_micros(last)
         .context("no events")?
         .date_naive();
@@ -349,12 +525,12 @@ fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
         with_sessions: false,
         ..q.clone()
     };
-    let in_range: i64 = store
-        .scalar_i64(&format!(
-            "SELECT count(*)::BIGINT FROM events WHERE site_id = {site_id} AND ts >= make_timestamp({}) AND ts < make_timestamp({})",
-            from.timestamp_micros(),
-            to.timestamp_micros()
-        ))
+    let in_range: i64 = bench
+        .count_between(site_id, from.timestamp_micros(), to.timestamp_micros())
+        .unwrap_or(-1);
+    println!("events store: {}", bench.describe());
+    let exact_visitors = bench
+        .exact_visitors(site_id, from.timestamp_micros(), to.timestamp_micros())
         .unwrap_or(-1);
     let mut times = Vec::new();
     let mut parts = [Vec::new(), Vec::new(), Vec::new()];
@@ -393,8 +569,10 @@ fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
     for p in parts.iter_mut() {
         p.sort_by(f64::total_cmp);
     }
-    let bytes = store.disk_bytes();
-    println!("events in store: {total}; in the 30-day window: {in_range}");
+    let bytes = bench.disk_bytes()?;
+    println!(
+        "events in store: {total}; in the 30-day window: {in_range}; exact distinct visitor ids in the window (SQL count distinct): {exact_visitors}"
+    );
     println!(
         "dashboard (aggregate incl. bounce rate/duration/dark share + daily visitors timeseries + channel breakdown), {runs} runs: median {:.1} ms, p95 {:.1} ms",
         percentile(&times, 0.5),
@@ -428,6 +606,184 @@ fn query(data: &std::path::Path, site_id: u32, runs: usize) -> Result<()> {
     Ok(())
 }
 
+/// The events store a timing runs against, with the few questions the benchmarks ask
+/// that are not in `EventStore` (answered in each engine's SQL).
+enum Bench {
+    Duck(Arc<DuckEvents>),
+    Click {
+        store: Arc<ClickEvents>,
+        url: ClickUrl,
+    },
+}
+
+impl Bench {
+    fn open(data: &std::path::Path, events: &str) -> Result<Bench> {
+        if events.starts_with("clickhouse://") {
+            // The bench only reads: its spool (required by the store) stays empty.
+            let spool = data.join("bench-spool-clickhouse");
+            let node = format!("lucarne-bench-{}", std::process::id());
+            let store =
+                ClickEvents::open(events, &spool, &node, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let url = ClickUrl::parse(events).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Bench::Click {
+                store: Arc::new(store),
+                url,
+            })
+        } else if events == "duckdb" || events.is_empty() {
+            Ok(Bench::Duck(Arc::new(
+                DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )))
+        } else {
+            anyhow::bail!("unknown events store `{events}` (duckdb or clickhouse://…)")
+        }
+    }
+
+    fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Bench::Duck(s) => s.clone(),
+            Bench::Click { store, .. } => store.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Bench::Duck(_) => "DuckDB (embedded)".into(),
+            Bench::Click { url, .. } => format!(
+                "ClickHouse {} ({} server{}{})",
+                ch_version(url, &url.hosts[0]).unwrap_or_else(|_| "?".into()),
+                url.hosts.len(),
+                if url.hosts.len() == 1 { "" } else { "s" },
+                url.cluster
+                    .as_deref()
+                    .map(|c| format!(
+                        ", Distributed over cluster `{c}`, sharded by intHash64(session_id)"
+                    ))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    fn count(&self) -> Result<u64> {
+        match self {
+            Bench::Duck(s) => s.count().map_err(|e| anyhow::anyhow!("{e}")),
+            Bench::Click { store, .. } => store.count().map_err(|e| anyhow::anyhow!("{e}")),
+        }
+    }
+
+    /// The time of the site's last event, microseconds since the epoch.
+    fn last_us(&self, site_id: u32) -> Result<i64> {
+        match self {
+            Bench::Duck(s) => s
+                .scalar_i64(&format!(
+                    "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {site_id}"
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            Bench::Click { url, .. } => ch_i64(
+                url,
+                &url.hosts[0],
+                &format!("SELECT max(ts_us) FROM events WHERE site_id = {site_id}"),
+            ),
+        }
+    }
+
+    fn count_between(&self, site_id: u32, from_us: i64, to_us: i64) -> Result<i64> {
+        match self {
+            Bench::Duck(s) => s
+                .scalar_i64(&format!(
+                    "SELECT count(*)::BIGINT FROM events WHERE site_id = {site_id} AND ts >= make_timestamp({from_us}) AND ts < make_timestamp({to_us})"
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            Bench::Click { url, .. } => ch_i64(
+                url,
+                &url.hosts[0],
+                &format!(
+                    "SELECT count() FROM events WHERE site_id = {site_id} AND ts_us >= {from_us} AND ts_us < {to_us}"
+                ),
+            ),
+        }
+    }
+
+    /// Distinct visitor ids of the site's events in `[from_us, to_us)`, counted exactly.
+    fn exact_visitors(&self, site_id: u32, from_us: i64, to_us: i64) -> Result<i64> {
+        match self {
+            Bench::Duck(s) => s
+                .scalar_i64(&format!(
+                    "SELECT count(DISTINCT visitor_id)::BIGINT FROM events WHERE site_id = {site_id} AND ts >= make_timestamp({from_us}) AND ts < make_timestamp({to_us})"
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            Bench::Click { url, .. } => ch_i64(
+                url,
+                &url.hosts[0],
+                &format!(
+                    "SELECT toInt64(uniqExact(visitor_id)) FROM events WHERE site_id = {site_id} AND ts_us >= {from_us} AND ts_us < {to_us}"
+                ),
+            ),
+        }
+    }
+
+    /// Bytes on disk of the events (DuckDB file + WAL; ClickHouse: active parts of the
+    /// events table on every server).
+    fn disk_bytes(&self) -> Result<u64> {
+        match self {
+            Bench::Duck(s) => Ok(s.disk_bytes()),
+            Bench::Click { url, .. } => {
+                let mut total = 0i64;
+                for host in &url.hosts {
+                    total += ch_i64(
+                        url,
+                        host,
+                        &format!(
+                            "SELECT toInt64(sum(bytes_on_disk)) FROM system.parts WHERE active AND database = '{}' AND table IN ('events', 'events_local')",
+                            url.database
+                        ),
+                    )?;
+                }
+                Ok(total.max(0) as u64)
+            }
+        }
+    }
+}
+
+/// POST `sql` to a ClickHouse server's HTTP interface; the body of the answer.
+fn ch_query(url: &ClickUrl, host: &str, sql: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).with_context(|| format!("connect {host}"))?;
+    let mut auth = String::new();
+    if let Some(u) = &url.user {
+        auth.push_str(&format!("X-ClickHouse-User: {u}\r\n"));
+    }
+    if let Some(p) = &url.password {
+        auth.push_str(&format!("X-ClickHouse-Key: {p}\r\n"));
+    }
+    let head = format!(
+        "POST /?database={} HTTP/1.0\r\nHost: {host}\r\n{auth}Content-Length: {}\r\n\r\n",
+        url.database,
+        sql.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(sql.as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let (status, body) = out
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer")?;
+    if !status.contains(" 200 ") {
+        anyhow::bail!("clickhouse: {}", body.trim());
+    }
+    Ok(body.to_string())
+}
+
+fn ch_i64(url: &ClickUrl, host: &str, sql: &str) -> Result<i64> {
+    let body = ch_query(url, host, sql)?;
+    body.trim()
+        .parse()
+        .with_context(|| format!("not a number from ClickHouse: {body}"))
+}
+
+fn ch_version(url: &ClickUrl, host: &str) -> Result<String> {
+    Ok(ch_query(url, host, "SELECT version()")?.trim().to_string())
+}
+
 fn gzip_len(bytes: &[u8]) -> Result<usize> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -435,31 +791,39 @@ fn gzip_len(bytes: &[u8]) -> Result<usize> {
     Ok(enc.finish()?.len())
 }
 
-fn page(data: &std::path::Path, domain: &str, runs: usize, query: &str) -> Result<()> {
+fn page(
+    data: &std::path::Path,
+    events: &str,
+    meta_url: &str,
+    domain: &str,
+    runs: usize,
+    query: &str,
+) -> Result<()> {
     use lucarne_server::web::auth::Access;
     use lucarne_server::web::dashboard;
     use lucarne_server::{AppState, ServerOptions};
     use lucarne_store::meta::{MetaStore, Role};
-    use std::sync::Arc;
 
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let store = Arc::new(DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?);
-        let meta = MetaStore::open(data)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let bench = {
+            let (data, events) = (data.to_path_buf(), events.to_string());
+            tokio::task::spawn_blocking(move || Bench::open(&data, &events)).await??
+        };
+        let store = bench.store();
+        let meta = if meta_url == "sqlite" || meta_url.is_empty() {
+            MetaStore::open(data).await
+        } else {
+            MetaStore::connect(meta_url).await
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let site = meta
             .site_by_domain(domain)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .with_context(|| format!("no site {domain}"))?;
-        let total = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let last: i64 = store
-            .scalar_i64(&format!(
-                "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {}",
-                site.id
-            ))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let total = bench.count()?;
+        let last: i64 = bench.last_us(site.id)?;
         let last_day = chrono::DateTime::from_timestamp_micros(last)
             .context("no events")?
             .date_naive();

@@ -129,6 +129,15 @@ impl Sessions {
         }
     }
 
+    /// Put back touches that could not be written (newer ones win).
+    pub fn requeue_touched(&self, touched: Vec<(u32, u64, u64, DateTime<Utc>)>) {
+        if let Some(Ok(mut t)) = self.touched.as_ref().map(|m| m.lock()) {
+            for (site, visitor, session, at) in touched {
+                t.entry((site, visitor)).or_insert((session, at));
+            }
+        }
+    }
+
     /// Does this node know a live visit of the visitor (under either id)?
     pub fn is_live(
         &self,

@@ -220,7 +220,8 @@ pub fn spawn_sync(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
             tick.tick().await;
             let touched = state.sessions.drain_touched();
             if let Err(e) = state.meta.touch_visits(&touched).await {
-                tracing::warn!(message = "Could not write shared visits back.", error = %e);
+                tracing::warn!(message = "Could not write shared visits back; retrying.", error = %e);
+                state.sessions.requeue_touched(touched);
             }
             n += 1;
             if n.is_multiple_of(60) {

@@ -109,8 +109,12 @@ impl MetaStore {
         if touched.is_empty() {
             return Ok(());
         }
+        // Rows locked in one order on every node: two nodes writing overlapping visits
+        // back at once cannot deadlock.
+        let mut touched = touched.to_vec();
+        touched.sort_unstable_by_key(|(site, visitor, _, _)| (*site, bits(*visitor)));
         let mut tx = self.pool.begin().await?;
-        for (site, visitor, session, at) in touched {
+        for (site, visitor, session, at) in &touched {
             sqlx::query(
                 "UPDATE live_visits SET last_seen_us = $1 \
                  WHERE site_id = $2 AND visitor_id = $3 AND session_id = $4 AND last_seen_us < $1",
