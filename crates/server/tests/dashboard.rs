@@ -11,15 +11,17 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use lucarne_server::{app, AppState, ServerOptions};
-use lucarne_store::duck::DuckEvents;
-use lucarne_store::meta::{MetaStore, Role};
-use lucarne_store::EventStore;
+use lucarne_store::meta::Role;
 use tower::ServiceExt;
+
+/// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
+mod common;
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
 struct H {
     _dir: tempfile::TempDir,
+    _servers: Option<common::Scale>,
     state: Arc<AppState>,
     router: Router,
     key: String,
@@ -28,7 +30,7 @@ struct H {
 
 async fn harness() -> H {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    let (events, meta, servers) = common::stores(dir.path()).await;
     let site = meta.add_site("example.com", "UTC").await.expect("site");
     meta.add_site("other.org", "UTC").await.expect("site");
     let key = meta.create_api_key("test").await.expect("key");
@@ -48,7 +50,6 @@ async fn harness() -> H {
     )
     .await
     .expect("session");
-    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
     let state = AppState::new(events, meta, &ServerOptions::default())
         .await
         .expect("state");
@@ -56,6 +57,7 @@ async fn harness() -> H {
         router: app(state.clone()),
         state,
         _dir: dir,
+        _servers: servers,
         key,
         cookie: format!("lucarne_session={token}"),
     };
