@@ -15,10 +15,11 @@ use lucarne_core::conversions::GoalKind;
 use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
 use lucarne_server::{app, AppState, ServerOptions};
-use lucarne_store::duck::DuckEvents;
-use lucarne_store::meta::{KeyScope, LinkInput, MetaStore};
-use lucarne_store::EventStore;
+use lucarne_store::meta::{KeyScope, LinkInput};
 use tower::ServiceExt;
+
+/// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
+mod common;
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -26,6 +27,7 @@ const IP: [u8; 4] = [203, 0, 113, 9];
 
 struct Harness {
     _dir: tempfile::TempDir,
+    _servers: Option<common::Scale>,
     state: Arc<AppState>,
     router: Router,
 }
@@ -71,8 +73,7 @@ struct Browser {
 
 async fn empty_harness() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = MetaStore::open(dir.path()).await.expect("meta");
-    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let (events, meta, servers) = common::stores(dir.path()).await;
     let state = AppState::new(events, meta, &ServerOptions::default())
         .await
         .expect("state");
@@ -80,6 +81,7 @@ async fn empty_harness() -> Harness {
         router: app(state.clone()),
         state,
         _dir: dir,
+        _servers: servers,
     }
 }
 
@@ -373,11 +375,10 @@ async fn login_logout() {
 #[tokio::test]
 async fn session_cookie_is_secure_behind_a_tls_proxy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = MetaStore::open(dir.path()).await.expect("meta");
+    let (events, meta, servers) = common::stores(dir.path()).await;
     meta.create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
         .await
         .unwrap();
-    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
     let options = ServerOptions {
         trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
         ..ServerOptions::default()
@@ -387,6 +388,7 @@ async fn session_cookie_is_secure_behind_a_tls_proxy() {
         router: app(state.clone()),
         state,
         _dir: dir,
+        _servers: servers,
     };
     let (pre, token) = h.pre("/login").await;
     let body = serde_urlencoded::to_string([

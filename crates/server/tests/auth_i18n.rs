@@ -3,7 +3,6 @@
 //! setting, then `Accept-Language` — the dashboard's way of choosing.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -12,15 +11,16 @@ use axum::Router;
 use http_body_util::BodyExt;
 use lucarne_server::web::auth::{hash_password, Role};
 use lucarne_server::{app, AppState, ServerOptions};
-use lucarne_store::duck::DuckEvents;
-use lucarne_store::meta::MetaStore;
-use lucarne_store::EventStore;
 use tower::ServiceExt;
+
+/// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
+mod common;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Harness {
     _dir: tempfile::TempDir,
+    _servers: Option<common::Scale>,
     router: Router,
 }
 
@@ -52,8 +52,7 @@ fn field(html: &str, name: &str) -> String {
 /// One site, `a.example`, owned by `owner@a.test` (no locale set).
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = MetaStore::open(dir.path()).await.expect("meta");
-    let events: Arc<dyn EventStore> = Arc::new(DuckEvents::open(dir.path(), 1000).expect("duckdb"));
+    let (events, meta, servers) = common::stores(dir.path()).await;
     let state = AppState::new(events, meta, &ServerOptions::default())
         .await
         .expect("state");
@@ -70,6 +69,7 @@ async fn harness() -> Harness {
     Harness {
         router: app(state),
         _dir: dir,
+        _servers: servers,
     }
 }
 
