@@ -20,6 +20,22 @@ pub struct ShareGraph {
     pub public_visits_without_token: Vec<(String, u64)>,
 }
 
+/// Visit-level numbers per group key: (visits, bounces, duration in seconds), as the
+/// back ends' session queries return them.
+pub(crate) type SessionTotals = std::collections::HashMap<String, (u64, u64, f64)>;
+
+/// Put the visit-level numbers into the event-level rows of the same group key (every
+/// back end composes its reports this way).
+pub(crate) fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &SessionTotals) {
+    for (k, a) in rows.iter_mut() {
+        if let Some((n, b, d)) = sessions.get(k) {
+            a.session_visits = *n;
+            a.bounces = *b;
+            a.duration_secs = *d;
+        }
+    }
+}
+
 /// How a conversion report groups visits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConversionGroup {

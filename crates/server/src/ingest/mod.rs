@@ -81,13 +81,8 @@ async fn run(
         at: Utc::now(),
         salts: state.current_salts(Utc::now()).await,
     };
-    shared::before(
-        state,
-        site.id,
-        pipeline::visitor_ids(site.id, &sender),
-        sender.at,
-    )
-    .await;
+    // Only with several nodes: nothing is computed here for a single node.
+    shared::before(state, site.id, &sender).await;
     let mut row = pipeline::build_row(state, &site, hit, sender);
     shared::after(state, &mut row).await;
     if row.name == pipeline::SURVEY_EVENT

@@ -18,6 +18,7 @@ use lucarne_core::{ChannelGroup, Evidence};
 use lucarne_store::meta::LiveVisit;
 use serde_json::{json, Value};
 
+use super::pipeline::{visitor_ids, Sender};
 use super::sessions::{VisitFields, SESSION_TIMEOUT_MINUTES};
 use crate::state::AppState;
 
@@ -76,13 +77,13 @@ pub fn decode(text: &str) -> Option<VisitFields> {
 
 /// Step before the row is built: adopt the visitor's live visit from the shared table
 /// when this node does not know it.
-pub async fn before(
-    state: &AppState,
-    site_id: u32,
-    (id_now, id_prev): (u64, Option<u64>),
-    now: DateTime<Utc>,
-) {
-    if !state.sessions.is_shared() || state.sessions.is_live(site_id, id_now, id_prev, now) {
+pub async fn before(state: &AppState, site_id: u32, sender: &Sender<'_>) {
+    if !state.sessions.is_shared() {
+        return;
+    }
+    let now = sender.at;
+    let (id_now, id_prev) = visitor_ids(site_id, sender);
+    if state.sessions.is_live(site_id, id_now, id_prev, now) {
         return;
     }
     let ids: Vec<u64> = std::iter::once(id_now).chain(id_prev).collect();

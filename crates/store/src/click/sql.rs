@@ -35,7 +35,8 @@ use serde::Deserialize;
 
 use super::Conn;
 use crate::events::{
-    ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+    merge_sessions, ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
 };
 
 /// A ClickHouse string literal.
@@ -325,7 +326,7 @@ struct VisitAgg {
     duration_us: i64,
 }
 
-type Sessions = HashMap<String, (u64, u64, f64)>;
+type Sessions = crate::events::SessionTotals;
 
 fn visit_rows(conn: &Conn, sql: &str) -> Result<Sessions, StoreError> {
     let rows: Vec<VisitAgg> = fetch(conn, sql)?;
@@ -411,16 +412,6 @@ fn visit_level(
         )
     };
     visit_rows(conn, &sql)
-}
-
-fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &Sessions) {
-    for (k, a) in rows.iter_mut() {
-        if let Some((n, b, d)) = sessions.get(k) {
-            a.session_visits = *n;
-            a.bounces = *b;
-            a.duration_secs = *d;
-        }
-    }
 }
 
 pub fn aggregate(conn: &Conn, q: &ReportQuery) -> Result<Aggregates, StoreError> {

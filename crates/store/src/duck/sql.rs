@@ -14,7 +14,8 @@ use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
 use lucarne_core::token::{NodeKind, TokenNode};
 
 use crate::events::{
-    ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+    merge_sessions, ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
 };
 use lucarne_core::conversions::GoalKind;
 
@@ -351,16 +352,6 @@ fn visit_level(
         )
     };
     visit_rows(conn, &sql, params)
-}
-
-fn merge_sessions(rows: &mut [(String, Aggregates)], sessions: &HashMap<String, (u64, u64, f64)>) {
-    for (k, a) in rows.iter_mut() {
-        if let Some((n, b, d)) = sessions.get(k) {
-            a.session_visits = *n;
-            a.bounces = *b;
-            a.duration_secs = *d;
-        }
-    }
 }
 
 pub fn aggregate(conn: &Connection, q: &ReportQuery) -> Result<Aggregates, StoreError> {
