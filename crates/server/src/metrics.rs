@@ -34,6 +34,10 @@ pub struct Metrics {
     pub link_requests: Family<KindLabels, Counter>,
     pub link_events_dropped: Counter,
     pub conversions: Family<ResultLabels, Counter>,
+    /// With several nodes: shared-visit lookups and claims asked for, by kind.
+    pub shared_visit_requests: Family<KindLabels, Counter>,
+    /// … and the statements that answered them (batches), by kind.
+    pub shared_visit_statements: Family<KindLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -44,7 +48,8 @@ pub struct ResultLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// `click`, `scan`, `preview`, `bot`, `head`, `missing`, `disabled`, `expired`, `limit`.
+    /// Link requests: `click`, `scan`, `preview`, `bot`, `head`, `missing`, `disabled`,
+    /// `expired`, `limit`. Shared visits: `find`, `claim`.
     pub kind: &'static str,
 }
 
@@ -105,7 +110,21 @@ impl Metrics {
             "Server-side conversions (POST /api/v1/conversions), by result",
             conversions.clone(),
         );
+        let shared_visit_requests = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "shared_visit_requests",
+            "Shared-visit lookups and claims asked of the metadata store (several nodes)",
+            shared_visit_requests.clone(),
+        );
+        let shared_visit_statements = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "shared_visit_statements",
+            "Statements that answered them, each for a batch of requests",
+            shared_visit_statements.clone(),
+        );
         Metrics {
+            shared_visit_requests,
+            shared_visit_statements,
             conversions,
             link_requests,
             link_events_dropped,

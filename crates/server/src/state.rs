@@ -48,6 +48,8 @@ pub struct AppState {
     pub events: Arc<dyn EventStore>,
     pub meta: MetaStore,
     pub sessions: Sessions,
+    /// With several nodes: batches this node's shared-visit lookups and claims.
+    pub visit_broker: Option<crate::ingest::shared::Broker>,
     pub tokens: TokenIndex,
     pub links: LinkCache,
     pub link_events: LinkEvents,
@@ -116,6 +118,7 @@ impl AppState {
             .await
             .context("loading visitor salts")?;
         let (link_events, link_rx) = LinkEvents::new();
+        let metrics = Metrics::new();
         let state = Arc::new(AppState {
             links: LinkCache::default(),
             link_events,
@@ -123,6 +126,9 @@ impl AppState {
             public_url: options.public_url.clone(),
             rules,
             events,
+            visit_broker: options
+                .shared_visits
+                .then(|| crate::ingest::shared::Broker::spawn(meta.clone(), &metrics)),
             meta,
             sessions: if options.shared_visits {
                 Sessions::shared(crate::ingest::sessions::MAX_VISITS)
@@ -130,7 +136,7 @@ impl AppState {
                 Sessions::default()
             },
             tokens: TokenIndex::default(),
-            metrics: Metrics::new(),
+            metrics,
             trusted_proxies: options.trusted_proxies.clone(),
             country_header,
             geoip,

@@ -53,9 +53,17 @@ async fn two_nodes() -> (tempfile::TempDir, Node, Node, String) {
 
 impl Node {
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        self.send_from([203, 0, 113, 7], req).await
+    }
+
+    async fn send_from(
+        &self,
+        ip: [u8; 4],
+        req: Request<Body>,
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
         let mut req = req;
         req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
         let resp = self.router.clone().oneshot(req).await.expect("response");
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -65,13 +73,17 @@ impl Node {
     }
 
     async fn pageview(&self, path: &str, referrer: Option<&str>) -> StatusCode {
+        self.pageview_from([203, 0, 113, 7], path, referrer).await
+    }
+
+    async fn pageview_from(&self, ip: [u8; 4], path: &str, referrer: Option<&str>) -> StatusCode {
         let body = json!({"n": "pageview", "u": format!("https://example.com{path}"), "d": "example.com", "r": referrer});
         let req = Request::post("/api/event")
             .header("content-type", "text/plain")
             .header("user-agent", CHROME)
             .body(Body::from(body.to_string()))
             .expect("request");
-        self.send(req).await.0
+        self.send_from(ip, req).await.0
     }
 
     async fn get(&self, uri: &str, key: &str) -> (StatusCode, Value) {
@@ -157,6 +169,63 @@ async fn two_nodes_seeing_a_first_event_at_once_make_one_visit() {
     // Both events carry the winning visit's classification.
     let channels = breakdown(&b, &key, "visit:channel").await;
     assert_eq!(channels.len(), 1, "{channels:?}");
+}
+
+/// The value of one `/metrics` sample, e.g. `lucarne_shared_visit_requests_total{kind="claim"}`.
+fn metric(state: &AppState, sample: &str) -> u64 {
+    state
+        .metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn many_visitors_at_once_on_two_nodes_make_one_visit_each_in_batched_statements() {
+    let (_dir, a, b, key) = two_nodes().await;
+    // 300 visitors, each sending its first two events to the two nodes at once.
+    let visitors: Vec<[u8; 4]> = (0..300u32)
+        .map(|i| [198, 51, (i / 250) as u8, (i % 250) as u8 + 1])
+        .collect();
+    let statuses = futures::future::join_all(visitors.iter().map(|ip| async {
+        let (x, y) = tokio::join!(
+            a.pageview_from(*ip, "/x", Some("android-app://org.telegram.messenger")),
+            b.pageview_from(*ip, "/y", None)
+        );
+        [x, y]
+    }))
+    .await;
+    assert!(statuses
+        .iter()
+        .flatten()
+        .all(|s| *s == StatusCode::ACCEPTED));
+    let (s, v) = a
+        .get(
+            "/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visits,pageviews,visitors",
+            &key,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["results"]["visits"]["value"], 300, "{v}");
+    assert_eq!(v["results"]["pageviews"]["value"], 600, "{v}");
+    // Each node claimed a visit for every visitor it saw first; the claims went out in
+    // far fewer statements than there were claims.
+    for node in [&a, &b] {
+        let claims = metric(
+            &node.state,
+            "lucarne_shared_visit_requests_total{kind=\"claim\"}",
+        );
+        let statements = metric(
+            &node.state,
+            "lucarne_shared_visit_statements_total{kind=\"claim\"}",
+        );
+        assert!(claims > 0, "claims: {claims}");
+        assert!(
+            statements * 4 <= claims,
+            "{claims} claims in {statements} statements"
+        );
+    }
 }
 
 #[tokio::test]

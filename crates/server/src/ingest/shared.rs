@@ -15,11 +15,15 @@ use chrono::{DateTime, Utc};
 use lucarne_core::event::EventRow;
 use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
-use lucarne_store::meta::LiveVisit;
+use lucarne_store::meta::{LiveVisit, MetaStore};
 use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use prometheus_client::metrics::counter::Counter;
 
 use super::pipeline::{visitor_ids, Sender};
 use super::sessions::{VisitFields, SESSION_TIMEOUT_MINUTES};
+use crate::metrics::{KindLabels, Metrics};
 use crate::state::AppState;
 
 fn live_since(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -78,26 +82,27 @@ pub fn decode(text: &str) -> Option<VisitFields> {
 /// Step before the row is built: adopt the visitor's live visit from the shared table
 /// when this node does not know it.
 pub async fn before(state: &AppState, site_id: u32, sender: &Sender<'_>) {
-    if !state.sessions.is_shared() {
+    let Some(broker) = &state.visit_broker else {
         return;
-    }
+    };
     let now = sender.at;
     let (id_now, id_prev) = visitor_ids(site_id, sender);
     if state.sessions.is_live(site_id, id_now, id_prev, now) {
         return;
     }
     let ids: Vec<u64> = std::iter::once(id_now).chain(id_prev).collect();
-    match state.meta.live_visit(site_id, &ids, live_since(now)).await {
-        Ok(Some(v)) => match decode(&v.fields) {
+    let Some(found) = broker.find(site_id, ids, live_since(now)).await else {
+        return;
+    };
+    if let Some(v) = found {
+        match decode(&v.fields) {
             Some(fields) => {
                 state
                     .sessions
                     .adopt(site_id, v.visitor_id, v.session_id, v.last_seen, fields)
             }
             None => tracing::warn!(message = "Shared visit with unreadable fields."),
-        },
-        Ok(None) => {}
-        Err(e) => tracing::warn!(message = "Shared visits unavailable.", error = %e),
+        }
     }
 }
 
@@ -133,7 +138,10 @@ pub fn fields_of(row: &EventRow) -> VisitFields {
 /// Step after the row is built: a visit this event opened is claimed in the shared
 /// table; if another node's visit won, the row joins it.
 pub async fn after(state: &AppState, row: &mut EventRow) {
-    if !state.sessions.is_shared() || !row.entry {
+    let Some(broker) = &state.visit_broker else {
+        return;
+    };
+    if !row.entry {
         return;
     }
     let mine = LiveVisit {
@@ -142,16 +150,8 @@ pub async fn after(state: &AppState, row: &mut EventRow) {
         last_seen: row.ts,
         fields: encode(&fields_of(row)),
     };
-    let won = match state
-        .meta
-        .claim_visit(row.site_id, &mine, live_since(row.ts))
-        .await
-    {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(message = "Shared visits unavailable.", error = %e);
-            return;
-        }
+    let Some(won) = broker.claim(row.site_id, mine.clone()).await else {
+        return;
     };
     if won.session_id == mine.session_id {
         return;
@@ -206,6 +206,161 @@ pub fn join_visit(row: &mut EventRow, session_id: u64, f: &VisitFields) {
     row.visit_share_channel = f.visit_share_channel.clone();
     row.token_status = f.token_status;
     row.link_id = f.link_id;
+}
+
+/// Most lookups or claims sent to the metadata store in one statement.
+const MAX_BATCH: usize = 256;
+
+type Reply<T> = oneshot::Sender<Option<T>>;
+
+struct Find {
+    site_id: u32,
+    ids: Vec<u64>,
+    since: DateTime<Utc>,
+    reply: Reply<Option<LiveVisit>>,
+}
+
+struct Claim {
+    site_id: u32,
+    visit: LiveVisit,
+    reply: Reply<LiveVisit>,
+}
+
+/// Gathers the shared-visit lookups and claims of concurrent events, so the metadata
+/// store sees one statement per batch instead of one round trip per event: each kind
+/// has one worker that takes every request waiting (up to [`MAX_BATCH`]), answers them
+/// all from one query, and starts again. Under light load a batch is one request and
+/// costs what a direct query would.
+pub struct Broker {
+    finds: mpsc::UnboundedSender<Find>,
+    claims: mpsc::UnboundedSender<Claim>,
+}
+
+impl Broker {
+    /// Start the two workers (on the current tokio runtime); they stop when the broker
+    /// is dropped.
+    pub fn spawn(meta: MetaStore, metrics: &Metrics) -> Self {
+        let (finds, find_rx) = mpsc::unbounded_channel();
+        let (claims, claim_rx) = mpsc::unbounded_channel();
+        let counters = |kind| Counters {
+            requests: metrics
+                .shared_visit_requests
+                .get_or_create(&KindLabels { kind })
+                .clone(),
+            statements: metrics
+                .shared_visit_statements
+                .get_or_create(&KindLabels { kind })
+                .clone(),
+        };
+        tokio::spawn(run_finds(meta.clone(), find_rx, counters("find")));
+        tokio::spawn(run_claims(meta, claim_rx, counters("claim")));
+        Broker { finds, claims }
+    }
+
+    /// The visitor's live visit under the first of `ids` that has one; `None` when the
+    /// shared table could not be read (the event then goes on with what this node knows).
+    pub async fn find(
+        &self,
+        site_id: u32,
+        ids: Vec<u64>,
+        since: DateTime<Utc>,
+    ) -> Option<Option<LiveVisit>> {
+        let (reply, answer) = oneshot::channel();
+        self.finds
+            .send(Find {
+                site_id,
+                ids,
+                since,
+                reply,
+            })
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// The visit that wins the visitor's claim (`MetaStore::claim_visits`); `None` when
+    /// the shared table could not be written.
+    pub async fn claim(&self, site_id: u32, visit: LiveVisit) -> Option<LiveVisit> {
+        let (reply, answer) = oneshot::channel();
+        self.claims
+            .send(Claim {
+                site_id,
+                visit,
+                reply,
+            })
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+}
+
+/// A worker's share of the metrics: requests answered, statements sent.
+struct Counters {
+    requests: Counter,
+    statements: Counter,
+}
+
+impl Counters {
+    fn batch(&self, n: usize) {
+        self.requests.inc_by(n as u64);
+        self.statements.inc();
+    }
+}
+
+async fn run_finds(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Find>, counters: Counters) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        counters.batch(jobs.len());
+        let Some(since) = jobs.iter().map(|j| j.since).min() else {
+            continue;
+        };
+        let keys: Vec<(u32, u64)> = jobs
+            .iter()
+            .flat_map(|j| j.ids.iter().map(move |&id| (j.site_id, id)))
+            .collect();
+        match meta.live_visits(&keys, since).await {
+            Ok(found) => {
+                for j in jobs.drain(..) {
+                    let mine = j.ids.iter().find_map(|id| {
+                        found
+                            .iter()
+                            .find(|(site, v)| {
+                                *site == j.site_id && v.visitor_id == *id && v.last_seen >= j.since
+                            })
+                            .map(|(_, v)| v.clone())
+                    });
+                    let _ = j.reply.send(Some(mine));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(message = "Shared visits unavailable.", error = %e, batch = jobs.len());
+                for j in jobs.drain(..) {
+                    let _ = j.reply.send(None);
+                }
+            }
+        }
+    }
+}
+
+async fn run_claims(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Claim>, counters: Counters) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let timeout = chrono::Duration::minutes(SESSION_TIMEOUT_MINUTES);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        counters.batch(jobs.len());
+        let claims: Vec<(u32, LiveVisit)> =
+            jobs.iter().map(|j| (j.site_id, j.visit.clone())).collect();
+        match meta.claim_visits(&claims, timeout).await {
+            Ok(won) => {
+                for (j, w) in jobs.drain(..).zip(won) {
+                    let _ = j.reply.send(Some(w));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(message = "Shared visits unavailable.", error = %e, batch = jobs.len());
+                for j in jobs.drain(..) {
+                    let _ = j.reply.send(None);
+                }
+            }
+        }
+    }
 }
 
 /// Write this node's visit touches back every second, and forget visits idle for two

@@ -2,6 +2,9 @@
 //! continues whichever node its events reach) and version counters (so every node
 //! notices a link edit within a second). See ARCHITECTURE.md, "Scale-out".
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -33,34 +36,91 @@ fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
+/// Append `rows` tuples of `width` numbered placeholders, from `$first` on, each
+/// written through `pattern` (its `{}` is the number): `($2, $3), ($4, $5)`.
+fn tuples(sql: &mut String, rows: usize, width: usize, first: usize, pattern: &str) {
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&pattern.replace("{}", &(first + r * width + c).to_string()));
+        }
+        sql.push(')');
+    }
+}
+
+/// Rows per batched statement: well under both engines' bound-parameter limits.
+const BATCH: usize = 400;
+
+fn site_and_visit(r: &sqlx::any::AnyRow) -> Result<(u32, LiveVisit), MetaError> {
+    let site: i64 = r.try_get("site_id")?;
+    Ok((
+        u32::try_from(site).map_err(|_| MetaError::Invalid(format!("site id {site}")))?,
+        LiveVisit {
+            visitor_id: unbits(r.try_get("visitor_id")?),
+            session_id: unbits(r.try_get("session_id")?),
+            last_seen: from_micros(r.try_get("last_seen_us")?),
+            fields: r.try_get("fields")?,
+        },
+    ))
+}
+
 impl MetaStore {
-    /// The visitor's live visit (last event at or after `since`) under any of `ids`.
+    /// The visitor's live visit (last event at or after `since`) under any of `ids`
+    /// (the first of `ids` that has one).
     pub async fn live_visit(
         &self,
         site_id: u32,
         ids: &[u64],
         since: DateTime<Utc>,
     ) -> Result<Option<LiveVisit>, MetaError> {
-        for &id in ids {
-            let r = sqlx::query(
-                "SELECT session_id, last_seen_us, fields FROM live_visits \
-                 WHERE site_id = $1 AND visitor_id = $2 AND last_seen_us >= $3",
-            )
-            .bind(i64::from(site_id))
-            .bind(bits(id))
-            .bind(micros(since))
-            .fetch_optional(&self.pool)
-            .await?;
-            if let Some(r) = r {
-                return Ok(Some(LiveVisit {
-                    visitor_id: id,
-                    session_id: unbits(r.try_get("session_id")?),
-                    last_seen: from_micros(r.try_get("last_seen_us")?),
-                    fields: r.try_get("fields")?,
-                }));
+        let keys: Vec<(u32, u64)> = ids.iter().map(|&id| (site_id, id)).collect();
+        let found = self.live_visits(&keys, since).await?;
+        Ok(ids.iter().find_map(|id| {
+            found
+                .iter()
+                .find(|(_, v)| v.visitor_id == *id)
+                .map(|(_, v)| v.clone())
+        }))
+    }
+
+    /// The live visits (last event at or after `since`) of many visitors at once, as
+    /// (site, visit): one query per [`BATCH`] keys, so a node looking up the visitors of
+    /// many concurrent events pays one round trip, not one each.
+    pub async fn live_visits(
+        &self,
+        keys: &[(u32, u64)],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(u32, LiveVisit)>, MetaError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH) {
+            let mut sql = String::from(
+                "SELECT site_id, visitor_id, session_id, last_seen_us, fields FROM live_visits \
+                 WHERE last_seen_us >= $1 AND (",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                let _ = write!(
+                    sql,
+                    "(site_id = ${} AND visitor_id = ${})",
+                    2 + 2 * i,
+                    3 + 2 * i
+                );
+            }
+            sql.push(')');
+            let mut q = sqlx::query(&sql).bind(micros(since));
+            for (site, visitor) in chunk {
+                q = q.bind(i64::from(*site)).bind(bits(*visitor));
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(site_and_visit(&r)?);
             }
         }
-        Ok(None)
+        Ok(out)
     }
 
     /// Claim a new visit for the visitor, atomically: if another node holds a live visit
@@ -72,61 +132,97 @@ impl MetaStore {
         visit: &LiveVisit,
         live_since: DateTime<Utc>,
     ) -> Result<LiveVisit, MetaError> {
-        let r = sqlx::query(
-            "INSERT INTO live_visits (site_id, visitor_id, session_id, last_seen_us, fields) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (site_id, visitor_id) DO UPDATE SET \
-               session_id = CASE WHEN live_visits.last_seen_us < $6 \
-                                 THEN excluded.session_id ELSE live_visits.session_id END, \
-               fields = CASE WHEN live_visits.last_seen_us < $6 \
-                             THEN excluded.fields ELSE live_visits.fields END, \
-               last_seen_us = CASE WHEN live_visits.last_seen_us < excluded.last_seen_us \
-                                   THEN excluded.last_seen_us ELSE live_visits.last_seen_us END \
-             RETURNING session_id, last_seen_us, fields",
-        )
-        .bind(i64::from(site_id))
-        .bind(bits(visit.visitor_id))
-        .bind(bits(visit.session_id))
-        .bind(micros(visit.last_seen))
-        .bind(&visit.fields)
-        .bind(micros(live_since))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(LiveVisit {
-            visitor_id: visit.visitor_id,
-            session_id: unbits(r.try_get("session_id")?),
-            last_seen: from_micros(r.try_get("last_seen_us")?),
-            fields: r.try_get("fields")?,
-        })
+        let won = self
+            .claim_visits(&[(site_id, visit.clone())], visit.last_seen - live_since)
+            .await?;
+        won.into_iter()
+            .next()
+            .ok_or_else(|| MetaError::Invalid("claim returned no visit".into()))
+    }
+
+    /// Claim many visits at once, each as [`claim_visit`](Self::claim_visit) does: a
+    /// visit held elsewhere whose last event is within `timeout` of the claiming event
+    /// wins. One statement per [`BATCH`] claims, rows in one order on every node (two
+    /// nodes claiming overlapping visitors cannot deadlock). Returns the winning visit of
+    /// each claim, in the order of `claims`; two claims of one visitor in a batch both
+    /// get the first one's outcome.
+    pub async fn claim_visits(
+        &self,
+        claims: &[(u32, LiveVisit)],
+        timeout: chrono::Duration,
+    ) -> Result<Vec<LiveVisit>, MetaError> {
+        let mut order: Vec<usize> = (0..claims.len()).collect();
+        order.sort_by_key(|&i| (claims[i].0, bits(claims[i].1.visitor_id)));
+        order.dedup_by_key(|i| (claims[*i].0, claims[*i].1.visitor_id));
+        let mut won: HashMap<(u32, u64), LiveVisit> = HashMap::with_capacity(order.len());
+        for chunk in order.chunks(BATCH) {
+            let mut sql = String::from(
+                "INSERT INTO live_visits (site_id, visitor_id, session_id, last_seen_us, fields) \
+                 VALUES ",
+            );
+            tuples(&mut sql, chunk.len(), 5, 2, "${}");
+            sql.push_str(
+                " ON CONFLICT (site_id, visitor_id) DO UPDATE SET \
+                   session_id = CASE WHEN live_visits.last_seen_us < excluded.last_seen_us - $1 \
+                                     THEN excluded.session_id ELSE live_visits.session_id END, \
+                   fields = CASE WHEN live_visits.last_seen_us < excluded.last_seen_us - $1 \
+                                 THEN excluded.fields ELSE live_visits.fields END, \
+                   last_seen_us = CASE WHEN live_visits.last_seen_us < excluded.last_seen_us \
+                                       THEN excluded.last_seen_us ELSE live_visits.last_seen_us END \
+                 RETURNING site_id, visitor_id, session_id, last_seen_us, fields",
+            );
+            let mut q = sqlx::query(&sql).bind(timeout.num_microseconds().unwrap_or(i64::MAX));
+            for &i in chunk {
+                let (site, v) = &claims[i];
+                q = q
+                    .bind(i64::from(*site))
+                    .bind(bits(v.visitor_id))
+                    .bind(bits(v.session_id))
+                    .bind(micros(v.last_seen))
+                    .bind(&v.fields);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let (site, v) = site_and_visit(&r)?;
+                won.insert((site, v.visitor_id), v);
+            }
+        }
+        claims
+            .iter()
+            .map(|(site, v)| {
+                won.get(&(*site, v.visitor_id)).cloned().ok_or_else(|| {
+                    MetaError::Invalid(format!("no claimed visit for visitor {}", v.visitor_id))
+                })
+            })
+            .collect()
     }
 
     /// Write back the last event times of visits this node touched: (site, visitor,
-    /// visit, last event). A visit that has been replaced meanwhile is left alone.
+    /// visit, last event). A visit that has been replaced meanwhile is left alone. One
+    /// statement per [`BATCH`] visits, in one row order on every node.
     pub async fn touch_visits(
         &self,
         touched: &[(u32, u64, u64, DateTime<Utc>)],
     ) -> Result<(), MetaError> {
-        if touched.is_empty() {
-            return Ok(());
-        }
-        // Rows locked in one order on every node: two nodes writing overlapping visits
-        // back at once cannot deadlock.
         let mut touched = touched.to_vec();
         touched.sort_unstable_by_key(|(site, visitor, _, _)| (*site, bits(*visitor)));
-        let mut tx = self.pool.begin().await?;
-        for (site, visitor, session, at) in &touched {
-            sqlx::query(
-                "UPDATE live_visits SET last_seen_us = $1 \
-                 WHERE site_id = $2 AND visitor_id = $3 AND session_id = $4 AND last_seen_us < $1",
-            )
-            .bind(micros(*at))
-            .bind(i64::from(*site))
-            .bind(bits(*visitor))
-            .bind(bits(*session))
-            .execute(&mut *tx)
-            .await?;
+        for chunk in touched.chunks(BATCH) {
+            let mut sql = String::from("WITH v (s, vi, se, t) AS (VALUES ");
+            tuples(&mut sql, chunk.len(), 4, 1, "CAST(${} AS BIGINT)");
+            sql.push_str(
+                ") UPDATE live_visits SET last_seen_us = v.t FROM v \
+                 WHERE live_visits.site_id = v.s AND live_visits.visitor_id = v.vi \
+                   AND live_visits.session_id = v.se AND live_visits.last_seen_us < v.t",
+            );
+            let mut q = sqlx::query(&sql);
+            for (site, visitor, session, at) in chunk {
+                q = q
+                    .bind(i64::from(*site))
+                    .bind(bits(*visitor))
+                    .bind(bits(*session))
+                    .bind(micros(*at));
+            }
+            q.execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -304,6 +400,73 @@ mod tests {
         );
         assert_eq!(m.purge_visits(t3).await.unwrap(), 0);
         assert_eq!(m.purge_visits(t3 + Duration::seconds(1)).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn visits_are_claimed_and_found_in_batches() {
+        for db in TestDb::both() {
+            let m = db.open().await;
+            batches_on(&m).await;
+        }
+    }
+
+    async fn batches_on(m: &MetaStore) {
+        let t0: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
+        let visit = |visitor: u64, session: u64, at: DateTime<Utc>| LiveVisit {
+            visitor_id: visitor,
+            session_id: session,
+            last_seen: at,
+            fields: format!("{{\"s\":{session}}}"),
+        };
+        // 1,000 visitors over three sites (more than one statement's worth).
+        let claims: Vec<(u32, LiveVisit)> = (0..1000u64)
+            .map(|i| ((i % 3) as u32 + 1, visit(u64::MAX - i, i, t0)))
+            .collect();
+        let won = m
+            .claim_visits(&claims, Duration::minutes(30))
+            .await
+            .unwrap();
+        assert_eq!(won.len(), 1000);
+        assert!(won.iter().zip(&claims).all(|(w, (_, c))| w == c));
+        // A second batch a minute later: every visitor already has a live visit, which
+        // wins; two claims of one visitor in the batch get the same answer; a visitor
+        // idle for 31 minutes opens a new visit.
+        let t1 = t0 + Duration::minutes(1);
+        let again = vec![
+            (1, visit(u64::MAX, 5000, t1)),
+            (1, visit(u64::MAX, 5001, t1)),
+            (2, visit(u64::MAX - 1, 5002, t1)),
+            (1, visit(77, 5003, t1)),
+        ];
+        let won = m.claim_visits(&again, Duration::minutes(30)).await.unwrap();
+        let sessions: Vec<u64> = won.iter().map(|v| v.session_id).collect();
+        assert_eq!(sessions, vec![0, 0, 1, 5003]);
+        assert_eq!(won[0].last_seen, t1);
+        let t2 = t1 + Duration::minutes(31);
+        let won = m
+            .claim_visits(&[(1, visit(u64::MAX - 3, 6000, t2))], Duration::minutes(30))
+            .await
+            .unwrap();
+        assert_eq!(won[0].session_id, 6000);
+        // Found in one call, by site and visitor; the wrong site finds nothing.
+        let keys: Vec<(u32, u64)> = (0..1000u64)
+            .map(|i| ((i % 3) as u32 + 1, u64::MAX - i))
+            .collect();
+        let found = m.live_visits(&keys, t0).await.unwrap();
+        assert_eq!(found.len(), 1000);
+        let found = m.live_visits(&[(2, u64::MAX), (1, 77)], t0).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 1);
+        assert_eq!(found[0].1.session_id, 5003);
+        // Touches of many visits in one call.
+        let t3 = t2 + Duration::minutes(1);
+        let touched: Vec<(u32, u64, u64, DateTime<Utc>)> = (0..1000u64)
+            .map(|i| ((i % 3) as u32 + 1, u64::MAX - i, i, t3))
+            .collect();
+        m.touch_visits(&touched).await.unwrap();
+        let found = m.live_visits(&keys, t3).await.unwrap();
+        // All but the visitor whose visit was replaced by session 6000.
+        assert_eq!(found.len(), 999);
     }
 
     #[tokio::test]
