@@ -4,7 +4,8 @@
 //! is moved into a real ClickHouse and PostgreSQL; a node on those back ends (with a new,
 //! empty data directory) then answers the stats API as the embedded server did before,
 //! redirects the link, honours the key and remembers the order id. A second run is refused
-//! and changes nothing.
+//! and changes nothing. The same directory moved into a two-shard ClickHouse cluster
+//! (`?cluster=`) lands with each event on exactly one shard, both shards holding some.
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{Duration, Utc};
 use lucarne_core::token::Token;
-use lucarne_testkit::clickhouse::ClickHouseServer;
+use lucarne_testkit::clickhouse::{start_cluster, ClickHouseServer};
 use lucarne_testkit::postgres::PostgresServer;
 use serde_json::{json, Value};
 use support::*;
@@ -201,10 +202,48 @@ fn compare(before: &Reports, after: &Reports) {
     assert_eq!(before.cascades, after.cascades, "the cascades");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothing_lost() {
-    let source = tempfile::tempdir().expect("source data directory");
-    let data = source.path();
+const PROXIES: [(&str, &str); 1] = [("LUCARNE_TRUSTED_PROXIES", "127.0.0.1")];
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// What the CLI lists of example.com's metadata (ids included).
+#[derive(Debug, PartialEq, Eq)]
+struct Listings {
+    links: String,
+    goals: String,
+    keys: String,
+}
+
+fn listings(data: &std::path::Path, env: &[(&str, &str)]) -> Listings {
+    Listings {
+        links: cli_with_env(data, &["link", "list", "--site", "example.com"], env),
+        goals: cli_with_env(data, &["goal", "list", "example.com"], env),
+        keys: cli_with_env(data, &["key", "list"], env),
+    }
+}
+
+/// A data directory of the embedded default, made with the real binary, and what it
+/// answered before the move.
+struct Source {
+    dir: tempfile::TempDir,
+    key: String,
+    listings: Listings,
+    /// The server-side conversion sent before the move (its order id stays known).
+    order: Value,
+    before: Reports,
+}
+
+/// Synthetic traffic, a second site without events, site options, goals, a short link, a
+/// key, a share cascade, a link click and its visit, a server-side conversion with an order
+/// id; the reports taken, then the server stopped.
+async fn embedded_source(client: &reqwest::Client) -> Source {
+    let dir = tempfile::tempdir().expect("source data directory");
+    let data = dir.path();
 
     // --- The embedded default, made with the real binary. ---
     let out = cli(
@@ -263,22 +302,19 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
         ],
     );
     let key = create_key(data);
-    let links_before = cli(data, &["link", "list", "--site", "example.com"]);
-    assert!(links_before.contains("/l/spring"), "{links_before}");
+    let listings = listings(data, &[]);
+    assert!(listings.links.contains("/l/spring"), "{listings:?}");
+    assert_eq!(listings.goals.lines().count(), 2, "{listings:?}");
+    assert_eq!(listings.keys.lines().count(), 1, "{listings:?}");
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client");
-    let proxies = [("LUCARNE_TRUSTED_PROXIES", "127.0.0.1")];
-    let mut embedded = Lucarne::start_with_env(data, &proxies);
+    let mut embedded = Lucarne::start_with_env(data, &PROXIES);
 
     // A share cascade: A shares on WhatsApp, B opens it and buys, C opens B's address.
     let (va, s, vb, vc, vd) = (tok(101), tok(102), tok(103), tok(104), tok(105));
     let article = "https://example.com/article";
     let hit = |name: &str, url: String, token: &str| json!({"n": name, "u": url, "d": "example.com", "r": null, "t": token});
     send(
-        &client,
+        client,
         &embedded,
         "198.51.100.1",
         hit("pageview", article.into(), &va),
@@ -286,9 +322,9 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     .await;
     let mut share = hit("share", format!("{article}#lc={va}"), &s);
     share["p"] = json!({"channel": "whatsapp"});
-    send(&client, &embedded, "198.51.100.1", share).await;
+    send(client, &embedded, "198.51.100.1", share).await;
     send(
-        &client,
+        client,
         &embedded,
         "198.51.100.2",
         hit("pageview", format!("{article}#lc={s}"), &vb),
@@ -296,9 +332,9 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     .await;
     let mut purchase = json!({"n": "purchase", "u": article, "d": "example.com"});
     purchase["$"] = json!({"amount": "25.00", "currency": "EUR"});
-    send(&client, &embedded, "198.51.100.2", purchase).await;
+    send(client, &embedded, "198.51.100.2", purchase).await;
     send(
-        &client,
+        client,
         &embedded,
         "198.51.100.3",
         hit("pageview", format!("{article}#lc={vb}"), &vc),
@@ -322,7 +358,7 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
         .to_string();
     assert!(landing.contains("lc="), "{landing}");
     send(
-        &client,
+        client,
         &embedded,
         "198.51.100.4",
         hit("pageview", landing, &vd),
@@ -343,7 +379,7 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
         .expect("server-side conversion");
     assert_eq!(resp.status().as_u16(), 202, "{}", embedded.log());
 
-    let before = reports(&client, &embedded, &key).await;
+    let before = reports(client, &embedded, &key).await;
     // The data is worth comparing: each report has something in it.
     let events_before = num(&before.aggregate["results"]["events"]["value"]);
     assert!(events_before > 3000, "{:?}", before.aggregate);
@@ -380,81 +416,72 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     );
     let status = embedded.terminate(std::time::Duration::from_secs(30));
     assert!(status.success(), "{status}: {}", embedded.log());
+    Source {
+        dir,
+        key,
+        listings,
+        order,
+        before,
+    }
+}
 
-    // --- The scale-out back ends, really started. ---
-    let clickhouse = ClickHouseServer::start().expect("ClickHouse (scripts/install-test-deps.sh)");
-    let postgres = PostgresServer::start().expect("PostgreSQL (scripts/install-test-deps.sh)");
-    let events_url = clickhouse.url("lucarne");
-    let meta_url = postgres.create_database("lucarne").expect("a database");
-
+/// `lucarne migrate` of `data` into the two targets; checks what it prints (the metadata
+/// copied, the events of each site counted alike on both sides, the staging spool gone)
+/// and returns the events per site id counted in DuckDB.
+fn migrate(data: &std::path::Path, events_url: &str, meta_url: &str) -> BTreeMap<u32, u64> {
     let out = cli(
         data,
-        &[
-            "migrate",
-            "--to-events",
-            &events_url,
-            "--to-meta",
-            &meta_url,
-        ],
+        &["migrate", "--to-events", events_url, "--to-meta", meta_url],
     );
     eprintln!("lucarne migrate:\n{out}");
     assert!(out.contains("metadata copied"), "{out}");
     assert!(out.contains("2 sites"), "{out}");
     assert!(out.contains("2 goals"), "{out}");
-    let row = out
-        .lines()
-        .find(|l| l.starts_with("example.com"))
-        .unwrap_or_else(|| panic!("no count for example.com:\n{out}"));
-    let counts: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(counts.len(), 4, "{row}");
-    assert_eq!(counts[2], counts[3], "DuckDB and ClickHouse agree: {row}");
-    let blog = out
-        .lines()
-        .find(|l| l.starts_with("blog.example.org"))
-        .unwrap_or_else(|| panic!("no line for the site without events:\n{out}"));
+    let mut counts = BTreeMap::new();
+    for domain in ["example.com", "blog.example.org"] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(domain))
+            .unwrap_or_else(|| panic!("no count for {domain}:\n{out}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols.len(), 4, "{row}");
+        assert_eq!(cols[2], cols[3], "DuckDB and ClickHouse agree: {row}");
+        let (id, n) = (
+            cols[1].parse::<u32>().expect("a site id"),
+            cols[2].parse::<u64>().expect("a count"),
+        );
+        counts.insert(id, n);
+    }
     assert_eq!(
-        blog.split_whitespace().collect::<Vec<_>>(),
-        ["blog.example.org", "2", "0", "0"],
-        "{out}"
+        counts,
+        BTreeMap::from([(1, counts[&1]), (2, 0)]),
+        "example.com is site 1; blog.example.org (2) has no events: {out}"
     );
+    assert!(counts[&1] > 3000, "{out}");
     assert!(out.contains("migration complete"), "{out}");
     assert!(
         !data.join("spool-migrate").exists(),
         "the staging spool is removed"
     );
+    counts
+}
 
-    // A second run is refused by both targets, and copies nothing.
-    let (ok, _, err) = try_cli(
-        data,
-        &[
-            "migrate",
-            "--to-events",
-            &events_url,
-            "--to-meta",
-            &meta_url,
-        ],
-    );
-    assert!(!ok, "a second run is refused");
-    assert!(err.contains("already holds events of example.com"), "{err}");
-    let (ok, _, err) = try_cli(data, &["migrate", "--to-meta", &meta_url]);
-    assert!(!ok, "a second metadata copy is refused");
-    assert!(err.contains("not empty"), "{err}");
-    let (ok, _, err) = try_cli(data, &["migrate"]);
-    assert!(!ok && err.contains("--to-events"), "{err}");
-
+/// A node on the scale-out back ends, with a new, empty data directory: the metadata read
+/// from PostgreSQL is the source's, the reports answer as before, the key, the short link
+/// and the order id work, and new metadata gets fresh ids.
+async fn check_node(client: &reqwest::Client, source: &Source, events_url: &str, meta_url: &str) {
     // --- A node on the scale-out back ends, with a new, empty data directory. ---
     let node_dir = tempfile::tempdir().expect("node data directory");
     let env = [
-        ("LUCARNE_EVENTS", events_url.as_str()),
-        ("LUCARNE_META", meta_url.as_str()),
+        ("LUCARNE_EVENTS", events_url),
+        ("LUCARNE_META", meta_url),
         ("LUCARNE_NODE_ID", "node-a"),
     ];
-    let links_after = cli_with_env(
-        node_dir.path(),
-        &["link", "list", "--site", "example.com"],
-        &env,
+    assert_eq!(
+        listings(node_dir.path(), &env),
+        source.listings,
+        "the links (ids, clicks), goals and keys, read from PostgreSQL"
     );
-    assert_eq!(links_after, links_before, "the links, their ids and clicks");
     let sites = cli_with_env(node_dir.path(), &["site", "list"], &env);
     assert_eq!(
         sites.lines().collect::<Vec<_>>(),
@@ -463,10 +490,10 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     );
 
     let mut env_proxied = env.to_vec();
-    env_proxied.extend(proxies);
+    env_proxied.extend(PROXIES);
     let node = Lucarne::start_with_env(node_dir.path(), &env_proxied);
-    let after = reports(&client, &node, &key).await;
-    compare(&before, &after);
+    let after = reports(client, &node, &source.key).await;
+    compare(&source.before, &after);
 
     // The key still works, and only the key: another is refused.
     let resp = client
@@ -504,8 +531,8 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     // The order id recorded before the move still counts once.
     let resp = client
         .post(format!("{}/api/v1/conversions", node.url()))
-        .bearer_auth(&key)
-        .json(&order)
+        .bearer_auth(&source.key)
+        .json(&source.order)
         .send()
         .await
         .expect("server-side conversion");
@@ -516,4 +543,106 @@ async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothin
     // New metadata gets fresh ids after the copied ones.
     let out = cli_with_env(node_dir.path(), &["site", "add", "new.example"], &env);
     assert!(out.contains("(id 3,"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_data_directory_moves_to_clickhouse_and_postgres_with_nothing_lost() {
+    let client = client();
+    let source = embedded_source(&client).await;
+    let data = source.dir.path();
+
+    // --- The scale-out back ends, really started. ---
+    let clickhouse = ClickHouseServer::start().expect("ClickHouse (scripts/install-test-deps.sh)");
+    let postgres = PostgresServer::start().expect("PostgreSQL (scripts/install-test-deps.sh)");
+    let events_url = clickhouse.url("lucarne");
+    let meta_url = postgres.create_database("lucarne").expect("a database");
+    migrate(data, &events_url, &meta_url);
+
+    // A second run is refused by both targets, and copies nothing.
+    let (ok, _, err) = try_cli(
+        data,
+        &[
+            "migrate",
+            "--to-events",
+            &events_url,
+            "--to-meta",
+            &meta_url,
+        ],
+    );
+    assert!(!ok, "a second run is refused");
+    assert!(err.contains("already holds events of example.com"), "{err}");
+    let (ok, _, err) = try_cli(data, &["migrate", "--to-meta", &meta_url]);
+    assert!(!ok, "a second metadata copy is refused");
+    assert!(err.contains("not empty"), "{err}");
+    let (ok, _, err) = try_cli(data, &["migrate"]);
+    assert!(!ok && err.contains("--to-events"), "{err}");
+
+    check_node(&client, &source, &events_url, &meta_url).await;
+}
+
+/// `site_id → events` of one ClickHouse table (tab-separated answer).
+fn table_counts(server: &ClickHouseServer, table: &str) -> BTreeMap<u32, u64> {
+    let sql = format!("SELECT site_id, count() FROM {table} GROUP BY site_id");
+    let out = server
+        .query(&sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e:#}"));
+    out.lines()
+        .map(|l| {
+            let (site, n) = l.split_once('\t').unwrap_or_else(|| panic!("{sql}: {out}"));
+            (
+                site.parse().expect("a site id"),
+                n.parse().expect("a count"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_data_directory_moves_to_a_two_shard_cluster_with_nothing_lost() {
+    let client = client();
+    let source = embedded_source(&client).await;
+    let data = source.dir.path();
+
+    let cluster = start_cluster(2).expect("two ClickHouse shards (scripts/install-test-deps.sh)");
+    let postgres = PostgresServer::start().expect("PostgreSQL (scripts/install-test-deps.sh)");
+    let events_url = cluster.url("lucarne");
+    let meta_url = postgres.create_database("lucarne").expect("a database");
+    let counts = migrate(data, &events_url, &meta_url);
+
+    // Every event is on one shard: both shards hold some, together all, each once.
+    let mut on_shards: BTreeMap<u32, u64> = BTreeMap::new();
+    for (i, shard) in cluster.servers.iter().enumerate() {
+        let engine = shard
+            .query(
+                "SELECT engine FROM system.tables WHERE database = 'lucarne' AND name = 'events'",
+            )
+            .expect("system.tables");
+        assert_eq!(
+            engine.trim(),
+            "Distributed",
+            "shard {i}: `events` is Distributed"
+        );
+        let local = table_counts(shard, "lucarne.events_local");
+        eprintln!("shard {i}: {local:?}");
+        let n = local.get(&1).copied().unwrap_or(0);
+        assert!(
+            n > 0 && n < counts[&1],
+            "shard {i} holds a part of example.com's {} events, not {n}",
+            counts[&1]
+        );
+        for (site, n) in local {
+            *on_shards.entry(site).or_default() += n;
+        }
+        // The Distributed table, read through either shard, sees every row once.
+        let through = table_counts(shard, "lucarne.events");
+        assert_eq!(through.get(&1), Some(&counts[&1]), "through shard {i}");
+        assert_eq!(through.get(&2), None, "through shard {i}");
+    }
+    assert_eq!(
+        on_shards,
+        BTreeMap::from([(1, counts[&1])]),
+        "the shards hold DuckDB's events, each once"
+    );
+
+    check_node(&client, &source, &events_url, &meta_url).await;
 }

@@ -13,9 +13,14 @@
 //! let url = pg.create_database("meta_test")?; // postgres://postgres@127.0.0.1:PORT/meta_test
 //! # anyhow::Ok(())
 //! ```
+//!
+//! [`PostgresServer::start_tls`] starts one with `ssl = on`: a throw-away certificate
+//! authority and a server certificate for `127.0.0.1` and `localhost` are made at start-up
+//! with the `openssl` command (package `openssl`), so that clients can connect with
+//! `sslmode=require`, or `sslmode=verify-full&sslrootcert=<PostgresServer::ca_cert>`.
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +43,8 @@ pub struct PostgresServer {
     run_as: Option<(u32, u32)>,
     child: Option<Child>,
     started_in: Duration,
+    /// The certificate files when the server runs with `ssl = on`.
+    tls: Option<TlsFiles>,
     /// Dropped last: removes the data directory once the server is stopped.
     dir: Option<tempfile::TempDir>,
 }
@@ -49,14 +56,38 @@ impl std::fmt::Debug for PostgresServer {
             .field("data", &self.data)
             .field("port", &self.port)
             .field("started_in", &self.started_in)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
+}
+
+/// The certificates of a server started with [`PostgresServer::start_tls`].
+#[derive(Debug, Clone)]
+struct TlsFiles {
+    /// The certificate authority that signed the server's certificate (PEM).
+    ca: PathBuf,
+    /// The server's certificate (PEM, for `127.0.0.1` and `localhost`).
+    cert: PathBuf,
+    /// The server's private key (PEM, readable by the server's user only).
+    key: PathBuf,
 }
 
 impl PostgresServer {
     /// Create a cluster in a new temporary directory and start it; returns once it
     /// accepts connections.
     pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`PostgresServer::start`], with `ssl = on`: a certificate authority and a
+    /// server certificate (for `127.0.0.1` and `localhost`) are made for this server with
+    /// the `openssl` command. Clients may connect with or without TLS (`sslmode=disable`
+    /// still works); [`PostgresServer::ca_cert`] is the file for `sslrootcert`.
+    pub fn start_tls() -> Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self> {
         let began = Instant::now();
         let bin = bin_dir()?;
         let run_as = if running_as_root()? {
@@ -88,6 +119,7 @@ impl PostgresServer {
             run_as,
             child: None,
             started_in: Duration::ZERO,
+            tls: None,
             dir: Some(dir),
         };
 
@@ -115,6 +147,9 @@ impl PostgresServer {
             .context("run initdb")?;
         if !status.success() {
             bail!("initdb failed ({status}):\n{}", read_log(&initdb_log));
+        }
+        if tls {
+            server.tls = Some(make_certificates(&root.join("tls"), run_as)?);
         }
 
         // A port that is free now may be taken before the server binds it: retry a few times.
@@ -159,6 +194,12 @@ impl PostgresServer {
     /// The port it listens on (127.0.0.1 only).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The certificate authority that signed the server's certificate (a PEM file, for
+    /// `sslrootcert=`), when it was started with [`PostgresServer::start_tls`].
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
     }
 
     /// How long `start` took (cluster creation included).
@@ -218,8 +259,15 @@ impl PostgresServer {
 
     fn spawn_and_wait(&mut self, socket_dir: &Path, log: &Path) -> Result<()> {
         let out = create_log(log)?;
-        let child = self
-            .tool("postgres")
+        let mut postgres = self.tool("postgres");
+        if let Some(tls) = &self.tls {
+            postgres
+                .args(["-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", tls.cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", tls.key.display()));
+        }
+        let child = postgres
             .arg("-D")
             .arg(&self.data)
             .arg("-p")
@@ -379,6 +427,106 @@ fn postgres_user() -> Result<(u32, u32)> {
     Ok((id("-u")?, id("-g")?))
 }
 
+/// Make a certificate authority and a server certificate it signs (for `127.0.0.1` and
+/// `localhost`, valid for two days) in `dir`, with the `openssl` command. Under root the
+/// server's key is given to the `postgres` user: PostgreSQL wants its key readable by
+/// itself only.
+fn make_certificates(dir: &Path, run_as: Option<(u32, u32)>) -> Result<TlsFiles> {
+    const CA_CONFIG: &str = "[req]\n\
+        distinguished_name = dn\n\
+        prompt = no\n\
+        x509_extensions = ca\n\
+        [dn]\n\
+        CN = Lucarne test CA\n\
+        [ca]\n\
+        basicConstraints = critical, CA:TRUE\n\
+        keyUsage = critical, keyCertSign, cRLSign\n\
+        subjectKeyIdentifier = hash\n";
+    const SERVER_CONFIG: &str = "[req]\n\
+        distinguished_name = dn\n\
+        prompt = no\n\
+        [dn]\n\
+        CN = 127.0.0.1\n\
+        [server]\n\
+        basicConstraints = critical, CA:FALSE\n\
+        keyUsage = critical, digitalSignature, keyEncipherment\n\
+        extendedKeyUsage = serverAuth\n\
+        subjectAltName = IP:127.0.0.1, DNS:localhost\n\
+        subjectKeyIdentifier = hash\n\
+        authorityKeyIdentifier = keyid\n";
+
+    std::fs::create_dir(dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::write(dir.join("ca.cnf"), CA_CONFIG).context("write ca.cnf")?;
+    std::fs::write(dir.join("server.cnf"), SERVER_CONFIG).context("write server.cnf")?;
+    let files = TlsFiles {
+        ca: dir.join("ca.crt"),
+        cert: dir.join("server.crt"),
+        key: dir.join("server.key"),
+    };
+    let openssl = |args: &[&str]| -> Result<()> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .context("run openssl (install the openssl package)")?;
+        if !output.status.success() {
+            bail!(
+                "openssl {} failed ({}): {}",
+                args.first().copied().unwrap_or_default(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    openssl(
+        &[
+            &["req", "-x509", "-config", "ca.cnf", "-nodes", "-days", "2"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.crt"],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        &[
+            &["req", "-new", "-config", "server.cnf", "-nodes"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+    )?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.cnf",
+        "-extensions",
+        "server",
+        "-out",
+        "server.crt",
+    ])?;
+    if let Some((uid, gid)) = run_as {
+        for file in [&files.cert, &files.key] {
+            std::os::unix::fs::chown(file, Some(uid), Some(gid))
+                .with_context(|| format!("give {} to the postgres user", file.display()))?;
+        }
+    }
+    std::fs::set_permissions(&files.key, std::fs::Permissions::from_mode(0o600))
+        .context("make the server key private")?;
+    Ok(files)
+}
+
 fn create_log(path: &Path) -> Result<File> {
     File::options()
         .create(true)
@@ -413,6 +561,19 @@ mod tests {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "server stopped"
         );
+    }
+
+    #[test]
+    fn starts_with_tls() {
+        let pg = PostgresServer::start_tls().expect("start PostgreSQL with ssl = on");
+        let ca = pg.ca_cert().expect("a CA certificate").to_path_buf();
+        let pem = std::fs::read_to_string(&ca).expect("read the CA certificate");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        pg.create_database("testkit_tls").expect("createdb");
+        assert!(PostgresServer::start()
+            .expect("start PostgreSQL")
+            .ca_cert()
+            .is_none());
     }
 
     #[test]
