@@ -5,8 +5,10 @@
 #
 #   sudo scripts/install-test-deps.sh
 #
-# Sections: browser (tests/browser.rs). Add one function per dependency below and call
-# it from main.
+# Sections: browser (tests/browser.rs), MaxMind writer (GeoIP fixtures), ClickHouse
+# (Debian's clickhouse-server 18.16), chdb (PyPI: ClickHouse 26.9's engine as a Python
+# module, so the ClickHouse back end's tests also run on a current release), PostgreSQL.
+# Add one function per dependency below and call it from main.
 set -euo pipefail
 
 APT_UPDATED=0
@@ -76,18 +78,54 @@ install_postgresql() {
     else
         apt_install postgresql
     fi
+    # openssl makes the test certificate authority for PostgreSQL over TLS
+    # (PostgresServer::start_tls, crates/store/tests/postgres_tls.rs).
+    if ! command -v openssl >/dev/null 2>&1; then
+        apt_install openssl
+    fi
     for bin in /usr/lib/postgresql/*/bin/postgres; do
         "$bin" --version
     done
+    openssl version
 }
 
-# install_clickhouse() { ... }   # events store, ClickHouse back end
-# install_postgresql() { ... }   # metadata store, PostgreSQL back end
+# chdb (PyPI; chdb-core is the ClickHouse 26.9 engine as a Python extension) for the
+# ClickHouse back end's tests on a current release (crates/store/tests/clickhouse.rs,
+# `current_release_*`): crates/testkit/src/chdb.rs runs crates/testkit/chdb_http.py, a
+# small ClickHouse HTTP front end over it, with python3 (or $LUCARNE_PYTHON, which the
+# tests use too). Pinned; pip also pulls pandas and pyarrow (the chdb-core wheel alone is
+# ~180 MB). Debian's python3 is "externally managed" (PEP 668), so pip is allowed to
+# install into /usr/local there; as a non-root user pip installs into ~/.local instead.
+CHDB_VERSION=4.4.0
+CHDB_CORE_VERSION=26.9.0
+install_chdb() {
+    local py="${LUCARNE_PYTHON:-python3}"
+    if ! command -v "$py" >/dev/null 2>&1; then
+        apt_install python3 python3-pip
+    fi
+    if "$py" -c 'import chdb' >/dev/null 2>&1; then
+        log "chdb already installed for $py"
+    else
+        if ! "$py" -m pip --version >/dev/null 2>&1; then
+            apt_install python3-pip
+        fi
+        local args=()
+        if "$py" -c 'import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+            args+=(--break-system-packages)
+        fi
+        log "pip install chdb==$CHDB_VERSION chdb-core==$CHDB_CORE_VERSION (for $py)"
+        "$py" -m pip install "${args[@]}" "chdb==$CHDB_VERSION" "chdb-core==$CHDB_CORE_VERSION"
+    fi
+    "$py" -c 'import chdb
+print("chdb", chdb.__version__, "- ClickHouse", chdb.query("SELECT version()", "TabSeparated").bytes().decode().strip())'
+}
 
 main() {
     install_browser
     install_maxmind_writer
     install_clickhouse
+    install_chdb
     install_postgresql
 }
 

@@ -1,6 +1,11 @@
 //! The ClickHouse events store against real servers (Debian's clickhouse-server, started
 //! by `lucarne_testkit`): migrations, the spool in front, exactly-once replay, and the
 //! same answers as DuckDB for the same rows (single server and a two-shard cluster).
+//!
+//! The single-server tests run twice: on Debian's 18.16 and, as `current_release_*`, on
+//! a current release (the chdb engine behind `lucarne_testkit::chdb`, asserted ≥ 24), so
+//! the migrations, inserts and every report query are proven on both ends of the range
+//! Lucarne supports. Each test body is a function over [`Server`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +20,7 @@ use lucarne_core::{ChannelGroup, Evidence};
 use lucarne_store::click::ClickEvents;
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::{ConversionGroup, EventStore, ShareGraph, VisitKey};
+use lucarne_testkit::chdb::ChdbServer;
 use lucarne_testkit::clickhouse::{start_cluster, ClickHouseServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -772,6 +778,75 @@ fn assert_same_deletion(duck: &DuckEvents, click: &ClickEvents) {
     );
 }
 
+/// What the tests need of a single ClickHouse server: Debian's clickhouse-server (18.16)
+/// or a current release (chdb).
+trait Server {
+    /// `clickhouse://…/DATABASE` for the store.
+    fn url(&self, database: &str) -> String;
+    /// Run `sql` directly; the tab-separated answer.
+    fn sql(&self, sql: &str) -> String;
+    /// Kill the server (an outage), keeping its data.
+    fn stop(&mut self);
+    /// Start it again on the same port with the same data.
+    fn restart(&mut self);
+}
+
+impl Server for ClickHouseServer {
+    fn url(&self, database: &str) -> String {
+        ClickHouseServer::url(self, database)
+    }
+    fn sql(&self, sql: &str) -> String {
+        self.query(sql).unwrap_or_else(|e| panic!("{sql}: {e:#}"))
+    }
+    fn stop(&mut self) {
+        ClickHouseServer::stop(self);
+    }
+    fn restart(&mut self) {
+        ClickHouseServer::restart(self).expect("restart clickhouse-server");
+    }
+}
+
+impl Server for ChdbServer {
+    fn url(&self, database: &str) -> String {
+        ChdbServer::url(self, database)
+    }
+    fn sql(&self, sql: &str) -> String {
+        self.query(sql).unwrap_or_else(|e| panic!("{sql}: {e:#}"))
+    }
+    fn stop(&mut self) {
+        ChdbServer::stop(self);
+    }
+    fn restart(&mut self) {
+        ChdbServer::restart(self).expect("restart the chdb server");
+    }
+}
+
+/// Debian's clickhouse-server (18.16).
+fn old_release() -> ClickHouseServer {
+    let started = Instant::now();
+    let server = ClickHouseServer::start().unwrap();
+    eprintln!("clickhouse-server start-up: {:?}", started.elapsed());
+    server
+}
+
+/// A current ClickHouse release (chdb's engine), checked to really be one.
+fn current_release() -> ChdbServer {
+    let started = Instant::now();
+    let server = ChdbServer::start().unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!(
+        "current ClickHouse {} (chdb) start-up: {:?}",
+        server.version(),
+        started.elapsed()
+    );
+    assert!(
+        server.major_version() >= 24,
+        "not a current release: {}",
+        server.version()
+    );
+    assert_eq!(server.sql("SELECT version()").trim(), server.version());
+    server
+}
+
 fn duck_with(rows: &[EventRow]) -> (tempfile::TempDir, DuckEvents) {
     let dir = tempfile::tempdir().unwrap();
     let duck = DuckEvents::open(dir.path(), 10_000).unwrap();
@@ -779,11 +854,10 @@ fn duck_with(rows: &[EventRow]) -> (tempfile::TempDir, DuckEvents) {
     (dir, duck)
 }
 
-#[test]
-fn equivalent_to_duckdb_on_one_server() {
+/// Every report equals DuckDB's, exact counts, deletion: one server.
+fn check_equivalent_on_one_server(server: &dyn Server) {
     let rows = dataset();
     assert!(rows.len() > 2_000, "{} rows", rows.len());
-    let server = ClickHouseServer::start().unwrap();
     let (_d, duck) = duck_with(&rows);
     let spool = tempfile::tempdir().unwrap();
     let click = open_click(&server.url("lucarne"), spool.path(), "node-a");
@@ -794,6 +868,16 @@ fn equivalent_to_duckdb_on_one_server() {
     eprintln!("equivalence (one server): {:?}", started.elapsed());
     assert_exact_counts(&click, &rows);
     assert_same_deletion(&duck, &click);
+}
+
+#[test]
+fn equivalent_to_duckdb_on_one_server() {
+    check_equivalent_on_one_server(&old_release());
+}
+
+#[test]
+fn current_release_equivalent_to_duckdb() {
+    check_equivalent_on_one_server(&current_release());
 }
 
 #[test]
@@ -846,24 +930,20 @@ fn equivalent_to_duckdb_on_a_two_shard_cluster() {
     assert_same_deletion(&duck, &a);
 }
 
-#[test]
-fn migrations_are_idempotent() {
-    let started = Instant::now();
-    let server = ClickHouseServer::start().unwrap();
-    eprintln!("clickhouse-server start-up: {:?}", started.elapsed());
+fn check_migrations_are_idempotent(server: &dyn Server) {
     let url = server.url("lucarne");
     for _ in 0..3 {
         let spool = tempfile::tempdir().unwrap();
         let store = open_click(&url, spool.path(), "node-a");
         drop(store);
     }
-    let versions = server
-        .query("SELECT groupArray(version) FROM (SELECT version FROM lucarne.schema_migrations ORDER BY version)")
-        .unwrap();
+    let versions = server.sql(
+        "SELECT groupArray(version) FROM (SELECT version FROM lucarne.schema_migrations ORDER BY version)",
+    );
     assert_eq!(versions.trim(), "[1,2]");
-    let tables = server
-        .query("SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = 'lucarne' ORDER BY name)")
-        .unwrap();
+    let tables = server.sql(
+        "SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = 'lucarne' ORDER BY name)",
+    );
     assert_eq!(
         tables.trim(),
         "['events','schema_migrations','spool_state']"
@@ -875,8 +955,16 @@ fn migrations_are_idempotent() {
 }
 
 #[test]
-fn acknowledged_rows_are_readable() {
-    let server = ClickHouseServer::start().unwrap();
+fn migrations_are_idempotent() {
+    check_migrations_are_idempotent(&old_release());
+}
+
+#[test]
+fn current_release_migrations_are_idempotent() {
+    check_migrations_are_idempotent(&current_release());
+}
+
+fn check_acknowledged_rows_are_readable(server: &dyn Server) {
     let spool = tempfile::tempdir().unwrap();
     let store = open_click(&server.url("lucarne"), spool.path(), "node-a");
     let rows: Vec<EventRow> = dataset().into_iter().take(500).collect();
@@ -896,8 +984,7 @@ fn acknowledged_rows_are_readable() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let n: u64 = server
-            .query("SELECT count() FROM lucarne.events")
-            .unwrap()
+            .sql("SELECT count() FROM lucarne.events")
             .trim()
             .parse()
             .unwrap();
@@ -915,11 +1002,20 @@ fn acknowledged_rows_are_readable() {
     );
 }
 
-fn wait_mutations(server: &ClickHouseServer) {
+#[test]
+fn acknowledged_rows_are_readable() {
+    check_acknowledged_rows_are_readable(&old_release());
+}
+
+#[test]
+fn current_release_acknowledged_rows_are_readable() {
+    check_acknowledged_rows_are_readable(&current_release());
+}
+
+fn wait_mutations(server: &dyn Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while server
-        .query("SELECT count() FROM system.mutations WHERE is_done = 0")
-        .unwrap()
+        .sql("SELECT count() FROM system.mutations WHERE is_done = 0")
         .trim()
         != "0"
     {
@@ -928,16 +1024,13 @@ fn wait_mutations(server: &ClickHouseServer) {
     }
 }
 
-#[test]
-fn replay_after_a_crash_between_insert_and_position_is_exactly_once() {
-    let server = ClickHouseServer::start().unwrap();
+fn check_replay_is_exactly_once(server: &dyn Server) {
     let url = server.url("lucarne");
     let spool = tempfile::tempdir().unwrap();
     let rows: Vec<EventRow> = dataset().into_iter().take(400).collect();
     let count = || -> u64 {
         server
-            .query("SELECT count() FROM lucarne.events")
-            .unwrap()
+            .sql("SELECT count() FROM lucarne.events")
             .trim()
             .parse()
             .unwrap()
@@ -954,26 +1047,20 @@ fn replay_after_a_crash_between_insert_and_position_is_exactly_once() {
     }
     // The crash happened after the second insert but before its position was written:
     // forget that position, and lose part of the insert too (one of its parts).
-    server
-        .query("ALTER TABLE lucarne.spool_state DELETE WHERE loaded_rows > 100")
-        .unwrap();
-    wait_mutations(&server);
-    server
-        .query("ALTER TABLE lucarne.events DELETE WHERE load_seq >= 180")
-        .unwrap();
-    wait_mutations(&server);
+    server.sql("ALTER TABLE lucarne.spool_state DELETE WHERE loaded_rows > 100");
+    wait_mutations(server);
+    server.sql("ALTER TABLE lucarne.events DELETE WHERE load_seq >= 180");
+    wait_mutations(server);
     assert_eq!(count(), 180);
-    let positions = server
-        .query("SELECT max(loaded_rows) FROM lucarne.spool_state")
-        .unwrap();
+    let positions = server.sql("SELECT max(loaded_rows) FROM lucarne.spool_state");
     assert_eq!(positions.trim(), "100");
 
     // Restart: the spool replays rows 100..250; 100..180 are skipped, 180..250 loaded.
     let store = open_click(&url, spool.path(), "node-a");
     assert_eq!(store.count().unwrap(), 250, "replayed exactly once");
-    let dupes = server
-        .query("SELECT count() FROM (SELECT row_hash, count() AS n FROM lucarne.events GROUP BY row_hash HAVING n > 1)")
-        .unwrap();
+    let dupes = server.sql(
+        "SELECT count() FROM (SELECT row_hash, count() AS n FROM lucarne.events GROUP BY row_hash HAVING n > 1)",
+    );
     assert_eq!(dupes.trim(), "0", "no row twice");
     // New rows continue after the replay, and another restart replays nothing.
     submit_all(&store, &rows[250..]);
@@ -1003,8 +1090,16 @@ fn replay_after_a_crash_between_insert_and_position_is_exactly_once() {
 }
 
 #[test]
-fn a_clickhouse_outage_delays_loading_but_loses_nothing() {
-    let mut server = ClickHouseServer::start().unwrap();
+fn replay_after_a_crash_between_insert_and_position_is_exactly_once() {
+    check_replay_is_exactly_once(&old_release());
+}
+
+#[test]
+fn current_release_replay_is_exactly_once() {
+    check_replay_is_exactly_once(&current_release());
+}
+
+fn check_an_outage_loses_nothing(server: &mut dyn Server) {
     let url = server.url("lucarne");
     let spool = tempfile::tempdir().unwrap();
     let store = open_click(&url, spool.path(), "node-a");
@@ -1019,7 +1114,7 @@ fn a_clickhouse_outage_delays_loading_but_loses_nothing() {
         "reports fail rather than answer without the rows"
     );
     assert!(store.count().is_err());
-    server.restart().unwrap();
+    server.restart();
     // The loader retries on its own; the rows arrive once.
     submit_all(&store, &rows[200..]);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -1046,4 +1141,14 @@ fn a_clickhouse_outage_delays_loading_but_loses_nothing() {
         &duck.aggregate(&q).unwrap(),
         &store.aggregate(&q).unwrap(),
     );
+}
+
+#[test]
+fn a_clickhouse_outage_delays_loading_but_loses_nothing() {
+    check_an_outage_loses_nothing(&mut old_release());
+}
+
+#[test]
+fn current_release_outage_loses_nothing() {
+    check_an_outage_loses_nothing(&mut current_release());
 }

@@ -123,7 +123,7 @@ const USERS_XML: &str = r#"<?xml version="1.0"?>
 "#;
 
 /// `GET /ping` answered `Ok.`?
-fn ping(port: u16) -> bool {
+pub(crate) fn ping(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
@@ -139,7 +139,7 @@ fn ping(port: u16) -> bool {
 }
 
 /// POST `sql` to a server's HTTP interface (HTTP/1.0, so the body ends at close).
-fn http_query(port: u16, sql: &str) -> Result<String> {
+pub(crate) fn http_query(port: u16, sql: &str) -> Result<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("connect to 127.0.0.1:{port}"))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))

@@ -1,7 +1,9 @@
-//! Real database servers for tests (no mocks): each is started from the Debian packages
-//! that `scripts/install-test-deps.sh` installs, in its own temporary directory, bound to
-//! free loopback ports, and stopped when dropped.
+//! Real database servers for tests (no mocks): each is started from the packages that
+//! `scripts/install-test-deps.sh` installs (Debian's, and PyPI's chdb for a current
+//! ClickHouse engine), in its own temporary directory, bound to free loopback ports, and
+//! stopped when dropped.
 
+pub mod chdb;
 pub mod clickhouse;
 pub mod postgres;
 
