@@ -245,7 +245,8 @@ impl AppState {
     }
 
     /// A site's settings (DNT/GPC, retention, token style), cached for `SITE_TTL`: a
-    /// change made in the dashboard takes effect within 30 seconds on every node.
+    /// change takes effect on every node within about half a second (the `sites`
+    /// version, `links::spawn_version_watch`), within 30 seconds at worst.
     pub async fn site_options(&self, site_id: u32) -> SiteOptions {
         if let Ok(cache) = self.site_options.read() {
             if let Some((o, at)) = cache.get(&site_id) {

@@ -634,28 +634,37 @@ fn link_event(
     }
 }
 
-/// How often every node checks the shared links version.
+/// How often every node checks the shared versions (links, sites).
 pub const VERSION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Reload the redirect snapshot whenever the links version in the metadata store moves
-/// (every link create, edit or delete bumps it, from any node or the CLI): a link edited
-/// anywhere redirects correctly on this node within about half a second.
+/// Follow the shared version counters in the metadata store, so what one node (or the
+/// CLI) changes reaches every node within about half a second:
+/// - `links` moves on every link create, edit or delete: the redirect snapshot is
+///   reloaded;
+/// - `sites` moves when a site is added or its settings change: the cached sites and
+///   site settings are forgotten (otherwise kept for up to 30 s).
 pub fn spawn_version_watch(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut seen = state.meta.state_version("links").await.ok();
+        let mut links_seen = state.meta.state_version("links").await.ok();
+        let mut sites_seen = state.meta.state_version("sites").await.ok();
         let mut tick = tokio::time::interval(VERSION_POLL);
         loop {
             tick.tick().await;
             match state.meta.state_version("links").await {
-                Ok(v) if Some(v) != seen => {
-                    if let Err(e) = state.links.reload(&state).await {
-                        tracing::warn!(message = "Could not reload links.", error = %e);
-                        continue;
-                    }
-                    seen = Some(v);
-                }
+                Ok(v) if Some(v) != links_seen => match state.links.reload(&state).await {
+                    Ok(()) => links_seen = Some(v),
+                    Err(e) => tracing::warn!(message = "Could not reload links.", error = %e),
+                },
                 Ok(_) => {}
                 Err(e) => tracing::warn!(message = "Could not read the links version.", error = %e),
+            }
+            match state.meta.state_version("sites").await {
+                Ok(v) if Some(v) != sites_seen => {
+                    state.invalidate_sites();
+                    sites_seen = Some(v);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(message = "Could not read the sites version.", error = %e),
             }
         }
     })

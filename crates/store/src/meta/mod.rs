@@ -356,6 +356,7 @@ impl MetaStore {
             }
         })?
         .try_get("id")?;
+        self.bump_state_version("sites").await?;
         Ok(Site {
             id: id as u32,
             domain,
@@ -408,6 +409,7 @@ impl MetaStore {
             .bind(i64::from(id))
             .execute(&self.pool)
             .await?;
+        self.bump_state_version("sites").await?;
         Ok(())
     }
 
@@ -959,6 +961,7 @@ impl MetaStore {
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;
+        self.bump_state_version("sites").await?;
         Ok(())
     }
 
