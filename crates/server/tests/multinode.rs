@@ -371,6 +371,44 @@ async fn site_settings_changed_through_one_node_apply_on_the_other_within_a_seco
     watch.abort();
 }
 
+async fn survey(node: &Node, answer: &str) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let body = json!({"n": "survey", "u": "https://example.com/thanks", "d": "example.com",
+        "p": {"answer": answer}});
+    let req = Request::post("/api/event")
+        .header("content-type", "text/plain")
+        .header("user-agent", CHROME)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    node.send(req).await
+}
+
+#[tokio::test]
+async fn a_visit_answers_the_survey_once_whichever_node_takes_the_answers() {
+    let (_dir, a, b, _key) = two_nodes().await;
+    let site = a.state.site("example.com").await.expect("site");
+    let mut options = a.state.meta.site_options(site.id).await.expect("options");
+    options.survey_enabled = true;
+    a.state
+        .meta
+        .set_site_options(site.id, &options)
+        .await
+        .expect("set");
+    b.state.invalidate_sites();
+    assert_eq!(
+        a.pageview("/thanks", Some("android-app://com.whatsapp"))
+            .await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(survey(&a, "whatsapp").await.0, StatusCode::ACCEPTED);
+    // The same visit answering again through the other node is refused there too.
+    let (s, v, _) = survey(&b, "email").await;
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_survey")),
+        "{v}"
+    );
+}
+
 #[tokio::test]
 async fn a_click_limit_holds_across_nodes() {
     let (_dir, a, b, key) = two_nodes().await;

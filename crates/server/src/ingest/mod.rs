@@ -85,11 +85,7 @@ async fn run(
     shared::before(state, site.id, &sender).await;
     let mut row = pipeline::build_row(state, &site, hit, sender);
     shared::after(state, &mut row).await;
-    if row.name == pipeline::SURVEY_EVENT
-        && !state
-            .sessions
-            .claim_survey(site.id, row.visitor_id, row.session_id)
-    {
+    if row.name == pipeline::SURVEY_EVENT && !shared::claim_survey(state, &row).await {
         return Err(DropReason::DuplicateSurvey);
     }
     let minted = row.token;

@@ -179,6 +179,33 @@ pub async fn after(state: &AppState, row: &mut EventRow) {
     }
 }
 
+/// One survey answer per visit: `false` if the row's visit has answered already. A
+/// single node knows from its in-memory visit; nodes sharing a metadata store also claim
+/// the answer there, so a second answer sent through another node is refused too.
+pub async fn claim_survey(state: &AppState, row: &EventRow) -> bool {
+    if !state
+        .sessions
+        .claim_survey(row.site_id, row.visitor_id, row.session_id)
+    {
+        return false;
+    }
+    if state.visit_broker.is_none() {
+        return true;
+    }
+    match state
+        .meta
+        .claim_survey(row.site_id, row.session_id, row.ts)
+        .await
+    {
+        Ok(first) => first,
+        Err(e) => {
+            // The report keeps each visit's first answer anyway.
+            tracing::warn!(message = "Shared survey answers unavailable.", error = %e);
+            true
+        }
+    }
+}
+
 /// Make `row` an event of the visit `session_id` with those visit-level fields.
 pub fn join_visit(row: &mut EventRow, session_id: u64, f: &VisitFields) {
     row.session_id = session_id;
@@ -389,6 +416,10 @@ pub fn spawn_sync(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
                     chrono::Duration::from_std(crate::web::auth::LOGIN_WINDOW).unwrap_or_default();
                 if let Err(e) = state.meta.purge_login_failures(Utc::now() - window).await {
                     tracing::warn!(message = "Could not purge failed logins.", error = %e);
+                }
+                let day_ago = Utc::now() - chrono::Duration::days(1);
+                if let Err(e) = state.meta.purge_survey_claims(day_ago).await {
+                    tracing::warn!(message = "Could not purge survey claims.", error = %e);
                 }
             }
         }

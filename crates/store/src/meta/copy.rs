@@ -12,8 +12,8 @@
 //! and the short-lived state several nodes share — `live_visits` (visits in progress: the
 //! embedded default keeps them in the server's memory, so the table is unused there, and
 //! a visit is over 30 minutes after its last event anyway; the server is stopped while
-//! migrating) and `login_failures` (the login rate limiter's recent failures; counting
-//! starts afresh).
+//! migrating), `login_failures` (the login rate limiter's recent failures; counting
+//! starts afresh) and `survey_claims` (which visits in progress answered the survey).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -228,6 +228,11 @@ pub(crate) const NOT_COPIED: &[(&str, &str)] = &[
     (
         "login_failures",
         "the login rate limiter's recent failures: counting starts afresh",
+    ),
+    (
+        "survey_claims",
+        "which visits in progress have answered the survey (the answers themselves are \
+         events); unused by the embedded default",
     ),
 ];
 

@@ -42,6 +42,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_login_failures.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_survey_claims.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -65,6 +69,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_login_failures.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_survey_claims.sql"),
     ),
 ];
 

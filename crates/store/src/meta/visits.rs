@@ -316,6 +316,36 @@ impl MetaStore {
             .rows_affected())
     }
 
+    /// Record that visit `session_id` has answered the site's survey: `false` if it had
+    /// already (through any node).
+    pub async fn claim_survey(
+        &self,
+        site_id: u32,
+        session_id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        let n = sqlx::query(
+            "INSERT INTO survey_claims (site_id, session_id, at_us) VALUES ($1, $2, $3) \
+             ON CONFLICT (site_id, session_id) DO NOTHING",
+        )
+        .bind(i64::from(site_id))
+        .bind(bits(session_id))
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Forget survey claims made before `before`.
+    pub async fn purge_survey_claims(&self, before: DateTime<Utc>) -> Result<u64, MetaError> {
+        Ok(sqlx::query("DELETE FROM survey_claims WHERE at_us < $1")
+            .bind(micros(before))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Count one click of a link with a click limit, atomically across nodes: `false`
     /// when the limit is reached (nothing counted).
     pub async fn take_link_click(&self, link_id: i64) -> Result<bool, MetaError> {
@@ -521,6 +551,17 @@ mod tests {
         assert!(m.take_link_click(link.id).await.unwrap());
         assert!(m.take_link_click(link.id).await.unwrap());
         assert!(!m.take_link_click(link.id).await.unwrap());
+        // One survey answer per visit, whichever node records it.
+        assert!(m.claim_survey(site.id, u64::MAX, t0).await.unwrap());
+        assert!(!m.claim_survey(site.id, u64::MAX, t0).await.unwrap());
+        assert!(m.claim_survey(site.id, 7, t0).await.unwrap());
+        assert_eq!(
+            m.purge_survey_claims(t0 + Duration::seconds(1))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(m.claim_survey(site.id, u64::MAX, t0).await.unwrap());
         assert_eq!(m.link(site.id, link.id).await.unwrap().unwrap().clicks, 2);
     }
 
