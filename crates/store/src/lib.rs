@@ -7,6 +7,7 @@ pub mod click;
 pub mod duck;
 pub mod events;
 pub mod meta;
+mod report;
 pub mod spool;
 
 pub use events::{

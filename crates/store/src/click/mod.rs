@@ -869,7 +869,7 @@ impl EventStore for ClickEvents {
 
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
         self.spool.flush()?;
-        sql::aggregate(&self.conn, q)
+        sql::aggregate(&*self.conn, q)
     }
 
     fn timeseries(
@@ -878,7 +878,7 @@ impl EventStore for ClickEvents {
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
         self.spool.flush()?;
-        sql::timeseries(&self.conn, q, buckets)
+        sql::timeseries(&*self.conn, q, buckets)
     }
 
     fn breakdown(
@@ -889,7 +889,7 @@ impl EventStore for ClickEvents {
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
         self.spool.flush()?;
-        sql::breakdown(&self.conn, q, property, limit, offset)
+        sql::breakdown(&*self.conn, q, property, limit, offset)
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {

@@ -1,4 +1,5 @@
-//! Report SQL for ClickHouse: the same questions as `duck::sql`, answered the same way.
+//! Report SQL for ClickHouse: the same questions as `duck::sql`, answered the same way
+//! (what is the same on every back end is composed in `crate::report`).
 //!
 //! ClickHouse 18.16 has no server-side query parameters, so values are written into the
 //! SQL as literals, always through [`lit`] (strings) or as Rust integers. Every result
@@ -23,21 +24,26 @@
 //!   "Cannot convert column grp because it is non constant in source stream but must be
 //!   constant in result").
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use clickhouse::{Row, RowOwned, RowRead};
 use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
 use lucarne_core::conversions::GoalKind;
-use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+use lucarne_core::stats::{Aggregates, Bucket, ReportQuery};
 use lucarne_core::token::{NodeKind, TokenNode};
 use serde::Deserialize;
 
 use super::Conn;
 use crate::events::{
-    merge_sessions, ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, SessionTotals, ShareGraph, StoreError, SurveyAnswerRow,
+    VisitKey,
 };
+use crate::report::{
+    self, bucket_expr, conversion_group_sql, goal_sql, session_events_only, utc, Conversions,
+    Dialect, Group, Reports, NOT_VISIT_EVENTS, ROOT_LOOKBACK_DAYS,
+};
+
+// The reports themselves, composed from this back end's queries (`impl Reports` below).
+pub(crate) use crate::report::{aggregate, breakdown, timeseries};
 
 /// A ClickHouse string literal.
 pub(crate) fn lit(s: &str) -> String {
@@ -54,24 +60,65 @@ pub(crate) fn lit(s: &str) -> String {
     out
 }
 
-/// `*` wildcards to a LIKE pattern (`%`, `_` and `\` escaped with `\`).
-fn like_pattern(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' | '%' | '_' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '*' => out.push('%'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// ClickHouse's SQL: values are written as literals.
+struct Literals;
 
-const LINK_EVENTS: &str = "('link_click', 'link_scan', 'preview')";
-const PRIVATE_GROUPS: &str = "('private-message', 'email')";
+impl Dialect for Literals {
+    const TS: &'static str = "ts_us";
+    const ENTRY: &'static str = "entry = 1";
+    const TRUE: &'static str = "1";
+    const NOT_SERVER_SIDE: &'static str = "server_side = 0";
+    const COUNT: &'static str = "count()";
+    const LIKE_ESCAPE: &'static str = "";
+    const GENERATION: &'static str = "toString(generation)";
+    const SHARES: &'static str = "toUInt64(countIf(name IN ('share', 'copy'))),
+         toUInt64(uniqExactIf(parent_token, entry = 1 AND visit_share_channel = 'address-bar')),
+         toUInt64(countIf(entry = 1 AND generation > 0)),
+         toUInt64(countIf(name IN ('share', 'copy') AND generation > 0)
+           + uniqExactIf(parent_token, entry = 1 AND generation >= 2 AND visit_share_channel = 'address-bar')),
+         toUInt64(uniqExactIf(if(name IN ('share', 'copy') AND generation > 0, session_id, parent_session),
+                  (name IN ('share', 'copy') AND generation > 0) OR (entry = 1 AND generation >= 2)))";
+
+    fn text(&mut self, v: &str) -> String {
+        lit(v)
+    }
+
+    fn range(&mut self, site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        range_sql(site_id, from, to)
+    }
+
+    fn prop(&mut self, key: &str) -> String {
+        prop_expr(key, "(none)")
+    }
+
+    fn time(t: DateTime<Utc>) -> String {
+        t.timestamp_micros().to_string()
+    }
+
+    fn bucket_index(i: usize) -> String {
+        format!("toUInt32({i})")
+    }
+
+    fn to_text(e: &str) -> String {
+        format!("toString({e})")
+    }
+
+    fn if_else(c: &str, a: &str, b: &str) -> String {
+        format!("if({c}, {a}, {b})")
+    }
+
+    fn count_if(c: &str) -> String {
+        format!("countIf({c})")
+    }
+
+    fn approx_distinct_if(col: &str, c: &str) -> String {
+        format!("uniqIf({col}, {c})")
+    }
+
+    fn as_count(e: &str) -> String {
+        format!("toUInt64({e})")
+    }
+}
 
 /// A property's value of a custom property `key` ('' or `missing` when absent).
 fn prop_expr(key: &str, missing: &str) -> String {
@@ -82,72 +129,12 @@ fn prop_expr(key: &str, missing: &str) -> String {
     )
 }
 
-/// The SQL expression (a String) of a property.
-fn column(p: &Property) -> String {
-    match p {
-        Property::Page => "pathname".into(),
-        Property::EntryPage => "entry_page".into(),
-        Property::Name => "name".into(),
-        Property::Hostname => "hostname".into(),
-        Property::Source => "source".into(),
-        Property::Referrer => "referrer".into(),
-        Property::UtmSource => "utm_source".into(),
-        Property::UtmMedium => "utm_medium".into(),
-        Property::UtmCampaign => "utm_campaign".into(),
-        Property::UtmTerm => "utm_term".into(),
-        Property::UtmContent => "utm_content".into(),
-        Property::Device => "device".into(),
-        Property::Browser => "browser".into(),
-        Property::Os => "os".into(),
-        Property::Country => "country".into(),
-        Property::Channel => "channel".into(),
-        Property::ChannelGroup => "channel_group".into(),
-        Property::Evidence => "evidence".into(),
-        Property::Generation => "toString(generation)".into(),
-        Property::VisitShareChannel => "visit_share_channel".into(),
-        Property::TokenStatus => "token_status".into(),
-        Property::ShareChannel => "share_channel".into(),
-        Property::Link => {
-            format!("if(link_id != 0 AND name NOT IN {LINK_EVENTS}, toString(link_id), '')")
-        }
-        Property::EventLink => {
-            format!("if(link_id != 0 AND name IN {LINK_EVENTS}, toString(link_id), '')")
-        }
-        Property::Prop(key) => prop_expr(key, "(none)"),
-    }
-}
-
-fn filter_sql(f: &Filter) -> String {
-    let col = column(&f.property);
-    let alts: Vec<String> = f
-        .values
-        .iter()
-        .map(|v| {
-            if v.contains('*') {
-                format!("{col} LIKE {}", lit(&like_pattern(v)))
-            } else {
-                format!("{col} = {}", lit(v))
-            }
-        })
-        .collect();
-    let any = format!("({})", alts.join(" OR "));
-    if f.negated {
-        format!("NOT {any}")
-    } else {
-        any
-    }
-}
-
 /// The query's filters as one condition (`1` without any).
 fn filters_cond(q: &ReportQuery) -> String {
     if q.filters.is_empty() {
         "1".into()
     } else {
-        q.filters
-            .iter()
-            .map(filter_sql)
-            .collect::<Vec<_>>()
-            .join(" AND ")
+        report::filter_conds(&mut Literals, q).join(" AND ")
     }
 }
 
@@ -173,51 +160,7 @@ fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
 }
 
 fn where_clause(q: &ReportQuery, with_filters: bool) -> String {
-    let mut w = range_sql(q.site_id, q.from, q.to);
-    if with_filters {
-        for f in &q.filters {
-            w.push_str(" AND ");
-            w.push_str(&filter_sql(f));
-        }
-    }
-    w
-}
-
-/// A balanced `if` tree mapping `col` (microseconds) to its bucket index.
-fn bucket_expr(buckets: &[Bucket], col: &str) -> String {
-    fn tree(b: &[Bucket], offset: usize, col: &str) -> String {
-        if b.len() <= 1 {
-            return format!("toUInt32({offset})");
-        }
-        let mid = b.len() / 2;
-        format!(
-            "if({col} < {}, {}, {})",
-            b[mid].start.timestamp_micros(),
-            tree(&b[..mid], offset, col),
-            tree(&b[mid..], offset + mid, col)
-        )
-    }
-    tree(buckets, 0, col)
-}
-
-fn asks_for_link_events(q: &ReportQuery) -> bool {
-    q.filters
-        .iter()
-        .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))
-}
-
-/// `AND …` leaving out link events (not visits) unless the query asks for them.
-fn visit_events_only(q: &ReportQuery) -> String {
-    if asks_for_link_events(q) {
-        String::new()
-    } else {
-        format!(" AND name NOT IN {LINK_EVENTS}")
-    }
-}
-
-/// Like [`visit_events_only`], and without server-side conversions.
-fn session_events_only(q: &ReportQuery) -> String {
-    format!("{} AND server_side = 0", visit_events_only(q))
+    report::where_clause(&mut Literals, q, with_filters)
 }
 
 #[derive(Row, Deserialize)]
@@ -243,79 +186,40 @@ where
     conn.fetch(sql)
 }
 
-fn event_level(
-    conn: &Conn,
-    q: &ReportQuery,
-    group: Option<&str>,
-) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let distinct_visits = q.has_event_filters();
-    let only = visit_events_only(q);
-    let cond = |c: &str| format!("{c}{only}");
-    let visits = if distinct_visits {
-        format!("uniqIf(session_id, {})", cond("1"))
-    } else {
-        "countIf(entry = 1)".to_string()
-    };
-    let visitors = format!("uniqIf(visitor_id, {})", cond("1"));
-    let dark = |c: &str| {
-        if distinct_visits {
-            format!("uniqIf(session_id, {})", cond(c))
-        } else {
-            format!("countIf(entry = 1 AND {c})")
+impl Reports for Conn {
+    fn event_level(
+        &self,
+        q: &ReportQuery,
+        group: Group<'_>,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        let rows: Vec<AggRow> = fetch(self, &report::event_level_sql(&mut Literals, q, group))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let counts = [
+                    r.visitors,
+                    r.visits,
+                    r.pageviews,
+                    r.events,
+                    r.ident,
+                    r.est,
+                    r.share_events,
+                    r.address_bar_shares,
+                    r.share_visits,
+                    r.shares_by_share_visits,
+                    r.resharing_visits,
+                ];
+                (r.grp, report::aggregates(counts))
+            })
+            .collect())
+    }
+
+    fn visit_level(&self, q: &ReportQuery, group: Group<'_>) -> Result<SessionTotals, StoreError> {
+        match group {
+            Group::Buckets(buckets) => visits_by_start(self, q, buckets),
+            group => visit_level(self, q, group),
         }
-    };
-    let (gsel, gby) = match group {
-        Some(g) => (format!("toString({g}) AS grp"), " GROUP BY grp"),
-        None => ("'' AS grp".to_string(), ""),
-    };
-    let shares = if q.with_shares {
-        "toUInt64(countIf(name IN ('share', 'copy'))),
-         toUInt64(uniqExactIf(parent_token, entry = 1 AND visit_share_channel = 'address-bar')),
-         toUInt64(countIf(entry = 1 AND generation > 0)),
-         toUInt64(countIf(name IN ('share', 'copy') AND generation > 0)
-           + uniqExactIf(parent_token, entry = 1 AND generation >= 2 AND visit_share_channel = 'address-bar')),
-         toUInt64(uniqExactIf(if(name IN ('share', 'copy') AND generation > 0, session_id, parent_session),
-                  (name IN ('share', 'copy') AND generation > 0) OR (entry = 1 AND generation >= 2)))"
-    } else {
-        "toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0)"
-    };
-    let sql = format!(
-        "SELECT {gsel},
-            toUInt64({visitors}),
-            toUInt64({visits}),
-            toUInt64(countIf(name = 'pageview')),
-            toUInt64(count()),
-            toUInt64({ident}),
-            toUInt64({est}),
-            {shares}
-         FROM events WHERE {w}{gby}",
-        ident = dark(&format!("channel_group IN {PRIVATE_GROUPS}")),
-        est = dark("channel_group = 'estimated-dark'"),
-        w = where_clause(q, true),
-    );
-    let rows: Vec<AggRow> = fetch(conn, &sql)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.grp,
-                Aggregates {
-                    visitors: r.visitors,
-                    visits: r.visits,
-                    pageviews: r.pageviews,
-                    events: r.events,
-                    visits_identified_dark: r.ident,
-                    visits_estimated_dark: r.est,
-                    share_events: r.share_events,
-                    address_bar_shares: r.address_bar_shares,
-                    share_visits: r.share_visits,
-                    shares_by_share_visits: r.shares_by_share_visits,
-                    resharing_visits: r.resharing_visits,
-                    ..Aggregates::default()
-                },
-            )
-        })
-        .collect())
+    }
 }
 
 #[derive(Row, Deserialize)]
@@ -326,9 +230,7 @@ struct VisitAgg {
     duration_us: i64,
 }
 
-type Sessions = crate::events::SessionTotals;
-
-fn visit_rows(conn: &Conn, sql: &str) -> Result<Sessions, StoreError> {
+fn visit_rows(conn: &Conn, sql: &str) -> Result<SessionTotals, StoreError> {
     let rows: Vec<VisitAgg> = fetch(conn, sql)?;
     Ok(rows
         .into_iter()
@@ -346,8 +248,8 @@ fn visits_by_start(
     conn: &Conn,
     q: &ReportQuery,
     buckets: &[Bucket],
-) -> Result<Sessions, StoreError> {
-    let g = bucket_expr(buckets, "t0");
+) -> Result<SessionTotals, StoreError> {
+    let g = bucket_expr::<Literals>(buckets, "t0");
     let inner = if q.has_event_filters() {
         // Visits with any row matching the filters; their non-server-side rows counted.
         format!(
@@ -377,20 +279,15 @@ fn visits_by_start(
     )
 }
 
-/// Visit-level numbers (visits, bounces, duration) per group key; a visit's pageviews
-/// and duration always count all its events in the range.
+/// Visit-level numbers (visits, bounces, duration) per group key (`Reports::visit_level`).
 fn visit_level(
     conn: &Conn,
     q: &ReportQuery,
-    group: Option<&str>,
-    group_is_event_level: bool,
-) -> Result<Sessions, StoreError> {
-    let g = match group {
-        Some(g) => format!("toString({g})"),
-        None => "''".to_string(),
-    };
-    let only = session_events_only(q);
-    let sql = if q.has_event_filters() || group_is_event_level {
+    group: Group<'_>,
+) -> Result<SessionTotals, StoreError> {
+    let g = group.key(&mut Literals);
+    let only = session_events_only::<Literals>(q);
+    let sql = if q.has_event_filters() || group.is_event_level() {
         format!(
             "SELECT grp, toUInt64(count()), toUInt64(countIf(pv <= 1)), toInt64(sum(dur)) FROM (
                 SELECT session_id, countIf(name = 'pageview') AS pv,
@@ -412,64 +309,6 @@ fn visit_level(
         )
     };
     visit_rows(conn, &sql)
-}
-
-pub fn aggregate(conn: &Conn, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-    let mut rows = event_level(conn, q, None)?;
-    if q.with_sessions {
-        let s = visit_level(conn, q, None, false)?;
-        merge_sessions(&mut rows, &s);
-    }
-    Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default())
-}
-
-pub fn timeseries(
-    conn: &Conn,
-    q: &ReportQuery,
-    buckets: &[Bucket],
-) -> Result<Vec<Aggregates>, StoreError> {
-    if buckets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let expr = bucket_expr(buckets, "ts_us");
-    let mut rows = event_level(conn, q, Some(&expr))?;
-    if q.with_sessions {
-        let s = visits_by_start(conn, q, buckets)?;
-        merge_sessions(&mut rows, &s);
-    }
-    let mut out = vec![Aggregates::default(); buckets.len()];
-    for (k, a) in rows {
-        if let Ok(i) = k.parse::<usize>() {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = a;
-            }
-        }
-    }
-    Ok(out)
-}
-
-pub fn breakdown(
-    conn: &Conn,
-    q: &ReportQuery,
-    property: &Property,
-    limit: usize,
-    offset: usize,
-) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let col = column(property);
-    let mut rows = event_level(conn, q, Some(&col))?;
-    rows.sort_by(|a, b| {
-        b.1.visitors
-            .cmp(&a.1.visitors)
-            .then(b.1.pageviews.cmp(&a.1.pageviews))
-            .then(b.1.events.cmp(&a.1.events))
-            .then(a.0.cmp(&b.0))
-    });
-    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
-    if q.with_sessions && !rows.is_empty() {
-        let s = visit_level(conn, q, Some(&col), property.is_event_level())?;
-        merge_sessions(&mut rows, &s);
-    }
-    Ok(rows)
 }
 
 #[derive(Row, Deserialize)]
@@ -501,29 +340,6 @@ pub fn find_token(conn: &Conn, token: u64) -> Result<Option<TokenNode>, StoreErr
         share_channel: r.share_channel,
         link_id: r.link_id,
     }))
-}
-
-/// The condition of a goal (`core::conversions::GoalKind::matches`).
-fn goal_sql(g: &GoalKind) -> String {
-    match g {
-        GoalKind::Event(name) => format!("name = {}", lit(name)),
-        GoalKind::Page(pattern) if !pattern.contains('*') => {
-            format!("(name = 'pageview' AND pathname = {})", lit(pattern))
-        }
-        GoalKind::Page(pattern) => format!(
-            "(name = 'pageview' AND pathname LIKE {})",
-            lit(&like_pattern(pattern))
-        ),
-    }
-}
-
-fn conversion_group_sql(group: &ConversionGroup) -> String {
-    match group {
-        ConversionGroup::Total => "''".into(),
-        ConversionGroup::Property(p) => format!("toString({})", column(p)),
-        ConversionGroup::Share => "if(generation > 0, toString(parent_token), '')".into(),
-        ConversionGroup::ShareVisit => "if(generation > 0, toString(session_id), '')".into(),
-    }
 }
 
 #[derive(Row, Deserialize)]
@@ -558,40 +374,26 @@ pub fn conversions(
     goals: &[GoalKind],
     group: &ConversionGroup,
 ) -> Result<Vec<ConversionRow>, StoreError> {
-    let n = goals.len();
-    let mut out: Vec<ConversionRow> = Vec::new();
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    let mut slot = |out: &mut Vec<ConversionRow>, k: (String, String)| -> usize {
-        *index.entry(k.clone()).or_insert_with(|| {
-            out.push(ConversionRow {
-                group: k.0,
-                channel_group: k.1,
-                visits: 0,
-                goals: vec![GoalCounts::default(); n],
-            });
-            out.len() - 1
-        })
-    };
-    let g = conversion_group_sql(group);
+    let mut out = Conversions::new(goals);
+    let g = conversion_group_sql(&mut Literals, group);
     let w = where_clause(q, true);
 
     let visits: Vec<GroupVisits> = fetch(
         conn,
         &format!(
             "SELECT {g} AS grp, channel_group, toUInt64(count()) FROM events \
-             WHERE {w} AND entry = 1 AND name NOT IN {LINK_EVENTS} GROUP BY grp, channel_group"
+             WHERE {w} AND entry = 1 AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY grp, channel_group"
         ),
     )?;
     for r in visits {
-        let i = slot(&mut out, (r.grp, r.channel_group));
-        out[i].visits = r.visits;
+        out.visits(r.grp, r.channel_group, r.visits);
     }
-    if n == 0 {
-        return Ok(out);
+    if goals.is_empty() {
+        return Ok(out.into_rows());
     }
 
     // One scan: each row joins the goals it matches (arrayJoin), counted per goal.
-    let conds: Vec<String> = goals.iter().map(goal_sql).collect();
+    let conds: Vec<String> = goals.iter().map(|g| goal_sql(&mut Literals, g)).collect();
     let marks: Vec<String> = conds
         .iter()
         .enumerate()
@@ -606,27 +408,19 @@ pub fn conversions(
         ),
     )?;
     for r in goal_rows {
-        let i = slot(&mut out, (r.grp, r.channel_group));
-        if let Some(c) = usize::try_from(r.goal)
-            .ok()
-            .and_then(|g| out[i].goals.get_mut(g))
-        {
-            c.converting_visits = r.converting;
-            c.conversions = r.conversions;
-        }
+        out.goal(
+            r.grp,
+            r.channel_group,
+            r.goal.into(),
+            r.converting,
+            r.conversions,
+        );
     }
 
     // Revenue: only event goals carry it.
-    let event_goals: Vec<(usize, &str)> = goals
-        .iter()
-        .enumerate()
-        .filter_map(|(i, g)| match g {
-            GoalKind::Event(n) => Some((i, n.as_str())),
-            GoalKind::Page(_) => None,
-        })
-        .collect();
-    if !event_goals.is_empty() {
-        let names: Vec<String> = event_goals.iter().map(|(_, n)| lit(n)).collect();
+    let names = out.revenue_events();
+    if !names.is_empty() {
+        let names: Vec<String> = names.iter().map(|n| lit(n)).collect();
         let revenue: Vec<RevenueRow> = fetch(
             conn,
             &format!(
@@ -639,17 +433,10 @@ pub fn conversions(
             ),
         )?;
         for r in revenue {
-            let i = slot(&mut out, (r.grp, r.channel_group));
-            for (goal, n) in &event_goals {
-                if *n == r.name {
-                    out[i].goals[*goal]
-                        .revenue
-                        .push((r.currency.clone(), r.minor));
-                }
-            }
+            out.revenue(r.grp, r.channel_group, &r.name, &r.currency, r.minor);
         }
     }
-    Ok(out)
+    Ok(out.into_rows())
 }
 
 #[derive(Row, Deserialize)]
@@ -692,10 +479,6 @@ const VISIT_COLUMNS: &str = "site_id, ts_us, name, visitor_id, session_id, entry
      utm_term, utm_content, click_id, channel, channel_group, evidence, device, browser, os, \
      country, screen_width, generation, parent_token, parent_session, visit_share_channel, \
      token_status, link_id";
-
-fn utc(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
-}
 
 /// The entry row of a visit, found by its session or by the token it arrived with.
 pub fn find_visit(
@@ -793,9 +576,6 @@ pub fn survey_answers(conn: &Conn, q: &ReportQuery) -> Result<Vec<SurveyAnswerRo
         })
         .collect())
 }
-
-/// How far before the period a root visit is looked for.
-const ROOT_LOOKBACK_DAYS: i64 = 30;
 
 #[derive(Row, Deserialize)]
 struct EdgeCols {
@@ -906,9 +686,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn literals_and_patterns() {
+    fn literals() {
         assert_eq!(lit("a'b\\c"), "'a\\'b\\\\c'");
-        assert_eq!(like_pattern("/blog/*"), "/blog/%");
-        assert_eq!(like_pattern("a_b%c"), "a\\_b\\%c");
     }
 }

@@ -2,64 +2,94 @@
 //!
 //! Two queries per report: the event-level one (visitors, visits, pageviews, events,
 //! dark visits) and, when bounce rate or visit duration is asked for, a visit-level one
-//! (per-visit pageviews and duration). Their rows are joined by group key in Rust.
-
-use std::collections::HashMap;
+//! (per-visit pageviews and duration). Their rows are joined by group key in Rust; what
+//! is the same on every back end is composed in `crate::report`.
 
 use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{params_from_iter, Connection};
 use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
-use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+use lucarne_core::stats::{Aggregates, Bucket, ReportQuery};
 use lucarne_core::token::{NodeKind, TokenNode};
 
 use crate::events::{
-    merge_sessions, ConversionGroup, ConversionRow, GoalCounts, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, SessionTotals, ShareGraph, StoreError, SurveyAnswerRow,
+    VisitKey,
+};
+use crate::report::{
+    self, bucket_expr, conversion_group_sql, goal_sql, session_events_only, utc, where_clause,
+    Conversions, Dialect, Group, Reports, NOT_VISIT_EVENTS, ROOT_LOOKBACK_DAYS,
 };
 use lucarne_core::conversions::GoalKind;
 
-/// The SQL expression of a property.
-fn column(p: &Property, params: &mut Vec<Value>) -> String {
-    match p {
-        Property::Page => "pathname".into(),
-        Property::EntryPage => "entry_page".into(),
-        Property::Name => "name".into(),
-        Property::Hostname => "hostname".into(),
-        Property::Source => "source".into(),
-        Property::Referrer => "referrer".into(),
-        Property::UtmSource => "utm_source".into(),
-        Property::UtmMedium => "utm_medium".into(),
-        Property::UtmCampaign => "utm_campaign".into(),
-        Property::UtmTerm => "utm_term".into(),
-        Property::UtmContent => "utm_content".into(),
-        Property::Device => "device".into(),
-        Property::Browser => "browser".into(),
-        Property::Os => "os".into(),
-        Property::Country => "country".into(),
-        Property::Channel => "channel".into(),
-        Property::ChannelGroup => "channel_group".into(),
-        Property::Evidence => "evidence".into(),
-        Property::Generation => "generation".into(),
-        Property::VisitShareChannel => "visit_share_channel".into(),
-        Property::TokenStatus => "token_status".into(),
-        Property::ShareChannel => "share_channel".into(),
-        // The link a visit came through: its click/scan/preview events are not the visit.
-        Property::Link => {
-            "CASE WHEN link_id <> 0 AND name NOT IN ('link_click', 'link_scan', 'preview') \
-             THEN CAST(link_id AS VARCHAR) ELSE '' END"
-                .into()
-        }
-        Property::EventLink => {
-            "CASE WHEN link_id <> 0 AND name IN ('link_click', 'link_scan', 'preview') \
-             THEN CAST(link_id AS VARCHAR) ELSE '' END"
-                .into()
-        }
-        Property::Prop(key) => {
-            params.push(Value::Text(key.clone()));
-            "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), ?)], '(none)')"
-                .into()
-        }
+// The reports themselves, composed from this back end's queries (`impl Reports` below).
+pub(crate) use crate::report::{aggregate, breakdown, timeseries};
+
+/// DuckDB's SQL: values are bound as parameters, collected here in query order.
+#[derive(Default)]
+struct Params(Vec<Value>);
+
+impl Dialect for Params {
+    const TS: &'static str = "ts";
+    const ENTRY: &'static str = "entry";
+    const TRUE: &'static str = "true";
+    const NOT_SERVER_SIDE: &'static str = "NOT server_side";
+    const COUNT: &'static str = "count(*)";
+    const LIKE_ESCAPE: &'static str = " ESCAPE '\\'";
+    const GENERATION: &'static str = "generation";
+    // A share-visit's own address-bar token counts as a share once it brought a visit:
+    // the entry rows of generation >= 2 name those tokens and their (share-visit) owners.
+    const SHARES: &'static str = "(count(*) FILTER (WHERE name IN ('share', 'copy')))::BIGINT,
+         (count(DISTINCT parent_token) FILTER (WHERE entry AND visit_share_channel = 'address-bar'))::BIGINT,
+         (count(*) FILTER (WHERE entry AND generation > 0))::BIGINT,
+         ((count(*) FILTER (WHERE name IN ('share', 'copy') AND generation > 0))
+           + (count(DISTINCT parent_token) FILTER (WHERE entry AND generation >= 2 AND visit_share_channel = 'address-bar')))::BIGINT,
+         (count(DISTINCT CASE WHEN name IN ('share', 'copy') AND generation > 0 THEN session_id
+                              WHEN entry AND generation >= 2 THEN parent_session END))::BIGINT";
+
+    fn text(&mut self, v: &str) -> String {
+        self.0.push(Value::Text(v.to_string()));
+        "?".into()
+    }
+
+    fn range(&mut self, site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        self.0.extend([Value::UInt(site_id), ts(from), ts(to)]);
+        "site_id = ? AND ts >= ? AND ts < ?".into()
+    }
+
+    fn prop(&mut self, key: &str) -> String {
+        format!(
+            "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), {})], '(none)')",
+            self.text(key)
+        )
+    }
+
+    fn time(t: DateTime<Utc>) -> String {
+        format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    }
+
+    fn bucket_index(i: usize) -> String {
+        i.to_string()
+    }
+
+    fn to_text(e: &str) -> String {
+        format!("CAST({e} AS VARCHAR)")
+    }
+
+    fn if_else(c: &str, a: &str, b: &str) -> String {
+        format!("CASE WHEN {c} THEN {a} ELSE {b} END")
+    }
+
+    fn count_if(c: &str) -> String {
+        format!("count(*) FILTER (WHERE {c})")
+    }
+
+    fn approx_distinct_if(col: &str, c: &str) -> String {
+        format!("approx_count_distinct({col}) FILTER (WHERE {c})")
+    }
+
+    fn as_count(e: &str) -> String {
+        format!("({e})::BIGINT")
     }
 }
 
@@ -67,71 +97,46 @@ fn ts(t: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
 }
 
-fn like_pattern(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' | '%' | '_' => {
-                out.push('\\');
-                out.push(c);
+impl Reports for Connection {
+    fn event_level(
+        &self,
+        q: &ReportQuery,
+        group: Group<'_>,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        let mut p = Params::default();
+        let sql = report::event_level_sql(&mut p, q, group);
+        rows(self, &sql, &p.0, |r| {
+            let g: Option<String> = r.get(0)?;
+            let mut counts = [0; 11];
+            for (i, n) in counts.iter_mut().enumerate() {
+                *n = r.get::<_, i64>(i + 1)? as u64;
             }
-            '*' => out.push('%'),
-            c => out.push(c),
-        }
+            Ok((g.unwrap_or_default(), report::aggregates(counts)))
+        })
     }
-    out
-}
 
-fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
-    let mut alts = Vec::new();
-    for v in &f.values {
-        let col = column(&f.property, params);
-        if v.contains('*') {
-            params.push(Value::Text(like_pattern(v)));
-            alts.push(format!("{col} LIKE ? ESCAPE '\\'"));
-        } else {
-            params.push(Value::Text(v.clone()));
-            alts.push(format!("{col} = ?"));
+    fn visit_level(&self, q: &ReportQuery, group: Group<'_>) -> Result<SessionTotals, StoreError> {
+        match group {
+            Group::Buckets(buckets) => visits_by_start(self, q, buckets),
+            group => visit_level(self, q, group),
         }
-    }
-    let any = format!("({})", alts.join(" OR "));
-    if f.negated {
-        format!("NOT {any}")
-    } else {
-        any
     }
 }
 
-/// `WHERE` for site + range, optionally with the query's filters.
-fn where_clause(q: &ReportQuery, with_filters: bool, params: &mut Vec<Value>) -> String {
-    params.push(Value::UInt(q.site_id));
-    params.push(ts(q.from));
-    params.push(ts(q.to));
-    let mut w = String::from("site_id = ? AND ts >= ? AND ts < ?");
-    if with_filters {
-        for f in &q.filters {
-            w.push_str(" AND ");
-            w.push_str(&filter_sql(f, params));
-        }
-    }
-    w
-}
-
-/// A balanced `CASE` tree mapping `ts` to its bucket index (log2(n) comparisons a row).
-fn bucket_expr(buckets: &[Bucket], col: &str) -> String {
-    fn tree(b: &[Bucket], offset: usize, col: &str) -> String {
-        if b.len() <= 1 {
-            return offset.to_string();
-        }
-        let mid = b.len() / 2;
-        format!(
-            "CASE WHEN {col} < TIMESTAMP '{}' THEN {} ELSE {} END",
-            b[mid].start.format("%Y-%m-%d %H:%M:%S%.6f"),
-            tree(&b[..mid], offset, col),
-            tree(&b[mid..], offset + mid, col)
-        )
-    }
-    tree(buckets, 0, col)
+/// Run a visit-level query whose rows are (group, visits, bounces, duration seconds).
+fn visit_rows(conn: &Connection, sql: &str, params: &[Value]) -> Result<SessionTotals, StoreError> {
+    let found = rows(conn, sql, params, |r| {
+        let g: Option<String> = r.get(0)?;
+        Ok((
+            g.unwrap_or_default(),
+            (
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, f64>(3)?,
+            ),
+        ))
+    })?;
+    Ok(found.into_iter().collect())
 }
 
 /// Visit-level numbers per time bucket, each visit counted in the bucket where it
@@ -140,19 +145,17 @@ fn visits_by_start(
     conn: &Connection,
     q: &ReportQuery,
     buckets: &[Bucket],
-) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
-    let mut params = Vec::new();
+) -> Result<SessionTotals, StoreError> {
+    let mut p = Params::default();
     let inner = if q.has_event_filters() {
-        let w_all = where_clause(q, false, &mut params);
-        let mut p2 = Vec::new();
-        let w_f = where_clause(q, true, &mut p2);
-        params.extend(p2);
+        let w_all = where_clause(&mut p, q, false);
+        let w_f = where_clause(&mut p, q, true);
         format!("{w_all} AND session_id IN (SELECT session_id FROM events WHERE {w_f})")
     } else {
-        where_clause(q, true, &mut params)
+        where_clause(&mut p, q, true)
     };
     let inner = format!("{inner} AND NOT server_side");
-    let g = bucket_expr(buckets, "t0");
+    let g = bucket_expr::<Params>(buckets, "t0");
     let sql = format!(
         "SELECT CAST({g} AS VARCHAR) AS g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
                 coalesce(sum(dur), 0)::DOUBLE
@@ -161,177 +164,21 @@ fn visits_by_start(
                FROM events WHERE {inner} GROUP BY session_id)
          GROUP BY g"
     );
-    visit_rows(conn, &sql, params)
+    visit_rows(conn, &sql, &p.0)
 }
 
-const PRIVATE_GROUPS: &str = "('private-message', 'email')";
-
-/// Event-level aggregates, grouped by `group` (an SQL expression) if given.
-/// Events that are not part of a visit: short-link clicks and scans and link-preview
-/// fetches. They count as events, but not as visitors or visits, unless the query asks
-/// for them by name or link (then their clickers are the visitors asked about).
-const NOT_VISIT_EVENTS: &str = "('link_click', 'link_scan', 'preview')";
-
-fn asks_for_link_events(q: &ReportQuery) -> bool {
-    q.filters
-        .iter()
-        .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))
-}
-
-/// `AND …` excluding the events of [`NOT_VISIT_EVENTS`], unless the query asks for them.
-fn visit_events_only(q: &ReportQuery) -> String {
-    if asks_for_link_events(q) {
-        String::new()
-    } else {
-        format!(" AND name NOT IN {NOT_VISIT_EVENTS}")
-    }
-}
-
-/// Like [`visit_events_only`], and without server-side conversions: a purchase reported
-/// days later is not part of its visit's pageviews, duration or bounce.
-fn session_events_only(q: &ReportQuery) -> String {
-    format!("{} AND NOT server_side", visit_events_only(q))
-}
-
-fn event_level(
-    conn: &Connection,
-    q: &ReportQuery,
-    group: Option<(&str, Vec<Value>)>,
-) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let distinct_visits = q.has_event_filters();
-    let only = visit_events_only(q);
-    let visits = if distinct_visits {
-        format!("approx_count_distinct(session_id) FILTER (WHERE true{only})")
-    } else {
-        "count(*) FILTER (WHERE entry)".to_string()
-    };
-    let visitors = format!("approx_count_distinct(visitor_id) FILTER (WHERE true{only})");
-    let dark = |cond: &str| {
-        if distinct_visits {
-            format!("approx_count_distinct(session_id) FILTER (WHERE {cond}{only})")
-        } else {
-            format!("count(*) FILTER (WHERE entry AND {cond})")
-        }
-    };
-    let mut params = Vec::new();
-    let (gsel, gby) = match &group {
-        Some((g, gp)) => {
-            params.extend(gp.iter().cloned());
-            (
-                format!("CAST({g} AS VARCHAR) AS g,"),
-                " GROUP BY g".to_string(),
-            )
-        }
-        None => ("'' AS g,".to_string(), String::new()),
-    };
-    let w = where_clause(q, true, &mut params);
-    // Share-graph aggregates (core::stats::Aggregates), or zeros. A share-visit's own
-    // address-bar token counts as a share once it brought a visit: the entry rows of
-    // generation >= 2 name those tokens and their (share-visit) owners.
-    let shares = if q.with_shares {
-        "(count(*) FILTER (WHERE name IN ('share', 'copy')))::BIGINT,
-         (count(DISTINCT parent_token) FILTER (WHERE entry AND visit_share_channel = 'address-bar'))::BIGINT,
-         (count(*) FILTER (WHERE entry AND generation > 0))::BIGINT,
-         ((count(*) FILTER (WHERE name IN ('share', 'copy') AND generation > 0))
-           + (count(DISTINCT parent_token) FILTER (WHERE entry AND generation >= 2 AND visit_share_channel = 'address-bar')))::BIGINT,
-         (count(DISTINCT CASE WHEN name IN ('share', 'copy') AND generation > 0 THEN session_id
-                              WHEN entry AND generation >= 2 THEN parent_session END))::BIGINT"
-    } else {
-        "0::BIGINT, 0::BIGINT, 0::BIGINT, 0::BIGINT, 0::BIGINT"
-    };
-    let sql = format!(
-        "SELECT {gsel}
-            ({visitors})::BIGINT,
-            ({visits})::BIGINT,
-            (count(*) FILTER (WHERE name = 'pageview'))::BIGINT,
-            count(*)::BIGINT,
-            ({ident})::BIGINT,
-            ({est})::BIGINT,
-            {shares}
-         FROM events WHERE {w}{gby}",
-        ident = dark(&format!("channel_group IN {PRIVATE_GROUPS}")),
-        est = dark("channel_group = 'estimated-dark'"),
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::backend)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            let g: Option<String> = r.get(0)?;
-            Ok((
-                g.unwrap_or_default(),
-                Aggregates {
-                    visitors: r.get::<_, i64>(1)? as u64,
-                    visits: r.get::<_, i64>(2)? as u64,
-                    pageviews: r.get::<_, i64>(3)? as u64,
-                    events: r.get::<_, i64>(4)? as u64,
-                    visits_identified_dark: r.get::<_, i64>(5)? as u64,
-                    visits_estimated_dark: r.get::<_, i64>(6)? as u64,
-                    share_events: r.get::<_, i64>(7)? as u64,
-                    address_bar_shares: r.get::<_, i64>(8)? as u64,
-                    share_visits: r.get::<_, i64>(9)? as u64,
-                    shares_by_share_visits: r.get::<_, i64>(10)? as u64,
-                    resharing_visits: r.get::<_, i64>(11)? as u64,
-                    ..Aggregates::default()
-                },
-            ))
-        })
-        .map_err(StoreError::backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row.map_err(StoreError::backend)?);
-    }
-    Ok(out)
-}
-
-/// Run a visit-level query whose rows are (group, visits, bounces, duration seconds).
-fn visit_rows(
-    conn: &Connection,
-    sql: &str,
-    params: Vec<Value>,
-) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::backend)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            let g: Option<String> = r.get(0)?;
-            Ok((
-                g.unwrap_or_default(),
-                (
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, f64>(3)?,
-                ),
-            ))
-        })
-        .map_err(StoreError::backend)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (k, v) = row.map_err(StoreError::backend)?;
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
-/// Visit-level numbers (visits, bounces, duration) per group key.
-///
-/// A visit's pageviews and duration always count all of its events in the range; event
-/// filters and event-level groupings only decide *which* visits (and groups) it joins.
+/// Visit-level numbers (visits, bounces, duration) per group key (`Reports::visit_level`).
 fn visit_level(
     conn: &Connection,
     q: &ReportQuery,
-    group: Option<(&str, Vec<Value>)>,
-    group_is_event_level: bool,
-) -> Result<HashMap<String, (u64, u64, f64)>, StoreError> {
-    let mut params = Vec::new();
-    let (g, gp) = match &group {
-        Some((g, gp)) => (format!("CAST({g} AS VARCHAR)"), gp.clone()),
-        None => ("''".to_string(), Vec::new()),
-    };
-    let only = session_events_only(q);
-    let sql = if q.has_event_filters() || group_is_event_level {
-        let w_all = where_clause(q, false, &mut params);
-        params.extend(gp);
-        let mut p2 = Vec::new();
-        let w_f = where_clause(q, true, &mut p2);
-        params.extend(p2);
+    group: Group<'_>,
+) -> Result<SessionTotals, StoreError> {
+    let mut p = Params::default();
+    let only = session_events_only::<Params>(q);
+    let sql = if q.has_event_filters() || group.is_event_level() {
+        let w_all = where_clause(&mut p, q, false);
+        let g = group.key(&mut p);
+        let w_f = where_clause(&mut p, q, true);
         format!(
             "WITH s AS (
                 SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
@@ -342,8 +189,8 @@ fn visit_level(
              FROM m JOIN s USING (session_id) GROUP BY m.g"
         )
     } else {
-        params.extend(gp);
-        let w = where_clause(q, true, &mut params);
+        let g = group.key(&mut p);
+        let w = where_clause(&mut p, q, true);
         format!(
             "SELECT g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT, coalesce(sum(dur), 0)::DOUBLE FROM (
                 SELECT {g} AS g, session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
@@ -351,66 +198,7 @@ fn visit_level(
                 FROM events WHERE {w}{only} GROUP BY g, session_id) GROUP BY g"
         )
     };
-    visit_rows(conn, &sql, params)
-}
-
-pub fn aggregate(conn: &Connection, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-    let mut rows = event_level(conn, q, None)?;
-    if q.with_sessions {
-        let s = visit_level(conn, q, None, false)?;
-        merge_sessions(&mut rows, &s);
-    }
-    Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default())
-}
-
-pub fn timeseries(
-    conn: &Connection,
-    q: &ReportQuery,
-    buckets: &[Bucket],
-) -> Result<Vec<Aggregates>, StoreError> {
-    if buckets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let expr = bucket_expr(buckets, "ts");
-    let mut rows = event_level(conn, q, Some((&expr, Vec::new())))?;
-    if q.with_sessions {
-        let s = visits_by_start(conn, q, buckets)?;
-        merge_sessions(&mut rows, &s);
-    }
-    let mut out = vec![Aggregates::default(); buckets.len()];
-    for (k, a) in rows {
-        if let Ok(i) = k.parse::<usize>() {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = a;
-            }
-        }
-    }
-    Ok(out)
-}
-
-pub fn breakdown(
-    conn: &Connection,
-    q: &ReportQuery,
-    property: &Property,
-    limit: usize,
-    offset: usize,
-) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let mut gp = Vec::new();
-    let col = column(property, &mut gp);
-    let mut rows = event_level(conn, q, Some((&col, gp.clone())))?;
-    rows.sort_by(|a, b| {
-        b.1.visitors
-            .cmp(&a.1.visitors)
-            .then(b.1.pageviews.cmp(&a.1.pageviews))
-            .then(b.1.events.cmp(&a.1.events))
-            .then(a.0.cmp(&b.0))
-    });
-    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
-    if q.with_sessions && !rows.is_empty() {
-        let s = visit_level(conn, q, Some((&col, gp)), property.is_event_level())?;
-        merge_sessions(&mut rows, &s);
-    }
-    Ok(rows)
+    visit_rows(conn, &sql, &p.0)
 }
 
 /// The event that minted `token`: its site, kind (from its name), visit, visitor, the
@@ -439,37 +227,6 @@ pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, St
     }))
 }
 
-/// The SQL condition of a goal (`core::conversions::GoalKind::matches`).
-fn goal_sql(g: &GoalKind, params: &mut Vec<Value>) -> String {
-    match g {
-        GoalKind::Event(name) => {
-            params.push(Value::Text(name.clone()));
-            "name = ?".into()
-        }
-        GoalKind::Page(pattern) if !pattern.contains('*') => {
-            params.push(Value::Text(pattern.clone()));
-            "(name = 'pageview' AND pathname = ?)".into()
-        }
-        GoalKind::Page(pattern) => {
-            params.push(Value::Text(like_pattern(pattern)));
-            "(name = 'pageview' AND pathname LIKE ? ESCAPE '\\')".into()
-        }
-    }
-}
-
-fn conversion_group_sql(group: &ConversionGroup, params: &mut Vec<Value>) -> String {
-    match group {
-        ConversionGroup::Total => "''".into(),
-        ConversionGroup::Property(p) => format!("CAST({} AS VARCHAR)", column(p, params)),
-        ConversionGroup::Share => {
-            "CASE WHEN generation > 0 THEN CAST(parent_token AS VARCHAR) ELSE '' END".into()
-        }
-        ConversionGroup::ShareVisit => {
-            "CASE WHEN generation > 0 THEN CAST(session_id AS VARCHAR) ELSE '' END".into()
-        }
-    }
-}
-
 /// Visits and goal conversions per (group, channel group): one scan for the visits, one
 /// filtered scan per goal (simple conditions, so DuckDB prunes them well, unioned), one
 /// for the revenue of event goals.
@@ -485,46 +242,32 @@ pub fn conversions(
             r.get::<_, Option<String>>(1)?.unwrap_or_default(),
         ))
     };
-    let n = goals.len();
-    let mut out: Vec<ConversionRow> = Vec::new();
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    let mut slot = |out: &mut Vec<ConversionRow>, k: (String, String)| -> usize {
-        *index.entry(k.clone()).or_insert_with(|| {
-            out.push(ConversionRow {
-                group: k.0,
-                channel_group: k.1,
-                visits: 0,
-                goals: vec![GoalCounts::default(); n],
-            });
-            out.len() - 1
-        })
-    };
+    let mut out = Conversions::new(goals);
 
     // Visits: entry rows only.
-    let mut params = Vec::new();
-    let g = conversion_group_sql(group, &mut params);
-    let w = where_clause(q, true, &mut params);
+    let mut p = Params::default();
+    let g = conversion_group_sql(&mut p, group);
+    let w = where_clause(&mut p, q, true);
     let sql = format!(
         "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM events \
          WHERE {w} AND entry AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY ALL"
     );
-    for (k, visits) in rows(conn, &sql, &params, |r| {
+    for ((g, cg), visits) in rows(conn, &sql, &p.0, |r| {
         Ok((key(r)?, r.get::<_, i64>(2)? as u64))
     })? {
-        let i = slot(&mut out, k);
-        out[i].visits = visits;
+        out.visits(g, cg, visits);
     }
-    if n == 0 {
-        return Ok(out);
+    if goals.is_empty() {
+        return Ok(out.into_rows());
     }
 
     // Conversions: each goal's matching rows.
-    let mut params = Vec::new();
-    let mut parts = Vec::with_capacity(n);
+    let mut p = Params::default();
+    let mut parts = Vec::with_capacity(goals.len());
     for (i, goal) in goals.iter().enumerate() {
-        let g = conversion_group_sql(group, &mut params);
-        let w = where_clause(q, true, &mut params);
-        let c = goal_sql(goal, &mut params);
+        let g = conversion_group_sql(&mut p, group);
+        let w = where_clause(&mut p, q, true);
+        let c = goal_sql(&mut p, goal);
         parts.push(format!(
             "SELECT CAST({g} AS VARCHAR) AS g, channel_group, session_id, {i} AS goal \
              FROM events WHERE {w} AND {c}"
@@ -535,7 +278,7 @@ pub fn conversions(
          FROM ({}) GROUP BY ALL",
         parts.join(" UNION ALL ")
     );
-    for (k, goal, converting, conversions) in rows(conn, &sql, &params, |r| {
+    for ((g, cg), goal, converting, conversions) in rows(conn, &sql, &p.0, |r| {
         Ok((
             key(r)?,
             r.get::<_, i32>(2)?,
@@ -543,38 +286,24 @@ pub fn conversions(
             r.get::<_, i64>(4)? as u64,
         ))
     })? {
-        let i = slot(&mut out, k);
-        if let Some(c) = usize::try_from(goal)
-            .ok()
-            .and_then(|g| out[i].goals.get_mut(g))
-        {
-            c.converting_visits = converting;
-            c.conversions = conversions;
-        }
+        out.goal(g, cg, goal.into(), converting, conversions);
     }
 
     // Revenue: only event goals carry it.
-    let event_goals: Vec<(usize, &str)> = goals
-        .iter()
-        .enumerate()
-        .filter_map(|(i, g)| match g {
-            GoalKind::Event(n) => Some((i, n.as_str())),
-            GoalKind::Page(_) => None,
-        })
-        .collect();
-    if !event_goals.is_empty() {
-        let mut params = Vec::new();
-        let g = conversion_group_sql(group, &mut params);
-        let w = where_clause(q, true, &mut params);
-        let marks = vec!["?"; event_goals.len()].join(", ");
-        params.extend(event_goals.iter().map(|(_, n)| Value::Text(n.to_string())));
+    let names = out.revenue_events();
+    if !names.is_empty() {
+        let mut p = Params::default();
+        let g = conversion_group_sql(&mut p, group);
+        let w = where_clause(&mut p, q, true);
+        let marks: Vec<String> = names.iter().map(|n| p.text(n)).collect();
         let sql = format!(
             "SELECT CAST({g} AS VARCHAR) AS g, channel_group, name, revenue_currency, \
                     sum(revenue_minor)::BIGINT \
-             FROM events WHERE {w} AND name IN ({marks}) AND revenue_minor IS NOT NULL \
-             GROUP BY ALL ORDER BY ALL"
+             FROM events WHERE {w} AND name IN ({}) AND revenue_minor IS NOT NULL \
+             GROUP BY ALL ORDER BY ALL",
+            marks.join(", ")
         );
-        for (k, name, currency, minor) in rows(conn, &sql, &params, |r| {
+        for ((g, cg), name, currency, minor) in rows(conn, &sql, &p.0, |r| {
             Ok((
                 key(r)?,
                 r.get::<_, String>(2)?,
@@ -582,15 +311,10 @@ pub fn conversions(
                 r.get::<_, i64>(4)?,
             ))
         })? {
-            let i = slot(&mut out, k);
-            for (goal, n) in &event_goals {
-                if *n == name {
-                    out[i].goals[*goal].revenue.push((currency.clone(), minor));
-                }
-            }
+            out.revenue(g, cg, &name, &currency, minor);
         }
     }
-    Ok(out)
+    Ok(out.into_rows())
 }
 
 const VISIT_COLUMNS: &str = "site_id, epoch_us(ts), name, visitor_id, session_id, entry, \
@@ -672,8 +396,8 @@ pub fn survey_answers(
     q: &ReportQuery,
 ) -> Result<Vec<SurveyAnswerRow>, StoreError> {
     use lucarne_core::{ChannelGroup, Evidence};
-    let mut params = Vec::new();
-    let w = where_clause(q, true, &mut params);
+    let mut p = Params::default();
+    let w = where_clause(&mut p, q, true);
     let prop = |k: &str| {
         format!(
             "coalesce(str_split(prop_values, chr(31))[list_position(str_split(prop_keys, chr(31)), '{k}')], '')"
@@ -686,7 +410,7 @@ pub fn survey_answers(
         a = prop("answer"),
         t = prop("text"),
     );
-    rows(conn, &sql, &params, |r| {
+    rows(conn, &sql, &p.0, |r| {
         let group: String = r.get(3)?;
         let evidence: String = r.get(4)?;
         Ok(SurveyAnswerRow {
@@ -820,13 +544,6 @@ fn rows<T>(
     it.collect::<duckdb::Result<Vec<T>>>()
         .map_err(StoreError::backend)
 }
-
-fn utc(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
-}
-
-/// How far before the period a root visit is looked for.
-const ROOT_LOOKBACK_DAYS: i64 = 30;
 
 pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
     use duckdb::arrow::array::{Array, Int64Array, StringArray, UInt16Array, UInt64Array};
@@ -975,15 +692,4 @@ pub fn share_graph(conn: &Connection, q: &ReportQuery) -> Result<ShareGraph, Sto
         shares,
         public_visits_without_token,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_escapes() {
-        assert_eq!(like_pattern("/blog/*"), "/blog/%");
-        assert_eq!(like_pattern("a_b%c"), "a\\_b\\%c");
-    }
 }
