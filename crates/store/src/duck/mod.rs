@@ -11,15 +11,10 @@
 mod sql;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use duckdb::arrow::array::{
-    ArrayRef, BooleanArray, Int64Array, StringArray, TimestampMicrosecondArray, UInt16Array,
-    UInt32Array, UInt64Array,
-};
-use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use lucarne_core::event::EventRow;
@@ -268,11 +263,52 @@ fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(),
     conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| {
         let mut app = conn.appender("events")?;
-        // Column by column (Arrow arrays handed to DuckDB a vector at a time): several
-        // times cheaper than binding 38 values a row, and the loader shares the CPU with
-        // the requests.
-        for chunk in rows.chunks(LOAD_CHUNK) {
-            app.append_record_batch(columns(chunk)?)?;
+        for r in rows {
+            let (keys, vals) = join_props(&r.props);
+            let (rev_amount, rev_currency) = match &r.revenue {
+                Some(rv) => (Some(rv.amount_minor), Some(rv.currency.as_str())),
+                None => (None, None),
+            };
+            app.append_row(params![
+                r.site_id,
+                ts_value(r.ts),
+                r.name,
+                r.visitor_id,
+                r.session_id,
+                r.entry,
+                r.hostname,
+                r.pathname,
+                r.entry_page,
+                r.referrer,
+                r.source,
+                r.utm_source,
+                r.utm_medium,
+                r.utm_campaign,
+                r.utm_term,
+                r.utm_content,
+                r.click_id,
+                r.channel,
+                r.channel_group.as_str(),
+                r.evidence.as_str(),
+                r.device,
+                r.browser,
+                r.os,
+                r.country,
+                r.screen_width,
+                keys,
+                vals,
+                rev_amount,
+                rev_currency,
+                r.token,
+                r.parent_token,
+                r.parent_session,
+                r.generation,
+                r.visit_share_channel,
+                r.token_status.as_str(),
+                r.share_channel,
+                r.link_id,
+                r.server_side,
+            ])?;
         }
         app.flush()?;
         drop(app);
@@ -289,140 +325,6 @@ fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(),
             Err(e)
         }
     }
-}
-
-/// Rows per Arrow batch handed to the appender (it splits them into DuckDB vectors).
-const LOAD_CHUNK: usize = 8192;
-
-/// `rows` as the `events` table's columns, in its order and with its exact types
-/// (the appender does not cast).
-fn columns(rows: &[EventRow]) -> Result<RecordBatch, duckdb::Error> {
-    fn text<'a>(rows: &'a [EventRow], f: impl Fn(&'a EventRow) -> &'a str) -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
-    }
-    let props: Vec<(String, String)> = rows.iter().map(|r| join_props(&r.props)).collect();
-    let cols: Vec<(&str, ArrayRef)> = vec![
-        (
-            "site_id",
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.site_id),
-            )),
-        ),
-        (
-            "ts",
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                rows.iter().map(|r| r.ts.timestamp_micros()),
-            )),
-        ),
-        ("name", text(rows, |r| &r.name)),
-        (
-            "visitor_id",
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.visitor_id),
-            )),
-        ),
-        (
-            "session_id",
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.session_id),
-            )),
-        ),
-        (
-            "entry",
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.entry)))),
-        ),
-        ("hostname", text(rows, |r| &r.hostname)),
-        ("pathname", text(rows, |r| &r.pathname)),
-        ("entry_page", text(rows, |r| &r.entry_page)),
-        ("referrer", text(rows, |r| &r.referrer)),
-        ("source", text(rows, |r| &r.source)),
-        ("utm_source", text(rows, |r| &r.utm_source)),
-        ("utm_medium", text(rows, |r| &r.utm_medium)),
-        ("utm_campaign", text(rows, |r| &r.utm_campaign)),
-        ("utm_term", text(rows, |r| &r.utm_term)),
-        ("utm_content", text(rows, |r| &r.utm_content)),
-        ("click_id", text(rows, |r| &r.click_id)),
-        ("channel", text(rows, |r| &r.channel)),
-        ("channel_group", text(rows, |r| r.channel_group.as_str())),
-        ("evidence", text(rows, |r| r.evidence.as_str())),
-        ("device", text(rows, |r| &r.device)),
-        ("browser", text(rows, |r| &r.browser)),
-        ("os", text(rows, |r| &r.os)),
-        ("country", text(rows, |r| &r.country)),
-        (
-            "screen_width",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.screen_width),
-            )),
-        ),
-        (
-            "prop_keys",
-            Arc::new(StringArray::from_iter_values(
-                props.iter().map(|p| p.0.as_str()),
-            )),
-        ),
-        (
-            "prop_values",
-            Arc::new(StringArray::from_iter_values(
-                props.iter().map(|p| p.1.as_str()),
-            )),
-        ),
-        (
-            "revenue_minor",
-            Arc::new(Int64Array::from_iter(
-                rows.iter()
-                    .map(|r| r.revenue.as_ref().map(|v| v.amount_minor)),
-            )),
-        ),
-        (
-            "revenue_currency",
-            Arc::new(StringArray::from_iter(
-                rows.iter()
-                    .map(|r| r.revenue.as_ref().map(|v| v.currency.as_str())),
-            )),
-        ),
-        (
-            "token",
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.token))),
-        ),
-        (
-            "parent_token",
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.parent_token),
-            )),
-        ),
-        (
-            "parent_session",
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.parent_session),
-            )),
-        ),
-        (
-            "generation",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.generation),
-            )),
-        ),
-        (
-            "visit_share_channel",
-            text(rows, |r| &r.visit_share_channel),
-        ),
-        ("token_status", text(rows, |r| r.token_status.as_str())),
-        ("share_channel", text(rows, |r| &r.share_channel)),
-        (
-            "link_id",
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.link_id),
-            )),
-        ),
-        (
-            "server_side",
-            Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.server_side)),
-            )),
-        ),
-    ];
-    RecordBatch::try_from_iter(cols).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 impl EventStore for DuckEvents {
