@@ -198,7 +198,9 @@ impl MetaStore {
 
     /// Write back the last event times of visits this node touched: (site, visitor,
     /// visit, last event). A visit that has been replaced meanwhile is left alone. One
-    /// statement per [`BATCH`] visits, in one row order on every node.
+    /// statement per [`BATCH`] visits, listed in one order on every node (the planner
+    /// usually locks rows in that order; should two nodes' write-backs still deadlock,
+    /// PostgreSQL aborts one and its caller retries it the next second).
     pub async fn touch_visits(
         &self,
         touched: &[(u32, u64, u64, DateTime<Utc>)],
