@@ -233,7 +233,7 @@ ingest_nodes() {
     sed -n '/Latency Distribution/,$p' "$WORK/wrk-$label-$i.txt"
     total="$(python3 -c "print($total + $(awk '/Requests\/sec/{print $2}' "$WORK/wrk-$label-$i.txt"))")"
     a="$(curl -s "http://127.0.0.1:${ports[$i]}/metrics" | awk '/^lucarne_events_accepted_total/{print $2}')"
-    curl -s "http://127.0.0.1:${ports[$i]}/metrics" | grep -E '^lucarne_events_(accepted|dropped)' | sed "s/^/  node $i: /" || true
+    curl -s "http://127.0.0.1:${ports[$i]}/metrics" | grep -E '^lucarne_(events_(accepted|dropped)|shared_visit_)' | sed "s/^/  node $i: /" || true
     accepted=$((accepted + ${a:-0}))
   done
   echo '```'
