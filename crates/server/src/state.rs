@@ -67,6 +67,9 @@ pub struct AppState {
     sites: RwLock<HashMap<String, (Option<Site>, Instant)>>,
     user_agents: Mutex<HashMap<String, Arc<UaFacts>>>,
     site_options: RwLock<HashMap<u32, (SiteOptions, Instant)>>,
+    /// Moves on every [`AppState::invalidate_sites`]: a lookup that started before an
+    /// invalidation does not put what it read back into the cache.
+    sites_epoch: std::sync::atomic::AtomicU64,
 }
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
@@ -145,6 +148,7 @@ impl AppState {
             sites: RwLock::new(HashMap::new()),
             user_agents: Mutex::new(HashMap::new()),
             site_options: RwLock::new(HashMap::new()),
+            sites_epoch: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
         state
@@ -205,6 +209,7 @@ impl AppState {
                 }
             }
         }
+        let epoch = self.sites_epoch();
         let found = match self.meta.site_by_domain(domain).await {
             Ok(s) => s,
             Err(e) => {
@@ -212,6 +217,9 @@ impl AppState {
                 return None;
             }
         };
+        if epoch != self.sites_epoch() {
+            return found;
+        }
         if let Ok(mut cache) = self.sites.write() {
             if cache.len() > 100_000 {
                 cache.clear();
@@ -255,6 +263,7 @@ impl AppState {
                 }
             }
         }
+        let epoch = self.sites_epoch();
         let options = match self.meta.site_options(site_id).await {
             Ok(o) => o,
             Err(e) => {
@@ -262,14 +271,23 @@ impl AppState {
                 return SiteOptions::default();
             }
         };
+        if epoch != self.sites_epoch() {
+            return options;
+        }
         if let Ok(mut cache) = self.site_options.write() {
             cache.insert(site_id, (options.clone(), Instant::now()));
         }
         options
     }
 
+    fn sites_epoch(&self) -> u64 {
+        self.sites_epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Forget cached sites and settings (after settings change).
     pub fn invalidate_sites(&self) {
+        self.sites_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut c) = self.sites.write() {
             c.clear();
         }

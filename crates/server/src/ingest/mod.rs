@@ -85,14 +85,20 @@ async fn run(
     shared::before(state, site.id, &sender).await;
     let mut row = pipeline::build_row(state, &site, hit, sender);
     shared::after(state, &mut row).await;
-    if row.name == pipeline::SURVEY_EVENT && !shared::claim_survey(state, &row).await {
+    let survey = row.name == pipeline::SURVEY_EVENT;
+    if survey && !shared::claim_survey(state, &row).await {
         return Err(DropReason::DuplicateSurvey);
     }
     let minted = row.token;
+    let visit = (row.site_id, row.visitor_id, row.session_id);
     let stored = enqueue(state, vec![row]).await;
     if stored.is_err() && minted != 0 {
         // Not stored: nobody may link to it.
         state.tokens.remove(minted);
+    }
+    if stored.is_err() && survey {
+        // Not stored: the visit may answer again (the client's retry).
+        shared::release_survey(state, visit).await;
     }
     stored
 }

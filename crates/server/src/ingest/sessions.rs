@@ -260,6 +260,17 @@ impl Sessions {
         }
     }
 
+    /// Undo [`Sessions::claim_survey`] (the answer was not stored).
+    pub fn release_survey(&self, site: u32, visitor: u64, session_id: u64) {
+        if let Ok(mut shard) = self.shard(visitor).lock() {
+            if let Some(e) = shard.get_mut(&(site, visitor)) {
+                if e.session_id == session_id {
+                    e.surveyed = false;
+                }
+            }
+        }
+    }
+
     /// Forget visits idle for longer than the timeout; returns how many remain.
     pub fn sweep(&self, now: DateTime<Utc>) -> usize {
         let mut live = 0;
@@ -356,6 +367,9 @@ mod tests {
         let s = Sessions::default();
         let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
         let a = s.touch(1, 5, None, t0, || fields("a"));
+        assert!(s.claim_survey(1, 5, a.session_id));
+        assert!(!s.claim_survey(1, 5, a.session_id));
+        s.release_survey(1, 5, a.session_id);
         assert!(s.claim_survey(1, 5, a.session_id));
         assert!(!s.claim_survey(1, 5, a.session_id));
         // A new visit may answer again.

@@ -206,6 +206,18 @@ pub async fn claim_survey(state: &AppState, row: &EventRow) -> bool {
     }
 }
 
+/// Undo [`claim_survey`] for a visit (site, visitor, visit) whose answer was not stored.
+pub async fn release_survey(state: &AppState, (site_id, visitor_id, session_id): (u32, u64, u64)) {
+    state
+        .sessions
+        .release_survey(site_id, visitor_id, session_id);
+    if state.visit_broker.is_some() {
+        if let Err(e) = state.meta.release_survey(site_id, session_id).await {
+            tracing::warn!(message = "Could not release a shared survey claim.", error = %e);
+        }
+    }
+}
+
 /// Make `row` an event of the visit `session_id` with those visit-level fields.
 pub fn join_visit(row: &mut EventRow, session_id: u64, f: &VisitFields) {
     row.session_id = session_id;
@@ -374,7 +386,17 @@ async fn run_claims(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Claim>, cou
         counters.batch(jobs.len());
         let claims: Vec<(u32, LiveVisit)> =
             jobs.iter().map(|j| (j.site_id, j.visit.clone())).collect();
-        match meta.claim_visits(&claims, timeout).await {
+        // A claim batch can lose a deadlock against another node's write-back (which
+        // PostgreSQL resolves by aborting one side): try it again before giving up.
+        let mut result = meta.claim_visits(&claims, timeout).await;
+        for _ in 0..2 {
+            if result.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            result = meta.claim_visits(&claims, timeout).await;
+        }
+        match result {
             Ok(won) => {
                 for (j, w) in jobs.drain(..).zip(won) {
                     let _ = j.reply.send(Some(w));

@@ -364,7 +364,7 @@ impl MetaStore {
             }
         })?
         .try_get("id")?;
-        self.bump_state_version("sites").await?;
+        self.bump_sites().await;
         Ok(Site {
             id: id as u32,
             domain,
@@ -405,6 +405,15 @@ impl MetaStore {
         row.as_ref().map(Self::row_to_site).transpose()
     }
 
+    /// Move the `sites` version so every node forgets its cached sites and settings. The
+    /// change itself is already committed: a failure here is logged, not returned (the
+    /// nodes' 30-second cache lifetime still bounds how stale they can be).
+    async fn bump_sites(&self) {
+        if let Err(e) = self.bump_state_version("sites").await {
+            tracing::warn!(message = "Could not move the sites version; other nodes follow within 30 s.", error = %e);
+        }
+    }
+
     pub async fn set_site_settings(
         &self,
         id: u32,
@@ -417,7 +426,7 @@ impl MetaStore {
             .bind(i64::from(id))
             .execute(&self.pool)
             .await?;
-        self.bump_state_version("sites").await?;
+        self.bump_sites().await;
         Ok(())
     }
 
@@ -969,7 +978,7 @@ impl MetaStore {
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;
-        self.bump_state_version("sites").await?;
+        self.bump_sites().await;
         Ok(())
     }
 

@@ -339,6 +339,16 @@ impl MetaStore {
         Ok(n == 1)
     }
 
+    /// Undo [`claim_survey`](Self::claim_survey) (the answer was not stored).
+    pub async fn release_survey(&self, site_id: u32, session_id: u64) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM survey_claims WHERE site_id = $1 AND session_id = $2")
+            .bind(i64::from(site_id))
+            .bind(bits(session_id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Forget survey claims made before `before`.
     pub async fn purge_survey_claims(&self, before: DateTime<Utc>) -> Result<u64, MetaError> {
         Ok(sqlx::query("DELETE FROM survey_claims WHERE at_us < $1")
@@ -556,6 +566,8 @@ mod tests {
         // One survey answer per visit, whichever node records it.
         assert!(m.claim_survey(site.id, u64::MAX, t0).await.unwrap());
         assert!(!m.claim_survey(site.id, u64::MAX, t0).await.unwrap());
+        assert!(m.claim_survey(site.id, 7, t0).await.unwrap());
+        m.release_survey(site.id, 7).await.unwrap();
         assert!(m.claim_survey(site.id, 7, t0).await.unwrap());
         assert_eq!(
             m.purge_survey_claims(t0 + Duration::seconds(1))
