@@ -344,6 +344,20 @@ impl Counters {
     }
 }
 
+/// Longest a batch may wait for the metadata store: past it, the batch is answered
+/// "unavailable" (its events go on with what this node knows) rather than stalling every
+/// lookup or claim behind it.
+const BATCH_DEADLINE: Duration = Duration::from_secs(2);
+
+async fn bounded<T>(
+    f: impl std::future::Future<Output = Result<T, lucarne_store::meta::MetaError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(BATCH_DEADLINE, f).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {BATCH_DEADLINE:?}")),
+    }
+}
+
 async fn run_finds(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Find>, counters: Counters) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -355,7 +369,7 @@ async fn run_finds(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Find>, count
             .iter()
             .flat_map(|j| j.ids.iter().map(move |&id| (j.site_id, id)))
             .collect();
-        match meta.live_visits(&keys, since).await {
+        match bounded(meta.live_visits(&keys, since)).await {
             Ok(found) => {
                 for j in jobs.drain(..) {
                     let mine = j.ids.iter().find_map(|id| {
@@ -388,13 +402,13 @@ async fn run_claims(meta: MetaStore, mut rx: mpsc::UnboundedReceiver<Claim>, cou
             jobs.iter().map(|j| (j.site_id, j.visit.clone())).collect();
         // A claim batch can lose a deadlock against another node's write-back (which
         // PostgreSQL resolves by aborting one side): try it again before giving up.
-        let mut result = meta.claim_visits(&claims, timeout).await;
+        let mut result = bounded(meta.claim_visits(&claims, timeout)).await;
         for _ in 0..2 {
             if result.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
-            result = meta.claim_visits(&claims, timeout).await;
+            result = bounded(meta.claim_visits(&claims, timeout)).await;
         }
         match result {
             Ok(won) => {
