@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 
 use lucarne_testkit::clickhouse::start_cluster;
 use lucarne_testkit::postgres::PostgresServer;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
-
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
 async fn send(
     client: &reqwest::Client,
@@ -23,27 +21,7 @@ async fn send(
     referrer: Option<&str>,
 ) {
     let body = json!({"n": "pageview", "u": format!("https://example.com{path}"), "d": "example.com", "r": referrer});
-    let resp = client
-        .post(format!("{}/api/event", node.url()))
-        .header("user-agent", UA)
-        .header("x-forwarded-for", ip)
-        .header("content-type", "text/plain")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("send event");
-    assert_eq!(resp.status().as_u16(), 202, "{}", node.log());
-}
-
-async fn stats(client: &reqwest::Client, node: &Lucarne, key: &str, path: &str) -> Value {
-    let resp = client
-        .get(format!("{}{path}", node.url()))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("stats");
-    assert_eq!(resp.status().as_u16(), 200, "{path}: {}", node.log());
-    resp.json().await.expect("json")
+    post_event(client, node, ip, body).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,8 +88,8 @@ async fn two_nodes_on_a_two_shard_cluster_agree() {
     let q = "/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,visits,pageviews,bounce_rate";
     let started = Instant::now();
     let (ra, rb) = loop {
-        let ra = stats(&client, &a, &key, q).await;
-        let rb = stats(&client, &b, &key, q).await;
+        let ra = get_json(&client, &a, &key, q).await;
+        let rb = get_json(&client, &b, &key, q).await;
         if ra["results"]["pageviews"]["value"] == 90 && ra == rb {
             break (ra, rb);
         }
@@ -132,8 +110,8 @@ async fn two_nodes_on_a_two_shard_cluster_agree() {
     assert_eq!(ra["results"]["bounce_rate"]["value"], 0, "{ra}");
     let q = "/api/v1/stats/breakdown?site_id=example.com&period=day&property=visit:channel&metrics=visits,pageviews";
     let (ba, bb) = (
-        stats(&client, &a, &key, q).await,
-        stats(&client, &b, &key, q).await,
+        get_json(&client, &a, &key, q).await,
+        get_json(&client, &b, &key, q).await,
     );
     assert_eq!(ba, bb);
     let rows = ba["results"].as_array().expect("rows");

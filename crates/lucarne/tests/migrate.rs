@@ -19,8 +19,6 @@ use lucarne_testkit::postgres::PostgresServer;
 use serde_json::{json, Value};
 use support::*;
 
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
-
 fn tok(bits: u64) -> String {
     Token::from_bits(bits).expect("a token").to_string()
 }
@@ -39,33 +37,6 @@ fn try_cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-async fn send(client: &reqwest::Client, node: &Lucarne, ip: &str, body: Value) {
-    let resp = client
-        .post(format!("{}/api/event", node.url()))
-        .header("user-agent", UA)
-        .header("x-forwarded-for", ip)
-        .header("content-type", "text/plain")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("send event");
-    let status = resp.status().as_u16();
-    assert_eq!(status, 202, "{body}: {}", node.log());
-}
-
-async fn get(client: &reqwest::Client, node: &Lucarne, key: &str, path: &str) -> Value {
-    let resp = client
-        .get(format!("{}{path}", node.url()))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("stats");
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "{path}: {body}\n{}", node.log());
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
 
 /// The reports compared before and after the move.
@@ -87,30 +58,30 @@ async fn reports(client: &reqwest::Client, node: &Lucarne, key: &str) -> Reports
         today
     );
     Reports {
-        aggregate: get(
+        aggregate: get_json(
             client,
             node,
             key,
             &format!("/api/v1/stats/aggregate?{range}&metrics=visitors,visits,pageviews,events,bounce_rate,visit_duration"),
         )
         .await,
-        channels: get(
+        channels: get_json(
             client,
             node,
             key,
             &format!("/api/v1/stats/breakdown?{range}&property=visit:channel&metrics=visitors,visits,pageviews&limit=1000"),
         )
         .await,
-        conversions: get(client, node, key, &format!("/api/v1/stats/conversions?{range}")).await,
-        conversions_by_channel: get(
+        conversions: get_json(client, node, key, &format!("/api/v1/stats/conversions?{range}")).await,
+        conversions_by_channel: get_json(
             client,
             node,
             key,
             &format!("/api/v1/stats/conversions?{range}&by=visit:channel"),
         )
         .await,
-        shares: get(client, node, key, &format!("/api/v1/stats/shares?{range}")).await,
-        cascades: get(client, node, key, &format!("/api/v1/stats/cascades?{range}")).await,
+        shares: get_json(client, node, key, &format!("/api/v1/stats/shares?{range}")).await,
+        cascades: get_json(client, node, key, &format!("/api/v1/stats/cascades?{range}")).await,
     }
 }
 
@@ -313,7 +284,7 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     let (va, s, vb, vc, vd) = (tok(101), tok(102), tok(103), tok(104), tok(105));
     let article = "https://example.com/article";
     let hit = |name: &str, url: String, token: &str| json!({"n": name, "u": url, "d": "example.com", "r": null, "t": token});
-    send(
+    post_event(
         client,
         &embedded,
         "198.51.100.1",
@@ -322,8 +293,8 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     .await;
     let mut share = hit("share", format!("{article}#lc={va}"), &s);
     share["p"] = json!({"channel": "whatsapp"});
-    send(client, &embedded, "198.51.100.1", share).await;
-    send(
+    post_event(client, &embedded, "198.51.100.1", share).await;
+    post_event(
         client,
         &embedded,
         "198.51.100.2",
@@ -332,8 +303,8 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     .await;
     let mut purchase = json!({"n": "purchase", "u": article, "d": "example.com"});
     purchase["$"] = json!({"amount": "25.00", "currency": "EUR"});
-    send(client, &embedded, "198.51.100.2", purchase).await;
-    send(
+    post_event(client, &embedded, "198.51.100.2", purchase).await;
+    post_event(
         client,
         &embedded,
         "198.51.100.3",
@@ -344,7 +315,7 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     // A click on the short link, and the visit it brings.
     let resp = client
         .get(format!("{}/l/spring", embedded.url()))
-        .header("user-agent", UA)
+        .header("user-agent", WINDOWS_CHROME_UA)
         .header("x-forwarded-for", "198.51.100.4")
         .send()
         .await
@@ -357,7 +328,7 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
         .expect("a Location")
         .to_string();
     assert!(landing.contains("lc="), "{landing}");
-    send(
+    post_event(
         client,
         &embedded,
         "198.51.100.4",
@@ -510,7 +481,7 @@ async fn check_node(client: &reqwest::Client, source: &Source, events_url: &str,
     // The short link redirects, with its campaign.
     let resp = client
         .get(format!("{}/l/spring", node.url()))
-        .header("user-agent", UA)
+        .header("user-agent", WINDOWS_CHROME_UA)
         .header("x-forwarded-for", "198.51.100.9")
         .send()
         .await

@@ -5,6 +5,8 @@
 //! - [`Browser`] / [`Session`]: headless Chromium driven through chromedriver (fantoccini);
 //!   every session is a separate browser process with its own fresh profile.
 //! - [`serve_pages`]: a tiny static page server for the pages that embed the tracker.
+//! - [`post_event`], [`get_json`]: a tracker event to a node (202 expected), a Bearer GET
+//!   of a node's JSON API (200 expected).
 //!
 //! Everything binds to 127.0.0.1; every wait is bounded.
 #![allow(dead_code)] // each test binary uses a different part of the harness
@@ -507,4 +509,47 @@ fn page_for(
             format!("no test page at {path}"),
         ),
     }
+}
+
+/// A desktop Chrome user agent for events sent straight to a node.
+pub const WINDOWS_CHROME_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+/// POST a tracker event to `node` as a proxy would forward it for `ip`; it must be
+/// acknowledged (202).
+pub async fn post_event(
+    client: &reqwest::Client,
+    node: &Lucarne,
+    ip: &str,
+    body: serde_json::Value,
+) {
+    let resp = client
+        .post(format!("{}/api/event", node.url()))
+        .header("user-agent", WINDOWS_CHROME_UA)
+        .header("x-forwarded-for", ip)
+        .header("content-type", "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send event");
+    let status = resp.status().as_u16();
+    assert_eq!(status, 202, "{body}: {}", node.log());
+}
+
+/// GET `path` from `node` with the API key `key`; it must answer 200 with JSON.
+pub async fn get_json(
+    client: &reqwest::Client,
+    node: &Lucarne,
+    key: &str,
+    path: &str,
+) -> serde_json::Value {
+    let resp = client
+        .get(format!("{}{path}", node.url()))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("GET");
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{path}: {body}\n{}", node.log());
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
