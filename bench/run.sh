@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lucarne's benchmarks, one command:   bash bench/run.sh
 #   1. ingest over loopback with wrk (64 connections): a no-op endpoint on the same
-#      HTTP stack, then Lucarne's /api/event (202 = committed), in the same run;
+#      HTTP stack, then Lucarne's /api/event (202 = committed), in the same run, each
+#      with the server's CPU time per request; then the storage path alone
+#      (lucarne-bench load: spool + loader + DuckDB, CPU per stored row);
 #   2. the 30-day dashboard over EVENTS synthetic events (default 10 million);
 #   3. bytes on disk per stored event;
 #   4. the share-cascade report of one page whose share graph has EDGES edges (default
@@ -49,6 +51,13 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; curl -s -o /dev/null -X POST "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
 run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/ingest.lua "$1" 2>&1; }
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "server CPU per request" from two cpu_ticks readings and wrk's output.
+cpu_per_request() {
+  local n; n="$(awk '/requests in/{print $1}' <<<"$3")"
+  python3 -c "print(f'server CPU per request: {($2 - $1) * 1e6 / $(getconf CLK_TCK) / $n:.1f} µs ({$n} requests)')"
+}
 
 echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
@@ -64,7 +73,11 @@ P1="$(free_port)"
 wait_http "http://127.0.0.1:$P1/api/event"
 echo "### No-op endpoint (same axum/tokio stack), wrk -c$CONNECTIONS -d${DURATION}s"
 echo '```'
-run_wrk "http://127.0.0.1:$P1" | sed -n '/Latency Distribution/,$p'
+C0="$(cpu_ticks "${PIDS[-1]}")"
+OUT="$(run_wrk "http://127.0.0.1:$P1")"
+C1="$(cpu_ticks "${PIDS[-1]}")"
+echo "$OUT" | sed -n '/Latency Distribution/,$p'
+cpu_per_request "$C0" "$C1" "$OUT"
 echo '```'
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
@@ -77,8 +90,11 @@ wait_http "http://127.0.0.1:$P2/api/health"
 echo
 echo "### Lucarne POST /api/event (202 only after commit), wrk -c$CONNECTIONS -d${DURATION}s"
 echo '```'
+C0="$(cpu_ticks "$LPID")"
 OUT="$(run_wrk "http://127.0.0.1:$P2")"
+C1="$(cpu_ticks "$LPID")"
 echo "$OUT" | sed -n '/Latency Distribution/,$p'
+cpu_per_request "$C0" "$C1" "$OUT"
 echo '```'
 curl -s "http://127.0.0.1:$P2/metrics" | grep -E '^lucarne_events_(accepted|dropped)' || true
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
@@ -89,6 +105,13 @@ wait_http "http://127.0.0.1:$P2/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P2/api/v1/stats/aggregate?site_id=bench.test&period=day&metrics=events" | python3 -c 'import sys,json; print(json.load(sys.stdin)["results"]["events"]["value"])')"
 echo "events stored after the run (stats API): $STORED"
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
+# 1c. The storage path alone (spool + loader + DuckDB, no HTTP): what a stored event
+#     costs of the server CPU above.
+echo
+echo "### Storage path alone: lucarne-bench load (1.5 M tracker-shaped rows, batches of 1,000)"
+echo '```'
+"$BENCH" load --rows 1500000
+echo '```'
 fi
 
 if want 5; then
@@ -100,7 +123,11 @@ wait_http "http://127.0.0.1:$P3/api/event"
 echo
 echo "### No-op redirect (same axum/tokio stack, GET → 302), wrk -c$CONNECTIONS -d${DURATION}s"
 echo '```'
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P3" 2>&1 | sed -n '/Latency Distribution/,$p'
+C0="$(cpu_ticks "${PIDS[-1]}")"
+OUT="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P3" 2>&1)"
+C1="$(cpu_ticks "${PIDS[-1]}")"
+echo "$OUT" | sed -n '/Latency Distribution/,$p'
+cpu_per_request "$C0" "$C1" "$OUT"
 echo '```'
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 "$BIN" site add bench.test --data "$WORK/links" >/dev/null 2>&1
@@ -114,7 +141,11 @@ wait_http "http://127.0.0.1:$P4/api/health"
 echo
 echo "### Lucarne GET /l/{slug} (50 links; 1 in 10 a QR scan, 1 in 20 a WhatsApp preview), wrk -c$CONNECTIONS -d${DURATION}s"
 echo '```'
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P4" 2>&1 | sed -n '/Latency Distribution/,$p'
+C0="$(cpu_ticks "$LPID")"
+OUT="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P4" 2>&1)"
+C1="$(cpu_ticks "$LPID")"
+echo "$OUT" | sed -n '/Latency Distribution/,$p'
+cpu_per_request "$C0" "$C1" "$OUT"
 echo '```'
 curl -s "http://127.0.0.1:$P4/metrics" | grep -E '^lucarne_link_(requests|events_dropped)' || true
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true

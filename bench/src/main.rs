@@ -31,6 +31,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The storage path alone (spool + loader + DuckDB, no HTTP): submit ROWS
+    /// tracker-shaped events in batches of 1,000, wait until all are loaded, and print
+    /// the process CPU time per row.
+    Load {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
     /// Serve `POST /api/event` answering 202 without doing anything.
     Noop {
         #[arg(long, default_value = "127.0.0.1:8099")]
@@ -148,6 +155,7 @@ fn main() -> Result<()> {
             runs,
         } => query(&data, &events, site_id, runs),
         Cmd::Writer { batches } => writer(batches),
+        Cmd::Load { rows } => load(rows),
         Cmd::Generate {
             data,
             events,
@@ -489,6 +497,51 @@ fn writer(batches: usize) -> Result<()> {
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    Ok(())
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> f64 { f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) };
+    // Fields 14 and 15 of /proc/PID/stat; `after` starts at field 3.
+    Ok((ticks(11) + ticks(12)) / 100.0)
+}
+
+fn load(rows: usize) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let dir = std::env::temp_dir().join(format!("lucarne-load-bench-{}", std::process::id()));
+    let store = DuckEvents::open(&dir, 100_000).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let batches: Vec<Vec<_>> = (0..rows.div_ceil(1000))
+        .map(|b| {
+            (b * 1000..((b + 1) * 1000).min(rows))
+                .map(sample_row)
+                .collect()
+        })
+        .collect();
+    let cpu0 = process_cpu_seconds()?;
+    let t = Instant::now();
+    let mut tickets = Vec::new();
+    for b in batches {
+        tickets.push(store.submit(b).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    for ticket in tickets {
+        rt.block_on(ticket)?.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let stored = store.count().map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(stored == rows as u64, "{stored} rows stored of {rows}");
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds()? - cpu0;
+    println!(
+        "{rows} rows loaded in {wall:.2} s wall, {cpu:.2} s CPU: {:.2} us CPU per row, {:.0} rows/s",
+        cpu * 1e6 / rows as f64,
+        rows as f64 / wall
+    );
+    store.shutdown();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
