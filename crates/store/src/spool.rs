@@ -1078,7 +1078,7 @@ pub(crate) mod tests {
             .unwrap()
             .len();
         assert!(
-            len > ZEROED_AHEAD && len % ZEROED_AHEAD != 0,
+            len > ZEROED_AHEAD && !len.is_multiple_of(ZEROED_AHEAD),
             "grown past the first zeroed megabyte, with zeros after the records: {len}"
         );
         let sink = MemSink::default();
