@@ -69,8 +69,9 @@ pub(crate) trait Dialect {
     fn if_else(c: &str, a: &str, b: &str) -> String;
     /// Rows where `c` holds.
     fn count_if(c: &str) -> String;
-    /// Distinct values of `col` (an estimate) among the rows where `c` holds.
-    fn approx_distinct_if(col: &str, c: &str) -> String;
+    /// Distinct values of `col` among the rows where `c` holds: exact while they are
+    /// few (tens of thousands), an estimate beyond, as the back end does it.
+    fn distinct_if(&self, col: &str, c: &str) -> String;
     /// A count as the integer type its result column is read as.
     fn as_count(e: &str) -> String;
 }
@@ -275,14 +276,14 @@ pub(crate) fn event_level_sql<D: Dialect>(d: &mut D, q: &ReportQuery, group: Gro
     let only = visit_events_only(q);
     let visit_rows = |c: &str| format!("{c}{only}");
     let visits = if distinct_visits {
-        D::approx_distinct_if("session_id", &visit_rows(D::TRUE))
+        d.distinct_if("session_id", &visit_rows(D::TRUE))
     } else {
         D::count_if(D::ENTRY)
     };
-    let visitors = D::approx_distinct_if("visitor_id", &visit_rows(D::TRUE));
+    let visitors = d.distinct_if("visitor_id", &visit_rows(D::TRUE));
     let dark = |c: &str| {
         if distinct_visits {
-            D::approx_distinct_if("session_id", &visit_rows(c))
+            d.distinct_if("session_id", &visit_rows(c))
         } else {
             D::count_if(&format!("{} AND {c}", D::ENTRY))
         }

@@ -111,7 +111,8 @@ impl Dialect for Literals {
         format!("countIf({c})")
     }
 
-    fn approx_distinct_if(col: &str, c: &str) -> String {
+    // `uniq` keeps every value's hash up to 65,536 of them: exact while they are few.
+    fn distinct_if(&self, col: &str, c: &str) -> String {
         format!("uniqIf({col}, {c})")
     }
 
