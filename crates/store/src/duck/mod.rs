@@ -31,8 +31,6 @@ use lucarne_core::conversions::GoalKind;
 
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
-/// WAL size at which DuckDB checkpoints (see `DuckEvents::open`).
-pub const CHECKPOINT_THRESHOLD: &str = "256MB";
 /// Separator between property keys (and values) in `prop_keys` / `prop_values`.
 pub const PROP_SEP: char = '\u{1f}';
 
@@ -144,16 +142,6 @@ impl DuckEvents {
         let conn = Connection::open(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
         migrate(&conn)?;
-        // DuckDB checkpoints when its WAL passes 16 MB by default: at ingest rates that
-        // is every ~50,000 rows, and each checkpoint compresses the table's last, still
-        // growing row group (122,880 rows) again, so every row was compressed two or
-        // three times. At 256 MB a row group is compressed about once: 10–12 % less CPU
-        // a stored row (`lucarne-bench load`). The price is a longer WAL replay after a
-        // crash (see bench/RESULTS.md); the spool stays the record of what was acknowledged.
-        conn.execute_batch(&format!(
-            "SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
-        ))
-        .map_err(StoreError::backend)?;
         let sink = DuckSink {
             conn: conn.try_clone().map_err(StoreError::backend)?,
         };
@@ -444,22 +432,6 @@ impl Drop for DuckEvents {
 mod tests {
     use super::*;
     use crate::spool::tests::row;
-
-    #[test]
-    fn checkpoints_wait_for_a_large_wal() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
-        let setting = store
-            .with_reader(|c| {
-                c.query_row("SELECT current_setting('checkpoint_threshold')", [], |r| {
-                    r.get::<_, String>(0)
-                })
-                .map_err(StoreError::backend)
-            })
-            .expect("setting");
-        // DuckDB shows 256 MB (10^6) in MiB; its default would be "15.2 MiB".
-        assert_eq!(setting, "244.1 MiB");
-    }
 
     /// DuckDB's estimate is wrong for 100 values nine times in ten (64 registers): below
     /// `EXACT_BELOW` the reports recount exactly, so a small site sees its real numbers.
