@@ -566,7 +566,16 @@ async fn whatsapp_share_converts_and_the_survey_agrees() {
         // Every request of the page (Resource Timing): the two scripts, the tracker's
         // pageview beacon, the survey's GET and its answer, all to Lucarne. Resource Timing
         // leaves out opaque (no-cors) requests, and the CSP blocks requests elsewhere, so
-        // its violations are what catches those.
+        // its violations are what catches those. The thanks show when the answer's
+        // response headers arrive; its Resource Timing entry is added when the body has,
+        // a moment later: wait for it.
+        b.wait_js(
+            "performance.getEntriesByType('resource').some(function (e) { \
+             return e.initiatorType == 'fetch' && new URL(e.name).pathname == '/api/event'; })",
+            PAGE_TIMEOUT,
+            "the answer's timing entry",
+        )
+        .await;
         let mut requests: Vec<Vec<String>> = b
             .js("return performance.getEntriesByType('resource').map(function (e) { \
                  var u = new URL(e.name); return [u.origin, u.pathname, e.initiatorType]; });")
