@@ -963,6 +963,28 @@ pub(crate) mod tests {
         pos: Arc<Mutex<Option<Position>>>,
     }
 
+    impl MemSink {
+        /// The visitor ids of the loaded rows, in load order.
+        fn visitor_ids(&self) -> Vec<u64> {
+            self.rows
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|r| r.visitor_id)
+                .collect()
+        }
+    }
+
+    /// Where the first `n` records of a segment's bytes end.
+    fn end_of_records(data: &[u8], n: usize) -> usize {
+        let mut off = 0usize;
+        for _ in 0..n {
+            let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
+            off += RECORD_HEADER + len;
+        }
+        off
+    }
+
     impl Sink for MemSink {
         fn position(&mut self) -> Result<Option<Position>, StoreError> {
             Ok(*self.pos.lock().unwrap())
@@ -1002,14 +1024,9 @@ pub(crate) mod tests {
             // Recompute the position that covered exactly 5 rows: read the segment.
             let segs = list_segments(dir.path()).unwrap();
             let data = std::fs::read(segment_path(dir.path(), segs[0])).unwrap();
-            let mut off = 0usize;
-            for _ in 0..5 {
-                let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
-                off += RECORD_HEADER + len;
-            }
             Position {
                 segment: segs[0],
-                offset: off as u64,
+                offset: end_of_records(&data, 5) as u64,
             }
         };
         *sink.pos.lock().unwrap() = Some(pos_after_flush);
@@ -1018,11 +1035,7 @@ pub(crate) mod tests {
         let path = segment_path(dir.path(), segs[0]);
         let records_end = {
             let data = std::fs::read(&path).unwrap();
-            let mut off = 0usize;
-            for _ in 0..7 {
-                let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
-                off += RECORD_HEADER + len;
-            }
+            let off = end_of_records(&data, 7);
             assert!(data.len() > off, "the segment is zeroed past its records");
             assert!(data[off..].iter().all(|&b| b == 0), "the tail is zeros");
             off as u64
@@ -1033,13 +1046,7 @@ pub(crate) mod tests {
         drop(f);
 
         let spool = Spool::open(dir.path(), sink.clone(), 100).unwrap();
-        let got: Vec<u64> = sink
-            .rows
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.visitor_id)
-            .collect();
+        let got = sink.visitor_ids();
         assert_eq!(
             got,
             (0..7).collect::<Vec<_>>(),
@@ -1083,13 +1090,7 @@ pub(crate) mod tests {
         );
         let sink = MemSink::default();
         let spool = Spool::open(dir.path(), sink.clone(), 1000).unwrap();
-        let got: Vec<u64> = sink
-            .rows
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.visitor_id)
-            .collect();
+        let got = sink.visitor_ids();
         assert_eq!(
             got,
             (0..n).collect::<Vec<_>>(),
