@@ -8,6 +8,7 @@
 //! replays exactly the acknowledged rows DuckDB does not hold yet. Reports flush the
 //! loader first, so they see every acknowledged event.
 
+mod chunk;
 mod sql;
 
 use std::path::{Path, PathBuf};
@@ -52,11 +53,14 @@ pub struct DuckEvents {
     spool: Spool,
     readers: Mutex<Vec<Connection>>,
     template: Mutex<Connection>,
+    /// Declared last: dropped after every connection above.
+    _db: chunk::RawDb,
 }
 
-/// The spool's loader side for DuckDB: one connection, one Appender, one transaction a
-/// load (rows + spool position).
+/// The spool's loader side for DuckDB: one connection, one transaction a load (rows in
+/// data chunks + spool position; see `chunk`), and an ordinary connection for the rest.
 struct DuckSink {
+    loader: chunk::RawConn,
     conn: Connection,
 }
 
@@ -78,9 +82,8 @@ impl Sink for DuckSink {
 
     fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
         let started = Instant::now();
-        let out = load_batch(&self.conn, rows, pos).map_err(|e| {
+        let out = self.loader.load(rows, pos).inspect_err(|e| {
             error!(message = "Failed to load events batch.", error = %e, rows = rows.len());
-            StoreError::backend(e)
         });
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if elapsed_ms > 1000.0 {
@@ -139,10 +142,11 @@ impl DuckEvents {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("events.duckdb");
-        let conn = Connection::open(&path)
-            .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+        let db = chunk::RawDb::open(&path)?;
+        let conn = db.connection()?;
         migrate(&conn)?;
         let sink = DuckSink {
+            loader: chunk::RawConn::new(&db)?,
             conn: conn.try_clone().map_err(StoreError::backend)?,
         };
         let mut readers = Vec::new();
@@ -155,6 +159,7 @@ impl DuckEvents {
             spool,
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
+            _db: db,
         })
     }
 
@@ -255,75 +260,6 @@ impl DuckEvents {
             c.query_row(sql, [], |r| r.get::<_, i64>(0))
                 .map_err(StoreError::backend)
         })
-    }
-}
-
-/// Append rows and record the spool position, in one transaction.
-fn load_batch(conn: &Connection, rows: &[EventRow], pos: Position) -> Result<(), duckdb::Error> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let result = (|| {
-        let mut app = conn.appender("events")?;
-        for r in rows {
-            let (keys, vals) = join_props(&r.props);
-            let (rev_amount, rev_currency) = match &r.revenue {
-                Some(rv) => (Some(rv.amount_minor), Some(rv.currency.as_str())),
-                None => (None, None),
-            };
-            app.append_row(params![
-                r.site_id,
-                ts_value(r.ts),
-                r.name,
-                r.visitor_id,
-                r.session_id,
-                r.entry,
-                r.hostname,
-                r.pathname,
-                r.entry_page,
-                r.referrer,
-                r.source,
-                r.utm_source,
-                r.utm_medium,
-                r.utm_campaign,
-                r.utm_term,
-                r.utm_content,
-                r.click_id,
-                r.channel,
-                r.channel_group.as_str(),
-                r.evidence.as_str(),
-                r.device,
-                r.browser,
-                r.os,
-                r.country,
-                r.screen_width,
-                keys,
-                vals,
-                rev_amount,
-                rev_currency,
-                r.token,
-                r.parent_token,
-                r.parent_session,
-                r.generation,
-                r.visit_share_channel,
-                r.token_status.as_str(),
-                r.share_channel,
-                r.link_id,
-                r.server_side,
-            ])?;
-        }
-        app.flush()?;
-        drop(app);
-        conn.execute(
-            "INSERT OR REPLACE INTO spool_state (id, segment, \"offset\") VALUES (1, ?, ?)",
-            params![pos.segment, pos.offset],
-        )?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
     }
 }
 
@@ -474,6 +410,72 @@ mod tests {
                 pages.into_iter().map(|(p, a)| (p, a.visitors)).collect();
             assert_eq!(visitors, vec![("/a".into(), 50), ("/b".into(), 50)]);
         }
+    }
+
+    /// The loader writes rows column by column in data chunks (`chunk`): every column of
+    /// every row comes back as written, across chunk boundaries, NULLs included.
+    #[tokio::test]
+    async fn chunked_loads_keep_every_column() {
+        use lucarne_core::token::TokenStatus;
+        use lucarne_core::{ChannelGroup, Evidence};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let n = 5_000u64; // more than two chunks of 2,048 rows in one load
+        let rows: Vec<EventRow> = (0..n)
+            .map(|i| {
+                let k = i as usize;
+                let base = row(i);
+                EventRow {
+                    site_id: (i % 7) as u32 + 1,
+                    name: format!("event-{}", i % 11),
+                    visitor_id: u64::MAX - i,
+                    hostname: format!("h{}.example", i % 5),
+                    entry_page: format!("/entry/{i}"),
+                    referrer: if i % 2 == 0 {
+                        String::new()
+                    } else {
+                        format!("r{i}.example/x")
+                    },
+                    utm_term: "ünïcødé ✓".repeat((k % 3) + 1),
+                    channel_group: ChannelGroup::ALL[k % ChannelGroup::ALL.len()],
+                    evidence: Evidence::ALL[k % Evidence::ALL.len()],
+                    screen_width: (i % 4000) as u16,
+                    props: (0..k % 3)
+                        .map(|j| (format!("k{j}"), format!("v{i}-{j}")))
+                        .collect(),
+                    token_status: TokenStatus::ALL[k % TokenStatus::ALL.len()],
+                    generation: u16::MAX - (i % 9) as u16,
+                    server_side: i % 5 == 0,
+                    ..base
+                }
+            })
+            .collect();
+        for part in rows.chunks(2_500) {
+            store
+                .submit(part.to_vec())
+                .expect("submit")
+                .await
+                .expect("ticket")
+                .expect("committed");
+        }
+        let mut seen = Vec::new();
+        store
+            .export_rows(10_000, |b| {
+                seen.extend(b);
+                Ok(())
+            })
+            .expect("export");
+        let key = |r: &EventRow| (r.ts, r.session_id);
+        let mut expected = rows;
+        expected.sort_by_key(key);
+        seen.sort_by_key(key);
+        assert_eq!(seen.len(), expected.len());
+        for (a, b) in seen.iter().zip(&expected) {
+            assert_eq!(a, b);
+        }
+        assert!(expected.iter().any(|r| r.revenue.is_none()));
+        assert!(expected.iter().any(|r| r.revenue.is_some()));
+        store.shutdown();
     }
 
     #[tokio::test]

@@ -1,0 +1,475 @@
+//! The loader's append path. Rows reach the `events` table column by column, in DuckDB
+//! data chunks of `duckdb_vector_size()` rows (`duckdb_append_data_chunk`), instead of
+//! value by value through `duckdb::Appender::append_row`, which collects each row into
+//! three vectors and crosses the C API once per value (38 times a row).
+//!
+//! The `duckdb` crate does not hand out its appender or connection handles, so this
+//! module owns the database handle (`RawDb`) and the loader's connection (`RawConn`)
+//! through the C API that crate is built on, and gives the rest of the store ordinary
+//! `duckdb::Connection`s to the same database (`RawDb::connection`).
+//!
+//! Safety rests on one check: `RawConn::new` compares the table's column types with
+//! `COLUMNS` and refuses to load otherwise, so every typed write below lands in a
+//! vector of that physical type.
+
+use std::ffi::{c_char, CStr, CString};
+use std::path::Path;
+use std::ptr;
+
+use duckdb::ffi;
+use duckdb::Connection;
+use lucarne_core::event::EventRow;
+
+use crate::events::StoreError;
+use crate::spool::Position;
+
+/// The `events` table's columns, in table order, with the C API type each must have.
+pub(super) const COLUMNS: [(&str, ffi::duckdb_type); 38] = [
+    ("site_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER),
+    ("ts", ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP),
+    ("name", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("visitor_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("session_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("entry", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN),
+    ("hostname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("pathname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("entry_page", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("referrer", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_medium", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_campaign", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_term", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_content", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("click_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("channel_group", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("evidence", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("device", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("browser", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("os", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("country", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("screen_width", ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT),
+    ("prop_keys", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("prop_values", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("revenue_minor", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT),
+    ("revenue_currency", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("parent_token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("parent_session", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("generation", ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT),
+    ("visit_share_channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("token_status", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("share_channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("link_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("server_side", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN),
+];
+
+/// The database handle. Connections keep the database alive on their own (DuckDB
+/// counts references), so dropping this before them is safe; it is dropped last anyway.
+pub(super) struct RawDb(ffi::duckdb_database);
+
+// SAFETY: a DuckDB database handle may be shared between threads; every use here
+// (`duckdb_connect`, `duckdb_close`) is thread-safe in DuckDB.
+unsafe impl Send for RawDb {}
+unsafe impl Sync for RawDb {}
+
+impl RawDb {
+    pub(super) fn open(path: &Path) -> Result<RawDb, StoreError> {
+        let c_path = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| StoreError::Backend(format!("open {}: NUL in path", path.display())))?;
+        let mut db: ffi::duckdb_database = ptr::null_mut();
+        let mut err: *mut c_char = ptr::null_mut();
+        // SAFETY: valid C string, out-pointers to locals; `err` is freed with duckdb_free.
+        let rc =
+            unsafe { ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, ptr::null_mut(), &mut err) };
+        if rc != ffi::duckdb_state_DuckDBSuccess {
+            // SAFETY: DuckDB returns a NUL-terminated message we own (or NULL).
+            let msg = unsafe { message(err) };
+            if !err.is_null() {
+                unsafe { ffi::duckdb_free(err.cast()) };
+            }
+            return Err(StoreError::Backend(format!(
+                "open {}: {msg}",
+                path.display()
+            )));
+        }
+        Ok(RawDb(db))
+    }
+
+    /// An ordinary `duckdb` connection to this database.
+    pub(super) fn connection(&self) -> Result<Connection, StoreError> {
+        // SAFETY: the handle is open until `RawDb` drops, and `open_from_raw` does not
+        // close it (the connection itself keeps the database alive).
+        unsafe { Connection::open_from_raw(self.0) }.map_err(StoreError::backend)
+    }
+}
+
+impl Drop for RawDb {
+    fn drop(&mut self) {
+        // SAFETY: opened by duckdb_open_ext, closed once.
+        unsafe { ffi::duckdb_close(&mut self.0) };
+    }
+}
+
+/// The loader's own connection.
+pub(super) struct RawConn {
+    con: ffi::duckdb_connection,
+}
+
+// SAFETY: a connection may move between threads; it is used by one thread at a time
+// (the loader's), which `&mut self` on every use enforces.
+unsafe impl Send for RawConn {}
+
+impl RawConn {
+    /// Connect and check that `events` has exactly the columns `COLUMNS` names.
+    pub(super) fn new(db: &RawDb) -> Result<RawConn, StoreError> {
+        let mut con: ffi::duckdb_connection = ptr::null_mut();
+        // SAFETY: open database handle, out-pointer to a local.
+        if unsafe { ffi::duckdb_connect(db.0, &mut con) } != ffi::duckdb_state_DuckDBSuccess {
+            return Err(StoreError::Backend(
+                "connect to events.duckdb failed".into(),
+            ));
+        }
+        let mut conn = RawConn { con };
+        let app = Appender::new(&mut conn)?;
+        let types = app.column_types();
+        drop(app);
+        let expected: Vec<ffi::duckdb_type> = COLUMNS.iter().map(|(_, t)| *t).collect();
+        if types != expected {
+            return Err(StoreError::Backend(format!(
+                "events table columns do not match the loader: types {types:?}, expected {expected:?}"
+            )));
+        }
+        Ok(conn)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        let c_sql = CString::new(sql).map_err(|_| StoreError::Backend("NUL in SQL".into()))?;
+        // SAFETY: zeroed result struct is the documented initial state; it is destroyed
+        // whether the query succeeded or not.
+        let mut res: ffi::duckdb_result = unsafe { std::mem::zeroed() };
+        let rc = unsafe { ffi::duckdb_query(self.con, c_sql.as_ptr(), &mut res) };
+        let out = if rc == ffi::duckdb_state_DuckDBSuccess {
+            Ok(())
+        } else {
+            // SAFETY: the message is owned by the result, copied before it is destroyed.
+            let msg = unsafe { message(ffi::duckdb_result_error(&mut res)) };
+            Err(StoreError::Backend(format!("{sql}: {msg}")))
+        };
+        unsafe { ffi::duckdb_destroy_result(&mut res) };
+        out
+    }
+
+    /// Append `rows` and record the spool position, in one transaction.
+    pub(super) fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
+        self.execute("BEGIN TRANSACTION")?;
+        let result = (|| {
+            let mut app = Appender::new(self)?;
+            let mut chunk = Chunk::new(&app)?;
+            for part in rows.chunks(chunk.capacity) {
+                chunk.fill(part);
+                app.append(&chunk)?;
+            }
+            app.close()?;
+            drop(app);
+            self.execute(&format!(
+                "INSERT OR REPLACE INTO spool_state (id, segment, \"offset\") VALUES (1, {}, {})",
+                pos.segment, pos.offset
+            ))
+        })();
+        match result {
+            Ok(()) => self.execute("COMMIT"),
+            Err(e) => {
+                let _ = self.execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for RawConn {
+    fn drop(&mut self) {
+        // SAFETY: connected in `new`, disconnected once.
+        unsafe { ffi::duckdb_disconnect(&mut self.con) };
+    }
+}
+
+/// An appender on `events`, borrowed from its connection.
+struct Appender<'c> {
+    app: ffi::duckdb_appender,
+    _conn: std::marker::PhantomData<&'c mut RawConn>,
+}
+
+impl<'c> Appender<'c> {
+    fn new(conn: &'c mut RawConn) -> Result<Appender<'c>, StoreError> {
+        let mut app: ffi::duckdb_appender = ptr::null_mut();
+        // SAFETY: open connection; static NUL-terminated table name; the appender is
+        // destroyed in Drop even when creation failed (DuckDB allocates it to carry the
+        // error).
+        let rc = unsafe {
+            ffi::duckdb_appender_create(conn.con, ptr::null(), c"events".as_ptr(), &mut app)
+        };
+        let appender = Appender {
+            app,
+            _conn: std::marker::PhantomData,
+        };
+        if rc != ffi::duckdb_state_DuckDBSuccess {
+            return Err(appender.error("create appender"));
+        }
+        Ok(appender)
+    }
+
+    fn column_types(&self) -> Vec<ffi::duckdb_type> {
+        // SAFETY: valid appender; each logical type is destroyed after reading its id.
+        let n = unsafe { ffi::duckdb_appender_column_count(self.app) };
+        (0..n)
+            .map(|i| unsafe {
+                let mut t = ffi::duckdb_appender_column_type(self.app, i);
+                let id = ffi::duckdb_get_type_id(t);
+                ffi::duckdb_destroy_logical_type(&mut t);
+                id
+            })
+            .collect()
+    }
+
+    fn error(&self, what: &str) -> StoreError {
+        // SAFETY: the message (if any) is owned by the appender and copied at once.
+        let err = if self.app.is_null() {
+            ptr::null()
+        } else {
+            unsafe { ffi::duckdb_appender_error(self.app) }
+        };
+        let msg = unsafe { message(err) };
+        StoreError::Backend(format!("{what}: {msg}"))
+    }
+
+    fn append(&mut self, chunk: &Chunk) -> Result<(), StoreError> {
+        // SAFETY: the chunk was built from this appender's column types.
+        let rc = unsafe { ffi::duckdb_append_data_chunk(self.app, chunk.ptr) };
+        if rc != ffi::duckdb_state_DuckDBSuccess {
+            return Err(self.error("append chunk"));
+        }
+        Ok(())
+    }
+
+    /// Flush into the table (inside the caller's transaction).
+    fn close(&mut self) -> Result<(), StoreError> {
+        // SAFETY: valid appender.
+        let rc = unsafe { ffi::duckdb_appender_close(self.app) };
+        if rc != ffi::duckdb_state_DuckDBSuccess {
+            return Err(self.error("flush appender"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Appender<'_> {
+    fn drop(&mut self) {
+        // SAFETY: destroyed once; a no-op on a null handle.
+        unsafe { ffi::duckdb_appender_destroy(&mut self.app) };
+    }
+}
+
+/// One data chunk with the table's column types, refilled for each slice of rows.
+struct Chunk {
+    ptr: ffi::duckdb_data_chunk,
+    capacity: usize,
+}
+
+impl Chunk {
+    fn new(app: &Appender<'_>) -> Result<Chunk, StoreError> {
+        // SAFETY: the types are the appender's own; they are copied by
+        // duckdb_create_data_chunk and destroyed here.
+        let n = unsafe { ffi::duckdb_appender_column_count(app.app) };
+        let mut types: Vec<ffi::duckdb_logical_type> = (0..n)
+            .map(|i| unsafe { ffi::duckdb_appender_column_type(app.app, i) })
+            .collect();
+        let ptr = unsafe { ffi::duckdb_create_data_chunk(types.as_mut_ptr(), n) };
+        for t in &mut types {
+            unsafe { ffi::duckdb_destroy_logical_type(t) };
+        }
+        if ptr.is_null() {
+            return Err(StoreError::Backend("create data chunk failed".into()));
+        }
+        // SAFETY: no arguments.
+        let capacity = usize::try_from(unsafe { ffi::duckdb_vector_size() }).unwrap_or(1024);
+        Ok(Chunk { ptr, capacity })
+    }
+
+    /// Write `rows` (at most `capacity`) into the chunk, column by column, in the order
+    /// of `COLUMNS`.
+    fn fill(&mut self, rows: &[EventRow]) {
+        debug_assert!(rows.len() <= self.capacity);
+        let props: Vec<(String, String)> =
+            rows.iter().map(|r| super::join_props(&r.props)).collect();
+        // SAFETY: `RawConn::new` checked that the table's columns have the types of
+        // `COLUMNS`; each call below writes the physical type of its column (UINTEGER
+        // u32, TIMESTAMP i64 microseconds, UBIGINT u64, BOOLEAN bool, USMALLINT u16,
+        // BIGINT i64, VARCHAR via DuckDB's string assignment), at most `capacity` rows.
+        unsafe {
+            ffi::duckdb_data_chunk_reset(self.ptr);
+            let mut w = Writer {
+                chunk: self.ptr,
+                col: 0,
+                rows,
+            };
+            w.fixed(|r| r.site_id);
+            w.fixed(|r| r.ts.timestamp_micros());
+            w.text(|r| &r.name);
+            w.fixed(|r| r.visitor_id);
+            w.fixed(|r| r.session_id);
+            w.fixed(|r| r.entry);
+            w.text(|r| &r.hostname);
+            w.text(|r| &r.pathname);
+            w.text(|r| &r.entry_page);
+            w.text(|r| &r.referrer);
+            w.text(|r| &r.source);
+            w.text(|r| &r.utm_source);
+            w.text(|r| &r.utm_medium);
+            w.text(|r| &r.utm_campaign);
+            w.text(|r| &r.utm_term);
+            w.text(|r| &r.utm_content);
+            w.text(|r| &r.click_id);
+            w.text(|r| &r.channel);
+            w.text(|r| r.channel_group.as_str());
+            w.text(|r| r.evidence.as_str());
+            w.text(|r| &r.device);
+            w.text(|r| &r.browser);
+            w.text(|r| &r.os);
+            w.text(|r| &r.country);
+            w.fixed(|r| r.screen_width);
+            w.text_at(|i| &props[i].0);
+            w.text_at(|i| &props[i].1);
+            w.nullable(|r| r.revenue.as_ref().map(|v| v.amount_minor));
+            w.nullable_text(|r| r.revenue.as_ref().map(|v| v.currency.as_str()));
+            w.fixed(|r| r.token);
+            w.fixed(|r| r.parent_token);
+            w.fixed(|r| r.parent_session);
+            w.fixed(|r| r.generation);
+            w.text(|r| &r.visit_share_channel);
+            w.text(|r| r.token_status.as_str());
+            w.text(|r| &r.share_channel);
+            w.fixed(|r| r.link_id);
+            w.fixed(|r| r.server_side);
+            debug_assert_eq!(w.col, COLUMNS.len());
+            ffi::duckdb_data_chunk_set_size(self.ptr, rows.len() as ffi::idx_t);
+        }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, destroyed once.
+        unsafe { ffi::duckdb_destroy_data_chunk(&mut self.ptr) };
+    }
+}
+
+/// Writes one column after another into a chunk.
+struct Writer<'r> {
+    chunk: ffi::duckdb_data_chunk,
+    col: usize,
+    rows: &'r [EventRow],
+}
+
+impl<'r> Writer<'r> {
+    unsafe fn next_vector(&mut self) -> ffi::duckdb_vector {
+        let v = unsafe { ffi::duckdb_data_chunk_get_vector(self.chunk, self.col as ffi::idx_t) };
+        self.col += 1;
+        v
+    }
+
+    /// A fixed-width column; `T` must be the column's physical type.
+    unsafe fn fixed<T: Copy>(&mut self, f: impl Fn(&EventRow) -> T) {
+        unsafe {
+            let v = self.next_vector();
+            let data = ffi::duckdb_vector_get_data(v).cast::<T>();
+            for (i, r) in self.rows.iter().enumerate() {
+                data.add(i).write(f(r));
+            }
+        }
+    }
+
+    /// A nullable fixed-width column.
+    unsafe fn nullable<T: Copy + Default>(&mut self, f: impl Fn(&EventRow) -> Option<T>) {
+        unsafe {
+            let v = self.next_vector();
+            let data = ffi::duckdb_vector_get_data(v).cast::<T>();
+            let mut validity: *mut u64 = ptr::null_mut();
+            for (i, r) in self.rows.iter().enumerate() {
+                match f(r) {
+                    Some(x) => data.add(i).write(x),
+                    None => {
+                        data.add(i).write(T::default());
+                        set_null(v, &mut validity, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A VARCHAR column.
+    unsafe fn text(&mut self, f: impl Fn(&'r EventRow) -> &'r str) {
+        let rows = self.rows;
+        unsafe { self.text_at(|i| f(&rows[i])) }
+    }
+
+    /// A VARCHAR column from the `i`-th row's string.
+    unsafe fn text_at<'s>(&mut self, f: impl Fn(usize) -> &'s str) {
+        unsafe {
+            let v = self.next_vector();
+            for i in 0..self.rows.len() {
+                let s = f(i);
+                ffi::duckdb_vector_assign_string_element_len(
+                    v,
+                    i as ffi::idx_t,
+                    s.as_ptr().cast::<c_char>(),
+                    s.len() as ffi::idx_t,
+                );
+            }
+        }
+    }
+
+    /// A nullable VARCHAR column.
+    unsafe fn nullable_text(&mut self, f: impl Fn(&'r EventRow) -> Option<&'r str>) {
+        let rows = self.rows;
+        unsafe {
+            let v = self.next_vector();
+            let mut validity: *mut u64 = ptr::null_mut();
+            for (i, r) in rows.iter().enumerate() {
+                match f(r) {
+                    Some(s) => ffi::duckdb_vector_assign_string_element_len(
+                        v,
+                        i as ffi::idx_t,
+                        s.as_ptr().cast::<c_char>(),
+                        s.len() as ffi::idx_t,
+                    ),
+                    None => set_null(v, &mut validity, i),
+                }
+            }
+        }
+    }
+}
+
+/// A copy of DuckDB's error message `err` (NULL: none given).
+unsafe fn message(err: *const c_char) -> String {
+    if err.is_null() {
+        return "unknown error".to_string();
+    }
+    // SAFETY: the caller passes a NUL-terminated string that lives through this call.
+    unsafe { CStr::from_ptr(err) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Mark row `i` of `v` NULL, making the validity mask writable on first use. A chunk
+/// reset gives every vector a fresh (all-valid) mask.
+unsafe fn set_null(v: ffi::duckdb_vector, validity: &mut *mut u64, i: usize) {
+    unsafe {
+        if validity.is_null() {
+            ffi::duckdb_vector_ensure_validity_writable(v);
+            *validity = ffi::duckdb_vector_get_validity(v);
+        }
+        ffi::duckdb_validity_set_row_invalid(*validity, i as ffi::idx_t);
+    }
+}
