@@ -476,6 +476,11 @@ pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
     }
 }
 
+/// The first `max` characters of `s`, borrowed.
+pub fn clip(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
+}
+
 /// Referrer stored as host + path, without query or fragment; empty when internal.
 fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
     let Some(r) = referrer else {
@@ -497,7 +502,7 @@ fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
             if path == "/" {
                 host
             } else {
-                format!("{host}{path}").chars().take(500).collect()
+                clip(&format!("{host}{path}"), 500).to_string()
             }
         }
         Err(_) => String::new(),
@@ -736,6 +741,16 @@ mod tests {
     fn minor_units() {
         assert_eq!(lucarne_core::conversions::minor_digits("JPY"), 0);
         assert_eq!(lucarne_core::conversions::minor_digits("EUR"), 2);
+    }
+
+    #[test]
+    fn clip_keeps_whole_characters() {
+        assert_eq!(clip("abcdef", 3), "abc");
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abc", 10), "abc");
+        assert_eq!(clip("", 2), "");
+        assert_eq!(clip("éàü€x", 3), "éàü");
+        assert_eq!(clip(&"a".repeat(1200), 1000).len(), 1000);
     }
 
     #[test]
