@@ -478,6 +478,21 @@ mod tests {
         store.shutdown();
     }
 
+    /// The loader writes columns by position and type: a table it does not know is
+    /// refused when the store opens, never written into.
+    #[test]
+    fn a_changed_events_table_is_refused_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        DuckEvents::open(dir.path(), 100).expect("open").shutdown();
+        {
+            let conn = Connection::open(dir.path().join("events.duckdb")).expect("conn");
+            conn.execute_batch("ALTER TABLE events ADD COLUMN surprise VARCHAR")
+                .expect("alter");
+        }
+        let err = DuckEvents::open(dir.path(), 100).err().expect("refused");
+        assert!(err.to_string().contains("do not match"), "{err}");
+    }
+
     #[tokio::test]
     async fn export_gives_back_every_row() {
         let dir = tempfile::tempdir().expect("tempdir");
