@@ -419,13 +419,7 @@ impl<'r> Writer<'r> {
         unsafe {
             let v = self.next_vector();
             for i in 0..self.rows.len() {
-                let s = f(i);
-                ffi::duckdb_vector_assign_string_element_len(
-                    v,
-                    i as ffi::idx_t,
-                    s.as_ptr().cast::<c_char>(),
-                    s.len() as ffi::idx_t,
-                );
+                set_text(v, i, f(i));
             }
         }
     }
@@ -438,12 +432,7 @@ impl<'r> Writer<'r> {
             let mut validity: *mut u64 = ptr::null_mut();
             for (i, r) in rows.iter().enumerate() {
                 match f(r) {
-                    Some(s) => ffi::duckdb_vector_assign_string_element_len(
-                        v,
-                        i as ffi::idx_t,
-                        s.as_ptr().cast::<c_char>(),
-                        s.len() as ffi::idx_t,
-                    ),
+                    Some(s) => set_text(v, i, s),
                     None => set_null(v, &mut validity, i),
                 }
             }
@@ -460,6 +449,18 @@ unsafe fn message(err: *const c_char) -> String {
     unsafe { CStr::from_ptr(err) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Row `i` of the VARCHAR vector `v` is `s` (DuckDB copies it).
+unsafe fn set_text(v: ffi::duckdb_vector, i: usize, s: &str) {
+    unsafe {
+        ffi::duckdb_vector_assign_string_element_len(
+            v,
+            i as ffi::idx_t,
+            s.as_ptr().cast::<c_char>(),
+            s.len() as ffi::idx_t,
+        );
+    }
 }
 
 /// Mark row `i` of `v` NULL, making the validity mask writable on first use. A chunk
