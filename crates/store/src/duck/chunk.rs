@@ -1,4 +1,5 @@
-//! The loader's append path. Rows reach the `events` table column by column, in DuckDB
+//! The loader's append path. Rows reach their table (`site_events`, or `link_events` for
+//! short-link clicks, scans and previews; see `is_link_row`) column by column, in DuckDB
 //! data chunks of `duckdb_vector_size()` rows (`duckdb_append_data_chunk`), instead of
 //! value by value through `duckdb::Appender::append_row`, which collects each row into
 //! three vectors and crosses the C API once per value (38 times a row).
@@ -8,9 +9,9 @@
 //! through the C API that crate is built on, and gives the rest of the store ordinary
 //! `duckdb::Connection`s to the same database (`RawDb::connection`).
 //!
-//! Safety rests on one check: `RawConn::new` compares the table's column types with
-//! `COLUMNS` and refuses to load otherwise, so every typed write below lands in a
-//! vector of that physical type.
+//! Safety rests on one check: `RawConn::new` compares each table's column types with
+//! its `Table::columns` and refuses to load otherwise, so every typed write below lands
+//! in a vector of that physical type.
 
 use std::ffi::{c_char, CStr, CString};
 use std::path::Path;
@@ -23,8 +24,8 @@ use lucarne_core::event::EventRow;
 use crate::events::StoreError;
 use crate::spool::Position;
 
-/// The `events` table's columns, in table order, with the C API type each must have.
-pub(super) const COLUMNS: [(&str, ffi::duckdb_type); 38] = [
+/// The `site_events` table's columns, in table order, with the C API type each must have.
+const SITE_COLUMNS: [(&str, ffi::duckdb_type); 38] = [
     ("site_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER),
     ("ts", ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP),
     ("name", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
@@ -64,6 +65,57 @@ pub(super) const COLUMNS: [(&str, ffi::duckdb_type); 38] = [
     ("link_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
     ("server_side", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN),
 ];
+
+/// The `link_events` table's columns, in table order, with their C API types.
+const LINK_COLUMNS: [(&str, ffi::duckdb_type); 20] = [
+    ("site_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER),
+    ("ts", ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP),
+    ("name", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("visitor_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("session_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("hostname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("pathname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("referrer", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("utm_campaign", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("channel_group", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("device", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("browser", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("os", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("country", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("prop_keys", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("prop_values", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
+    ("token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+    ("link_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
+];
+
+/// A table the loader appends to.
+#[derive(Clone, Copy, Debug)]
+enum Table {
+    /// Every event but the narrow link events: the wide table.
+    Site,
+    /// Short-link clicks, scans and previews (`super::is_link_row`).
+    Link,
+}
+
+impl Table {
+    const ALL: [Table; 2] = [Table::Site, Table::Link];
+
+    fn name(self) -> &'static CStr {
+        match self {
+            Table::Site => c"site_events",
+            Table::Link => c"link_events",
+        }
+    }
+
+    fn columns(self) -> &'static [(&'static str, ffi::duckdb_type)] {
+        match self {
+            Table::Site => &SITE_COLUMNS,
+            Table::Link => &LINK_COLUMNS,
+        }
+    }
+}
 
 /// The database handle. Connections keep the database alive on their own (DuckDB
 /// counts references), so dropping this before them is safe; it is dropped last anyway.
@@ -122,7 +174,8 @@ pub(super) struct RawConn {
 unsafe impl Send for RawConn {}
 
 impl RawConn {
-    /// Connect and check that `events` has exactly the columns `COLUMNS` names.
+    /// Connect and check that each table has exactly the columns its `Table::columns`
+    /// names.
     pub(super) fn new(db: &RawDb) -> Result<RawConn, StoreError> {
         let mut con: ffi::duckdb_connection = ptr::null_mut();
         // SAFETY: open database handle, out-pointer to a local.
@@ -132,14 +185,17 @@ impl RawConn {
             ));
         }
         let mut conn = RawConn { con };
-        let app = Appender::new(&mut conn)?;
-        let types = app.column_types();
-        drop(app);
-        let expected: Vec<ffi::duckdb_type> = COLUMNS.iter().map(|(_, t)| *t).collect();
-        if types != expected {
-            return Err(StoreError::Backend(format!(
-                "events table columns do not match the loader: types {types:?}, expected {expected:?}"
-            )));
+        for table in Table::ALL {
+            let app = Appender::new(&mut conn, table)?;
+            let types = app.column_types();
+            drop(app);
+            let expected: Vec<ffi::duckdb_type> = table.columns().iter().map(|(_, t)| *t).collect();
+            if types != expected {
+                return Err(StoreError::Backend(format!(
+                    "{} columns do not match the loader: types {types:?}, expected {expected:?}",
+                    table.name().to_string_lossy()
+                )));
+            }
         }
         Ok(conn)
     }
@@ -161,18 +217,25 @@ impl RawConn {
         out
     }
 
-    /// Append `rows` and record the spool position, in one transaction.
+    /// Append `rows`, each to its table, and record the spool position, in one
+    /// transaction.
     pub(super) fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
+        let (links, site): (Vec<&EventRow>, Vec<&EventRow>) =
+            rows.iter().partition(|r| super::is_link_row(r));
         self.execute("BEGIN TRANSACTION")?;
         let result = (|| {
-            let mut app = Appender::new(self)?;
-            let mut chunk = Chunk::new(&app)?;
-            for part in rows.chunks(chunk.capacity) {
-                chunk.fill(part);
-                app.append(&chunk)?;
+            for (table, rows) in [(Table::Site, &site), (Table::Link, &links)] {
+                if rows.is_empty() {
+                    continue;
+                }
+                let mut app = Appender::new(self, table)?;
+                let mut chunk = Chunk::new(&app, table)?;
+                for part in rows.chunks(chunk.capacity) {
+                    chunk.fill(part);
+                    app.append(&chunk)?;
+                }
+                app.close()?;
             }
-            app.close()?;
-            drop(app);
             self.execute(&format!(
                 "INSERT OR REPLACE INTO spool_state (id, segment, \"offset\") VALUES (1, {}, {})",
                 pos.segment, pos.offset
@@ -195,20 +258,20 @@ impl Drop for RawConn {
     }
 }
 
-/// An appender on `events`, borrowed from its connection.
+/// An appender on one table, borrowed from its connection.
 struct Appender<'c> {
     app: ffi::duckdb_appender,
     _conn: std::marker::PhantomData<&'c mut RawConn>,
 }
 
 impl<'c> Appender<'c> {
-    fn new(conn: &'c mut RawConn) -> Result<Appender<'c>, StoreError> {
+    fn new(conn: &'c mut RawConn, table: Table) -> Result<Appender<'c>, StoreError> {
         let mut app: ffi::duckdb_appender = ptr::null_mut();
         // SAFETY: open connection; static NUL-terminated table name; the appender is
         // destroyed in Drop even when creation failed (DuckDB allocates it to carry the
         // error).
         let rc = unsafe {
-            ffi::duckdb_appender_create(conn.con, ptr::null(), c"events".as_ptr(), &mut app)
+            ffi::duckdb_appender_create(conn.con, ptr::null(), table.name().as_ptr(), &mut app)
         };
         let appender = Appender {
             app,
@@ -275,10 +338,11 @@ impl Drop for Appender<'_> {
 struct Chunk {
     ptr: ffi::duckdb_data_chunk,
     capacity: usize,
+    table: Table,
 }
 
 impl Chunk {
-    fn new(app: &Appender<'_>) -> Result<Chunk, StoreError> {
+    fn new(app: &Appender<'_>, table: Table) -> Result<Chunk, StoreError> {
         // SAFETY: the types are the appender's own; they are copied by
         // duckdb_create_data_chunk and destroyed here.
         let n = unsafe { ffi::duckdb_appender_column_count(app.app) };
@@ -294,19 +358,24 @@ impl Chunk {
         }
         // SAFETY: no arguments.
         let capacity = usize::try_from(unsafe { ffi::duckdb_vector_size() }).unwrap_or(1024);
-        Ok(Chunk { ptr, capacity })
+        Ok(Chunk {
+            ptr,
+            capacity,
+            table,
+        })
     }
 
     /// Write `rows` (at most `capacity`) into the chunk, column by column, in the order
-    /// of `COLUMNS`.
-    fn fill(&mut self, rows: &[EventRow]) {
+    /// of the table's columns.
+    fn fill(&mut self, rows: &[&EventRow]) {
         debug_assert!(rows.len() <= self.capacity);
         let props: Vec<(String, String)> =
             rows.iter().map(|r| super::join_props(&r.props)).collect();
         // SAFETY: `RawConn::new` checked that the table's columns have the types of
-        // `COLUMNS`; each call below writes the physical type of its column (UINTEGER
-        // u32, TIMESTAMP i64 microseconds, UBIGINT u64, BOOLEAN bool, USMALLINT u16,
-        // BIGINT i64, VARCHAR via DuckDB's string assignment), at most `capacity` rows.
+        // `Table::columns`; each call below writes the physical type of its column
+        // (UINTEGER u32, TIMESTAMP i64 microseconds, UBIGINT u64, BOOLEAN bool, USMALLINT
+        // u16, BIGINT i64, VARCHAR via DuckDB's string assignment), at most `capacity`
+        // rows.
         unsafe {
             ffi::duckdb_data_chunk_reset(self.ptr);
             let mut w = Writer {
@@ -314,6 +383,21 @@ impl Chunk {
                 col: 0,
                 rows,
             };
+            match self.table {
+                Table::Site => w.site(&props),
+                Table::Link => w.link(&props),
+            }
+            debug_assert_eq!(w.col, self.table.columns().len());
+            ffi::duckdb_data_chunk_set_size(self.ptr, rows.len() as ffi::idx_t);
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// The columns of `site_events`, in order.
+    unsafe fn site(&mut self, props: &[(String, String)]) {
+        unsafe {
+            let w = self;
             w.fixed(|r| r.site_id);
             w.fixed(|r| r.ts.timestamp_micros());
             w.text(|r| &r.name);
@@ -352,8 +436,34 @@ impl Chunk {
             w.text(|r| &r.share_channel);
             w.fixed(|r| r.link_id);
             w.fixed(|r| r.server_side);
-            debug_assert_eq!(w.col, COLUMNS.len());
-            ffi::duckdb_data_chunk_set_size(self.ptr, rows.len() as ffi::idx_t);
+        }
+    }
+
+    /// The columns of `link_events`, in order (the rest are constants of the `events`
+    /// view; see `super::is_link_row`).
+    unsafe fn link(&mut self, props: &[(String, String)]) {
+        unsafe {
+            let w = self;
+            w.fixed(|r| r.site_id);
+            w.fixed(|r| r.ts.timestamp_micros());
+            w.text(|r| &r.name);
+            w.fixed(|r| r.visitor_id);
+            w.fixed(|r| r.session_id);
+            w.text(|r| &r.hostname);
+            w.text(|r| &r.pathname);
+            w.text(|r| &r.referrer);
+            w.text(|r| &r.source);
+            w.text(|r| &r.utm_campaign);
+            w.text(|r| &r.channel);
+            w.text(|r| r.channel_group.as_str());
+            w.text(|r| &r.device);
+            w.text(|r| &r.browser);
+            w.text(|r| &r.os);
+            w.text(|r| &r.country);
+            w.text_at(|i| &props[i].0);
+            w.text_at(|i| &props[i].1);
+            w.fixed(|r| r.token);
+            w.fixed(|r| r.link_id);
         }
     }
 }
@@ -369,7 +479,7 @@ impl Drop for Chunk {
 struct Writer<'r> {
     chunk: ffi::duckdb_data_chunk,
     col: usize,
-    rows: &'r [EventRow],
+    rows: &'r [&'r EventRow],
 }
 
 impl<'r> Writer<'r> {
@@ -411,7 +521,7 @@ impl<'r> Writer<'r> {
     /// A VARCHAR column.
     unsafe fn text(&mut self, f: impl Fn(&'r EventRow) -> &'r str) {
         let rows = self.rows;
-        unsafe { self.text_at(|i| f(&rows[i])) }
+        unsafe { self.text_at(|i| f(rows[i])) }
     }
 
     /// A VARCHAR column from the `i`-th row's string.

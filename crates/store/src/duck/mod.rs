@@ -46,6 +46,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/duckdb/0004_conversions.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/duckdb/0005_link_events.sql"),
+    ),
 ];
 
 pub struct DuckEvents {
@@ -104,6 +108,35 @@ fn ts_value(ts: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, ts.timestamp_micros())
 }
 
+/// Whether `r` is stored in the narrow `link_events` table: a short-link click, scan or
+/// preview whose every column that table leaves out has the value the `events` view
+/// gives it there (migration 0005), so the row reads back exactly as written. Any other
+/// row, link event or not, goes to the wide `site_events`.
+fn is_link_row(r: &EventRow) -> bool {
+    use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
+    use lucarne_core::token::TokenStatus;
+    use lucarne_core::Evidence;
+    r.link_id != 0
+        && matches!(r.name.as_str(), CLICK_EVENT | SCAN_EVENT | PREVIEW_EVENT)
+        && !r.entry
+        && r.entry_page == r.pathname
+        && r.utm_source.is_empty()
+        && r.utm_medium.is_empty()
+        && r.utm_term.is_empty()
+        && r.utm_content.is_empty()
+        && r.click_id.is_empty()
+        && r.evidence == Evidence::ShortLink
+        && r.screen_width == 0
+        && r.revenue.is_none()
+        && r.parent_token == 0
+        && r.parent_session == 0
+        && r.generation == 0
+        && r.visit_share_channel.is_empty()
+        && r.token_status == TokenStatus::None
+        && r.share_channel.is_empty()
+        && !r.server_side
+}
+
 fn join_props(props: &[(String, String)]) -> (String, String) {
     let clean = |s: &str| s.replace(PROP_SEP, " ");
     let keys: Vec<String> = props.iter().map(|(k, _)| clean(k)).collect();
@@ -113,6 +146,11 @@ fn join_props(props: &[(String, String)]) -> (String, String) {
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    migrate_to(conn, u32::MAX)
+}
+
+/// Apply the migrations up to version `last`.
+fn migrate_to(conn: &Connection, last: u32) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
         .map_err(StoreError::backend)?;
     let current: i64 = conn
@@ -123,7 +161,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )
         .map_err(StoreError::backend)?;
     for (version, sql) in MIGRATIONS {
-        if i64::from(*version) <= current {
+        if i64::from(*version) <= current || *version > last {
             continue;
         }
         info!(message = "Applying events migration.", version);
@@ -346,16 +384,35 @@ impl EventStore for DuckEvents {
         self.spool.flush()?;
         self.with_reader(|c| {
             let n = match before {
-                Some(t) => c.execute(
-                    "DELETE FROM events WHERE site_id = ? AND ts < ?",
-                    params![site_id, ts_value(t)],
-                ),
-                None => c.execute("DELETE FROM events WHERE site_id = ?", params![site_id]),
-            }
-            .map_err(StoreError::backend)?;
+                Some(t) => delete_both(c, "site_id = ? AND ts < ?", params![site_id, ts_value(t)]),
+                None => delete_both(c, "site_id = ?", params![site_id]),
+            }?;
             Ok(n as u64)
         })
     }
+}
+
+/// Delete the rows matching `cond` from both tables behind the `events` view, in one
+/// transaction; the number deleted.
+fn delete_both(
+    c: &Connection,
+    cond: &str,
+    params: &[&dyn duckdb::ToSql],
+) -> Result<usize, StoreError> {
+    c.execute_batch("BEGIN TRANSACTION")
+        .map_err(StoreError::backend)?;
+    let out = (|| {
+        let mut n = 0;
+        for table in ["site_events", "link_events"] {
+            n += c
+                .execute(&format!("DELETE FROM {table} WHERE {cond}"), params)
+                .map_err(StoreError::backend)?;
+        }
+        Ok(n)
+    })();
+    let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    c.execute_batch(end).map_err(StoreError::backend)?;
+    out
 }
 
 impl Drop for DuckEvents {
@@ -486,11 +543,173 @@ mod tests {
         DuckEvents::open(dir.path(), 100).expect("open").shutdown();
         {
             let conn = Connection::open(dir.path().join("events.duckdb")).expect("conn");
-            conn.execute_batch("ALTER TABLE events ADD COLUMN surprise VARCHAR")
+            conn.execute_batch("ALTER TABLE site_events ADD COLUMN surprise VARCHAR")
                 .expect("alter");
         }
         let err = DuckEvents::open(dir.path(), 100).err().expect("refused");
         assert!(err.to_string().contains("do not match"), "{err}");
+    }
+
+    /// A short-link event as the redirect builds it (`server::links::link_event`).
+    fn link_row(i: u64) -> EventRow {
+        use lucarne_core::token::TokenStatus;
+        use lucarne_core::Evidence;
+        let path = format!("/l/slug{}", i % 4);
+        let (name, props) = match i % 3 {
+            0 => ("link_click", Vec::new()),
+            1 => ("link_scan", Vec::new()),
+            _ => ("preview", vec![("app".to_string(), format!("App {i}"))]),
+        };
+        EventRow {
+            name: name.into(),
+            entry: false,
+            hostname: "l".into(),
+            pathname: path.clone(),
+            entry_page: path,
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: if i.is_multiple_of(2) {
+                "spring".into()
+            } else {
+                String::new()
+            },
+            utm_term: String::new(),
+            utm_content: String::new(),
+            click_id: String::new(),
+            evidence: Evidence::ShortLink,
+            screen_width: 0,
+            props,
+            revenue: None,
+            token: if i % 3 == 2 { 0 } else { i + 1 },
+            parent_token: 0,
+            parent_session: 0,
+            generation: 0,
+            visit_share_channel: String::new(),
+            token_status: TokenStatus::None,
+            share_channel: String::new(),
+            link_id: i % 4 + 1,
+            server_side: false,
+            ..row(i)
+        }
+    }
+
+    /// Short-link events go to the narrow `link_events` table when the `events` view can
+    /// give back every column they leave out, to `site_events` otherwise; either way
+    /// every row reads back through `events` exactly as written, and reports and
+    /// deletion see both tables.
+    #[tokio::test]
+    async fn link_events_have_a_narrow_table_and_read_back_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let mut rows: Vec<EventRow> = (0..3_000).map(link_row).collect();
+        // Link events the narrow table cannot hold exactly, and ordinary events.
+        rows.push(EventRow {
+            generation: 2,
+            ..link_row(3_000)
+        });
+        rows.push(EventRow {
+            link_id: 0,
+            ..link_row(3_001)
+        });
+        rows.push(EventRow {
+            screen_width: 390,
+            ..link_row(3_002)
+        });
+        rows.extend((3_003..3_010).map(row));
+        for part in rows.chunks(1_000) {
+            store
+                .submit(part.to_vec())
+                .expect("submit")
+                .await
+                .expect("ticket")
+                .expect("committed");
+        }
+        let narrow = store
+            .scalar_i64("SELECT count(*)::BIGINT FROM link_events")
+            .expect("link_events");
+        let wide = store
+            .scalar_i64("SELECT count(*)::BIGINT FROM site_events")
+            .expect("site_events");
+        assert_eq!((narrow, wide), (3_000, 10));
+        assert_eq!(
+            rows.iter().filter(|r| is_link_row(r)).count(),
+            3_000,
+            "the routing rule"
+        );
+        let mut seen = Vec::new();
+        store
+            .export_rows(10_000, |b| {
+                seen.extend(b);
+                Ok(())
+            })
+            .expect("export");
+        let key = |r: &EventRow| (r.ts, r.session_id);
+        let mut expected = rows.clone();
+        expected.sort_by_key(key);
+        seen.sort_by_key(key);
+        assert_eq!(seen.len(), expected.len());
+        for (a, b) in seen.iter().zip(&expected) {
+            assert_eq!(a, b);
+        }
+        // A minted link token is found through the view.
+        let node = store.find_token(1).expect("find").expect("token 1");
+        assert_eq!((node.link_id, node.session_id), (1, 0));
+        // Reports count link events by name and by link.
+        let q = ReportQuery {
+            site_id: 3,
+            from: DateTime::from_timestamp_micros(0).expect("from"),
+            to: DateTime::from_timestamp_micros(2_000_000_000_000_000).expect("to"),
+            filters: Vec::new(),
+            with_sessions: false,
+            with_shares: false,
+        };
+        let names = store.breakdown(&q, &Property::Name, 10, 0).expect("names");
+        let events = |n: &str| names.iter().find(|(k, _)| k == n).map(|(_, a)| a.events);
+        assert_eq!(events("link_click"), Some(1_001));
+        assert_eq!(events("link_scan"), Some(1_001));
+        assert_eq!(events("preview"), Some(1_001));
+        let links = store
+            .breakdown(&q, &Property::EventLink, 10, 0)
+            .expect("links");
+        let on_link_1 = links.iter().find(|(k, _)| k == "1").map(|(_, a)| a.events);
+        assert_eq!(on_link_1, Some(751));
+        // Deleting a site's events empties both tables.
+        assert_eq!(store.delete_site_events(3, None).expect("delete"), 3_010);
+        assert_eq!(store.count().expect("count"), 0);
+        store.shutdown();
+    }
+
+    /// A database made before link events had their own table (schema version 4) opens
+    /// with its rows intact: the wide table is renamed, the `events` view reads it.
+    #[tokio::test]
+    async fn a_version_4_database_upgrades_with_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join("events.duckdb")).expect("conn");
+            migrate_to(&conn, 4).expect("migrate to 4");
+            conn.execute_batch(
+                "INSERT INTO events (site_id, ts, name, visitor_id, session_id, entry, hostname, \
+                 pathname, entry_page, referrer, source, utm_source, utm_medium, utm_campaign, \
+                 utm_term, utm_content, click_id, channel, channel_group, evidence, device, \
+                 browser, os, country, screen_width, prop_keys, prop_values, link_id) \
+                 VALUES (3, TIMESTAMP '2026-01-02 03:04:05', 'link_click', 1, 2, false, 'l', \
+                 '/l/a', '/l/a', '', 'WhatsApp', '', '', '', '', '', '', 'whatsapp', \
+                 'private-message', 'short-link', 'mobile', 'Chrome', 'Android', '', 0, '', '', 9)",
+            )
+            .expect("old row");
+        }
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        assert_eq!(store.count().expect("count"), 1);
+        assert_eq!(
+            store
+                .scalar_i64("SELECT count(*)::BIGINT FROM site_events WHERE link_id = 9")
+                .expect("renamed"),
+            1
+        );
+        let ticket = store.submit(vec![link_row(0)]).expect("submit");
+        ticket.await.expect("ticket").expect("committed");
+        assert_eq!(store.count().expect("count"), 2);
+        store.shutdown();
     }
 
     #[tokio::test]
