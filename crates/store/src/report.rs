@@ -225,7 +225,7 @@ fn asks_for_link_events(q: &ReportQuery) -> bool {
 }
 
 /// `AND …` excluding the events of [`NOT_VISIT_EVENTS`], unless the query asks for them.
-fn visit_events_only(q: &ReportQuery) -> String {
+pub(crate) fn visit_events_only(q: &ReportQuery) -> String {
     if asks_for_link_events(q) {
         String::new()
     } else {

@@ -38,8 +38,8 @@ use crate::events::{
     VisitKey,
 };
 use crate::report::{
-    self, bucket_expr, conversion_group_sql, goal_sql, session_events_only, utc, Conversions,
-    Dialect, Group, Reports, NOT_VISIT_EVENTS, ROOT_LOOKBACK_DAYS,
+    self, bucket_expr, conversion_group_sql, goal_sql, session_events_only, utc, visit_events_only,
+    Conversions, Dialect, Group, Reports, NOT_VISIT_EVENTS, ROOT_LOOKBACK_DAYS,
 };
 
 // The reports themselves, composed from this back end's queries (`impl Reports` below).
@@ -258,16 +258,18 @@ fn visits_by_start(
                     countIf(name = 'pageview' AND server_side = 0) AS pv,
                     maxIf(ts_us, server_side = 0) - minIf(ts_us, server_side = 0) AS dur,
                     countIf(server_side = 0) AS own, max({f}) AS hit
-             FROM events WHERE {w} GROUP BY session_id HAVING own > 0 AND hit = 1",
+             FROM events WHERE {w}{only} GROUP BY session_id HAVING own > 0 AND hit = 1",
             f = filters_cond(q),
             w = where_clause(q, false),
+            only = visit_events_only(q),
         )
     } else {
         format!(
             "SELECT session_id, min(ts_us) AS t0, countIf(name = 'pageview') AS pv,
                     max(ts_us) - min(ts_us) AS dur
-             FROM events WHERE {w} AND server_side = 0 GROUP BY session_id",
+             FROM events WHERE {w}{only} GROUP BY session_id",
             w = where_clause(q, true),
+            only = session_events_only::<Literals>(q),
         )
     };
     visit_rows(

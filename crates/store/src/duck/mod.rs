@@ -679,6 +679,50 @@ mod tests {
         store.shutdown();
     }
 
+    /// Short-link clicks are not visits: they do not count as bounced visits in a
+    /// timeseries (visits by start bucket) any more than in the aggregate.
+    #[tokio::test]
+    async fn link_events_are_not_visits_in_a_timeseries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let visit = |i: u64, entry: bool| EventRow {
+            session_id: 42,
+            visitor_id: 7,
+            entry,
+            server_side: false,
+            ..row(i)
+        };
+        let mut rows = vec![visit(0, true), visit(100, false)];
+        rows.extend((1..4).map(link_row));
+        store
+            .submit(rows)
+            .expect("submit")
+            .await
+            .expect("ticket")
+            .expect("committed");
+        let from = DateTime::from_timestamp_micros(1_600_000_000_000_000).expect("from");
+        let to = DateTime::from_timestamp_micros(1_800_000_000_000_000).expect("to");
+        let q = ReportQuery {
+            site_id: 3,
+            from,
+            to,
+            filters: Vec::new(),
+            with_sessions: true,
+            with_shares: false,
+        };
+        let total = store.aggregate(&q).expect("aggregate");
+        let bucket = Bucket {
+            label: "all".into(),
+            start: from,
+            end: to,
+        };
+        let series = store.timeseries(&q, &[bucket]).expect("timeseries");
+        for a in [total, series[0]] {
+            assert_eq!((a.visits, a.session_visits, a.bounces), (1, 1, 0), "{a:?}");
+        }
+        store.shutdown();
+    }
+
     /// A database made before link events had their own table (schema version 4) opens
     /// with its rows intact: the wide table is renamed, the `events` view reads it.
     #[tokio::test]

@@ -184,11 +184,14 @@ fn visits_by_start(
     let inner = if q.has_event_filters() {
         let w_all = where_clause(&mut p, q, false);
         let w_f = where_clause(&mut p, q, true);
-        format!("{w_all} AND session_id IN (SELECT session_id FROM events WHERE {w_f})")
+        let only = report::visit_events_only(q);
+        format!("{w_all} AND session_id IN (SELECT session_id FROM events WHERE {w_f}{only})")
     } else {
         where_clause(&mut p, q, true)
     };
-    let inner = format!("{inner} AND NOT server_side");
+    // Short-link clicks, scans and previews are not visits (unless asked for by name or
+    // link), nor are server-side conversions.
+    let inner = format!("{inner}{}", session_events_only::<Params>(q));
     let g = bucket_expr::<Params>(buckets, "t0");
     let sql = format!(
         "SELECT CAST({g} AS VARCHAR) AS g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
