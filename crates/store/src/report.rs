@@ -218,7 +218,7 @@ pub(crate) fn conversion_group_sql<D: Dialect>(d: &mut D, group: &ConversionGrou
     }
 }
 
-fn asks_for_link_events(q: &ReportQuery) -> bool {
+pub(crate) fn asks_for_link_events(q: &ReportQuery) -> bool {
     q.filters
         .iter()
         .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))

@@ -173,6 +173,17 @@ fn visit_rows(conn: &Connection, sql: &str, params: &[Value]) -> Result<SessionT
     Ok(found.into_iter().collect())
 }
 
+/// What visit-level queries read: unless the query asks for link events (by name or
+/// link), they leave out every name `link_events` holds, so they read the wide table
+/// alone and skip the `events` view's union.
+fn visit_source(q: &ReportQuery) -> &'static str {
+    if report::asks_for_link_events(q) {
+        "events"
+    } else {
+        "site_events"
+    }
+}
+
 /// Visit-level numbers per time bucket, each visit counted in the bucket where it
 /// started (its pageviews and duration are the whole visit's, within the range).
 fn visits_by_start(
@@ -181,11 +192,12 @@ fn visits_by_start(
     buckets: &[Bucket],
 ) -> Result<SessionTotals, StoreError> {
     let mut p = Params::default();
+    let src = visit_source(q);
     let inner = if q.has_event_filters() {
         let w_all = where_clause(&mut p, q, false);
         let w_f = where_clause(&mut p, q, true);
         let only = report::visit_events_only(q);
-        format!("{w_all} AND session_id IN (SELECT session_id FROM events WHERE {w_f}{only})")
+        format!("{w_all} AND session_id IN (SELECT session_id FROM {src} WHERE {w_f}{only})")
     } else {
         where_clause(&mut p, q, true)
     };
@@ -198,7 +210,7 @@ fn visits_by_start(
                 coalesce(sum(dur), 0)::DOUBLE
          FROM (SELECT session_id, min(ts) AS t0, count(*) FILTER (WHERE name = 'pageview') AS pv,
                       (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-               FROM events WHERE {inner} GROUP BY session_id)
+               FROM {src} WHERE {inner} GROUP BY session_id)
          GROUP BY g"
     );
     visit_rows(conn, &sql, &p.0)
@@ -211,6 +223,7 @@ fn visit_level(
     group: Group<'_>,
 ) -> Result<SessionTotals, StoreError> {
     let mut p = Params::default();
+    let src = visit_source(q);
     let only = session_events_only::<Params>(q);
     let sql = if q.has_event_filters() || group.is_event_level() {
         let w_all = where_clause(&mut p, q, false);
@@ -220,8 +233,8 @@ fn visit_level(
             "WITH s AS (
                 SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM events WHERE {w_all}{only} GROUP BY session_id),
-             m AS (SELECT DISTINCT {g} AS g, session_id FROM events WHERE {w_f}{only})
+                FROM {src} WHERE {w_all}{only} GROUP BY session_id),
+             m AS (SELECT DISTINCT {g} AS g, session_id FROM {src} WHERE {w_f}{only})
              SELECT m.g, count(*)::BIGINT, (count(*) FILTER (WHERE s.pv <= 1))::BIGINT, coalesce(sum(s.dur), 0)::DOUBLE
              FROM m JOIN s USING (session_id) GROUP BY m.g"
         )
@@ -232,7 +245,7 @@ fn visit_level(
             "SELECT g, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT, coalesce(sum(dur), 0)::DOUBLE FROM (
                 SELECT {g} AS g, session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM events WHERE {w}{only} GROUP BY g, session_id) GROUP BY g"
+                FROM {src} WHERE {w}{only} GROUP BY g, session_id) GROUP BY g"
         )
     };
     visit_rows(conn, &sql, &p.0)
