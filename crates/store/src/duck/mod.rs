@@ -426,6 +426,28 @@ mod tests {
     use super::*;
     use crate::spool::tests::row;
 
+    /// Submit `rows` and wait until they are committed.
+    async fn submit(store: &DuckEvents, rows: Vec<EventRow>) {
+        store
+            .submit(rows)
+            .expect("submit")
+            .await
+            .expect("ticket")
+            .expect("committed");
+    }
+
+    /// A report over all of time for `site_id`.
+    fn all_time(site_id: u32, with_sessions: bool) -> ReportQuery {
+        ReportQuery {
+            site_id,
+            from: DateTime::from_timestamp_micros(0).expect("from"),
+            to: DateTime::from_timestamp_micros(2_000_000_000_000_000).expect("to"),
+            filters: Vec::new(),
+            with_sessions,
+            with_shares: false,
+        }
+    }
+
     /// DuckDB's estimate is wrong for 100 values nine times in ten (64 registers): below
     /// `EXACT_BELOW` the reports recount exactly, so a small site sees its real numbers.
     #[tokio::test]
@@ -445,20 +467,8 @@ mod tests {
                     ..row(i)
                 })
                 .collect();
-            store
-                .submit(rows)
-                .expect("submit")
-                .await
-                .expect("ticket")
-                .expect("committed");
-            let q = ReportQuery {
-                site_id,
-                from: DateTime::from_timestamp_micros(0).expect("from"),
-                to: DateTime::from_timestamp_micros(2_000_000_000_000_000).expect("to"),
-                filters: Vec::new(),
-                with_sessions: false,
-                with_shares: false,
-            };
+            submit(&store, rows).await;
+            let q = all_time(site_id, false);
             assert_eq!(store.aggregate(&q).expect("aggregate").visitors, 100);
             let pages = store
                 .breakdown(&q, &Property::Page, 10, 0)
@@ -508,12 +518,7 @@ mod tests {
             })
             .collect();
         for part in rows.chunks(2_500) {
-            store
-                .submit(part.to_vec())
-                .expect("submit")
-                .await
-                .expect("ticket")
-                .expect("committed");
+            submit(&store, part.to_vec()).await;
         }
         let mut seen = Vec::new();
         store
@@ -617,12 +622,7 @@ mod tests {
         });
         rows.extend((3_003..3_010).map(row));
         for part in rows.chunks(1_000) {
-            store
-                .submit(part.to_vec())
-                .expect("submit")
-                .await
-                .expect("ticket")
-                .expect("committed");
+            submit(&store, part.to_vec()).await;
         }
         let narrow = store
             .scalar_i64("SELECT count(*)::BIGINT FROM link_events")
@@ -655,14 +655,7 @@ mod tests {
         let node = store.find_token(1).expect("find").expect("token 1");
         assert_eq!((node.link_id, node.session_id), (1, 0));
         // Reports count link events by name and by link.
-        let q = ReportQuery {
-            site_id: 3,
-            from: DateTime::from_timestamp_micros(0).expect("from"),
-            to: DateTime::from_timestamp_micros(2_000_000_000_000_000).expect("to"),
-            filters: Vec::new(),
-            with_sessions: false,
-            with_shares: false,
-        };
+        let q = all_time(3, false);
         let names = store.breakdown(&q, &Property::Name, 10, 0).expect("names");
         let events = |n: &str| names.iter().find(|(k, _)| k == n).map(|(_, a)| a.events);
         assert_eq!(events("link_click"), Some(1_001));
@@ -694,27 +687,13 @@ mod tests {
         };
         let mut rows = vec![visit(0, true), visit(100, false)];
         rows.extend((1..4).map(link_row));
-        store
-            .submit(rows)
-            .expect("submit")
-            .await
-            .expect("ticket")
-            .expect("committed");
-        let from = DateTime::from_timestamp_micros(1_600_000_000_000_000).expect("from");
-        let to = DateTime::from_timestamp_micros(1_800_000_000_000_000).expect("to");
-        let q = ReportQuery {
-            site_id: 3,
-            from,
-            to,
-            filters: Vec::new(),
-            with_sessions: true,
-            with_shares: false,
-        };
+        submit(&store, rows).await;
+        let q = all_time(3, true);
         let total = store.aggregate(&q).expect("aggregate");
         let bucket = Bucket {
             label: "all".into(),
-            start: from,
-            end: to,
+            start: q.from,
+            end: q.to,
         };
         let series = store.timeseries(&q, &[bucket]).expect("timeseries");
         for a in [total, series[0]] {
