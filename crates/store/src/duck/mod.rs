@@ -729,8 +729,7 @@ mod tests {
                 .expect("renamed"),
             1
         );
-        let ticket = store.submit(vec![link_row(0)]).expect("submit");
-        ticket.await.expect("ticket").expect("committed");
+        submit(&store, vec![link_row(0)]).await;
         assert_eq!(store.count().expect("count"), 2);
         store.shutdown();
     }
