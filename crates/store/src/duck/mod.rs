@@ -426,6 +426,32 @@ mod tests {
     use super::*;
     use crate::spool::tests::row;
 
+    /// A new store in a temporary directory (removed when the directory drops).
+    fn fresh() -> (tempfile::TempDir, DuckEvents) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        (dir, store)
+    }
+
+    /// Every one of `rows` reads back from the store exactly as written, and nothing else.
+    fn assert_reads_back(store: &DuckEvents, rows: &[EventRow]) {
+        let mut seen = Vec::new();
+        store
+            .export_rows(10_000, |b| {
+                seen.extend(b);
+                Ok(())
+            })
+            .expect("export");
+        let key = |r: &EventRow| (r.ts, r.session_id);
+        let mut expected = rows.to_vec();
+        expected.sort_by_key(key);
+        seen.sort_by_key(key);
+        assert_eq!(seen.len(), expected.len());
+        for (a, b) in seen.iter().zip(&expected) {
+            assert_eq!(a, b);
+        }
+    }
+
     /// Submit `rows` and wait until they are committed.
     async fn submit(store: &DuckEvents, rows: Vec<EventRow>) {
         store
@@ -452,8 +478,7 @@ mod tests {
     /// `EXACT_BELOW` the reports recount exactly, so a small site sees its real numbers.
     #[tokio::test]
     async fn few_visitors_are_counted_exactly() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let (_dir, store) = fresh();
         for seed in 0..5u64 {
             let site_id = 10 + seed as u32;
             // 100 visitors, one visit each, two pages; spread ids like hashes are.
@@ -485,8 +510,7 @@ mod tests {
     async fn chunked_loads_keep_every_column() {
         use lucarne_core::token::TokenStatus;
         use lucarne_core::{ChannelGroup, Evidence};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let (_dir, store) = fresh();
         let n = 5_000u64; // more than two chunks of 2,048 rows in one load
         let rows: Vec<EventRow> = (0..n)
             .map(|i| {
@@ -520,23 +544,9 @@ mod tests {
         for part in rows.chunks(2_500) {
             submit(&store, part.to_vec()).await;
         }
-        let mut seen = Vec::new();
-        store
-            .export_rows(10_000, |b| {
-                seen.extend(b);
-                Ok(())
-            })
-            .expect("export");
-        let key = |r: &EventRow| (r.ts, r.session_id);
-        let mut expected = rows;
-        expected.sort_by_key(key);
-        seen.sort_by_key(key);
-        assert_eq!(seen.len(), expected.len());
-        for (a, b) in seen.iter().zip(&expected) {
-            assert_eq!(a, b);
-        }
-        assert!(expected.iter().any(|r| r.revenue.is_none()));
-        assert!(expected.iter().any(|r| r.revenue.is_some()));
+        assert_reads_back(&store, &rows);
+        assert!(rows.iter().any(|r| r.revenue.is_none()));
+        assert!(rows.iter().any(|r| r.revenue.is_some()));
         store.shutdown();
     }
 
@@ -604,8 +614,7 @@ mod tests {
     /// deletion see both tables.
     #[tokio::test]
     async fn link_events_have_a_narrow_table_and_read_back_whole() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let (_dir, store) = fresh();
         let mut rows: Vec<EventRow> = (0..3_000).map(link_row).collect();
         // Link events the narrow table cannot hold exactly, and ordinary events.
         rows.push(EventRow {
@@ -636,21 +645,7 @@ mod tests {
             3_000,
             "the routing rule"
         );
-        let mut seen = Vec::new();
-        store
-            .export_rows(10_000, |b| {
-                seen.extend(b);
-                Ok(())
-            })
-            .expect("export");
-        let key = |r: &EventRow| (r.ts, r.session_id);
-        let mut expected = rows.clone();
-        expected.sort_by_key(key);
-        seen.sort_by_key(key);
-        assert_eq!(seen.len(), expected.len());
-        for (a, b) in seen.iter().zip(&expected) {
-            assert_eq!(a, b);
-        }
+        assert_reads_back(&store, &rows);
         // A minted link token is found through the view.
         let node = store.find_token(1).expect("find").expect("token 1");
         assert_eq!((node.link_id, node.session_id), (1, 0));
@@ -676,8 +671,7 @@ mod tests {
     /// timeseries (visits by start bucket) any more than in the aggregate.
     #[tokio::test]
     async fn link_events_are_not_visits_in_a_timeseries() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let (_dir, store) = fresh();
         let visit = |i: u64, entry: bool| EventRow {
             session_id: 42,
             visitor_id: 7,
@@ -736,8 +730,7 @@ mod tests {
 
     #[tokio::test]
     async fn export_gives_back_every_row() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let (_dir, store) = fresh();
         let rows: Vec<EventRow> = (0..25)
             .map(|i| EventRow {
                 site_id: if i % 3 == 0 { 5 } else { 3 },
