@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lucarne's benchmarks, one command:   bash bench/run.sh
-#   1. ingest over loopback with wrk (64 connections): a no-op endpoint on the same
+#   1. ingest over loopback (64 connections): a no-op endpoint on the same
 #      HTTP stack, then Lucarne's /api/event (202 = committed), in the same run, each
 #      with the server's CPU time per request; then the storage path alone
 #      (lucarne-bench load: spool + loader + DuckDB, CPU per stored row);
@@ -8,17 +8,19 @@
 #   3. bytes on disk per stored event;
 #   4. the share-cascade report of one page whose share graph has EDGES edges (default
 #      100000), over 1 million background events;
-#   5. short-link redirects with wrk: a no-op redirect, then Lucarne's /l/{slug} (every
+#   5. short-link redirects: a no-op redirect, then Lucarne's /l/{slug} (every
 #      request classified, clicks/scans/previews recorded through the spool);
 #   6. the conversion report over the store of step 2 (goals purchase, signup, /checkout);
 #   7. scale-out (issue 7): the same EVENTS events generated into DuckDB and into
 #      ClickHouse + PostgreSQL (both from the same fixed start, so the same rows), the
-#      30-day dashboard on each; then ingest with wrk against one Lucarne node and two
+#      30-day dashboard on each; then ingest against one Lucarne node and two
 #      nodes on ClickHouse + PostgreSQL (one server, then a two-shard cluster), every
 #      acknowledged event checked through the stats API. Servers: Debian's
 #      clickhouse-server and PostgreSQL, on free loopback ports (bench/servers.sh).
-# Environment: EVENTS (default 10000000), DURATION (wrk seconds, default 20),
-# CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7": the
+# The load generator is `lucarne-bench hammer` (LOADGEN=hammer, the default) or wrk with
+# bench/ingest.lua and bench/redirect.lua (LOADGEN=wrk): the same requests either way.
+# Environment: EVENTS (default 10000000), DURATION (load seconds, default 20), LOADGEN,
+# THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7": the
 # steps to run, e.g. STEPS=7; step 6 needs step 2's store). Prints a Markdown block for
 # bench/RESULTS.md.
 set -euo pipefail
@@ -29,12 +31,14 @@ DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 EDGES="${EDGES:-100000}"
 STEPS="${STEPS:-1 2 3 4 5 6 7}"
+LOADGEN="${LOADGEN:-hammer}"
+THREADS="${THREADS:-1}"
 # Requests each wrk thread builds before the run (bench/ingest.lua, bench/redirect.lua):
 # enough for 60,000 requests/s a thread, so the fast no-op runs never build on the fly.
 export POOL="${POOL:-$((DURATION * 60000))}"
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
-if ! command -v wrk >/dev/null; then
+if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
 fi
 cargo build --locked -q -p lucarne -p lucarne-bench
@@ -53,7 +57,21 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; curl -s -o /dev/null -X POST "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
-run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/ingest.lua "$1" 2>&1; }
+# The load: SCENARIO (ingest | redirect) against URL, with THREADS threads (default 1),
+# CONNECTIONS/… connections (default all) and PROC (visitors of its own, default 0).
+# LOADGEN=hammer (default): lucarne-bench hammer, a Rust load generator (one mio loop a
+# thread, requests formatted into a reused buffer); LOADGEN=wrk: wrk with
+# bench/SCENARIO.lua. Both send the same requests and print wrk's shape of output.
+load() {
+  local scenario="$1" url="$2" threads="${3:-$THREADS}" conns="${4:-$CONNECTIONS}" proc="${5:-0}"
+  if [ "$LOADGEN" = wrk ]; then
+    WRK_PROC="$proc" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "bench/$scenario.lua" "$url" 2>&1
+  else
+    "$BENCH" hammer --addr "${url#http://}" --scenario "$scenario" --threads "$threads" \
+      --connections "$conns" --duration "$DURATION" --proc-id "$proc" 2>&1
+  fi
+}
+run_wrk() { load ingest "$1"; }
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # "server CPU per request" from two cpu_ticks readings and wrk's output.
@@ -75,7 +93,7 @@ loaded_cpu() {
 echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-echo "Command: \`bash bench/run.sh\` (EVENTS=$EVENTS DURATION=$DURATION CONNECTIONS=$CONNECTIONS EDGES=$EDGES STEPS=\"$STEPS\"), build profile: dev (opt-level 1, dependencies opt-level 3)"
+echo "Command: \`bash bench/run.sh\` (EVENTS=$EVENTS DURATION=$DURATION CONNECTIONS=$CONNECTIONS EDGES=$EDGES STEPS=\"$STEPS\" LOADGEN=$LOADGEN THREADS=$THREADS), build profile: dev (opt-level 1, dependencies opt-level 3)"
 echo "Load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -84,7 +102,7 @@ if want 1; then
 P1="$(free_port)"
 "$BENCH" noop --listen "127.0.0.1:$P1" & PIDS+=($!)
 wait_http "http://127.0.0.1:$P1/api/event"
-echo "### No-op endpoint (same axum/tokio stack), wrk -c$CONNECTIONS -d${DURATION}s"
+echo "### No-op endpoint (same axum/tokio stack), $LOADGEN -t$THREADS -c$CONNECTIONS -d${DURATION}s"
 echo '```'
 C0="$(cpu_ticks "${PIDS[-1]}")"
 OUT="$(run_wrk "http://127.0.0.1:$P1")"
@@ -102,7 +120,7 @@ LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" --t
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 echo
-echo "### Lucarne POST /api/event (202 only after commit), wrk -c$CONNECTIONS -d${DURATION}s"
+echo "### Lucarne POST /api/event (202 only after commit), $LOADGEN -t$THREADS -c$CONNECTIONS -d${DURATION}s"
 echo '```'
 C0="$(cpu_ticks "$LPID")"
 OUT="$(run_wrk "http://127.0.0.1:$P2")"
@@ -135,10 +153,10 @@ P3="$(free_port)"
 "$BENCH" noop --listen "127.0.0.1:$P3" & PIDS+=($!)
 wait_http "http://127.0.0.1:$P3/api/event"
 echo
-echo "### No-op redirect (same axum/tokio stack, GET → 302), wrk -c$CONNECTIONS -d${DURATION}s"
+echo "### No-op redirect (same axum/tokio stack, GET → 302), $LOADGEN -t$THREADS -c$CONNECTIONS -d${DURATION}s"
 echo '```'
 C0="$(cpu_ticks "${PIDS[-1]}")"
-OUT="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P3" 2>&1)"
+OUT="$(load redirect "http://127.0.0.1:$P3")"
 C1="$(cpu_ticks "${PIDS[-1]}")"
 echo "$OUT" | sed -n '/Latency Distribution/,$p'
 cpu_per_request "$C0" "$C1" "$OUT"
@@ -154,10 +172,10 @@ LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P4" --data "$WORK/links" --tr
 LPID=$!
 wait_http "http://127.0.0.1:$P4/api/health"
 echo
-echo "### Lucarne GET /l/{slug} (50 links; 1 in 10 a QR scan, 1 in 20 a WhatsApp preview), wrk -c$CONNECTIONS -d${DURATION}s"
+echo "### Lucarne GET /l/{slug} (50 links; 1 in 10 a QR scan, 1 in 20 a WhatsApp preview), $LOADGEN -t$THREADS -c$CONNECTIONS -d${DURATION}s"
 echo '```'
 C0="$(cpu_ticks "$LPID")"
-OUT="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/redirect.lua "http://127.0.0.1:$P4" 2>&1)"
+OUT="$(load redirect "http://127.0.0.1:$P4")"
 C1="$(cpu_ticks "$LPID")"
 echo "$OUT" | sed -n '/Latency Distribution/,$p'
 cpu_per_request "$C0" "$C1" "$OUT"
@@ -260,14 +278,14 @@ ingest_nodes() {
   done
   for i in $(seq 0 $((n - 1))); do wait_http "http://127.0.0.1:${ports[$i]}/api/health"; done
   echo
-  echo "### Ingest, $n node(s) on $label (ClickHouse + PostgreSQL), $( [ "$n" = 1 ] && echo "wrk -t2 -c$CONNECTIONS" || echo "one wrk -t1 -c$((CONNECTIONS / n)) per node, at once") -d${DURATION}s"
+  echo "### Ingest, $n node(s) on $label (ClickHouse + PostgreSQL), $( [ "$n" = 1 ] && echo "$LOADGEN -t$THREADS -c$CONNECTIONS" || echo "one $LOADGEN -t1 -c$((CONNECTIONS / n)) per node, at once") -d${DURATION}s"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo '```'
   for i in $(seq 0 $((n - 1))); do
     if [ "$n" = 1 ]; then
       run_wrk "http://127.0.0.1:${ports[$i]}" > "$WORK/wrk-$label-$i.txt" &
     else
-      WRK_PROC="$i" wrk -t1 -c"$((CONNECTIONS / n))" -d"${DURATION}s" --latency -s bench/ingest.lua "http://127.0.0.1:${ports[$i]}" > "$WORK/wrk-$label-$i.txt" 2>&1 &
+      load ingest "http://127.0.0.1:${ports[$i]}" 1 "$((CONNECTIONS / n))" "$i" > "$WORK/wrk-$label-$i.txt" &
     fi
     outs+=($!)
   done

@@ -2,6 +2,8 @@
 //! for ingest), the dashboard query benchmark over a real events store, and the share
 //! cascade report over a page with a large share graph.
 
+mod hammer;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,6 +39,28 @@ enum Cmd {
     Load {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
+    },
+    /// A closed-loop HTTP/1.1 load generator (lighter than wrk with a Lua script):
+    /// the requests of `bench/ingest.lua` or `bench/redirect.lua`, output in wrk's shape.
+    Hammer {
+        /// Server address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long, value_enum)]
+        scenario: hammer::Scenario,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Short links `bench0` … `bench{slugs-1}` (redirect scenario).
+        #[arg(long, default_value_t = 50)]
+        slugs: u64,
+        /// This process's number when several run at once (visitors of its own).
+        #[arg(long, default_value_t = 0)]
+        proc_id: u64,
     },
     /// Serve `POST /api/event` answering 202 without doing anything.
     Noop {
@@ -148,6 +172,23 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Noop { listen } => noop(&listen),
+        Cmd::Hammer {
+            addr,
+            scenario,
+            threads,
+            connections,
+            duration,
+            slugs,
+            proc_id,
+        } => hammer::run(hammer::Options {
+            addr,
+            threads,
+            connections,
+            duration: std::time::Duration::from_secs(duration),
+            scenario,
+            slugs: slugs.max(1),
+            proc_id,
+        }),
         Cmd::Query {
             data,
             events,
