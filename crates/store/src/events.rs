@@ -174,3 +174,35 @@ pub trait EventStore: Send + Sync + 'static {
         before: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<u64, StoreError>;
 }
+
+/// Separator between property keys (and values) in the `prop_keys` / `prop_values`
+/// columns, the same on every back end.
+pub const PROP_SEP: char = '\u{1f}';
+
+/// An event's properties as the two stored columns: keys, then values, each joined by
+/// [`PROP_SEP`] (a separator inside a key or value becomes a space).
+pub(crate) fn join_props(props: &[(String, String)]) -> (String, String) {
+    let clean = |s: &str| s.replace(PROP_SEP, " ");
+    let keys: Vec<String> = props.iter().map(|(k, _)| clean(k)).collect();
+    let vals: Vec<String> = props.iter().map(|(_, v)| clean(v)).collect();
+    let sep = PROP_SEP.to_string();
+    (keys.join(&sep), vals.join(&sep))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn props_join_into_two_columns() {
+        let props = vec![
+            ("plan".to_string(), "pro".to_string()),
+            ("odd\u{1f}key".to_string(), "a\u{1f}b".to_string()),
+        ];
+        assert_eq!(
+            join_props(&props),
+            ("plan\u{1f}odd key".to_string(), "pro\u{1f}a b".to_string())
+        );
+        assert_eq!(join_props(&[]), (String::new(), String::new()));
+    }
+}

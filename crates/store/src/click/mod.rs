@@ -65,8 +65,7 @@ use crate::events::{
 };
 use crate::spool::{Position, Sink, Spool};
 
-/// Separator between property keys (and values) in `prop_keys` / `prop_values`.
-pub const PROP_SEP: char = '\u{1f}';
+pub use crate::events::PROP_SEP;
 /// The loader inserts when 20,000 rows are pending or the oldest has waited this long.
 pub const LOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest a report query may take.
@@ -421,14 +420,6 @@ struct InsertRow<'a> {
     row_hash: u64,
 }
 
-fn join_props(props: &[(String, String)]) -> (String, String) {
-    let clean = |s: &str| s.replace(PROP_SEP, " ");
-    let keys: Vec<String> = props.iter().map(|(k, _)| clean(k)).collect();
-    let vals: Vec<String> = props.iter().map(|(_, v)| clean(v)).collect();
-    let sep = PROP_SEP.to_string();
-    (keys.join(&sep), vals.join(&sep))
-}
-
 /// Seconds for the `DateTime` column (clamped to what it can hold).
 fn ts_seconds(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp().max(0)).unwrap_or(u32::MAX)
@@ -585,7 +576,7 @@ impl ClickSink {
                     if skip[i] {
                         continue;
                     }
-                    let (prop_keys, prop_values) = join_props(&r.props);
+                    let (prop_keys, prop_values) = crate::events::join_props(&r.props);
                     let row = InsertRow {
                         site_id: r.site_id,
                         ts: ts_seconds(r.ts),

@@ -369,8 +369,10 @@ impl Chunk {
     /// of the table's columns.
     fn fill(&mut self, rows: &[&EventRow]) {
         debug_assert!(rows.len() <= self.capacity);
-        let props: Vec<(String, String)> =
-            rows.iter().map(|r| super::join_props(&r.props)).collect();
+        let props: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| crate::events::join_props(&r.props))
+            .collect();
         // SAFETY: `RawConn::new` checked that the table's columns have the types of
         // `Table::columns`; each call below writes the physical type of its column
         // (UINTEGER u32, TIMESTAMP i64 microseconds, UBIGINT u64, BOOLEAN bool, USMALLINT

@@ -32,8 +32,7 @@ use lucarne_core::conversions::GoalKind;
 
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
-/// Separator between property keys (and values) in `prop_keys` / `prop_values`.
-pub const PROP_SEP: char = '\u{1f}';
+pub use crate::events::PROP_SEP;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_events.sql")),
@@ -135,14 +134,6 @@ fn is_link_row(r: &EventRow) -> bool {
         && r.token_status == TokenStatus::None
         && r.share_channel.is_empty()
         && !r.server_side
-}
-
-fn join_props(props: &[(String, String)]) -> (String, String) {
-    let clean = |s: &str| s.replace(PROP_SEP, " ");
-    let keys: Vec<String> = props.iter().map(|(k, _)| clean(k)).collect();
-    let vals: Vec<String> = props.iter().map(|(_, v)| clean(v)).collect();
-    let sep = PROP_SEP.to_string();
-    (keys.join(&sep), vals.join(&sep))
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
