@@ -88,44 +88,114 @@ pub fn check_slug(slug: &str) -> Result<(), LinkError> {
     }
 }
 
+/// IPv4 addresses a public short link must not point to: "this network" (0/8),
+/// private (10/8, 172.16/12, 192.168/16), carrier-grade NAT (100.64/10), loopback
+/// (127/8), link local (169.254/16), IETF protocol assignments (192.0.0/24),
+/// documentation (192.0.2/24, 198.51.100/24, 203.0.113/24), benchmarking (198.18/15),
+/// multicast (224/4) and reserved (240/4, broadcast included).
 fn private_v4(ip: Ipv4Addr) -> bool {
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
+    let [a, b, c, _] = ip.octets();
+    a == 0
+        || a == 10
+        || a == 127
+        || (a == 100 && (b & 0xc0) == 64)
+        || (a == 169 && b == 254)
+        || (a == 172 && (b & 0xf0) == 16)
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 168)
+        || (a == 198 && (b & 0xfe) == 18)
         || ip.is_documentation()
-        // 100.64.0.0/10, carrier-grade NAT.
-        || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        || a >= 224
 }
 
+/// The IPv4 address in the low 32 bits of an IPv6 address.
+fn low_v4(ip: Ipv6Addr) -> Ipv4Addr {
+    let o = ip.octets();
+    Ipv4Addr::new(o[12], o[13], o[14], o[15])
+}
+
+/// IPv6 addresses a public short link must not point to. Forms that carry an IPv4
+/// address are judged by that address:
+/// - IPv4-mapped `::ffff:a.b.c.d` and IPv4-compatible `::a.b.c.d` (`::/96`);
+/// - NAT64 with the well-known prefix `64:ff9b::/96` (RFC 6052: the IPv4 address is in
+///   the low 32 bits);
+/// - 6to4 `2002:AABB:CCDD::/48` (the IPv4 address is in bits 16–47).
+///
+/// The local-use NAT64 prefix `64:ff9b:1::/48` (RFC 8215) is refused whole: its
+/// operator chooses where in the address the IPv4 part sits, so it cannot be decoded,
+/// and it only ever leads into the operator's own network.
+///
+/// Refused outright: `::` and `::1`, discard-only `100::/64`, documentation
+/// `2001:db8::/32`, unique local `fc00::/7`, link local `fe80::/10`, the deprecated
+/// site local `fec0::/10`, and multicast `ff00::/8`.
 fn private_v6(ip: Ipv6Addr) -> bool {
+    let seg = ip.segments();
     if let Some(v4) = ip.to_ipv4_mapped() {
         return private_v4(v4);
     }
-    let seg0 = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        // fc00::/7 unique local, fe80::/10 link local.
-        || (seg0 & 0xfe00) == 0xfc00
-        || (seg0 & 0xffc0) == 0xfe80
+    // `::/96`: `::` and `::1` are refused with the rest of the block ("this network"
+    // and loopback in IPv4 terms too); the others are IPv4-compatible addresses.
+    if seg[..6] == [0; 6] {
+        return private_v4(low_v4(ip));
+    }
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return private_v4(low_v4(ip));
+    }
+    if seg[..3] == [0x64, 0xff9b, 1] {
+        return true;
+    }
+    if seg[0] == 0x2002 {
+        let [a, b] = seg[1].to_be_bytes();
+        let [c, d] = seg[2].to_be_bytes();
+        return private_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    (seg[0] == 0x100 && seg[1..4] == [0; 3])
+        || (seg[0] == 0x2001 && seg[1] == 0xdb8)
+        || (seg[0] & 0xfe00) == 0xfc00
+        || (seg[0] & 0xffc0) == 0xfe80
+        || (seg[0] & 0xffc0) == 0xfec0
+        || (seg[0] & 0xff00) == 0xff00
 }
 
-/// Is this host a loopback or private-network address (or a name for one)?
+/// Names that only mean something inside a network: `localhost` and its subdomains,
+/// the special-use `.local` (mDNS) and `home.arpa`, and the suffixes RFC 6762
+/// (appendix G) lists as used privately.
+const PRIVATE_SUFFIXES: [&str; 9] = [
+    "localhost",
+    "local",
+    "home.arpa",
+    "internal",
+    "intranet",
+    "private",
+    "corp",
+    "home",
+    "lan",
+];
+
+/// Is this host a loopback or private-network address, or a name for one? A name
+/// without a dot (`intranet`, `localhost.`) is one: it can only be resolved through a
+/// local search domain. Every IPv4 spelling (`2130706433`, `0x7f.1`, `0177.0.0.1`) is
+/// an address here: the `url` crate parses them all into [`Host::Ipv4`].
 pub fn is_private_host(host: &Host<&str>) -> bool {
     match host {
         Host::Ipv4(ip) => private_v4(*ip),
         Host::Ipv6(ip) => private_v6(*ip),
         Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost"
-                || d.ends_with(".localhost")
-                || d.ends_with(".local")
-                || d.ends_with(".internal")
-                || d.parse::<IpAddr>().is_ok_and(|ip| match ip {
+            if let Ok(ip) = d
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
+                return match ip {
                     IpAddr::V4(v4) => private_v4(v4),
                     IpAddr::V6(v6) => private_v6(v6),
-                })
+                };
+            }
+            !d.contains('.')
+                || PRIVATE_SUFFIXES
+                    .iter()
+                    .any(|s| d == *s || d.strip_suffix(s).is_some_and(|rest| rest.ends_with('.')))
         }
     }
 }
@@ -403,6 +473,136 @@ mod tests {
             check_target("http://user@10.1.2.3/", true).err(),
             Some(LinkError::TargetHasCredentials)
         );
+    }
+
+    /// Every special range and spelling refused when private targets are not allowed,
+    /// and accepted when they are.
+    #[test]
+    fn private_targets_refused() {
+        let refused = [
+            // Single-label names: only a local search domain can resolve them.
+            "http://intranet/",
+            "http://intranet./",
+            "http://localhost./",
+            "http://LOCALHOST/",
+            "http://wiki:8080/page",
+            "http://%6c%6fcalhost/",
+            "http://\u{ff4c}\u{ff4f}\u{ff43}\u{ff41}\u{ff4c}\u{ff48}\u{ff4f}\u{ff53}\u{ff54}/",
+            // Private-use names.
+            "http://app.localhost/",
+            "http://printer.local/",
+            "http://printer.local./",
+            "http://nas.home.arpa/",
+            "http://git.internal/",
+            "http://git.corp/",
+            "http://router.lan/",
+            "http://box.home/",
+            // IPv4, every special range.
+            "http://0.0.0.0/",
+            "http://0.1.2.3/",
+            "http://10.0.0.1/",
+            "http://10.255.255.255/",
+            "http://100.64.0.1/",
+            "http://100.127.255.254/",
+            "http://127.0.0.1/",
+            "http://127.8.9.10/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://172.16.0.1/",
+            "http://172.31.255.255/",
+            "http://192.0.0.8/",
+            "http://192.0.2.1/",
+            "http://192.168.1.1/",
+            "http://198.18.0.1/",
+            "http://198.19.255.255/",
+            "http://198.51.100.7/",
+            "http://203.0.113.9/",
+            "http://224.0.0.1/",
+            "http://239.255.255.250/",
+            "http://240.0.0.1/",
+            "http://255.255.255.255/",
+            // Other IPv4 spellings the `url` crate reads as addresses.
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://017700000001/",
+            "http://0xA9.0xFE.0xA9.0xFE/",
+            "http://3232235777/",
+            "http://127.0.0.1./",
+            // IPv6.
+            "http://[::]/",
+            "http://[::1]/",
+            "http://[0:0:0:0:0:0:0:1]/",
+            "http://[fc00::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[febf::1]/",
+            "http://[fec0::1]/",
+            "http://[ff02::1]/",
+            "http://[2001:db8::1]/",
+            "http://[100::1]/",
+            // IPv4-mapped and IPv4-compatible with a private IPv4.
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::ffff:0.0.0.0]/",
+            "http://[::127.0.0.1]/",
+            "http://[::10.1.2.3]/",
+            "http://[::192.168.0.1]/",
+            "http://[::0.0.0.2]/",
+            // NAT64, well-known prefix with a private IPv4, and the local-use prefix.
+            "http://[64:ff9b::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b::10.0.0.1]/",
+            "http://[64:ff9b:1::1]/",
+            "http://[64:ff9b:1:ffff::8.8.8.8]/",
+            // 6to4 of a private IPv4.
+            "http://[2002:7f00:1::]/",
+            "http://[2002:c0a8:101::1]/",
+        ];
+        for t in refused {
+            assert_eq!(
+                check_target(t, false).err(),
+                Some(LinkError::TargetPrivateNetwork),
+                "{t}"
+            );
+            assert!(
+                check_target(t, true).is_ok(),
+                "allowed when private is: {t}"
+            );
+        }
+        let accepted = [
+            "https://example.com/a?b=1#c",
+            "https://example.com./",
+            "http://sub.example.co.uk:8080/x",
+            "https://xn--caf-dma.fr/",
+            "https://localhost.example.com/",
+            "https://local.example.com/",
+            "https://example.lan.example.com/",
+            "https://8.8.8.8/",
+            "http://1.1.1.1/",
+            "http://100.63.255.255/",
+            "http://100.128.0.1/",
+            "http://172.15.255.255/",
+            "http://172.32.0.1/",
+            "http://192.0.1.1/",
+            "http://198.17.255.255/",
+            "http://198.20.0.1/",
+            "http://223.255.255.255/",
+            "http://134744072/",
+            "http://[2606:4700:4700::1111]/",
+            "http://[2001:4860:4860::8888]/",
+            "http://[::ffff:8.8.8.8]/",
+            "http://[::8.8.8.8]/",
+            "http://[64:ff9b::8.8.8.8]/",
+            "http://[64:ff9b:0:1::1]/",
+            "http://[2002:808:808::1]/",
+        ];
+        for t in accepted {
+            assert!(check_target(t, false).is_ok(), "{t}");
+        }
     }
 
     #[test]
