@@ -16,6 +16,7 @@ pub mod rules;
 pub mod stats;
 pub mod survey;
 pub mod synth;
+pub mod text;
 pub mod token;
 pub mod url_clean;
 pub mod useragent;
