@@ -4,7 +4,7 @@
 //! see (bounce rate, visit duration, dark share, …) are computed here from them, so two
 //! back ends that agree on the raw numbers agree on every metric.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, Utc};
 use chrono_tz_shim::Tz;
 
 /// Minimal time-zone abstraction so `core` stays independent of a tz database crate:
@@ -52,6 +52,8 @@ pub enum QueryError {
     BadProperty(String),
     BadFilter(String),
     BadInterval(String),
+    /// `limit` or `page` outside what a breakdown may ask for.
+    BadPage(String),
 }
 
 impl std::fmt::Display for QueryError {
@@ -72,13 +74,19 @@ impl std::fmt::Display for QueryError {
                 "bad filter `{s}` (property==value, !=, | for alternatives, ; to combine)"
             ),
             QueryError::BadInterval(s) => write!(f, "unknown interval `{s}` (hour, date, month)"),
+            QueryError::BadPage(s) => write!(
+                f,
+                "bad page `{s}` (`limit` 1 to {MAX_LIMIT}, `page` 1 to {MAX_PAGE})"
+            ),
         }
     }
 }
 
 impl std::error::Error for QueryError {}
 
-fn parse_date(s: &str) -> Result<NaiveDate, QueryError> {
+/// A date parameter, `YYYY-MM-DD` (chrono's whole range: a year may be signed, up to
+/// ±262,142).
+pub fn parse_date(s: &str) -> Result<NaiveDate, QueryError> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| QueryError::BadDate(s.into()))
 }
 
@@ -107,40 +115,117 @@ impl Period {
         })
     }
 
-    /// Inclusive local date range, given "today" (or the `date` parameter) in the site's zone.
-    /// As in Plausible, `7d` and `30d` end with the reference day.
-    pub fn dates(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
-        match self {
+    /// Inclusive local date range, given "today" (or the `date` parameter) in the site's
+    /// zone. As in Plausible, `7d` and `30d` end with the reference day. A range that
+    /// would leave chrono's calendar (years beyond ±262,142) is
+    /// [`QueryError::BadDate`], never a panic.
+    pub fn try_dates(self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), QueryError> {
+        let bad = || QueryError::BadDate(today.to_string());
+        let days_back = |n: u64| today.checked_sub_days(Days::new(n)).ok_or_else(bad);
+        Ok(match self {
             Period::Day => (today, today),
-            Period::Days7 => (today - Duration::days(6), today),
-            Period::Days30 => (today - Duration::days(29), today),
+            Period::Days7 => (days_back(6)?, today),
+            Period::Days30 => (days_back(29)?, today),
             Period::Month => {
-                let first = today.with_day(1).unwrap_or(today);
-                (first, last_of_month(first))
+                let first = first_of_month(today);
+                (first, last_of_month(first).ok_or_else(bad)?)
             }
-            Period::Months6 => (months_back(today, 5), last_of_month(today)),
-            Period::Months12 => (months_back(today, 11), last_of_month(today)),
+            Period::Months6 => (
+                months_back(today, 5).ok_or_else(bad)?,
+                last_of_month(today).ok_or_else(bad)?,
+            ),
+            Period::Months12 => (
+                months_back(today, 11).ok_or_else(bad)?,
+                last_of_month(today).ok_or_else(bad)?,
+            ),
             Period::Custom(a, b) => (a, b),
-        }
+        })
     }
 
-    /// The period of the same length just before this one (for comparisons).
+    /// [`Period::try_dates`], cut to chrono's calendar where it would leave it (a `7d`
+    /// ending on its first day starts on that day). Prefer `try_dates`, which says so.
+    pub fn dates(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        self.try_dates(today).unwrap_or_else(|_| {
+            let months = match self {
+                Period::Months6 => 5,
+                Period::Months12 => 11,
+                _ => 0,
+            };
+            let last = last_of_month(today).unwrap_or(NaiveDate::MAX);
+            match self {
+                Period::Day | Period::Days7 | Period::Days30 => (NaiveDate::MIN, today),
+                Period::Month | Period::Months6 | Period::Months12 => {
+                    (months_back(today, months).unwrap_or(NaiveDate::MIN), last)
+                }
+                Period::Custom(a, b) => (a, b),
+            }
+        })
+    }
+
+    /// The period of the same length just before `[from, to]` (for comparisons);
+    /// [`QueryError::BadDate`] when it would start before chrono's first day.
+    pub fn try_previous(
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(NaiveDate, NaiveDate), QueryError> {
+        let bad = || QueryError::BadDate(format!("{from},{to}"));
+        let len = u64::try_from((to - from).num_days())
+            .map_err(|_| bad())?
+            .checked_add(1)
+            .ok_or_else(bad)?;
+        let start = from.checked_sub_days(Days::new(len)).ok_or_else(bad)?;
+        let end = from.pred_opt().ok_or_else(bad)?;
+        Ok((start, end))
+    }
+
+    /// [`Period::try_previous`], cut to chrono's calendar: before its first day there is
+    /// nothing, and the previous period is that first day alone.
     pub fn previous(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
-        let len = (to - from).num_days() + 1;
-        (from - Duration::days(len), from - Duration::days(1))
+        Self::try_previous(from, to).unwrap_or_else(|_| {
+            let end = from.pred_opt().unwrap_or(NaiveDate::MIN);
+            (NaiveDate::MIN, end)
+        })
     }
 }
 
-fn months_back(d: NaiveDate, n: u32) -> NaiveDate {
-    let total = d.year() * 12 + d.month0() as i32 - n as i32;
-    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1).unwrap_or(d)
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
 }
 
-fn last_of_month(d: NaiveDate) -> NaiveDate {
-    let next = months_back(d, 0)
-        .checked_add_months(chrono::Months::new(1))
-        .unwrap_or(d);
-    next.pred_opt().unwrap_or(d)
+/// The first day of the month `n` months before `d`'s (`None` outside chrono's range).
+fn months_back(d: NaiveDate, n: u32) -> Option<NaiveDate> {
+    first_of_month(d).checked_sub_months(Months::new(n))
+}
+
+/// The last day of `d`'s month (`None` in chrono's last month, whose end it cannot see
+/// past).
+fn last_of_month(d: NaiveDate) -> Option<NaiveDate> {
+    first_of_month(d)
+        .checked_add_months(Months::new(1))?
+        .pred_opt()
+}
+
+/// The largest `limit` of a breakdown, and the last `page` it may ask for (a million
+/// rows deep at the largest limit).
+pub const MAX_LIMIT: usize = 1000;
+pub const MAX_PAGE: usize = 1000;
+
+/// A breakdown's `limit` (default 100, clamped to 1–[`MAX_LIMIT`]) and the row offset
+/// of its `page` (default 1; 1–[`MAX_PAGE`], else [`QueryError::BadPage`]): never an
+/// overflow, whatever the numbers.
+pub fn paging(limit: Option<u64>, page: Option<u64>) -> Result<(usize, usize), QueryError> {
+    let limit = usize::try_from(limit.unwrap_or(100))
+        .unwrap_or(MAX_LIMIT)
+        .clamp(1, MAX_LIMIT);
+    let raw_page = page.unwrap_or(1);
+    let page = usize::try_from(raw_page)
+        .ok()
+        .filter(|p| (1..=MAX_PAGE).contains(p))
+        .ok_or_else(|| QueryError::BadPage(raw_page.to_string()))?;
+    let offset = (page - 1)
+        .checked_mul(limit)
+        .ok_or_else(|| QueryError::BadPage(raw_page.to_string()))?;
+    Ok((limit, offset))
 }
 
 /// UTC instants for local midnights.
@@ -565,20 +650,30 @@ pub struct Bucket {
     pub end: DateTime<Utc>,
 }
 
+/// The most buckets [`buckets`] returns: ten years of days by the hour fit (a report's
+/// range is at most ten years), and no range, however long, can exhaust memory.
+pub const MAX_BUCKETS: usize = 100_000;
+
 /// Buckets covering the local dates `[from, to]`, computed in the site's time zone so
 /// that every store groups by the same boundaries (daylight-saving days included).
+/// At most [`MAX_BUCKETS`]; none past the end of chrono's calendar.
 pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) -> Vec<Bucket> {
     let mut out = Vec::new();
     match interval {
         Interval::Hour => {
             let mut d = from;
-            while d <= to {
+            'days: while d <= to {
                 for h in 0..24u32 {
                     let Some(t) = NaiveTime::from_hms_opt(h, 0, 0) else {
                         continue;
                     };
                     let start = tz.to_utc(d.and_time(t));
-                    let end = start + Duration::hours(1);
+                    let Some(end) = start.checked_add_signed(Duration::hours(1)) else {
+                        break 'days;
+                    };
+                    if out.len() == MAX_BUCKETS {
+                        break 'days;
+                    }
                     out.push(Bucket {
                         label: format!("{} {:02}:00:00", d, h),
                         start,
@@ -593,7 +688,7 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
         }
         Interval::Date => {
             let mut d = from;
-            while d <= to {
+            while d <= to && out.len() < MAX_BUCKETS {
                 let Some(next) = d.succ_opt() else { break };
                 out.push(Bucket {
                     label: d.to_string(),
@@ -604,9 +699,9 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
             }
         }
         Interval::Month => {
-            let mut d = from.with_day(1).unwrap_or(from);
-            while d <= to {
-                let Some(next) = d.checked_add_months(chrono::Months::new(1)) else {
+            let mut d = first_of_month(from);
+            while d <= to && out.len() < MAX_BUCKETS {
+                let Some(next) = d.checked_add_months(Months::new(1)) else {
                     break;
                 };
                 out.push(Bucket {
@@ -668,6 +763,128 @@ mod tests {
             Period::previous(d("2024-03-09"), d("2024-03-15")),
             (d("2024-03-02"), d("2024-03-08"))
         );
+    }
+
+    /// chrono's first and last days, and dates past them: every period and comparison
+    /// either gives a range or a `BadDate`, never a panic or an overflow.
+    #[test]
+    fn extreme_dates() {
+        let first = d("-262143-01-01");
+        let last = d("+262142-12-31");
+        assert_eq!((first, last), (NaiveDate::MIN, NaiveDate::MAX));
+        for bad in [
+            "+262143-12-31",
+            "-262144-12-31",
+            "+262143-01-01",
+            "99999999999999999999-01-01",
+            "-99999999999999999999-01-01",
+            "2024-13-01",
+            "2024-02-30",
+            "",
+        ] {
+            assert!(
+                matches!(parse_date(bad), Err(QueryError::BadDate(_))),
+                "{bad}"
+            );
+        }
+        let bad_date = |r: Result<(NaiveDate, NaiveDate), QueryError>| {
+            matches!(r, Err(QueryError::BadDate(_)))
+        };
+        // (period, reference day, Ok range or None for BadDate).
+        let cases = [
+            ("day", first, Some((first, first))),
+            ("7d", first, None),
+            ("30d", first, None),
+            ("month", first, Some((first, d("-262143-01-31")))),
+            ("6mo", first, None),
+            ("12mo", first, None),
+            ("7d", d("-262143-01-07"), Some((first, d("-262143-01-07")))),
+            ("6mo", d("-262143-06-15"), Some((first, d("-262143-06-30")))),
+            ("day", last, Some((last, last))),
+            ("7d", last, Some((d("+262142-12-25"), last))),
+            ("30d", last, Some((d("+262142-12-02"), last))),
+            ("month", last, None),
+            ("6mo", last, None),
+            ("12mo", last, None),
+            (
+                "month",
+                d("+262142-11-30"),
+                Some((d("+262142-11-01"), d("+262142-11-30"))),
+            ),
+        ];
+        for (period, today, want) in cases {
+            let p = Period::parse(period, Some(&today.to_string())).unwrap();
+            let got = p.try_dates(today);
+            match want {
+                Some(range) => assert_eq!(got, Ok(range), "{period} {today}"),
+                None => assert!(bad_date(got.clone()), "{period} {today}: {got:?}"),
+            }
+            // The infallible form never panics and stays in order.
+            let (a, b) = p.dates(today);
+            assert!(a <= b, "{period} {today}");
+        }
+        // Comparisons with the period before the first day.
+        assert!(bad_date(Period::try_previous(first, first)));
+        assert!(bad_date(Period::try_previous(
+            d("-262143-01-05"),
+            d("-262143-01-10")
+        )));
+        assert_eq!(
+            Period::try_previous(d("-262143-01-07"), d("-262143-01-12")),
+            Ok((first, d("-262143-01-06")))
+        );
+        assert_eq!(Period::previous(first, first), (first, first));
+        assert_eq!(
+            Period::try_previous(last, last),
+            Ok((d("+262142-12-30"), d("+262142-12-30")))
+        );
+        // The widest custom range parses; comparing it or bucketing it is bounded.
+        let all = Period::parse("custom", Some("-262143-01-01,+262142-12-31")).unwrap();
+        assert_eq!(all.try_dates(last), Ok((first, last)));
+        assert!(bad_date(Period::try_previous(first, last)));
+        assert!(Period::parse("custom", Some("-262143-01-01,+262143-12-31")).is_err());
+        assert!(Period::parse("custom", Some("+262142-12-31,-262143-01-01")).is_err());
+        for interval in [Interval::Hour, Interval::Date, Interval::Month] {
+            let b = buckets(&Utc0, first, last, interval);
+            assert_eq!(b.len(), MAX_BUCKETS, "{interval:?}");
+            assert_eq!(b[0].start, local_midnight(&Utc0, first));
+        }
+        // The last day's last hour would end past chrono's last instant.
+        assert_eq!(buckets(&Utc0, last, last, Interval::Hour).len(), 23);
+        assert_eq!(buckets(&Utc0, last, last, Interval::Date).len(), 0);
+        assert_eq!(
+            buckets(&Utc0, d("+262142-12-01"), last, Interval::Month).len(),
+            0
+        );
+        assert_eq!(
+            utc_range(&Utc0, first, last).0,
+            local_midnight(&Utc0, first)
+        );
+    }
+
+    #[test]
+    fn limits_and_pages() {
+        let cases = [
+            (None, None, Ok((100, 0))),
+            (Some(0), Some(1), Ok((1, 0))),
+            (Some(50), Some(3), Ok((50, 100))),
+            (Some(5000), Some(2), Ok((1000, 1000))),
+            (Some(u64::MAX), Some(MAX_PAGE as u64), Ok((1000, 999_000))),
+            (Some(10), Some(0), Err(QueryError::BadPage("0".into()))),
+            (
+                Some(10),
+                Some(1001),
+                Err(QueryError::BadPage("1001".into())),
+            ),
+            (
+                Some(u64::MAX),
+                Some(u64::MAX),
+                Err(QueryError::BadPage(u64::MAX.to_string())),
+            ),
+        ];
+        for (limit, page, want) in cases {
+            assert_eq!(paging(limit, page), want, "{limit:?} {page:?}");
+        }
     }
 
     #[test]
