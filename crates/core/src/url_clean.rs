@@ -175,7 +175,12 @@ pub fn clean_page_url(raw: &str, hash_mode: bool) -> Result<CleanUrl, UrlError> 
             if let Some(route) = hash_route(frag) {
                 // `/` + `#/users` is `/#/users`; `/app` + `#/users` is `/app#/users`.
                 let mut path = format!("{}#{route}", out.path);
-                truncate_bytes(&mut path, MAX_PATH_LEN);
+                if path.len() > MAX_PATH_LEN {
+                    truncate_bytes(&mut path, MAX_PATH_LEN);
+                    while path.len() > 1 && path.ends_with(['/', '#']) {
+                        path.pop();
+                    }
+                }
                 out.path = path;
             }
         }
@@ -215,10 +220,10 @@ pub fn clean_path(path: &str) -> String {
     } else {
         decoded
     };
+    truncate_bytes(&mut p, MAX_PATH_LEN);
     while p.len() > 1 && p.ends_with('/') {
         p.pop();
     }
-    truncate_bytes(&mut p, MAX_PATH_LEN);
     p
 }
 
@@ -446,6 +451,9 @@ mod tests {
         assert_eq!(clean_path(""), "/");
         assert_eq!(clean_path("/"), "/");
         assert_eq!(clean_path("/caf%C3%A9/"), "/café");
+        // Cut at the limit, then no trailing slash either.
+        let long = format!("/{}/bbbb", "a".repeat(1022));
+        assert_eq!(clean_path(&long), format!("/{}", "a".repeat(1022)));
         assert!(is_home("/"));
         assert!(!is_home("/a"));
     }
