@@ -17,6 +17,9 @@
 #      nodes on ClickHouse + PostgreSQL (one server, then a two-shard cluster), every
 #      acknowledged event checked through the stats API. Servers: Debian's
 #      clickhouse-server and PostgreSQL, on free loopback ports (bench/servers.sh).
+# Every Lucarne server here runs with --site-rate-limit 1000000: the benchmark sends one
+# site's events at tens of thousands a second, past the default fair share of 10,000 a
+# site, and the limiter stays on the path (measured, not bypassed).
 # The load generator is `lucarne-bench hammer` (LOADGEN=hammer, the default) or wrk with
 # bench/ingest.lua and bench/redirect.lua (LOADGEN=wrk): the same requests either way.
 # Environment: EVENTS (default 10000000), DURATION (load seconds, default 20), LOADGEN,
@@ -116,7 +119,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 P2="$(free_port)"
 "$BIN" site add bench.test --data "$WORK/ingest" >/dev/null 2>&1
 KEY="$("$BIN" key create --data "$WORK/ingest" | tail -1)"
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 echo
@@ -131,7 +134,7 @@ loaded_cpu "$C0" "$LPID" "$P2" "$KEY" "$OUT"
 echo '```'
 curl -s "http://127.0.0.1:$P2/metrics" | grep -E '^lucarne_events_(accepted|dropped)' || true
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P2/api/v1/stats/aggregate?site_id=bench.test&period=day&metrics=events" | python3 -c 'import sys,json; print(json.load(sys.stdin)["results"]["events"]["value"])')"
@@ -168,7 +171,7 @@ for i in $(seq 0 49); do
 done
 KEY="$("$BIN" key create --data "$WORK/links" | tail -1)"
 P4="$(free_port)"
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P4" --data "$WORK/links" --trusted-proxy 127.0.0.1 & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P4" --data "$WORK/links" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P4/api/health"
 echo
@@ -183,7 +186,7 @@ loaded_cpu "$C0" "$LPID" "$P4" "$KEY" "$OUT"
 echo '```'
 curl -s "http://127.0.0.1:$P4/metrics" | grep -E '^lucarne_link_(requests|events_dropped)' || true
 kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P4" --data "$WORK/links" & PIDS+=($!)
+LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P4" --data "$WORK/links" & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P4/api/health"
 STORED="$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$P4/api/v1/stats/breakdown?site_id=bench.test&period=day&property=event:name&metrics=events" | python3 -c 'import sys,json; print(", ".join(str(r["name"]) + ": " + str(r["events"]) for r in json.load(sys.stdin)["results"]))')"
@@ -273,7 +276,7 @@ ingest_nodes() {
   "$BIN" site add bench.test --data "$WORK/$label-0" --events "$events_url" --meta "$meta_url" >/dev/null 2>&1
   for i in $(seq 0 $((n - 1))); do
     ports+=("$(free_port)"); dirs+=("$WORK/$label-$i")
-    LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
+    LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
       --meta "$meta_url" --node-id "$label-$i" --trusted-proxy 127.0.0.1 2>>"$WORK/log-$label-$i.txt" & PIDS+=($!); pids+=($!)
   done
   for i in $(seq 0 $((n - 1))); do wait_http "http://127.0.0.1:${ports[$i]}/api/health"; done
@@ -308,7 +311,7 @@ ingest_nodes() {
   key="$("$BIN" key create --data "${dirs[0]}" --events "$events_url" --meta "$meta_url" 2>/dev/null | tail -1)"
   pids=()
   for i in $(seq 0 $((n - 1))); do
-    LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
+    LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:${ports[$i]}" --data "${dirs[$i]}" --events "$events_url" \
       --meta "$meta_url" --node-id "$label-$i" 2>>"$WORK/log-$label-$i.txt" & PIDS+=($!); pids+=($!)
   done
   for i in $(seq 0 $((n - 1))); do

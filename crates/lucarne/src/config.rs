@@ -29,6 +29,18 @@ pub struct FileConfig {
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     pub queue_capacity: Option<usize>,
+    /// Connection limits (seconds; connections), as the `--header-timeout-secs`,
+    /// `--idle-timeout-secs`, `--body-timeout-secs` and `--max-connections` flags.
+    pub header_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    /// Fair shares: events a second per site and per client address (0: off), as the
+    /// `--site-rate-limit` and `--client-rate-limit` flags; MiB for the in-memory caches
+    /// (`--cache-memory-mib`).
+    pub site_rate_limit: Option<f64>,
+    pub client_rate_limit: Option<f64>,
+    pub cache_memory_mib: Option<usize>,
     /// Where Lucarne is reached from outside, for short links and QR codes.
     pub public_url: Option<String>,
     #[serde(default)]

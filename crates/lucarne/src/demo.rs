@@ -101,6 +101,7 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     if args.data.data.is_none() && file.data.is_none() {
         args.data.data = Some(PathBuf::from("./lucarne-demo"));
     }
+    let limits = args.conn.limits(file)?;
     let (listener, state) = crate::start(&args, file).await?;
     let addr = listener.local_addr()?;
     let fresh = state.meta.site_by_domain(DEMO_SITE).await?.is_none();
@@ -139,7 +140,7 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     );
     println!("Live demo events arrive every few seconds. Ctrl-C stops.");
     let trickle = tokio::spawn(trickle(state.clone(), site));
-    let out = lucarne_server::serve(listener, state).await;
+    let out = lucarne_server::serve(listener, state, limits).await;
     trickle.abort();
     out
 }

@@ -143,6 +143,127 @@ struct ServeArgs {
     queue_capacity: Option<usize>,
     #[command(flatten)]
     links: LinkOpts,
+    #[command(flatten)]
+    conn: ConnOpts,
+    #[command(flatten)]
+    fair: FairOpts,
+}
+
+/// Fair shares and memory (see README "Security and limits").
+#[derive(Args, Clone, Default)]
+struct FairOpts {
+    /// Events a second one site may send (ingest and recorded short-link events; bursts
+    /// of twice that); 0 turns the limit off [default: 10000].
+    #[arg(long, env = "LUCARNE_SITE_RATE_LIMIT")]
+    site_rate_limit: Option<f64>,
+    /// Events a second one client address may send (ingest, recorded short-link events,
+    /// /og/; bursts of twice that); 0 turns the limit off [default: 100].
+    #[arg(long, env = "LUCARNE_CLIENT_RATE_LIMIT")]
+    client_rate_limit: Option<f64>,
+    /// MiB for the in-memory caches: two thirds live visits, one third share tokens
+    /// [default: 384].
+    #[arg(long, env = "LUCARNE_CACHE_MEMORY_MIB")]
+    cache_memory_mib: Option<usize>,
+}
+
+impl FairOpts {
+    /// Flag or environment, else the file, else the default.
+    fn limits(&self, file: &FileConfig) -> Result<lucarne_server::limits::Limits> {
+        use lucarne_server::limits::{Limits, Rate};
+        let defaults = Limits::default();
+        let rate = |flag: Option<f64>, from_file: Option<f64>, name: &str, default: Rate| match flag
+            .or(from_file)
+        {
+            None => Ok(default),
+            Some(r) if !r.is_finite() || r < 0.0 => Err(anyhow::anyhow!(
+                "{name} must be 0 (off) or a positive number"
+            )),
+            Some(0.0) => Ok(Rate::off()),
+            Some(r) => Ok(Rate::per_second(r)),
+        };
+        Ok(Limits {
+            site: rate(
+                self.site_rate_limit,
+                file.site_rate_limit,
+                "site_rate_limit",
+                defaults.site,
+            )?,
+            client: rate(
+                self.client_rate_limit,
+                file.client_rate_limit,
+                "client_rate_limit",
+                defaults.client,
+            )?,
+        })
+    }
+
+    fn cache_bytes(&self, file: &FileConfig) -> Result<Option<usize>> {
+        match self.cache_memory_mib.or(file.cache_memory_mib) {
+            None => Ok(None),
+            Some(m) if m < 8 => anyhow::bail!("cache_memory_mib must be at least 8"),
+            Some(m) => Ok(Some(m << 20)),
+        }
+    }
+}
+
+/// Connection limits (see `lucarne_server::net::ConnLimits` for the defaults and why).
+#[derive(Args, Clone, Default)]
+struct ConnOpts {
+    /// Seconds a client has to send a complete request head [default: 10].
+    #[arg(long, env = "LUCARNE_HEADER_TIMEOUT_SECS")]
+    header_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may stay idle between requests [default: 60].
+    #[arg(long, env = "LUCARNE_IDLE_TIMEOUT_SECS")]
+    idle_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a whole request body [default: 30].
+    #[arg(long, env = "LUCARNE_BODY_TIMEOUT_SECS")]
+    body_timeout_secs: Option<u64>,
+    /// Open connections at most; beyond, new ones wait to be accepted [default: 10000,
+    /// lowered to fit the open-file limit].
+    #[arg(long, env = "LUCARNE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+}
+
+impl ConnOpts {
+    /// Flag or environment, else the file, else the default; zero is refused.
+    fn limits(&self, file: &FileConfig) -> Result<lucarne_server::net::ConnLimits> {
+        use lucarne_server::net::ConnLimits;
+        use std::time::Duration;
+        let secs =
+            |flag: Option<u64>, from_file: Option<u64>, name: &str, default: Duration| match flag
+                .or(from_file)
+            {
+                None => Ok(default),
+                Some(0) => Err(anyhow::anyhow!("{name} must be at least 1 (second)")),
+                Some(s) => Ok(Duration::from_secs(s)),
+            };
+        let max_connections = match self.max_connections.or(file.max_connections) {
+            None => ConnLimits::DEFAULT_MAX_CONNECTIONS,
+            Some(0) => anyhow::bail!("max_connections must be at least 1"),
+            Some(n) => n,
+        };
+        Ok(ConnLimits {
+            header_read_timeout: secs(
+                self.header_timeout_secs,
+                file.header_timeout_secs,
+                "header_timeout_secs",
+                ConnLimits::DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            idle_timeout: secs(
+                self.idle_timeout_secs,
+                file.idle_timeout_secs,
+                "idle_timeout_secs",
+                ConnLimits::DEFAULT_IDLE_TIMEOUT,
+            )?,
+            body_timeout: secs(
+                self.body_timeout_secs,
+                file.body_timeout_secs,
+                "body_timeout_secs",
+                ConnLimits::DEFAULT_BODY_TIMEOUT,
+            )?,
+            max_connections,
+        })
+    }
 }
 
 #[derive(Args, Clone, Default)]
@@ -516,8 +637,9 @@ async fn open_events(b: &Backends, capacity: usize) -> Result<Arc<dyn EventStore
 async fn run(cmd: Command, file: FileConfig) -> Result<()> {
     match cmd {
         Command::Serve(args) => {
+            let limits = args.conn.limits(&file)?;
             let (listener, state) = start(&args, &file).await?;
-            lucarne_server::serve(listener, state).await
+            lucarne_server::serve(listener, state, limits).await
         }
         Command::Demo { serve, days } => demo::run(serve, &file, days).await,
         Command::Site { cmd } => match cmd {
@@ -1039,6 +1161,8 @@ async fn start(
             .clone()
             .or_else(|| file.public_url.clone()),
         shared_visits: false,
+        limits: args.fair.limits(file)?,
+        cache_bytes: args.fair.cache_bytes(file)?,
     };
     let capacity = args
         .queue_capacity
@@ -1075,5 +1199,55 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Rate limits and cache memory: flag (or env) over the file over the defaults.
+    #[test]
+    fn fair_shares_flag_then_file_then_default() {
+        use lucarne_server::limits::{Limits, Rate};
+        let file: super::FileConfig =
+            toml::from_str("site_rate_limit = 500\nclient_rate_limit = 0\ncache_memory_mib = 64")
+                .unwrap();
+        let flags = super::FairOpts {
+            site_rate_limit: Some(50.0),
+            ..Default::default()
+        };
+        let l = flags.limits(&file).unwrap();
+        assert_eq!(l.site, Rate::per_second(50.0));
+        assert_eq!(l.client, Rate::off());
+        assert_eq!(flags.cache_bytes(&file).unwrap(), Some(64 << 20));
+        let none = super::FileConfig::default();
+        assert_eq!(
+            super::FairOpts::default().limits(&none).unwrap(),
+            Limits::default()
+        );
+        assert_eq!(super::FairOpts::default().cache_bytes(&none).unwrap(), None);
+        let bad: super::FileConfig = toml::from_str("site_rate_limit = -1").unwrap();
+        assert!(super::FairOpts::default().limits(&bad).is_err());
+    }
+
+    /// Connection limits: flag (or env) over the file over the defaults; zero refused.
+    #[test]
+    fn connection_limits_flag_then_file_then_default() {
+        use lucarne_server::net::ConnLimits;
+        use std::time::Duration;
+        let file: super::FileConfig =
+            toml::from_str("header_timeout_secs = 5\nmax_connections = 100").unwrap();
+        let flags = super::ConnOpts {
+            header_timeout_secs: Some(3),
+            idle_timeout_secs: Some(7),
+            ..Default::default()
+        };
+        let limits = flags.limits(&file).unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(7));
+        assert_eq!(limits.body_timeout, ConnLimits::DEFAULT_BODY_TIMEOUT);
+        assert_eq!(limits.max_connections, 100);
+        let defaults = super::ConnOpts::default()
+            .limits(&super::FileConfig::default())
+            .unwrap();
+        assert_eq!(defaults, ConnLimits::default());
+        let zero: super::FileConfig = toml::from_str("body_timeout_secs = 0").unwrap();
+        assert!(super::ConnOpts::default().limits(&zero).is_err());
     }
 }

@@ -2,9 +2,39 @@
 //! human message, rendered as `{"error": …, "reason": …}`. Internal details are logged,
 //! never sent.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::FromRequestParts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
+/// `axum::extract::Query` whose rejection is a JSON [`ApiError`] (axum's own answers
+/// plain text), so a malformed query string gets the same shape of 400 as any bad input.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// `axum::extract::Path` with a JSON [`ApiError`] rejection.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::bad_request("bad_query", e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        match e {
+            PathRejection::FailedToDeserializePathParams(e) => {
+                ApiError::bad_request("bad_path", e.body_text())
+            }
+            other => ApiError::internal("path parameters", other.body_text()),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -33,6 +63,28 @@ impl ApiError {
             "a valid API key is required: Authorization: Bearer <key>",
         )
     }
+    pub fn forbidden(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, reason, message)
+    }
+    pub fn too_many(reason: &'static str, message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, reason, message)
+        }
+    }
+    /// A store this request needs is out of reach: 503 with a short Retry-After, logged
+    /// with its cause. Never answered as if the store had said "nothing".
+    pub fn unavailable(reason: &'static str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(message = "A store is unavailable.", reason, error = %err);
+        ApiError {
+            retry_after: Some(5),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                reason,
+                "a store is temporarily unavailable; retry shortly",
+            )
+        }
+    }
     pub fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, reason, message)
     }
@@ -44,6 +96,50 @@ impl ApiError {
             "internal",
             "internal error",
         )
+    }
+}
+
+/// Metadata-store errors: a conflict the caller caused is a 4xx; anything else means the
+/// store could not answer, which is a 503 (never a silent default).
+impl From<lucarne_store::meta::MetaError> for ApiError {
+    fn from(e: lucarne_store::meta::MetaError) -> Self {
+        use lucarne_store::meta::MetaError;
+        match e {
+            MetaError::SlugTaken(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "slug_taken",
+                format!("the slug `{s}` is taken on this domain"),
+            ),
+            MetaError::SiteExists(d) => ApiError::new(
+                StatusCode::CONFLICT,
+                "site_exists",
+                format!("site `{d}` already exists"),
+            ),
+            MetaError::DomainTaken(d) => ApiError::forbidden(
+                "domain_taken",
+                format!("the short domain `{d}` belongs to another site"),
+            ),
+            MetaError::Invalid(m) => ApiError::bad_request("invalid", m),
+            MetaError::Db(e) => ApiError::unavailable("meta_unavailable", e),
+        }
+    }
+}
+
+/// Events-store errors: a full queue or a stopped writer is a 503 the client retries.
+impl From<lucarne_store::StoreError> for ApiError {
+    fn from(e: lucarne_store::StoreError) -> Self {
+        use lucarne_store::StoreError;
+        match e {
+            StoreError::QueueFull => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "queue_full",
+                    "too many events at once; retry shortly",
+                )
+            },
+            other => ApiError::unavailable("events_unavailable", other),
+        }
     }
 }
 

@@ -6,13 +6,14 @@ pub mod api;
 pub mod assets;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod links;
 pub mod metrics;
+pub mod net;
 pub mod previews;
 pub mod state;
 pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +111,11 @@ pub fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             }
             let live = state.sessions.sweep(now);
             state.metrics.sessions.set(live as i64);
+            state.metrics.visit_bytes.set(state.sessions.bytes() as i64);
+            state
+                .metrics
+                .visit_evictions
+                .set(state.sessions.evictions() as i64);
             if last_retention.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
                 last_retention = Some(std::time::Instant::now());
                 apply_retention(&state, now).await;
@@ -129,7 +135,14 @@ pub async fn apply_retention(state: &Arc<AppState>, now: chrono::DateTime<Utc>) 
     };
     let mut deleted = 0;
     for site in sites {
-        let Some(days) = state.site_options(site.id).await.retention_days else {
+        let days = match state.site_options(site.id).await {
+            Ok(o) => o.retention_days,
+            Err(e) => {
+                tracing::warn!(message = "Retention: cannot read settings.", site_id = site.id, error = %e);
+                continue;
+            }
+        };
+        let Some(days) = days else {
             continue;
         };
         let before = now - chrono::Duration::days(i64::from(days));
@@ -157,17 +170,35 @@ pub async fn apply_retention(state: &Arc<AppState>, now: chrono::DateTime<Utc>) 
     deleted
 }
 
-/// Serve until SIGINT/SIGTERM, then drain the writer and checkpoint.
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+/// How long [`drain`] waits for queued short-link events.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serve until SIGINT/SIGTERM (connections under `limits`, see [`net`]), then drain the
+/// connections, the writer, and checkpoint.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    limits: net::ConnLimits,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     info!(message = "Lucarne is listening.", %addr);
     let maintenance = spawn_maintenance(state.clone());
     let shared = ingest::shared::spawn_sync(state.clone());
     let links = links::spawn_version_watch(state.clone());
-    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let metrics = net::ConnMetrics {
+        open: state.metrics.connections_open.clone(),
+        closed: state.metrics.connections_closed.clone(),
+    };
+    net::serve(
+        listener,
+        app(state.clone()),
+        limits,
+        metrics,
+        shutdown_signal(),
+    )
+    .await?;
+    // Every request has been answered: store what only this node still holds.
+    drain(&state).await;
     maintenance.abort();
     links.abort();
     if let Some(s) = shared {
@@ -179,6 +210,16 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
     state.meta.close().await;
     info!(message = "Stopped cleanly.");
     Ok(())
+}
+
+/// After the last request was answered: store the short-link events still queued and
+/// save the click counts kept in memory, before the events store stops. Acknowledged
+/// pageviews are already durable; these are the two things only this node holds.
+pub async fn drain(state: &Arc<AppState>) {
+    if !state.link_events.drain(DRAIN_TIMEOUT).await {
+        tracing::warn!(message = "Some short-link events were still queued at shutdown.");
+    }
+    state.links.flush_clicks(state).await;
 }
 
 async fn shutdown_signal() {

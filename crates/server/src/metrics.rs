@@ -38,12 +38,28 @@ pub struct Metrics {
     pub shared_visit_requests: Family<KindLabels, Counter>,
     /// … and the statements that answered them (batches), by kind.
     pub shared_visit_statements: Family<KindLabels, Counter>,
+    /// HTTP connections open now, and those closed by a limit (`net::ConnLimits`).
+    pub connections_open: Gauge,
+    pub connections_closed: Family<CloseLabels, Counter>,
+    /// Login attempts by outcome: `ok`, `wrong` (password checked), `limited`, `busy`.
+    pub logins: Family<ResultLabels, Counter>,
+    /// Arriving tokens memory did not know, by how they were decided.
+    pub token_lookups: Family<ResultLabels, Counter>,
+    /// Bytes the live-visit table holds, and the shards it forgot whole when full.
+    pub visit_bytes: Gauge,
+    pub visit_evictions: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     /// `accepted`, `duplicate`, or the error reason of `POST /api/v1/conversions`.
     pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// `header_timeout`, `idle_timeout`, `body_timeout`, `shutdown`.
+    pub reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,7 +138,49 @@ impl Metrics {
             "Statements that answered them, each for a batch of requests",
             shared_visit_statements.clone(),
         );
+        let logins = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "login_attempts",
+            "Login attempts by outcome (ok, wrong: password checked; limited, busy: refused before any check)",
+            logins.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "HTTP connections open now",
+            connections_open.clone(),
+        );
+        let connections_closed = Family::<CloseLabels, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "HTTP connections closed by a limit (header, idle or body timeout, shutdown), by reason",
+            connections_closed.clone(),
+        );
+        let token_lookups = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "token_lookups",
+            "Arriving tokens not in memory: filtered (never minted, no read), known_miss, read (from the store), over_budget (unknown without a read)",
+            token_lookups.clone(),
+        );
+        let visit_bytes = Gauge::default();
+        registry.register(
+            "visit_table_bytes",
+            "Bytes held by the live-visit table (bounded by the cache memory setting)",
+            visit_bytes.clone(),
+        );
+        let visit_evictions = Gauge::default();
+        registry.register(
+            "visit_table_evictions",
+            "Shards of live visits forgotten whole because the table was full, since start",
+            visit_evictions.clone(),
+        );
         Metrics {
+            visit_bytes,
+            visit_evictions,
+            token_lookups,
+            connections_open,
+            connections_closed,
+            logins,
             shared_visit_requests,
             shared_visit_statements,
             conversions,
@@ -166,6 +224,18 @@ impl Metrics {
         self.conversions
             .get_or_create(&ResultLabels { result })
             .inc();
+    }
+
+    /// How an arriving token unknown to memory was decided.
+    pub fn token_lookup(&self, result: &'static str) {
+        self.token_lookups
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// A login attempt's outcome.
+    pub fn login(&self, result: &'static str) {
+        self.logins.get_or_create(&ResultLabels { result }).inc();
     }
 
     /// A second claim to an already minted token was refused.

@@ -13,7 +13,7 @@ use lucarne_core::links::{ua_request_facts, UaRequestFacts};
 use lucarne_core::rules::Rules;
 use lucarne_core::useragent::{device, Device};
 use lucarne_core::visitor::Salt;
-use lucarne_store::meta::{MetaStore, Site, SiteOptions};
+use lucarne_store::meta::{MetaError, MetaStore, Site, SiteOptions};
 use lucarne_store::EventStore;
 use tracing::warn;
 
@@ -41,10 +41,20 @@ pub struct ServerOptions {
     /// Several nodes share the metadata store: share live visits through it
     /// (`ingest::shared`).
     pub shared_visits: bool,
+    /// Per-site and per-client rate limits (`limits`).
+    pub limits: crate::limits::Limits,
+    /// Memory for the live-visit table (two thirds) and the token index (one third), in
+    /// bytes; `None`: 384 MiB.
+    pub cache_bytes: Option<usize>,
 }
+
+/// The memory caches get when not configured.
+pub const DEFAULT_CACHE_BYTES: usize = 384 << 20;
 
 pub struct AppState {
     pub rules: Rules,
+    /// Per-site and per-client rate limits.
+    pub rate_limits: crate::limits::RateLimits,
     pub events: Arc<dyn EventStore>,
     pub meta: MetaStore,
     pub sessions: Sessions,
@@ -83,6 +93,8 @@ pub struct UaFacts {
 
 /// Distinct user agents remembered at most (the cache is emptied when full).
 const UA_CACHE: usize = 20_000;
+/// Domains (known or not) whose answer is cached at most.
+const MAX_CACHED_SITES: usize = 50_000;
 
 const SITE_TTL: Duration = Duration::from_secs(30);
 const UNKNOWN_SITE_TTL: Duration = Duration::from_secs(5);
@@ -122,7 +134,10 @@ impl AppState {
             .context("loading visitor salts")?;
         let (link_events, link_rx) = LinkEvents::new();
         let metrics = Metrics::new();
+        let cache_bytes = options.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES);
+        let visit_bytes = cache_bytes / 3 * 2;
         let state = Arc::new(AppState {
+            rate_limits: crate::limits::RateLimits::new(options.limits),
             links: LinkCache::default(),
             link_events,
             allow_private_targets: options.allow_private_link_targets,
@@ -134,11 +149,11 @@ impl AppState {
                 .then(|| crate::ingest::shared::Broker::spawn(meta.clone(), &metrics)),
             meta,
             sessions: if options.shared_visits {
-                Sessions::shared(crate::ingest::sessions::MAX_VISITS)
+                Sessions::shared(visit_bytes)
             } else {
-                Sessions::default()
+                Sessions::with_bytes(visit_bytes)
             },
-            tokens: TokenIndex::default(),
+            tokens: TokenIndex::with_bytes(cache_bytes - visit_bytes),
             metrics,
             trusted_proxies: options.trusted_proxies.clone(),
             country_header,
@@ -151,6 +166,18 @@ impl AppState {
             sites_epoch: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
+        if !options.shared_visits {
+            // One node mints every token its store receives: once the filter holds the
+            // store's tokens, forged ones are ruled out without a read.
+            let s = state.clone();
+            tokio::task::spawn_blocking(move || match s.tokens.fill_from(s.events.as_ref()) {
+                Ok(Some(n)) => tracing::info!(message = "Minted-token filter ready.", tokens = n),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(message = "Could not build the minted-token filter; unknown tokens are looked up at a limited rate.", error = %e)
+                }
+            });
+        }
         state
             .links
             .reload(&state)
@@ -195,8 +222,11 @@ impl AppState {
     }
 
     /// The site registered under `domain`, cached briefly (unknown domains too, so a flood
-    /// of events for unknown sites does not reach the metadata store).
-    pub async fn site(&self, domain: &str) -> Option<Site> {
+    /// of events for unknown sites does not reach the metadata store). When the metadata
+    /// store cannot answer, an expired cache entry is served (with a warning); with none,
+    /// the error is returned, never taken for "no such site".
+    pub async fn site(&self, domain: &str) -> Result<Option<Site>, MetaError> {
+        let mut stale = None;
         if let Ok(cache) = self.sites.read() {
             if let Some((site, at)) = cache.get(domain) {
                 let ttl = if site.is_some() {
@@ -205,28 +235,35 @@ impl AppState {
                     UNKNOWN_SITE_TTL
                 };
                 if at.elapsed() < ttl {
-                    return site.clone();
+                    return Ok(site.clone());
                 }
+                stale = Some(site.clone());
             }
         }
         let epoch = self.sites_epoch();
         let found = match self.meta.site_by_domain(domain).await {
             Ok(s) => s,
             Err(e) => {
-                warn!(message = "Site lookup failed.", error = %e);
-                return None;
+                return match stale {
+                    Some(site) => {
+                        warn!(message = "Site lookup failed; serving the cached answer.", error = %e);
+                        Ok(site)
+                    }
+                    None => Err(e),
+                }
             }
         };
         if epoch != self.sites_epoch() {
-            return found;
+            return Ok(found);
         }
         if let Ok(mut cache) = self.sites.write() {
-            if cache.len() > 100_000 {
+            // At most 50,000 domains of at most 253 bytes (longer ones never get here).
+            if cache.len() >= MAX_CACHED_SITES {
                 cache.clear();
             }
             cache.insert(domain.to_string(), (found.clone(), Instant::now()));
         }
-        found
+        Ok(found)
     }
 
     /// Bot verdict and device of a user agent (cached: browsers share a few thousand
@@ -255,29 +292,40 @@ impl AppState {
     /// A site's settings (DNT/GPC, retention, token style), cached for `SITE_TTL`: a
     /// change takes effect on every node within about half a second (the `sites`
     /// version, `links::spawn_version_watch`), within 30 seconds at worst.
-    pub async fn site_options(&self, site_id: u32) -> SiteOptions {
+    ///
+    /// When the metadata store cannot answer, the last settings read are used (with a
+    /// warning); with none, the error is returned: defaults are never assumed, since they
+    /// would silently turn Do-Not-Track honouring off.
+    pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
+        let mut stale = None;
         if let Ok(cache) = self.site_options.read() {
             if let Some((o, at)) = cache.get(&site_id) {
                 if at.elapsed() < SITE_TTL {
-                    return o.clone();
+                    return Ok(o.clone());
                 }
+                stale = Some(o.clone());
             }
         }
         let epoch = self.sites_epoch();
         let options = match self.meta.site_options(site_id).await {
             Ok(o) => o,
             Err(e) => {
-                warn!(message = "Site settings lookup failed; using defaults.", error = %e);
-                return SiteOptions::default();
+                return match stale {
+                    Some(o) => {
+                        warn!(message = "Site settings lookup failed; using the last read.", error = %e);
+                        Ok(o)
+                    }
+                    None => Err(e),
+                }
             }
         };
         if epoch != self.sites_epoch() {
-            return options;
+            return Ok(options);
         }
         if let Ok(mut cache) = self.site_options.write() {
             cache.insert(site_id, (options.clone(), Instant::now()));
         }
-        options
+        Ok(options)
     }
 
     fn sites_epoch(&self) -> u64 {

@@ -416,6 +416,49 @@ async fn session_cookie_is_secure_behind_a_tls_proxy() {
     assert!(!r.set_cookie("lucarne_session").unwrap().contains("Secure"));
 }
 
+/// `--public-url https://…` (or `public_url` in the TOML file) marks the session cookie
+/// Secure without any proxy header.
+#[tokio::test]
+async fn session_cookie_is_secure_when_the_public_url_is_https() {
+    for (public_url, secure) in [
+        (Some("https://stats.example.com"), true),
+        (Some("http://stats.example.com"), false),
+        (None, false),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (events, meta, servers) = common::stores(dir.path()).await;
+        meta.create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
+            .await
+            .unwrap();
+        let options = ServerOptions {
+            public_url: public_url.map(str::to_string),
+            ..ServerOptions::default()
+        };
+        let state = AppState::new(events, meta, &options).await.expect("state");
+        let h = Harness {
+            router: app(state.clone()),
+            state,
+            _dir: dir,
+            _servers: servers,
+        };
+        let (pre, token) = h.pre("/login").await;
+        let body = serde_urlencoded::to_string([
+            ("csrf", token.as_str()),
+            ("email", "p@x.test"),
+            ("password", PASSWORD),
+        ])
+        .unwrap();
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &pre)
+            .body(Body::from(body))
+            .unwrap();
+        let r = h.send_from(req, [192, 0, 2, 1]).await;
+        let set = r.set_cookie("lucarne_session").expect("session cookie");
+        assert_eq!(set.contains("; Secure"), secure, "{public_url:?}: {set}");
+    }
+}
+
 /// What a request must get.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
@@ -855,7 +898,7 @@ async fn authorization_matrix() {
         .unwrap();
     assert_eq!(
         h.state.meta.api_key_sites(&key).await.unwrap(),
-        Some(KeyScope::Sites(vec![b.id]))
+        Some(KeyScope::Sites(vec![(b.id, Role::Viewer)]))
     );
     let listing = h.get("/settings/keys", Some(&stranger.cookie)).await;
     assert!(!listing.body.contains(&key), "the key is shown only once");

@@ -478,7 +478,12 @@ async fn campaigns_custom_domains_and_qr_codes() {
 
     // A link made elsewhere (the CLI writes the metadata store directly) works at once,
     // even right after a reload.
-    let site = h.state.site("example.com").await.expect("site");
+    let site = h
+        .state
+        .site("example.com")
+        .await
+        .expect("lookup")
+        .expect("site");
     for slug in ["cli-1", "cli-2"] {
         h.state
             .meta

@@ -324,10 +324,21 @@ async fn a_link_made_on_one_node_redirects_on_the_other_within_a_second() {
 async fn site_settings_changed_through_one_node_apply_on_the_other_within_a_second() {
     let (_dir, a, b, _key) = two_nodes().await;
     let watch = lucarne_server::links::spawn_version_watch(b.state.clone());
-    let site = b.state.site("example.com").await.expect("site");
+    let site = b
+        .state
+        .site("example.com")
+        .await
+        .expect("lookup")
+        .expect("site");
     // B has the settings cached (30 s otherwise), and does not know a new site yet.
-    assert!(!b.state.site_options(site.id).await.honour_dnt);
-    assert!(b.state.site("new.example").await.is_none());
+    assert!(
+        !b.state
+            .site_options(site.id)
+            .await
+            .expect("options")
+            .honour_dnt
+    );
+    assert!(b.state.site("new.example").await.expect("lookup").is_none());
     let mut options = a.state.meta.site_options(site.id).await.expect("options");
     options.honour_dnt = true;
     a.state
@@ -341,8 +352,13 @@ async fn site_settings_changed_through_one_node_apply_on_the_other_within_a_seco
         .await
         .expect("add");
     let started = Instant::now();
-    while !(b.state.site_options(site.id).await.honour_dnt
-        && b.state.site("new.example").await.is_some())
+    while !(b
+        .state
+        .site_options(site.id)
+        .await
+        .expect("options")
+        .honour_dnt
+        && b.state.site("new.example").await.expect("lookup").is_some())
     {
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -385,7 +401,12 @@ async fn survey(node: &Node, answer: &str) -> (StatusCode, Value, axum::http::He
 #[tokio::test]
 async fn a_visit_answers_the_survey_once_whichever_node_takes_the_answers() {
     let (_dir, a, b, _key) = two_nodes().await;
-    let site = a.state.site("example.com").await.expect("site");
+    let site = a
+        .state
+        .site("example.com")
+        .await
+        .expect("lookup")
+        .expect("site");
     let mut options = a.state.meta.site_options(site.id).await.expect("options");
     options.survey_enabled = true;
     a.state
@@ -444,21 +465,56 @@ async fn a_click_limit_holds_across_nodes() {
 }
 
 #[tokio::test]
-async fn failed_logins_count_across_nodes() {
-    use lucarne_server::web::auth::{LoginLimiter, MAX_LOGIN_FAILURES};
+async fn login_attempts_count_across_nodes() {
+    use lucarne_server::web::auth::{LoginLimiter, LoginRefusal, MAX_LOGIN_FAILURES};
     let (_dir, a, b, _key) = two_nodes().await;
     let (la, lb) = (LoginLimiter::default(), LoginLimiter::default());
     let ip: std::net::IpAddr = [198, 51, 100, 9].into();
+    // Attempts are counted when they begin (before any password check), on either node.
     for _ in 0..MAX_LOGIN_FAILURES - 1 {
-        la.fail_for(&a.state, ip, "owner@example.com").await;
+        drop(
+            la.begin(&a.state, ip, "owner@example.com")
+                .await
+                .expect("under the limit"),
+        );
     }
-    assert!(!lb.blocked_for(&b.state, ip, "owner@example.com").await);
-    lb.fail_for(&b.state, ip, "owner@example.com").await;
-    assert!(la.blocked_for(&a.state, ip, "owner@example.com").await);
-    assert!(lb.blocked_for(&b.state, ip, "Owner@Example.com").await);
-    // Another client is blocked too for that account, until a success clears it.
+    drop(
+        lb.begin(&b.state, ip, "owner@example.com")
+            .await
+            .expect("the tenth"),
+    );
+    assert_eq!(
+        la.begin(&a.state, ip, "owner@example.com").await.err(),
+        Some(LoginRefusal::Limited)
+    );
+    assert_eq!(
+        lb.begin(&b.state, ip, "Owner@Example.com").await.err(),
+        Some(LoginRefusal::Limited),
+        "the account, whatever its case"
+    );
+    // Another client is refused too for that account; another account from another
+    // client is not, and its success leaves nothing counted against that client.
     let other: std::net::IpAddr = [198, 51, 100, 10].into();
-    assert!(lb.blocked_for(&b.state, other, "owner@example.com").await);
-    la.succeed_for(&a.state, "owner@example.com").await;
-    assert!(!lb.blocked_for(&b.state, other, "owner@example.com").await);
+    assert_eq!(
+        lb.begin(&b.state, other, "owner@example.com").await.err(),
+        Some(LoginRefusal::Limited)
+    );
+    let ok = la
+        .begin(&a.state, other, "viewer@example.com")
+        .await
+        .expect("another account");
+    la.succeed(&a.state, ok).await;
+    for _ in 0..MAX_LOGIN_FAILURES - 2 {
+        drop(
+            lb.begin(&b.state, other, "third@example.com")
+                .await
+                .expect("under the limit"),
+        );
+    }
+    // The shared table holds keyed hashes, never an address or an e-mail.
+    let keys = a.state.meta.login_failure_keys().await.expect("keys");
+    assert!(!keys.is_empty());
+    assert!(keys
+        .iter()
+        .all(|k| k.len() == 32 && !k.contains('@') && !k.contains("198.51")));
 }

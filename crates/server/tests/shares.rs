@@ -329,7 +329,12 @@ async fn share_and_copy_events_are_validated() {
     assert_eq!(dropped(&m, "copy_attribution_off"), 1);
     // … and accepted once the owner turns it on; a visit through the copied link is
     // a copied link with evidence copied-text.
-    let site = h.state.site("example.com").await.expect("site");
+    let site = h
+        .state
+        .site("example.com")
+        .await
+        .expect("lookup")
+        .expect("site");
     h.state
         .meta
         .set_site_options(

@@ -100,6 +100,10 @@ pub enum StoreError {
     Closed,
     #[error("events store: {0}")]
     Backend(String),
+    /// The spool could not write the events to disk (full, or an I/O error): refused,
+    /// not stored; the client retries.
+    #[error("spool write failed: {0}")]
+    Disk(String),
 }
 
 impl StoreError {
@@ -158,8 +162,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// The first `survey` answer of each visit in `q`'s site and period.
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError>;
 
+    /// Call `f` with every minted token the store holds (the `token` of every row that
+    /// has one). `Ok(false)` when this back end cannot list them.
+    fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
+        let _ = f;
+        Ok(false)
+    }
+
     /// Can the store accept and commit events right now?
     fn healthy(&self) -> bool;
+
+    /// Why it cannot, if it cannot (for `/api/health` and readiness).
+    fn problem(&self) -> Option<String> {
+        (!self.healthy()).then(|| "the events store is not accepting events".to_string())
+    }
 
     /// Number of submissions waiting for the writer.
     fn queue_len(&self) -> usize;

@@ -78,6 +78,18 @@ const LOADER_QUEUE: usize = 8192;
 /// … and rows: past this, the writer waits for the loader (and the queue in front of it
 /// fills, so clients get 503) instead of holding ever more rows in memory.
 const MAX_UNLOADED_ROWS: usize = 400_000;
+/// … and at most this many bytes of them (their encoded size), so the loader's backlog in
+/// memory stays bounded whatever the rows carry (256 MiB fits a 1 GiB machine).
+const MAX_UNLOADED_BYTES: usize = 256 << 20;
+/// A group commit takes submissions until it holds this many bytes (or
+/// `MAX_GROUP_ROWS` rows)…
+const MAX_GROUP_BYTES: usize = 32 << 20;
+/// … and writes them as records of at most about this many bytes each (one write, one
+/// sync for the group), far under what replay accepts (`MAX_RECORD`).
+const RECORD_TARGET: usize = 4 << 20;
+/// While writes fail (a full disk, an I/O error), the writer tries again this often even
+/// without new events, so health recovers when space returns.
+const WRITE_RETRY: Duration = Duration::from_secs(1);
 
 type Done = oneshot::Sender<Result<(), StoreError>>;
 
@@ -94,8 +106,11 @@ enum LoaderMsg {
 
 struct Shared {
     queued: AtomicUsize,
-    /// Rows acknowledged but not yet loaded.
+    /// Rows acknowledged but not yet loaded, and their encoded bytes.
     unloaded: AtomicUsize,
+    unloaded_bytes: AtomicUsize,
+    /// Why the last spool write failed, until a write succeeds again.
+    write_error: Mutex<Option<String>>,
     closed: AtomicBool,
     writer_alive: AtomicBool,
     loader_alive: AtomicBool,
@@ -176,6 +191,8 @@ impl Spool {
         let shared = Arc::new(Shared {
             queued: AtomicUsize::new(0),
             unloaded: AtomicUsize::new(0),
+            unloaded_bytes: AtomicUsize::new(0),
+            write_error: Mutex::new(None),
             closed: AtomicBool::new(false),
             writer_alive: AtomicBool::new(true),
             loader_alive: AtomicBool::new(true),
@@ -248,9 +265,25 @@ impl Spool {
     }
 
     pub fn healthy(&self) -> bool {
-        !self.shared.closed.load(Ordering::SeqCst)
-            && self.shared.writer_alive.load(Ordering::SeqCst)
-            && self.shared.loader_alive.load(Ordering::SeqCst)
+        self.problem().is_none()
+    }
+
+    /// Why the spool cannot take events now, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Some("the events store is shut down".into());
+        }
+        if !self.shared.writer_alive.load(Ordering::SeqCst)
+            || !self.shared.loader_alive.load(Ordering::SeqCst)
+        {
+            return Some("the events writer has stopped".into());
+        }
+        self.shared
+            .write_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .map(|e| format!("cannot write events to disk: {e}"))
     }
 
     /// Stop accepting, sync and load everything, stop the threads. Idempotent.
@@ -306,6 +339,18 @@ impl Tail {
             zeroed: 0,
             zeros: Vec::new(),
         }
+    }
+
+    /// Make sure the next megabyte past the zeroed part can be written (the writer's probe
+    /// while the disk is full): extends the zeros, synced.
+    fn reserve(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.zeros.resize(ZEROED_AHEAD as usize, 0);
+        let at = self.zeroed.max(self.size);
+        self.file.write_all_at(&self.zeros, at)?;
+        self.file.sync_data()?;
+        self.zeroed = at + ZEROED_AHEAD;
+        Ok(())
     }
 
     /// Write `record` after the last one and sync it. Past the zeroed part, the zeros
@@ -415,28 +460,50 @@ fn writer_loop(
     let mut tail = Tail::new(file);
     let mut buf = Vec::with_capacity(1 << 20);
     let mut shutdown: Option<mpsc::Sender<()>> = None;
+    let failing = |shared: &Shared| shared.write_error.lock().map_or(true, |e| e.is_some());
     while shutdown.is_none() {
-        while shared.unloaded.load(Ordering::SeqCst) > MAX_UNLOADED_ROWS
+        while (shared.unloaded.load(Ordering::SeqCst) > MAX_UNLOADED_ROWS
+            || shared.unloaded_bytes.load(Ordering::SeqCst) > MAX_UNLOADED_BYTES)
             && shared.loader_alive.load(Ordering::SeqCst)
         {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let Ok(first) = rx.recv() else { break };
+        let first = if failing(&shared) {
+            match rx.recv_timeout(WRITE_RETRY) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    // No events, but find out whether the disk took space back.
+                    if tail.reserve().is_ok() {
+                        set_write_error(&shared, None);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            let Ok(m) = rx.recv() else { break };
+            m
+        };
         let mut rows: Vec<EventRow> = Vec::new();
+        let mut bytes = 0usize;
         let mut waiters: Vec<Done> = Vec::new();
-        let take = |m: WriterMsg, rows: &mut Vec<EventRow>, waiters: &mut Vec<Done>| match m {
+        let take = |m: WriterMsg,
+                    rows: &mut Vec<EventRow>,
+                    bytes: &mut usize,
+                    waiters: &mut Vec<Done>| match m {
             WriterMsg::Rows(mut r, done) => {
                 shared.queued.fetch_sub(1, Ordering::Relaxed);
+                *bytes += r.iter().map(encoded_len).sum::<usize>();
                 rows.append(&mut r);
                 waiters.push(done);
                 None
             }
             WriterMsg::Shutdown(reply) => Some(reply),
         };
-        shutdown = take(first, &mut rows, &mut waiters);
-        while shutdown.is_none() && rows.len() < MAX_GROUP_ROWS {
+        shutdown = take(first, &mut rows, &mut bytes, &mut waiters);
+        while shutdown.is_none() && rows.len() < MAX_GROUP_ROWS && bytes < MAX_GROUP_BYTES {
             match rx.try_recv() {
-                Ok(m) => shutdown = take(m, &mut rows, &mut waiters),
+                Ok(m) => shutdown = take(m, &mut rows, &mut bytes, &mut waiters),
                 Err(_) => break,
             }
         }
@@ -444,16 +511,13 @@ fn writer_loop(
             continue;
         }
         buf.clear();
-        buf.extend_from_slice(&[0u8; RECORD_HEADER]);
-        encode_rows(&rows, &mut buf);
-        let len = (buf.len() - RECORD_HEADER) as u32;
-        let crc = crc32fast::hash(&buf[RECORD_HEADER..]);
-        buf[0..4].copy_from_slice(&len.to_le_bytes());
-        buf[4..8].copy_from_slice(&crc.to_le_bytes());
+        encode_records(&rows, &mut buf);
         match tail.write_synced(&buf) {
             Ok(()) => {
+                set_write_error(&shared, None);
                 let n = rows.len();
                 shared.unloaded.fetch_add(n, Ordering::SeqCst);
+                shared.unloaded_bytes.fetch_add(bytes, Ordering::SeqCst);
                 // To the loader first, then acknowledge: a flush after the ack sees them.
                 if loader
                     .send(LoaderMsg::Rows(
@@ -475,22 +539,13 @@ fn writer_loop(
             }
             Err(e) => {
                 error!(message = "Spool write failed; batch refused.", error = %e, rows = rows.len());
-                let err = StoreError::backend(format!("spool write: {e}"));
+                set_write_error(&shared, Some(e.to_string()));
+                let err = StoreError::Disk(e.to_string());
                 for w in waiters {
                     let _ = w.send(Err(err.clone()));
                 }
-                // Start a fresh segment: the failed one may end with a partial record.
-                seg += 1;
-                match open_segment(&dir, seg) {
-                    Ok(f) => {
-                        tail = Tail::new(f);
-                        sync_dir(&dir);
-                    }
-                    Err(e) => {
-                        error!(message = "Cannot open a new spool segment; writer stops.", error = %e);
-                        break;
-                    }
-                }
+                // The next group is written at the same offset, over whatever part of this
+                // one reached the file (it was never acknowledged): no new segment, no gap.
                 continue;
             }
         }
@@ -511,6 +566,39 @@ fn writer_loop(
     shared.writer_alive.store(false, Ordering::SeqCst);
     if let Some(reply) = shutdown {
         let _ = reply.send(());
+    }
+}
+
+fn set_write_error(shared: &Shared, e: Option<String>) {
+    if let Ok(mut slot) = shared.write_error.lock() {
+        if slot.is_some() && e.is_none() {
+            info!(message = "Spool writes succeed again.");
+        }
+        *slot = e;
+    }
+}
+
+/// A group's rows as consecutive records (`[len][crc32][rows]`), each of at most about
+/// [`RECORD_TARGET`] bytes, so that no record nears what replay accepts however large
+/// the group or its rows.
+fn encode_records(rows: &[EventRow], out: &mut Vec<u8>) {
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        let mut size = 0;
+        while end < rows.len() && (end == start || size + encoded_len(&rows[end]) <= RECORD_TARGET)
+        {
+            size += encoded_len(&rows[end]);
+            end += 1;
+        }
+        let at = out.len();
+        out.extend_from_slice(&[0u8; RECORD_HEADER]);
+        encode_rows(&rows[start..end], out);
+        let len = (out.len() - at - RECORD_HEADER) as u32;
+        let crc = crc32fast::hash(&out[at + RECORD_HEADER..]);
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        out[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        start = end;
     }
 }
 
@@ -559,6 +647,8 @@ fn loader_loop<S: Sink>(
                 match sink.load(&pending, p) {
                     Ok(()) => {
                         shared.unloaded.fetch_sub(pending.len(), Ordering::SeqCst);
+                        let bytes: usize = pending.iter().map(encoded_len).sum();
+                        shared.unloaded_bytes.fetch_sub(bytes, Ordering::SeqCst);
                         pending.clear();
                         oldest = None;
                         if p.segment > loaded_segment {
@@ -624,6 +714,41 @@ const FORMAT_V3: u32 = 0x4C43_0003;
 /// Row flag bits (version 3).
 const FLAG_SERVER_SIDE: u8 = 1;
 const TOKEN_STATUSES: [TokenStatus; 6] = TokenStatus::ALL;
+
+/// The bytes [`encode_rows`] writes for one row (format version 3).
+pub fn encoded_len(r: &EventRow) -> usize {
+    // site, ts, visitor, session, entry/group/evidence, width; token, parent token and
+    // session, link, generation, status; props count; revenue flag; flags.
+    const FIXED: usize = 4 + 8 + 8 + 8 + 3 + 2 + 8 * 4 + 2 + 1 + 4 + 1 + 1;
+    let strs = [
+        &r.name,
+        &r.hostname,
+        &r.pathname,
+        &r.entry_page,
+        &r.referrer,
+        &r.source,
+        &r.utm_source,
+        &r.utm_medium,
+        &r.utm_campaign,
+        &r.utm_term,
+        &r.utm_content,
+        &r.click_id,
+        &r.channel,
+        &r.device,
+        &r.browser,
+        &r.os,
+        &r.country,
+        &r.visit_share_channel,
+        &r.share_channel,
+    ];
+    FIXED
+        + strs.iter().map(|s| 4 + s.len()).sum::<usize>()
+        + r.props
+            .iter()
+            .map(|(k, v)| 8 + k.len() + v.len())
+            .sum::<usize>()
+        + r.revenue.as_ref().map_or(0, |rv| 8 + 4 + rv.currency.len())
+}
 
 pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
     out.extend_from_slice(&FORMAT_V3.to_le_bytes());
@@ -876,6 +1001,48 @@ pub(crate) mod tests {
             link_id: i * 13,
             server_side: i == 4,
         }
+    }
+
+    #[test]
+    fn encoded_len_is_exact_and_big_groups_split_into_bounded_records() {
+        let mut rows: Vec<EventRow> = (0..50).map(row).collect();
+        rows[3].props = vec![("k".into(), "é".repeat(700)), ("plan".into(), "pro".into())];
+        rows[4].revenue = Some(lucarne_core::event::Revenue {
+            amount_minor: 1250,
+            currency: "EUR".into(),
+        });
+        rows[5].server_side = true;
+        for r in &rows {
+            let mut out = Vec::new();
+            encode_rows(std::slice::from_ref(r), &mut out);
+            assert_eq!(out.len() - 8, encoded_len(r));
+        }
+        // Rows of ~1 MiB: a group of 12 becomes several records under the target, each
+        // of which decodes, and together they give back every row in order.
+        let big: Vec<EventRow> = (0..12)
+            .map(|i| {
+                let mut r = row(i);
+                r.props = vec![("blob".into(), "x".repeat(1 << 20))];
+                r
+            })
+            .collect();
+        let mut out = Vec::new();
+        encode_records(&big, &mut out);
+        let mut at = 0;
+        let mut back = Vec::new();
+        let mut records = 0;
+        while at < out.len() {
+            let len = u32::from_le_bytes(out[at..at + 4].try_into().unwrap()) as usize;
+            assert!(len <= RECORD_TARGET + (2 << 20), "record of {len} bytes");
+            let body = &out[at + RECORD_HEADER..at + RECORD_HEADER + len];
+            let crc = u32::from_le_bytes(out[at + 4..at + 8].try_into().unwrap());
+            assert_eq!(crc32fast::hash(body), crc);
+            back.extend(decode_rows(body).unwrap());
+            at += RECORD_HEADER + len;
+            records += 1;
+        }
+        assert!(records >= 3, "{records} records");
+        assert_eq!(back, big);
     }
 
     #[test]

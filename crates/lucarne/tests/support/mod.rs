@@ -99,6 +99,23 @@ impl Lucarne {
         format!("http://{}", self.addr)
     }
 
+    /// The server process's id (for /proc readings such as its resident memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory now, in bytes (`VmRSS` of /proc/PID/status).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     /// Everything the server printed so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -228,6 +245,147 @@ pub fn cli_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String 
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+/// `lucarne user add EMAIL [--owner-of SITE]… --data DIR`, the password on stdin.
+pub fn add_user(data: &Path, email: &str, password: &str, owner_of: &[&str]) {
+    let mut args = vec!["user", "add", email];
+    for s in owner_of {
+        args.extend(["--owner-of", s]);
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lucarne user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    let out = child.wait_with_output().expect("wait for lucarne user add");
+    assert!(
+        out.status.success(),
+        "`lucarne user add {email}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A dashboard login over real HTTP: the session cookie and the session's CSRF token.
+pub struct WebLogin {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// The value of the first `name="csrf" value="…"` field of a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\"")?;
+    let rest = &html[at..];
+    let v = rest.find("value=\"")? + 7;
+    let end = rest[v..].find('"')?;
+    Some(rest[v..v + end].to_string())
+}
+
+/// The `name=value` of a `Set-Cookie` named `name` in a response.
+pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|kv| kv.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The login form's pre-session cookie and CSRF token (`GET /login`).
+pub async fn login_form(client: &reqwest::Client, node: &Lucarne) -> (String, String) {
+    let resp = client
+        .get(format!("{}/login", node.url()))
+        .send()
+        .await
+        .expect("GET /login");
+    let pre = set_cookie(&resp, "lucarne_pre").expect("the pre-login cookie");
+    let html = resp.text().await.expect("login page");
+    (pre, csrf_in(&html).expect("a CSRF field on /login"))
+}
+
+/// Log in through `/login` (a client that does not follow redirects is expected).
+pub async fn web_login(
+    client: &reqwest::Client,
+    node: &Lucarne,
+    email: &str,
+    password: &str,
+) -> WebLogin {
+    let (pre, token) = login_form(client, node).await;
+    let resp = client
+        .post(format!("{}/login", node.url()))
+        .header(reqwest::header::COOKIE, &pre)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(resp.status().as_u16(), 303, "login of {email}");
+    let cookie = set_cookie(&resp, "lucarne_session").expect("a session cookie");
+    let page = client
+        .get(format!("{}/settings/keys", node.url()))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("GET /settings/keys")
+        .text()
+        .await
+        .expect("keys page");
+    let csrf = csrf_in(&page).expect("a CSRF field on /settings/keys");
+    WebLogin { cookie, csrf }
+}
+
+impl WebLogin {
+    /// POST a dashboard form with this session (CSRF added); the response.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        node: &Lucarne,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        client
+            .post(format!("{}{path}", node.url()))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("POST a dashboard form")
+    }
+
+    /// Create an API key on the API keys page; the key shown once.
+    pub async fn create_key(&self, client: &reqwest::Client, node: &Lucarne) -> String {
+        let resp = self
+            .post_form(
+                client,
+                node,
+                "/settings/keys",
+                &[("action", "create"), ("name", "test")],
+            )
+            .await;
+        let body = resp.text().await.expect("keys page");
+        let at = body.find("lk_").expect("the new key on the page");
+        body[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    }
 }
 
 /// `lucarne site add DOMAIN --data DIR`

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -26,9 +26,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, require_key, StatsParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, Path, Query};
 use crate::ingest::pipeline::{self, DropReason};
-use crate::links::api::{parse_body, site_for};
+use crate::links::api::{parse_body, site_for, Need};
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -59,12 +59,8 @@ async fn list_goals(
     Query(p): Query<SiteParam>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let site = site_for(&state, &scope, p.site_id.as_deref()).await?;
-    let goals = state
-        .meta
-        .goals(site.id)
-        .await
-        .map_err(|e| ApiError::internal("goals", e))?;
+    let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Read).await?;
+    let goals = state.meta.goals(site.id).await?;
     Ok(Json(json!({
         "goals": goals.iter().map(goal_json).collect::<Vec<_>>()
     })))
@@ -95,7 +91,7 @@ async fn create_goal(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let b: GoalBody = parse_body(&body)?;
-    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    let site = site_for(&state, &scope, b.site_id.as_deref(), Need::Write).await?;
     let kind = b.kind.or(b.goal_type).unwrap_or_else(|| {
         if b.page_path.is_some() {
             "page"
@@ -109,8 +105,7 @@ async fn create_goal(
     let created = state
         .meta
         .create_goal(site.id, &goal, b.name.as_deref().unwrap_or(""))
-        .await
-        .map_err(|e| ApiError::internal("goal", e))?;
+        .await?;
     match created {
         Some(g) => {
             tracing::info!(message = "Goal created.", site_id = site.id, goal_id = g.id);
@@ -131,12 +126,8 @@ async fn delete_goal(
     Query(p): Query<SiteParam>,
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let site = site_for(&state, &scope, p.site_id.as_deref()).await?;
-    let gone = state
-        .meta
-        .delete_goal(site.id, id)
-        .await
-        .map_err(|e| ApiError::internal("goal", e))?;
+    let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Write).await?;
+    let gone = state.meta.delete_goal(site.id, id).await?;
     if gone {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -191,12 +182,16 @@ async fn server_conversion(
     let scope: KeyScope = require_key(&state, &headers).await?;
     let b: ConversionBody =
         parse_body(&body).map_err(|e| conversion_error(&state, "bad_json", e))?;
-    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    let site = site_for(&state, &scope, b.site_id.as_deref(), Need::Write).await?;
     let bad = |reason: &'static str, msg: &str| {
         conversion_error(&state, reason, ApiError::bad_request(reason, msg))
     };
     let name = b.name.as_deref().map(str::trim).unwrap_or_default();
-    if name.is_empty() || name.chars().count() > pipeline::MAX_NAME || name == "pageview" {
+    if name.is_empty()
+        || name.chars().count() > pipeline::MAX_NAME
+        || name.chars().any(char::is_control)
+        || name == "pageview"
+    {
         return Err(bad(
             "bad_name",
             "`name` must be an event name of 1 to 120 characters, not `pageview`",
@@ -255,11 +250,7 @@ async fn server_conversion(
         ));
     };
     if let Some(id) = order_id {
-        let fresh = state
-            .meta
-            .claim_conversion_id(site.id, id)
-            .await
-            .map_err(|e| ApiError::internal("conversion id", e))?;
+        let fresh = state.meta.claim_conversion_id(site.id, id).await?;
         if !fresh {
             state.metrics.conversion("duplicate");
             return Ok((
@@ -364,12 +355,12 @@ pub struct Money {
 }
 
 impl Money {
-    pub async fn of(state: &AppState, site: &Site) -> Money {
-        let o = state.site_options(site.id).await;
-        Money {
+    pub async fn of(state: &AppState, site: &Site) -> Result<Money, ApiError> {
+        let o = state.site_options(site.id).await?;
+        Ok(Money {
             rates: ExchangeRates::parse(&o.exchange_rates).unwrap_or_default(),
             currency: o.currency,
-        }
+        })
     }
 
     fn json(&self, revenue: &Revenue, visits: u64) -> Value {
@@ -512,12 +503,8 @@ pub async fn report_json(
             "conversion reports take visit filters only (visit:…)",
         ));
     }
-    let goals = state
-        .meta
-        .goals(site.id)
-        .await
-        .map_err(|e| ApiError::internal("goals", e))?;
-    let money = Money::of(state, site).await;
+    let goals = state.meta.goals(site.id).await?;
+    let money = Money::of(state, site).await?;
     if goals.is_empty() {
         return Ok(json!({
             "currency": money.currency, "goals": [], "goal": null, "by": by.name(),

@@ -16,14 +16,13 @@ use crate::state::AppState;
 
 /// `GET /api/health`: 200 when the server can accept and store events.
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
-    if state.events.healthy() {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response()
-    } else {
-        (
+    match state.events.problem() {
+        None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response(),
+        Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "reason": "events store is not accepting events" })),
+            Json(serde_json::json!({ "status": "unavailable", "reason": reason })),
         )
-            .into_response()
+            .into_response(),
     }
 }
 
@@ -33,6 +32,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .metrics
         .queue_depth
         .set(state.events.queue_len() as i64);
+    state.metrics.visit_bytes.set(state.sessions.bytes() as i64);
+    state
+        .metrics
+        .visit_evictions
+        .set(state.sessions.evictions() as i64);
     (
         [(
             header::CONTENT_TYPE,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,7 +15,7 @@ use lucarne_store::ShareGraph;
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, Resolved, StatsParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 
 /// The share graph of the request's period.

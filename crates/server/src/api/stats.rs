@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -16,7 +16,7 @@ use lucarne_store::meta::{KeyScope, Site};
 use serde::Deserialize;
 use serde_json::{json, Map};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Query};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,7 +75,7 @@ pub async fn require_key(state: &AppState, headers: &HeaderMap) -> Result<KeySco
     match state.meta.api_key_sites(key).await {
         Ok(Some(scope)) => Ok(scope),
         Ok(None) => Err(ApiError::unauthorized()),
-        Err(e) => Err(ApiError::internal("verifying API key", e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -127,7 +127,7 @@ pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiE
         .ok_or_else(|| ApiError::bad_request("bad_query", "`site_id` is required"))?;
     let site = state
         .site(&lucarne_core::url_clean::normalise_host(domain))
-        .await
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
     resolve_site(
         site,
@@ -137,6 +137,16 @@ pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiE
         p.filters.as_deref(),
     )
 }
+
+/// The first and last dates a report may name.
+pub const MIN_REPORT_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+pub const MAX_REPORT_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
 
 /// The part of [`resolve`] after the site is known: the dashboard (which has already
 /// checked access to the site) shares it, so both compute the same date range from the
@@ -156,7 +166,20 @@ pub fn resolve_site(
             NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad(format!("bad date `{d}`")))?
         }
     };
-    let (from, to) = period.dates(today);
+    // Reports cover the years analytics can hold; outside them a date is refused before
+    // any calendar arithmetic is done with it (chrono's range ends at ±262,143).
+    let in_range = |d: NaiveDate| (MIN_REPORT_DATE..=MAX_REPORT_DATE).contains(&d);
+    let custom_ok = match period {
+        Period::Custom(a, b) => in_range(a) && in_range(b),
+        _ => true,
+    };
+    if !in_range(today) || !custom_ok {
+        return Err(ApiError::bad_request(
+            "bad_date",
+            "dates must be between 1970-01-01 and 9999-12-31",
+        ));
+    }
+    let (from, to) = period.try_dates(today).map_err(bad)?;
     if (to - from).num_days() > 3660 {
         return Err(ApiError::bad_request(
             "bad_query",
@@ -188,6 +211,12 @@ impl Resolved {
             with_shares: self.metrics.iter().any(|m| m.needs_shares()),
         }
     }
+}
+
+/// `limit` and the row offset of `page`, bounded by `core::stats::paging`: a page out of
+/// range is a 400, never an overflow or a store error.
+pub fn paging(limit: Option<usize>, page: Option<usize>) -> Result<(usize, usize), ApiError> {
+    lucarne_core::stats::paging(limit.map(|n| n as u64), page.map(|n| n as u64)).map_err(bad)
 }
 
 /// Run a blocking store call off the async runtime.
@@ -282,7 +311,7 @@ pub async fn aggregate(
     let q = r.query(r.from, r.to);
     let now = blocking(&state, move |s| s.events.aggregate(&q)).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
-        let (pf, pt) = Period::previous(r.from, r.to);
+        let (pf, pt) = Period::try_previous(r.from, r.to).map_err(bad)?;
         let q = r.query(pf, pt);
         Some(blocking(&state, move |s| s.events.aggregate(&q)).await?)
     } else {
@@ -353,12 +382,11 @@ pub async fn breakdown(
             .ok_or_else(|| ApiError::bad_request("bad_query", "`property` is required"))?,
     )
     .map_err(bad)?;
-    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let page = p.page.unwrap_or(1).max(1);
+    let (limit, offset) = paging(p.limit, p.page)?;
     let q = r.query(r.from, r.to);
     let prop = property.clone();
     let rows = blocking(&state, move |s| {
-        s.events.breakdown(&q, &prop, limit, (page - 1) * limit)
+        s.events.breakdown(&q, &prop, limit, offset)
     })
     .await?;
     let key = property.result_key();

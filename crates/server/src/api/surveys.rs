@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use lucarne_core::stats::Property;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, StatsParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, Query};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -38,9 +38,9 @@ pub async fn options(
         .ok_or_else(|| ApiError::bad_request("missing_field", "`domain` is required"))?;
     let site = state
         .site(&domain)
-        .await
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
-    let opts = state.site_options(site.id).await;
+    let opts = state.site_options(site.id).await?;
     if !opts.survey_enabled {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,

@@ -65,12 +65,13 @@ async fn run(
     pipeline::drop_bot(state, user_agent)?;
     pipeline::drop_spam_referrer(state, &hit)?;
     let site = pipeline::resolve_site(state, &hit).await?;
+    let ip = state.client_ip(peer.ip(), headers);
+    pipeline::check_rate(state, &site, ip)?;
     pipeline::drop_do_not_track(state, &site, headers).await?;
     pipeline::check_copy_allowed(state, &site, &hit).await?;
     pipeline::check_survey(state, &site, &hit).await?;
     let mut hit = hit;
     pipeline::resolve_token(state, &mut hit).await;
-    let ip = state.client_ip(peer.ip(), headers);
     let country = state.country(ip, headers);
     let sender = pipeline::Sender {
         ip,
@@ -123,6 +124,7 @@ pub async fn enqueue(
                 .observe(started.elapsed().as_secs_f64());
             Ok(())
         }
+        Ok(Err(StoreError::Disk(_))) => Err(DropReason::SpoolWriteFailed),
         _ => Err(DropReason::StoreUnavailable),
     }
 }

@@ -13,7 +13,9 @@ use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
 use lucarne_core::token::{
     attribute, link, share_button, NodeKind, Token, TokenNode, VIA_COPIED_TEXT,
 };
-use lucarne_core::url_clean::{clean_url, normalise_host, CleanUrl, UrlError};
+use lucarne_core::url_clean::{
+    clean_page_url, clean_referrer, normalise_host, CleanReferrer, CleanUrl, UrlError,
+};
 use lucarne_core::useragent::is_spam_referrer;
 use lucarne_core::visitor::{visitor_id, Salt};
 use lucarne_core::{ChannelGroup, Evidence};
@@ -23,11 +25,13 @@ use super::payload::{truthy, Payload};
 use super::sessions::VisitFields;
 use crate::error::ApiError;
 use crate::state::AppState;
-use lucarne_store::meta::Site;
+use lucarne_store::meta::{Site, SiteOptions};
 
 pub const MAX_BODY: usize = 16 * 1024;
 pub const MAX_URL: usize = 2000;
 pub const MAX_PROPS: usize = 30;
+/// The longest domain name (RFC 1035).
+const MAX_DOMAIN: usize = 253;
 pub const MAX_NAME: usize = 120;
 const MAX_PROP_LEN: usize = 2000;
 
@@ -43,12 +47,22 @@ pub enum DropReason {
     TooManyProps,
     BadRevenue,
     NameTooLong,
+    /// An event name with control characters (NUL, newlines, escapes…).
+    BadName,
     Bot,
     SpamReferrer,
     UnknownSite,
     HostnameNotAllowed,
     QueueFull,
     StoreUnavailable,
+    /// The spool could not write to disk (full, or an I/O error).
+    SpoolWriteFailed,
+    /// The metadata store could not say which site this is or how it is set up.
+    MetaUnavailable,
+    /// The site sent more events a second than its limit allows.
+    SiteRateLimited,
+    /// The client address sent more events a second than its limit allows.
+    ClientRateLimited,
     /// The site honours Do-Not-Track / Global Privacy Control and the browser sent one.
     DoNotTrack,
     /// A `share` or `copy` event without a well-formed token, or a share without a known
@@ -81,12 +95,17 @@ impl DropReason {
             D::TooManyProps => "too_many_props",
             D::BadRevenue => "bad_revenue",
             D::NameTooLong => "name_too_long",
+            D::BadName => "bad_name",
             D::Bot => "bot",
             D::SpamReferrer => "spam_referrer",
             D::UnknownSite => "unknown_site",
             D::HostnameNotAllowed => "hostname_not_allowed",
             D::QueueFull => "queue_full",
             D::StoreUnavailable => "store_unavailable",
+            D::SpoolWriteFailed => "spool_write_failed",
+            D::MetaUnavailable => "meta_unavailable",
+            D::SiteRateLimited => "site_rate_limited",
+            D::ClientRateLimited => "client_rate_limited",
             D::DoNotTrack => "do_not_track",
             D::BadShare => "bad_share",
             D::CopyAttributionOff => "copy_attribution_off",
@@ -110,6 +129,7 @@ impl DropReason {
             | D::TooManyProps
             | D::BadRevenue
             | D::NameTooLong
+            | D::BadName
             | D::BadShare
             | D::ReservedName
             | D::BadSurvey => StatusCode::BAD_REQUEST,
@@ -119,8 +139,11 @@ impl DropReason {
             | D::CopyAttributionOff
             | D::SurveyOff => StatusCode::FORBIDDEN,
             D::DuplicateSurvey => StatusCode::CONFLICT,
+            D::SiteRateLimited | D::ClientRateLimited => StatusCode::TOO_MANY_REQUESTS,
             D::UnknownSite => StatusCode::NOT_FOUND,
-            D::QueueFull | D::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            D::QueueFull | D::StoreUnavailable | D::SpoolWriteFailed | D::MetaUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             // Not an error of the sender: the visitor asked not to be tracked.
             D::DoNotTrack => StatusCode::ACCEPTED,
         }
@@ -143,12 +166,17 @@ impl DropReason {
                 "`revenue` must be {\"amount\": number, \"currency\": \"ISO 4217 code\"}"
             }
             D::NameTooLong => "`name` is longer than 120 characters",
+            D::BadName => "`name` contains control characters",
             D::Bot => "bot traffic is not counted",
             D::SpamReferrer => "referrer spam is not counted",
             D::UnknownSite => "no site with this domain is registered",
             D::HostnameNotAllowed => "the page's hostname is not allowed for this site",
             D::QueueFull => "too many events waiting to be stored, retry shortly",
             D::StoreUnavailable => "the events store is not accepting events",
+            D::SpoolWriteFailed => "the server cannot write events to disk now; retry shortly",
+            D::MetaUnavailable => "the site registry is unreachable; retry shortly",
+            D::SiteRateLimited => "this site is sending more events a second than its limit",
+            D::ClientRateLimited => "this client is sending more events a second than its limit",
             D::DoNotTrack => {
                 "not recorded: the browser asks not to be tracked and this site honours it"
             }
@@ -172,7 +200,15 @@ impl DropReason {
 
     pub fn into_error(self) -> ApiError {
         let mut e = ApiError::new(self.status(), self.as_str(), self.message());
-        if matches!(self, DropReason::QueueFull | DropReason::StoreUnavailable) {
+        if matches!(
+            self,
+            DropReason::QueueFull
+                | DropReason::StoreUnavailable
+                | DropReason::SpoolWriteFailed
+                | DropReason::MetaUnavailable
+                | DropReason::SiteRateLimited
+                | DropReason::ClientRateLimited
+        ) {
             e.retry_after = Some(1);
         }
         e
@@ -209,8 +245,15 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     let name = nonempty(p.name).ok_or(DropReason::MissingField)?;
     let raw_url = nonempty(p.url).ok_or(DropReason::MissingField)?;
     let domain = nonempty(p.domain).ok_or(DropReason::MissingField)?;
+    if domain.len() > MAX_DOMAIN {
+        // No site can have such a name: refused before any lookup or cache entry.
+        return Err(DropReason::UnknownSite);
+    }
     if name.chars().count() > MAX_NAME {
         return Err(DropReason::NameTooLong);
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DropReason::BadName);
     }
     if raw_url.len() > MAX_URL {
         return Err(DropReason::UrlTooLong);
@@ -219,25 +262,11 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     if referrer.as_ref().is_some_and(|r| r.len() > MAX_URL) {
         return Err(DropReason::ReferrerTooLong);
     }
-    let mut url = clean_url(&raw_url).map_err(|e| match e {
+    // In hash-routing mode the route's path is kept, never a query inside the fragment.
+    let url = clean_page_url(&raw_url, truthy(&p.hash_mode)).map_err(|e| match e {
         UrlError::NotHttp => DropReason::NotHttpUrl,
         UrlError::Unparsable => DropReason::BadUrl,
     })?;
-    if truthy(&p.hash_mode) {
-        if let Some(frag) = raw_url.split_once('#').map(|(_, f)| f) {
-            let route: Vec<&str> = frag
-                .split('&')
-                .filter(|kv| !kv.starts_with("lc="))
-                .collect();
-            let route = route.join("&");
-            if route.starts_with('/') {
-                url.path = format!("{}#{}", if url.path == "/" { "" } else { &url.path }, route);
-                if url.path.starts_with('#') {
-                    url.path.insert(0, '/');
-                }
-            }
-        }
-    }
     let props = parse_props(p.props)?;
     let revenue = parse_revenue(p.revenue)?;
     if [CLICK_EVENT, SCAN_EVENT, PREVIEW_EVENT].contains(&name.as_str()) {
@@ -344,7 +373,8 @@ pub fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
         Some(Value::String(s)) => s.trim().parse().map_err(|_| DropReason::BadRevenue)?,
         _ => return Err(DropReason::BadRevenue),
     };
-    if !amount.is_finite() || amount.abs() > 1e12 {
+    // Revenue is money received: negative amounts (refunds) are not events of a visit.
+    if !amount.is_finite() || !(0.0..=1e12).contains(&amount) {
         return Err(DropReason::BadRevenue);
     }
     let digits = lucarne_core::conversions::minor_digits(&currency) as i32;
@@ -394,11 +424,36 @@ pub fn host_allowed(site: &Site, host: &str) -> bool {
 /// Step 4: the site must exist and the page must be on it.
 pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReason> {
     let domain = normalise_host(&hit.domain);
-    let site = state.site(&domain).await.ok_or(DropReason::UnknownSite)?;
+    let site = state
+        .site(&domain)
+        .await
+        .map_err(|_| DropReason::MetaUnavailable)?
+        .ok_or(DropReason::UnknownSite)?;
     if !host_allowed(&site, &hit.url.host) {
         return Err(DropReason::HostnameNotAllowed);
     }
     Ok(site)
+}
+
+/// Step 4a: the site's and the client's fair share (429 past it, before any work is
+/// queued, so one flooded site cannot fill the writer's queue for the others).
+pub fn check_rate(state: &AppState, site: &Site, ip: std::net::IpAddr) -> Result<(), DropReason> {
+    state
+        .rate_limits
+        .event(site.id, ip)
+        .map_err(|(which, _)| match which {
+            "site" => DropReason::SiteRateLimited,
+            _ => DropReason::ClientRateLimited,
+        })
+}
+
+/// The site's settings, or 503 when the metadata store cannot give them (never the
+/// defaults, which would silently change what is recorded).
+async fn site_options(state: &AppState, site: &Site) -> Result<SiteOptions, DropReason> {
+    state
+        .site_options(site.id)
+        .await
+        .map_err(|_| DropReason::MetaUnavailable)
 }
 
 /// Step 4b: Do-Not-Track (`DNT: 1`) and Global Privacy Control (`Sec-GPC: 1`), when the
@@ -415,7 +470,7 @@ pub async fn drop_do_not_track(
             .map(str::trim)
             == Some("1")
     };
-    if (asks("dnt") || asks("sec-gpc")) && state.site_options(site.id).await.honour_dnt {
+    if (asks("dnt") || asks("sec-gpc")) && site_options(state, site).await?.honour_dnt {
         return Err(DropReason::DoNotTrack);
     }
     Ok(())
@@ -428,7 +483,7 @@ pub async fn check_copy_allowed(
     hit: &Hit,
 ) -> Result<(), DropReason> {
     if NodeKind::of_event(&hit.name) == NodeKind::Copy
-        && !state.site_options(site.id).await.copy_attribution
+        && !site_options(state, site).await?.copy_attribution
     {
         return Err(DropReason::CopyAttributionOff);
     }
@@ -446,7 +501,7 @@ pub async fn check_survey(state: &AppState, site: &Site, hit: &Hit) -> Result<()
     if hit.name != SURVEY_EVENT {
         return Ok(());
     }
-    let opts = state.site_options(site.id).await;
+    let opts = site_options(state, site).await?;
     if !opts.survey_enabled {
         return Err(DropReason::SurveyOff);
     }
@@ -468,7 +523,11 @@ pub async fn check_survey(state: &AppState, site: &Site, hit: &Hit) -> Result<()
 
 pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
     if let Some(t) = hit.arrival {
-        hit.parent = state.tokens.resolve(&state.events, t.bits()).await;
+        let (parent, lookup) = state.tokens.resolve_counted(&state.events, t.bits()).await;
+        if let Some(l) = lookup {
+            state.metrics.token_lookup(l.as_str());
+        }
+        hit.parent = parent;
         // A short link's channel is read from the link itself (it may have been edited).
         if let Some(node) = hit.parent.as_mut().filter(|n| n.kind == NodeKind::Link) {
             node.share_channel = state.links.channel_of(node.link_id).unwrap_or_default();
@@ -486,26 +545,12 @@ fn stored_referrer(site: &Site, referrer: Option<&str>) -> String {
     let Some(r) = referrer else {
         return String::new();
     };
-    if let Some(rest) = r.strip_prefix("android-app://") {
-        return format!(
-            "android-app://{}",
-            rest.split(['/', '?', '#']).next().unwrap_or("")
-        );
-    }
-    match url::Url::parse(r) {
-        Ok(u) => {
-            let host = u.host_str().map(normalise_host).unwrap_or_default();
-            if host.is_empty() || host_allowed(site, &host) {
-                return String::new();
-            }
-            let path = u.path();
-            if path == "/" {
-                host
-            } else {
-                clip(&format!("{host}{path}"), 500).to_string()
-            }
-        }
-        Err(_) => String::new(),
+    // Host and path only (or the app's package), never a control character; the site's
+    // own pages are no referrer.
+    match clean_referrer(r) {
+        Some(CleanReferrer::Web { host, .. }) if host_allowed(site, &host) => String::new(),
+        Some(c) => c.stored(500),
+        None => String::new(),
     }
 }
 
@@ -735,6 +780,45 @@ mod tests {
     fn hash_mode_keeps_route_but_not_token() {
         let h = validate(payload(r#"{"n":"pageview","u":"https://example.com/#/settings&lc=abc","d":"example.com","h":1}"#)).unwrap();
         assert_eq!(h.url.path, "/#/settings");
+    }
+
+    #[test]
+    fn hash_mode_never_keeps_a_query_inside_the_fragment() {
+        for (url, path) in [
+            ("https://example.com/#/reset?email=a@b.example", "/#/reset"),
+            (
+                "https://example.com/app#/reset?email=a@b.example&lc=x",
+                "/app#/reset",
+            ),
+            ("https://example.com/#/a&email=a@b.example", "/#/a"),
+            ("https://example.com/#/a%00b\\u0001", "/#/a%00b%01"),
+        ] {
+            let json = format!(r#"{{"n":"pageview","u":"{url}","d":"example.com","h":1}}"#);
+            let h = validate(payload(&json)).unwrap();
+            assert_eq!(h.url.path, path, "{url}");
+            assert!(!h.url.path.chars().any(char::is_control));
+        }
+    }
+
+    #[test]
+    fn control_bytes_and_negative_revenue_are_refused_or_cleaned() {
+        let name = r#"{"n":"Sign\u0000up","u":"https://example.com/","d":"example.com"}"#;
+        assert_eq!(validate(payload(name)).err(), Some(DropReason::BadName));
+        let name = r#"{"n":"a\nb","u":"https://example.com/","d":"example.com"}"#;
+        assert_eq!(validate(payload(name)).err(), Some(DropReason::BadName));
+        let props = r#"{"n":"x","u":"https://example.com/","d":"example.com","p":{"k\u0000":"v\u001b[31m\u0000"}}"#;
+        let h = validate(payload(props)).unwrap();
+        assert_eq!(h.props, vec![("k".to_string(), "v[31m".to_string())]);
+        for amount in ["-1", "\"-0.01\"", "1e309", "\"NaN\"", "\"inf\""] {
+            let j = format!(
+                r#"{{"n":"x","u":"https://example.com/","d":"example.com","$":{{"amount":{amount},"currency":"EUR"}}}}"#
+            );
+            let r = serde_json::from_str::<Payload>(&j).map(validate);
+            assert!(
+                !matches!(r, Ok(Ok(_))),
+                "{amount} must be refused (as JSON or as revenue)"
+            );
+        }
     }
 
     #[test]

@@ -14,10 +14,80 @@ use lucarne_core::{ChannelGroup, Evidence};
 
 pub const SESSION_TIMEOUT_MINUTES: i64 = 30;
 const SHARDS: usize = 16;
-/// Live visits remembered at most (about 1 KB each): a flood of distinct visitors cannot
-/// exhaust memory. Past it, a shard forgets its idle visits, then, if still full, all of
-/// its visits (their next events open new visits: counted, slightly over-split).
-pub const MAX_VISITS: usize = 2_000_000;
+/// Bytes of live visits remembered at most (their fields as stored, plus the table's
+/// own cost): a flood of distinct visitors with the longest fields cannot exhaust memory.
+/// Past it, a shard forgets its idle visits, then, if still full, all of its visits
+/// (their next events open new visits: counted, slightly over-split; the forgetting is
+/// counted in `lucarne_cache_evictions_total{cache="visits"}`).
+pub const DEFAULT_VISIT_BYTES: usize = 256 << 20;
+
+/// What one entry costs: the key, the entry, the map's control byte, and its strings.
+fn entry_bytes(e: &Entry) -> usize {
+    let f = &e.fields;
+    std::mem::size_of::<((u32, u64), Entry)>()
+        + 1
+        + [
+            &f.entry_page,
+            &f.referrer,
+            &f.source,
+            &f.utm_source,
+            &f.utm_medium,
+            &f.utm_campaign,
+            &f.utm_term,
+            &f.utm_content,
+            &f.click_id,
+            &f.channel,
+            &f.device,
+            &f.browser,
+            &f.os,
+            &f.country,
+            &f.visit_share_channel,
+        ]
+        .iter()
+        .map(|s| s.capacity())
+        .sum::<usize>()
+}
+
+/// One shard: its visits and what they cost.
+#[derive(Default)]
+struct Shard {
+    map: HashMap<(u32, u64), Entry>,
+    bytes: usize,
+}
+
+impl Shard {
+    fn get(&self, k: &(u32, u64)) -> Option<&Entry> {
+        self.map.get(k)
+    }
+    fn get_mut(&mut self, k: &(u32, u64)) -> Option<&mut Entry> {
+        self.map.get_mut(k)
+    }
+    fn insert(&mut self, k: (u32, u64), e: Entry) {
+        self.bytes += entry_bytes(&e);
+        if let Some(old) = self.map.insert(k, e) {
+            self.bytes = self.bytes.saturating_sub(entry_bytes(&old));
+        }
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        let mut bytes = 0;
+        self.map.retain(|_, e| {
+            let k = keep(e);
+            if k {
+                bytes += entry_bytes(e);
+            }
+            k
+        });
+        self.bytes = bytes;
+    }
+    fn clear(&mut self) {
+        self.map.clear();
+        self.map.shrink_to_fit();
+        self.bytes = 0;
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct VisitFields {
@@ -69,8 +139,10 @@ pub struct Visit {
 type Touched = HashMap<(u32, u64), (u64, DateTime<Utc>)>;
 
 pub struct Sessions {
-    shards: Vec<Mutex<HashMap<(u32, u64), Entry>>>,
-    per_shard: usize,
+    shards: Vec<Mutex<Shard>>,
+    per_shard_bytes: usize,
+    /// Shards forgotten whole because they were full of live visits.
+    evictions: std::sync::atomic::AtomicU64,
     /// Visits shared with other nodes (`ingest::shared`): the visits touched since the
     /// last write-back, by (site, visitor): their visit and last event time.
     touched: Option<Mutex<Touched>>,
@@ -78,7 +150,7 @@ pub struct Sessions {
 
 impl Default for Sessions {
     fn default() -> Self {
-        Sessions::with_capacity(MAX_VISITS)
+        Sessions::with_bytes(DEFAULT_VISIT_BYTES)
     }
 }
 
@@ -87,22 +159,36 @@ fn timeout() -> Duration {
 }
 
 impl Sessions {
-    /// A table holding at most about `max_visits` live visits.
-    pub fn with_capacity(max_visits: usize) -> Self {
+    /// A table holding at most about `bytes` of live visits.
+    pub fn with_bytes(bytes: usize) -> Self {
         Sessions {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: (max_visits / SHARDS).max(1),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard_bytes: (bytes / SHARDS).max(1),
+            evictions: std::sync::atomic::AtomicU64::new(0),
             touched: None,
         }
     }
 
     /// A table whose visits are shared with other nodes: it remembers which visits it
     /// touched so they can be written back ([`Sessions::drain_touched`]).
-    pub fn shared(max_visits: usize) -> Self {
+    pub fn shared(bytes: usize) -> Self {
         Sessions {
             touched: Some(Mutex::new(HashMap::new())),
-            ..Sessions::with_capacity(max_visits)
+            ..Sessions::with_bytes(bytes)
         }
+    }
+
+    /// Bytes of live visits held now.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.bytes))
+            .sum()
+    }
+
+    /// Shards forgotten whole because they were full (since start).
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn is_shared(&self) -> bool {
@@ -180,7 +266,7 @@ impl Sessions {
         }
     }
 
-    fn shard(&self, visitor: u64) -> &Mutex<HashMap<(u32, u64), Entry>> {
+    fn shard(&self, visitor: u64) -> &Mutex<Shard> {
         &self.shards[(visitor as usize) % SHARDS]
     }
 
@@ -218,14 +304,17 @@ impl Sessions {
         let fields = make();
         let session_id = rand::random::<u64>();
         if let Ok(mut shard) = self.shard(id_now).lock() {
-            if shard.len() >= self.per_shard {
-                shard.retain(|_, e| now - e.last_seen < timeout());
-                if shard.len() >= self.per_shard {
+            if shard.bytes >= self.per_shard_bytes {
+                shard.retain(|e| now - e.last_seen < timeout());
+                if shard.bytes >= self.per_shard_bytes {
                     tracing::warn!(
                         message = "Visit table full; forgetting a shard of live visits.",
-                        visits = shard.len()
+                        visits = shard.len(),
+                        bytes = shard.bytes
                     );
                     shard.clear();
+                    self.evictions
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             shard.insert(
@@ -276,7 +365,7 @@ impl Sessions {
         let mut live = 0;
         for s in &self.shards {
             if let Ok(mut m) = s.lock() {
-                m.retain(|_, e| now - e.last_seen < timeout());
+                m.retain(|e| now - e.last_seen < timeout());
                 live += m.len();
             }
         }
@@ -348,18 +437,33 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_bounded() {
-        let s = Sessions::with_capacity(SHARDS * 4);
+    fn the_table_is_bounded_in_bytes() {
+        let budget = 1 << 20;
+        let s = Sessions::with_bytes(budget);
         let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        let big = |c: &str| VisitFields {
+            entry_page: "/".repeat(1000),
+            referrer: "r".repeat(500),
+            utm_campaign: "c".repeat(500),
+            ..fields(c)
+        };
         for v in 0..10_000u64 {
-            s.touch(1, v, None, t0, || fields("a"));
+            s.touch(1, v, None, t0, || big("a"));
         }
-        let live: usize = s.shards.iter().map(|m| m.lock().unwrap().len()).sum();
-        assert!(live <= SHARDS * 4, "{live} visits kept");
+        // At most one visit over each shard's share.
+        assert!(
+            s.bytes() <= budget + SHARDS * 4096,
+            "{} bytes kept",
+            s.bytes()
+        );
+        assert!(s.evictions() > 0, "full shards were forgotten and counted");
         // Idle visits go first: after the timeout, new visits fit without a purge.
         let later = t0 + Duration::minutes(31);
+        let before = s.evictions();
         assert!(s.touch(1, 99_999, None, later, || fields("b")).is_new);
         assert_eq!(s.sweep(later), 1);
+        assert_eq!(s.evictions(), before);
+        assert!(s.bytes() < 4096);
     }
 
     #[test]

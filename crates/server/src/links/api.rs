@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::qr::{self, QrOptions};
 use crate::api::stats::{blocking, require_key, resolve_site, StatsParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -223,22 +223,42 @@ pub fn link_json(state: &AppState, base: &str, site: &str, l: &Link) -> Value {
     })
 }
 
-fn meta_error(e: MetaError) -> ApiError {
-    match e {
-        MetaError::SlugTaken(s) => ApiError::new(
-            StatusCode::CONFLICT,
-            "slug_taken",
-            format!("the slug `{s}` is taken on this domain"),
-        ),
-        other => ApiError::internal("links", other),
-    }
+/// What a request does to a site: read it, or change its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    Read,
+    Write,
 }
 
-/// The site named by `site_id`, if the key may read it (else the same 404 as unknown).
+/// The key's right to `site`: a site it may not read is the same 404 as an unknown one
+/// (no site's existence leaks to other users' keys); a site it reads but may not change
+/// is 403.
+pub(crate) fn check_scope(scope: &KeyScope, site: &Site, need: Need) -> Result<(), ApiError> {
+    if !scope.allows(site.id) {
+        return Err(ApiError::not_found(
+            "unknown_site",
+            format!("no site `{}`", site.domain),
+        ));
+    }
+    if need == Need::Write && !scope.can_write(site.id) {
+        return Err(ApiError::forbidden(
+            "read_only_key",
+            format!(
+                "this key reads `{}` but cannot change it: only an owner's key can",
+                site.domain
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The site named by `site_id`, if the key may read it (else the same 404 as unknown),
+/// and change it when `need` is [`Need::Write`] (else 403).
 pub(crate) async fn site_for(
     state: &AppState,
     scope: &KeyScope,
     site_id: Option<&str>,
+    need: Need,
 ) -> Result<Site, ApiError> {
     let domain = site_id
         .map(normalise_host)
@@ -247,31 +267,35 @@ pub(crate) async fn site_for(
     let site = state
         .meta
         .site_by_domain(&domain)
-        .await
-        .map_err(|e| ApiError::internal("site", e))?
-        .filter(|s| scope.allows(s.id))
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
+    check_scope(scope, &site, need)?;
     Ok(site)
 }
 
-/// The link `id` and its site, if the key may read that site.
-async fn link_for(state: &AppState, scope: &KeyScope, id: i64) -> Result<(Link, Site), ApiError> {
+/// The link `id` and its site, if the key may read that site (and change it for
+/// [`Need::Write`]); another site's link is the same 404 as an unknown one.
+async fn link_for(
+    state: &AppState,
+    scope: &KeyScope,
+    id: i64,
+    need: Need,
+) -> Result<(Link, Site), ApiError> {
     let not_found = || ApiError::not_found("unknown_link", format!("no link {id}"));
     let link = state
         .meta
         .link_by_id(id)
-        .await
-        .map_err(|e| ApiError::internal("link", e))?
+        .await?
         .filter(|l| scope.allows(l.site_id))
         .ok_or_else(not_found)?;
     let site = state
         .meta
         .sites()
-        .await
-        .map_err(|e| ApiError::internal("sites", e))?
+        .await?
         .into_iter()
         .find(|s| s.id == link.site_id)
         .ok_or_else(not_found)?;
+    check_scope(scope, &site, need)?;
     Ok((link, site))
 }
 
@@ -294,7 +318,7 @@ pub async fn create_link(
                 return Ok(l);
             }
             Err(MetaError::SlugTaken(_)) if generate => continue,
-            Err(e) => return Err(meta_error(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::new(
@@ -321,9 +345,9 @@ async fn list(
     Query(p): Query<SiteParam>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let site = site_for(&state, &scope, p.site_id.as_deref()).await?;
+    let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Read).await?;
     let base = public_base(&state, &headers);
-    let links = state.meta.links(site.id).await.map_err(meta_error)?;
+    let links = state.meta.links(site.id).await?;
     let results: Vec<Value> = links
         .iter()
         .map(|l| link_json(&state, &base, &site.domain, l))
@@ -343,7 +367,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let b: LinkBody = parse_body(&body)?;
-    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    let site = site_for(&state, &scope, b.site_id.as_deref(), Need::Write).await?;
     let input = build_input(
         &state.rules,
         state.allow_private_targets,
@@ -378,7 +402,7 @@ async fn campaign(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let b: CampaignBody = parse_body(&body)?;
-    let site = site_for(&state, &scope, b.site_id.as_deref()).await?;
+    let site = site_for(&state, &scope, b.site_id.as_deref(), Need::Write).await?;
     if b.channels.is_empty() || b.channels.len() > 20 {
         return Err(ApiError::bad_request(
             "bad_channels",
@@ -417,7 +441,7 @@ async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let (l, site) = link_for(&state, &scope, id).await?;
+    let (l, site) = link_for(&state, &scope, id, Need::Read).await?;
     let base = public_base(&state, &headers);
     Ok(Json(link_json(&state, &base, &site.domain, &l)))
 }
@@ -429,7 +453,7 @@ async fn edit(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let (l, site) = link_for(&state, &scope, id).await?;
+    let (l, site) = link_for(&state, &scope, id, Need::Write).await?;
     let b: LinkBody = parse_body(&body)?;
     if b.site_id.is_some() {
         return Err(ApiError::bad_request(
@@ -441,8 +465,7 @@ async fn edit(
     let updated = state
         .meta
         .update_link(site.id, id, &input)
-        .await
-        .map_err(meta_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_link", format!("no link {id}")))?;
     reload(&state).await;
     tracing::info!(message = "Link edited.", link_id = id);
@@ -456,12 +479,8 @@ async fn remove(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let (_, site) = link_for(&state, &scope, id).await?;
-    state
-        .meta
-        .delete_link(site.id, id)
-        .await
-        .map_err(meta_error)?;
+    let (_, site) = link_for(&state, &scope, id, Need::Write).await?;
+    state.meta.delete_link(site.id, id).await?;
     reload(&state).await;
     tracing::info!(message = "Link deleted.", link_id = id);
     Ok(StatusCode::NO_CONTENT)
@@ -481,7 +500,7 @@ async fn qr_data(
     p: &QrParams,
 ) -> Result<(String, QrOptions, String), ApiError> {
     let scope = require_key(state, headers).await?;
-    let (l, _) = link_for(state, &scope, id).await?;
+    let (l, _) = link_for(state, &scope, id, Need::Read).await?;
     let o = QrOptions::parse(p.size, p.margin, p.ec.as_deref()).ok_or_else(|| {
         ApiError::bad_request("bad_qr", "size 64–2048, margin 0–16, ec one of L, M, Q, H")
     })?;
@@ -548,7 +567,7 @@ async fn stats(
     Query(p): Query<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = require_key(&state, &headers).await?;
-    let (l, site) = link_for(&state, &scope, id).await?;
+    let (l, site) = link_for(&state, &scope, id, Need::Read).await?;
     let mut v = link_report(
         &state,
         site.clone(),

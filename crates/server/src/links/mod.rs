@@ -81,8 +81,10 @@ struct Snapshot {
 #[derive(Default)]
 pub struct LinkCache {
     snapshot: RwLock<Arc<Snapshot>>,
-    /// When the latest reload started.
+    /// When the latest reload (or check that none was needed) started.
     last_reload: Mutex<Option<Instant>>,
+    /// The links version (`state_version("links")`) the snapshot was loaded at.
+    loaded_version: Mutex<Option<i64>>,
     /// Misses wait here: one reload serves every miss that came before it started.
     miss_gate: tokio::sync::Mutex<()>,
 }
@@ -120,6 +122,9 @@ impl LinkCache {
         if let Ok(mut t) = self.last_reload.lock() {
             *t = Some(Instant::now());
         }
+        // Read before the links: an edit made while they load moves the version again,
+        // so the next check reloads rather than trusting a snapshot that missed it.
+        let version = state.meta.state_version("links").await.ok();
         let links = state.meta.all_links().await?;
         let old = self.current();
         let mut sites: HashMap<u32, (String, bool)> = HashMap::new();
@@ -170,6 +175,9 @@ impl LinkCache {
         if let Ok(mut s) = self.snapshot.write() {
             *s = Arc::new(snap);
         }
+        if let Ok(mut v) = self.loaded_version.lock() {
+            *v = version;
+        }
         Ok(())
     }
 
@@ -178,9 +186,11 @@ impl LinkCache {
     }
 
     /// An unknown slug may be a link just made elsewhere (the CLI, another node): make
-    /// sure a reload starts after the miss. Misses queue behind one another and share
-    /// reloads, which are at least `MISS_RELOAD` apart, so a flood of wrong slugs costs
-    /// the database at most four reads a second (and each miss waits at most that long).
+    /// sure the snapshot is checked after the miss. Misses queue behind one another and
+    /// share checks, which are at least `MISS_RELOAD` apart; a check reads one version
+    /// number and reloads the links only when it moved (every link edit moves it). A
+    /// flood of wrong slugs thus costs at most four one-row reads a second, never a
+    /// reload of every link.
     async fn reload_for_miss(&self, state: &AppState) {
         let asked = Instant::now();
         let _gate = self.miss_gate.lock().await;
@@ -191,6 +201,16 @@ impl LinkCache {
         if let Some(since) = last.map(|t| t.elapsed()) {
             if since < MISS_RELOAD {
                 tokio::time::sleep(MISS_RELOAD - since).await;
+            }
+        }
+        let loaded = self.loaded_version.lock().ok().and_then(|v| *v);
+        let checked = Instant::now();
+        if let (Ok(now), Some(loaded)) = (state.meta.state_version("links").await, loaded) {
+            if now == loaded {
+                if let Ok(mut t) = self.last_reload.lock() {
+                    *t = Some(checked);
+                }
+                return;
             }
         }
         if let Err(e) = self.reload(state).await {
@@ -231,17 +251,48 @@ impl LinkCache {
 /// Sends link events to the store in batches, off the redirect's path.
 pub struct LinkEvents {
     tx: mpsc::Sender<EventRow>,
+    /// Events sent and not yet stored or dropped (queued, or in the batch being submitted).
+    pending: AtomicU64,
 }
 
 impl LinkEvents {
     /// The sending side, and the receiving side for [`run_batcher`].
     pub fn new() -> (LinkEvents, mpsc::Receiver<EventRow>) {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        (LinkEvents { tx }, rx)
+        (
+            LinkEvents {
+                tx,
+                pending: AtomicU64::new(0),
+            },
+            rx,
+        )
     }
 
     fn send(&self, row: EventRow) -> bool {
-        self.tx.try_send(row).is_ok()
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let sent = self.tx.try_send(row).is_ok();
+        if !sent {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        sent
+    }
+
+    fn done(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// Wait (at most `timeout`) until every event sent so far is stored or counted as
+    /// dropped: at shutdown, after the last redirect was answered and before the store
+    /// stops, so a click made just before SIGTERM is not lost. `false` on timeout.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(BATCH_TICK).await;
+        }
+        true
     }
 }
 
@@ -288,6 +339,7 @@ pub async fn run_batcher(state: std::sync::Weak<AppState>, mut rx: mpsc::Receive
                 state.tokens.remove(t);
             }
         }
+        state.link_events.done(n);
     }
 }
 
@@ -477,10 +529,18 @@ async fn follow(
             ),
         }
     }
-    state.metrics.link_request(kind.as_str());
     let mut token = 0u64;
-    if counted || matches!(kind, LinkRequest::Preview(_)) {
-        let ip = state.client_ip(peer.ip(), headers);
+    let recorded = counted || matches!(kind, LinkRequest::Preview(_));
+    let ip = state.client_ip(peer.ip(), headers);
+    // Past its site's or its client's fair share, a request is still redirected (the
+    // person gets where they were going) but not recorded: no event, no token.
+    let limited = recorded && state.rate_limits.event(l.site_id, ip).is_err();
+    state.metrics.link_request(if limited {
+        "rate_limited"
+    } else {
+        kind.as_str()
+    });
+    if recorded && !limited {
         let row = link_event(state, &entry, &kind, ip, user_agent, headers, now);
         if counted {
             if persisted {

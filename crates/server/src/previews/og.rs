@@ -116,9 +116,21 @@ async fn handle(
     domain: &str,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let ip = state.client_ip(peer.ip(), headers);
+    let limits = &state.rate_limits;
+    if let Err(wait) = limits.og.check(limits.client_key(ip)) {
+        state
+            .metrics
+            .drop(crate::ingest::pipeline::DropReason::ClientRateLimited);
+        return Err(ApiError::too_many(
+            "client_rate_limited",
+            "too many requests from this client; retry shortly",
+            u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1),
+        ));
+    }
     let site = state
         .site(&normalise_host(domain))
-        .await
+        .await?
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
     let (img, p) = params(query);
     let image = image_url(&site, img.as_deref())?;
@@ -133,8 +145,15 @@ async fn handle(
         .chars()
         .take(1000)
         .collect();
-    if let Some(app) = state.ua_facts(&user_agent).request.preview.clone() {
-        let ip = state.client_ip(peer.ip(), headers);
+    let preview = state.ua_facts(&user_agent).request.preview.clone();
+    // Past the site's share, the image still follows; the fetch is not recorded.
+    let site_ok = preview.is_some() && limits.site.check(u64::from(site.id)).is_ok();
+    if preview.is_some() && !site_ok {
+        state
+            .metrics
+            .drop(crate::ingest::pipeline::DropReason::SiteRateLimited);
+    }
+    if let Some(app) = preview.filter(|_| site_ok) {
         let (salt, _) = state.salts_now();
         let fetch = Fetch {
             app: &app,

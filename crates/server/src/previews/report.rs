@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use lucarne_core::links::PREVIEW_EVENT;
@@ -28,7 +28,7 @@ use lucarne_store::{EventStore, StoreError};
 use serde_json::{json, Map, Value};
 
 use crate::api::stats::{authorized, blocking, StatsParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, Query};
 use crate::state::AppState;
 
 /// Rows asked of a breakdown when every row is wanted.

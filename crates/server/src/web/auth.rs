@@ -10,14 +10,15 @@
 //! a CSRF token per session that every form carries. Forms shown before login (setup,
 //! login) use a double-submit token in the `lucarne_pre` cookie instead.
 //!
-//! Login failures are counted in memory per node (per client IP and per account): ten
-//! failures in fifteen minutes block further attempts — right password included — until
-//! the window passes.
+//! Login attempts are counted before the password is checked (per client address and per
+//! account, keyed hashes; in memory, and across nodes in the metadata store when shared):
+//! ten in fifteen minutes block further attempts — right password included — until the
+//! window passes. Password checks run on a small bounded pool; a full pool answers 429.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request};
@@ -86,14 +87,21 @@ pub enum WebError {
     NotFound,
     Forbidden,
     BadRequest(String),
-    TooManyRequests,
+    /// Too many login attempts: try again after this many seconds.
+    TooManyRequests(u32),
+    /// A store is out of reach (503).
+    Unavailable,
     Internal,
 }
 
 impl From<MetaError> for WebError {
     fn from(e: MetaError) -> Self {
         error!(message = "Metadata store failed.", error = %e);
-        WebError::Internal
+        match e {
+            // The store could not answer: the page cannot be built now, try again.
+            MetaError::Db(_) => WebError::Unavailable,
+            _ => WebError::Internal,
+        }
     }
 }
 
@@ -107,7 +115,14 @@ impl IntoResponse for WebError {
             WebError::NotFound => (StatusCode::NOT_FOUND, None),
             WebError::Forbidden => (StatusCode::FORBIDDEN, None),
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m)),
-            WebError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, None),
+            WebError::TooManyRequests(secs) => {
+                let mut r = error_page(StatusCode::TOO_MANY_REQUESTS, None, Lang::En);
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return r;
+            }
+            WebError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, None),
             WebError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
         // English here; [`localise_errors`] renders it again in the page's language.
@@ -153,6 +168,7 @@ fn error_page(status: StatusCode, detail: Option<String>, lang: Lang) -> Respons
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
     }
+    // (A 429 of the login limiter sets its own Retry-After over this one.)
     resp.extensions_mut().insert(ErrorPage { status, detail });
     resp
 }
@@ -183,6 +199,11 @@ pub(crate) async fn localise_errors(mut req: Request, next: Next) -> Response {
         if !own.contains(name) {
             localised.headers_mut().append(name, value.clone());
         }
+    }
+    if let Some(v) = resp.headers().get(header::RETRY_AFTER) {
+        localised
+            .headers_mut()
+            .insert(header::RETRY_AFTER, v.clone());
     }
     localised
 }
@@ -355,14 +376,14 @@ pub struct Client {
     pub tls: bool,
 }
 
-/// Set `LUCARNE_PUBLIC_URL=https://…` to mark cookies Secure even without a proxy header.
-fn public_url_is_https() -> bool {
-    static HTTPS: OnceLock<bool> = OnceLock::new();
-    *HTTPS.get_or_init(|| {
-        std::env::var("LUCARNE_PUBLIC_URL")
-            .map(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
-            .unwrap_or(false)
-    })
+/// Cookies are marked Secure when Lucarne's public address is `https://…`, however it was
+/// configured (`--public-url`, `LUCARNE_PUBLIC_URL` or the TOML `public_url`), even without
+/// a proxy header.
+fn public_url_is_https(state: &AppState) -> bool {
+    state
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
 }
 
 impl FromRequestParts<Arc<AppState>> for Client {
@@ -389,113 +410,211 @@ impl FromRequestParts<Arc<AppState>> for Client {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
         Ok(Client {
             ip,
-            tls: proxied_https || public_url_is_https(),
+            tls: proxied_https || public_url_is_https(state),
         })
     }
 }
 
-/// Failed logins per key (hashed client IP, or account), in memory on this node.
-#[derive(Default)]
+/// Login attempts per key (the client's address, and the account), counted **before**
+/// the password is checked, so concurrent attempts cannot all slip under the limit; and
+/// the password checks themselves on a small bounded pool (argon2id takes 19 MiB and tens
+/// of milliseconds each): an attempt that finds the pool busy is told 429 at once rather
+/// than queued.
+///
+/// Keys are keyed BLAKE3 hashes of the address or the lower-cased e-mail with today's
+/// visitor salt: they identify nobody once the salt is deleted (48 hours at most), in
+/// memory and in the shared `login_failures` table alike.
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<[u8; 16], VecDeque<Instant>>>,
+    hashing: Arc<tokio::sync::Semaphore>,
+}
+
+/// Why a login attempt was refused before its password was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// Too many attempts for this address or account in the window.
+    Limited,
+    /// Every password-checking slot is taken.
+    Busy,
+}
+
+/// A login attempt that was counted and holds a password-checking slot.
+pub struct LoginAttempt {
+    keys: [[u8; 16]; 2],
+    at: Instant,
+    at_utc: chrono::DateTime<Utc>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Most login keys remembered in memory; past it, the oldest windows are forgotten first.
+const MAX_LOGIN_KEYS: usize = 100_000;
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoginLimiter::new(cores.clamp(1, 4))
+    }
 }
 
 impl LoginLimiter {
-    /// [`LoginLimiter::blocked`], counted across nodes when several share the metadata
-    /// store (failures recorded there), else in this node's memory.
-    pub async fn blocked_for(&self, state: &AppState, ip: IpAddr, email: &str) -> bool {
-        if state.sessions.is_shared() {
-            let since =
-                chrono::Utc::now() - chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or_default();
-            match state
-                .meta
-                .login_failures(&Self::keys(ip, email), since)
-                .await
-            {
-                Ok(n) => return n >= MAX_LOGIN_FAILURES as u64,
-                Err(e) => {
-                    tracing::warn!(message = "Shared login failures unavailable.", error = %e)
-                }
-            }
-        }
-        self.blocked(ip, email)
-    }
-
-    /// [`LoginLimiter::fail`], recorded across nodes too when shared.
-    pub async fn fail_for(&self, state: &AppState, ip: IpAddr, email: &str) {
-        self.fail(ip, email);
-        if state.sessions.is_shared() {
-            if let Err(e) = state
-                .meta
-                .record_login_failure(&Self::keys(ip, email), chrono::Utc::now())
-                .await
-            {
-                tracing::warn!(message = "Could not record a failed login.", error = %e);
-            }
+    /// A limiter whose password checks run at most `slots` at a time.
+    pub fn new(slots: usize) -> Self {
+        LoginLimiter {
+            attempts: Mutex::new(HashMap::new()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
         }
     }
 
-    /// [`LoginLimiter::succeed`], across nodes too when shared.
-    pub async fn succeed_for(&self, state: &AppState, email: &str) {
-        self.succeed(email);
-        if state.sessions.is_shared() {
-            let key = format!("acct:{}", email.trim().to_lowercase());
-            if let Err(e) = state.meta.clear_login_failures(&key).await {
-                tracing::warn!(message = "Could not clear failed logins.", error = %e);
-            }
-        }
-    }
-
-    fn keys(ip: IpAddr, email: &str) -> [String; 2] {
+    /// The keys of an attempt: `[address, account]`, each keyed with `salt`. The e-mail is
+    /// capped before it is hashed, so its length costs nothing.
+    pub fn keys(salt: &[u8; 32], ip: IpAddr, email: &str) -> [[u8; 16]; 2] {
+        let key = |kind: &str, v: &str| {
+            let mut h = blake3::Hasher::new_keyed(salt);
+            h.update(b"login\0");
+            h.update(kind.as_bytes());
+            h.update(b"\0");
+            h.update(v.as_bytes());
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+            out
+        };
+        let email: String = email.trim().chars().take(254).collect();
         [
-            format!("ip:{}", blake3::hash(ip.to_string().as_bytes()).to_hex()),
-            format!("acct:{}", email.trim().to_lowercase()),
+            key("ip", &ip.to_string()),
+            key("acct", &email.to_lowercase()),
         ]
     }
 
-    /// Is any of these keys over the limit now?
-    pub fn blocked(&self, ip: IpAddr, email: &str) -> bool {
-        let now = Instant::now();
-        let Ok(mut map) = self.failures.lock() else {
-            return true;
-        };
-        Self::keys(ip, email).iter().any(|k| {
-            map.get_mut(k).is_some_and(|q| {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) > LOGIN_WINDOW)
-                {
-                    q.pop_front();
+    fn shared_key(k: &[u8; 16]) -> String {
+        let mut s = String::with_capacity(32);
+        for b in k {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+
+    /// Count an attempt, then take a password-checking slot. An attempt over the limit is
+    /// refused (and still counted: hammering does not reopen the window); an attempt that
+    /// finds no free slot is refused and not counted (it checked nothing).
+    pub async fn begin(
+        &self,
+        state: &AppState,
+        ip: IpAddr,
+        email: &str,
+    ) -> Result<LoginAttempt, LoginRefusal> {
+        let slot = self
+            .hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| LoginRefusal::Busy)?;
+        let (salt, _) = state.salts_now();
+        let keys = Self::keys(&salt, ip, email);
+        let at = Instant::now();
+        let at_utc = Utc::now();
+        let mut over = self.count(&keys, at);
+        if state.sessions.is_shared() {
+            let shared: Vec<String> = keys.iter().map(Self::shared_key).collect();
+            let since = at_utc - chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or_default();
+            let counted = match state.meta.record_login_failure(&shared, at_utc).await {
+                Ok(()) => state.meta.login_failures(&shared, since).await,
+                Err(e) => Err(e),
+            };
+            match counted {
+                Ok(n) => over |= n > MAX_LOGIN_FAILURES as u64,
+                Err(e) => {
+                    // The local count still applies; say so rather than fail open silently.
+                    warn!(message = "Shared login attempts unavailable; counting on this node only.", error = %e)
                 }
-                q.len() >= MAX_LOGIN_FAILURES
-            })
+            }
+        }
+        if over {
+            return Err(LoginRefusal::Limited);
+        }
+        Ok(LoginAttempt {
+            keys,
+            at,
+            at_utc,
+            _slot: slot,
         })
     }
 
-    pub fn fail(&self, ip: IpAddr, email: &str) {
-        let now = Instant::now();
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, q| {
-                    q.back()
-                        .is_some_and(|t| now.duration_since(*t) <= LOGIN_WINDOW)
-                });
-            }
-            for k in Self::keys(ip, email) {
-                let q = map.entry(k).or_default();
-                q.push_back(now);
-                while q.len() > MAX_LOGIN_FAILURES {
-                    q.pop_front();
+    /// Add an attempt at `now` to both keys: is either now over the limit?
+    fn count(&self, keys: &[[u8; 16]; 2], now: Instant) -> bool {
+        let Ok(mut map) = self.attempts.lock() else {
+            return true;
+        };
+        if map.len() >= MAX_LOGIN_KEYS {
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) <= LOGIN_WINDOW)
+            });
+            if map.len() >= MAX_LOGIN_KEYS {
+                // Still full within the window: forget the quietest keys.
+                let mut oldest: Vec<(Instant, [u8; 16])> = map
+                    .iter()
+                    .filter_map(|(k, q)| q.back().map(|t| (*t, *k)))
+                    .collect();
+                oldest.sort_unstable();
+                for (_, k) in oldest.iter().take(MAX_LOGIN_KEYS / 10) {
+                    map.remove(k);
                 }
+            }
+        }
+        let mut over = false;
+        for k in keys {
+            let q = map.entry(*k).or_default();
+            while q
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > LOGIN_WINDOW)
+            {
+                q.pop_front();
+            }
+            over |= q.len() >= MAX_LOGIN_FAILURES;
+            if q.len() <= MAX_LOGIN_FAILURES {
+                q.push_back(now);
+            }
+        }
+        over
+    }
+
+    /// The attempt succeeded: it no longer counts against the address, and the account's
+    /// failures are forgotten.
+    pub async fn succeed(&self, state: &AppState, a: LoginAttempt) {
+        if let Ok(mut map) = self.attempts.lock() {
+            if let Some(q) = map.get_mut(&a.keys[0]) {
+                if let Some(i) = q.iter().rposition(|t| *t == a.at) {
+                    q.remove(i);
+                }
+            }
+            map.remove(&a.keys[1]);
+        }
+        if state.sessions.is_shared() {
+            let ip = Self::shared_key(&a.keys[0]);
+            let acct = Self::shared_key(&a.keys[1]);
+            let r = match state.meta.forget_login_attempt(&ip, a.at_utc).await {
+                Ok(()) => state.meta.clear_login_failures(&acct).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                warn!(message = "Could not clear failed logins.", error = %e);
             }
         }
     }
 
-    /// A successful login forgets the account's failures (not the IP's).
-    pub fn succeed(&self, email: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&format!("acct:{}", email.trim().to_lowercase()));
-        }
+    /// Is this address or account over the limit now (without counting an attempt)?
+    pub fn blocked(&self, salt: &[u8; 32], ip: IpAddr, email: &str) -> bool {
+        let now = Instant::now();
+        let Ok(map) = self.attempts.lock() else {
+            return true;
+        };
+        Self::keys(salt, ip, email).iter().any(|k| {
+            map.get(k).is_some_and(|q| {
+                q.iter()
+                    .filter(|t| now.duration_since(**t) <= LOGIN_WINDOW)
+                    .count()
+                    >= MAX_LOGIN_FAILURES
+            })
+        })
     }
 }
 
@@ -723,18 +842,40 @@ mod tests {
     }
 
     #[test]
-    fn limiter_blocks_after_ten_failures() {
-        let l = LoginLimiter::default();
+    fn limiter_counts_attempts_before_the_check() {
+        let l = LoginLimiter::new(2);
+        let salt = [7u8; 32];
         let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let keys = LoginLimiter::keys(&salt, ip, "a@example.com");
         for _ in 0..MAX_LOGIN_FAILURES {
-            assert!(!l.blocked(ip, "a@example.com"));
-            l.fail(ip, "a@example.com");
+            assert!(!l.count(&keys, Instant::now()));
         }
-        assert!(l.blocked(ip, "a@example.com"));
-        assert!(l.blocked(ip, "other@example.com"), "same IP");
+        assert!(l.count(&keys, Instant::now()), "the eleventh is over");
+        assert!(l.blocked(&salt, ip, "a@example.com"));
+        assert!(l.blocked(&salt, ip, "other@example.com"), "same address");
         let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-        assert!(l.blocked(other, "A@example.com"), "same account");
-        assert!(!l.blocked(other, "b@example.com"));
+        assert!(l.blocked(&salt, other, " A@example.com"), "same account");
+        assert!(!l.blocked(&salt, other, "b@example.com"));
+        assert!(
+            !l.blocked(&[8u8; 32], ip, "a@example.com"),
+            "keyed by the salt"
+        );
+    }
+
+    #[test]
+    fn login_keys_are_keyed_fixed_size_and_cap_the_email() {
+        let salt = [1u8; 32];
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let long = "x".repeat(1_000_000);
+        let [_, a] = LoginLimiter::keys(&salt, ip, &long);
+        let [_, b] = LoginLimiter::keys(&salt, ip, &long[..254]);
+        assert_eq!(a, b, "only the first 254 characters count");
+        let [ip_key, _] = LoginLimiter::keys(&salt, ip, "");
+        assert_ne!(
+            LoginLimiter::shared_key(&ip_key),
+            blake3::hash(b"192.0.2.1").to_hex()[..32]
+        );
+        assert_eq!(LoginLimiter::shared_key(&ip_key).len(), 32);
     }
 
     #[test]

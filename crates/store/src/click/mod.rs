@@ -919,6 +919,10 @@ impl EventStore for ClickEvents {
         self.spool.healthy()
     }
 
+    fn problem(&self) -> Option<String> {
+        self.spool.problem()
+    }
+
     fn queue_len(&self) -> usize {
         self.spool.queue_len()
     }

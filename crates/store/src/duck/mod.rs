@@ -358,6 +358,16 @@ impl EventStore for DuckEvents {
         self.spool.healthy()
     }
 
+    fn problem(&self) -> Option<String> {
+        self.spool.problem()
+    }
+
+    fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
+        self.spool.flush()?;
+        self.with_reader(|c| sql::for_each_token(c, f))?;
+        Ok(true)
+    }
+
     fn queue_len(&self) -> usize {
         self.spool.queue_len()
     }

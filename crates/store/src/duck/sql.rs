@@ -253,6 +253,18 @@ fn visit_level(
 
 /// The event that minted `token`: its site, kind (from its name), visit, visitor, the
 /// visit's generation and the share button.
+/// Every minted token, streamed (the server's filter of known tokens is built from it).
+pub fn for_each_token(conn: &Connection, f: &mut dyn FnMut(u64)) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT token FROM events WHERE token <> 0")
+        .map_err(StoreError::backend)?;
+    let mut rows = stmt.query([]).map_err(StoreError::backend)?;
+    while let Some(r) = rows.next().map_err(StoreError::backend)? {
+        f(r.get(0).map_err(StoreError::backend)?);
+    }
+    Ok(())
+}
+
 pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, StoreError> {
     let mut stmt = conn
         .prepare_cached(

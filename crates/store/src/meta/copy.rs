@@ -186,6 +186,13 @@ pub(crate) const TABLES: &[TableSpec] = &[
         on_target: OnTarget::MustBeEmpty,
     },
     TableSpec {
+        name: "short_domains",
+        columns: &[("domain", Text), ("site_id", Int), ("created_at", Text)],
+        key: &["domain"],
+        identity: false,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
         name: "goals",
         columns: &[
             ("id", Int),
@@ -796,7 +803,7 @@ mod tests {
             let a = target.site_by_domain("example.com").await.unwrap().unwrap();
             assert_eq!(
                 target.api_key_sites(&f.user_key).await.unwrap(),
-                Some(KeyScope::Sites(vec![a.id]))
+                Some(KeyScope::Sites(vec![(a.id, Role::Viewer)]))
             );
             let s = target
                 .web_session(&f.session_hash, now)

@@ -106,7 +106,55 @@ fn row_to_link(r: &AnyRow) -> Result<Link, MetaError> {
 }
 
 impl MetaStore {
+    /// Make sure a custom short domain is this site's: the first site to publish on a
+    /// domain owns it (a row in `short_domains`, claimed atomically, so two sites racing
+    /// for a new domain cannot both win); another site's own domain or page host name is
+    /// never this site's. Lucarne's own host (`domain` empty) is shared by every site.
+    pub async fn claim_short_domain(&self, site_id: u32, domain: &str) -> Result<(), MetaError> {
+        if domain.is_empty() {
+            return Ok(());
+        }
+        let taken = || MetaError::DomainTaken(domain.to_string());
+        let others = self.sites().await?;
+        if others.iter().any(|s| {
+            s.id != site_id
+                && (s.domain == domain || s.allowed_hostnames.iter().any(|h| h == domain))
+        }) {
+            return Err(taken());
+        }
+        sqlx::query(
+            "INSERT INTO short_domains (domain, site_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (domain) DO NOTHING",
+        )
+        .bind(domain)
+        .bind(i64::from(site_id))
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        let owner: i64 = sqlx::query("SELECT site_id FROM short_domains WHERE domain = $1")
+            .bind(domain)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("site_id")?;
+        if owner == i64::from(site_id) {
+            Ok(())
+        } else {
+            Err(taken())
+        }
+    }
+
+    /// The site a custom short domain belongs to, if any.
+    pub async fn short_domain_site(&self, domain: &str) -> Result<Option<u32>, MetaError> {
+        let row = sqlx::query("SELECT site_id FROM short_domains WHERE domain = $1")
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(u32::try_from(r.try_get::<i64, _>("site_id")?).unwrap_or_default()))
+            .transpose()
+    }
+
     pub async fn create_link(&self, site_id: u32, l: &LinkInput) -> Result<Link, MetaError> {
+        self.claim_short_domain(site_id, &l.domain).await?;
         let now = Utc::now().to_rfc3339();
         let r = sqlx::query(&format!(
             "INSERT INTO links (site_id, domain, slug, target, channel, utm_source, utm_medium, \
@@ -150,6 +198,7 @@ impl MetaStore {
         id: i64,
         l: &LinkInput,
     ) -> Result<Option<Link>, MetaError> {
+        self.claim_short_domain(site_id, &l.domain).await?;
         let r = sqlx::query(&format!(
             "UPDATE links SET domain = $1, slug = $2, target = $3, channel = $4, utm_source = $5, \
              utm_medium = $6, utm_campaign = $7, utm_term = $8, utm_content = $9, redirect = $10, \

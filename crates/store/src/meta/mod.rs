@@ -46,6 +46,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/sqlite/0008_survey_claims.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_short_domains.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -74,13 +78,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_survey_claims.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_short_domains.sql"),
+    ),
 ];
 
 /// Per-connection settings of the SQLite file: WAL (readers never wait for the writer),
 /// every commit synced, foreign keys enforced, and up to 10 s of waiting for a lock
-/// before `SQLITE_BUSY`.
+/// before `SQLITE_BUSY`; deleted rows (old daily salts above all) overwritten with zeros
+/// rather than left in free pages.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
 
 /// Keys of the PostgreSQL advisory locks that serialise writers across nodes.
 const LOCK_MIGRATE: i64 = 0x4c75_6361_726e_0001;
@@ -105,6 +114,9 @@ pub enum MetaError {
     SiteExists(String),
     #[error("the slug `{0}` is taken on this domain")]
     SlugTaken(String),
+    /// A custom short domain that belongs to another site (or is another site's own).
+    #[error("the short domain `{0}` belongs to another site")]
+    DomainTaken(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,10 +516,28 @@ impl MetaStore {
             .bind(now.to_rfc3339())
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM salts WHERE day < $1")
+        // An old salt is overwritten before it is deleted, and on SQLite (secure_delete)
+        // its freed page is zeroed and the write-ahead log truncated, so its bytes are
+        // gone from the files, not only unreachable. (PostgreSQL keeps dead row versions
+        // until VACUUM, which autovacuum runs; see README "Security and limits".)
+        let zero = vec![0u8; 32];
+        let gone = sqlx::query("UPDATE salts SET salt = $1 WHERE day < $2")
+            .bind(zero)
             .bind(yesterday.to_string())
             .execute(&self.pool)
-            .await?;
+            .await?
+            .rows_affected();
+        if gone > 0 {
+            sqlx::query("DELETE FROM salts WHERE day < $1")
+                .bind(yesterday.to_string())
+                .execute(&self.pool)
+                .await?;
+            if self.backend == MetaBackend::Sqlite {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         let rows = sqlx::query("SELECT day, salt FROM salts WHERE day >= $1")
             .bind(yesterday.to_string())
             .fetch_all(&self.pool)
@@ -665,20 +695,33 @@ impl Default for SiteOptions {
     }
 }
 
-/// What a stats API key may read.
+/// What an API key may do, decided at request time from the key's user's roles now (not
+/// when the key was made): a role removed or lowered takes effect on the next request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyScope {
-    /// An instance key made with the CLI: every site.
+    /// An instance key made with the CLI: reads and writes every site.
     All,
-    /// A user's key: the sites that user has a role on (now, not when the key was made).
-    Sites(Vec<u32>),
+    /// A user's key: the sites that user has a role on, with that role. It reads each of
+    /// them, and changes only those the user owns.
+    Sites(Vec<(u32, Role)>),
 }
 
 impl KeyScope {
+    /// May this key read the site's reports and lists?
     pub fn allows(&self, site_id: u32) -> bool {
+        self.role_on(site_id).is_some()
+    }
+
+    /// May this key change the site's data (links, goals, conversions)?
+    pub fn can_write(&self, site_id: u32) -> bool {
+        self.role_on(site_id) == Some(Role::Owner)
+    }
+
+    /// The key's role on a site (an instance key is an owner everywhere).
+    pub fn role_on(&self, site_id: u32) -> Option<Role> {
         match self {
-            KeyScope::All => true,
-            KeyScope::Sites(ids) => ids.contains(&site_id),
+            KeyScope::All => Some(Role::Owner),
+            KeyScope::Sites(sites) => sites.iter().find(|(id, _)| *id == site_id).map(|s| s.1),
         }
     }
 }
@@ -1151,7 +1194,7 @@ impl MetaStore {
         Ok(n > 0)
     }
 
-    /// What a live API key may read; `None` for an unknown or revoked key.
+    /// What a live API key may do; `None` for an unknown or revoked key.
     pub async fn api_key_sites(&self, key: &str) -> Result<Option<KeyScope>, MetaError> {
         let row =
             sqlx::query("SELECT user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
@@ -1162,15 +1205,19 @@ impl MetaStore {
         match r.try_get::<Option<i64>, _>("user_id")? {
             None => Ok(Some(KeyScope::All)),
             Some(uid) => {
-                let rows = sqlx::query("SELECT site_id FROM site_members WHERE user_id = $1")
+                let rows = sqlx::query("SELECT site_id, role FROM site_members WHERE user_id = $1")
                     .bind(uid)
                     .fetch_all(&self.pool)
                     .await?;
-                let ids = rows
-                    .iter()
-                    .map(|r| Ok(r.try_get::<i64, _>("site_id")? as u32))
-                    .collect::<Result<Vec<u32>, MetaError>>()?;
-                Ok(Some(KeyScope::Sites(ids)))
+                let mut sites = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let id = u32::try_from(r.try_get::<i64, _>("site_id")?).unwrap_or_default();
+                    // An unknown role reads nothing rather than guessing.
+                    if let Some(role) = Role::parse(&r.try_get::<String, _>("role")?) {
+                        sites.push((id, role));
+                    }
+                }
+                Ok(Some(KeyScope::Sites(sites)))
             }
         }
     }
@@ -1313,6 +1360,31 @@ mod tests {
         );
     }
 
+    /// A deleted salt's bytes are gone from every file of the SQLite store (zeroed page,
+    /// truncated write-ahead log), not only unreachable through SQL.
+    #[tokio::test]
+    async fn deleted_salts_leave_no_bytes_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(dir.path()).await.unwrap();
+        let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        let old = m.salts(t0).await.unwrap().current;
+        let files = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let contains = |hay: &[u8]| hay.windows(old.len()).any(|w| w == old);
+        assert!(files().iter().any(|f| contains(f)), "written at first");
+        let _ = m.salts(t0 + Duration::days(2)).await.unwrap();
+        assert!(!m.salt_days().await.unwrap().contains(&"2024-05-01".into()));
+        assert!(
+            !files().iter().any(|f| contains(f)),
+            "the deleted salt is still in a file of the store"
+        );
+        m.close().await;
+    }
+
     #[tokio::test]
     async fn keys_and_sites() {
         for db in TestDb::both() {
@@ -1424,8 +1496,15 @@ mod tests {
         );
         assert_eq!(
             m.api_key_sites(&mine).await.unwrap(),
-            Some(KeyScope::Sites(vec![b.id]))
+            Some(KeyScope::Sites(vec![(b.id, Role::Owner)]))
         );
+        // The role is read at request time: lowered to viewer, the same key reads b
+        // but no longer changes it.
+        m.set_member(b.id, v.id, Role::Viewer).await.unwrap();
+        let scope = m.api_key_sites(&mine).await.unwrap().unwrap();
+        assert!(scope.allows(b.id) && !scope.can_write(b.id));
+        assert!(!scope.allows(a.id) && !scope.can_write(a.id));
+        m.set_member(b.id, v.id, Role::Owner).await.unwrap();
         assert_eq!(m.api_key_sites("lk_nope").await.unwrap(), None);
         assert_eq!(m.user_api_keys(v.id).await.unwrap().len(), 1);
         assert_eq!(m.user_api_keys(u.id).await.unwrap().len(), 0);

@@ -302,6 +302,28 @@ impl MetaStore {
         Ok(())
     }
 
+    /// The keys under which login attempts are counted now (for tests and audits).
+    pub async fn login_failure_keys(&self) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query("SELECT DISTINCT key FROM login_failures")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("key")?)).collect()
+    }
+
+    /// Un-count one attempt (a login that succeeded) recorded at `at` under `key`.
+    pub async fn forget_login_attempt(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1 AND at_us = $2")
+            .bind(key)
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)

@@ -19,8 +19,8 @@ use tracing::{info, warn};
 use super::{
     check_new_password_in, constant_time_eq, cookie, csrf_field, hash_password, new_token,
     owner_access, page_bare, page_with, redirect, token_hash, user_sites, verify_csrf,
-    verify_password, Client, Lang, LoginLimiter, Role, Session, WebError, PRE_COOKIE,
-    SESSION_COOKIE, SESSION_DAYS,
+    verify_password, Client, Lang, LoginLimiter, LoginRefusal, Role, Session, WebError,
+    LOGIN_WINDOW, PRE_COOKIE, SESSION_COOKIE, SESSION_DAYS,
 };
 use crate::state::AppState;
 
@@ -366,10 +366,26 @@ async fn login_submit(
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
     verify_pre(&headers, &f.csrf)?;
-    if limiter.blocked_for(&state, client.ip, &f.email).await {
-        warn!(message = "Login refused: too many failures for this client or account.");
-        return Err(WebError::TooManyRequests);
-    }
+    // Counted before anything is looked up or hashed; the e-mail is capped inside.
+    let attempt = match limiter.begin(&state, client.ip, &f.email).await {
+        Ok(a) => a,
+        Err(refusal) => {
+            let (what, result, retry) = match refusal {
+                LoginRefusal::Limited => (
+                    "too many attempts for this client or account",
+                    "limited",
+                    LOGIN_WINDOW.as_secs() as u32,
+                ),
+                LoginRefusal::Busy => ("every password check is busy", "busy", 1),
+            };
+            warn!(
+                message = "Login refused before the password check.",
+                reason = what
+            );
+            state.metrics.login(result);
+            return Err(WebError::TooManyRequests(retry));
+        }
+    };
     let user = if f.email.len() <= 254 {
         state.meta.user_by_email(&f.email).await?
     } else {
@@ -392,7 +408,8 @@ async fn login_submit(
     .map_err(|_| WebError::Internal)?;
     match user {
         Some(u) if ok => {
-            limiter.succeed_for(&state, &f.email).await;
+            state.metrics.login("ok");
+            limiter.succeed(&state, attempt).await;
             info!(message = "Logged in.", user_id = u.id);
             let c = start_session(&state, u.id, client.tls).await?;
             let resp = with_cookie(redirect(safe_next(&f.next)), c);
@@ -402,15 +419,18 @@ async fn login_submit(
             ))
         }
         _ => {
-            limiter.fail_for(&state, client.ip, &f.email).await;
+            state.metrics.login("wrong");
+            // The attempt (and its slot) ends here; it stays counted.
+            drop(attempt);
             info!(message = "Login failed.");
+            let email: String = f.email.chars().take(254).collect();
             Ok((
                 StatusCode::UNAUTHORIZED,
                 login_markup(
                     lang,
                     &pre_action("/login", query.as_deref(), lang),
                     &f.csrf,
-                    &f.email,
+                    &email,
                     safe_next(&f.next),
                     Some(lang.auth("login_wrong")),
                 ),

@@ -485,7 +485,7 @@ async fn render(ctx: &Ctx<'_>, notice: Notice) -> Result<Markup, WebError> {
     } else {
         HashMap::new()
     };
-    let survey_on = state.site_options(site.id).await.survey_enabled;
+    let survey_on = state.site_options(site.id).await?.survey_enabled;
     let body = html! {
         (header(ctx, &r))
         @if let Some(f) = notice.flash {
