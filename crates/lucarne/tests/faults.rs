@@ -27,7 +27,7 @@ fn max_size_event(path: &str) -> String {
         .map(|i| {
             (
                 format!("k{i:02}"),
-                Value::String(format!("{i}{}", "é".repeat(240))),
+                Value::String(format!("{i}{}", "é".repeat(200))),
             )
         })
         .collect();
@@ -61,17 +61,23 @@ async fn post(http: &reqwest::Client, node: &Lucarne, ip: &str, body: String) ->
     }
 }
 
-/// Pageviews per page of site A over all time, as the stats API counts them.
+/// Pageviews per page of site A from yesterday to tomorrow, as the stats API counts them.
 async fn pageviews_by_page(
     http: &reqwest::Client,
     node: &Lucarne,
     key: &str,
 ) -> BTreeMap<String, u64> {
+    let today = chrono::Utc::now().date_naive();
+    let range = format!(
+        "period=custom&date={},{}",
+        today - chrono::Duration::days(1),
+        today + chrono::Duration::days(1)
+    );
     let v = get_json(
         http,
         node,
         key,
-        "/api/v1/stats/breakdown?site_id=a.example&period=custom&date=2000-01-01,2100-01-01&property=event:page&metrics=pageviews&limit=1000",
+        &format!("/api/v1/stats/breakdown?site_id=a.example&{range}&property=event:page&metrics=pageviews&limit=1000"),
     )
     .await;
     let mut out = BTreeMap::new();
@@ -83,7 +89,7 @@ async fn pageviews_by_page(
                 http,
                 node,
                 key,
-                &format!("/api/v1/stats/breakdown?site_id=a.example&period=custom&date=2000-01-01,2100-01-01&property=event:page&metrics=pageviews&limit=1000&page={page}"),
+                &format!("/api/v1/stats/breakdown?site_id=a.example&{range}&property=event:page&metrics=pageviews&limit=1000&page={page}"),
             )
             .await;
             more["results"].as_array().cloned().unwrap_or_default()

@@ -123,7 +123,10 @@ impl World {
         body: Option<Value>,
     ) -> Answer {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, self.url(path));
+        let mut req = self
+            .http
+            .request(m, self.url(path))
+            .header("user-agent", WINDOWS_CHROME_UA);
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -1023,7 +1026,8 @@ async fn a_flood_of_distinct_visitors_stays_within_the_memory_cap() {
     );
     let http = client();
     let rss_before = node.rss_bytes();
-    let long = "x".repeat(900);
+    // Under the 2,000-character URL limit, with every visit-level field long.
+    let long = "x".repeat(250);
     for chunk in 0..60u32 {
         let batch = (0..200u32).map(|i| {
             let n = chunk * 200 + i;
@@ -1031,7 +1035,7 @@ async fn a_flood_of_distinct_visitors_stays_within_the_memory_cap() {
                 "n": "pageview",
                 "u": format!("https://a.example/{n}/{long}?utm_source={long}&utm_medium={long}&utm_campaign={long}&utm_term={long}&utm_content={long}"),
                 "d": "a.example",
-                "r": format!("https://ref{n}.example/{long}"),
+                "r": format!("https://ref{n}.example/{}", "r".repeat(1900)),
             })
             .to_string();
             let (http, url) = (http.clone(), node.url());

@@ -791,7 +791,7 @@ mod tests {
                 "/app#/reset",
             ),
             ("https://example.com/#/a&email=a@b.example", "/#/a"),
-            ("https://example.com/#/a%00b\\u0001", "/#/a%00b%01"),
+            ("https://example.com/#/a%00b\\u0001c", "/#/a%00b%01c"),
         ] {
             let json = format!(r#"{{"n":"pageview","u":"{url}","d":"example.com","h":1}}"#);
             let h = validate(payload(&json)).unwrap();
