@@ -17,6 +17,11 @@
 #      nodes on ClickHouse + PostgreSQL (one server, then a two-shard cluster), every
 #      acknowledged event checked through the stats API. Servers: Debian's
 #      clickhouse-server and PostgreSQL, on free loopback ports (bench/servers.sh).
+#   8. attacks (issue 17): the figures the attack tests measure against the real binary,
+#      one test at a time: 300 concurrent wrong logins (password checks, memory), 1,000
+#      stalled sockets (health latency, when they are closed), 20,000 forged share tokens
+#      over a million events (pageview p99 against the same load without tokens), a flood
+#      of distinct visitors with the longest fields (visit table, memory).
 # Every Lucarne server here runs with --site-rate-limit 1000000: the benchmark sends one
 # site's events at tens of thousands a second, past the default fair share of 10,000 a
 # site, and the limiter stays on the path (measured, not bypassed).
@@ -33,7 +38,7 @@ EVENTS="${EVENTS:-10000000}"
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 EDGES="${EDGES:-100000}"
-STEPS="${STEPS:-1 2 3 4 5 6 7}"
+STEPS="${STEPS:-1 2 3 4 5 6 7 8}"
 LOADGEN="${LOADGEN:-hammer}"
 THREADS="${THREADS:-1}"
 # Requests each wrk thread builds before the run (bench/ingest.lua, bench/redirect.lua):
@@ -337,4 +342,13 @@ pg_database ingest2; ingest_nodes 2 "$CH1_DB/ingest2" "$PG_URL" two-nodes
 start_clickhouse 2 "$WORK/ch-cluster"; CH2="$CH_URL"
 pg_database ingest3; ingest_nodes 2 "${CH2/\/lucarne?/\/ingest3?}" "$PG_URL" two-nodes-two-shards
 stop_servers
+fi
+
+if want 8; then
+echo "### Attacks on the real binary (issue 17), as the tests measure them"
+echo '```'
+cargo test --locked -q -p lucarne --test security --test slow_clients -- --nocapture --test-threads 1 \
+  a_login_flood forged_tokens a_flood_of_distinct stalled slowloris idle 2>&1 \
+  | grep -E '^(login flood|pageview p99|distinct-visitor flood|1,000 stalled|/api/health under|stalled|slowloris|idle keep-alive|probe behind)' || true
+echo '```'
 fi

@@ -1127,6 +1127,27 @@ fn read_password() -> Result<String> {
 }
 
 /// Open the stores, build the state and bind the listener.
+/// Connections waiting to be accepted at most (the kernel may cap it lower, at
+/// `net.core.somaxconn`): at the connection cap, new clients wait here rather than have
+/// their connection attempts dropped (std's listener asks for 128).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Listen on `addr` (the first address it resolves to) with [`LISTEN_BACKLOG`].
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
+    let sock_addr = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("`{addr}` resolves to no address"))?;
+    let socket = if sock_addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(sock_addr)?;
+    Ok(socket.listen(LISTEN_BACKLOG)?)
+}
+
 async fn start(
     args: &ServeArgs,
     file: &FileConfig,
@@ -1169,7 +1190,7 @@ async fn start(
         .or(file.queue_capacity)
         .unwrap_or(lucarne_store::duck::DEFAULT_QUEUE_CAPACITY);
     let state = open_state(&backends, capacity, &options).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = bind(&listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     Ok((listener, state))

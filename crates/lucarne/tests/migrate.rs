@@ -387,6 +387,15 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     );
     let status = embedded.terminate(std::time::Duration::from_secs(30));
     assert!(status.success(), "{status}: {}", embedded.log());
+    // SIGTERM saved the click counted in memory: what the migration must carry over.
+    let listings = {
+        let after = self::listings(data, &[]);
+        assert!(
+            after.links.contains("1 clicks"),
+            "{after:?} (before: {listings:?})"
+        );
+        after
+    };
     Source {
         dir,
         key,

@@ -146,11 +146,24 @@ impl RateLimits {
     }
 
     /// Count an event of `site` from `ip` against both limits: `Err(which, retry)`.
+    /// A loopback client has no per-client limit: it is this machine (a reverse proxy not
+    /// declared with `--trusted-proxy`, a health check, a local import), and limiting it
+    /// would limit every visitor behind it at once; the site's limit still applies.
     pub fn event(&self, site: u32, ip: IpAddr) -> Result<(), (&'static str, Duration)> {
-        self.client
-            .check(self.client_key(ip))
-            .map_err(|d| ("client", d))?;
+        if !ip.is_loopback() {
+            self.client
+                .check(self.client_key(ip))
+                .map_err(|d| ("client", d))?;
+        }
         self.site.check(u64::from(site)).map_err(|d| ("site", d))
+    }
+
+    /// Count an `/og/` fetch from `ip` (loopback exempt, as for events).
+    pub fn og(&self, ip: IpAddr) -> Result<(), Duration> {
+        if ip.is_loopback() {
+            return Ok(());
+        }
+        self.og.check(self.client_key(ip))
     }
 }
 
@@ -193,6 +206,18 @@ mod tests {
             .map(|s| s.lock().map_or(0, |m| m.len()))
             .sum();
         assert!(kept <= MAX_KEYS, "{kept}");
+    }
+
+    #[test]
+    fn loopback_clients_have_only_the_site_limit() {
+        let r = RateLimits::new(Limits {
+            site: Rate::per_second(1000.0),
+            client: Rate::per_second(1.0),
+        });
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!((0..100).all(|_| r.event(1, local).is_ok()));
+        let far: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!((0..100).filter(|_| r.event(1, far).is_ok()).count(), 2);
     }
 
     #[test]

@@ -442,6 +442,18 @@ impl std::fmt::Display for BodyTimeout {
 
 impl std::error::Error for BodyTimeout {}
 
+/// Did reading a body fail because its deadline passed (rather than, say, its size)?
+pub fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyTimeout>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl hyper::body::Body for DeadlineBody {
     type Data = Bytes;
     type Error = BoxError;

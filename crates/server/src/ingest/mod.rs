@@ -51,9 +51,13 @@ async fn run(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), DropReason> {
-    let bytes = to_bytes(body, pipeline::MAX_BODY)
-        .await
-        .map_err(|_| DropReason::BodyTooLarge)?;
+    let bytes = to_bytes(body, pipeline::MAX_BODY).await.map_err(|e| {
+        if crate::net::is_body_timeout(&e) {
+            DropReason::BodyTimeout
+        } else {
+            DropReason::BodyTooLarge
+        }
+    })?;
     let payload: payload::Payload =
         serde_json::from_slice(&bytes).map_err(|_| DropReason::MalformedJson)?;
     let hit = pipeline::validate(payload)?;

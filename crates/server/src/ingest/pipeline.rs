@@ -38,6 +38,8 @@ const MAX_PROP_LEN: usize = 2000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     BodyTooLarge,
+    /// The body did not arrive within the body timeout (`net::ConnLimits`).
+    BodyTimeout,
     MalformedJson,
     MissingField,
     UrlTooLong,
@@ -86,6 +88,7 @@ impl DropReason {
         use DropReason as D;
         match self {
             D::BodyTooLarge => "body_too_large",
+            D::BodyTimeout => "body_timeout",
             D::MalformedJson => "malformed_json",
             D::MissingField => "missing_field",
             D::UrlTooLong => "url_too_long",
@@ -120,6 +123,7 @@ impl DropReason {
         use DropReason as D;
         match self {
             D::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            D::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             D::MalformedJson
             | D::MissingField
             | D::UrlTooLong
@@ -153,6 +157,7 @@ impl DropReason {
         use DropReason as D;
         match self {
             D::BodyTooLarge => "request body is larger than 16 KB",
+            D::BodyTimeout => "request body did not arrive in time",
             D::MalformedJson => "request body is not a JSON event",
             D::MissingField => "`name`, `url` and `domain` are required",
             D::UrlTooLong => "`url` is longer than 2,000 characters",

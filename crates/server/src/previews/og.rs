@@ -118,7 +118,7 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let ip = state.client_ip(peer.ip(), headers);
     let limits = &state.rate_limits;
-    if let Err(wait) = limits.og.check(limits.client_key(ip)) {
+    if let Err(wait) = limits.og(ip) {
         state
             .metrics
             .drop(crate::ingest::pipeline::DropReason::ClientRateLimited);
