@@ -1090,3 +1090,73 @@ async fn a_flood_of_distinct_visitors_stays_within_the_memory_cap() {
         grew >> 20
     );
 }
+
+/// A flood of unknown slugs reads a version number, never every link again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unknown_slugs_reloads_no_links() {
+    let w = world().await;
+    let made = w
+        .as_instance(
+            "POST",
+            "/api/v1/links",
+            Some(json!({"site_id": "a.example", "url": "https://a.example/real", "slug": "real"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let reloads = |m: &str| -> u64 {
+        m.lines()
+            .find(|l| l.starts_with("lucarne_link_reloads_total "))
+            .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("lucarne_link_reloads_total in {m}"))
+    };
+    // The version watch (every 500 ms) catches up with the edit first.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = reloads(&w.call("GET", "/metrics", None, None).await.text);
+    let started = Instant::now();
+    let misses = futures::future::join_all((0..2_000).map(|i| {
+        let (http, url) = (w.http.clone(), w.url(&format!("/l/nope{i}")));
+        async move {
+            http.get(url)
+                .header("user-agent", WINDOWS_CHROME_UA)
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16())
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    assert!(misses.iter().all(|s| *s == 404), "{misses:?}");
+    let after = reloads(&w.call("GET", "/metrics", None, None).await.text);
+    // At most the periodic reload (every 30 s) may fall in the flood; 2,000 misses do not
+    // each reload.
+    assert!(
+        after - before <= 1,
+        "unknown slugs reloaded the links {} times",
+        after - before
+    );
+    eprintln!(
+        "2,000 unknown slugs answered in {took:?}, {} reloads",
+        after - before
+    );
+    // A link made behind the server's back (the CLI) is still found on its first miss.
+    cli(
+        w.node.data.as_path(),
+        &[
+            "link",
+            "create",
+            "https://a.example/cli",
+            "--slug",
+            "fromcli",
+            "--site",
+            "a.example",
+        ],
+    );
+    let r = w
+        .http
+        .get(w.url("/l/fromcli"))
+        .header("user-agent", WINDOWS_CHROME_UA)
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(r.status().as_u16(), 302);
+}

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub logins: Family<ResultLabels, Counter>,
     /// Arriving tokens memory did not know, by how they were decided.
     pub token_lookups: Family<ResultLabels, Counter>,
+    /// Reloads of the short-link snapshot from the metadata store.
+    pub link_reloads: Counter,
     /// Bytes the live-visit table holds, and the shards it forgot whole when full.
     pub visit_bytes: Gauge,
     pub visit_evictions: Gauge,
@@ -174,7 +176,14 @@ impl Metrics {
             "Shards of live visits forgotten whole because the table was full, since start",
             visit_evictions.clone(),
         );
+        let link_reloads = Counter::default();
+        registry.register(
+            "link_reloads",
+            "Reloads of every short link from the metadata store (edits, other nodes)",
+            link_reloads.clone(),
+        );
         Metrics {
+            link_reloads,
             visit_bytes,
             visit_evictions,
             token_lookups,

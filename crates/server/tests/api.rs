@@ -734,3 +734,65 @@ async fn retention_deletes_only_events_older_than_the_period() {
         .await;
     assert_eq!(v["results"]["pageviews"]["value"], 0, "{v}");
 }
+
+/// The metadata store stops answering: nothing falls back to defaults. A site whose
+/// settings were never read (here one that honours Do-Not-Track) gets 503, not an event
+/// recorded as if it did not; an unknown domain is 503 too (unknown cannot be told from
+/// unreachable); what was read before the outage keeps working from the cache.
+#[tokio::test]
+async fn a_metadata_store_outage_is_a_503_never_a_default() {
+    let h = harness().await;
+    let dnt = h
+        .state
+        .meta
+        .add_site("dnt.example", "UTC")
+        .await
+        .expect("site");
+    let mut o = h.state.meta.site_options(dnt.id).await.expect("options");
+    o.honour_dnt = true;
+    h.state
+        .meta
+        .set_site_options(dnt.id, &o)
+        .await
+        .expect("set");
+    let (s, v) = h
+        .event(r#"{"n":"pageview","u":"https://example.com/before","d":"example.com"}"#)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    h.state.meta.close().await;
+
+    let mut req = Request::post("/api/event")
+        .header("content-type", "text/plain")
+        .header("user-agent", CHROME)
+        .header("dnt", "1")
+        .body(Body::from(
+            r#"{"n":"pageview","u":"https://dnt.example/x","d":"dnt.example"}"#,
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
+    let (s, v, headers) = h.send(req).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["reason"], "meta_unavailable");
+    assert!(headers.contains_key("retry-after"));
+    let (s, v) = h
+        .event(r#"{"n":"pageview","u":"https://never.example/","d":"never.example"}"#)
+        .await;
+    assert_eq!(
+        (s, v["reason"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("meta_unavailable"))
+    );
+    // The site read before the outage still takes events.
+    let (s, v) = h
+        .event(r#"{"n":"pageview","u":"https://example.com/during","d":"example.com"}"#)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // The JSON APIs cannot check a key: 503 with a reason, not 401 or 500.
+    let (s, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day")
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["reason"], "meta_unavailable");
+    let metrics = h.metrics().await;
+    assert_eq!(dropped(&metrics, "meta_unavailable"), 2, "{metrics}");
+}

@@ -125,6 +125,7 @@ impl LinkCache {
         // Read before the links: an edit made while they load moves the version again,
         // so the next check reloads rather than trusting a snapshot that missed it.
         let version = state.meta.state_version("links").await.ok();
+        state.metrics.link_reloads.inc();
         let links = state.meta.all_links().await?;
         let old = self.current();
         let mut sites: HashMap<u32, (String, bool)> = HashMap::new();
