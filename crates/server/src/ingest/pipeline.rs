@@ -869,4 +869,86 @@ mod tests {
             "android-app://org.telegram.messenger"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON-ish values of every shape a sender could put in a field.
+        fn value() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(serde_json::Value::from),
+                ".{0,40}".prop_map(serde_json::Value::from),
+                "(https?|ftp|javascript)://[a-z.]{0,12}(/[^ ]{0,30})?(#[^ ]{0,20})?"
+                    .prop_map(serde_json::Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                    prop::collection::btree_map(".{0,12}", inner, 0..8)
+                        .prop_map(|m| { serde_json::Value::Object(m.into_iter().collect()) }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any payload either validates into a hit with nothing a store must not
+            /// hold, or is refused with a reason: never a panic.
+            #[test]
+            fn any_payload_validates_or_is_refused(
+                fields in prop::collection::btree_map(
+                    prop_oneof![
+                        Just("n".to_string()), Just("u".to_string()), Just("d".to_string()),
+                        Just("r".to_string()), Just("w".to_string()), Just("p".to_string()),
+                        Just("$".to_string()), Just("h".to_string()), Just("t".to_string()),
+                        Just("tg".to_string()), Just("name".to_string()), Just("url".to_string()),
+                        Just("props".to_string()), Just("revenue".to_string()),
+                    ],
+                    value(),
+                    0..10,
+                ),
+                host_page in "[a-z]{1,8}\\.example/[^ #?]{0,40}(\\?[^ #]{0,30})?(#[^ ]{0,30})?",
+                hash in any::<bool>(),
+            ) {
+                let mut obj: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+                // Half the time, the required fields are well formed so later checks run.
+                if hash {
+                    obj.insert("n".into(), "pageview".into());
+                    obj.insert("u".into(), format!("https://{host_page}").into());
+                    obj.insert("d".into(), "example".into());
+                    obj.insert("h".into(), 1.into());
+                }
+                let raw = serde_json::Value::Object(obj).to_string();
+                if let Ok(p) = serde_json::from_str::<Payload>(&raw) {
+                    if let Ok(hit) = validate(p) {
+                        prop_assert!(!hit.name.chars().any(char::is_control));
+                        prop_assert!(!hit.url.path.chars().any(char::is_control));
+                        prop_assert!(!hit.url.path.contains('?'), "{}", hit.url.path);
+                        for (k, v) in &hit.props {
+                            prop_assert!(!k.chars().any(char::is_control));
+                            prop_assert!(!v.chars().any(char::is_control));
+                        }
+                        if let Some(r) = &hit.revenue {
+                            prop_assert!(r.amount_minor >= 0);
+                        }
+                    }
+                }
+            }
+
+            /// Raw bytes, valid JSON or not.
+            #[test]
+            fn any_bytes_are_refused_or_validate(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                if let Ok(p) = serde_json::from_slice::<Payload>(&bytes) {
+                    let _ = validate(p);
+                }
+            }
+        }
+    }
 }
