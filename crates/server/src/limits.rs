@@ -103,7 +103,9 @@ impl Limiter {
         };
         if shard.len() >= MAX_KEYS / SHARDS && !shard.contains_key(&key) {
             shard.retain(|_, tat| *tat > now);
-            if shard.len() >= MAX_KEYS / SHARDS {
+            // Unless a tenth of the room came back, start afresh: otherwise every new key
+            // would scan the whole shard again.
+            if shard.len() >= MAX_KEYS / SHARDS * 9 / 10 {
                 shard.clear();
             }
         }

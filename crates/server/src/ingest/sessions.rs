@@ -306,7 +306,9 @@ impl Sessions {
         if let Ok(mut shard) = self.shard(id_now).lock() {
             if shard.bytes >= self.per_shard_bytes {
                 shard.retain(|e| now - e.last_seen < timeout());
-                if shard.bytes >= self.per_shard_bytes {
+                // Unless a tenth of the room came back, forget the shard: otherwise every
+                // new visit would scan it again.
+                if shard.bytes >= self.per_shard_bytes / 10 * 9 {
                     tracing::warn!(
                         message = "Visit table full; forgetting a shard of live visits.",
                         visits = shard.len(),

@@ -548,8 +548,9 @@ impl LoginLimiter {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) <= LOGIN_WINDOW)
             });
-            if map.len() >= MAX_LOGIN_KEYS {
-                // Still full within the window: forget the quietest keys.
+            if map.len() >= MAX_LOGIN_KEYS / 10 * 9 {
+                // Still nearly full within the window: forget the quietest keys (so the
+                // next new keys do not scan the map again).
                 let mut oldest: Vec<(Instant, [u8; 16])> = map
                     .iter()
                     .filter_map(|(k, q)| q.back().map(|t| (*t, *k)))
