@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub site_rate_limit: Option<f64>,
     pub client_rate_limit: Option<f64>,
     pub cache_memory_mib: Option<usize>,
+    /// MiB of acknowledged events waiting for the events store (`--backlog-memory-mib`).
+    pub backlog_memory_mib: Option<usize>,
     /// Where Lucarne is reached from outside, for short links and QR codes.
     pub public_url: Option<String>,
     #[serde(default)]

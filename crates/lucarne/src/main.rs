@@ -164,6 +164,10 @@ struct FairOpts {
     /// [default: 384].
     #[arg(long, env = "LUCARNE_CACHE_MEMORY_MIB")]
     cache_memory_mib: Option<usize>,
+    /// MiB of acknowledged events waiting for the events store in memory; past it new
+    /// events get 503 until the store catches up [default: 256].
+    #[arg(long, env = "LUCARNE_BACKLOG_MEMORY_MIB")]
+    backlog_memory_mib: Option<usize>,
 }
 
 impl FairOpts {
@@ -195,6 +199,14 @@ impl FairOpts {
                 defaults.client,
             )?,
         })
+    }
+
+    fn backlog_bytes(&self, file: &FileConfig) -> Result<Option<usize>> {
+        match self.backlog_memory_mib.or(file.backlog_memory_mib) {
+            None => Ok(None),
+            Some(m) if m < 8 => anyhow::bail!("backlog_memory_mib must be at least 8"),
+            Some(m) => Ok(Some(m << 20)),
+        }
     }
 
     fn cache_bytes(&self, file: &FileConfig) -> Result<Option<usize>> {
@@ -1184,6 +1196,7 @@ async fn start(
         shared_visits: false,
         limits: args.fair.limits(file)?,
         cache_bytes: args.fair.cache_bytes(file)?,
+        backlog_bytes: args.fair.backlog_bytes(file)?,
     };
     let capacity = args
         .queue_capacity
@@ -1237,6 +1250,9 @@ mod tests {
         assert_eq!(l.site, Rate::per_second(50.0));
         assert_eq!(l.client, Rate::off());
         assert_eq!(flags.cache_bytes(&file).unwrap(), Some(64 << 20));
+        assert_eq!(flags.backlog_bytes(&file).unwrap(), None);
+        let small: super::FileConfig = toml::from_str("backlog_memory_mib = 4").unwrap();
+        assert!(super::FairOpts::default().backlog_bytes(&small).is_err());
         let none = super::FileConfig::default();
         assert_eq!(
             super::FairOpts::default().limits(&none).unwrap(),

@@ -46,6 +46,9 @@ pub struct ServerOptions {
     /// Memory for the live-visit table (two thirds) and the token index (one third), in
     /// bytes; `None`: 384 MiB.
     pub cache_bytes: Option<usize>,
+    /// Memory for acknowledged events not yet in the events store, in bytes; `None`:
+    /// 256 MiB.
+    pub backlog_bytes: Option<usize>,
 }
 
 /// The memory caches get when not configured.
@@ -135,6 +138,9 @@ impl AppState {
         let (link_events, link_rx) = LinkEvents::new();
         let metrics = Metrics::new();
         let cache_bytes = options.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES);
+        if let Some(b) = options.backlog_bytes {
+            events.set_backlog_bytes(b);
+        }
         let visit_bytes = cache_bytes / 3 * 2;
         let state = Arc::new(AppState {
             rate_limits: crate::limits::RateLimits::new(options.limits),

@@ -169,6 +169,11 @@ pub trait EventStore: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Bound the loader's backlog in memory to about `bytes` (back ends with a spool).
+    fn set_backlog_bytes(&self, bytes: usize) {
+        let _ = bytes;
+    }
+
     /// Can the store accept and commit events right now?
     fn healthy(&self) -> bool;
 

@@ -78,9 +78,10 @@ const LOADER_QUEUE: usize = 8192;
 /// … and rows: past this, the writer waits for the loader (and the queue in front of it
 /// fills, so clients get 503) instead of holding ever more rows in memory.
 const MAX_UNLOADED_ROWS: usize = 400_000;
-/// … and at most this many bytes of them (their encoded size), so the loader's backlog in
-/// memory stays bounded whatever the rows carry (256 MiB fits a 1 GiB machine).
-const MAX_UNLOADED_BYTES: usize = 256 << 20;
+/// … and at most this many bytes of them by default (their encoded size), so the loader's
+/// backlog in memory stays bounded whatever the rows carry (256 MiB fits a 1 GiB
+/// machine); [`Spool::set_backlog_bytes`] changes it.
+pub const DEFAULT_BACKLOG_BYTES: usize = 256 << 20;
 /// A group commit takes submissions until it holds this many bytes (or
 /// `MAX_GROUP_ROWS` rows)…
 const MAX_GROUP_BYTES: usize = 32 << 20;
@@ -109,6 +110,8 @@ struct Shared {
     /// Rows acknowledged but not yet loaded, and their encoded bytes.
     unloaded: AtomicUsize,
     unloaded_bytes: AtomicUsize,
+    /// The most unloaded bytes before the writer waits for the loader.
+    max_unloaded_bytes: AtomicUsize,
     /// Why the last spool write failed, until a write succeeds again.
     write_error: Mutex<Option<String>>,
     closed: AtomicBool,
@@ -192,6 +195,7 @@ impl Spool {
             queued: AtomicUsize::new(0),
             unloaded: AtomicUsize::new(0),
             unloaded_bytes: AtomicUsize::new(0),
+            max_unloaded_bytes: AtomicUsize::new(DEFAULT_BACKLOG_BYTES),
             write_error: Mutex::new(None),
             closed: AtomicBool::new(false),
             writer_alive: AtomicBool::new(true),
@@ -266,6 +270,15 @@ impl Spool {
 
     pub fn healthy(&self) -> bool {
         self.problem().is_none()
+    }
+
+    /// Bound the acknowledged-but-not-yet-loaded rows held in memory to about `bytes`
+    /// (at least 8 MiB): past it the writer waits for the loader, the queue fills and
+    /// clients get 503 (the rows are durable in the spool either way).
+    pub fn set_backlog_bytes(&self, bytes: usize) {
+        self.shared
+            .max_unloaded_bytes
+            .store(bytes.max(8 << 20), Ordering::Relaxed);
     }
 
     /// Why the spool cannot take events now, if it cannot.
@@ -463,7 +476,8 @@ fn writer_loop(
     let failing = |shared: &Shared| shared.write_error.lock().map_or(true, |e| e.is_some());
     while shutdown.is_none() {
         while (shared.unloaded.load(Ordering::SeqCst) > MAX_UNLOADED_ROWS
-            || shared.unloaded_bytes.load(Ordering::SeqCst) > MAX_UNLOADED_BYTES)
+            || shared.unloaded_bytes.load(Ordering::SeqCst)
+                > shared.max_unloaded_bytes.load(Ordering::Relaxed))
             && shared.loader_alive.load(Ordering::SeqCst)
         {
             std::thread::sleep(Duration::from_millis(2));
@@ -1161,6 +1175,61 @@ pub(crate) mod tests {
             *self.pos.lock().unwrap() = Some(pos);
             Ok(())
         }
+    }
+
+    /// A sink that holds every load until it is opened.
+    #[derive(Clone, Default)]
+    struct GateSink {
+        open: Arc<std::sync::atomic::AtomicBool>,
+        loaded: Arc<AtomicUsize>,
+    }
+
+    impl Sink for GateSink {
+        fn position(&mut self) -> Result<Option<Position>, StoreError> {
+            Ok(None)
+        }
+        fn load(&mut self, rows: &[EventRow], _pos: Position) -> Result<(), StoreError> {
+            while !self.open.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.loaded.fetch_add(rows.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// With the store stuck, acknowledged rows waiting in memory stop at the backlog
+    /// bound (the writer waits; nothing is lost), and all come through once it moves.
+    #[tokio::test]
+    async fn the_backlog_in_memory_is_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = GateSink::default();
+        let spool =
+            Spool::open_with_interval(dir.path(), sink.clone(), 1000, Duration::from_millis(1))
+                .unwrap();
+        spool.set_backlog_bytes(8 << 20);
+        let big = |i: u64| {
+            let mut r = row(i);
+            r.props = vec![("blob".into(), "x".repeat(1 << 20))];
+            r
+        };
+        let tickets: Vec<_> = (0..40)
+            .map(|i| spool.submit(vec![big(i)]).unwrap())
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let held = spool.shared.unloaded_bytes.load(Ordering::SeqCst);
+        // The writer stops once past the bound: at most one group over it.
+        assert!(held <= (8 << 20) + MAX_GROUP_BYTES, "{held} bytes held");
+        assert!(
+            spool.unloaded() < 40,
+            "every row was taken in despite the bound"
+        );
+        sink.open.store(true, Ordering::SeqCst);
+        for t in tickets {
+            t.await.unwrap().unwrap();
+        }
+        spool.flush().unwrap();
+        assert_eq!(sink.loaded.load(Ordering::SeqCst), 40);
+        assert_eq!(spool.shared.unloaded_bytes.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

@@ -923,6 +923,10 @@ impl EventStore for ClickEvents {
         self.spool.problem()
     }
 
+    fn set_backlog_bytes(&self, bytes: usize) {
+        self.spool.set_backlog_bytes(bytes);
+    }
+
     fn queue_len(&self) -> usize {
         self.spool.queue_len()
     }

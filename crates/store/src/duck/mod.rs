@@ -362,6 +362,10 @@ impl EventStore for DuckEvents {
         self.spool.problem()
     }
 
+    fn set_backlog_bytes(&self, bytes: usize) {
+        self.spool.set_backlog_bytes(bytes);
+    }
+
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
         self.spool.flush()?;
         self.with_reader(|c| sql::for_each_token(c, f))?;
