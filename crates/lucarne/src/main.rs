@@ -179,9 +179,11 @@ impl FairOpts {
             .or(from_file)
         {
             None => Ok(default),
-            Some(r) if !r.is_finite() || r < 0.0 => Err(anyhow::anyhow!(
-                "{name} must be 0 (off) or a positive number"
-            )),
+            Some(r) if !r.is_finite() || r < 0.0 || (r > 0.0 && !(0.001..=1e9).contains(&r)) => {
+                Err(anyhow::anyhow!(
+                    "{name} must be 0 (off) or between 0.001 and 1,000,000,000 a second"
+                ))
+            }
             Some(0.0) => Ok(Rate::off()),
             Some(r) => Ok(Rate::per_second(r)),
         };
@@ -247,6 +249,9 @@ impl ConnOpts {
             {
                 None => Ok(default),
                 Some(0) => Err(anyhow::anyhow!("{name} must be at least 1 (second)")),
+                Some(s) if s > 86_400 => {
+                    Err(anyhow::anyhow!("{name} must be at most 86400 (a day)"))
+                }
                 Some(s) => Ok(Duration::from_secs(s)),
             };
         let max_connections = match self.max_connections.or(file.max_connections) {

@@ -343,6 +343,45 @@ async fn every_write_checks_the_keys_role_on_that_site() {
         .await;
     assert_eq!((a.status, none.status), (404, 404));
     assert_eq!(a.body["reason"], none.body["reason"]);
+    // Whatever else the request says: a bad period or date must not tell them apart.
+    for q in ["period=zzz", "period=7d&date=0000-01-01", "metrics=nope"] {
+        let a = w
+            .call(
+                "GET",
+                &format!("/api/v1/stats/aggregate?site_id=a.example&{q}"),
+                other.as_deref(),
+                None,
+            )
+            .await;
+        let none = w
+            .call(
+                "GET",
+                &format!("/api/v1/stats/aggregate?site_id=nope.example&{q}"),
+                other.as_deref(),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (a.status, none.status),
+            (404, 404),
+            "{q}: {} / {}",
+            a.text,
+            none.text
+        );
+    }
+    // Nor can a key make Lucarne's own address a short domain.
+    let owner = w.keys[0].1.clone();
+    let own_host = w.node.addr.ip().to_string();
+    let own = w
+        .call(
+            "POST",
+            "/api/v1/links",
+            owner.as_deref(),
+            Some(json!({"site_id": "a.example", "url": "https://evil.example/", "slug": "reset-password", "domain": own_host})),
+        )
+        .await;
+    assert_eq!(own.status, 403, "{}", own.text);
+    assert_eq!(own.body["reason"], "domain_taken");
     // The viewer's key still reads its site.
     let viewer = w.keys[1].1.clone();
     let read = w

@@ -143,8 +143,25 @@ impl RateLimits {
     }
 
     /// The key of a client address (not reversible without this process's random key).
+    /// An IPv6 client is its /64 (one subscriber's usual allocation: a client cannot
+    /// multiply its allowance by rotating addresses within it); an IPv4-mapped address
+    /// is its IPv4 address.
     pub fn client_key(&self, ip: IpAddr) -> u64 {
-        self.hasher.hash_one(ip)
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) >> 64;
+                self.hasher.hash_one(prefix)
+            }
+            v4 => self.hasher.hash_one(v4),
+        }
+    }
+
+    /// Count an event from `ip` against its client limit only (before the site is known).
+    pub fn client(&self, ip: IpAddr) -> Result<(), Duration> {
+        if ip.to_canonical().is_loopback() {
+            return Ok(());
+        }
+        self.client.check(self.client_key(ip))
     }
 
     /// Count an event of `site` from `ip` against both limits: `Err(which, retry)`.
@@ -152,17 +169,13 @@ impl RateLimits {
     /// declared with `--trusted-proxy`, a health check, a local import), and limiting it
     /// would limit every visitor behind it at once; the site's limit still applies.
     pub fn event(&self, site: u32, ip: IpAddr) -> Result<(), (&'static str, Duration)> {
-        if !ip.is_loopback() {
-            self.client
-                .check(self.client_key(ip))
-                .map_err(|d| ("client", d))?;
-        }
+        self.client(ip).map_err(|d| ("client", d))?;
         self.site.check(u64::from(site)).map_err(|d| ("site", d))
     }
 
     /// Count an `/og/` fetch from `ip` (loopback exempt, as for events).
     pub fn og(&self, ip: IpAddr) -> Result<(), Duration> {
-        if ip.is_loopback() {
+        if ip.to_canonical().is_loopback() {
             return Ok(());
         }
         self.og.check(self.client_key(ip))
@@ -220,6 +233,24 @@ mod tests {
         assert!((0..100).all(|_| r.event(1, local).is_ok()));
         let far: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!((0..100).filter(|_| r.event(1, far).is_ok()).count(), 2);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let r = RateLimits::default();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(r.client_key(a), r.client_key(b));
+        assert_ne!(r.client_key(a), r.client_key(c));
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(r.client_key(mapped), r.client_key(v4));
+        let local: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(
+            (0..1000).all(|_| r.client(local).is_ok()),
+            "mapped loopback"
+        );
     }
 
     #[test]

@@ -96,8 +96,8 @@ pub struct ConnLimits {
     /// Go's `netutil.LimitListener` (nginx also stops accepting when its
     /// `worker_connections` run low, and closes what it accepts with none left). A
     /// waiting client is served as soon as a slot frees, instead of being reset; when the
-    /// listen queue is full too (128 connections with the standard library's listener,
-    /// which `lucarne serve` binds), the kernel drops its SYNs and the client retries.
+    /// listen queue is full too (1,024 connections as `lucarne serve` binds it, or
+    /// `net.core.somaxconn` if lower), the kernel drops its SYNs and the client retries.
     pub max_connections: usize,
 }
 

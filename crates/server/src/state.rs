@@ -232,6 +232,11 @@ impl AppState {
     /// store cannot answer, an expired cache entry is served (with a warning); with none,
     /// the error is returned, never taken for "no such site".
     pub async fn site(&self, domain: &str) -> Result<Option<Site>, MetaError> {
+        // No site has a longer name (RFC 1035): such a name is neither looked up nor
+        // cached, whichever endpoint it came through.
+        if domain.len() > 253 {
+            return Ok(None);
+        }
         let mut stale = None;
         if let Ok(cache) = self.sites.read() {
             if let Some((site, at)) = cache.get(domain) {
@@ -275,6 +280,9 @@ impl AppState {
     /// Bot verdict and device of a user agent (cached: browsers share a few thousand
     /// distinct strings, and parsing one costs microseconds on every request).
     pub fn ua_facts(&self, ua: &str) -> Arc<UaFacts> {
+        // At most 1,000 characters are parsed or cached, whichever endpoint it came
+        // through (the cache holds 20,000 of them).
+        let ua = crate::ingest::pipeline::clip(ua, 1000);
         if let Ok(cache) = self.user_agents.lock() {
             if let Some(f) = cache.get(ua) {
                 return f.clone();

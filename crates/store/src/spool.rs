@@ -354,6 +354,19 @@ impl Tail {
         }
     }
 
+    /// Zero the record header at the end of the acknowledged records, synced (best effort:
+    /// a refused group's records must not replay).
+    fn unwrite(&mut self) {
+        use std::os::unix::fs::FileExt;
+        let cleared = self
+            .file
+            .write_all_at(&[0u8; RECORD_HEADER], self.size)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = cleared {
+            error!(message = "Could not clear a refused spool record.", error = %e);
+        }
+    }
+
     /// Make sure the next megabyte past the zeroed part can be written (the writer's probe
     /// while the disk is full): extends the zeros, synced.
     fn reserve(&mut self) -> std::io::Result<()> {
@@ -560,6 +573,10 @@ fn writer_loop(
                 }
                 // The next group is written at the same offset, over whatever part of this
                 // one reached the file (it was never acknowledged): no new segment, no gap.
+                // Until then, its first header is zeroed (those blocks are allocated, so
+                // this write needs no space): a replay stops there rather than load a
+                // refused group whose records reached the disk whole.
+                tail.unwrite();
                 continue;
             }
         }

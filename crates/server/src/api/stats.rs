@@ -87,20 +87,23 @@ pub(crate) async fn authorized(
     p: &StatsParams,
 ) -> Result<Resolved, ApiError> {
     let scope = require_key(state, headers).await?;
-    let r = resolve(state, p).await?;
-    in_scope(&scope, &r)?;
-    Ok(r)
+    // The scope is checked before any other parameter is read: a key that may not read
+    // the site gets the same answer as for a site that does not exist, whatever else the
+    // request says (a bad period must not tell the two apart).
+    let site = site_of(state, p).await?;
+    in_scope(&scope, &site)?;
+    resolve_params(site, p)
 }
 
 /// A key that may not read this site gets the same answer as for a site that does not
 /// exist: no site's existence leaks to other users' keys.
-fn in_scope(scope: &KeyScope, r: &Resolved) -> Result<(), ApiError> {
-    if scope.allows(r.site.id) {
+fn in_scope(scope: &KeyScope, site: &Site) -> Result<(), ApiError> {
+    if scope.allows(site.id) {
         Ok(())
     } else {
         Err(ApiError::not_found(
             "unknown_site",
-            format!("no site `{}`", r.site.domain),
+            format!("no site `{}`", site.domain),
         ))
     }
 }
@@ -121,14 +124,24 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 }
 
 pub async fn resolve(state: &AppState, p: &StatsParams) -> Result<Resolved, ApiError> {
+    let site = site_of(state, p).await?;
+    resolve_params(site, p)
+}
+
+/// The site named by `site_id` (404 when there is none).
+async fn site_of(state: &AppState, p: &StatsParams) -> Result<Site, ApiError> {
     let domain = p
         .site_id
         .as_deref()
         .ok_or_else(|| ApiError::bad_request("bad_query", "`site_id` is required"))?;
-    let site = state
+    state
         .site(&lucarne_core::url_clean::normalise_host(domain))
         .await?
-        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))?;
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{domain}`")))
+}
+
+/// The period, metrics and filters of a request on a known site.
+fn resolve_params(site: Site, p: &StatsParams) -> Result<Resolved, ApiError> {
     resolve_site(
         site,
         p.period.as_deref(),

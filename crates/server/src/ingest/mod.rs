@@ -68,9 +68,10 @@ async fn run(
         .map_or("", |ua| pipeline::clip(ua, 1000));
     pipeline::drop_bot(state, user_agent)?;
     pipeline::drop_spam_referrer(state, &hit)?;
-    let site = pipeline::resolve_site(state, &hit).await?;
     let ip = state.client_ip(peer.ip(), headers);
-    pipeline::check_rate(state, &site, ip)?;
+    pipeline::check_client_rate(state, ip)?;
+    let site = pipeline::resolve_site(state, &hit).await?;
+    pipeline::check_site_rate(state, &site)?;
     pipeline::drop_do_not_track(state, &site, headers).await?;
     pipeline::check_copy_allowed(state, &site, &hit).await?;
     pipeline::check_survey(state, &site, &hit).await?;

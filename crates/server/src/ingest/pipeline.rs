@@ -440,16 +440,23 @@ pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReaso
     Ok(site)
 }
 
-/// Step 4a: the site's and the client's fair share (429 past it, before any work is
-/// queued, so one flooded site cannot fill the writer's queue for the others).
-pub fn check_rate(state: &AppState, site: &Site, ip: std::net::IpAddr) -> Result<(), DropReason> {
+/// Step 3a: the client's fair share, before the site is even looked up (so events for
+/// random domains are limited too, and cost no metadata query past it).
+pub fn check_client_rate(state: &AppState, ip: std::net::IpAddr) -> Result<(), DropReason> {
     state
         .rate_limits
-        .event(site.id, ip)
-        .map_err(|(which, _)| match which {
-            "site" => DropReason::SiteRateLimited,
-            _ => DropReason::ClientRateLimited,
-        })
+        .client(ip)
+        .map_err(|_| DropReason::ClientRateLimited)
+}
+
+/// Step 4a: the site's fair share (429 past it, before any work is queued, so one
+/// flooded site cannot fill the writer's queue for the others).
+pub fn check_site_rate(state: &AppState, site: &Site) -> Result<(), DropReason> {
+    state
+        .rate_limits
+        .site
+        .check(u64::from(site.id))
+        .map_err(|_| DropReason::SiteRateLimited)
 }
 
 /// The site's settings, or 503 when the metadata store cannot give them (never the

@@ -191,6 +191,37 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// The host names Lucarne itself answers on: the public URL's, and the request's.
+pub fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let host_of = |h: &str| normalise_host(h.split(':').next().unwrap_or(h));
+    let mut hosts = Vec::new();
+    if let Some(u) = state
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+    {
+        if let Some(h) = u.host_str() {
+            hosts.push(host_of(h));
+        }
+    }
+    if let Some(h) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+        hosts.push(host_of(h));
+    }
+    hosts
+}
+
+/// A custom short domain can never be Lucarne's own address: a link there would answer
+/// every path of the dashboard's origin that no route takes.
+fn refuse_own_host(state: &AppState, headers: &HeaderMap, domain: &str) -> Result<(), ApiError> {
+    if !domain.is_empty() && own_hosts(state, headers).iter().any(|h| h == domain) {
+        return Err(ApiError::forbidden(
+            "domain_taken",
+            format!("`{domain}` is this Lucarne server's own address, not a short domain"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn short_url(base: &str, l: &Link) -> String {
     if l.domain.is_empty() {
         format!("{base}/l/{}", l.slug)
@@ -374,6 +405,7 @@ async fn create(
         LinkInput::default(),
         &b,
     )?;
+    refuse_own_host(&state, &headers, &input.domain)?;
     let l = create_link(&state, &site, input).await?;
     let base = public_base(&state, &headers);
     Ok((
@@ -462,6 +494,7 @@ async fn edit(
         ));
     }
     let input = build_input(&state.rules, state.allow_private_targets, l.input(), &b)?;
+    refuse_own_host(&state, &headers, &input.domain)?;
     let updated = state
         .meta
         .update_link(site.id, id, &input)

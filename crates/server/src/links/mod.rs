@@ -390,7 +390,15 @@ pub async fn short_domain(
         .map(|h| normalise_host(h.split(':').next().unwrap_or(h)))
         .unwrap_or_default();
     let slug = req.uri().path().trim_start_matches('/');
-    if slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
+    // Lucarne's own public host is never a short domain (links there were refused; one
+    // made before would otherwise answer the dashboard origin's unrouted paths).
+    let own = state
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(normalise_host))
+        .is_some_and(|h| h == host);
+    if own || slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     let qr = has_qr_marker(req.uri().query());

@@ -100,6 +100,9 @@ impl From<MetaError> for WebError {
         match e {
             // The store could not answer: the page cannot be built now, try again.
             MetaError::Db(_) => WebError::Unavailable,
+            MetaError::DomainTaken(_) | MetaError::SlugTaken(_) | MetaError::SiteExists(_) => {
+                WebError::BadRequest(e.to_string())
+            }
             _ => WebError::Internal,
         }
     }
@@ -512,15 +515,19 @@ impl LoginLimiter {
         let at = Instant::now();
         let at_utc = Utc::now();
         let mut over = self.count(&keys, at);
-        if state.sessions.is_shared() {
+        if state.sessions.is_shared() && !over {
+            // Across nodes: read the count first, and record the attempt only when it is
+            // let through, so refused attempts add no rows (the local count above is
+            // exact per node; nodes racing may let a few more through in all).
             let shared: Vec<String> = keys.iter().map(Self::shared_key).collect();
             let since = at_utc - chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or_default();
-            let counted = match state.meta.record_login_failure(&shared, at_utc).await {
-                Ok(()) => state.meta.login_failures(&shared, since).await,
-                Err(e) => Err(e),
-            };
-            match counted {
-                Ok(n) => over |= n > MAX_LOGIN_FAILURES as u64,
+            match state.meta.login_failures(&shared, since).await {
+                Ok(n) if n >= MAX_LOGIN_FAILURES as u64 => over = true,
+                Ok(_) => {
+                    if let Err(e) = state.meta.record_login_failure(&shared, at_utc).await {
+                        warn!(message = "Could not record a login attempt across nodes.", error = %e);
+                    }
+                }
                 Err(e) => {
                     // The local count still applies; say so rather than fail open silently.
                     warn!(message = "Shared login attempts unavailable; counting on this node only.", error = %e)
@@ -538,30 +545,44 @@ impl LoginLimiter {
         })
     }
 
-    /// Add an attempt at `now` to both keys: is either now over the limit?
+    /// Add an attempt at `now` to both keys: is either now over the limit? An attempt
+    /// over the limit adds nothing (no new key, no new time), and keys over the limit are
+    /// never forgotten to make room: a flood of refused attempts cannot push the
+    /// counts it is refused by out of the table.
     fn count(&self, keys: &[[u8; 16]; 2], now: Instant) -> bool {
         let Ok(mut map) = self.attempts.lock() else {
             return true;
         };
+        let live = |q: &VecDeque<Instant>| {
+            q.iter()
+                .filter(|t| now.duration_since(**t) <= LOGIN_WINDOW)
+                .count()
+        };
+        if keys
+            .iter()
+            .any(|k| map.get(k).is_some_and(|q| live(q) >= MAX_LOGIN_FAILURES))
+        {
+            return true;
+        }
         if map.len() >= MAX_LOGIN_KEYS {
             map.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) <= LOGIN_WINDOW)
             });
             if map.len() >= MAX_LOGIN_KEYS / 10 * 9 {
-                // Still nearly full within the window: forget the quietest keys (so the
-                // next new keys do not scan the map again).
-                let mut oldest: Vec<(Instant, [u8; 16])> = map
+                // Still nearly full within the window: forget the quietest keys that are
+                // under the limit (so the next new keys do not scan the map again).
+                let mut quiet: Vec<(Instant, [u8; 16])> = map
                     .iter()
+                    .filter(|(_, q)| live(q) < MAX_LOGIN_FAILURES)
                     .filter_map(|(k, q)| q.back().map(|t| (*t, *k)))
                     .collect();
-                oldest.sort_unstable();
-                for (_, k) in oldest.iter().take(MAX_LOGIN_KEYS / 10) {
+                quiet.sort_unstable();
+                for (_, k) in quiet.iter().take(MAX_LOGIN_KEYS / 10) {
                     map.remove(k);
                 }
             }
         }
-        let mut over = false;
         for k in keys {
             let q = map.entry(*k).or_default();
             while q
@@ -570,12 +591,9 @@ impl LoginLimiter {
             {
                 q.pop_front();
             }
-            over |= q.len() >= MAX_LOGIN_FAILURES;
-            if q.len() <= MAX_LOGIN_FAILURES {
-                q.push_back(now);
-            }
+            q.push_back(now);
         }
-        over
+        false
     }
 
     /// The attempt succeeded: it no longer counts against the address, and the account's
@@ -861,6 +879,42 @@ mod tests {
             !l.blocked(&[8u8; 32], ip, "a@example.com"),
             "keyed by the salt"
         );
+    }
+
+    /// One address past its limit floods the table with refused attempts for new
+    /// accounts: its own count and the victim account's survive, so it gets no new
+    /// guesses; other clients fill the table and keys under the limit make room.
+    #[test]
+    fn refused_attempts_cannot_push_the_counts_out() {
+        let l = LoginLimiter::new(2);
+        let salt = [3u8; 32];
+        let attacker = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 66));
+        let victim = LoginLimiter::keys(&salt, attacker, "victim@example.com");
+        for _ in 0..MAX_LOGIN_FAILURES {
+            assert!(!l.count(&victim, Instant::now()));
+        }
+        for i in 0..(MAX_LOGIN_KEYS + 10_000) {
+            let keys = LoginLimiter::keys(&salt, attacker, &format!("r{i}@example.com"));
+            assert!(
+                l.count(&keys, Instant::now()),
+                "refused: the address is over"
+            );
+        }
+        // Many other clients, one attempt each, overflow the table.
+        for i in 0..(MAX_LOGIN_KEYS as u32 + 10_000) {
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + i));
+            let _ = l.count(
+                &LoginLimiter::keys(&salt, ip, "x@example.com"),
+                Instant::now(),
+            );
+        }
+        assert!(l.blocked(&salt, attacker, "victim@example.com"));
+        let elsewhere = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+        assert!(
+            l.blocked(&salt, elsewhere, "victim@example.com"),
+            "the account too"
+        );
+        assert!(l.attempts.lock().unwrap().len() <= MAX_LOGIN_KEYS + 2);
     }
 
     #[test]

@@ -198,7 +198,20 @@ impl MetaStore {
         id: i64,
         l: &LinkInput,
     ) -> Result<Option<Link>, MetaError> {
-        self.claim_short_domain(site_id, &l.domain).await?;
+        // Only a move to another domain claims it: a link keeps working (and can be
+        // disabled or edited) on the domain it has, even one given to another site when
+        // domains got owners.
+        let current: Option<String> =
+            sqlx::query("SELECT domain FROM links WHERE id = $1 AND site_id = $2")
+                .bind(id)
+                .bind(i64::from(site_id))
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("domain"))
+                .transpose()?;
+        if current.as_deref() != Some(l.domain.as_str()) {
+            self.claim_short_domain(site_id, &l.domain).await?;
+        }
         let r = sqlx::query(&format!(
             "UPDATE links SET domain = $1, slug = $2, target = $3, channel = $4, utm_source = $5, \
              utm_medium = $6, utm_campaign = $7, utm_term = $8, utm_content = $9, redirect = $10, \
