@@ -420,3 +420,46 @@ fn at_the_connection_cap_new_connections_wait_for_a_free_slot() {
     assert!(matches!(health, Ok((200, _))), "{health:?}");
     assert!(t.elapsed() < secs(1));
 }
+
+/// A client that sends requests and never reads the answers: once the socket buffers
+/// are full, the response write stalls and the connection is closed after the body
+/// timeout, freeing its slot.
+#[test]
+fn a_client_that_never_reads_is_closed() {
+    let (server, _dir) = start(&[]);
+    let mut s = TcpStream::connect_timeout(&server.addr, secs(5)).expect("connect");
+    // Pipelined requests for an 80 KB document: far more than the socket buffers hold.
+    let req = format!(
+        "GET /api/openapi.json HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr
+    );
+    s.set_write_timeout(Some(secs(5))).expect("write timeout");
+    let mut sent = 0;
+    for _ in 0..2_000 {
+        if s.write_all(req.as_bytes()).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(sent > 0);
+    let deadline = Instant::now() + secs(BODY_SECS) + secs(10);
+    loop {
+        let (_, metrics) = get(server.addr, "/metrics", secs(2)).expect("metrics");
+        let closed = metric(
+            &metrics,
+            "lucarne_connections_closed_total{reason=\"write_timeout\"}",
+        )
+        .unwrap_or(0.0);
+        if closed >= 1.0 {
+            eprintln!(
+                "a client that never reads: closed by the write timeout ({sent} requests sent)"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the never-reading connection is still open: {metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

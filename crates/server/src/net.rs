@@ -125,7 +125,7 @@ pub struct ConnMetrics {
     /// Connections open now.
     pub open: Gauge,
     /// Connections closed by a limit, by `reason`: `header_timeout`, `idle_timeout`,
-    /// `body_timeout`, `shutdown`.
+    /// `body_timeout`, `write_timeout`, `shutdown`.
     pub closed: Family<CloseLabels, Counter>,
 }
 
@@ -326,6 +326,9 @@ impl Conn {
         let io = TokioIo::new(CountingIo {
             inner: stream,
             clock: clock.clone(),
+            write_timeout: self.limits.body_timeout,
+            write_stall: None,
+            metrics: self.metrics.clone(),
         });
         let router = self.router.clone();
         let body_timeout = self.limits.body_timeout;
@@ -599,10 +602,48 @@ impl Future for HeadSleep {
     }
 }
 
-/// The socket, counting the bytes read for [`HeadSleep`].
+/// The socket, counting the bytes read for [`HeadSleep`], and failing a write the
+/// client has not taken for `write_timeout` (a client that never reads its responses
+/// must not hold its connection slot forever; the body timeout's length is used).
 struct CountingIo {
     inner: TcpStream,
     clock: Arc<ConnClock>,
+    write_timeout: Duration,
+    /// Set while a write waits on the client; cleared when bytes go out.
+    write_stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    metrics: ConnMetrics,
+}
+
+impl CountingIo {
+    /// `inner`'s write, with the stall deadline around it.
+    fn stall_guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Pending => {
+                let timeout = self.write_timeout;
+                let stall = self
+                    .write_stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if stall.as_mut().poll(cx).is_ready() {
+                    self.write_stall = None;
+                    self.metrics.closed("write_timeout");
+                    debug!(message = "Client took no response bytes in time; closing.");
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "response write stalled",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready => {
+                self.write_stall = None;
+                ready
+            }
+        }
+    }
 }
 
 impl AsyncRead for CountingIo {
@@ -630,7 +671,9 @@ impl AsyncWrite for CountingIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.stall_guard(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -638,7 +681,9 @@ impl AsyncWrite for CountingIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.stall_guard(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -646,7 +691,9 @@ impl AsyncWrite for CountingIo {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.stall_guard(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
