@@ -195,7 +195,17 @@ fn hash_route(frag: &str) -> Option<String> {
     if !route.starts_with('/') {
         return None;
     }
-    let route = clean_path(route);
+    // Decoded, a route can reveal a query it hid (`#/reset%3Femail%3D…`): cut it there
+    // too, as a router reading the decoded route would.
+    let mut route = clean_path(route);
+    if let Some(at) = route.find(['?', '&']) {
+        route.truncate(at);
+    }
+    let route = if route.is_empty() {
+        "/".to_string()
+    } else {
+        route
+    };
     (route != "/").then_some(route)
 }
 

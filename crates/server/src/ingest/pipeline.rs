@@ -803,6 +803,14 @@ mod tests {
                 "/app#/reset",
             ),
             ("https://example.com/#/a&email=a@b.example", "/#/a"),
+            (
+                "https://example.com/#/reset%3Femail%3Da@b.example",
+                "/#/reset",
+            ),
+            (
+                "https://example.com/#/reset%26email%3Da@b.example",
+                "/#/reset",
+            ),
             ("https://example.com/#/a%00b\\u0001c", "/#/a%00b%01c"),
         ] {
             let json = format!(r#"{{"n":"pageview","u":"{url}","d":"example.com","h":1}}"#);

@@ -251,6 +251,15 @@ impl Sessions {
         fields: VisitFields,
     ) {
         if let Ok(mut shard) = self.shard(visitor).lock() {
+            if shard.bytes >= self.per_shard_bytes {
+                // The same bound as for a new visit on this node.
+                shard.retain(|e| last_seen - e.last_seen < timeout());
+                if shard.bytes >= self.per_shard_bytes / 10 * 9 {
+                    shard.clear();
+                    self.evictions
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             let surveyed = shard
                 .get(&(site, visitor))
                 .is_some_and(|e| e.session_id == session_id && e.surveyed);
