@@ -6,44 +6,16 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{add_site, create_key, Browser, Lucarne, BIN};
+use support::{add_site, add_user, create_key, Browser, Lucarne};
 
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 const EMAIL: &str = "owner@example.test";
 const PASSWORD: &str = "correct horse battery staple";
-
-/// `lucarne user add EMAIL --owner-of DOMAIN` with the password on stdin.
-fn add_user(data: &Path, email: &str, domain: &str, password: &str) {
-    let mut child = Command::new(BIN)
-        .args(["user", "add", email, "--owner-of", domain, "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lucarne user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("lucarne user add");
-    assert!(
-        out.status.success(),
-        "lucarne user add failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A pageview sent like a browser would (each `ua_version` is another visitor).
 async fn pageview(
@@ -103,7 +75,7 @@ async fn run() {
     let dir = tempfile::tempdir().expect("data dir");
     add_site(dir.path(), "example.test");
     let key = create_key(dir.path());
-    add_user(dir.path(), EMAIL, "example.test", PASSWORD);
+    add_user(dir.path(), EMAIL, PASSWORD, &["example.test"]);
     let lucarne = Lucarne::start(dir.path());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))

@@ -10,14 +10,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{add_site, cli, create_key, serve_pages, Browser, Lucarne, BIN};
+use support::{add_site, add_user, cli, create_key, serve_pages, Browser, Lucarne};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,31 +42,6 @@ fn landing_page(lucarne: &Lucarne) -> String {
 <script defer data-domain="example.test" data-allow-localhost src="{url}/js/script.js"></script>
 </head><body><h1>Spring sale</h1></body></html>"#
     )
-}
-
-/// `lucarne user add EMAIL --owner-of DOMAIN` with the password on stdin.
-fn add_user(data: &Path, email: &str, domain: &str, password: &str) {
-    let mut child = Command::new(BIN)
-        .args(["user", "add", email, "--owner-of", domain, "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lucarne user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("lucarne user add");
-    assert!(
-        out.status.success(),
-        "lucarne user add failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A result cell as text (counts and generations may come as numbers or strings).
@@ -168,7 +140,7 @@ async fn run() {
     let dir = tempfile::tempdir().expect("data dir");
     add_site(dir.path(), "example.test");
     let key = create_key(dir.path());
-    add_user(dir.path(), EMAIL, "example.test", PASSWORD);
+    add_user(dir.path(), EMAIL, PASSWORD, &["example.test"]);
     let lucarne = Lucarne::start(dir.path());
     let pages = serve_pages(vec![("/landing", landing_page(&lucarne))]);
     // `*.test` names resolve to 127.0.0.1 in the browser, and are not private-network

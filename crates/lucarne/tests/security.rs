@@ -522,19 +522,8 @@ async fn a_login_flood_checks_few_passwords_and_costs_little_memory() {
         "resident memory grew by {} MiB",
         grew >> 20
     );
-    let metrics = http
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    let checked: u64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("lucarne_login_attempts_total{result=\"wrong\"}"))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-        .sum();
+    let metrics = metrics_of(&http, &node).await;
+    let checked = sample(&metrics, "lucarne_login_attempts_total{result=\"wrong\"}").unwrap_or(0);
     assert_eq!(checked as usize, wrong, "{metrics}");
     // Another address logs in at once.
     let (pre, csrf) = login_form(&http, &node).await;
@@ -557,6 +546,27 @@ async fn a_login_flood_checks_few_passwords_and_costs_little_memory() {
         rss_before >> 20,
         rss_after >> 20
     );
+}
+
+/// `GET /metrics` of a node, as text.
+async fn metrics_of(http: &reqwest::Client, node: &Lucarne) -> String {
+    http.get(format!("{}/metrics", node.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The sum of the samples named exactly `name` (labels included), if any.
+fn sample(metrics: &str, name: &str) -> Option<u64> {
+    let values: Vec<u64> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// Is this an answer bad input may get: a 4xx with a JSON reason (for the JSON APIs), or
@@ -893,14 +903,7 @@ async fn a_flooded_site_does_not_crowd_out_another() {
         pageview(&http, &node, "b.example", "/other", "10.5.0.2").await,
         202
     );
-    let metrics = http
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_of(&http, &node).await;
     assert!(
         metrics.contains("lucarne_events_dropped_total{reason=\"site_rate_limited\"}"),
         "{metrics}"
@@ -1017,24 +1020,13 @@ async fn forged_tokens_cost_no_store_reads() {
         statuses.iter().all(|s| *s == 202),
         "forged tokens are visits all the same"
     );
-    let metrics = http
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let count = |result: &str| -> u64 {
-        metrics
-            .lines()
-            .filter(|l| {
-                l.starts_with(&format!(
-                    "lucarne_token_lookups_total{{result=\"{result}\"}}"
-                ))
-            })
-            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-            .sum()
+    let metrics = metrics_of(&http, &node).await;
+    let count = |result: &str| {
+        sample(
+            &metrics,
+            &format!("lucarne_token_lookups_total{{result=\"{result}\"}}"),
+        )
+        .unwrap_or(0)
     };
     assert!(count("filtered") >= 19_000, "{metrics}");
     assert!(
@@ -1092,21 +1084,9 @@ async fn a_flood_of_distinct_visitors_stays_within_the_memory_cap() {
         let statuses = futures::future::join_all(batch).await;
         assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
     }
-    let metrics = http
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let gauge = |name: &str| -> u64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().last()?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-    };
+    let metrics = metrics_of(&http, &node).await;
+    let gauge =
+        |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("{name} in {metrics}"));
     let visits = gauge("lucarne_visit_table_bytes");
     let cap = 24u64 << 20;
     assert!(
@@ -1142,11 +1122,8 @@ async fn a_flood_of_unknown_slugs_reloads_no_links() {
         )
         .await;
     assert_eq!(made.status, 201, "{}", made.text);
-    let reloads = |m: &str| -> u64 {
-        m.lines()
-            .find(|l| l.starts_with("lucarne_link_reloads_total "))
-            .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("lucarne_link_reloads_total in {m}"))
+    let reloads = |m: &str| {
+        sample(m, "lucarne_link_reloads_total").unwrap_or_else(|| panic!("reloads in {m}"))
     };
     // The version watch (every 500 ms) catches up with the edit first.
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -372,17 +372,14 @@ async fn login_logout() {
     assert!(r.location().starts_with("/login"));
 }
 
-#[tokio::test]
-async fn session_cookie_is_secure_behind_a_tls_proxy() {
+/// A harness with `options` and one account (`p@x.test`), the login form's pre-session
+/// cookie and a filled-in login body.
+async fn login_harness(options: ServerOptions) -> (Harness, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (events, meta, servers) = common::stores(dir.path()).await;
     meta.create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
         .await
         .unwrap();
-    let options = ServerOptions {
-        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
-        ..ServerOptions::default()
-    };
     let state = AppState::new(events, meta, &options).await.expect("state");
     let h = Harness {
         router: app(state.clone()),
@@ -397,6 +394,16 @@ async fn session_cookie_is_secure_behind_a_tls_proxy() {
         ("password", PASSWORD),
     ])
     .unwrap();
+    (h, pre, body)
+}
+
+#[tokio::test]
+async fn session_cookie_is_secure_behind_a_tls_proxy() {
+    let (h, pre, body) = login_harness(ServerOptions {
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        ..ServerOptions::default()
+    })
+    .await;
     let req = |proto: &str| {
         Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -425,29 +432,11 @@ async fn session_cookie_is_secure_when_the_public_url_is_https() {
         (Some("http://stats.example.com"), false),
         (None, false),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (events, meta, servers) = common::stores(dir.path()).await;
-        meta.create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
-            .await
-            .unwrap();
-        let options = ServerOptions {
+        let (h, pre, body) = login_harness(ServerOptions {
             public_url: public_url.map(str::to_string),
             ..ServerOptions::default()
-        };
-        let state = AppState::new(events, meta, &options).await.expect("state");
-        let h = Harness {
-            router: app(state.clone()),
-            state,
-            _dir: dir,
-            _servers: servers,
-        };
-        let (pre, token) = h.pre("/login").await;
-        let body = serde_urlencoded::to_string([
-            ("csrf", token.as_str()),
-            ("email", "p@x.test"),
-            ("password", PASSWORD),
-        ])
-        .unwrap();
+        })
+        .await;
         let req = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, &pre)

@@ -746,12 +746,9 @@ const FORMAT_V3: u32 = 0x4C43_0003;
 const FLAG_SERVER_SIDE: u8 = 1;
 const TOKEN_STATUSES: [TokenStatus; 6] = TokenStatus::ALL;
 
-/// The bytes [`encode_rows`] writes for one row (format version 3).
-pub fn encoded_len(r: &EventRow) -> usize {
-    // site, ts, visitor, session, entry/group/evidence, width; token, parent token and
-    // session, link, generation, status; props count; revenue flag; flags.
-    const FIXED: usize = 4 + 8 + 8 + 8 + 3 + 2 + 8 * 4 + 2 + 1 + 4 + 1 + 1;
-    let strs = [
+/// A row's text columns, in the order records hold them (format version 3).
+fn text_fields(r: &EventRow) -> [&String; 19] {
+    [
         &r.name,
         &r.hostname,
         &r.pathname,
@@ -771,7 +768,15 @@ pub fn encoded_len(r: &EventRow) -> usize {
         &r.country,
         &r.visit_share_channel,
         &r.share_channel,
-    ];
+    ]
+}
+
+/// The bytes [`encode_rows`] writes for one row (format version 3).
+pub fn encoded_len(r: &EventRow) -> usize {
+    // site, ts, visitor, session, entry/group/evidence, width; token, parent token and
+    // session, link, generation, status; props count; revenue flag; flags.
+    const FIXED: usize = 4 + 8 + 8 + 8 + 3 + 2 + 8 * 4 + 2 + 1 + 4 + 1 + 1;
+    let strs = text_fields(r);
     FIXED
         + strs.iter().map(|s| 4 + s.len()).sum::<usize>()
         + r.props
@@ -793,27 +798,7 @@ pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
         out.push(group_index(r.channel_group));
         out.push(evidence_index(r.evidence));
         out.extend_from_slice(&r.screen_width.to_le_bytes());
-        for s in [
-            &r.name,
-            &r.hostname,
-            &r.pathname,
-            &r.entry_page,
-            &r.referrer,
-            &r.source,
-            &r.utm_source,
-            &r.utm_medium,
-            &r.utm_campaign,
-            &r.utm_term,
-            &r.utm_content,
-            &r.click_id,
-            &r.channel,
-            &r.device,
-            &r.browser,
-            &r.os,
-            &r.country,
-            &r.visit_share_channel,
-            &r.share_channel,
-        ] {
+        for s in text_fields(r) {
             put_str(out, s);
         }
         out.extend_from_slice(&r.token.to_le_bytes());
