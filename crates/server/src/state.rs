@@ -56,6 +56,9 @@ pub const DEFAULT_CACHE_BYTES: usize = 384 << 20;
 
 pub struct AppState {
     pub rules: Rules,
+    /// The host of `public_url`, normalised (Lucarne's own address: never a short
+    /// domain).
+    pub public_host: Option<String>,
     /// Per-site and per-client rate limits.
     pub rate_limits: crate::limits::RateLimits,
     pub events: Arc<dyn EventStore>,
@@ -148,6 +151,11 @@ impl AppState {
             link_events,
             allow_private_targets: options.allow_private_link_targets,
             public_url: options.public_url.clone(),
+            public_host: options
+                .public_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .and_then(|u| u.host_str().map(lucarne_core::url_clean::normalise_host)),
             rules,
             events,
             visit_broker: options

@@ -194,16 +194,7 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
 /// The host names Lucarne itself answers on: the public URL's, and the request's.
 pub fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     let host_of = |h: &str| normalise_host(h.split(':').next().unwrap_or(h));
-    let mut hosts = Vec::new();
-    if let Some(u) = state
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-    {
-        if let Some(h) = u.host_str() {
-            hosts.push(host_of(h));
-        }
-    }
+    let mut hosts: Vec<String> = state.public_host.iter().cloned().collect();
     if let Some(h) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
         hosts.push(host_of(h));
     }

@@ -392,12 +392,7 @@ pub async fn short_domain(
     let slug = req.uri().path().trim_start_matches('/');
     // Lucarne's own public host is never a short domain (links there were refused; one
     // made before would otherwise answer the dashboard origin's unrouted paths).
-    let own = state
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(normalise_host))
-        .is_some_and(|h| h == host);
+    let own = state.public_host.as_deref() == Some(host.as_str());
     if own || slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
