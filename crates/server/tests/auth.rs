@@ -8,60 +8,36 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use lucarne_core::conversions::GoalKind;
 use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
-use lucarne_server::{app, AppState, ServerOptions};
+use lucarne_server::{AppState, ServerOptions};
 use lucarne_store::meta::{KeyScope, LinkInput};
 use tower::ServiceExt;
 
 /// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
 mod common;
+use common::{field, send_page, Page, Req, IP};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
-const IP: [u8; 4] = [203, 0, 113, 9];
 
 struct Harness {
-    _dir: tempfile::TempDir,
-    _servers: Option<common::Scale>,
+    h: common::Harness,
     state: Arc<AppState>,
     router: Router,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+impl From<common::Harness> for Harness {
+    fn from(h: common::Harness) -> Self {
+        Harness {
+            state: h.state.clone(),
+            router: h.router.clone(),
+            h,
+        }
     }
-    /// `name=value` of a Set-Cookie header for `name`, if set.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_string)
-    }
-}
-
-/// The value of the first `<input … name="NAME" value="…">` in an HTML page.
-fn field(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = html.find(&needle)? + needle.len();
-    let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_string())
 }
 
 /// A logged-in browser: its session cookie and the session's CSRF token.
@@ -72,17 +48,7 @@ struct Browser {
 }
 
 async fn empty_harness() -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events, meta, servers) = common::stores(dir.path()).await;
-    let state = AppState::new(events, meta, &ServerOptions::default())
-        .await
-        .expect("state");
-    Harness {
-        router: app(state.clone()),
-        state,
-        _dir: dir,
-        _servers: servers,
-    }
+    common::bare_harness().await.into()
 }
 
 /// Two sites; `owner@a` owns a.example, `viewer@a` views it, `viewer@b` views b.example.
@@ -105,27 +71,12 @@ async fn harness() -> Harness {
 }
 
 impl Harness {
-    async fn send_from(&self, mut req: Request<Body>, ip: [u8; 4]) -> Resp {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into(),
-        }
+    async fn send_from(&self, req: Request<Body>, ip: [u8; 4]) -> Page {
+        self.h.send_text_from(req, ip).await
     }
 
-    async fn get(&self, uri: &str, cookie: Option<&str>) -> Resp {
-        let mut b = Request::get(uri);
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        self.send_from(b.body(Body::empty()).expect("req"), IP)
-            .await
+    async fn get(&self, uri: &str, cookie: Option<&str>) -> Page {
+        send_page(&self.router, Req::get(uri).cookie(cookie)).await
     }
 
     async fn post_from(
@@ -134,20 +85,11 @@ impl Harness {
         cookie: Option<&str>,
         form: &[(&str, &str)],
         ip: [u8; 4],
-    ) -> Resp {
-        let body = serde_urlencoded::to_string(form).expect("form");
-        let mut b = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        self.send_from(b.body(Body::from(body)).expect("req"), ip)
-            .await
+    ) -> Page {
+        send_page(&self.router, Req::post(uri, form).cookie(cookie).from(ip)).await
     }
 
-    async fn post(&self, uri: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Resp {
+    async fn post(&self, uri: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
         self.post_from(uri, cookie, form, IP).await
     }
 
@@ -162,7 +104,7 @@ impl Harness {
         (cookie, token)
     }
 
-    async fn try_login_from(&self, email: &str, password: &str, ip: [u8; 4]) -> Resp {
+    async fn try_login_from(&self, email: &str, password: &str, ip: [u8; 4]) -> Page {
         let (pre, token) = self.pre("/login").await;
         self.post_from(
             "/login",
@@ -375,18 +317,12 @@ async fn login_logout() {
 /// A harness with `options` and one account (`p@x.test`), the login form's pre-session
 /// cookie and a filled-in login body.
 async fn login_harness(options: ServerOptions) -> (Harness, String, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events, meta, servers) = common::stores(dir.path()).await;
-    meta.create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
+    let h: Harness = common::bare_harness_with(&options).await.into();
+    h.state
+        .meta
+        .create_user("p@x.test", &hash_password(PASSWORD).unwrap(), None)
         .await
         .unwrap();
-    let state = AppState::new(events, meta, &options).await.expect("state");
-    let h = Harness {
-        router: app(state.clone()),
-        state,
-        _dir: dir,
-        _servers: servers,
-    };
     let (pre, token) = h.pre("/login").await;
     let body = serde_urlencoded::to_string([
         ("csrf", token.as_str()),

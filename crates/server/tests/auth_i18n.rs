@@ -2,61 +2,25 @@
 //! error pages, the navigation shell) in English and French: `?lang=`, then the user's
 //! setting, then `Accept-Language` — the dashboard's way of choosing.
 
-use std::net::SocketAddr;
-
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use lucarne_server::web::auth::{hash_password, Role};
-use lucarne_server::{app, AppState, ServerOptions};
-use tower::ServiceExt;
 
 /// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
 mod common;
+use common::{field, send_page, Page, Req};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Harness {
-    _dir: tempfile::TempDir,
-    _servers: Option<common::Scale>,
     router: Router,
-}
-
-struct Resp {
-    status: StatusCode,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Resp {
-    /// `name=value` of the Set-Cookie header for `name`.
-    fn cookie(&self, name: &str) -> String {
-        let set = self
-            .set_cookies
-            .iter()
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} cookie"));
-        set.split(';').next().expect("cookie").to_string()
-    }
-}
-
-fn field(html: &str, name: &str) -> String {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = html.find(&needle).expect("field") + needle.len();
-    let end = html[start..].find('"').expect("end of field");
-    html[start..start + end].to_string()
+    _h: common::Harness,
 }
 
 /// One site, `a.example`, owned by `owner@a.test` (no locale set).
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events, meta, servers) = common::stores(dir.path()).await;
-    let state = AppState::new(events, meta, &ServerOptions::default())
-        .await
-        .expect("state");
-    let m = &state.meta;
+    let h = common::bare_harness().await;
+    let m = &h.state.meta;
     let site = m.add_site("a.example", "UTC").await.expect("site");
     let hash = hash_password(PASSWORD).expect("hash");
     let u = m
@@ -67,9 +31,8 @@ async fn harness() -> Harness {
         .await
         .expect("member");
     Harness {
-        router: app(state),
-        _dir: dir,
-        _servers: servers,
+        router: h.router.clone(),
+        _h: h,
     }
 }
 
@@ -81,41 +44,20 @@ impl Harness {
         cookie: Option<&str>,
         accept_language: Option<&str>,
         form: Option<&[(&str, &str)]>,
-    ) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri);
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        if let Some(l) = accept_language {
-            b = b.header(header::ACCEPT_LANGUAGE, l);
-        }
-        let body = match form {
-            Some(f) => {
-                b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(f).expect("form"))
-            }
-            None => Body::empty(),
+    ) -> Page {
+        let lang = accept_language.map(|l| [("accept-language", l)]);
+        let req = Req {
+            method,
+            uri,
+            cookie,
+            headers: lang.as_ref().map_or(&[][..], |h| &h[..]),
+            form,
+            ip: [203, 0, 113, 7],
         };
-        let mut req = b.body(body).expect("request");
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let set_cookies = resp
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_string))
-            .collect();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Resp {
-            status,
-            set_cookies,
-            body: String::from_utf8_lossy(&bytes).into(),
-        }
+        send_page(&self.router, req).await
     }
 
-    async fn get(&self, uri: &str, cookie: Option<&str>, accept: Option<&str>) -> Resp {
+    async fn get(&self, uri: &str, cookie: Option<&str>, accept: Option<&str>) -> Page {
         self.send(Method::GET, uri, cookie, accept, None).await
     }
 
@@ -123,7 +65,7 @@ impl Harness {
     async fn login(&self) -> (String, String) {
         let page = self.get("/login", None, None).await;
         let pre = page.cookie("lucarne_pre");
-        let token = field(&page.body, "csrf");
+        let token = field(&page.body, "csrf").expect("csrf field");
         let r = self
             .send(
                 Method::POST,
@@ -141,7 +83,7 @@ impl Harness {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let cookie = r.cookie("lucarne_session");
         let sites = self.get("/sites", Some(&cookie), None).await;
-        let csrf = field(&sites.body, "csrf");
+        let csrf = field(&sites.body, "csrf").expect("csrf field");
         (cookie, csrf)
     }
 }
@@ -198,7 +140,7 @@ async fn login_page_follows_the_lang_parameter() {
 
     // A failed login answers in the language the form was shown in.
     let pre = fr.cookie("lucarne_pre");
-    let token = field(&fr.body, "csrf");
+    let token = field(&fr.body, "csrf").expect("csrf field");
     let wrong = h
         .send(
             Method::POST,

@@ -7,18 +7,10 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
-use lucarne_store::meta::Role;
 use serde_json::{json, Value};
 
-const OWNER: &str = "00000000000000000000000000000000000000000000000000000000000000a1";
-const VIEWER: &str = "00000000000000000000000000000000000000000000000000000000000000b2";
-const STRANGER: &str = "00000000000000000000000000000000000000000000000000000000000000c3";
-const OWNER_CSRF: &str = "owner-csrf-token";
-const VIEWER_CSRF: &str = "viewer-csrf-token";
-const STRANGER_CSRF: &str = "stranger-csrf-token";
 const PAGE: &str = "/sites/example.com/conversions";
 const ANDROID_CHROME: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36";
 
@@ -42,71 +34,12 @@ struct S {
     site_id: u32,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-fn cookie(session: &str) -> String {
-    format!("lucarne_session={session}")
-}
-
 /// example.com with an owner and a viewer, other.example whose owner has no role on
 /// example.com; the visits, purchases and survey answers of today.
 async fn setup() -> S {
     let h = harness().await;
-    let m = &h.state.meta;
-    let site = m
-        .site_by_domain("example.com")
-        .await
-        .expect("meta")
-        .expect("site");
-    let other = m.add_site("other.example", "UTC").await.expect("other");
-    for (email, site_id, role, session, csrf) in [
-        ("owner@example.com", site.id, Role::Owner, OWNER, OWNER_CSRF),
-        (
-            "viewer@example.com",
-            site.id,
-            Role::Viewer,
-            VIEWER,
-            VIEWER_CSRF,
-        ),
-        (
-            "stranger@example.com",
-            other.id,
-            Role::Owner,
-            STRANGER,
-            STRANGER_CSRF,
-        ),
-    ] {
-        let user = m
-            .create_user(email, "not-a-real-hash", None)
-            .await
-            .expect("user");
-        m.set_member(site_id, user.id, role).await.expect("member");
-        m.create_web_session(
-            &blake3::hash(session.as_bytes()).to_hex(),
-            user.id,
-            csrf,
-            chrono::Utc::now() + chrono::Duration::days(1),
-        )
-        .await
-        .expect("session");
-    }
-    let s = S {
-        h,
-        site_id: site.id,
-    };
+    let site_id = h.add_roles().await;
+    let s = S { h, site_id };
 
     // Arrivals.
     for ip in PRIVATE {
@@ -168,58 +101,21 @@ impl S {
         assert_eq!(st, StatusCode::ACCEPTED, "{body}: {v}");
     }
 
-    async fn send(&self, req: Request<Body>) -> Resp {
-        let (status, v, headers) = self.h.send(req).await;
-        let body = match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, uri: &str, session: Option<&str>) -> Resp {
-        let mut b = Request::get(uri).header(header::HOST, "stats.test");
-        if let Some(s) = session {
-            b = b.header(header::COOKIE, cookie(s));
-        }
-        self.send(b.body(Body::empty()).expect("req")).await
-    }
-
-    async fn page(&self, uri: &str, session: &str) -> String {
-        let r = self.get(uri, Some(session)).await;
-        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
-        r.body
-    }
-
-    async fn post(&self, uri: &str, session: Option<&str>, form: &[(&str, &str)]) -> Resp {
-        let mut b = Request::post(uri)
-            .header(header::HOST, "stats.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(s) = session {
-            b = b.header(header::COOKIE, cookie(s));
-        }
-        let body = serde_urlencoded::to_string(form).expect("form");
-        self.send(b.body(Body::from(body)).expect("req")).await
-    }
-
     /// Add a goal through the dashboard's form, as the owner.
-    async fn add_goal(&self, kind: &str, value: &str, name: &str) -> Resp {
-        self.post(
-            PAGE,
-            Some(OWNER),
-            &[
-                ("csrf", OWNER_CSRF),
-                ("action", "add"),
-                ("kind", kind),
-                ("value", value),
-                ("name", name),
-            ],
-        )
-        .await
+    async fn add_goal(&self, kind: &str, value: &str, name: &str) -> Page {
+        self.h
+            .page_post(
+                PAGE,
+                Some(OWNER),
+                &[
+                    ("csrf", OWNER_CSRF),
+                    ("action", "add"),
+                    ("kind", kind),
+                    ("value", value),
+                    ("name", name),
+                ],
+            )
+            .await
     }
 
     async fn goals(&self) -> Vec<(i64, String, String)> {
@@ -325,7 +221,7 @@ fn shown(html: &str, key: &str) -> String {
 async fn goals_breakdown_and_uplift_match_the_api() {
     let s = setup().await;
     let (purchase, thanks) = s.with_goals().await;
-    let html = s.page(&format!("{PAGE}?period=day"), OWNER).await;
+    let html = s.h.page_ok(&format!("{PAGE}?period=day"), OWNER).await;
     let api = s
         .api("/api/v1/stats/conversions?site_id=example.com&period=day")
         .await;
@@ -448,8 +344,8 @@ async fn goals_breakdown_and_uplift_match_the_api() {
     }
 
     // Another goal, by channel: the thank-you page's one WhatsApp visit.
-    let html = s
-        .page(
+    let html =
+        s.h.page_ok(
             &format!("{PAGE}?period=day&goal={thanks}&by=visit:channel"),
             OWNER,
         )
@@ -473,14 +369,18 @@ async fn goals_breakdown_and_uplift_match_the_api() {
         "share",
         "cascade",
     ] {
-        let r = s
-            .get(&format!("{PAGE}?period=day&by={by}"), Some(OWNER))
-            .await;
+        let r =
+            s.h.page_get(&format!("{PAGE}?period=day&by={by}"), Some(OWNER))
+                .await;
         assert_eq!(r.status, StatusCode::OK, "{by}: {}", r.body);
     }
-    let r = s.get(&format!("{PAGE}?by=visit:nope"), Some(OWNER)).await;
+    let r =
+        s.h.page_get(&format!("{PAGE}?by=visit:nope"), Some(OWNER))
+            .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = s.get(&format!("{PAGE}?goal=999999"), Some(OWNER)).await;
+    let r =
+        s.h.page_get(&format!("{PAGE}?goal=999999"), Some(OWNER))
+            .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.body.contains("There is no such goal on this site."),
@@ -492,20 +392,22 @@ async fn goals_breakdown_and_uplift_match_the_api() {
     assert!(!html.contains("style="));
     assert!(!html.contains("<script>"));
     assert!(html.contains("aria-current=\"page\">Conversions</a>"));
-    let sharing = s.page("/sites/example.com/shares?period=day", OWNER).await;
+    let sharing =
+        s.h.page_ok("/sites/example.com/shares?period=day", OWNER)
+            .await;
     assert!(sharing.contains("href=\"/sites/example.com/conversions?period=day\">Conversions</a>"));
-    let overview = s.page("/sites/example.com", OWNER).await;
+    let overview = s.h.page_ok("/sites/example.com", OWNER).await;
     assert!(overview.contains("href=\"/sites/example.com/conversions\">Conversions</a>"));
-    let links = s.page("/sites/example.com/links", OWNER).await;
+    let links = s.h.page_ok("/sites/example.com/links", OWNER).await;
     assert!(links.contains("href=\"/sites/example.com/conversions\">Conversions</a>"));
-    let settings = s.page("/sites/example.com/settings", OWNER).await;
+    let settings = s.h.page_ok("/sites/example.com/settings", OWNER).await;
     assert!(settings.contains("href=\"/sites/example.com/conversions\">Conversions</a>"));
 }
 
 #[tokio::test]
 async fn survey_matrix_and_estimate_match_the_api() {
     let s = setup().await;
-    let html = s.page(&format!("{PAGE}?period=day"), OWNER).await;
+    let html = s.h.page_ok(&format!("{PAGE}?period=day"), OWNER).await;
     let api = s
         .api("/api/v1/stats/surveys?site_id=example.com&period=day")
         .await;
@@ -610,7 +512,7 @@ async fn survey_matrix_and_estimate_match_the_api() {
 async fn goal_forms_validate_and_delete() {
     let s = setup().await;
     let (purchase, thanks) = s.with_goals().await;
-    let html = s.page(&format!("{PAGE}?added=1"), OWNER).await;
+    let html = s.h.page_ok(&format!("{PAGE}?added=1"), OWNER).await;
     assert!(html.contains("<p class=\"flash\" role=\"status\">Goal added.</p>"));
     assert!(html.contains("<label>Kind<select name=\"kind\">"));
     assert!(html.contains("name=\"csrf\" value=\"owner-csrf-token\""));
@@ -642,8 +544,8 @@ async fn goal_forms_validate_and_delete() {
     }
     assert_eq!(s.goals().await.len(), 2);
     // In French too.
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{PAGE}?lang=fr"),
             Some(OWNER),
             &[
@@ -658,8 +560,8 @@ async fn goal_forms_validate_and_delete() {
     assert!(r.body.contains("Le type d’un objectif est"), "{}", r.body);
     // CSRF: a missing or wrong token is refused.
     for bad in ["", "nope"] {
-        let r = s
-            .post(
+        let r =
+            s.h.page_post(
                 PAGE,
                 Some(OWNER),
                 &[
@@ -676,8 +578,8 @@ async fn goal_forms_validate_and_delete() {
 
     // Delete: back to the page without the goal; an unknown id is a 404.
     let id = thanks.to_string();
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{PAGE}?period=day&goal={thanks}&lang=fr"),
             Some(OWNER),
             &[("csrf", OWNER_CSRF), ("action", "delete"), ("id", &id)],
@@ -688,19 +590,19 @@ async fn goal_forms_validate_and_delete() {
     let goals = s.goals().await;
     assert_eq!(goals.len(), 1);
     assert_eq!(goals[0].0, purchase);
-    let html = s.page(r.location(), OWNER).await;
+    let html = s.h.page_ok(r.location(), OWNER).await;
     assert!(html.contains("Objectif supprimé."));
     assert!(!html.contains(&format!("id=\"goal-{thanks}\"")));
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             PAGE,
             Some(OWNER),
             &[("csrf", OWNER_CSRF), ("action", "delete"), ("id", &id)],
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             PAGE,
             Some(OWNER),
             &[("csrf", OWNER_CSRF), ("action", "rename")],
@@ -711,15 +613,15 @@ async fn goal_forms_validate_and_delete() {
 
     // Without goals: the page says how to add one.
     let p = purchase.to_string();
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             PAGE,
             Some(OWNER),
             &[("csrf", OWNER_CSRF), ("action", "delete"), ("id", &p)],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let html = s.page(PAGE, OWNER).await;
+    let html = s.h.page_ok(PAGE, OWNER).await;
     assert!(html.contains("No goal yet."));
     assert!(!html.contains("id=\"uplift\""));
 }
@@ -730,7 +632,7 @@ async fn viewers_read_only_and_access_as_for_sharing() {
     let (purchase, _) = s.with_goals().await;
 
     // A viewer sees the numbers and the goal list, no form that changes anything.
-    let html = s.page(&format!("{PAGE}?period=day"), VIEWER).await;
+    let html = s.h.page_ok(&format!("{PAGE}?period=day"), VIEWER).await;
     assert_eq!(
         col(row(&html, &format!("id=\"goal-{purchase}\"")), "converting"),
         "3"
@@ -742,8 +644,8 @@ async fn viewers_read_only_and_access_as_for_sharing() {
     assert!(row(&html, "<tr data-goal=").contains("<code>purchase</code>"));
     assert!(!html.contains(">Settings<"), "no owner tabs");
     // … and cannot post one.
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             PAGE,
             Some(VIEWER),
             &[
@@ -756,8 +658,8 @@ async fn viewers_read_only_and_access_as_for_sharing() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let id = purchase.to_string();
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             PAGE,
             Some(VIEWER),
             &[("csrf", VIEWER_CSRF), ("action", "delete"), ("id", &id)],
@@ -768,8 +670,8 @@ async fn viewers_read_only_and_access_as_for_sharing() {
 
     // Anonymous and a user of another site: the Sharing tab's answers.
     for (who, session) in [("anonymous", None), ("stranger", Some(STRANGER))] {
-        let sharing = s.get("/sites/example.com/shares", session).await;
-        let conv = s.get(PAGE, session).await;
+        let sharing = s.h.page_get("/sites/example.com/shares", session).await;
+        let conv = s.h.page_get(PAGE, session).await;
         assert_eq!(conv.status, sharing.status, "{who}");
         assert_ne!(conv.status, StatusCode::OK, "{who}");
         assert_eq!(
@@ -778,8 +680,8 @@ async fn viewers_read_only_and_access_as_for_sharing() {
             "{who}"
         );
         assert!(!conv.body.contains("purchase"), "{who} sees nothing");
-        let post = s
-            .post(
+        let post =
+            s.h.page_post(
                 PAGE,
                 session,
                 &[
@@ -793,10 +695,10 @@ async fn viewers_read_only_and_access_as_for_sharing() {
         assert_eq!(post.status, conv.status, "{who} POST");
         assert!(!post.body.contains("example.com"), "{who} POST leaks");
     }
-    let anon = s.get(PAGE, None).await;
+    let anon = s.h.page_get(PAGE, None).await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert!(anon.location().starts_with("/login?next="));
-    let stranger = s.get(PAGE, Some(STRANGER)).await;
+    let stranger = s.h.page_get(PAGE, Some(STRANGER)).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
     assert_eq!(s.goals().await.len(), 2);
 
@@ -807,9 +709,9 @@ async fn viewers_read_only_and_access_as_for_sharing() {
             .create_shared_link(s.site_id, "press")
             .await
             .expect("link");
-    let r = s
-        .get(&format!("/share/{link}/conversions?period=day"), None)
-        .await;
+    let r =
+        s.h.page_get(&format!("/share/{link}/conversions?period=day"), None)
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         col(row(&r.body, &format!("id=\"goal-{purchase}\"")), "rate"),
@@ -821,20 +723,25 @@ async fn viewers_read_only_and_access_as_for_sharing() {
     assert!(r
         .body
         .contains(&format!("href=\"/share/{link}/shares?period=day\"")));
-    let shares = s.get(&format!("/share/{link}/shares"), None).await;
+    let shares = s.h.page_get(&format!("/share/{link}/shares"), None).await;
     assert!(shares.body.contains(&format!(
         "href=\"/share/{link}/conversions\">Conversions</a>"
     )));
-    let r = s.get("/share/nope/conversions", None).await;
+    let r = s.h.page_get("/share/nope/conversions", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.status, s.get("/share/nope/shares", None).await.status);
+    assert_eq!(
+        r.status,
+        s.h.page_get("/share/nope/shares", None).await.status
+    );
 }
 
 #[tokio::test]
 async fn french_page() {
     let s = setup().await;
     let (purchase, _) = s.with_goals().await;
-    let fr = s.page(&format!("{PAGE}?period=day&lang=fr"), OWNER).await;
+    let fr =
+        s.h.page_ok(&format!("{PAGE}?period=day&lang=fr"), OWNER)
+            .await;
     assert!(fr.contains("<html lang=\"fr\""));
     for label in [
         "Objectifs et conversions",

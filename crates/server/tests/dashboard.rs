@@ -2,64 +2,48 @@
 //! filters, locales, CSV exports (formula neutralisation), escaping, shared links and
 //! access.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use lucarne_server::{app, AppState, ServerOptions};
+use axum::http::StatusCode;
+use lucarne_server::AppState;
 use lucarne_store::meta::Role;
-use tower::ServiceExt;
 
 /// The stores (embedded, or ClickHouse + PostgreSQL with `LUCARNE_TEST_BACKEND=scale`).
 mod common;
+use common::{add_member_session, send_page, Req, CHROME};
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const SESSION: &str = "0123456789abcdef0123456789abcdef";
 
 struct H {
-    _dir: tempfile::TempDir,
-    _servers: Option<common::Scale>,
+    h: common::Harness,
     state: Arc<AppState>,
-    router: Router,
     key: String,
     cookie: String,
 }
 
 async fn harness() -> H {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events, meta, servers) = common::stores(dir.path()).await;
-    let site = meta.add_site("example.com", "UTC").await.expect("site");
-    meta.add_site("other.org", "UTC").await.expect("site");
-    let key = meta.create_api_key("test").await.expect("key");
-    let user = meta
-        .create_user("owner@example.com", "not-a-real-hash", None)
+    let h = common::harness().await;
+    let m = &h.state.meta;
+    let site = m
+        .site_by_domain("example.com")
         .await
-        .expect("user");
-    meta.set_member(site.id, user.id, Role::Owner)
-        .await
-        .expect("member");
-    let token = "0123456789abcdef0123456789abcdef";
-    meta.create_web_session(
-        &blake3::hash(token.as_bytes()).to_hex(),
-        user.id,
+        .expect("meta")
+        .expect("site");
+    m.add_site("other.org", "UTC").await.expect("site");
+    add_member_session(
+        m,
+        "owner@example.com",
+        site.id,
+        Role::Owner,
+        SESSION,
         "csrf-token",
-        chrono::Utc::now() + chrono::Duration::days(1),
     )
-    .await
-    .expect("session");
-    let state = AppState::new(events, meta, &ServerOptions::default())
-        .await
-        .expect("state");
+    .await;
     let h = H {
-        router: app(state.clone()),
-        state,
-        _dir: dir,
-        _servers: servers,
-        key,
-        cookie: format!("lucarne_session={token}"),
+        state: h.state.clone(),
+        key: h.key.clone(),
+        h,
+        cookie: format!("lucarne_session={SESSION}"),
     };
     // 8 visitors: 1 from WhatsApp, 1 estimated dark (deep link, no referrer), 6 others.
     h.event(
@@ -93,15 +77,8 @@ impl H {
         let body =
             serde_json::json!({"n": "pageview", "u": url, "d": "example.com", "r": referrer})
                 .to_string();
-        let mut req = Request::post("/api/event")
-            .header("content-type", "text/plain")
-            .header("user-agent", CHROME)
-            .body(Body::from(body))
-            .expect("request");
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, ip], 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        assert_eq!(resp.status(), StatusCode::ACCEPTED, "{url}");
+        let (st, v) = self.h.event_from(&body, CHROME, [203, 0, 113, ip]).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{url}: {v}");
     }
 
     async fn get_with(
@@ -109,22 +86,8 @@ impl H {
         uri: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, String, axum::http::HeaderMap) {
-        let mut b = Request::get(uri);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let mut req = b.body(Body::empty()).expect("request");
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (
-            status,
-            String::from_utf8_lossy(&bytes).into_owned(),
-            headers,
-        )
+        let r = send_page(&self.h.router, Req::get(uri).headers(headers)).await;
+        (r.status, r.body, r.headers)
     }
 
     async fn page(&self, uri: &str) -> String {

@@ -10,17 +10,11 @@ mod common;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use common::*;
-use lucarne_store::meta::{Link, Role};
+use lucarne_store::meta::Link;
 use serde_json::Value;
 
-const OWNER: &str = "00000000000000000000000000000000000000000000000000000000000000aa";
-const VIEWER: &str = "00000000000000000000000000000000000000000000000000000000000000bb";
-const STRANGER: &str = "00000000000000000000000000000000000000000000000000000000000000cc";
-const OWNER_CSRF: &str = "owner-csrf-token";
-const VIEWER_CSRF: &str = "viewer-csrf-token";
-const STRANGER_CSRF: &str = "stranger-csrf-token";
 const WHATSAPP_PREVIEW: &str = "WhatsApp/2.23.20.0 A";
 const LIST: &str = "/sites/example.com/links";
 
@@ -29,120 +23,24 @@ struct S {
     site_id: u32,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
 /// example.com with an owner and a viewer (logged in), and other.example whose viewer
 /// has no role on example.com.
 async fn setup() -> S {
     let h = harness().await;
-    let m = &h.state.meta;
-    let site = m
-        .site_by_domain("example.com")
-        .await
-        .expect("meta")
-        .expect("site");
-    let other = m.add_site("other.example", "UTC").await.expect("other");
-    for (email, site_id, role, session, csrf) in [
-        ("owner@example.com", site.id, Role::Owner, OWNER, OWNER_CSRF),
-        (
-            "viewer@example.com",
-            site.id,
-            Role::Viewer,
-            VIEWER,
-            VIEWER_CSRF,
-        ),
-        (
-            "stranger@example.com",
-            other.id,
-            Role::Owner,
-            STRANGER,
-            STRANGER_CSRF,
-        ),
-    ] {
-        let user = m
-            .create_user(email, "not-a-real-hash", None)
-            .await
-            .expect("user");
-        m.set_member(site_id, user.id, role).await.expect("member");
-        m.create_web_session(
-            &blake3::hash(session.as_bytes()).to_hex(),
-            user.id,
-            csrf,
-            chrono::Utc::now() + chrono::Duration::days(1),
-        )
-        .await
-        .expect("session");
-    }
-    S {
-        h,
-        site_id: site.id,
-    }
-}
-
-fn cookie(session: &str) -> String {
-    format!("lucarne_session={session}")
+    let site_id = h.add_roles().await;
+    S { h, site_id }
 }
 
 impl S {
-    async fn send(&self, req: Request<Body>) -> Resp {
-        let (status, v, headers) = self.h.send(req).await;
-        let body = match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, uri: &str, session: Option<&str>) -> Resp {
-        self.get_with(uri, session, &[]).await
-    }
-
-    async fn get_with(&self, uri: &str, session: Option<&str>, extra: &[(&str, &str)]) -> Resp {
-        let mut b = Request::get(uri)
-            .header(header::HOST, "stats.test")
-            .header(header::USER_AGENT, CHROME);
-        if let Some(s) = session {
-            b = b.header(header::COOKIE, cookie(s));
-        }
-        for (k, v) in extra {
-            b = b.header(*k, *v);
-        }
-        self.send(b.body(Body::empty()).expect("req")).await
-    }
-
-    async fn post(&self, uri: &str, session: Option<&str>, form: &[(&str, &str)]) -> Resp {
-        let mut b = Request::post(uri)
-            .header(header::HOST, "stats.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(s) = session {
-            b = b.header(header::COOKIE, cookie(s));
-        }
-        let body = serde_urlencoded::to_string(form).expect("form");
-        self.send(b.body(Body::from(body)).expect("req")).await
+    async fn send(&self, req: Request<Body>) -> Page {
+        self.h.send_text(req).await
     }
 
     /// The owner's create form, with its CSRF token.
-    async fn create(&self, fields: &[(&str, &str)]) -> Resp {
+    async fn create(&self, fields: &[(&str, &str)]) -> Page {
         let mut form = vec![("csrf", OWNER_CSRF), ("action", "create")];
         form.extend_from_slice(fields);
-        self.post(LIST, Some(OWNER), &form).await
+        self.h.page_post(LIST, Some(OWNER), &form).await
     }
 
     async fn links(&self) -> Vec<Link> {
@@ -158,7 +56,7 @@ impl S {
     }
 
     /// A request to a short link, as a person (or an app) would make it.
-    async fn follow(&self, uri: &str, ua: &str) -> Resp {
+    async fn follow(&self, uri: &str, ua: &str) -> Page {
         let req = Request::get(uri)
             .header(header::HOST, "stats.test")
             .header(header::USER_AGENT, ua)
@@ -179,13 +77,7 @@ impl S {
 
 /// `data-value` of the element with `id="…"`.
 fn stat(html: &str, id: &str) -> u64 {
-    let needle = format!("id=\"{id}\" data-value=\"");
-    let start = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {id} in the page"))
-        + needle.len();
-    let end = html[start..].find('"').expect("end of value");
-    html[start..start + end].parse().expect("a number")
+    data_value(html, id).parse().expect("a number")
 }
 
 #[tokio::test]
@@ -207,11 +99,11 @@ async fn owner_creates_a_link_through_the_form_and_it_redirects() {
         if let Some(t) = bad {
             form.push(("csrf", t));
         }
-        let r = s.post(LIST, Some(OWNER), &form).await;
+        let r = s.h.page_post(LIST, Some(OWNER), &form).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "csrf {bad:?}");
     }
     // Not logged in: to the login page.
-    let r = s.post(LIST, None, &fields).await;
+    let r = s.h.page_post(LIST, None, &fields).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.location().starts_with("/login"));
     assert!(s.links().await.is_empty());
@@ -242,7 +134,7 @@ async fn owner_creates_a_link_through_the_form_and_it_redirects() {
     );
 
     // The list shows it, highlighted, with its short URL and a copy button.
-    let page = s.get(&r_location_of_create(l.id), Some(OWNER)).await;
+    let page = s.h.page_get(&r_location_of_create(l.id), Some(OWNER)).await;
     assert_eq!(page.status, StatusCode::OK);
     let b = &page.body;
     assert!(b.contains(&format!("id=\"link-{}\"", l.id)), "{b}");
@@ -265,14 +157,16 @@ async fn owner_creates_a_link_through_the_form_and_it_redirects() {
         "/sites/example.com/shares",
         "/sites/example.com/settings",
     ] {
-        let r = s.get(page, Some(OWNER)).await;
+        let r = s.h.page_get(page, Some(OWNER)).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
         assert!(
             r.body.contains("href=\"/sites/example.com/links\""),
             "{page} has the Links tab"
         );
     }
-    let fr = s.get("/sites/example.com?lang=fr", Some(OWNER)).await;
+    let fr =
+        s.h.page_get("/sites/example.com?lang=fr", Some(OWNER))
+            .await;
     assert!(fr.body.contains(">Liens</a>"));
 }
 
@@ -284,8 +178,8 @@ fn r_location_of_create(id: i64) -> String {
 async fn invalid_input_shows_a_localized_problem_and_creates_nothing() {
     let s = setup().await;
     // French through ?lang=, the browser's language, or English.
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{LIST}?lang=fr"),
             Some(OWNER),
             &[
@@ -354,7 +248,7 @@ async fn invalid_input_shows_a_localized_problem_and_creates_nothing() {
     ] {
         let mut form = vec![("csrf", OWNER_CSRF), ("action", "create")];
         form.extend_from_slice(&fields);
-        let r = s.post(LIST, Some(OWNER), &form).await;
+        let r = s.h.page_post(LIST, Some(OWNER), &form).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{fields:?}");
         assert!(r.body.contains(en), "{fields:?}: {}", r.body);
         let req = Request::post(LIST)
@@ -406,7 +300,7 @@ async fn invalid_input_shows_a_localized_problem_and_creates_nothing() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let id = s.link("esc").await.id;
     for page in [LIST.to_string(), format!("{LIST}/{id}")] {
-        let r = s.get(&page, Some(OWNER)).await;
+        let r = s.h.page_get(&page, Some(OWNER)).await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(!r.body.contains("<img src=x"), "{page}");
         assert!(
@@ -419,8 +313,8 @@ async fn invalid_input_shows_a_localized_problem_and_creates_nothing() {
 #[tokio::test]
 async fn the_campaign_form_makes_one_link_per_ticked_channel() {
     let s = setup().await;
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             LIST,
             Some(OWNER),
             &[
@@ -463,7 +357,7 @@ async fn the_campaign_form_makes_one_link_per_ticked_channel() {
             want("launch-whatsapp", "whatsapp", "messaging"),
         ]
     );
-    let page = s.get(r.location(), Some(OWNER)).await;
+    let page = s.h.page_get(r.location(), Some(OWNER)).await;
     assert!(page.body.contains("5 links created."), "{}", page.body);
     assert_eq!(page.body.matches("<tr id=\"link-").count(), 5);
     assert_eq!(page.body.matches("class=\"new\"").count(), 5);
@@ -505,7 +399,9 @@ async fn the_campaign_form_makes_one_link_per_ticked_channel() {
     ] {
         let mut form = vec![("csrf", OWNER_CSRF), ("action", "campaign")];
         form.extend_from_slice(&fields);
-        let r = s.post(&format!("{LIST}?lang=fr"), Some(OWNER), &form).await;
+        let r =
+            s.h.page_post(&format!("{LIST}?lang=fr"), Some(OWNER), &form)
+                .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{fields:?}");
         assert!(r.body.contains(text), "{fields:?}: {}", r.body);
     }
@@ -525,23 +421,27 @@ async fn disable_enable_edit_and_delete_take_effect_at_once() {
         vec![("csrf", OWNER_CSRF), ("action", action), ("from", from)]
     };
 
-    let r = s.post(&at, Some(OWNER), &act("disable", "list")).await;
+    let r =
+        s.h.page_post(&at, Some(OWNER), &act("disable", "list"))
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), LIST);
     let r = s.follow("/l/ab", CHROME).await;
     assert_eq!(r.status, StatusCode::GONE, "a disabled link answers 410");
-    let list = s.get(LIST, Some(OWNER)).await;
+    let list = s.h.page_get(LIST, Some(OWNER)).await;
     assert!(list.body.contains("data-status=\"disabled\""));
     assert!(list.body.contains("name=\"action\" value=\"enable\""));
 
-    let r = s.post(&at, Some(OWNER), &act("enable", "report")).await;
+    let r =
+        s.h.page_post(&at, Some(OWNER), &act("enable", "report"))
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), at);
     assert_eq!(s.follow("/l/ab", CHROME).await.status, StatusCode::FOUND);
 
     // Edit: a new target, campaign and click limit; the last day is kept as shown.
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{at}?lang=fr"),
             Some(OWNER),
             &[
@@ -581,13 +481,13 @@ async fn disable_enable_edit_and_delete_take_effect_at_once() {
     assert!(r.location().starts_with(
         "https://example.com/b?utm_source=sms&utm_medium=sms&utm_campaign=autumn#lc="
     ));
-    let page = s.get(r_saved(&at).as_str(), Some(OWNER)).await;
+    let page = s.h.page_get(r_saved(&at).as_str(), Some(OWNER)).await;
     assert!(page.body.contains("Lien enregistré."), "{}", page.body);
     assert!(page.body.contains("value=\"2099-12-31\""));
 
     // A bad edit: the problem in the form, the link unchanged.
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{at}?lang=fr"),
             Some(OWNER),
             &[
@@ -605,7 +505,9 @@ async fn disable_enable_edit_and_delete_take_effect_at_once() {
     assert_eq!(s.link("ab").await.target, "https://example.com/b");
 
     // Delete: gone from the list and the redirect.
-    let r = s.post(&at, Some(OWNER), &act("delete", "report")).await;
+    let r =
+        s.h.page_post(&at, Some(OWNER), &act("delete", "report"))
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), format!("{LIST}?deleted=1"));
     assert!(s.links().await.is_empty());
@@ -613,8 +515,13 @@ async fn disable_enable_edit_and_delete_take_effect_at_once() {
         s.follow("/l/ab", CHROME).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(s.get(&at, Some(OWNER)).await.status, StatusCode::NOT_FOUND);
-    let list = s.get(&format!("{LIST}?deleted=1"), Some(OWNER)).await;
+    assert_eq!(
+        s.h.page_get(&at, Some(OWNER)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let list =
+        s.h.page_get(&format!("{LIST}?deleted=1"), Some(OWNER))
+            .await;
     assert!(list.body.contains("Link deleted."));
 }
 
@@ -635,10 +542,12 @@ async fn an_unchanged_edit_keeps_an_exact_expiry() {
         .expect("req");
     assert_eq!(s.send(req).await.status, StatusCode::CREATED);
     let before = s.link("exact").await;
-    let page = s.get(&format!("{LIST}/{}", before.id), Some(OWNER)).await;
+    let page =
+        s.h.page_get(&format!("{LIST}/{}", before.id), Some(OWNER))
+            .await;
     assert!(page.body.contains("name=\"expires\" value=\"2090-06-15\""));
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{LIST}/{}", before.id),
             Some(OWNER),
             &[
@@ -705,7 +614,9 @@ async fn the_report_page_shows_the_api_numbers() {
     }
     assert_eq!(api["clicks"], 2, "{api}");
 
-    let page = s.get(&format!("{LIST}/{id}?period=day"), Some(OWNER)).await;
+    let page =
+        s.h.page_get(&format!("{LIST}/{id}?period=day"), Some(OWNER))
+            .await;
     assert_eq!(page.status, StatusCode::OK);
     let b = &page.body;
     for key in [
@@ -747,24 +658,26 @@ async fn the_report_page_shows_the_api_numbers() {
     assert!(!b.contains("style="));
 
     // In French; another period, and a custom range.
-    let fr = s
-        .get(&format!("{LIST}/{id}?period=day&lang=fr"), Some(OWNER))
-        .await;
+    let fr =
+        s.h.page_get(&format!("{LIST}/{id}?period=day&lang=fr"), Some(OWNER))
+            .await;
     assert!(fr.body.contains("Collé dans WhatsApp"), "{}", fr.body);
     assert!(fr.body.contains("Personnes distinctes"));
-    let week = s.get(&format!("{LIST}/{id}?period=7d"), Some(OWNER)).await;
+    let week =
+        s.h.page_get(&format!("{LIST}/{id}?period=7d"), Some(OWNER))
+            .await;
     assert_eq!(week.status, StatusCode::OK);
     assert_eq!(stat(&week.body, "stat-clicks"), 2);
     assert_eq!(week.body.matches("class=\"pt\" data-date=").count(), 7);
-    let bad = s
-        .get(
+    let bad =
+        s.h.page_get(
             &format!("{LIST}/{id}?period=custom&from=2026-01-01"),
             Some(OWNER),
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     // The list counts clicks and scans so far.
-    let list = s.get(LIST, Some(OWNER)).await;
+    let list = s.h.page_get(LIST, Some(OWNER)).await;
     assert!(
         list.body.contains("<td class=\"num\">3</td>"),
         "{}",
@@ -781,7 +694,7 @@ async fn qr_codes_for_logged_in_users() {
     let svg = format!("{LIST}/{id}/qr.svg");
     let png = format!("{LIST}/{id}/qr.png");
     for who in [OWNER, VIEWER] {
-        let r = s.get(&svg, Some(who)).await;
+        let r = s.h.page_get(&svg, Some(who)).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers[header::CONTENT_TYPE], "image/svg+xml");
         assert!(r.body.starts_with("<svg"), "{}", r.body);
@@ -816,17 +729,17 @@ async fn qr_codes_for_logged_in_users() {
         .body(Body::empty())
         .expect("req");
     let api = s.send(req).await;
-    assert_eq!(api.body, s.get(&svg, Some(OWNER)).await.body);
+    assert_eq!(api.body, s.h.page_get(&svg, Some(OWNER)).await.body);
     // Bad options, strangers, anonymous visitors, unknown links.
     for bad in ["size=5", "size=abc", "margin=99", "ec=Z"] {
-        let r = s.get(&format!("{svg}?{bad}"), Some(OWNER)).await;
+        let r = s.h.page_get(&format!("{svg}?{bad}"), Some(OWNER)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     assert_eq!(
-        s.get(&svg, Some(STRANGER)).await.status,
+        s.h.page_get(&svg, Some(STRANGER)).await.status,
         StatusCode::NOT_FOUND
     );
-    let anon = s.get(&png, None).await;
+    let anon = s.h.page_get(&png, None).await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert!(anon.location().starts_with("/login"));
     for missing in [
@@ -835,7 +748,7 @@ async fn qr_codes_for_logged_in_users() {
         format!("{LIST}/-1/qr.png"),
     ] {
         assert_eq!(
-            s.get(&missing, Some(OWNER)).await.status,
+            s.h.page_get(&missing, Some(OWNER)).await.status,
             StatusCode::NOT_FOUND,
             "{missing}"
         );
@@ -867,13 +780,13 @@ async fn qr_codes_for_logged_in_users() {
         format!("{LIST}/{}/qr.svg", theirs.id),
     ] {
         assert_eq!(
-            s.get(&path, Some(OWNER)).await.status,
+            s.h.page_get(&path, Some(OWNER)).await.status,
             StatusCode::NOT_FOUND,
             "{path}"
         );
     }
-    let r = s
-        .post(
+    let r =
+        s.h.page_post(
             &format!("{LIST}/{}", theirs.id),
             Some(OWNER),
             &[("csrf", OWNER_CSRF), ("action", "delete")],
@@ -892,7 +805,7 @@ async fn viewers_see_links_and_reports_but_cannot_change_them() {
     s.create(&[("url", "https://example.com/v"), ("slug", "seen")])
         .await;
     let id = s.link("seen").await.id;
-    let list = s.get(LIST, Some(VIEWER)).await;
+    let list = s.h.page_get(LIST, Some(VIEWER)).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("data-slug=\"seen\""));
     assert!(list
@@ -902,7 +815,7 @@ async fn viewers_see_links_and_reports_but_cannot_change_them() {
         !list.body.contains("name=\"action\""),
         "no form for a viewer"
     );
-    let report = s.get(&format!("{LIST}/{id}"), Some(VIEWER)).await;
+    let report = s.h.page_get(&format!("{LIST}/{id}"), Some(VIEWER)).await;
     assert_eq!(report.status, StatusCode::OK);
     assert!(report.body.contains("id=\"stat-clicks\""));
     assert!(!report.body.contains("name=\"action\""));
@@ -932,7 +845,7 @@ async fn viewers_see_links_and_reports_but_cannot_change_them() {
     for (path, fields) in &posts {
         let mut form = fields.clone();
         form.push(("csrf", VIEWER_CSRF));
-        let r = s.post(path, Some(VIEWER), &form).await;
+        let r = s.h.page_post(path, Some(VIEWER), &form).await;
         assert_eq!(
             r.status,
             StatusCode::FORBIDDEN,
@@ -940,7 +853,7 @@ async fn viewers_see_links_and_reports_but_cannot_change_them() {
         );
         let mut form = fields.clone();
         form.push(("csrf", STRANGER_CSRF));
-        let r = s.post(path, Some(STRANGER), &form).await;
+        let r = s.h.page_post(path, Some(STRANGER), &form).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "stranger POST {path}");
         assert!(!r.body.contains("example.com/v"));
     }
@@ -950,7 +863,7 @@ async fn viewers_see_links_and_reports_but_cannot_change_them() {
     assert_eq!(links[0].target, "https://example.com/v");
     // A stranger sees nothing of the site.
     for path in [LIST.to_string(), format!("{LIST}/{id}")] {
-        let r = s.get(&path, Some(STRANGER)).await;
+        let r = s.h.page_get(&path, Some(STRANGER)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!r.body.contains("seen"));
     }

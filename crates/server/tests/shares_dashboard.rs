@@ -48,21 +48,15 @@ async fn setup() -> S {
         .await
         .expect("meta")
         .expect("site");
-    let user = m
-        .create_user("owner@example.com", "not-a-real-hash", None)
-        .await
-        .expect("user");
-    m.set_member(site.id, user.id, Role::Owner)
-        .await
-        .expect("member");
-    m.create_web_session(
-        &blake3::hash(SESSION.as_bytes()).to_hex(),
-        user.id,
+    add_member_session(
+        m,
+        "owner@example.com",
+        site.id,
+        Role::Owner,
+        SESSION,
         "csrf",
-        chrono::Utc::now() + chrono::Duration::days(1),
     )
-    .await
-    .expect("session");
+    .await;
 
     let (va, share, vb, vc, vd, ve, vf) = (
         tok(101),
@@ -129,16 +123,12 @@ async fn setup() -> S {
 
 impl S {
     async fn get(&self, uri: &str, cookie: bool) -> (StatusCode, String) {
-        let mut b = Request::get(uri);
-        if cookie {
-            b = b.header(header::COOKIE, &self.cookie);
-        }
-        let (st, v, _) = self.h.send(b.body(Body::empty()).expect("req")).await;
-        let body = match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        (st, body)
+        let r = send_page(
+            &self.h.router,
+            Req::get(uri).cookie(cookie.then_some(self.cookie.as_str())),
+        )
+        .await;
+        (r.status, r.body)
     }
 
     async fn page(&self, uri: &str) -> String {

@@ -2,15 +2,12 @@
 //! driven with `oneshot`.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use lucarne_server::{app, AppState, ServerOptions};
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::meta::MetaStore;
@@ -18,7 +15,10 @@ use lucarne_store::EventStore;
 use lucarne_testkit::clickhouse::ClickHouseServer;
 use lucarne_testkit::postgres::PostgresServer;
 use serde_json::Value;
-use tower::ServiceExt;
+
+pub mod web;
+#[allow(unused_imports)]
+pub use web::*;
 
 pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 pub const IPHONE_SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
@@ -112,13 +112,42 @@ pub async fn reopen(
 }
 
 pub async fn harness() -> Harness {
+    with_stores(|meta| async move {
+        meta.add_site("example.com", "UTC").await.expect("site");
+        let key = meta.create_api_key("test").await.expect("key");
+        (meta, key)
+    })
+    .await
+}
+
+/// A harness with no site and no API key (first run, account tests).
+pub async fn bare_harness() -> Harness {
+    bare_harness_with(&ServerOptions::default()).await
+}
+
+/// [`bare_harness`] with other server options.
+pub async fn bare_harness_with(options: &ServerOptions) -> Harness {
+    with_stores_and(options, |meta| async move { (meta, String::new()) }).await
+}
+
+/// A harness whose metadata store `prepare` fills before the server state starts.
+async fn with_stores<F, Fut>(prepare: F) -> Harness
+where
+    F: FnOnce(MetaStore) -> Fut,
+    Fut: std::future::Future<Output = (MetaStore, String)>,
+{
+    with_stores_and(&ServerOptions::default(), prepare).await
+}
+
+async fn with_stores_and<F, Fut>(options: &ServerOptions, prepare: F) -> Harness
+where
+    F: FnOnce(MetaStore) -> Fut,
+    Fut: std::future::Future<Output = (MetaStore, String)>,
+{
     let dir = tempfile::tempdir().expect("tempdir");
     let (events, meta, servers) = stores(dir.path()).await;
-    meta.add_site("example.com", "UTC").await.expect("site");
-    let key = meta.create_api_key("test").await.expect("key");
-    let state = AppState::new(events, meta, &ServerOptions::default())
-        .await
-        .expect("state");
+    let (meta, key) = prepare(meta).await;
+    let state = AppState::new(events, meta, options).await.expect("state");
     Harness {
         router: app(state.clone()),
         state,
@@ -130,32 +159,21 @@ pub async fn harness() -> Harness {
 
 impl Harness {
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
-        let mut req = req;
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, json, headers)
+        let p = self.send_text(req).await;
+        let json = serde_json::from_str(&p.body).unwrap_or(Value::String(p.body));
+        (p.status, json, p.headers)
     }
 
     pub async fn event_from(&self, body: &str, ua: &str, ip: [u8; 4]) -> (StatusCode, Value) {
-        let mut req = Request::post("/api/event")
+        let req = Request::post("/api/event")
             .header("content-type", "text/plain")
             .header("user-agent", ua)
             .body(Body::from(body.to_string()))
             .expect("request");
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let p = self.send_text_from(req, ip).await;
         (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            p.status,
+            serde_json::from_str(&p.body).unwrap_or(Value::Null),
         )
     }
 
