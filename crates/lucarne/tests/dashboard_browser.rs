@@ -143,32 +143,7 @@ async fn run() {
     s.goto(&format!("{base}/sites/example.test"))
         .await
         .expect("goto");
-    s.wait_js(
-        "document.querySelector('input[name=email]')",
-        PAGE_TIMEOUT,
-        "the login form",
-    )
-    .await;
-    s.find(Locator::Css("input[name=email]"))
-        .await
-        .expect("email")
-        .send_keys(EMAIL)
-        .await
-        .expect("type");
-    s.find(Locator::Css("input[name=password]"))
-        .await
-        .expect("password")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type");
-    s.find(Locator::Css(
-        "form[action='/login'] button[type=submit], form[action='/login'] input[type=submit]",
-    ))
-    .await
-    .expect("submit")
-    .click()
-    .await
-    .expect("click");
+    s.log_in(EMAIL, PASSWORD, PAGE_TIMEOUT).await;
     s.wait_js(
         "document.getElementById('stat-visitors')",
         PAGE_TIMEOUT,

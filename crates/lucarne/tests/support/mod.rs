@@ -547,6 +547,35 @@ impl Session {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// On the login form this session was sent to: waits for it (up to `timeout`),
+    /// types `email` and `password` and submits.
+    pub async fn log_in(&self, email: &str, password: &str, timeout: Duration) {
+        self.wait_js(
+            "document.querySelector('input[name=email]')",
+            timeout,
+            "the login form",
+        )
+        .await;
+        for (field, value) in [("email", email), ("password", password)] {
+            self.client
+                .find(fantoccini::Locator::Css(&format!("input[name={field}]")))
+                .await
+                .unwrap_or_else(|e| panic!("no {field} field: {e}"))
+                .send_keys(value)
+                .await
+                .expect("type");
+        }
+        self.client
+            .find(fantoccini::Locator::Css(
+                "form[action='/login'] button[type=submit], form[action='/login'] input[type=submit]",
+            ))
+            .await
+            .expect("submit")
+            .click()
+            .await
+            .expect("click");
+    }
+
     /// Polls `condition` (a JavaScript expression) until it is truthy; panics after
     /// `timeout` with `what` in the message.
     pub async fn wait_js(&self, condition: &str, timeout: Duration, what: &str) {
