@@ -5,16 +5,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{add_site, create_key, serve_pages, Browser, Lucarne};
+use support::{add_site, create_key, serve_pages, Browser, Lucarne, StatsApi};
 
 /// Upper bound for one whole test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// The browser sends asynchronously; an event is reported once durable.
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An article page of example.test embedding the tracker from the Lucarne server
@@ -54,107 +52,6 @@ fn referrer_page() -> String {
 }
 
 /// The Plausible-style breakdown client of one site.
-struct Stats<'a> {
-    http: reqwest::Client,
-    lucarne: &'a Lucarne,
-    key: String,
-}
-
-impl<'a> Stats<'a> {
-    fn new(lucarne: &'a Lucarne, key: String) -> Stats<'a> {
-        Stats {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("reqwest client"),
-            lucarne,
-            key,
-        }
-    }
-
-    /// The drop counters of `/metrics` and the server's output, for failure messages.
-    async fn diagnostics(&self) -> String {
-        let metrics = match self
-            .http
-            .get(format!("{}/metrics", self.lucarne.url()))
-            .send()
-            .await
-        {
-            Ok(response) => response.text().await.unwrap_or_default(),
-            Err(e) => format!("GET /metrics: {e}"),
-        };
-        let drops: Vec<&str> = metrics
-            .lines()
-            .filter(|line| line.contains("dropped") && !line.starts_with('#'))
-            .collect();
-        format!(
-            "drops in /metrics:\n{}\nserver output:\n{}",
-            drops.join("\n"),
-            self.lucarne.log()
-        )
-    }
-
-    /// `results` of `GET /api/v1/stats/breakdown?site_id=example.test&period=day&…`.
-    async fn breakdown(&self, property: &str, metrics: &str) -> Vec<Value> {
-        let url = format!(
-            "{}/api/v1/stats/breakdown?site_id=example.test&period=day&property={property}&metrics={metrics}",
-            self.lucarne.url()
-        );
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let status = response.status();
-        let body = response.text().await.expect("breakdown body");
-        assert!(status.is_success(), "GET {url} -> {status}: {body}");
-        let json: Value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"));
-        json["results"]
-            .as_array()
-            .unwrap_or_else(|| panic!("GET {url}: no results array: {body}"))
-            .clone()
-    }
-
-    /// The `metric` of the row whose `key` (the property name after the colon) is
-    /// `value`; 0 when there is no such row.
-    async fn count(&self, property: &str, metric: &str, value: &str) -> u64 {
-        let key = property.split_once(':').map_or(property, |(_, k)| k);
-        self.breakdown(property, metric)
-            .await
-            .iter()
-            .find(|row| row[key] == value)
-            .map_or(0, |row| {
-                row[metric]
-                    .as_u64()
-                    .unwrap_or_else(|| panic!("{metric} is not a count in {row}"))
-            })
-    }
-
-    /// Polls until the count is `expected`, for up to [`API_TIMEOUT`].
-    async fn wait_count(&self, property: &str, metric: &str, value: &str, expected: u64) {
-        let deadline = Instant::now() + API_TIMEOUT;
-        loop {
-            let got = self.count(property, metric, value).await;
-            if got == expected {
-                return;
-            }
-            if Instant::now() > deadline {
-                let rows = self.breakdown(property, metric).await;
-                panic!(
-                    "{property} = {value:?}: {metric} is {got}, expected {expected} after \
-                     {API_TIMEOUT:?}; breakdown: {}\n{}",
-                    Value::Array(rows),
-                    self.diagnostics().await
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracker_records_pageviews_spa_navigation_and_revenue_event() {
     tokio::time::timeout(TEST_TIMEOUT, async {
@@ -162,7 +59,7 @@ async fn tracker_records_pageviews_spa_navigation_and_revenue_event() {
         add_site(data.path(), "example.test");
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
 
         let pages = serve_pages(vec![
             ("/ref", referrer_page()),
@@ -245,13 +142,13 @@ async fn tracker_records_pageviews_spa_navigation_and_revenue_event() {
         // were sent earlier): one pageview per page, no double count.
         for page in ["/articles/first", "/articles/second"] {
             assert_eq!(
-                stats.count("event:page", "pageviews", page).await,
+                stats.count("event:page", "pageviews", page, "").await,
                 1,
                 "pageviews of {page}: {}",
-                Value::Array(stats.breakdown("event:page", "pageviews").await)
+                Value::Array(stats.breakdown("event:page", "pageviews", "").await)
             );
         }
-        let sources = stats.breakdown("visit:source", "visitors").await;
+        let sources = stats.breakdown("visit:source", "visitors", "").await;
         assert!(
             sources.iter().any(|row| row["source"] == "blog.test"),
             "blog.test is not a source: {}",
@@ -271,7 +168,7 @@ async fn tracker_sends_nothing_from_an_automated_browser() {
         add_site(data.path(), "example.test");
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
 
         let pages = serve_pages(vec![
             // Without data-allow-localhost: navigator.webdriver is true under chromedriver.
@@ -309,12 +206,14 @@ async fn tracker_sends_nothing_from_an_automated_browser() {
             .await;
 
         assert_eq!(
-            stats.count("event:page", "pageviews", "/quiet/page").await,
+            stats
+                .count("event:page", "pageviews", "/quiet/page", "")
+                .await,
             0,
             "the tracker counted a pageview from an automated browser"
         );
         assert_eq!(
-            stats.count("event:name", "events", "Signup").await,
+            stats.count("event:name", "events", "Signup", "").await,
             0,
             "the tracker sent a custom event from an automated browser"
         );
@@ -354,7 +253,7 @@ async fn tracker_honours_opt_out_reports_telegram_webview_and_hash_routes() {
         add_site(data.path(), "example.test");
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
         let pages = serve_pages(vec![
             ("/optout/*", article_page(&lucarne, "data-allow-localhost")),
             ("/control/*", article_page(&lucarne, "data-allow-localhost")),
@@ -380,7 +279,7 @@ async fn tracker_honours_opt_out_reports_telegram_webview_and_hash_routes() {
         session.goto(&control).await.expect("open the control page");
         stats.wait_count("event:page", "pageviews", "/control/page", 1).await;
         assert_eq!(
-            stats.count("event:page", "pageviews", "/optout/page").await,
+            stats.count("event:page", "pageviews", "/optout/page", "").await,
             1,
             "the opted-out reload was not counted"
         );

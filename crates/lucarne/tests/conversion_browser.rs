@@ -15,12 +15,10 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use serde_json::{json, Value};
-use support::{add_site, create_key, serve_pages, Browser, Lucarne, Session};
+use support::{add_site, create_key, serve_pages, Browser, Lucarne, Session, StatsApi, API_WAIT};
 
 /// Upper bound for the whole test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
-/// The browser sends asynchronously; an event is reported once durable.
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const DOMAIN: &str = "example.test";
@@ -112,129 +110,7 @@ document.addEventListener("securitypolicyviolation", function (e) {{
     )
 }
 
-/// The stats API of example.test.
-struct Api<'a> {
-    http: reqwest::Client,
-    lucarne: &'a Lucarne,
-    key: String,
-}
-
-impl<'a> Api<'a> {
-    fn new(lucarne: &'a Lucarne, key: String) -> Api<'a> {
-        Api {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("reqwest client"),
-            lucarne,
-            key,
-        }
-    }
-
-    /// `GET path?query` with the key: (status, JSON body).
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.lucarne.url()))
-            .query(query)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status().as_u16();
-        let body = response.text().await.expect("response body");
-        let json = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("GET {path} {query:?} -> {status}, not JSON ({e}): {body}"));
-        (status, json)
-    }
-
-    /// `GET path?query`, which must answer 200.
-    async fn get_ok(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let (status, json) = self.get(path, query).await;
-        assert_eq!(
-            status,
-            200,
-            "GET {path} {query:?}: {json}\nserver output:\n{}",
-            self.lucarne.log()
-        );
-        json
-    }
-
-    /// `POST path` with a JSON body and the key: (status, JSON body, had Set-Cookie).
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value, bool) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.lucarne.url()))
-            .bearer_auth(&self.key)
-            .json(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = response.status().as_u16();
-        let cookie = response.headers().contains_key(reqwest::header::SET_COOKIE);
-        let text = response.text().await.expect("response body");
-        let json = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("POST {path} -> {status}, not JSON ({e}): {text}"));
-        (status, json, cookie)
-    }
-
-    /// Polls `GET path?query` until `done` holds, for up to [`API_TIMEOUT`]; returns the
-    /// last answer.
-    async fn wait(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        what: &str,
-        done: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + API_TIMEOUT;
-        loop {
-            let json = self.get_ok(path, query).await;
-            if done(&json) {
-                return json;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "waited {API_TIMEOUT:?} for {what}; last {path} {query:?}:\n{json:#}\n\
-                     server output:\n{}",
-                    self.lucarne.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// `{value: visits}` of a `day` breakdown of `property` with `filters`, sorted.
-    async fn table(&self, property: &str, metric: &str, filters: &str) -> Vec<(String, u64)> {
-        let json = self
-            .get_ok(
-                "/api/v1/stats/breakdown",
-                &[
-                    ("site_id", DOMAIN),
-                    ("period", "day"),
-                    ("property", property),
-                    ("metrics", metric),
-                    ("filters", filters),
-                ],
-            )
-            .await;
-        let key = property.split_once(':').map_or(property, |(_, k)| k);
-        let mut rows: Vec<(String, u64)> = json["results"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no results in {json}"))
-            .iter()
-            .map(|row| {
-                let value = match &row[key] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (value, row[metric].as_u64().expect("a count"))
-            })
-            .collect();
-        rows.sort();
-        rows
-    }
-
+impl StatsApi<'_> {
     /// The conversion report of the `purchase` goal today, by `by`.
     async fn conversions(&self, by: &str) -> Value {
         self.get_ok(
@@ -351,7 +227,7 @@ async fn whatsapp_share_converts_and_the_survey_agrees() {
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
         let lc = lucarne.url();
-        let api = Api::new(&lucarne, key);
+        let api = StatsApi::new(&lucarne, key);
 
         // The goal (before any purchase; the report would be empty without it).
         let goal = json!({ "site_id": DOMAIN, "kind": "event", "value": "purchase" });
@@ -411,7 +287,7 @@ async fn whatsapp_share_converts_and_the_survey_agrees() {
         assert_ne!(token_s, token_a, "the share token is A's visit token");
         assert_no_cookies(&a, "A's article").await;
         // The share is stored before B arrives with its token.
-        let deadline = Instant::now() + API_TIMEOUT;
+        let deadline = Instant::now() + API_WAIT;
         while !api
             .table("event:share_channel", "events", "")
             .await

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{add_site, add_user, cli, create_key, serve_pages, Browser, Lucarne};
+use support::{
+    add_site, add_user, cli, create_key, serve_pages, Browser, Lucarne, StatsApi, API_WAIT,
+};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const EMAIL: &str = "owner@example.test";
 const PASSWORD: &str = "correct horse battery staple";
@@ -44,88 +45,31 @@ fn landing_page(lucarne: &Lucarne) -> String {
     )
 }
 
-/// A result cell as text (counts and generations may come as numbers or strings).
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-struct Api<'a> {
-    http: reqwest::Client,
-    lucarne: &'a Lucarne,
-    key: String,
-}
-
-impl Api<'_> {
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.lucarne.url()))
-            .query(query)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = r.status();
-        let body = r.text().await.expect("body");
-        assert!(
-            status.is_success(),
-            "GET {path} {query:?} -> {status}: {body}"
-        );
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
+impl StatsApi<'_> {
     /// `(value, visits)` of a `day` breakdown of `property` among the link's visits.
-    async fn breakdown(&self, property: &str, link: i64) -> Vec<(String, u64)> {
-        let filters = format!("visit:link=={link}");
-        let v = self
-            .get(
-                "/api/v1/stats/breakdown",
-                &[
-                    ("site_id", "example.test"),
-                    ("period", "day"),
-                    ("property", property),
-                    ("metrics", "visits"),
-                    ("filters", &filters),
-                ],
-            )
+    async fn link_breakdown(&self, property: &str, link: i64) -> Vec<(String, u64)> {
+        let mut rows = self
+            .table(property, "visits", &format!("visit:link=={link}"))
             .await;
-        let key = property.split_once(':').map_or(property, |(_, k)| k);
-        let mut rows: Vec<(String, u64)> = v["results"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no results: {v}"))
-            .iter()
-            .map(|r| (text(&r[key]), r["visits"].as_u64().unwrap_or(0)))
-            // The click's own event carries the link too, but is not a visit.
-            .filter(|(_, visits)| *visits > 0)
-            .collect();
-        rows.sort();
+        // The click's own event carries the link too, but is not a visit.
+        rows.retain(|(_, visits)| *visits > 0);
         rows
     }
 
     async fn link_stats(&self, link: i64) -> Value {
-        self.get(&format!("/api/v1/links/{link}/stats"), &[("period", "day")])
+        self.get_ok(&format!("/api/v1/links/{link}/stats"), &[("period", "day")])
             .await
     }
 
-    /// Polls the link's report until `pred` holds, for up to [`API_TIMEOUT`].
+    /// Polls the link's report until `pred` holds.
     async fn wait_stats(&self, link: i64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + API_TIMEOUT;
-        loop {
-            let v = self.link_stats(link).await;
-            if pred(&v) {
-                return v;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "link {link}: {what} not reached after {API_TIMEOUT:?}: {v}\nserver output:\n{}",
-                    self.lucarne.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait(
+            &format!("/api/v1/links/{link}/stats"),
+            &[("period", "day")],
+            &format!("link {link}: {what}"),
+            pred,
+        )
+        .await
     }
 }
 
@@ -180,14 +124,7 @@ async fn run() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no link id in:\n{out}"));
-    let api = Api {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("client"),
-        lucarne: &lucarne,
-        key,
-    };
+    let api = StatsApi::new(&lucarne, key);
 
     // The server learns of links made elsewhere (the CLI) when a slug misses its cache,
     // at most once a second, or every 30 s: wait until it answers the link, with HEAD
@@ -197,7 +134,7 @@ async fn run() {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
-    let deadline = Instant::now() + API_TIMEOUT;
+    let deadline = Instant::now() + API_WAIT;
     loop {
         let r = no_redirect
             .head(&short)
@@ -209,7 +146,7 @@ async fn run() {
         }
         assert!(
             Instant::now() < deadline,
-            "{short} still answers {} after {API_TIMEOUT:?}",
+            "{short} still answers {} after {API_WAIT:?}",
             r.status()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -267,19 +204,19 @@ async fn run() {
 
     // The landing visit, as the stats API reports it.
     assert_eq!(
-        api.breakdown("visit:channel", id).await,
+        api.link_breakdown("visit:channel", id).await,
         vec![("whatsapp".to_string(), 1)]
     );
     assert_eq!(
-        api.breakdown("visit:evidence", id).await,
+        api.link_breakdown("visit:evidence", id).await,
         vec![("short-link".to_string(), 1)]
     );
     assert_eq!(
-        api.breakdown("visit:generation", id).await,
+        api.link_breakdown("visit:generation", id).await,
         vec![("1".to_string(), 1)]
     );
     assert_eq!(
-        api.breakdown("visit:link", id).await,
+        api.link_breakdown("visit:link", id).await,
         vec![(id.to_string(), 1)]
     );
     s.close().await;
@@ -289,7 +226,7 @@ async fn run() {
 
 /// The Links view in the browser: log in, the link in the list, its report with the
 /// API's numbers, a link created through the form.
-async fn dashboard(browser: &Browser, lucarne: &Lucarne, api: &Api<'_>, id: i64) {
+async fn dashboard(browser: &Browser, lucarne: &Lucarne, api: &StatsApi<'_>, id: i64) {
     let s = browser.session().await;
     let base = lucarne.url();
     s.goto(&format!("{base}/sites/example.test/links"))

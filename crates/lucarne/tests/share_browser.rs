@@ -8,17 +8,15 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use lucarne_store::meta::MetaStore;
 use serde_json::Value;
-use support::{add_site, create_key, serve_pages, Browser, Lucarne, Session};
+use support::{add_site, create_key, serve_pages, Browser, Lucarne, Session, StatsApi};
 
 /// Upper bound for one whole test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
-/// The browser sends asynchronously; an event is reported once durable.
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Three people on desktop Chrome. Sessions share the IP (127.0.0.1), so only the user
@@ -64,109 +62,6 @@ fn page(lucarne: &Lucarne, tracker_attrs: &str, share_attrs: Option<&str>, body:
 const SHARE_DIV: &str = r#"<div id="share" data-lucarne-share></div>"#;
 
 /// The Plausible-style stats API of example.test.
-struct Stats<'a> {
-    http: reqwest::Client,
-    lucarne: &'a Lucarne,
-    key: String,
-}
-
-/// A result cell as text (counts and generations may come as numbers or strings).
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-impl<'a> Stats<'a> {
-    fn new(lucarne: &'a Lucarne, key: String) -> Stats<'a> {
-        Stats {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("reqwest client"),
-            lucarne,
-            key,
-        }
-    }
-
-    /// `results` of a `day` breakdown of `property` with `filters` (may be empty).
-    async fn breakdown(&self, property: &str, metrics: &str, filters: &str) -> Vec<Value> {
-        let response = self
-            .http
-            .get(format!("{}/api/v1/stats/breakdown", self.lucarne.url()))
-            .query(&[
-                ("site_id", "example.test"),
-                ("period", "day"),
-                ("property", property),
-                ("metrics", metrics),
-                ("filters", filters),
-            ])
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("breakdown {property}: {e}"));
-        let status = response.status();
-        let body = response.text().await.expect("breakdown body");
-        assert!(
-            status.is_success(),
-            "breakdown {property} [{filters}] -> {status}: {body}"
-        );
-        let json: Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("breakdown {property}: {e}: {body}"));
-        json["results"]
-            .as_array()
-            .unwrap_or_else(|| panic!("breakdown {property}: no results array: {body}"))
-            .clone()
-    }
-
-    /// `{value: metric}` of a breakdown, as text.
-    async fn table(&self, property: &str, metric: &str, filters: &str) -> Vec<(String, u64)> {
-        let key = property.split_once(':').map_or(property, |(_, k)| k);
-        let mut rows: Vec<(String, u64)> = self
-            .breakdown(property, metric, filters)
-            .await
-            .iter()
-            .map(|row| {
-                let n = row[metric]
-                    .as_u64()
-                    .unwrap_or_else(|| panic!("{metric} is not a count in {row}"));
-                (text(&row[key]), n)
-            })
-            .collect();
-        rows.sort();
-        rows
-    }
-
-    async fn count(&self, property: &str, metric: &str, value: &str, filters: &str) -> u64 {
-        self.table(property, metric, filters)
-            .await
-            .into_iter()
-            .find(|(v, _)| v == value)
-            .map_or(0, |(_, n)| n)
-    }
-
-    /// Polls until the count is `expected`, for up to [`API_TIMEOUT`].
-    async fn wait_count(&self, property: &str, metric: &str, value: &str, expected: u64) {
-        let deadline = Instant::now() + API_TIMEOUT;
-        loop {
-            let got = self.count(property, metric, value, "").await;
-            if got == expected {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{property} = {value:?}: {metric} is {got}, expected {expected} after \
-                     {API_TIMEOUT:?}; breakdown: {:?}\nserver output:\n{}",
-                    self.table(property, metric, "").await,
-                    self.lucarne.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
 /// Waits for the tracker to have sent its pageview, and returns the visit token.
 async fn visit_token(session: &Session) -> String {
     session
@@ -244,7 +139,7 @@ async fn whatsapp_share_and_address_bar_make_a_cascade() {
         add_site(data.path(), "example.test");
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
         let pages = serve_pages(vec![(
             "/articles/*",
             page(
@@ -410,7 +305,7 @@ async fn address_bar_modes_anchors_and_share_buttons() {
         add_site(data.path(), "example.test");
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
         let some = r#"<div id="share" data-lucarne-share data-channels="telegram, signal,copy,nope" data-url="/canonical?lc=PPPPPPPPPPP&amp;x=1" data-title="Custom title"></div>"#;
         let pages = serve_pages(vec![
             (
@@ -624,7 +519,7 @@ async fn copied_text_gets_a_read_more_link_only_when_on() {
         enable_copy_attribution(data.path(), "example.test").await;
         let key = create_key(data.path());
         let lucarne = Lucarne::start(data.path());
-        let stats = Stats::new(&lucarne, key);
+        let stats = StatsApi::new(&lucarne, key);
         let body = r#"<p id="long">Ten words of prose that a <b>reader</b> might copy & paste</p>
 <p id="short">Three short words</p>
 <textarea id="field">one two three four five six seven eight nine ten</textarea>

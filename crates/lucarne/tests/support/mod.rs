@@ -740,3 +740,208 @@ pub async fn get_json(
     assert_eq!(status, 200, "{path}: {body}\n{}", node.log());
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
+
+/// How long the browser tests wait for an event to show in the stats API.
+pub const API_WAIT: Duration = Duration::from_secs(10);
+
+/// The JSON APIs of one running node, read with a stats key, for the tests that drive a
+/// real browser and then check what the server counted.
+pub struct StatsApi<'a> {
+    pub http: reqwest::Client,
+    pub lucarne: &'a Lucarne,
+    pub key: String,
+    /// The site the reports ask about.
+    pub site: &'a str,
+}
+
+impl<'a> StatsApi<'a> {
+    pub fn new(lucarne: &'a Lucarne, key: String) -> StatsApi<'a> {
+        StatsApi {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("reqwest client"),
+            lucarne,
+            key,
+            site: "example.test",
+        }
+    }
+
+    /// `GET path?query` with the key: (status, JSON body).
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.lucarne.url()))
+            .query(query)
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("response body");
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path} {query:?} -> {status}, not JSON ({e}): {body}"));
+        (status, json)
+    }
+
+    /// `GET path?query`, which must answer 200.
+    pub async fn get_ok(&self, path: &str, query: &[(&str, &str)]) -> serde_json::Value {
+        let (status, json) = self.get(path, query).await;
+        assert_eq!(
+            status,
+            200,
+            "GET {path} {query:?}: {json}\n{}",
+            self.diagnostics().await
+        );
+        json
+    }
+
+    /// `POST path` with a JSON body and the key: (status, JSON body, had Set-Cookie).
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value, bool) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.lucarne.url()))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        let cookie = response.headers().contains_key(reqwest::header::SET_COOKIE);
+        let text = response.text().await.expect("response body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("POST {path} -> {status}, not JSON ({e}): {text}"));
+        (status, json, cookie)
+    }
+
+    /// Polls `GET path?query` until `done` holds, for up to [`API_WAIT`]; returns the
+    /// last answer.
+    pub async fn wait(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + API_WAIT;
+        loop {
+            let json = self.get_ok(path, query).await;
+            if done(&json) {
+                return json;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "waited {API_WAIT:?} for {what}; last {path} {query:?}:\n{json:#}\n{}",
+                    self.diagnostics().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The `results` rows of today's breakdown of `property` with `filters` (may be empty).
+    pub async fn breakdown(
+        &self,
+        property: &str,
+        metrics: &str,
+        filters: &str,
+    ) -> Vec<serde_json::Value> {
+        let json = self
+            .get_ok(
+                "/api/v1/stats/breakdown",
+                &[
+                    ("site_id", self.site),
+                    ("period", "day"),
+                    ("property", property),
+                    ("metrics", metrics),
+                    ("filters", filters),
+                ],
+            )
+            .await;
+        json["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("breakdown {property}: no results array: {json}"))
+            .clone()
+    }
+
+    /// `(value, metric)` of today's breakdown, the value as text, sorted.
+    pub async fn table(&self, property: &str, metric: &str, filters: &str) -> Vec<(String, u64)> {
+        let key = property.split_once(':').map_or(property, |(_, k)| k);
+        let mut rows: Vec<(String, u64)> = self
+            .breakdown(property, metric, filters)
+            .await
+            .iter()
+            .map(|row| {
+                let n = row[metric]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{metric} is not a count in {row}"));
+                (text(&row[key]), n)
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// The `metric` of the row whose value is `value`; 0 when there is no such row.
+    pub async fn count(&self, property: &str, metric: &str, value: &str, filters: &str) -> u64 {
+        self.table(property, metric, filters)
+            .await
+            .into_iter()
+            .find(|(v, _)| v == value)
+            .map_or(0, |(_, n)| n)
+    }
+
+    /// Polls until the count is `expected`, for up to [`API_WAIT`].
+    pub async fn wait_count(&self, property: &str, metric: &str, value: &str, expected: u64) {
+        let deadline = Instant::now() + API_WAIT;
+        loop {
+            let got = self.count(property, metric, value, "").await;
+            if got == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{property} = {value:?}: {metric} is {got}, expected {expected} after \
+                     {API_WAIT:?}; breakdown: {:?}\n{}",
+                    self.table(property, metric, "").await,
+                    self.diagnostics().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The drop counters of `/metrics` and the server's output, for failure messages.
+    pub async fn diagnostics(&self) -> String {
+        let metrics = match self
+            .http
+            .get(format!("{}/metrics", self.lucarne.url()))
+            .send()
+            .await
+        {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(e) => format!("GET /metrics: {e}"),
+        };
+        let drops: Vec<&str> = metrics
+            .lines()
+            .filter(|line| line.contains("dropped") && !line.starts_with('#'))
+            .collect();
+        format!(
+            "drops in /metrics:\n{}\nserver output:\n{}",
+            drops.join("\n"),
+            self.lucarne.log()
+        )
+    }
+}
+
+/// A JSON value as the tests compare it: a string's text, anything else as JSON.
+pub fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
