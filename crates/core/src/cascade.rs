@@ -27,28 +27,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::token::{is_private_share, is_public_share};
 use chrono::{DateTime, Utc};
 
 /// Share channel of a visit whose token was the parent's visit token, taken from the
 /// address bar (`visit:share_channel`).
 pub const ADDRESS_BAR: &str = "address-bar";
-
-/// Share channels (widget buttons, plus `copied-text`) that send a link privately: no
-/// referrer reveals where the link went.
-pub const PRIVATE_SHARE_CHANNELS: &[&str] = &[
-    "whatsapp",
-    "telegram",
-    "messenger",
-    "signal",
-    "sms",
-    "email",
-    "copy",
-    "native",
-    "copied-text",
-];
-
-/// Widget buttons that post a link publicly (the visits they bring carry a referrer).
-pub const PUBLIC_SHARE_CHANNELS: &[&str] = &["facebook", "x", "linkedin"];
 
 /// A visit that arrived through a linked token: an edge parent visit → this visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -833,9 +817,9 @@ pub fn metrics(edges: &[EdgeRow], shares: &[ShareRow]) -> ShareMetrics {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageShares {
     pub page: String,
-    /// Share events on the page through a private channel ([`PRIVATE_SHARE_CHANNELS`]).
+    /// Share events on the page through a private channel (`token::is_private_share`).
     pub private: u64,
-    /// Share events on the page through a public button ([`PUBLIC_SHARE_CHANNELS`]).
+    /// Share events on the page through a public button (`token::is_public_share`).
     pub public: u64,
     /// private / public.
     pub ratio: Option<f64>,
@@ -887,16 +871,16 @@ pub fn share_ratio(
             continue;
         }
         let ch = s.share_channel.as_str();
-        if PRIVATE_SHARE_CHANNELS.contains(&ch) {
+        if is_private_share(ch) {
             pages.entry(s.page.as_str()).or_default().private += 1;
-        } else if PUBLIC_SHARE_CHANNELS.contains(&ch) {
+        } else if is_public_share(ch) {
             pages.entry(s.page.as_str()).or_default().public += 1;
         }
     }
     let g = Graph::new(edges, &[]);
     for &i in &g.kept {
         let e = &edges[i as usize];
-        if PUBLIC_SHARE_CHANNELS.contains(&e.share_channel.as_str()) {
+        if is_public_share(&e.share_channel) {
             pages.entry(e.landing_page.as_str()).or_default().psv += 1;
         }
     }

@@ -37,6 +37,10 @@
 //!    `estimated-dark`, evidence `deep-link` (people do not type long URLs); the home
 //!    page → `direct`, evidence `none`. An internal referrer is `direct` whatever the
 //!    page: the visitor demonstrably clicked a link on the site, nothing was pasted.
+//!    So is a referrer of any scheme on one of the site's hosts (its domain, a
+//!    subdomain, an allowed hostname, [`is_site_host`]) that would otherwise leave a
+//!    deep link `dark`: a visit that starts from one of the site's own pages (a new
+//!    visit after 30 idle minutes) is a returning reader, not dark social.
 //!
 //! The tables behind every rule live in `data/*.toml` ([`Rules`]); this file only holds
 //! the order.
@@ -56,6 +60,9 @@ pub struct Arrival<'a> {
     /// The site's own host (`example.com`); a referrer on this host (or a subdomain of it)
     /// is an internal navigation, not a source.
     pub site_host: &'a str,
+    /// The site's other hostnames (`shop.example.org`, `*.example.net`): a referrer on
+    /// one of them never makes a visit dark ([`is_site_host`]).
+    pub allowed_hosts: &'a [String],
     /// Path of the landing page, cleaned (`/blog/post`); `/` or empty is the home page.
     pub path: &'a str,
     /// Raw `document.referrer` / `Referer` (may be empty, `android-app://…`, or a URL).
@@ -81,6 +88,7 @@ impl Default for Arrival<'_> {
     fn default() -> Self {
         Arrival {
             site_host: "",
+            allowed_hosts: &[],
             path: "/",
             referrer: None,
             user_agent: "",
@@ -175,11 +183,34 @@ pub fn classify(rules: &Rules, arrival: &Arrival<'_>) -> Classification {
 
     // 6. No referrer: deep link or direct.
     let no_referrer = !matches!(referrer, Referrer::Internal);
-    if no_referrer && !is_home(arrival.path) && arrival.utm.is_empty() {
+    if no_referrer && !is_home(arrival.path) && arrival.utm.is_empty() && !internal(arrival) {
         Classification::dark()
     } else {
         Classification::direct()
     }
+}
+
+/// Does `host` (normalised) belong to the site `domain`: the domain itself, a subdomain
+/// of it, or one of its `allowed` hostnames (exact, or `*.base` for `base`'s subdomains)?
+pub fn is_site_host(domain: &str, allowed: &[String], host: &str) -> bool {
+    let under = |base: &str| {
+        host.strip_suffix(base)
+            .is_some_and(|rest| rest.ends_with('.'))
+    };
+    host == domain
+        || under(domain)
+        || allowed
+            .iter()
+            .any(|h| h == host || h.strip_prefix("*.").is_some_and(under))
+}
+
+/// Is the referrer, read as any URL with a host (not only http), one of the site's hosts?
+fn internal(arrival: &Arrival<'_>) -> bool {
+    arrival
+        .referrer
+        .and_then(|r| Url::parse(r).ok())
+        .and_then(|u| u.host_str().map(normalise_host))
+        .is_some_and(|h| is_site_host(arrival.site_host, arrival.allowed_hosts, &h))
 }
 
 /// The Telegram channel, for the in-app flag the tracker reports.

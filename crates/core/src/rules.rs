@@ -15,11 +15,16 @@
 //! | `[spam_referrers]` | `spam_referrers.toml` | referrer-spam hosts |
 //! | `[utm]`, `[click_ids]` | `utm.toml` | campaign tags and click ids |
 //!
+//! The share widget's buttons (`[[share_button]]`, `share_buttons.toml`: id, channel,
+//! private or public) use the same format but are compiled in only ([`ShareButtons`]):
+//! `web/share.js` draws exactly those.
+//!
 //! Host lookups are hash lookups on the host and each of its parent domains (most
 //! specific first); `name.*` entries match `name` under any top-level or country domain.
 //! User-agent lists are ordered and the first match wins.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde::Deserialize;
@@ -84,6 +89,94 @@ pub enum RulesError {
     InvalidHost(String),
     #[error("unknown click id parameter `{0}`")]
     UnknownClickId(String),
+    #[error("share button `{0}` is listed twice, or there are more than 250 buttons")]
+    ShareButton(String),
+}
+
+/// The compiled-in share buttons.
+const SHARE_BUTTONS_FILE: &str = include_str!("../../../data/share_buttons.toml");
+
+/// A button of the share widget, from `data/share_buttons.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareButton {
+    /// What a `share` event's `props.channel` says (`whatsapp`, `copy`…).
+    pub id: String,
+    /// The classifier channel of the app the button opens; none for `copy`, `native`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The link travels privately (no referrer reveals where it went).
+    pub private: bool,
+}
+
+/// The share widget's buttons, in file order (a button's position is its compact code in
+/// the token index, so at most 250).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareButtons {
+    buttons: Vec<ShareButton>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareButtonsFile {
+    share_button: Vec<ShareButton>,
+}
+
+impl ShareButtons {
+    /// Parse a `[[share_button]]` file; every named channel must be one `rules` defines.
+    pub fn parse(text: &str, rules: &Rules) -> Result<ShareButtons, RulesError> {
+        let file: ShareButtonsFile = toml::from_str(text)?;
+        let mut seen = HashSet::new();
+        for b in &file.share_button {
+            if !seen.insert(b.id.as_str()) || file.share_button.len() > 250 {
+                return Err(RulesError::ShareButton(b.id.clone()));
+            }
+            if let Some(c) = &b.channel {
+                rules.known_channel("[[share_button]]", c)?;
+            }
+        }
+        Ok(ShareButtons {
+            buttons: file.share_button,
+        })
+    }
+
+    /// The compiled-in buttons (`data/share_buttons.toml`), parsed once.
+    ///
+    /// # Panics
+    /// Only if the compiled-in file is invalid, which the tests rule out.
+    pub fn builtin() -> &'static ShareButtons {
+        static BUILTIN: OnceLock<ShareButtons> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            ShareButtons::parse(SHARE_BUTTONS_FILE, &Rules::builtin()).unwrap_or_else(|e| {
+                panic!("built-in data file data/share_buttons.toml is invalid: {e}")
+            })
+        })
+    }
+
+    /// Every button, in file order.
+    pub fn all(&self) -> &[ShareButton] {
+        &self.buttons
+    }
+
+    /// The button with this id.
+    pub fn get(&self, id: &str) -> Option<&ShareButton> {
+        self.buttons.iter().find(|b| b.id == id)
+    }
+
+    /// The button's position in [`ShareButtons::all`].
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.buttons.iter().position(|b| b.id == id)
+    }
+
+    /// Is `id` a button that posts the link publicly?
+    pub fn is_public(&self, id: &str) -> bool {
+        self.get(id).is_some_and(|b| !b.private)
+    }
+
+    /// Is `id` a button that sends the link privately?
+    pub fn is_private(&self, id: &str) -> bool {
+        self.get(id).is_some_and(|b| b.private)
+    }
 }
 
 /// A channel's group and display name, from `[channels]`.
@@ -707,6 +800,28 @@ struct ClickIdSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn share_buttons_parse_and_refuse_unknown_keys() {
+        let b = ShareButtons::builtin();
+        assert_eq!(b.all().len(), 11);
+        assert_eq!(b.position("whatsapp"), Some(0));
+        assert!(b.is_private("copy") && b.is_private("native"));
+        assert!(b.is_public("linkedin") && !b.is_private("linkedin"));
+        assert_eq!(b.get("copy").and_then(|b| b.channel.as_deref()), None);
+        let rules = Rules::builtin();
+        let bad = "[[share_button]]\nid = \"a\"\nprivate = true\ncolour = \"red\"\n";
+        assert!(ShareButtons::parse(bad, &rules).is_err());
+        let unknown = "[[share_button]]\nid = \"a\"\nchannel = \"nope\"\nprivate = true\n";
+        assert!(ShareButtons::parse(unknown, &rules).is_err());
+        let twice = "[[share_button]]\nid = \"a\"\nprivate = true\n[[share_button]]\nid = \"a\"\nprivate = false\n";
+        assert!(ShareButtons::parse(twice, &rules).is_err());
+        // Not a section configuration may extend.
+        let mut r = Rules::builtin();
+        assert!(r
+            .extend_from_toml("[[share_button]]\nid = \"a\"\nprivate = true\n")
+            .is_err());
+    }
 
     #[test]
     fn builtin_data_files_parse() {

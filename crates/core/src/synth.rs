@@ -2396,7 +2396,7 @@ mod tests {
             if mint.name == "share" {
                 assert_eq!(Some(via), mint.share_channel);
                 // A button that names an app: the visit truly comes from that app.
-                if let Some((_, Some(app), _)) = share_button(via) {
+                if let Some(app) = share_button(via).and_then(|b| b.channel.as_deref()) {
                     assert_eq!(h.truth.channel, app, "{via}");
                 }
             } else {
@@ -2420,7 +2420,7 @@ mod tests {
         // Every button is used; copied addresses travel too.
         assert_eq!(
             buttons.len(),
-            crate::token::SHARE_BUTTONS.len(),
+            crate::rules::ShareButtons::builtin().all().len(),
             "{buttons:?}"
         );
         assert!(edges.iter().any(|e| e.share_channel == VIA_ADDRESS_BAR));

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::channel::{Channel, ChannelGroup, Evidence};
 use crate::classify::Classification;
-use crate::rules::Rules;
+use crate::rules::{Rules, ShareButton, ShareButtons};
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 pub const TOKEN_LEN: usize = 11;
@@ -120,30 +120,19 @@ pub const VIA_COPIED_TEXT: &str = "copied-text";
 /// `visit:share_channel` of a visit that arrived through a tracked short link.
 pub const VIA_SHORT_LINK: &str = "short-link";
 
-/// The share widget's buttons: (button id, classifier channel it names, private?).
-/// `copy` and `native` name no app: their visits are classified by their own signals.
-pub const SHARE_BUTTONS: [(&str, Option<&str>, bool); 11] = [
-    ("whatsapp", Some("whatsapp"), true),
-    ("telegram", Some("telegram"), true),
-    ("messenger", Some("messenger"), true),
-    ("signal", Some("signal"), true),
-    ("sms", Some("sms"), true),
-    ("email", Some("email"), true),
-    ("copy", None, true),
-    ("native", None, true),
-    ("facebook", Some("facebook"), false),
-    ("x", Some("x"), false),
-    ("linkedin", Some("linkedin"), false),
-];
-
-/// Is `id` a share-widget button?
-pub fn share_button(id: &str) -> Option<(&'static str, Option<&'static str>, bool)> {
-    SHARE_BUTTONS.iter().copied().find(|(b, _, _)| *b == id)
+/// The share widget's button `id` (`data/share_buttons.toml`), if it is one.
+pub fn share_button(id: &str) -> Option<&'static ShareButton> {
+    ShareButtons::builtin().get(id)
 }
 
 /// Is a `share_channel` value a private one (private buttons and copied text)?
 pub fn is_private_share(share_channel: &str) -> bool {
-    share_channel == VIA_COPIED_TEXT || share_button(share_channel).is_some_and(|(_, _, p)| p)
+    share_channel == VIA_COPIED_TEXT || ShareButtons::builtin().is_private(share_channel)
+}
+
+/// Is a `share_channel` value a button that posts the link publicly?
+pub fn is_public_share(share_channel: &str) -> bool {
+    ShareButtons::builtin().is_public(share_channel)
 }
 
 /// A token's owner, as the server remembers it.
@@ -322,7 +311,8 @@ pub fn attribute(rules: &Rules, link: &Link, own: Classification) -> Classificat
         };
     }
     if kind == NodeKind::Share {
-        if let Some((_, Some(channel), _)) = share_button(&link.share_channel) {
+        if let Some(channel) = share_button(&link.share_channel).and_then(|b| b.channel.as_deref())
+        {
             if let Some(info) = rules.channel_info(channel) {
                 return Classification {
                     channel: Channel::new(channel),

@@ -8,7 +8,7 @@
 //! Every failing case is reported by name and line, all at once.
 
 use lucarne_core::channel::{ChannelGroup, Evidence};
-use lucarne_core::classify::{classify, Arrival};
+use lucarne_core::classify::{classify, is_site_host, Arrival};
 use lucarne_core::rules::{Rules, RulesError};
 use lucarne_core::url_clean::{clean_url, Utm};
 use lucarne_core::useragent::{device, is_bot, is_spam_referrer, preview_app};
@@ -56,6 +56,7 @@ fn check(rules: &Rules, case: &Case<'_>) -> Result<(), String> {
     let utm: Utm = page.utm.clone();
     let arrival = Arrival {
         site_host: case.site,
+        allowed_hosts: &[],
         path: &page.path,
         referrer: case.referrer,
         user_agent: case.user_agent,
@@ -368,6 +369,52 @@ fn invalid_configuration_is_refused_and_changes_nothing() {
         before,
         "a refused file changed the rules"
     );
+}
+
+/// A referrer on one of the site's hosts is internal navigation: a deep landing page is
+/// `direct`, never `dark` (moved here from the ingest pipeline, issue 18).
+#[test]
+fn a_referrer_on_the_sites_own_hosts_is_never_dark() {
+    let rules = Rules::builtin();
+    let allowed = vec!["*.example.net".to_string(), "shop.example.org".to_string()];
+    let arrival = |referrer| Arrival {
+        site_host: "example.com",
+        allowed_hosts: &allowed,
+        path: "/deep/page",
+        referrer,
+        user_agent: "Mozilla/5.0",
+        ..Arrival::default()
+    };
+    for r in [
+        "https://example.com/a",
+        "https://blog.example.com/a",
+        "ftp://example.com/",
+        "ftp://a.example.net/",
+        "ftp://shop.example.org/",
+    ] {
+        let c = classify(&rules, &arrival(Some(r)));
+        assert_eq!(
+            (c.channel.as_str(), c.group, c.evidence, c.source.as_str()),
+            (
+                "direct",
+                ChannelGroup::Direct,
+                Evidence::None,
+                "Direct / None"
+            ),
+            "{r}"
+        );
+    }
+    // Not the site's: still a deep link without a source.
+    for r in ["ftp://example.org/", "ftp://badexample.com/"] {
+        assert_eq!(
+            classify(&rules, &arrival(Some(r))).group,
+            ChannelGroup::EstimatedDark,
+            "{r}"
+        );
+    }
+    assert!(is_site_host("example.com", &allowed, "a.b.example.net"));
+    assert!(!is_site_host("example.com", &allowed, "example.net"));
+    assert!(!is_site_host("example.com", &allowed, "badexample.com"));
 }
 
 #[test]

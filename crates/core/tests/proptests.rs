@@ -543,6 +543,7 @@ proptest! {
     ) {
         let arrival = Arrival {
             site_host: &site_host,
+            allowed_hosts: &[],
             path: &path,
             referrer: referrer.as_deref(),
             user_agent: &user_agent,
@@ -564,6 +565,7 @@ proptest! {
         if let Ok(c) = clean_url(&raw) {
             let arrival = Arrival {
                 site_host: "example.com",
+                allowed_hosts: &[],
                 path: &c.path,
                 referrer: referrer.as_deref(),
                 user_agent: "",

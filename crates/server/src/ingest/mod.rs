@@ -60,23 +60,18 @@ async fn run(
     })?;
     let payload: payload::Payload =
         serde_json::from_slice(&bytes).map_err(|_| DropReason::MalformedJson)?;
-    let hit = pipeline::validate(payload)?;
+    let mut hit = pipeline::validate(payload)?;
     // At most 1,000 characters, borrowed (no copy on the hot path).
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map_or("", |ua| pipeline::clip(ua, 1000));
-    pipeline::drop_bot(state, user_agent)?;
-    pipeline::drop_spam_referrer(state, &hit)?;
     let ip = state.client_ip(peer.ip(), headers);
-    pipeline::check_client_rate(state, ip)?;
-    let site = pipeline::resolve_site(state, &hit).await?;
-    pipeline::check_site_rate(state, &site)?;
-    pipeline::drop_do_not_track(state, &site, headers).await?;
-    pipeline::check_copy_allowed(state, &site, &hit).await?;
-    pipeline::check_survey(state, &site, &hit).await?;
-    let mut hit = hit;
-    pipeline::resolve_token(state, &mut hit).await;
+    let mut ctx = pipeline::Ctx::new(state, user_agent);
+    ctx.ip = Some(ip);
+    ctx.headers = Some(headers);
+    pipeline::run_steps(pipeline::LIVE, &mut ctx, &mut hit).await?;
+    let site = ctx.site.take().ok_or(DropReason::UnknownSite)?;
     let country = state.country(ip, headers);
     let sender = pipeline::Sender {
         ip,

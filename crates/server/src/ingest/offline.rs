@@ -1,6 +1,6 @@
-//! Ingest without HTTP: synthetic or imported hits go through the same steps as
-//! `POST /api/event` (bot drop, URL cleaning, share-event checks, token lookup, visit,
-//! classification) and the same store.
+//! Ingest without HTTP: synthetic hits go through the steps of `pipeline::OFFLINE`
+//! (share-event checks, bot drop, copied-text attribution, token lookup in memory), then
+//! the same visit, classification and store as `POST /api/event`.
 //!
 //! Tokens: a hit's own token ([`SyntheticHit::token`]) is minted as live ingest mints
 //! the payload's `t`, and the token in its URL (`lc`) is resolved through the server's
@@ -8,12 +8,13 @@
 //! a parent minted earlier in the same run is known. An arrival token whose node is not
 //! in memory (older than the run, or evicted) counts as `unknown`, as a live miss would.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use chrono::NaiveDate;
 use lucarne_core::event::Revenue;
 use lucarne_core::synth::SyntheticHit;
-use lucarne_core::token::{share_button, NodeKind, Token, VIA_COPIED_TEXT};
+use lucarne_core::token::Token;
 use lucarne_core::url_clean::clean_url;
 use lucarne_core::visitor::Salt;
 use lucarne_store::meta::Site;
@@ -55,54 +56,15 @@ pub async fn ingest_hits(
         if seen.is_multiple_of(50_000) {
             state.sessions.sweep(h.ts);
         }
-        if pipeline::drop_bot(state, &h.user_agent).is_err() {
-            state.metrics.drop(DropReason::Bot);
-            report.dropped += 1;
-            continue;
-        }
         let Ok(url) = clean_url(&h.url) else {
             report.dropped += 1;
             continue;
         };
-        // What live ingest's `validate` checks of share and copy events.
-        let token = h.token.and_then(Token::from_bits);
-        let kind = NodeKind::of_event(&h.name);
-        let share_channel = match kind {
-            NodeKind::Visit | NodeKind::Link => Some(String::new()),
-            NodeKind::Copy => Some(VIA_COPIED_TEXT.to_string()),
-            NodeKind::Share => h
-                .props
-                .iter()
-                .find(|(k, _)| k == "channel")
-                .map(|(_, v)| v.clone())
-                .filter(|c| share_button(c).is_some()),
-        };
-        let Some(share_channel) =
-            share_channel.filter(|_| kind == NodeKind::Visit || token.is_some())
-        else {
-            state.metrics.drop(DropReason::BadShare);
+        let Ok(ip) = h.ip.parse::<IpAddr>() else {
             report.dropped += 1;
             continue;
         };
-        let arrival_present = url.token.is_some();
-        let arrival = url.token.as_deref().and_then(Token::parse);
-        let parent = arrival.and_then(|t| state.tokens.get(t.bits()));
-        let ip: IpAddr = match h.ip.parse() {
-            Ok(ip) => ip,
-            Err(_) => {
-                report.dropped += 1;
-                continue;
-            }
-        };
-        let day = h.ts.date_naive();
-        let salts = (
-            historical_salt(&seed, day),
-            day.pred_opt().map(|d| historical_salt(&seed, d)),
-        );
-        let c = country(&h);
-        let hit = Hit {
-            name: h.name.clone(),
-            url,
+        let mut hit = Hit {
             referrer: h.referrer.clone(),
             screen_width: h.screen_width,
             props: h.props.clone(),
@@ -111,25 +73,25 @@ pub async fn ingest_hits(
                 currency,
             }),
             telegram_webview: h.telegram_webview,
-            domain: site.domain.clone(),
-            token: token.map_or(0, Token::bits),
-            share_channel,
-            arrival,
-            arrival_present,
-            parent,
+            token: h.token.and_then(Token::from_bits).map_or(0, Token::bits),
+            ..Hit::new(h.name.clone(), url, site.domain.clone())
         };
-        if pipeline::check_copy_allowed(state, site, &hit)
-            .await
-            .is_err()
-        {
-            state.metrics.drop(DropReason::CopyAttributionOff);
+        let mut ctx = pipeline::Ctx::new(state, &h.user_agent);
+        ctx.site = Some(Cow::Borrowed(site));
+        if let Err(reason) = pipeline::run_steps(pipeline::OFFLINE, &mut ctx, &mut hit).await {
+            state.metrics.drop(reason);
             report.dropped += 1;
             continue;
         }
+        let day = h.ts.date_naive();
+        let salts = (
+            historical_salt(&seed, day),
+            day.pred_opt().map(|d| historical_salt(&seed, d)),
+        );
         let sender = pipeline::Sender {
             ip,
             user_agent: &h.user_agent,
-            country: c,
+            country: country(&h),
             at: h.ts,
             salts,
         };

@@ -1,13 +1,27 @@
-//! The ingest pipeline: small named steps, each returning the hit or a typed drop reason.
+//! The ingest pipeline: small named steps, each keeping the hit or giving a typed,
+//! counted drop reason (Plausible's `ingestion/event.ex` is the model).
 //!
-//! validate → drop_bot → drop_spam_referrer → resolve_site → visitor_id → session
-//! (classifies new visits) → enqueue. Every drop is counted in `/metrics`.
+//! Every step is a [`Step`], run by [`run_steps`] with one signature: `(&mut Ctx, &mut
+//! Hit) -> Result<(), DropReason>`. The steps are declared once, in order, as the
+//! variants of [`Step`]; each entry point selects its own list from them:
+//! - [`LIVE`] (`POST /api/event`, after `validate` made the hit from the payload);
+//! - [`OFFLINE`] (`ingest::offline`: demo and `lucarne generate`);
+//! - [`IMPORT_PAGEVIEW`] (`previews::import`: people's pageviews of an access log).
+//!
+//! Short-link redirects record clicks, scans and previews that are not visits and carry
+//! no payload: `core::links` classifies the request and `links::link_event` makes the
+//! row, so none of these steps applies to them.
+//!
+//! After the steps, `build_row` finds or opens the visit (classifying new visits) and
+//! makes the stored row; the entry point then stores it. Every drop is counted in
+//! `/metrics` (`lucarne_events_dropped_total{reason}`).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use lucarne_core::classify::{classify, Arrival};
+use lucarne_core::classify::{classify, is_site_host, Arrival};
 use lucarne_core::event::{EventRow, Revenue};
 use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
 use lucarne_core::token::{
@@ -18,7 +32,6 @@ use lucarne_core::url_clean::{
 };
 use lucarne_core::useragent::is_spam_referrer;
 use lucarne_core::visitor::{visitor_id, Salt};
-use lucarne_core::{ChannelGroup, Evidence};
 use serde_json::Value;
 
 use super::payload::{truthy, Payload};
@@ -241,6 +254,172 @@ pub struct Hit {
     pub parent: Option<TokenNode>,
 }
 
+impl Hit {
+    /// A hit of event `name` on the page `url` of site `domain`, with nothing else known
+    /// yet: the token in the page's address (`lc`) is parsed, not looked up.
+    pub fn new(name: String, url: CleanUrl, domain: String) -> Hit {
+        let arrival_present = url.token.is_some();
+        let arrival = url.token.as_deref().and_then(Token::parse);
+        Hit {
+            name,
+            url,
+            referrer: None,
+            screen_width: 0,
+            props: Vec::new(),
+            revenue: None,
+            telegram_webview: false,
+            domain,
+            token: 0,
+            share_channel: String::new(),
+            arrival,
+            arrival_present,
+            parent: None,
+        }
+    }
+}
+
+/// What an event's context holds while the steps run: who sent it, and what the steps
+/// have learnt (the site, its options, read at most once per event).
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    /// The sender's user agent (at most 1,000 characters).
+    pub user_agent: &'a str,
+    /// The client's address, for its rate limit (live ingest only).
+    pub ip: Option<IpAddr>,
+    /// The request's headers (live ingest only: Do-Not-Track, Global Privacy Control).
+    pub headers: Option<&'a axum::http::HeaderMap>,
+    /// The site, once known (`ResolveSite`, or lent by offline entry points).
+    pub site: Option<Cow<'a, Site>>,
+    /// The site's options, read from the metadata store on first use.
+    options: Option<SiteOptions>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a AppState, user_agent: &'a str) -> Self {
+        Ctx {
+            state,
+            user_agent,
+            ip: None,
+            headers: None,
+            site: None,
+            options: None,
+        }
+    }
+
+    fn site(&self) -> Result<&Site, DropReason> {
+        self.site.as_deref().ok_or(DropReason::UnknownSite)
+    }
+
+    /// The site's settings, read once per event, or 503 when the metadata store cannot
+    /// give them (never the defaults, which would silently change what is recorded).
+    pub async fn options(&mut self) -> Result<&SiteOptions, DropReason> {
+        if self.options.is_none() {
+            let site_id = self.site()?.id;
+            let read = self
+                .state
+                .site_options(site_id)
+                .await
+                .map_err(|_| DropReason::MetaUnavailable)?;
+            self.options = Some(read);
+        }
+        self.options.as_ref().ok_or(DropReason::MetaUnavailable)
+    }
+}
+
+/// The ingest steps, declared once, in the order they may run (every entry point's list
+/// keeps this order). Sync steps cost no more than a function call; the async ones
+/// await the metadata store or the token index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// `share` and `copy` events: a token, and a share's button (`props.channel`).
+    CheckShare,
+    /// Bots, crawlers and automated browsers (by user agent).
+    DropBot,
+    /// Referrer spam.
+    DropSpamReferrer,
+    /// The client's fair share, before the site is even looked up.
+    CheckClientRate,
+    /// The site must exist and the page must be on it.
+    ResolveSite,
+    /// The site's fair share.
+    CheckSiteRate,
+    /// Do-Not-Track / Global Privacy Control, when the site honours them.
+    DropDoNotTrack,
+    /// `copy` events only for sites with copied-text attribution on.
+    CheckCopyAllowed,
+    /// A `survey` answer must be one of the site's options.
+    CheckSurvey,
+    /// Who minted the arrival token: memory, then the store.
+    ResolveToken,
+    /// Who minted the arrival token, from memory only (historical hits come in time
+    /// order, so a parent minted earlier in the same run is known).
+    ResolveTokenInMemory,
+}
+
+/// Live ingest, after `validate`.
+pub const LIVE: &[Step] = &[
+    Step::CheckShare,
+    Step::DropBot,
+    Step::DropSpamReferrer,
+    Step::CheckClientRate,
+    Step::ResolveSite,
+    Step::CheckSiteRate,
+    Step::DropDoNotTrack,
+    Step::CheckCopyAllowed,
+    Step::CheckSurvey,
+    Step::ResolveToken,
+];
+
+/// Synthetic history (demo, `lucarne generate`): the site is given, nothing is limited.
+pub const OFFLINE: &[Step] = &[
+    Step::CheckShare,
+    Step::DropBot,
+    Step::CheckCopyAllowed,
+    Step::ResolveTokenInMemory,
+];
+
+/// People's pageviews from an access log (bots and previews are told apart before).
+pub const IMPORT_PAGEVIEW: &[Step] = &[Step::DropSpamReferrer, Step::ResolveTokenInMemory];
+
+impl Step {
+    /// Run this step on `hit`.
+    pub async fn run(self, ctx: &mut Ctx<'_>, hit: &mut Hit) -> Result<(), DropReason> {
+        match self {
+            Step::CheckShare => check_share(hit),
+            Step::DropBot => drop_bot(ctx.state, ctx.user_agent),
+            Step::DropSpamReferrer => drop_spam_referrer(ctx.state, hit),
+            Step::CheckClientRate => match ctx.ip {
+                Some(ip) => check_client_rate(ctx.state, ip),
+                None => Ok(()),
+            },
+            Step::ResolveSite => {
+                ctx.site = Some(Cow::Owned(resolve_site(ctx.state, hit).await?));
+                Ok(())
+            }
+            Step::CheckSiteRate => check_site_rate(ctx.state, ctx.site()?),
+            Step::DropDoNotTrack => drop_do_not_track(ctx).await,
+            Step::CheckCopyAllowed => check_copy_allowed(ctx, hit).await,
+            Step::CheckSurvey => check_survey(ctx, hit).await,
+            Step::ResolveToken => {
+                resolve_token(ctx.state, hit).await;
+                Ok(())
+            }
+            Step::ResolveTokenInMemory => {
+                hit.parent = hit.arrival.and_then(|t| ctx.state.tokens.get(t.bits()));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Run `steps` in order on `hit`; the first drop ends the run.
+pub async fn run_steps(steps: &[Step], ctx: &mut Ctx<'_>, hit: &mut Hit) -> Result<(), DropReason> {
+    for &step in steps {
+        step.run(ctx, hit).await?;
+    }
+    Ok(())
+}
+
 fn nonempty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -282,22 +461,6 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
         .as_ref()
         .and_then(Value::as_str)
         .and_then(Token::parse);
-    let kind = NodeKind::of_event(&name);
-    let share_channel = match kind {
-        NodeKind::Visit | NodeKind::Link => String::new(),
-        NodeKind::Copy => VIA_COPIED_TEXT.to_string(),
-        NodeKind::Share => props
-            .iter()
-            .find(|(k, _)| k == "channel")
-            .map(|(_, v)| v.clone())
-            .filter(|c| share_button(c).is_some())
-            .ok_or(DropReason::BadShare)?,
-    };
-    if kind != NodeKind::Visit && minted.is_none() {
-        return Err(DropReason::BadShare);
-    }
-    let arrival_present = url.token.is_some();
-    let arrival = url.token.as_deref().and_then(Token::parse);
     let screen_width = p
         .screen_width
         .as_ref()
@@ -305,20 +468,35 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
         .map(|w| w.min(u64::from(u16::MAX)) as u16)
         .unwrap_or(0);
     Ok(Hit {
-        name,
-        url,
         referrer,
         screen_width,
         props,
         revenue,
         telegram_webview: truthy(&p.tg),
-        domain,
         token: minted.map_or(0, Token::bits),
-        share_channel,
-        arrival,
-        arrival_present,
-        parent: None,
+        ..Hit::new(name, url, domain)
     })
+}
+
+/// `share` and `copy` events must carry the token they mint, and a share names a known
+/// button (`data/share_buttons.toml`) in `props.channel`; sets the hit's share channel.
+pub fn check_share(hit: &mut Hit) -> Result<(), DropReason> {
+    let kind = NodeKind::of_event(&hit.name);
+    hit.share_channel = match kind {
+        NodeKind::Visit | NodeKind::Link => String::new(),
+        NodeKind::Copy => VIA_COPIED_TEXT.to_string(),
+        NodeKind::Share => hit
+            .props
+            .iter()
+            .find(|(k, _)| k == "channel")
+            .map(|(_, v)| v.clone())
+            .filter(|c| share_button(c).is_some())
+            .ok_or(DropReason::BadShare)?,
+    };
+    if kind != NodeKind::Visit && hit.token == 0 {
+        return Err(DropReason::BadShare);
+    }
+    Ok(())
 }
 
 fn strip_controls(s: &str) -> String {
@@ -391,7 +569,7 @@ pub fn parse_revenue(v: Option<Value>) -> Result<Option<Revenue>, DropReason> {
 }
 
 /// Step 2: bots, crawlers and automated browsers.
-pub fn drop_bot(state: &AppState, user_agent: &str) -> Result<(), DropReason> {
+fn drop_bot(state: &AppState, user_agent: &str) -> Result<(), DropReason> {
     if state.ua_facts(user_agent).bot {
         return Err(DropReason::Bot);
     }
@@ -406,7 +584,7 @@ pub fn referrer_host(referrer: &str) -> Option<String> {
 }
 
 /// Step 3: referrer spam.
-pub fn drop_spam_referrer(state: &AppState, hit: &Hit) -> Result<(), DropReason> {
+fn drop_spam_referrer(state: &AppState, hit: &Hit) -> Result<(), DropReason> {
     if let Some(host) = hit.referrer.as_deref().and_then(referrer_host) {
         if is_spam_referrer(&state.rules, &host) {
             return Err(DropReason::SpamReferrer);
@@ -417,17 +595,11 @@ pub fn drop_spam_referrer(state: &AppState, hit: &Hit) -> Result<(), DropReason>
 
 /// Does `host` belong to `site` (its domain, a subdomain, or an allowed hostname)?
 pub fn host_allowed(site: &Site, host: &str) -> bool {
-    host == site.domain
-        || host.ends_with(&format!(".{}", site.domain))
-        || site.allowed_hostnames.iter().any(|h| {
-            h == host
-                || h.strip_prefix("*.")
-                    .is_some_and(|base| host.ends_with(&format!(".{base}")))
-        })
+    is_site_host(&site.domain, &site.allowed_hostnames, host)
 }
 
 /// Step 4: the site must exist and the page must be on it.
-pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReason> {
+async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReason> {
     let domain = normalise_host(&hit.domain);
     let site = state
         .site(&domain)
@@ -442,7 +614,7 @@ pub async fn resolve_site(state: &AppState, hit: &Hit) -> Result<Site, DropReaso
 
 /// Step 3a: the client's fair share, before the site is even looked up (so events for
 /// random domains are limited too, and cost no metadata query past it).
-pub fn check_client_rate(state: &AppState, ip: std::net::IpAddr) -> Result<(), DropReason> {
+fn check_client_rate(state: &AppState, ip: std::net::IpAddr) -> Result<(), DropReason> {
     state
         .rate_limits
         .client(ip)
@@ -451,7 +623,7 @@ pub fn check_client_rate(state: &AppState, ip: std::net::IpAddr) -> Result<(), D
 
 /// Step 4a: the site's fair share (429 past it, before any work is queued, so one
 /// flooded site cannot fill the writer's queue for the others).
-pub fn check_site_rate(state: &AppState, site: &Site) -> Result<(), DropReason> {
+fn check_site_rate(state: &AppState, site: &Site) -> Result<(), DropReason> {
     state
         .rate_limits
         .site
@@ -459,22 +631,12 @@ pub fn check_site_rate(state: &AppState, site: &Site) -> Result<(), DropReason> 
         .map_err(|_| DropReason::SiteRateLimited)
 }
 
-/// The site's settings, or 503 when the metadata store cannot give them (never the
-/// defaults, which would silently change what is recorded).
-async fn site_options(state: &AppState, site: &Site) -> Result<SiteOptions, DropReason> {
-    state
-        .site_options(site.id)
-        .await
-        .map_err(|_| DropReason::MetaUnavailable)
-}
-
 /// Step 4b: Do-Not-Track (`DNT: 1`) and Global Privacy Control (`Sec-GPC: 1`), when the
 /// site's owner chose to honour them.
-pub async fn drop_do_not_track(
-    state: &AppState,
-    site: &Site,
-    headers: &axum::http::HeaderMap,
-) -> Result<(), DropReason> {
+async fn drop_do_not_track(ctx: &mut Ctx<'_>) -> Result<(), DropReason> {
+    let Some(headers) = ctx.headers else {
+        return Ok(());
+    };
     let asks = |name: &str| {
         headers
             .get(name)
@@ -482,38 +644,31 @@ pub async fn drop_do_not_track(
             .map(str::trim)
             == Some("1")
     };
-    if (asks("dnt") || asks("sec-gpc")) && site_options(state, site).await?.honour_dnt {
+    if (asks("dnt") || asks("sec-gpc")) && ctx.options().await?.honour_dnt {
         return Err(DropReason::DoNotTrack);
     }
     Ok(())
 }
 
 /// Step 4c: `copy` events only for sites that turned copied-text attribution on.
-pub async fn check_copy_allowed(
-    state: &AppState,
-    site: &Site,
-    hit: &Hit,
-) -> Result<(), DropReason> {
-    if NodeKind::of_event(&hit.name) == NodeKind::Copy
-        && !site_options(state, site).await?.copy_attribution
-    {
+async fn check_copy_allowed(ctx: &mut Ctx<'_>, hit: &Hit) -> Result<(), DropReason> {
+    if NodeKind::of_event(&hit.name) == NodeKind::Copy && !ctx.options().await?.copy_attribution {
         return Err(DropReason::CopyAttributionOff);
     }
     Ok(())
 }
 
-/// Step 4d: who minted the token the page was opened with (memory, then the store).
 /// The event name of a survey answer (`web/survey.js`).
 pub const SURVEY_EVENT: &str = "survey";
 const MAX_SURVEY_TEXT: usize = 200;
 
-/// A `survey` answer must name one of the site's options, with little free text, and the
-/// site's survey must be on.
-pub async fn check_survey(state: &AppState, site: &Site, hit: &Hit) -> Result<(), DropReason> {
+/// Step 4d: a `survey` answer must name one of the site's options, with little free
+/// text, and the site's survey must be on.
+async fn check_survey(ctx: &mut Ctx<'_>, hit: &Hit) -> Result<(), DropReason> {
     if hit.name != SURVEY_EVENT {
         return Ok(());
     }
-    let opts = site_options(state, site).await?;
+    let opts = ctx.options().await?;
     if !opts.survey_enabled {
         return Err(DropReason::SurveyOff);
     }
@@ -533,7 +688,8 @@ pub async fn check_survey(state: &AppState, site: &Site, hit: &Hit) -> Result<()
     Ok(())
 }
 
-pub async fn resolve_token(state: &AppState, hit: &mut Hit) {
+/// Step 4e: who minted the token the page was opened with (memory, then the store).
+async fn resolve_token(state: &AppState, hit: &mut Hit) {
     if let Some(t) = hit.arrival {
         let (parent, lookup) = state.tokens.resolve_counted(&state.events, t.bits()).await;
         if let Some(l) = lookup {
@@ -598,13 +754,9 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         ..
     } = sender;
     let visit = state.sessions.touch(site.id, id_now, id_prev, now, || {
-        let is_internal = hit
-            .referrer
-            .as_deref()
-            .and_then(referrer_host)
-            .is_some_and(|h| host_allowed(site, &h));
         let arrival = Arrival {
             site_host: &site.domain,
+            allowed_hosts: &site.allowed_hostnames,
             path: &hit.url.path,
             referrer: hit.referrer.as_deref(),
             user_agent,
@@ -622,16 +774,8 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             &ids,
         );
         state.metrics.token(link.status);
-        let mut c = classify(&state.rules, &arrival);
-        // A visit that starts from one of the site's own pages (a new visit after 30
-        // idle minutes) is not dark social: it is a returning reader.
-        if is_internal && c.group == ChannelGroup::EstimatedDark {
-            c.channel = lucarne_core::Channel::direct();
-            c.group = ChannelGroup::Direct;
-            c.evidence = Evidence::None;
-            c.source = "Direct / None".into();
-        }
-        let c = attribute(&state.rules, &link, c);
+        // A referrer on the site's own hosts is direct, never dark: `core::classify`.
+        let c = attribute(&state.rules, &link, classify(&state.rules, &arrival));
         let dev = state.ua_facts(user_agent).device.clone();
         VisitFields {
             entry_page: hit.url.path.clone(),
@@ -838,6 +982,55 @@ mod tests {
                 !matches!(r, Ok(Ok(_))),
                 "{amount} must be refused (as JSON or as revenue)"
             );
+        }
+    }
+
+    #[test]
+    fn every_entry_point_takes_its_steps_in_the_declared_order() {
+        for list in [LIVE, OFFLINE, IMPORT_PAGEVIEW] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
+        assert!(
+            !OFFLINE.contains(&Step::ResolveToken),
+            "no store read offline"
+        );
+        assert!(!IMPORT_PAGEVIEW.contains(&Step::ResolveToken));
+    }
+
+    #[test]
+    fn check_share_needs_a_token_and_a_known_button() {
+        let url = clean_page_url("https://example.com/", false).expect("url");
+        let share = |channel: &str, token: u64| Hit {
+            props: vec![("channel".to_string(), channel.to_string())],
+            token,
+            ..Hit::new("share".into(), url.clone(), "example.com".into())
+        };
+        let mut ok = share("linkedin", 7);
+        assert_eq!(check_share(&mut ok), Ok(()));
+        assert_eq!(ok.share_channel, "linkedin");
+        assert_eq!(
+            check_share(&mut share("myspace", 7)),
+            Err(DropReason::BadShare)
+        );
+        assert_eq!(
+            check_share(&mut share("whatsapp", 0)),
+            Err(DropReason::BadShare)
+        );
+        let mut copy = Hit {
+            token: 9,
+            ..Hit::new("copy".into(), url.clone(), "example.com".into())
+        };
+        assert_eq!(check_share(&mut copy), Ok(()));
+        assert_eq!(copy.share_channel, VIA_COPIED_TEXT);
+        let mut view = Hit::new("pageview".into(), url, "example.com".into());
+        assert_eq!(check_share(&mut view), Ok(()));
+    }
+
+    #[test]
+    fn the_bad_share_message_names_every_button() {
+        let message = DropReason::BadShare.message();
+        for b in lucarne_core::rules::ShareButtons::builtin().all() {
+            assert!(message.contains(&b.id), "{}", b.id);
         }
     }
 

@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use lucarne_core::token::{NodeKind, TokenNode, SHARE_BUTTONS, VIA_COPIED_TEXT};
+use lucarne_core::rules::ShareButtons;
+use lucarne_core::token::{NodeKind, TokenNode, VIA_COPIED_TEXT};
 use lucarne_store::EventStore;
 use tokio::sync::Semaphore;
 
@@ -37,7 +38,7 @@ const LOOKUPS: usize = 2;
 /// Distinct missed tokens remembered at most.
 const MAX_MISSES: usize = 50_000;
 
-/// A node in 40 bytes: the share channel as an index into `SHARE_BUTTONS`; a link's
+/// A node in 40 bytes: the share channel as an index into `ShareButtons::builtin()`; a link's
 /// channel (any classifier channel) is not kept here, links are looked up by id.
 #[derive(Clone, Copy)]
 struct Compact {
@@ -58,10 +59,10 @@ impl Compact {
         let channel = if n.share_channel == VIA_COPIED_TEXT {
             COPIED_TEXT
         } else {
-            SHARE_BUTTONS
-                .iter()
-                .position(|(b, _, _)| *b == n.share_channel)
-                .map_or(NO_CHANNEL, |i| i as u8)
+            ShareButtons::builtin()
+                .position(&n.share_channel)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(NO_CHANNEL)
         };
         Compact {
             site_id: n.site_id,
@@ -77,9 +78,10 @@ impl Compact {
     fn node(self) -> TokenNode {
         let share_channel = match self.channel {
             COPIED_TEXT => VIA_COPIED_TEXT.to_string(),
-            i => SHARE_BUTTONS
-                .get(i as usize)
-                .map(|(b, _, _)| b.to_string())
+            i => ShareButtons::builtin()
+                .all()
+                .get(usize::from(i))
+                .map(|b| b.id.clone())
                 .unwrap_or_default(),
         };
         TokenNode {

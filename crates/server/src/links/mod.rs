@@ -620,6 +620,7 @@ fn link_event(
     let empty_utm = Utm::default();
     let arrival = Arrival {
         site_host: &entry.site_domain,
+        allowed_hosts: &[],
         path: &path,
         referrer: referrer.as_deref(),
         user_agent,

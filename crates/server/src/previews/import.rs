@@ -5,7 +5,8 @@
 //! - a preview fetcher's `GET`/`HEAD` of a page with a 2xx/3xx status becomes a
 //!   `preview` event (`props.app`, the requested path, the line's time, no token);
 //! - with pageviews on, a person's `GET` of a page with a 2xx status becomes a pageview
-//!   through the ingest pipeline's own steps (spam referrer, visit, classification);
+//!   through the ingest pipeline's steps (`pipeline::IMPORT_PAGEVIEW`: spam referrer,
+//!   arrival token from memory), then the visit and classification of live ingest;
 //! - everything else is counted by reason.
 //!
 //! Visitor ids use daily salts derived from a random key drawn for this import and never
@@ -13,6 +14,7 @@
 //! ones do, and nobody can recompute them from the log afterwards. The client address is
 //! used for that hash (and a country, with a GeoIP database) and goes no further.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
@@ -20,15 +22,14 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use lucarne_core::access_log::{decide, parse_line, Decision, LogLine};
 use lucarne_core::event::EventRow;
-use lucarne_core::token::Token;
-use lucarne_core::url_clean::{clean_url, CleanUrl};
+use lucarne_core::url_clean::clean_url;
 use lucarne_core::visitor::{visitor_id, Salt};
 use lucarne_store::meta::Site;
 use lucarne_store::{CommitTicket, StoreError};
 
 use super::{preview_row, Fetch};
 use crate::ingest::offline::historical_salt;
-use crate::ingest::pipeline::{self, host_allowed, DropReason, Hit, MAX_URL};
+use crate::ingest::pipeline::{self, host_allowed, Ctx, DropReason, Hit, MAX_URL};
 use crate::state::AppState;
 
 /// What an import did.
@@ -114,7 +115,7 @@ impl<'a> LogImport<'a> {
     pub async fn line(&mut self, text: &str) -> Result<(), DropReason> {
         self.report.lines += 1;
         match parse_line(text) {
-            Ok(line) => self.record(line),
+            Ok(line) => self.record(line).await,
             Err(e) => *self.report.malformed.entry(e.as_str()).or_default() += 1,
         }
         if self.report.lines.is_multiple_of(SWEEP_EVERY) {
@@ -155,7 +156,7 @@ impl<'a> LogImport<'a> {
         }
     }
 
-    fn record(&mut self, line: LogLine) {
+    async fn record(&mut self, line: LogLine) {
         let user_agent: String = line.user_agent.chars().take(1000).collect();
         let facts = self.state.ua_facts(&user_agent);
         let decision = decide(
@@ -205,9 +206,15 @@ impl<'a> LogImport<'a> {
                 if line.referrer.as_ref().is_some_and(|r| r.len() > MAX_URL) {
                     return self.skip("referrer_too_long");
                 }
-                let hit = pageview(&self.site, page, line.referrer.clone(), self.state);
-                if pipeline::drop_spam_referrer(self.state, &hit).is_err() {
-                    return self.skip("spam_referrer");
+                let mut hit = Hit {
+                    referrer: line.referrer.clone(),
+                    ..Hit::new("pageview".to_string(), page, self.site.domain.clone())
+                };
+                let mut ctx = Ctx::new(self.state, &user_agent);
+                ctx.site = Some(Cow::Borrowed(&self.site));
+                let steps = pipeline::run_steps(pipeline::IMPORT_PAGEVIEW, &mut ctx, &mut hit);
+                if let Err(reason) = steps.await {
+                    return self.skip(reason.as_str());
                 }
                 let sender = pipeline::Sender {
                     ip,
@@ -233,29 +240,6 @@ impl<'a> LogImport<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// A pageview hit as live ingest would validate it (the arrival token is resolved from
-/// memory only, as offline ingest does).
-fn pageview(site: &Site, page: CleanUrl, referrer: Option<String>, state: &AppState) -> Hit {
-    let arrival_present = page.token.is_some();
-    let arrival = page.token.as_deref().and_then(Token::parse);
-    let parent = arrival.and_then(|t| state.tokens.get(t.bits()));
-    Hit {
-        name: "pageview".to_string(),
-        url: page,
-        referrer,
-        screen_width: 0,
-        props: Vec::new(),
-        revenue: None,
-        telegram_webview: false,
-        domain: site.domain.clone(),
-        token: 0,
-        share_channel: String::new(),
-        arrival,
-        arrival_present,
-        parent,
     }
 }
 

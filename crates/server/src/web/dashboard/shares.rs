@@ -21,11 +21,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
-use lucarne_core::cascade::{
-    self, Cascade, PageShares, ShareMetrics, ADDRESS_BAR, PRIVATE_SHARE_CHANNELS,
-    PUBLIC_SHARE_CHANNELS,
-};
-use lucarne_core::token::Token;
+use lucarne_core::cascade::{self, Cascade, PageShares, ShareMetrics, ADDRESS_BAR};
+use lucarne_core::token::{is_private_share, is_public_share, Token};
 use lucarne_store::ShareGraph;
 use maud::{html, Markup};
 
@@ -348,7 +345,7 @@ fn share_visits_word(lang: Lang, n: u64) -> &'static str {
 }
 
 fn is_button(sc: &str) -> bool {
-    PRIVATE_SHARE_CHANNELS.contains(&sc) || PUBLIC_SHARE_CHANNELS.contains(&sc)
+    is_private_share(sc) || is_public_share(sc)
 }
 
 /// Share channels with a colour of their own in `app.css` (`.ch-…`); others are `other`.
@@ -378,7 +375,7 @@ fn channel_classes(sc: &str) -> String {
         .unwrap_or("other");
     let kind = if sc == ADDRESS_BAR || sc == "copied-text" {
         "k-bar"
-    } else if PUBLIC_SHARE_CHANNELS.contains(&sc) {
+    } else if is_public_share(sc) {
         "k-public"
     } else {
         "k-private"
