@@ -230,7 +230,7 @@ fn main() -> Result<()> {
 
 fn conversions_bench(data: &std::path::Path, domain: &str, runs: usize) -> Result<()> {
     use lucarne_core::conversions::GoalKind;
-    use lucarne_server::api::conversions::{report_json, By};
+    use lucarne_server::api::conversions::{conversion_report, By};
     use lucarne_server::{AppState, ServerOptions};
     use lucarne_store::meta::MetaStore;
 
@@ -295,24 +295,32 @@ fn conversions_bench(data: &std::path::Path, domain: &str, runs: usize) -> Resul
         for by in ["visit:channel_group", "visit:channel", "visit:generation"] {
             let by = By::parse(Some(by)).map_err(|e| anyhow::anyhow!("{}", e.message))?;
             let mut times = Vec::new();
-            let mut json = serde_json::Value::Null;
+            let mut report = None;
             for i in 0..runs + 2 {
                 let t = Instant::now();
-                json = report_json(&state, &site, q.clone(), Some("purchase"), &by)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                report = Some(
+                    conversion_report(&state, &site, q.clone(), Some("purchase"), &by)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+                );
                 if i >= 2 {
                     times.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
             }
             times.sort_by(f64::total_cmp);
+            let converting = report
+                .as_ref()
+                .and_then(|r| r.goals.first())
+                .map_or("null".into(), |g| g.counts.converting_visits.to_string());
+            let uplift = report
+                .as_ref()
+                .and_then(|r| r.uplift.as_ref())
+                .map_or("null".into(), |u| u.difference_points.to_string());
             println!(
-                "conversion report by {}: median {:.1} ms, p90 {:.1} ms ({runs} runs; purchase: {} converting visits, uplift {} points)",
+                "conversion report by {}: median {:.1} ms, p90 {:.1} ms ({runs} runs; purchase: {converting} converting visits, uplift {uplift} points)",
                 by.name(),
                 percentile(&times, 0.5),
                 percentile(&times, 0.9),
-                json["goals"][0]["converting_visits"],
-                json["uplift"]["difference_points"],
             );
         }
         Ok(())

@@ -7,7 +7,7 @@ use url::{Host, Url};
 
 use crate::rules::Rules;
 use crate::token::Token;
-use crate::url_clean::TOKEN_PARAM;
+use crate::url_clean::{normalise_host, TOKEN_PARAM};
 use crate::useragent::{is_bot, preview_app};
 
 /// Generated slugs use letters and digits that cannot be mistaken for one another when
@@ -29,9 +29,15 @@ pub fn generated_slug(random: &[u8; GENERATED_SLUG_LEN]) -> String {
         .collect()
 }
 
+/// Why a link (or its edit) is refused. A plain domain error: the server maps it to an
+/// HTTP status and a JSON reason, the CLI prints its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkError {
+    /// A new link without a target URL.
+    MissingUrl,
     BadSlug,
+    /// A short domain that is not a host name.
+    BadDomain,
     TargetTooLong,
     TargetNotHttp,
     TargetUnparsable,
@@ -40,26 +46,34 @@ pub enum LinkError {
     LabelTooLong,
     BadChannel,
     BadRedirect,
+    /// An expiry that is not an RFC 3339 time.
+    BadExpiry,
 }
 
 impl LinkError {
-    pub fn code(self) -> &'static str {
-        match self {
-            LinkError::BadSlug => "bad_slug",
-            LinkError::TargetTooLong => "target_too_long",
-            LinkError::TargetNotHttp => "target_not_http",
-            LinkError::TargetUnparsable => "target_unparsable",
-            LinkError::TargetHasCredentials => "target_has_credentials",
-            LinkError::TargetPrivateNetwork => "target_private_network",
-            LinkError::LabelTooLong => "label_too_long",
-            LinkError::BadChannel => "bad_channel",
-            LinkError::BadRedirect => "bad_redirect",
-        }
-    }
+    /// Every variant, for exhaustive checks (each has a message in every language).
+    pub const ALL: [LinkError; 12] = [
+        LinkError::MissingUrl,
+        LinkError::BadSlug,
+        LinkError::BadDomain,
+        LinkError::TargetTooLong,
+        LinkError::TargetNotHttp,
+        LinkError::TargetUnparsable,
+        LinkError::TargetHasCredentials,
+        LinkError::TargetPrivateNetwork,
+        LinkError::LabelTooLong,
+        LinkError::BadChannel,
+        LinkError::BadRedirect,
+        LinkError::BadExpiry,
+    ];
+}
 
-    pub fn message(self) -> &'static str {
-        match self {
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LinkError::MissingUrl => "`url` is required",
             LinkError::BadSlug => "a slug is 1 to 64 letters, digits, '-' or '_'",
+            LinkError::BadDomain => "`domain` must be a host name",
             LinkError::TargetTooLong => "the target URL is longer than 2,000 characters",
             LinkError::TargetNotHttp => "the target must be an http:// or https:// URL",
             LinkError::TargetUnparsable => "the target is not a valid URL",
@@ -70,9 +84,12 @@ impl LinkError {
             LinkError::LabelTooLong => "campaign and UTM values are at most 200 characters",
             LinkError::BadChannel => "unknown channel",
             LinkError::BadRedirect => "redirect must be 301, 302 or 307",
-        }
+            LinkError::BadExpiry => "`expires_at` must be an RFC 3339 time",
+        })
     }
 }
+
+impl std::error::Error for LinkError {}
 
 /// A custom slug: 1–64 of `[A-Za-z0-9_-]`.
 pub fn check_slug(slug: &str) -> Result<(), LinkError> {
@@ -284,6 +301,29 @@ pub fn check_channel(rules: &Rules, channel: &str) -> Result<(), LinkError> {
     }
 }
 
+/// A link's short domain (normalised; empty means Lucarne's own): a host name of at
+/// most 253 letters, digits, dots and hyphens.
+pub fn check_domain(domain: &str) -> Result<String, LinkError> {
+    let d = normalise_host(domain.trim());
+    let host_like = d
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if d.is_empty() || (d.len() <= 253 && host_like) {
+        Ok(d)
+    } else {
+        Err(LinkError::BadDomain)
+    }
+}
+
+/// The HTTP status a link redirects with: 301, 302 or 307.
+pub fn check_redirect(status: u16) -> Result<u16, LinkError> {
+    if [301, 302, 307].contains(&status) {
+        Ok(status)
+    } else {
+        Err(LinkError::BadRedirect)
+    }
+}
+
 /// Where to send a click: the target with the link's UTM parameters (the target's own
 /// `utm_*` are replaced) and a fresh share token, in the fragment or the query.
 pub fn redirect_location(target: &Url, utm: &LinkUtm, token: Token, in_query: bool) -> String {
@@ -411,6 +451,18 @@ pub fn classify_request(is_head: bool, ua: &UaRequestFacts, qr_marker: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_domains_and_redirects() {
+        assert_eq!(check_domain(" Go.Example. ").as_deref(), Ok("go.example"));
+        assert_eq!(check_domain("").as_deref(), Ok(""));
+        assert_eq!(check_domain("a b.example"), Err(LinkError::BadDomain));
+        assert_eq!(check_domain(&"a".repeat(254)), Err(LinkError::BadDomain));
+        assert_eq!(check_redirect(307), Ok(307));
+        assert_eq!(check_redirect(303), Err(LinkError::BadRedirect));
+        // Every refusal has a message a person can read.
+        assert!(LinkError::ALL.iter().all(|e| !e.to_string().is_empty()));
+    }
 
     #[test]
     fn slugs() {

@@ -928,7 +928,8 @@ fn public_base(links: &LinkOpts, file: &FileConfig) -> String {
 }
 
 async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
-    use lucarne_server::links::api::{build_input, short_url, LinkBody};
+    use lucarne_server::api::links::short_url;
+    use lucarne_server::links::input::{build_input, LinkBody};
     match cmd {
         LinkCmd::Create {
             url,
@@ -952,8 +953,9 @@ async fn links_cmd(cmd: LinkCmd, file: &FileConfig) -> Result<()> {
             };
             let allow_private = links.allow_private_link_targets || file.allow_private_link_targets;
             let rules = lucarne_core::rules::Rules::builtin();
+            // A refused link is a plain message (`LinkError`'s), never an HTTP shape.
             let mut input = build_input(&rules, allow_private, Default::default(), &body)
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                .map_err(|e| anyhow::anyhow!("cannot create the link: {e}"))?;
             let generate = input.slug.is_empty();
             let mut tries = 0;
             let link = loop {

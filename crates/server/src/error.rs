@@ -125,6 +125,29 @@ impl From<lucarne_store::meta::MetaError> for ApiError {
     }
 }
 
+/// A refused link: a 400 whose reason names the check (`bad_slug`, `target_not_http` …),
+/// the stable codes API clients and the dashboard's messages key on.
+impl From<lucarne_core::links::LinkError> for ApiError {
+    fn from(e: lucarne_core::links::LinkError) -> Self {
+        use lucarne_core::links::LinkError as E;
+        let reason = match e {
+            E::MissingUrl => "missing_url",
+            E::BadSlug => "bad_slug",
+            E::BadDomain => "bad_domain",
+            E::TargetTooLong => "target_too_long",
+            E::TargetNotHttp => "target_not_http",
+            E::TargetUnparsable => "target_unparsable",
+            E::TargetHasCredentials => "target_has_credentials",
+            E::TargetPrivateNetwork => "target_private_network",
+            E::LabelTooLong => "label_too_long",
+            E::BadChannel => "bad_channel",
+            E::BadRedirect => "bad_redirect",
+            E::BadExpiry => "bad_expiry",
+        };
+        ApiError::bad_request(reason, e.to_string())
+    }
+}
+
 /// Events-store errors: a full queue or a stopped writer is a 503 the client retries.
 impl From<lucarne_store::StoreError> for ApiError {
     fn from(e: lucarne_store::StoreError) -> Self {

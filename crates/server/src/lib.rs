@@ -59,7 +59,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/stats/surveys", get(api::surveys::report))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
-        .merge(links::api::routes())
+        .merge(api::links::routes())
         .merge(api::conversions::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -11,6 +11,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The window failed logins are counted over (per address and per account); failures
+/// older than this are purged from the metadata store too.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 const SHARDS: usize = 16;
 /// Keys remembered per limiter at most (about 32 bytes each with the map's overhead):
 /// past it, keys whose allowance is full again are forgotten first, then a shard is

@@ -22,13 +22,13 @@ use lucarne_core::token::{NodeKind, Token};
 use lucarne_core::ChannelGroup;
 use lucarne_store::meta::{Goal, KeyScope, Site};
 use lucarne_store::{ConversionGroup, ConversionRow, VisitKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, require_key, StatsParams};
+use crate::api::links::{parse_body, site_for, Need};
 use crate::error::{ApiError, Path, Query};
 use crate::ingest::pipeline::{self, DropReason};
-use crate::links::api::{parse_body, site_for, Need};
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -39,13 +39,26 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/stats/conversions", get(report))
 }
 
-pub fn goal_json(g: &Goal) -> Value {
-    json!({
-        "id": g.id,
-        "name": g.name,
-        "kind": g.kind.kind_str(),
-        "value": g.kind.value(),
-    })
+/// A goal as the API names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalRef {
+    pub id: i64,
+    pub name: String,
+    /// `event` or `page`.
+    pub kind: &'static str,
+    /// The event name or the page path.
+    pub value: String,
+}
+
+impl GoalRef {
+    pub fn of(g: &Goal) -> GoalRef {
+        GoalRef {
+            id: g.id,
+            name: g.name.clone(),
+            kind: g.kind.kind_str(),
+            value: g.kind.value().to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -62,7 +75,7 @@ async fn list_goals(
     let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Read).await?;
     let goals = state.meta.goals(site.id).await?;
     Ok(Json(json!({
-        "goals": goals.iter().map(goal_json).collect::<Vec<_>>()
+        "goals": goals.iter().map(GoalRef::of).collect::<Vec<_>>()
     })))
 }
 
@@ -109,7 +122,7 @@ async fn create_goal(
     match created {
         Some(g) => {
             tracing::info!(message = "Goal created.", site_id = site.id, goal_id = g.id);
-            Ok((StatusCode::CREATED, Json(goal_json(&g))).into_response())
+            Ok((StatusCode::CREATED, Json(GoalRef::of(&g))).into_response())
         }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -363,20 +376,24 @@ impl Money {
         })
     }
 
-    fn json(&self, revenue: &Revenue, visits: u64) -> Value {
+    fn amount(&self, revenue: &Revenue, visits: u64) -> Amount {
         let c = revenue.in_currency(&self.currency, &self.rates);
-        let by_currency: BTreeMap<&str, f64> = revenue
+        let by_currency: BTreeMap<String, f64> = revenue
             .by_currency
             .iter()
-            .map(|(cur, minor)| (cur.as_str(), conv::major_amount(*minor, cur)))
+            .map(|(cur, minor)| (cur.clone(), conv::major_amount(*minor, cur)))
             .collect();
-        json!({
-            "total": c.total,
-            "currency": self.currency,
-            "unconverted": c.unconverted,
-            "by_currency": by_currency,
-            "per_visit": if visits == 0 { 0.0 } else { (c.total / visits as f64 * 100.0).round() / 100.0 },
-        })
+        Amount {
+            total: c.total,
+            currency: self.currency.clone(),
+            unconverted: c.unconverted,
+            by_currency,
+            per_visit: if visits == 0 {
+                0.0
+            } else {
+                (c.total / visits as f64 * 100.0).round() / 100.0
+            },
+        }
     }
 }
 
@@ -396,15 +413,15 @@ fn revenue_of(r: &lucarne_store::GoalCounts) -> Revenue {
     rev
 }
 
-/// One goal's numbers in a group, as JSON.
-fn counts_json(money: &Money, visits: u64, c: &lucarne_store::GoalCounts) -> Value {
-    json!({
-        "visits": visits,
-        "converting_visits": c.converting_visits,
-        "conversions": c.conversions,
-        "conversion_rate": percent(c.converting_visits, visits),
-        "revenue": money.json(&revenue_of(c), visits),
-    })
+/// One goal's numbers in a group.
+fn counts(money: &Money, visits: u64, c: &lucarne_store::GoalCounts) -> Counts {
+    Counts {
+        visits,
+        converting_visits: c.converting_visits,
+        conversions: c.conversions,
+        conversion_rate: percent(c.converting_visits, visits),
+        revenue: money.amount(&revenue_of(c), visits),
+    }
 }
 
 /// Rows added up by `key`, in first-seen order.
@@ -453,7 +470,7 @@ fn sum_rows(rows: &[ConversionRow], goals: usize) -> ConversionRow {
 }
 
 /// The private-versus-public comparison from rows grouped by channel group.
-pub fn uplift_json(rows: &[ConversionRow], goal: usize) -> Value {
+pub fn uplift(rows: &[ConversionRow], goal: usize) -> Uplift {
     let (mut pv, mut pk, mut qv, mut qk) = (0, 0, 0, 0);
     for r in rows {
         let Some(c) = r.goals.get(goal) else { continue };
@@ -471,32 +488,124 @@ pub fn uplift_json(rows: &[ConversionRow], goal: usize) -> Value {
     }
     let u = conv::uplift(pk, pv, qk, qv);
     let pct = |x: f64| (x * 10_000.0).round() / 100.0;
-    json!({
-        "private": { "visits": u.private_visits, "converting_visits": u.private_converting,
-                     "conversion_rate": pct(u.private_rate),
-                     "interval": [pct(u.private_interval.0), pct(u.private_interval.1)] },
-        "public": { "visits": u.public_visits, "converting_visits": u.public_converting,
-                    "conversion_rate": pct(u.public_rate),
-                    "interval": [pct(u.public_interval.0), pct(u.public_interval.1)] },
-        "difference_points": pct(u.difference),
-        "difference_interval": [pct(u.difference_low), pct(u.difference_high)],
-        "relative_uplift_percent": u.relative.map(|r| (r * 1000.0).round() / 10.0),
-        "significant": u.significant,
-        "private_groups": ["private-message", "email"],
-        "public_groups": ["public-social"],
-        "method": u.method,
-    })
+    Uplift {
+        private: Side {
+            visits: u.private_visits,
+            converting_visits: u.private_converting,
+            conversion_rate: pct(u.private_rate),
+            interval: [pct(u.private_interval.0), pct(u.private_interval.1)],
+        },
+        public: Side {
+            visits: u.public_visits,
+            converting_visits: u.public_converting,
+            conversion_rate: pct(u.public_rate),
+            interval: [pct(u.public_interval.0), pct(u.public_interval.1)],
+        },
+        difference_points: pct(u.difference),
+        difference_interval: [pct(u.difference_low), pct(u.difference_high)],
+        relative_uplift_percent: u.relative.map(|r| (r * 1000.0).round() / 10.0),
+        significant: u.significant,
+        private_groups: ["private-message", "email"],
+        public_groups: ["public-social"],
+        method: u.method,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The conversion report: `GET /api/v1/stats/conversions` answers it as JSON, the
+// dashboard's Conversions tab renders the same values.
+
+/// Revenue in the site's currency.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Amount {
+    /// In the site's currency, major units.
+    pub total: f64,
+    pub currency: String,
+    /// Currencies without an exchange rate, left out of `total`.
+    pub unconverted: Vec<String>,
+    /// Major units per currency.
+    pub by_currency: BTreeMap<String, f64>,
+    pub per_visit: f64,
+}
+
+/// One goal's numbers in a group of visits.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub visits: u64,
+    pub converting_visits: u64,
+    pub conversions: u64,
+    /// Percent (12.5 = 12.5 %).
+    pub conversion_rate: f64,
+    pub revenue: Amount,
+}
+
+/// A goal and its totals over the period.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalLine {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub value: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// One group of the breakdown (a channel, a share token, a cascade …).
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub value: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Private or public visits in the uplift.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub visits: u64,
+    pub converting_visits: u64,
+    /// Percent, and its 95 % interval in percent.
+    pub conversion_rate: f64,
+    pub interval: [f64; 2],
+}
+
+/// Private-versus-public conversion rates of the selected goal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Uplift {
+    pub private: Side,
+    pub public: Side,
+    /// Percentage points, and its 95 % interval.
+    pub difference_points: f64,
+    pub difference_interval: [f64; 2],
+    pub relative_uplift_percent: Option<f64>,
+    pub significant: bool,
+    pub private_groups: [&'static str; 2],
+    pub public_groups: [&'static str; 1],
+    pub method: &'static str,
+}
+
+/// Everything the conversion report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversionReport {
+    pub currency: String,
+    pub goals: Vec<GoalLine>,
+    /// The selected goal (none when the site has no goal).
+    pub goal: Option<GoalRef>,
+    /// The breakdown's name (`visit:channel_group`, `share`, `cascade` …).
+    pub by: String,
+    /// At most 100, by converting visits, then visits, then value.
+    pub rows: Vec<Row>,
+    pub uplift: Option<Uplift>,
 }
 
 /// Everything the conversion report shows (the stats API answers it; the dashboard
 /// renders it).
-pub async fn report_json(
+pub async fn conversion_report(
     state: &Arc<AppState>,
     site: &Site,
     q: ReportQuery,
     goal: Option<&str>,
     by: &By,
-) -> Result<Value, ApiError> {
+) -> Result<ConversionReport, ApiError> {
     if q.filters.iter().any(|f| f.property.is_event_level()) {
         return Err(ApiError::bad_request(
             "bad_query",
@@ -506,10 +615,14 @@ pub async fn report_json(
     let goals = state.meta.goals(site.id).await?;
     let money = Money::of(state, site).await?;
     if goals.is_empty() {
-        return Ok(json!({
-            "currency": money.currency, "goals": [], "goal": null, "by": by.name(),
-            "rows": [], "uplift": null,
-        }));
+        return Ok(ConversionReport {
+            currency: money.currency,
+            goals: Vec::new(),
+            goal: None,
+            by: by.name(),
+            rows: Vec::new(),
+            uplift: None,
+        });
     }
     let selected = match goal {
         None => 0,
@@ -539,60 +652,56 @@ pub async fn report_json(
             ..r
         })
         .collect();
-    let goals_json: Vec<Value> = goals
+    let goal_lines: Vec<GoalLine> = goals
         .iter()
         .enumerate()
-        .map(|(i, g)| {
-            let mut v = goal_json(g);
-            let c = total.goals.get(i).cloned().unwrap_or_default();
-            if let (Value::Object(m), Value::Object(n)) =
-                (&mut v, counts_json(&money, total.visits, &c))
-            {
-                m.extend(n);
-            }
-            v
+        .map(|(i, g)| GoalLine {
+            id: g.id,
+            name: g.name.clone(),
+            kind: g.kind.kind_str(),
+            value: g.kind.value().to_string(),
+            counts: counts(
+                &money,
+                total.visits,
+                &total.goals.get(i).cloned().unwrap_or_default(),
+            ),
         })
         .collect();
     let rows = match by {
         By::Cascade => cascade_rows(state, &q, rows).await?,
         _ => rows,
     };
-    let mut rows_json: Vec<(u64, u64, Value)> = rows
+    let mut lines: Vec<Row> = rows
         .iter()
         .filter(|r| !(matches!(by, By::Share | By::Cascade) && r.group.is_empty()))
         .filter_map(|r| {
             let c = r.goals.first()?;
-            let mut v = counts_json(&money, r.visits, c);
             let label = match by {
                 By::Share => Token::from_bits(r.group.parse().unwrap_or(0))
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
                 _ => r.group.clone(),
             };
-            if let Value::Object(m) = &mut v {
-                m.insert("value".into(), json!(label));
-            }
-            Some((c.converting_visits, r.visits, v))
+            Some(Row {
+                value: label,
+                counts: counts(&money, r.visits, c),
+            })
         })
         .collect();
     // Ties broken by the value, so every back end lists rows in the same order.
-    rows_json.sort_by(|a, b| {
-        b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then_with(|| {
-            a.2["value"]
-                .as_str()
-                .unwrap_or_default()
-                .cmp(b.2["value"].as_str().unwrap_or_default())
-        })
+    lines.sort_by(|a, b| {
+        let key = |r: &Row| (r.counts.converting_visits, r.counts.visits);
+        key(b).cmp(&key(a)).then_with(|| a.value.cmp(&b.value))
     });
-    let rows_json: Vec<Value> = rows_json.into_iter().take(100).map(|r| r.2).collect();
-    Ok(json!({
-        "currency": money.currency,
-        "goals": goals_json,
-        "goal": goal_json(&goals[selected]),
-        "by": by.name(),
-        "rows": rows_json,
-        "uplift": uplift_json(&groups, selected),
-    }))
+    lines.truncate(100);
+    Ok(ConversionReport {
+        currency: money.currency,
+        goals: goal_lines,
+        goal: goals.get(selected).map(GoalRef::of),
+        by: by.name(),
+        rows: lines,
+        uplift: Some(uplift(&groups, selected)),
+    })
 }
 
 /// Conversions of share-visits credited to their cascade's root visit (walking the
@@ -641,7 +750,7 @@ async fn report(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(p): Query<ConversionParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversionReport>, ApiError> {
     let stats = StatsParams {
         site_id: p.site_id,
         period: p.period,
@@ -653,6 +762,6 @@ async fn report(
     let by = By::parse(p.by.as_deref())?;
     let q = r.query(r.from, r.to);
     Ok(Json(
-        report_json(&state, &r.site, q, p.goal.as_deref(), &by).await?,
+        conversion_report(&state, &r.site, q, p.goal.as_deref(), &by).await?,
     ))
 }

@@ -1,6 +1,7 @@
 //! JSON APIs: stats, health, metrics.
 
 pub mod conversions;
+pub mod links;
 pub mod shares;
 pub mod stats;
 pub mod surveys;

@@ -96,6 +96,12 @@ pub enum DropReason {
     DuplicateSurvey,
 }
 
+impl crate::metrics::DropLabel for DropReason {
+    fn label(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl DropReason {
     pub fn as_str(self) -> &'static str {
         use DropReason as D;

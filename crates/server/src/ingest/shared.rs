@@ -449,7 +449,7 @@ pub fn spawn_sync(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
                     tracing::warn!(message = "Could not purge shared visits.", error = %e);
                 }
                 let window =
-                    chrono::Duration::from_std(crate::web::auth::LOGIN_WINDOW).unwrap_or_default();
+                    chrono::Duration::from_std(crate::limits::LOGIN_WINDOW).unwrap_or_default();
                 if let Err(e) = state.meta.purge_login_failures(Utc::now() - window).await {
                     tracing::warn!(message = "Could not purge failed logins.", error = %e);
                 }

@@ -8,7 +8,7 @@
 //! counted in memory for the click limit and written back to the metadata store every
 //! few seconds.
 
-pub mod api;
+pub mod input;
 pub mod qr;
 
 use std::collections::HashMap;
@@ -32,13 +32,10 @@ use lucarne_core::url_clean::{normalise_host, Utm};
 use lucarne_core::visitor::visitor_id;
 use lucarne_core::{Channel, Evidence};
 use lucarne_store::meta::{Link, ShareParamStyle};
-use maud::html;
 use tokio::sync::mpsc;
 use url::Url;
 
 use crate::state::AppState;
-use crate::web::auth::page_bare;
-use crate::web::dashboard::i18n::Lang;
 
 /// Link events waiting for the batcher at most; past it they are dropped (and counted):
 /// a redirect never waits for storage.
@@ -409,73 +406,46 @@ pub async fn short_domain(
     .await
 }
 
-fn lang_of(headers: &HeaderMap) -> Lang {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Lang::from_accept_language)
-        .unwrap_or(Lang::En)
+/// Why a short link cannot be followed. The page that says so, in the reader's language,
+/// is rendered by `web::layout` (its `IntoResponse` for [`UnavailablePage`]): links knows
+/// no page layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    Missing,
+    Disabled,
+    Expired,
+    /// The click limit is reached.
+    UsedUp,
+}
+
+impl Unavailable {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Unavailable::Missing => StatusCode::NOT_FOUND,
+            _ => StatusCode::GONE,
+        }
+    }
+}
+
+/// A link that cannot be followed, with the reader's `Accept-Language`.
+#[derive(Debug, Clone)]
+pub struct UnavailablePage {
+    pub why: Unavailable,
+    pub accept_language: Option<String>,
 }
 
 /// A clear page for a link that cannot be followed (not an error page: the reader did
 /// nothing wrong).
-fn unavailable(status: StatusCode, why: &str, headers: &HeaderMap) -> Response {
-    let lang = lang_of(headers);
-    let (title, text) = match (lang, why) {
-        (Lang::Fr, "expired") => (
-            "Lien expiré",
-            "Ce lien a expiré. Demandez un nouveau lien à la personne qui vous l'a envoyé.",
-        ),
-        (Lang::Fr, "disabled") => (
-            "Lien désactivé",
-            "Ce lien a été désactivé par son propriétaire.",
-        ),
-        (Lang::Fr, "limit") => (
-            "Lien épuisé",
-            "Ce lien a atteint son nombre maximal de clics.",
-        ),
-        (Lang::Fr, _) => (
-            "Lien introuvable",
-            "Aucun lien ne correspond à cette adresse. Vérifiez qu'elle est complète.",
-        ),
-        (_, "expired") => (
-            "Link expired",
-            "This link has expired. Ask whoever sent it for a new one.",
-        ),
-        (_, "disabled") => ("Link disabled", "This link has been disabled by its owner."),
-        (_, "limit") => (
-            "Link used up",
-            "This link has reached its maximum number of clicks.",
-        ),
-        _ => (
-            "Link not found",
-            "No link matches this address. Check that it is complete.",
-        ),
-    };
-    let body = page_bare(
-        title,
-        lang.code(),
-        html! { main.link-unavailable { h1 { (title) } p { (text) } } },
-    );
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // Redirects are served outside the router's header layers (a 302 needs none of
-    // them); these pages are HTML and get the same protections as every other page.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
+fn unavailable(why: Unavailable, headers: &HeaderMap) -> Response {
+    let accept_language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    UnavailablePage {
+        why,
+        accept_language,
+    }
+    .into_response()
 }
 
 async fn follow(
@@ -494,17 +464,17 @@ async fn follow(
     }
     let Some(entry) = found else {
         state.metrics.link_request("missing");
-        return unavailable(StatusCode::NOT_FOUND, "missing", headers);
+        return unavailable(Unavailable::Missing, headers);
     };
     let now = Utc::now();
     let l = &entry.link;
     if l.disabled {
         state.metrics.link_request("disabled");
-        return unavailable(StatusCode::GONE, "disabled", headers);
+        return unavailable(Unavailable::Disabled, headers);
     }
     if l.expires_at.is_some_and(|t| t <= now) {
         state.metrics.link_request("expired");
-        return unavailable(StatusCode::GONE, "expired", headers);
+        return unavailable(Unavailable::Expired, headers);
     }
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -515,7 +485,7 @@ async fn follow(
     let counted = matches!(kind, LinkRequest::Click | LinkRequest::Scan);
     if counted && l.max_clicks.is_some_and(|max| entry.uses() >= max) {
         state.metrics.link_request("limit");
-        return unavailable(StatusCode::GONE, "limit", headers);
+        return unavailable(Unavailable::UsedUp, headers);
     }
     // A limited link's clicks are counted in the metadata store at once, atomically, so
     // the limit holds across nodes; unlimited links count in memory (written back later).
@@ -525,7 +495,7 @@ async fn follow(
             Ok(true) => persisted = true,
             Ok(false) => {
                 state.metrics.link_request("limit");
-                return unavailable(StatusCode::GONE, "limit", headers);
+                return unavailable(Unavailable::UsedUp, headers);
             }
             Err(e) => tracing::warn!(
                 message = "Could not count a limited link's click; counting it here.",
@@ -585,7 +555,7 @@ async fn follow(
         _ => StatusCode::FOUND,
     };
     let Ok(loc) = HeaderValue::from_str(&location) else {
-        return unavailable(StatusCode::NOT_FOUND, "missing", headers);
+        return unavailable(Unavailable::Missing, headers);
     };
     let mut r = status.into_response();
     let h = r.headers_mut();

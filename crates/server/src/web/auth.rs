@@ -19,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
@@ -29,10 +29,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use chrono::Utc;
 use lucarne_store::meta::{MetaError, Site};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use rand::RngCore;
 use tracing::{error, warn};
 
+use super::layout::page_bare;
 use crate::state::AppState;
 
 mod pages;
@@ -49,7 +50,7 @@ pub const PRE_COOKIE: &str = "lucarne_pre";
 pub const SESSION_DAYS: i64 = 30;
 /// Failed logins allowed per IP and per account within [`LOGIN_WINDOW`].
 pub const MAX_LOGIN_FAILURES: usize = 10;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub use crate::limits::LOGIN_WINDOW;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
@@ -760,78 +761,6 @@ pub fn verify_csrf(session: &Session, submitted: &str) -> Result<(), WebError> {
     } else {
         warn!(message = "CSRF check failed.", user_id = session.user.id);
         Err(WebError::Forbidden)
-    }
-}
-
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="color-scheme" content="light dark";
-            title { (title) " · Lucarne" }
-            link rel="stylesheet" href="/static/app.css";
-            script src="/static/app.js" defer {}
-        }
-    }
-}
-
-/// The shared HTML shell, with navigation (Sites, API keys, Log out). The log-out link
-/// leads to a confirmation form; [`page_with`] puts the log-out form itself in the header.
-pub fn page(title: &str, locale: &str, body: Markup) -> Markup {
-    shell(title, locale, Nav::Links, body)
-}
-
-/// The shell for a logged-in user: their e-mail and a log-out form (with CSRF) in the header.
-pub fn page_with(session: &Session, title: &str, locale: &str, body: Markup) -> Markup {
-    shell(title, locale, Nav::Session(session), body)
-}
-
-/// The shell without navigation (login, setup, errors, shared dashboards).
-pub fn page_bare(title: &str, locale: &str, body: Markup) -> Markup {
-    shell(title, locale, Nav::None, body)
-}
-
-enum Nav<'a> {
-    None,
-    Links,
-    Session(&'a Session),
-}
-
-fn shell(title: &str, locale: &str, nav: Nav<'_>, body: Markup) -> Markup {
-    let lang = Lang::parse(locale).unwrap_or(Lang::En);
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            (head(title))
-            body {
-                header.topbar {
-                    a.brand href="/" { "Lucarne" }
-                    @match nav {
-                        Nav::None => {},
-                        Nav::Links => {
-                            nav.mainnav {
-                                a href="/sites" { (lang.auth("nav_sites")) }
-                                a href="/settings/keys" { (lang.auth("nav_keys")) }
-                                a href="/logout" { (lang.auth("log_out")) }
-                            }
-                        },
-                        Nav::Session(s) => {
-                            nav.mainnav {
-                                a href="/sites" { (lang.auth("nav_sites")) }
-                                a href="/settings/keys" { (lang.auth("nav_keys")) }
-                                span.whoami { (s.user.email) }
-                                form.logout method="post" action="/logout" {
-                                    (csrf_field(s))
-                                    button type="submit" { (lang.auth("log_out")) }
-                                }
-                            }
-                        },
-                    }
-                }
-                main.container { (body) }
-            }
-        }
     }
 }
 

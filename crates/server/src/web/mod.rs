@@ -5,6 +5,10 @@
 //!   every page asks `auth::site_access` (or `auth::shared_access`) first.
 //! - `dashboard` — the overview of one site (numbers, charts, breakdown panels, filters,
 //!   date ranges, comparison), CSV exports, English and French.
+//! - `layout` — the page shell every HTML answer shares, and the page of a short link that
+//!   cannot be followed.
+//!
+//! Nothing outside `web` (and the router in `lib.rs`) imports from `web`.
 
 use std::sync::Arc;
 
@@ -14,6 +18,7 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod dashboard;
+pub mod layout;
 
 /// Every HTML route; error pages come out in the request's language.
 pub fn routes() -> Router<Arc<AppState>> {

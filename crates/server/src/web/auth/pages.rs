@@ -18,11 +18,12 @@ use tracing::{info, warn};
 
 use super::{
     check_new_password_in, constant_time_eq, cookie, csrf_field, hash_password, new_token,
-    owner_access, page_bare, page_with, redirect, token_hash, user_sites, verify_csrf,
-    verify_password, Client, Lang, LoginLimiter, LoginRefusal, Role, Session, WebError,
-    LOGIN_WINDOW, PRE_COOKIE, SESSION_COOKIE, SESSION_DAYS,
+    owner_access, redirect, token_hash, user_sites, verify_csrf, verify_password, Client, Lang,
+    LoginLimiter, LoginRefusal, Role, Session, WebError, LOGIN_WINDOW, PRE_COOKIE, SESSION_COOKIE,
+    SESSION_DAYS,
 };
 use crate::state::AppState;
+use crate::web::layout::{page_bare, page_with};
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -12,14 +12,15 @@
 //!   `action=delete` (`id`): owners only, CSRF checked; a redirect back on success, the
 //!   page with the problem (400) otherwise.
 //!
-//! The numbers are those of `GET /api/v1/stats/conversions` (`api::conversions::
-//! report_json`, read back from its JSON) and `GET /api/v1/stats/surveys`
-//! (`api::surveys::report_for`) for the same period, so page and API agree. Goals are
+//! The numbers are those of `GET /api/v1/stats/conversions` (the same typed
+//! `api::conversions::ConversionReport`, built by `conversion_report`) and
+//! `GET /api/v1/stats/surveys` (`api::surveys::report_for`'s `SurveyReport`) for the
+//! same period, so page and API agree. Goals are
 //! checked by `api::conversions::parse_goal`, as in the API. Same access rules as the
 //! Sharing tab; no script (the delete confirmation is an `app.js` enhancement), no
 //! inline style.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -33,7 +34,6 @@ use lucarne_core::stats::Property;
 use lucarne_core::survey::{SurveyReport, SurveyRules};
 use lucarne_core::ChannelGroup;
 use maud::{html, Markup};
-use serde::Deserialize;
 use tracing::info;
 
 use super::i18n::Lang;
@@ -41,7 +41,9 @@ use super::{
     accept_language, encode_segment, internal, page_bare, page_with, shared_access, site_access,
     value_label, Access, Kind, Session, View, WebError, PERIODS,
 };
-use crate::api::conversions::{parse_goal, report_json, By};
+use crate::api::conversions::{
+    conversion_report, parse_goal, Amount, By, ConversionReport as Report, Side, Uplift,
+};
 use crate::api::stats::Resolved;
 use crate::api::surveys::report_for;
 use crate::error::ApiError;
@@ -71,86 +73,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The report, read back from `report_json`'s JSON
-
-#[derive(Debug, Default, Deserialize)]
-struct Money {
-    /// In the site's currency, major units.
-    #[serde(default)]
-    total: f64,
-    /// Currencies without an exchange rate, left out of `total`.
-    #[serde(default)]
-    unconverted: Vec<String>,
-    /// Major units per currency.
-    #[serde(default)]
-    by_currency: BTreeMap<String, f64>,
-    #[serde(default)]
-    per_visit: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Counts {
-    visits: u64,
-    converting_visits: u64,
-    conversions: u64,
-    /// Percent (12.5 = 12.5 %).
-    conversion_rate: f64,
-    #[serde(default)]
-    revenue: Money,
-}
-
-#[derive(Debug, Deserialize)]
-struct GoalLine {
-    id: i64,
-    name: String,
-    kind: String,
-    value: String,
-    #[serde(flatten)]
-    counts: Counts,
-}
-
-#[derive(Debug, Deserialize)]
-struct GoalRef {
-    id: i64,
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Row {
-    value: String,
-    #[serde(flatten)]
-    counts: Counts,
-}
-
-#[derive(Debug, Deserialize)]
-struct Side {
-    visits: u64,
-    converting_visits: u64,
-    /// Percent, and its 95 % interval in percent.
-    conversion_rate: f64,
-    interval: [f64; 2],
-}
-
-#[derive(Debug, Deserialize)]
-struct Uplift {
-    private: Side,
-    public: Side,
-    /// Percentage points, and its 95 % interval.
-    difference_points: f64,
-    difference_interval: [f64; 2],
-    relative_uplift_percent: Option<f64>,
-    significant: bool,
-    method: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Report {
-    currency: String,
-    goals: Vec<GoalLine>,
-    goal: Option<GoalRef>,
-    rows: Vec<Row>,
-    uplift: Option<Uplift>,
-}
+// The report: `api::conversions::ConversionReport`, the very values the API answers.
 
 // ---------------------------------------------------------------------------------------
 // Request state
@@ -468,11 +391,10 @@ async fn render(ctx: &Ctx<'_>, notice: Notice) -> Result<Markup, WebError> {
         .map_err(|_| WebError::BadRequest(lang.t("cv_e_by").to_string()))?;
     let q = r.query(r.from, r.to);
     let (conv, survey) = tokio::join!(
-        report_json(state, site, q.clone(), ctx.goal.as_deref(), &by),
+        conversion_report(state, site, q.clone(), ctx.goal.as_deref(), &by),
         report_for(state, q)
     );
-    let rep: Report = serde_json::from_value(conv.map_err(|e| report_error(lang, e))?)
-        .map_err(|e| internal("conversions report", e))?;
+    let rep = conv.map_err(|e| report_error(lang, e))?;
     let survey = survey.map_err(|e| report_error(lang, e))?;
     let links: HashMap<i64, String> = if by == By::Property(Property::Link) {
         state
@@ -635,7 +557,7 @@ fn by_label(lang: Lang, by: &str) -> String {
 
 /// The total in the site's currency, then the amounts per currency when there is more
 /// than the site's, and the currencies left unconverted.
-fn revenue_cell(lang: Lang, m: &Money, currency: &str) -> Markup {
+fn revenue_cell(lang: Lang, m: &Amount, currency: &str) -> Markup {
     let others = m.by_currency.keys().any(|c| c != currency);
     html! {
         span class="amount" { (money(lang, m.total, currency)) }
@@ -690,7 +612,7 @@ fn goals_section(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                                             " " code { (g.value) }
                                         }
                                     }
-                                    td { (kind_label(lang, &g.kind)) }
+                                    td { (kind_label(lang, g.kind)) }
                                     td class="num" data-col="visits" { (lang.int(c.visits)) }
                                     td class="num" data-col="converting" { (lang.int(c.converting_visits)) }
                                     td class="num" data-col="conversions" { (lang.int(c.conversions)) }
@@ -823,7 +745,7 @@ fn breakdown_section(ctx: &Ctx<'_>, rep: &Report, by: &By, links: &HashMap<i64, 
 fn uplift_section(ctx: &Ctx<'_>, u: &Uplift) -> Markup {
     let lang = ctx.lang;
     let method = match lang {
-        Lang::En => u.method.as_str(),
+        Lang::En => u.method,
         Lang::Fr => lang.t("cv_uplift_method"),
     };
     let side = |id: &str, key: &str, s: &Side| {
@@ -916,7 +838,7 @@ fn manage_section(ctx: &Ctx<'_>, rep: &Report, problem: Option<&(GoalForm, Strin
                             @for g in &rep.goals {
                                 tr data-goal=(g.id) {
                                     th scope="row" { (g.name) }
-                                    td { (kind_label(lang, &g.kind)) }
+                                    td { (kind_label(lang, g.kind)) }
                                     td { code { (g.value) } }
                                     @if owner {
                                         @if let Some(s) = ctx.session {

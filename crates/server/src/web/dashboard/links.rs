@@ -13,7 +13,7 @@
 //!   link's QR code for a logged-in user with a role on the site (the `/api/v1` ones
 //!   need a Bearer key).
 //!
-//! Everything is checked by `links::api::build_input`, as in the API and the CLI; its
+//! Everything is checked by `links::input::build_input`, as in the API and the CLI; its
 //! error codes are shown in the user's language. Viewers see the list and the reports;
 //! a user without a role on the site gets 404, as everywhere. No inline script or
 //! style: the copy button and the delete confirmation are `app.js` enhancements.
@@ -30,14 +30,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lucarne_core::channel::ChannelGroup;
 use lucarne_core::stats::chrono_tz_shim::Tz as _;
 use maud::{html, Markup};
-use serde_json::Value;
 use tracing::info;
 
 use super::i18n::Lang;
 use super::{encode_segment, page_with, site_access, Access, Session, View, WebError, PERIODS};
+use crate::api::links::{create_link, link_report, public_base, short_url, ClickCount, DayClicks};
 use crate::api::stats::{resolve_site, site_tz, SiteTz};
 use crate::error::ApiError;
-use crate::links::api::{build_input, create_link, link_report, public_base, short_url, LinkBody};
+use crate::links::input::{build_input, LinkBody};
 use crate::links::qr::{self, QrOptions};
 use crate::state::AppState;
 use crate::web::auth::{csrf_field, owner_access, redirect, verify_csrf};
@@ -631,6 +631,7 @@ async fn create_one(ctx: &Ctx<'_>, f: &LinkForm) -> Made {
             LinkInput::default(),
             &b,
         )
+        .map_err(ApiError::from)
     });
     let input = match input {
         Ok(i) => i,
@@ -680,7 +681,7 @@ async fn create_campaign(ctx: &Ctx<'_>, f: &LinkForm) -> Made {
             &body,
         ) {
             Ok(i) => inputs.push(i),
-            Err(e) => return Ok(Err(form_problem(lang, e)?)),
+            Err(e) => return Ok(Err(form_problem(lang, e.into())?)),
         }
     }
     // A slug taken already: say so before making any link.
@@ -1060,6 +1061,7 @@ async fn link_submit(
         "edit" => {
             let input = edit_body(&f, &link, &ctx.tz).and_then(|b| {
                 build_input(&state.rules, state.allow_private_targets, link.input(), &b)
+                    .map_err(ApiError::from)
             });
             let problem = match input {
                 Ok(input) => match state
@@ -1112,26 +1114,6 @@ fn period_args(view: &View) -> Result<(String, Option<String>), WebError> {
     }
 }
 
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
-/// `[{value, clicks}]` of the report.
-fn rows(v: &Value) -> Vec<(String, u64)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["value"].as_str().unwrap_or_default().to_string(),
-                        count(&r["clicks"]),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn report_markup(
     state: &Arc<AppState>,
     ctx: &Ctx<'_>,
@@ -1166,32 +1148,6 @@ async fn report_markup(
     let short = short_url(&ctx.short_base, l);
     let st = status(state, l, Utc::now());
     let here = ctx.link_path(l.id);
-    let previews: Vec<(String, u64)> = report["previews"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    (
-                        p["app"].as_str().unwrap_or_default().to_string(),
-                        count(&p["previews"]),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let series: Vec<(String, u64)> = report["timeseries"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    (
-                        p["date"].as_str().unwrap_or_default().to_string(),
-                        count(&p["clicks"]),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let qr_svg = format!("{here}/qr.svg");
     let qr_png = format!("{here}/qr.png");
     let (edit_form, edit_problem) = match rs.edit {
@@ -1243,8 +1199,7 @@ async fn report_markup(
             }
         }
         section class="stats link-stats" {
-            @for key in ["clicks", "unique_clickers", "scans", "landing_visits", "onward_shares"] {
-                @let n = count(&report[key]);
+            @for (key, n) in report.totals() {
                 div class="stat" id={ "stat-" (key) } data-value=(n) {
                     h2 { (lt(lang, key)) }
                     span class="value" { (lang.int(n)) }
@@ -1252,33 +1207,33 @@ async fn report_markup(
             }
         }
         figure class="chart-box" id="link-chart" {
-            (clicks_chart(lang, &series))
+            (clicks_chart(lang, &report.timeseries))
             figcaption { span class="legend" { span class="swatch s-ident" {} (lt(lang, "per_day")) } }
         }
         div.share-grid {
             section.share-box id="link-previews" {
                 h2 { (lt(lang, "previews_h2")) }
-                @if previews.is_empty() {
+                @if report.previews.is_empty() {
                     p.empty { (lt(lang, "previews_none")) }
                 } @else {
                     ul.previews {
-                        @for (app, n) in &previews {
-                            li data-app=(app) data-value=(n) {
-                                (lt(lang, "pasted_into").replace("{app}", &ctx.channel_name(app)))
-                                (colon(lang)) " " strong { (lang.int(*n)) }
+                        @for p in &report.previews {
+                            li data-app=(p.app) data-value=(p.previews) {
+                                (lt(lang, "pasted_into").replace("{app}", &ctx.channel_name(&p.app)))
+                                (colon(lang)) " " strong { (lang.int(p.previews)) }
                             }
                         }
                     }
                 }
                 p.note { (lt(lang, "previews_note")) }
             }
-            (breakdown(ctx, "by_channel", "col_channel", &rows(&report["by_channel"]), |v| ctx.channel_name(v)))
-            (breakdown(ctx, "by_country", "country", &rows(&report["by_country"]), |v| v.to_string()))
-            (breakdown(ctx, "by_device", "device", &rows(&report["by_device"]), |v| match lang.t(&format!("dev_{v}")) {
+            (breakdown(ctx, "by_channel", "col_channel", &report.by_channel, |v| ctx.channel_name(v)))
+            (breakdown(ctx, "by_country", "country", &report.by_country, |v| v.to_string()))
+            (breakdown(ctx, "by_device", "device", &report.by_device, |v| match lang.t(&format!("dev_{v}")) {
                 "?" => v.to_string(),
                 t => t.to_string(),
             }))
-            (breakdown(ctx, "by_referrer", "referrer", &rows(&report["by_referrer"]), |v| v.to_string()))
+            (breakdown(ctx, "by_referrer", "referrer", &report.by_referrer, |v| v.to_string()))
         }
         section.share-box.link-qr id="qr" {
             h2 { (lt(lang, "qr_h2")) }
@@ -1323,11 +1278,11 @@ fn breakdown(
     ctx: &Ctx<'_>,
     title: &str,
     column: &str,
-    rows: &[(String, u64)],
+    rows: &[ClickCount],
     name: impl Fn(&str) -> String,
 ) -> Markup {
     let lang = ctx.lang;
-    let top = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let top = rows.iter().map(|r| r.clicks).max().unwrap_or(0).max(1);
     html! {
         section.share-box id={ "link-" (title) } {
             h2 { (lt(lang, title)) }
@@ -1342,7 +1297,7 @@ fn breakdown(
                             th scope="col" class="meter-col" { span.visually-hidden { (lt(lang, "clicks")) } }
                         } }
                         tbody {
-                            @for (v, n) in rows {
+                            @for ClickCount { value: v, clicks: n } in rows {
                                 tr data-value=(v) {
                                     td { @if v.is_empty() { (lang.t("none")) } @else { (name(v)) } }
                                     td.num { (lang.int(*n)) }
@@ -1369,7 +1324,7 @@ fn clicks_word(lang: Lang, n: u64) -> &'static str {
 
 /// Clicks per day as SVG bars, one `<title>` tooltip per day (the overview chart's
 /// classes, so `app.js` gives it the same tooltip).
-fn clicks_chart(lang: Lang, series: &[(String, u64)]) -> Markup {
+fn clicks_chart(lang: Lang, series: &[DayClicks]) -> Markup {
     const W: f64 = 800.0;
     const H: f64 = 200.0;
     const LEFT: f64 = 40.0;
@@ -1377,7 +1332,7 @@ fn clicks_chart(lang: Lang, series: &[(String, u64)]) -> Markup {
     const TOP: f64 = 10.0;
     const BOTTOM: f64 = 24.0;
     let n = series.len().max(1);
-    let top = series.iter().map(|(_, c)| *c).max().unwrap_or(0);
+    let top = series.iter().map(|d| d.clicks).max().unwrap_or(0);
     let step_y = super::charts::nice_step(top);
     let ymax = (step_y * 4) as f64;
     let plot_w = W - LEFT - RIGHT;
@@ -1402,7 +1357,7 @@ fn clicks_chart(lang: Lang, series: &[(String, u64)]) -> Markup {
                     text class="ylabel" x=(f(LEFT - 6.0)) y=(f(y(t) + 4.0)) text-anchor="end" { (lang.int(t)) }
                 }
             }
-            @for (i, (label, c)) in series.iter().enumerate() {
+            @for (i, DayClicks { date: label, clicks: c }) in series.iter().enumerate() {
                 g class="pt" data-date=(label) data-value=(c) {
                     title { (day(label, true)) (colon(lang)) " " (lang.int(*c)) " " (clicks_word(lang, *c)) }
                     rect class="hit" x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
@@ -1412,7 +1367,7 @@ fn clicks_chart(lang: Lang, series: &[(String, u64)]) -> Markup {
                 }
             }
             g class="xlabels" {
-                @for (i, (label, _)) in series.iter().enumerate() {
+                @for (i, DayClicks { date: label, .. }) in series.iter().enumerate() {
                     @if i % label_every == 0 {
                         text x=(f(LEFT + step * (i as f64 + 0.5))) y=(f(H - 8.0)) text-anchor="middle" { (day(label, false)) }
                     }
@@ -1499,7 +1454,7 @@ async fn qr_image(
     let img = qr::render(data, o, png)
         .await
         .map_err(WebError::BadRequest)?;
-    Ok(crate::links::api::qr_response(img, &name, download))
+    Ok(crate::api::links::qr_response(img, &name, download))
 }
 
 async fn qr_svg(
@@ -1549,7 +1504,7 @@ mod tests {
 
     #[test]
     fn every_validation_code_has_a_message() {
-        use lucarne_core::links::LinkError::*;
+        use lucarne_core::links::LinkError::{self, *};
         let codes = [
             BadSlug,
             TargetTooLong,
@@ -1561,8 +1516,9 @@ mod tests {
             BadChannel,
             BadRedirect,
         ]
-        .map(|e| e.code())
+        .map(|e| ApiError::from(e).reason)
         .into_iter()
+        .chain(LinkError::ALL.map(|e| ApiError::from(e).reason))
         .chain([
             "missing_url",
             "bad_domain",

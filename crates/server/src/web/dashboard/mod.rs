@@ -39,9 +39,8 @@ use lucarne_store::meta::Site;
 use maud::{html, Markup};
 use tower_http::compression::CompressionLayer;
 
-pub use super::auth::{
-    page_bare, page_with, shared_access, site_access, Access, Session, WebError,
-};
+pub use super::auth::{shared_access, site_access, Access, Session, WebError};
+pub use super::layout::{page_bare, page_with};
 use i18n::Lang;
 
 use crate::api::stats::{resolve_site, Resolved};

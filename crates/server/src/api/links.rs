@@ -9,20 +9,20 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use lucarne_core::links::{
-    check_channel, check_slug, check_target, generated_slug, LinkError, LinkUtm, CLICK_EVENT,
-    GENERATED_SLUG_LEN, PREVIEW_EVENT, SCAN_EVENT,
+    generated_slug, CLICK_EVENT, GENERATED_SLUG_LEN, PREVIEW_EVENT, SCAN_EVENT,
 };
 use lucarne_core::stats::{buckets, Interval, Property};
 use lucarne_core::url_clean::normalise_host;
 use lucarne_store::meta::{KeyScope, Link, LinkInput, MetaError, Site};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::qr::{self, QrOptions};
 use crate::api::stats::{blocking, require_key, resolve_site, StatsParams};
 use crate::error::{ApiError, Path, Query};
+use crate::links::input::{build_input, LinkBody};
+use crate::links::qr::{self, QrOptions};
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -33,150 +33,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/links/{id}/qr.svg", get(qr_svg))
         .route("/api/v1/links/{id}/qr.png", get(qr_png))
         .route("/api/v1/links/{id}/stats", get(stats))
-}
-
-/// What a client sends to create or edit a link. On edit, absent fields keep their value.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct LinkBody {
-    pub site_id: Option<String>,
-    pub url: Option<String>,
-    pub slug: Option<String>,
-    pub domain: Option<String>,
-    pub channel: Option<String>,
-    pub campaign: Option<String>,
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_term: Option<String>,
-    pub utm_content: Option<String>,
-    pub redirect: Option<u16>,
-    /// RFC 3339, or null to remove.
-    #[serde(default, with = "double_option")]
-    pub expires_at: Option<Option<String>>,
-    #[serde(default, with = "double_option")]
-    pub max_clicks: Option<Option<u64>>,
-    pub disabled: Option<bool>,
-}
-
-/// `absent` → None, `null` → Some(None), value → Some(Some(v)).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
-fn link_error(e: LinkError) -> ApiError {
-    ApiError::bad_request(e.code(), e.message())
-}
-
-/// Apply `body` over `base` (an existing link's input, or defaults) and validate the
-/// result: the one place links are checked (API, dashboard and CLI).
-pub fn build_input(
-    rules: &lucarne_core::rules::Rules,
-    allow_private: bool,
-    base: LinkInput,
-    body: &LinkBody,
-) -> Result<LinkInput, ApiError> {
-    let mut l = base;
-    if let Some(u) = &body.url {
-        l.target = check_target(u, allow_private)
-            .map_err(link_error)?
-            .to_string();
-    } else if l.target.is_empty() {
-        return Err(ApiError::bad_request("missing_url", "`url` is required"));
-    }
-    if let Some(s) = &body.slug {
-        check_slug(s.trim()).map_err(link_error)?;
-        l.slug = s.trim().to_string();
-    }
-    if let Some(d) = &body.domain {
-        let d = normalise_host(d.trim());
-        if !d.is_empty()
-            && (d.len() > 253
-                || !d
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
-        {
-            return Err(ApiError::bad_request(
-                "bad_domain",
-                "`domain` must be a host name",
-            ));
-        }
-        l.domain = d;
-    }
-    let channel_changed = body.channel.is_some();
-    if let Some(c) = &body.channel {
-        let c = c.trim().to_ascii_lowercase();
-        check_channel(rules, &c).map_err(link_error)?;
-        l.channel = c;
-    }
-    let campaign = body
-        .campaign
-        .clone()
-        .unwrap_or_else(|| l.utm_campaign.clone());
-    // The UTM builder: a channel fills utm_source/medium unless they are given.
-    let built = LinkUtm::for_channel(&l.channel, campaign.trim());
-    if channel_changed || l.utm_source.is_empty() {
-        l.utm_source = built.source.clone();
-    }
-    if channel_changed || l.utm_medium.is_empty() {
-        l.utm_medium = built.medium.clone();
-    }
-    l.utm_campaign = built.campaign;
-    if let Some(v) = &body.utm_source {
-        l.utm_source = v.trim().to_string();
-    }
-    if let Some(v) = &body.utm_medium {
-        l.utm_medium = v.trim().to_string();
-    }
-    if let Some(v) = &body.utm_term {
-        l.utm_term = v.trim().to_string();
-    }
-    if let Some(v) = &body.utm_content {
-        l.utm_content = v.trim().to_string();
-    }
-    LinkUtm {
-        source: l.utm_source.clone(),
-        medium: l.utm_medium.clone(),
-        campaign: l.utm_campaign.clone(),
-        term: l.utm_term.clone(),
-        content: l.utm_content.clone(),
-    }
-    .check()
-    .map_err(link_error)?;
-    if let Some(r) = body.redirect {
-        if ![301, 302, 307].contains(&r) {
-            return Err(link_error(LinkError::BadRedirect));
-        }
-        l.redirect = r;
-    }
-    if l.redirect == 0 {
-        l.redirect = 302;
-    }
-    if let Some(e) = &body.expires_at {
-        l.expires_at = match e {
-            None => None,
-            Some(t) => Some(
-                DateTime::parse_from_rfc3339(t.trim())
-                    .map_err(|_| {
-                        ApiError::bad_request("bad_expiry", "`expires_at` must be an RFC 3339 time")
-                    })?
-                    .with_timezone(&Utc),
-            ),
-        };
-    }
-    if let Some(m) = body.max_clicks {
-        l.max_clicks = m;
-    }
-    if let Some(d) = body.disabled {
-        l.disabled = d;
-    }
-    Ok(l)
 }
 
 /// Where this Lucarne is reached from outside: `--public-url`, else the request's host.
@@ -589,10 +445,10 @@ async fn stats(
     headers: HeaderMap,
     Path(id): Path<i64>,
     Query(p): Query<StatsParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LinkStats>, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let (l, site) = link_for(&state, &scope, id, Need::Read).await?;
-    let mut v = link_report(
+    let report = link_report(
         &state,
         site.clone(),
         id,
@@ -600,18 +456,79 @@ async fn stats(
         p.date.as_deref(),
     )
     .await?;
-    v["link"] = link_json(&state, &public_base(&state, &headers), &site.domain, &l);
-    Ok(Json(v))
+    Ok(Json(LinkStats {
+        link: link_json(&state, &public_base(&state, &headers), &site.domain, &l),
+        report,
+    }))
 }
 
-/// The numbers of one link over a period, as JSON (the dashboard renders the same).
+/// `GET /api/v1/links/{id}/stats`: the link itself and its report, side by side.
+#[derive(Debug, Serialize)]
+pub struct LinkStats {
+    pub link: Value,
+    #[serde(flatten)]
+    pub report: LinkReport,
+}
+
+/// Clicks of one value of a breakdown (a channel, a country …).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClickCount {
+    pub value: String,
+    pub clicks: u64,
+}
+
+/// Preview fetches by the app the link was pasted into.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewCount {
+    pub app: String,
+    pub previews: u64,
+}
+
+/// Clicks of one day (`YYYY-MM-DD`, in the site's time zone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayClicks {
+    pub date: String,
+    pub clicks: u64,
+}
+
+/// The numbers of one link over a period: the API answers them as JSON, the dashboard's
+/// link report renders the same values.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkReport {
+    pub clicks: u64,
+    pub unique_clickers: u64,
+    pub scans: u64,
+    pub previews: Vec<PreviewCount>,
+    pub landing_visits: u64,
+    pub onward_shares: u64,
+    pub by_channel: Vec<ClickCount>,
+    pub by_country: Vec<ClickCount>,
+    pub by_device: Vec<ClickCount>,
+    pub by_referrer: Vec<ClickCount>,
+    pub timeseries: Vec<DayClicks>,
+}
+
+impl LinkReport {
+    /// The headline numbers, with the names the API gives them.
+    pub fn totals(&self) -> [(&'static str, u64); 5] {
+        [
+            ("clicks", self.clicks),
+            ("unique_clickers", self.unique_clickers),
+            ("scans", self.scans),
+            ("landing_visits", self.landing_visits),
+            ("onward_shares", self.onward_shares),
+        ]
+    }
+}
+
+/// The numbers of one link over a period.
 pub async fn link_report(
     state: &Arc<AppState>,
     site: Site,
     id: i64,
     period: Option<&str>,
     date: Option<&str>,
-) -> Result<Value, ApiError> {
+) -> Result<LinkReport, ApiError> {
     let base = |f: String| resolve_site(site.clone(), period, date, Some("visitors"), Some(&f));
     let clicks = base(format!("event:name=={CLICK_EVENT};event:link=={id}"))?;
     let scans = base(format!("event:name=={SCAN_EVENT};event:link=={id}"))?;
@@ -629,40 +546,50 @@ pub async fn link_report(
         let sc = e.aggregate(&qs)?;
         let la = e.aggregate(&ql)?;
         let apps = e.breakdown(&qp, &Property::Prop("app".into()), 50, 0)?;
-        let mut by = Vec::new();
-        for prop in [
-            Property::Channel,
-            Property::Country,
-            Property::Device,
-            Property::Referrer,
-        ] {
-            by.push(e.breakdown(&qc, &prop, 20, 0)?);
-        }
+        let top = |prop: Property| e.breakdown(&qc, &prop, 20, 0);
+        let by = [
+            top(Property::Channel)?,
+            top(Property::Country)?,
+            top(Property::Device)?,
+            top(Property::Referrer)?,
+        ];
         let per_day = e.timeseries(&qc, &b)?;
-        let series: Vec<(String, u64)> = b
+        let series: Vec<DayClicks> = b
             .iter()
             .zip(per_day)
-            .map(|(bucket, a)| (bucket.label.clone(), a.events))
+            .map(|(bucket, a)| DayClicks {
+                date: bucket.label.clone(),
+                clicks: a.events,
+            })
             .collect();
         Ok((c, sc, la, apps, by, series))
     })
     .await?;
-    let rows = |r: &[(String, lucarne_core::stats::Aggregates)]| -> Vec<Value> {
-        r.iter()
-            .map(|(k, a)| json!({ "value": k, "clicks": a.events }))
-            .collect()
-    };
-    Ok(json!({
-        "clicks": c.events,
-        "unique_clickers": c.visitors,
-        "scans": sc.events,
-        "previews": apps.iter().map(|(app, a)| json!({ "app": app, "previews": a.events })).collect::<Vec<_>>(),
-        "landing_visits": la.visits,
-        "onward_shares": la.shares(),
-        "by_channel": rows(&by[0]),
-        "by_country": rows(&by[1]),
-        "by_device": rows(&by[2]),
-        "by_referrer": rows(&by[3]),
-        "timeseries": series.iter().map(|(d, n)| json!({ "date": d, "clicks": n })).collect::<Vec<_>>(),
-    }))
+    let [by_channel, by_country, by_device, by_referrer] = by.map(|rows| {
+        rows.into_iter()
+            .map(|(value, a)| ClickCount {
+                value,
+                clicks: a.events,
+            })
+            .collect::<Vec<_>>()
+    });
+    Ok(LinkReport {
+        clicks: c.events,
+        unique_clickers: c.visitors,
+        scans: sc.events,
+        previews: apps
+            .into_iter()
+            .map(|(app, a)| PreviewCount {
+                app,
+                previews: a.events,
+            })
+            .collect(),
+        landing_visits: la.visits,
+        onward_shares: la.shares(),
+        by_channel,
+        by_country,
+        by_device,
+        by_referrer,
+        timeseries: series,
+    })
 }
