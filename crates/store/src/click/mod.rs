@@ -60,10 +60,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
 use crate::events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
-use crate::spool::{Position, Sink, Spool};
+use crate::spool::{Backend, Position, Sink, Spooled};
 
 pub use crate::events::PROP_SEP;
 /// The loader inserts when 20,000 rows are pending or the oldest has waited this long.
@@ -721,9 +720,12 @@ impl Sink for ClickSink {
     }
 }
 
-pub struct ClickEvents {
+/// The ClickHouse events store: [`Click`] behind this node's spool.
+pub type ClickEvents = Spooled<Click>;
+
+/// The ClickHouse back end's read side (the spool's loader writes through `ClickSink`).
+pub struct Click {
     conn: Arc<Conn>,
-    spool: Spool,
     url: ClickUrl,
 }
 
@@ -784,23 +786,18 @@ impl ClickEvents {
             loaded: 0,
             uncertain: true,
         };
-        let spool = Spool::open_with_interval(spool_dir, sink, queue_capacity, load_interval)?;
-        Ok(ClickEvents {
-            conn,
-            spool,
-            url: u,
-        })
+        let click = Click { conn, url: u };
+        Spooled::start(spool_dir, click, sink, queue_capacity, load_interval)
     }
 
     /// The parsed URL this store was opened with.
     pub fn url(&self) -> &ClickUrl {
-        &self.url
+        &self.backend().url
     }
 
     /// Number of stored events (all sites).
     pub fn count(&self) -> Result<u64, StoreError> {
-        self.spool.flush()?;
-        let n: Vec<u64> = self.conn.fetch("SELECT toUInt64(count()) FROM events")?;
+        let n: Vec<u64> = self.read(|b| b.conn.fetch("SELECT toUInt64(count()) FROM events"))?;
         Ok(n.first().copied().unwrap_or(0))
     }
 
@@ -812,18 +809,16 @@ impl ClickEvents {
             site_id: u32,
             n: u64,
         }
-        self.spool.flush()?;
-        let rows: Vec<SiteCount> = self.conn.fetch(
-            "SELECT site_id, toUInt64(count()) AS n FROM events GROUP BY site_id ORDER BY site_id",
-        )?;
+        let rows: Vec<SiteCount> = self.read(|b| {
+            b.conn.fetch(
+                "SELECT site_id, toUInt64(count()) AS n FROM events GROUP BY site_id ORDER BY site_id",
+            )
+        })?;
         Ok(rows.into_iter().map(|r| (r.site_id, r.n)).collect())
     }
+}
 
-    /// Load everything acknowledged so far (tests and tools).
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.spool.flush()
-    }
-
+impl Click {
     /// Wait until every mutation of `table` on every host is done.
     fn wait_mutations(&self, table: &str) -> Result<(), StoreError> {
         let deadline = Instant::now() + MUTATION_TIMEOUT;
@@ -853,13 +848,8 @@ impl ClickEvents {
     }
 }
 
-impl EventStore for ClickEvents {
-    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError> {
-        self.spool.submit(rows)
-    }
-
+impl Backend for Click {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-        self.spool.flush()?;
         sql::aggregate(&*self.conn, q)
     }
 
@@ -868,7 +858,6 @@ impl EventStore for ClickEvents {
         q: &ReportQuery,
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
-        self.spool.flush()?;
         sql::timeseries(&*self.conn, q, buckets)
     }
 
@@ -879,19 +868,14 @@ impl EventStore for ClickEvents {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        self.spool.flush()?;
         sql::breakdown(&*self.conn, q, property, limit, offset)
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
-        if token == 0 {
-            return Ok(None);
-        }
         sql::find_token(&self.conn, token)
     }
 
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
-        self.spool.flush()?;
         sql::share_graph(&self.conn, q)
     }
 
@@ -901,38 +885,15 @@ impl EventStore for ClickEvents {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError> {
-        self.spool.flush()?;
         sql::conversions(&self.conn, q, goals, group)
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
-        self.spool.flush()?;
         sql::find_visit(&self.conn, site_id, key)
     }
 
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
-        self.spool.flush()?;
         sql::survey_answers(&self.conn, q)
-    }
-
-    fn healthy(&self) -> bool {
-        self.spool.healthy()
-    }
-
-    fn problem(&self) -> Option<String> {
-        self.spool.problem()
-    }
-
-    fn set_backlog_bytes(&self, bytes: usize) {
-        self.spool.set_backlog_bytes(bytes);
-    }
-
-    fn queue_len(&self) -> usize {
-        self.spool.queue_len()
-    }
-
-    fn shutdown(&self) {
-        self.spool.shutdown();
     }
 
     fn delete_site_events(
@@ -940,8 +901,6 @@ impl EventStore for ClickEvents {
         site_id: u32,
         before: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
-        // Pending rows must be in the table before deleting, or they would survive.
-        self.spool.flush()?;
         let mut cond = format!("site_id = {site_id}");
         if let Some(t) = before {
             cond.push_str(&format!(" AND ts_us < {}", t.timestamp_micros()));
@@ -962,12 +921,6 @@ impl EventStore for ClickEvents {
         }
         self.wait_mutations(&table)?;
         Ok(n)
-    }
-}
-
-impl Drop for ClickEvents {
-    fn drop(&mut self) {
-        self.shutdown();
     }
 }
 

@@ -24,10 +24,9 @@ use lucarne_core::token::TokenNode;
 use tracing::{error, info, warn};
 
 use crate::events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
-use crate::spool::{Position, Sink, Spool};
+use crate::spool::{Backend, Position, Sink, Spooled, LOAD_INTERVAL};
 use lucarne_core::conversions::GoalKind;
 
 /// Submissions waiting at most before `QueueFull`.
@@ -51,9 +50,13 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
 ];
 
-pub struct DuckEvents {
+/// The DuckDB events store: [`Duck`] behind the spool.
+pub type DuckEvents = Spooled<Duck>;
+
+/// The DuckDB back end's read side: reader connections for reports (the spool's loader
+/// writes through [`DuckSink`]).
+pub struct Duck {
     path: PathBuf,
-    spool: Spool,
     readers: Mutex<Vec<Connection>>,
     template: Mutex<Connection>,
     /// Declared last: dropped after every connection above.
@@ -166,7 +169,8 @@ fn migrate_to(conn: &Connection, last: u32) -> Result<(), StoreError> {
 }
 
 impl DuckEvents {
-    /// Open (or create) `events.duckdb` in `dir` and start the writer thread.
+    /// Open (or create) `events.duckdb` in `dir`, replay the spool in `dir/spool` and
+    /// start its writer and loader.
     pub fn open(dir: &Path, queue_capacity: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
@@ -182,20 +186,97 @@ impl DuckEvents {
         for _ in 0..4 {
             readers.push(conn.try_clone().map_err(StoreError::backend)?);
         }
-        let spool = Spool::open(&dir.join("spool"), sink, queue_capacity)?;
-        Ok(DuckEvents {
+        let duck = Duck {
             path,
-            spool,
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
             _db: db,
-        })
+        };
+        Spooled::start(
+            &dir.join("spool"),
+            duck,
+            sink,
+            queue_capacity,
+            LOAD_INTERVAL,
+        )
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.backend().path
     }
 
+    /// Bytes of the database file (and its WAL) on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        let path = self.path();
+        let main = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(path.with_extension("duckdb.wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        main + wal
+    }
+
+    /// Number of stored events (all sites).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        self.read(|d| {
+            d.with_reader(|c| {
+                c.query_row("SELECT count(*)::BIGINT FROM events", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(StoreError::backend)
+            })
+        })
+    }
+
+    /// Number of stored events per site, by site id.
+    pub fn site_counts(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.read(|d| {
+            d.with_reader(|c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT site_id, count(*)::BIGINT FROM events GROUP BY site_id ORDER BY site_id",
+                    )
+                    .map_err(StoreError::backend)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(StoreError::backend)?;
+                rows.map(|r| {
+                    r.map(|(site, n)| (site, u64::try_from(n).unwrap_or(0)))
+                        .map_err(StoreError::backend)
+                })
+                .collect()
+            })
+        })
+    }
+
+    /// Every stored row, in time order, in batches of at most `batch` (for moving a data
+    /// directory to another back end). Acknowledged rows still in the spool are loaded
+    /// first.
+    pub fn export_rows(
+        &self,
+        batch: usize,
+        mut f: impl FnMut(Vec<EventRow>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.read(|d| d.with_reader(|c| sql::export_rows(c, batch, &mut f)))
+    }
+
+    /// Force a checkpoint (WAL folded into the main file).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.read(|d| d.with_reader(|c| c.execute_batch("CHECKPOINT").map_err(StoreError::backend)))
+    }
+
+    /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
+    pub fn scalar_i64(&self, sql: &str) -> Result<i64, StoreError> {
+        self.read(|d| {
+            d.with_reader(|c| {
+                c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                    .map_err(StoreError::backend)
+            })
+        })
+    }
+}
+
+impl Duck {
     /// Run `f` with a reader connection (reused across calls).
     fn with_reader<T>(
         &self,
@@ -222,83 +303,10 @@ impl DuckEvents {
         }
         out
     }
-
-    /// Bytes of the database file (and its WAL) on disk.
-    pub fn disk_bytes(&self) -> u64 {
-        let main = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        let wal = std::fs::metadata(self.path.with_extension("duckdb.wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        main + wal
-    }
-
-    /// Number of stored events (all sites).
-    pub fn count(&self) -> Result<u64, StoreError> {
-        self.spool.flush()?;
-        self.with_reader(|c| {
-            c.query_row("SELECT count(*)::BIGINT FROM events", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(StoreError::backend)
-        })
-    }
-
-    /// Number of stored events per site, by site id.
-    pub fn site_counts(&self) -> Result<Vec<(u32, u64)>, StoreError> {
-        self.spool.flush()?;
-        self.with_reader(|c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT site_id, count(*)::BIGINT FROM events GROUP BY site_id ORDER BY site_id",
-                )
-                .map_err(StoreError::backend)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(StoreError::backend)?;
-            rows.map(|r| {
-                r.map(|(site, n)| (site, u64::try_from(n).unwrap_or(0)))
-                    .map_err(StoreError::backend)
-            })
-            .collect()
-        })
-    }
-
-    /// Every stored row, in time order, in batches of at most `batch` (for moving a data
-    /// directory to another back end). Acknowledged rows still in the spool are loaded
-    /// first.
-    pub fn export_rows(
-        &self,
-        batch: usize,
-        mut f: impl FnMut(Vec<EventRow>) -> Result<(), StoreError>,
-    ) -> Result<u64, StoreError> {
-        self.spool.flush()?;
-        self.with_reader(|c| sql::export_rows(c, batch, &mut f))
-    }
-
-    /// Force a checkpoint (WAL folded into the main file).
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.spool.flush()?;
-        self.with_reader(|c| c.execute_batch("CHECKPOINT").map_err(StoreError::backend))
-    }
-
-    /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
-    pub fn scalar_i64(&self, sql: &str) -> Result<i64, StoreError> {
-        self.spool.flush()?;
-        self.with_reader(|c| {
-            c.query_row(sql, [], |r| r.get::<_, i64>(0))
-                .map_err(StoreError::backend)
-        })
-    }
 }
 
-impl EventStore for DuckEvents {
-    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError> {
-        self.spool.submit(rows)
-    }
-
+impl Backend for Duck {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::aggregate(c, q))
     }
 
@@ -307,12 +315,10 @@ impl EventStore for DuckEvents {
         q: &ReportQuery,
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::timeseries(c, q, buckets))
     }
 
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::share_graph(c, q))
     }
 
@@ -322,24 +328,18 @@ impl EventStore for DuckEvents {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::conversions(c, q, goals, group))
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::find_visit(c, site_id, key))
     }
 
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::survey_answers(c, q))
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
-        if token == 0 {
-            return Ok(None);
-        }
         self.with_reader(|c| sql::find_token(c, token))
     }
 
@@ -350,34 +350,12 @@ impl EventStore for DuckEvents {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::breakdown(c, q, property, limit, offset))
     }
 
-    fn healthy(&self) -> bool {
-        self.spool.healthy()
-    }
-
-    fn problem(&self) -> Option<String> {
-        self.spool.problem()
-    }
-
-    fn set_backlog_bytes(&self, bytes: usize) {
-        self.spool.set_backlog_bytes(bytes);
-    }
-
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
-        self.spool.flush()?;
         self.with_reader(|c| sql::for_each_token(c, f))?;
         Ok(true)
-    }
-
-    fn queue_len(&self) -> usize {
-        self.spool.queue_len()
-    }
-
-    fn shutdown(&self) {
-        self.spool.shutdown();
     }
 
     fn delete_site_events(
@@ -385,8 +363,6 @@ impl EventStore for DuckEvents {
         site_id: u32,
         before: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
-        // Pending rows must be in the table before deleting, or they would survive.
-        self.spool.flush()?;
         self.with_reader(|c| {
             let n = match before {
                 Some(t) => delete_both(c, "site_id = ? AND ts < ?", params![site_id, ts_value(t)]),
@@ -420,15 +396,10 @@ fn delete_both(
     out
 }
 
-impl Drop for DuckEvents {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventStore;
     use crate::spool::tests::row;
 
     /// A new store in a temporary directory (removed when the directory drops).

@@ -29,7 +29,7 @@ pub trait Sink: Send + 'static {
 /// The loader commits when this many rows are pending …
 pub(super) const LOAD_ROWS: usize = 20_000;
 /// … or when the oldest pending row has waited this long.
-pub(super) const LOAD_INTERVAL: Duration = Duration::from_millis(250);
+pub const LOAD_INTERVAL: Duration = Duration::from_millis(250);
 
 pub(super) enum LoaderMsg {
     Rows(Vec<EventRow>, Position),

@@ -27,6 +27,7 @@
 mod codec;
 mod loader;
 mod segment;
+mod spooled;
 mod writer;
 
 use std::fs;
@@ -44,10 +45,11 @@ use tracing::info;
 use crate::events::{CommitTicket, StoreError};
 
 pub use codec::{decode_rows, encode_rows, encoded_len};
-pub use loader::Sink;
+pub use loader::{Sink, LOAD_INTERVAL};
 pub use segment::Position;
+pub use spooled::{Backend, Spooled};
 
-use loader::{loader_loop, LoaderMsg, LOAD_INTERVAL};
+use loader::{loader_loop, LoaderMsg};
 use segment::{list_segments, open_segment, replay_segment, segment_path, sync_dir};
 use writer::{writer_loop, WriterMsg};
 
