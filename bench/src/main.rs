@@ -488,34 +488,23 @@ fn sample_row(i: usize) -> lucarne_core::event::EventRow {
         entry: i.is_multiple_of(2),
         hostname: "bench.test".into(),
         pathname: format!("/articles/{}", i % 500),
-        entry_page: "/articles/1".into(),
-        referrer: "android-app://com.whatsapp".into(),
-        source: "WhatsApp".into(),
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_term: String::new(),
-        utm_content: String::new(),
-        click_id: String::new(),
-        channel: "whatsapp".into(),
-        channel_group: ChannelGroup::PrivateMessage,
-        evidence: Evidence::AndroidAppReferrer,
-        device: "mobile".into(),
-        browser: "Chrome".into(),
-        os: "Android".into(),
-        country: "FR".into(),
-        screen_width: 390,
-        props: Vec::new(),
-        revenue: None,
         token: i as u64 + 1,
-        parent_token: 0,
-        parent_session: 0,
-        generation: 0,
-        visit_share_channel: String::new(),
-        token_status: lucarne_core::token::TokenStatus::None,
-        share_channel: String::new(),
-        link_id: 0,
-        server_side: false,
+        visit: lucarne_core::event::Visit {
+            entry_page: "/articles/1".into(),
+            referrer: "android-app://com.whatsapp".into(),
+            source: "WhatsApp".into(),
+            channel: "whatsapp".into(),
+            channel_group: ChannelGroup::PrivateMessage,
+            evidence: Evidence::AndroidAppReferrer,
+            device: "mobile".into(),
+            browser: "Chrome".into(),
+            os: "Android".into(),
+            country: "FR".into(),
+            screen_width: 390,
+            token_status: lucarne_core::token::TokenStatus::None,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 
@@ -1093,9 +1082,12 @@ fn graph_rows(
         session_id: v.session,
         entry: true,
         pathname: page.to_string(),
-        entry_page: page.to_string(),
         token: v.token,
-        generation: v.generation,
+        visit: lucarne_core::event::Visit {
+            entry_page: page.to_string(),
+            generation: v.generation,
+            ..base.clone().visit
+        },
         ..base.clone()
     };
     let roots = (edges / 25).max(1);
@@ -1112,11 +1104,14 @@ fn graph_rows(
         };
         let page = &pages[mix.below(pages.len() as u64) as usize];
         out.push(EventRow {
-            referrer: "google.com".into(),
-            source: "Google".into(),
-            channel: "google".into(),
-            channel_group: ChannelGroup::Search,
-            evidence: Evidence::Referrer,
+            visit: lucarne_core::event::Visit {
+                referrer: "google.com".into(),
+                source: "Google".into(),
+                channel: "google".into(),
+                channel_group: ChannelGroup::Search,
+                evidence: Evidence::Referrer,
+                ..row(&v, page, v.ts_us).visit
+            },
             ..row(&v, page, v.ts_us)
         });
         visits.push(v);
@@ -1179,15 +1174,18 @@ fn graph_rows(
             (token, button, channel, group, Evidence::ShareToken)
         };
         let entry = EventRow {
-            referrer: String::new(),
-            source: channel.into(),
-            channel: channel.into(),
-            channel_group: group,
-            evidence,
-            parent_token,
-            parent_session: p_session,
-            visit_share_channel: via.into(),
-            token_status: TokenStatus::Linked,
+            visit: lucarne_core::event::Visit {
+                referrer: String::new(),
+                source: channel.into(),
+                channel: channel.into(),
+                channel_group: group,
+                evidence,
+                parent_token,
+                parent_session: p_session,
+                visit_share_channel: via.into(),
+                token_status: TokenStatus::Linked,
+                ..row(&child, page, ts_us).visit
+            },
             ..row(&child, page, ts_us)
         };
         if mix.unit() < 0.4 {
@@ -1259,13 +1257,16 @@ fn background_rows(
                 session_id: *next_session,
                 entry: true,
                 pathname: page.clone(),
-                entry_page: page.clone(),
-                referrer: referrer.into(),
-                source: channel.into(),
-                channel: channel.into(),
-                channel_group: group,
-                evidence,
                 token: mix.token(),
+                visit: lucarne_core::event::Visit {
+                    entry_page: page.clone(),
+                    referrer: referrer.into(),
+                    source: channel.into(),
+                    channel: channel.into(),
+                    channel_group: group,
+                    evidence,
+                    ..base.clone().visit
+                },
                 ..base.clone()
             };
             let views = 1 + mix.below(2) as usize;

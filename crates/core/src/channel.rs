@@ -36,7 +36,7 @@ impl fmt::Display for Channel {
 }
 
 /// The closed set of channel groups reports are built on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ChannelGroup {
     /// One-to-one or small-group messaging: WhatsApp, Telegram, Messenger, Signal, SMS,
     /// Slack, Teams, Discord, …, and copied links passed on privately.
@@ -48,6 +48,7 @@ pub enum ChannelGroup {
     Referral,
     Paid,
     /// No referrer, landed on the home page: typed or bookmarked.
+    #[default]
     Direct,
     /// No referrer, landed on a deep URL without campaign parameters: people do not type
     /// long URLs, so this is most likely a link pasted from a private conversation.
@@ -98,7 +99,7 @@ impl fmt::Display for ChannelGroup {
 }
 
 /// What a classification rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Evidence {
     ShareToken,
     AddressBarToken,
@@ -113,6 +114,7 @@ pub enum Evidence {
     DeepLink,
     Survey,
     /// Nothing at all: a direct visit to the home page.
+    #[default]
     None,
 }
 

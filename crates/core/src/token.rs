@@ -152,9 +152,10 @@ pub struct TokenNode {
 }
 
 /// What became of the token a visit arrived with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TokenStatus {
     /// The visit arrived without a token.
+    #[default]
     None,
     /// A known token of this site: an edge was made.
     Linked,

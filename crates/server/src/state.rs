@@ -63,9 +63,8 @@ pub struct AppState {
     pub rate_limits: crate::limits::RateLimits,
     pub events: Arc<dyn EventStore>,
     pub meta: MetaStore,
+    /// Live visits (shared with the other nodes when there are several).
     pub sessions: Sessions,
-    /// With several nodes: batches this node's shared-visit lookups and claims.
-    pub visit_broker: Option<crate::ingest::shared::Broker>,
     pub tokens: TokenIndex,
     pub links: LinkCache,
     pub link_events: LinkEvents,
@@ -158,15 +157,15 @@ impl AppState {
                 .and_then(|u| u.host_str().map(lucarne_core::url_clean::normalise_host)),
             rules,
             events,
-            visit_broker: options
-                .shared_visits
-                .then(|| crate::ingest::shared::Broker::spawn(meta.clone(), &metrics)),
-            meta,
             sessions: if options.shared_visits {
-                Sessions::shared(visit_bytes)
+                Sessions::shared(
+                    visit_bytes,
+                    crate::ingest::shared::Broker::spawn(meta.clone(), &metrics),
+                )
             } else {
                 Sessions::with_bytes(visit_bytes)
             },
+            meta,
             tokens: TokenIndex::with_bytes(cache_bytes - visit_bytes),
             metrics,
             trusted_proxies: options.trusted_proxies.clone(),

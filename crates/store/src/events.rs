@@ -112,6 +112,21 @@ impl StoreError {
     }
 }
 
+/// Rows [`EventStore::submit`] did not take, handed back with the reason, so a caller
+/// that retries (after `QueueFull`) needs no copy of every batch it offers.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Refused {
+    pub error: StoreError,
+    pub rows: Vec<EventRow>,
+}
+
+impl From<Refused> for StoreError {
+    fn from(r: Refused) -> Self {
+        r.error
+    }
+}
+
 /// Resolves once the submitted rows are committed (or failed to commit).
 pub type CommitTicket = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
 
@@ -119,7 +134,8 @@ pub type CommitTicket = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
 /// thread (`spawn_blocking`).
 pub trait EventStore: Send + Sync + 'static {
     /// Queue rows for the next group commit. Never blocks; `QueueFull` is backpressure.
-    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError>;
+    /// Refused rows come back in the error.
+    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, Refused>;
 
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError>;
 
@@ -210,6 +226,17 @@ pub(crate) fn join_props(props: &[(String, String)]) -> (String, String) {
     (keys.join(&sep), vals.join(&sep))
 }
 
+/// The two stored columns back as (key, value) pairs (the inverse of [`join_props`]).
+pub(crate) fn split_props(keys: &str, values: &str) -> Vec<(String, String)> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    keys.split(PROP_SEP)
+        .map(str::to_string)
+        .zip(values.split(PROP_SEP).map(str::to_string))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +252,14 @@ mod tests {
             ("plan\u{1f}odd key".to_string(), "pro\u{1f}a b".to_string())
         );
         assert_eq!(join_props(&[]), (String::new(), String::new()));
+        let (k, v) = join_props(&props);
+        assert_eq!(
+            split_props(&k, &v),
+            vec![
+                ("plan".to_string(), "pro".to_string()),
+                ("odd key".to_string(), "a b".to_string())
+            ]
+        );
+        assert!(split_props("", "").is_empty());
     }
 }

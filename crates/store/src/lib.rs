@@ -3,7 +3,9 @@
 //! Invariant: SQL lives here and only here; shapes (queries, aggregates, rows) come from
 //! `lucarne_core`, so every back end answers the same questions the same way.
 
+mod bytes;
 pub mod click;
+pub mod columns;
 pub mod duck;
 pub mod events;
 pub mod meta;
@@ -11,6 +13,6 @@ mod report;
 pub mod spool;
 
 pub use events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, GoalCounts, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    CommitTicket, ConversionGroup, ConversionRow, EventStore, GoalCounts, Refused, ShareGraph,
+    StoreError, SurveyAnswerRow, VisitKey,
 };

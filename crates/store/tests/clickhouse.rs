@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use lucarne_core::conversions::GoalKind;
-use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::event::{EventRow, Revenue, Visit};
 use lucarne_core::stats::{buckets, Aggregates, Filter, Interval, Property, ReportQuery, Utc0};
 use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
@@ -36,37 +36,22 @@ fn base_row(site_id: u32, ts: DateTime<Utc>, name: &str) -> EventRow {
         name: name.into(),
         visitor_id: 1,
         session_id: 1,
-        entry: false,
         hostname: "example.com".into(),
         pathname: "/".into(),
-        entry_page: "/".into(),
-        referrer: String::new(),
-        source: "Direct / None".into(),
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_term: String::new(),
-        utm_content: String::new(),
-        click_id: String::new(),
-        channel: "direct".into(),
-        channel_group: ChannelGroup::Direct,
-        evidence: Evidence::None,
-        device: "desktop".into(),
-        browser: "Firefox".into(),
-        os: "Linux".into(),
-        country: "FR".into(),
-        screen_width: 1280,
-        props: Vec::new(),
-        revenue: None,
-        token: 0,
-        parent_token: 0,
-        parent_session: 0,
-        generation: 0,
-        visit_share_channel: String::new(),
-        token_status: TokenStatus::None,
-        share_channel: String::new(),
-        link_id: 0,
-        server_side: false,
+        visit: Visit {
+            entry_page: "/".into(),
+            source: "Direct / None".into(),
+            channel: "direct".into(),
+            channel_group: ChannelGroup::Direct,
+            evidence: Evidence::None,
+            device: "desktop".into(),
+            browser: "Firefox".into(),
+            os: "Linux".into(),
+            country: "FR".into(),
+            screen_width: 1280,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 
@@ -174,23 +159,27 @@ fn dataset() -> Vec<EventRow> {
         let mut visit = base_row(site_id, start, "pageview");
         visit.session_id = session_id;
         visit.visitor_id = visitor_id;
-        visit.channel = channel.into();
-        visit.channel_group = group;
-        visit.evidence = evidence;
-        visit.source = source.into();
-        visit.referrer = referrer.into();
-        visit.device = ["desktop", "mobile", "tablet"][rng.random_range(0..3)].into();
-        visit.browser = ["Firefox", "Chrome", "Safari"][rng.random_range(0..3)].into();
-        visit.os = ["Linux", "Android", "iOS"][rng.random_range(0..3)].into();
-        visit.country = ["FR", "DE", "", "BE"][rng.random_range(0..4)].into();
-        visit.screen_width = [390, 1280, 1920][rng.random_range(0..3)];
+        visit.visit.channel = channel.into();
+        visit.visit.channel_group = group;
+        visit.visit.evidence = evidence;
+        visit.visit.source = source.into();
+        visit.visit.referrer = referrer.into();
+        visit.visit.device = ["desktop", "mobile", "tablet"][rng.random_range(0..3)].into();
+        visit.visit.browser = ["Firefox", "Chrome", "Safari"][rng.random_range(0..3)].into();
+        visit.visit.os = ["Linux", "Android", "iOS"][rng.random_range(0..3)].into();
+        visit.visit.country = ["FR", "DE", "", "BE"][rng.random_range(0..4)].into();
+        visit.visit.screen_width = [390, 1280, 1920][rng.random_range(0..3)];
+        if rng.random_bool(0.5) {
+            visit.scroll_depth = rng.random_range(1..=100);
+            visit.engagement_ms = rng.random_range(1..u32::MAX);
+        }
         if channel == "email" {
-            visit.utm_source = "newsletter".into();
-            visit.utm_medium = "email".into();
-            visit.utm_campaign = ["spring", "summer_sale"][rng.random_range(0..2)].into();
+            visit.visit.utm_source = "newsletter".into();
+            visit.visit.utm_medium = "email".into();
+            visit.visit.utm_campaign = ["spring", "summer_sale"][rng.random_range(0..2)].into();
         }
         if channel == "facebook" && rng.random_bool(0.3) {
-            visit.click_id = "fbclid".into();
+            visit.visit.click_id = "fbclid".into();
         }
         // A linked visit: arrived through an earlier share or visit token.
         if rng.random_bool(0.35) && !(shares.is_empty() && visit_tokens.is_empty()) {
@@ -203,36 +192,36 @@ fn dataset() -> Vec<EventRow> {
                 (s, t, g, ts, "address-bar")
             };
             if pts < start {
-                visit.parent_session = psession;
-                visit.parent_token = ptoken;
-                visit.generation = pgen + 1;
-                visit.visit_share_channel = via.into();
-                visit.token_status = TokenStatus::Linked;
+                visit.visit.parent_session = psession;
+                visit.visit.parent_token = ptoken;
+                visit.visit.generation = pgen + 1;
+                visit.visit.visit_share_channel = via.into();
+                visit.visit.token_status = TokenStatus::Linked;
             } else {
-                visit.token_status = TokenStatus::Unknown;
+                visit.visit.token_status = TokenStatus::Unknown;
             }
         } else if rng.random_bool(0.05) {
-            visit.token_status = [
+            visit.visit.token_status = [
                 TokenStatus::Malformed,
                 TokenStatus::Foreign,
                 TokenStatus::Own,
             ][rng.random_range(0..3)];
         }
         if rng.random_bool(0.1) {
-            visit.link_id = rng.random_range(1..4);
+            visit.visit.link_id = rng.random_range(1..4);
             // The short-link click that brought the visit (not a visit itself).
             let mut click = visit.clone();
             click.name = ["link_click", "link_scan"][rng.random_range(0..2)].into();
             click.ts = start - chrono::Duration::milliseconds(300);
             click.token = next_token;
             next_token += 1;
-            click.parent_session = 0;
-            click.parent_token = 0;
-            click.generation = 0;
+            click.visit.parent_session = 0;
+            click.visit.parent_token = 0;
+            click.visit.generation = 0;
             rows.push(click);
         }
         let entry_page = PAGES[rng.random_range(0..PAGES.len())];
-        visit.entry_page = entry_page.into();
+        visit.visit.entry_page = entry_page.into();
         let mut t = start;
         let pageviews = rng.random_range(1..6);
         for p in 0..pageviews {
@@ -247,7 +236,7 @@ fn dataset() -> Vec<EventRow> {
             r.token = next_token;
             next_token += 1;
             if p == 0 {
-                visit_tokens.push((session_id, r.token, visit.generation, t));
+                visit_tokens.push((session_id, r.token, visit.visit.generation, t));
             }
             rows.push(r);
             t += chrono::Duration::microseconds(rng.random_range(1_000_000..400_000_000));
@@ -293,7 +282,7 @@ fn dataset() -> Vec<EventRow> {
             shares.push((
                 session_id,
                 rows[i].token,
-                visit.generation,
+                visit.visit.generation,
                 rows[i].ts,
                 button,
             ));
@@ -323,8 +312,8 @@ fn dataset() -> Vec<EventRow> {
         }
         if rng.random_bool(0.04) {
             let mut r = base_row(site_id, start - chrono::Duration::seconds(5), "preview");
-            r.link_id = rng.random_range(1..4);
-            r.channel = "whatsapp".into();
+            r.visit.link_id = rng.random_range(1..4);
+            r.visit.channel = "whatsapp".into();
             r.session_id = rng.random::<u64>() | 1;
             r.visitor_id = 9_999;
             rows.push(r);
@@ -651,21 +640,22 @@ fn assert_equivalent(duck: &DuckEvents, click: &ClickEvents, rows: &[EventRow]) 
             duck.find_visit(r.site_id, k).unwrap(),
             click.find_visit(r.site_id, k).unwrap(),
         );
-        assert!(a.is_some());
+        // The whole entry row, every column as written (engagement fields included).
+        assert_eq!(a.as_ref(), Some(r), "visit {}", r.session_id);
         assert_eq!(a, b, "visit {}", r.session_id);
     }
     for r in rows
         .iter()
-        .filter(|r| r.entry && r.parent_token != 0)
+        .filter(|r| r.entry && r.visit.parent_token != 0)
         .step_by(5)
     {
-        let k = VisitKey::ArrivedWith(r.parent_token);
+        let k = VisitKey::ArrivedWith(r.visit.parent_token);
         let (a, b) = (
             duck.find_visit(r.site_id, k).unwrap(),
             click.find_visit(r.site_id, k).unwrap(),
         );
         assert!(a.is_some());
-        assert_eq!(a, b, "arrived with {}", r.parent_token);
+        assert_eq!(a, b, "arrived with {}", r.visit.parent_token);
     }
     assert_eq!(
         duck.find_visit(1, VisitKey::Session(4)).unwrap(),
@@ -697,7 +687,7 @@ fn assert_exact_counts(click: &ClickEvents, rows: &[EventRow]) {
     let mut by_channel: BTreeMap<&str, HashSet<u64>> = BTreeMap::new();
     for r in &visit_rows {
         by_channel
-            .entry(&r.channel)
+            .entry(&r.visit.channel)
             .or_default()
             .insert(r.visitor_id);
     }
@@ -939,7 +929,7 @@ fn check_migrations_are_idempotent(server: &dyn Server) {
     let versions = server.sql(
         "SELECT groupArray(version) FROM (SELECT version FROM lucarne.schema_migrations ORDER BY version)",
     );
-    assert_eq!(versions.trim(), "[1,2]");
+    assert_eq!(versions.trim(), "[1,2,3]");
     let tables = server.sql(
         "SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = 'lucarne' ORDER BY name)",
     );

@@ -273,26 +273,30 @@ async fn server_conversion(
                 .into_response());
         }
     }
+    // The visit's identity and visit-level fields; the event's own are this conversion's.
     let row = EventRow {
+        site_id: visit.site_id,
         ts: Utc::now(),
         name: name.to_string(),
-        entry: false,
+        visitor_id: visit.visitor_id,
+        session_id: visit.session_id,
+        hostname: visit.hostname,
+        pathname: visit.pathname,
         props,
         revenue,
-        token: 0,
-        share_channel: String::new(),
         server_side: true,
-        ..visit
+        visit: visit.visit,
+        ..Default::default()
     };
     let credited = json!({
         "visit": format!("{:016x}", row.session_id),
-        "channel": row.channel,
-        "channel_group": row.channel_group.as_str(),
-        "evidence": row.evidence.as_str(),
-        "generation": row.generation,
-        "share_channel": row.visit_share_channel,
-        "link_id": row.link_id,
-        "landing_page": row.entry_page,
+        "channel": row.visit.channel,
+        "channel_group": row.visit.channel_group.as_str(),
+        "evidence": row.visit.evidence.as_str(),
+        "generation": row.visit.generation,
+        "share_channel": row.visit.visit_share_channel,
+        "link_id": row.visit.link_id,
+        "landing_page": row.visit.entry_page,
     });
     if let Err(reason) = crate::ingest::enqueue(&state, vec![row]).await {
         if let Some(id) = order_id {

@@ -80,16 +80,18 @@ async fn run(
         at: Utc::now(),
         salts: state.current_salts(Utc::now()).await,
     };
-    // Only with several nodes: nothing is computed here for a single node.
-    shared::before(state, site.id, &sender).await;
-    let mut row = pipeline::build_row(state, &site, hit, sender);
-    shared::after(state, &mut row).await;
+    let row = pipeline::build_row(state, &site, hit, sender).await;
     let survey = row.name == pipeline::SURVEY_EVENT;
-    if survey && !shared::claim_survey(state, &row).await {
+    let visit = (row.site_id, row.visitor_id, row.session_id);
+    if survey
+        && !state
+            .sessions
+            .claim_survey(visit.0, visit.1, visit.2, row.ts)
+            .await
+    {
         return Err(DropReason::DuplicateSurvey);
     }
     let minted = row.token;
-    let visit = (row.site_id, row.visitor_id, row.session_id);
     let stored = enqueue(state, vec![row]).await;
     if stored.is_err() && minted != 0 {
         // Not stored: nobody may link to it.
@@ -97,7 +99,10 @@ async fn run(
     }
     if stored.is_err() && survey {
         // Not stored: the visit may answer again (the client's retry).
-        shared::release_survey(state, visit).await;
+        state
+            .sessions
+            .release_survey(visit.0, visit.1, visit.2)
+            .await;
     }
     stored
 }
@@ -108,7 +113,7 @@ pub async fn enqueue(
     rows: Vec<lucarne_core::event::EventRow>,
 ) -> Result<(), DropReason> {
     let started = Instant::now();
-    let ticket = state.events.submit(rows).map_err(|e| match e {
+    let ticket = state.events.submit(rows).map_err(|e| match e.error {
         StoreError::QueueFull => DropReason::QueueFull,
         _ => DropReason::StoreUnavailable,
     })?;
@@ -125,6 +130,32 @@ pub async fn enqueue(
             Ok(())
         }
         Ok(Err(StoreError::Disk(_))) => Err(DropReason::SpoolWriteFailed),
+        _ => Err(DropReason::StoreUnavailable),
+    }
+}
+
+/// Submit for a bulk writer (demo, generate, log import): a full writer queue is
+/// backpressure here, not an error, so the refused rows are offered again shortly.
+pub(crate) async fn submit_retrying(
+    state: &AppState,
+    mut rows: Vec<lucarne_core::event::EventRow>,
+) -> Result<lucarne_store::CommitTicket, DropReason> {
+    loop {
+        match state.events.submit(rows) {
+            Ok(t) => return Ok(t),
+            Err(refused) if matches!(refused.error, StoreError::QueueFull) => {
+                rows = refused.rows;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(_) => return Err(DropReason::StoreUnavailable),
+        }
+    }
+}
+
+/// Wait for a bulk writer's batch to commit.
+pub(crate) async fn wait_committed(t: lucarne_store::CommitTicket) -> Result<(), DropReason> {
+    match t.await {
+        Ok(Ok(())) => Ok(()),
         _ => Err(DropReason::StoreUnavailable),
     }
 }

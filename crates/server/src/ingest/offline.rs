@@ -20,6 +20,7 @@ use lucarne_core::visitor::Salt;
 use lucarne_store::meta::Site;
 
 use super::pipeline::{self, DropReason, Hit};
+use super::{submit_retrying, wait_committed};
 use crate::state::AppState;
 
 /// A per-day salt for historical data, so visitor ids rotate daily as live ones do.
@@ -95,14 +96,14 @@ pub async fn ingest_hits(
             at: h.ts,
             salts,
         };
-        rows.push(pipeline::build_row(state, site, hit, sender));
+        rows.push(pipeline::build_row(state, site, hit, sender).await);
         if rows.len() >= batch {
             let n = rows.len() as u64;
             inflight.push((n, submit_retrying(state, std::mem::take(&mut rows)).await?));
             // Keep a few batches in flight so generation overlaps committing.
             if inflight.len() >= 4 {
                 let (n, t) = inflight.remove(0);
-                wait(t).await?;
+                wait_committed(t).await?;
                 report.stored += n;
             }
         }
@@ -112,37 +113,10 @@ pub async fn ingest_hits(
         inflight.push((n, submit_retrying(state, rows).await?));
     }
     for (n, t) in inflight {
-        wait(t).await?;
+        wait_committed(t).await?;
         report.stored += n;
     }
     Ok(report)
-}
-
-async fn submit_retrying(
-    state: &AppState,
-    rows: Vec<lucarne_core::event::EventRow>,
-) -> Result<lucarne_store::CommitTicket, DropReason> {
-    let mut rows = Some(rows);
-    loop {
-        let Some(r) = rows.take() else {
-            return Err(DropReason::StoreUnavailable);
-        };
-        match state.events.submit(r.clone()) {
-            Ok(t) => return Ok(t),
-            Err(lucarne_store::StoreError::QueueFull) => {
-                rows = Some(r);
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            Err(_) => return Err(DropReason::StoreUnavailable),
-        }
-    }
-}
-
-async fn wait(t: lucarne_store::CommitTicket) -> Result<(), DropReason> {
-    match t.await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(DropReason::StoreUnavailable),
-    }
 }
 
 #[cfg(test)]

@@ -751,7 +751,10 @@ pub fn visitor_ids(site_id: u32, sender: &Sender<'_>) -> (u64, Option<u64>) {
     )
 }
 
-pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) -> EventRow {
+/// The event's row: its visit found or opened (`Sessions::visit`; a new visit is
+/// classified here), then the event's own fields, and the token it mints remembered as a
+/// node of the share graph (under the visit the event finally belongs to).
+pub async fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) -> EventRow {
     let (id_now, id_prev) = visitor_ids(site.id, &sender);
     let Sender {
         user_agent,
@@ -759,7 +762,7 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         at: now,
         ..
     } = sender;
-    let visit = state.sessions.touch(site.id, id_now, id_prev, now, || {
+    let make = || {
         let arrival = Arrival {
             site_host: &site.domain,
             allowed_hosts: &site.allowed_hostnames,
@@ -812,7 +815,11 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
             token_status: link.status,
             link_id: link.link_id,
         }
-    });
+    };
+    let visit = state
+        .sessions
+        .visit(site.id, (id_now, id_prev), now, make)
+        .await;
     let v = visit.fields;
     // Remember the token this event mints, as a node of the share graph.
     let mut token = hit.token;
@@ -840,34 +847,13 @@ pub fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'_>) ->
         entry: visit.is_new,
         hostname: hit.url.host,
         pathname: hit.url.path,
-        entry_page: v.entry_page,
-        referrer: v.referrer,
-        source: v.source,
-        utm_source: v.utm_source,
-        utm_medium: v.utm_medium,
-        utm_campaign: v.utm_campaign,
-        utm_term: v.utm_term,
-        utm_content: v.utm_content,
-        click_id: v.click_id,
-        channel: v.channel,
-        channel_group: v.channel_group,
-        evidence: v.evidence,
-        device: v.device,
-        browser: v.browser,
-        os: v.os,
-        country: v.country,
-        screen_width: v.screen_width,
         props: hit.props,
         revenue: hit.revenue,
         token,
-        parent_token: v.parent_token,
-        parent_session: v.parent_session,
-        generation: v.generation,
-        visit_share_channel: v.visit_share_channel,
-        token_status: v.token_status,
         share_channel: hit.share_channel,
-        link_id: v.link_id,
         server_side: false,
+        visit: v,
+        ..Default::default()
     }
 }
 

@@ -4,13 +4,20 @@
 //! fields (classification, UTM, device, …) computed once, on the visit's first event, and
 //! copied onto every later event of the visit. After a restart, ongoing visits start anew
 //! (their next event opens a new visit); see README "Durability".
+//!
+//! With several nodes (`Sessions::shared`), the table is also the one door to the visits
+//! they share through the metadata store (`ingest::shared`): [`Sessions::visit`] adopts a
+//! visit another node holds, claims the visits it opens (joining another node's when that
+//! one won), and [`Sessions::claim_survey`] claims a visit's survey answer for the
+//! cluster. The ingest path calls these two and knows nothing of the sharing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use lucarne_core::token::TokenStatus;
-use lucarne_core::{ChannelGroup, Evidence};
+use lucarne_store::meta::LiveVisit;
+
+use super::shared::{decode, encode, live_since, Broker};
 
 pub const SESSION_TIMEOUT_MINUTES: i64 = 30;
 const SHARDS: usize = 16;
@@ -23,29 +30,7 @@ pub const DEFAULT_VISIT_BYTES: usize = 256 << 20;
 
 /// What one entry costs: the key, the entry, the map's control byte, and its strings.
 fn entry_bytes(e: &Entry) -> usize {
-    let f = &e.fields;
-    std::mem::size_of::<((u32, u64), Entry)>()
-        + 1
-        + [
-            &f.entry_page,
-            &f.referrer,
-            &f.source,
-            &f.utm_source,
-            &f.utm_medium,
-            &f.utm_campaign,
-            &f.utm_term,
-            &f.utm_content,
-            &f.click_id,
-            &f.channel,
-            &f.device,
-            &f.browser,
-            &f.os,
-            &f.country,
-            &f.visit_share_channel,
-        ]
-        .iter()
-        .map(|s| s.capacity())
-        .sum::<usize>()
+    std::mem::size_of::<((u32, u64), Entry)>() + 1 + e.fields.heap_bytes()
 }
 
 /// One shard: its visits and what they cost.
@@ -89,34 +74,10 @@ impl Shard {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct VisitFields {
-    pub entry_page: String,
-    pub referrer: String,
-    pub source: String,
-    pub utm_source: String,
-    pub utm_medium: String,
-    pub utm_campaign: String,
-    pub utm_term: String,
-    pub utm_content: String,
-    pub click_id: String,
-    pub channel: String,
-    pub channel_group: ChannelGroup,
-    pub evidence: Evidence,
-    pub device: String,
-    pub browser: String,
-    pub os: String,
-    pub country: String,
-    pub screen_width: u16,
-    /// Share-graph facts (`core::token::link`), decided on the visit's first event.
-    pub parent_token: u64,
-    pub parent_session: u64,
-    pub generation: u16,
-    pub visit_share_channel: String,
-    pub token_status: TokenStatus,
-    /// The short link the visit came through (0: none).
-    pub link_id: u64,
-}
+/// The visit-level fields the table keeps per visit: the row's own [`Visit`] part.
+///
+/// [`Visit`]: lucarne_core::event::Visit
+pub type VisitFields = lucarne_core::event::Visit;
 
 struct Entry {
     session_id: u64,
@@ -146,6 +107,8 @@ pub struct Sessions {
     /// Visits shared with other nodes (`ingest::shared`): the visits touched since the
     /// last write-back, by (site, visitor): their visit and last event time.
     touched: Option<Mutex<Touched>>,
+    /// The shared table's lookups and claims (with `touched`, on a shared table).
+    broker: Option<Broker>,
 }
 
 impl Default for Sessions {
@@ -166,15 +129,112 @@ impl Sessions {
             per_shard_bytes: (bytes / SHARDS).max(1),
             evictions: std::sync::atomic::AtomicU64::new(0),
             touched: None,
+            broker: None,
         }
     }
 
-    /// A table whose visits are shared with other nodes: it remembers which visits it
-    /// touched so they can be written back ([`Sessions::drain_touched`]).
-    pub fn shared(bytes: usize) -> Self {
+    /// A table whose visits are shared with other nodes through `broker`: it looks up
+    /// and claims visits there ([`Sessions::visit`]) and remembers which visits it touched
+    /// so they can be written back ([`Sessions::drain_touched`]).
+    pub fn shared(bytes: usize, broker: Broker) -> Self {
         Sessions {
             touched: Some(Mutex::new(HashMap::new())),
+            broker: Some(broker),
             ..Sessions::with_bytes(bytes)
+        }
+    }
+
+    /// The visit an event at `now` of the visitor (today's id, yesterday's) belongs to:
+    /// the live one this node knows, else (shared) the one another node holds, else a new
+    /// one with `make()`'s fields. A new visit is claimed in the shared table; when
+    /// another node opened one for the visitor first, the event joins that one (same
+    /// visit id and fields, not an entry). Without the shared table, or when it does not
+    /// answer, the event goes on with what this node knows.
+    pub async fn visit(
+        &self,
+        site: u32,
+        (id_now, id_prev): (u64, Option<u64>),
+        now: DateTime<Utc>,
+        make: impl FnOnce() -> VisitFields,
+    ) -> Visit {
+        let Some(broker) = &self.broker else {
+            return self.touch(site, id_now, id_prev, now, make);
+        };
+        if !self.is_live(site, id_now, id_prev, now) {
+            let ids: Vec<u64> = std::iter::once(id_now).chain(id_prev).collect();
+            if let Some(Some(found)) = broker.find(site, ids, live_since(now)).await {
+                match decode(&found.fields) {
+                    Some(fields) => self.adopt(
+                        site,
+                        found.visitor_id,
+                        found.session_id,
+                        found.last_seen,
+                        fields,
+                    ),
+                    None => tracing::warn!(message = "Shared visit with unreadable fields."),
+                }
+            }
+        }
+        let visit = self.touch(site, id_now, id_prev, now, make);
+        if !visit.is_new {
+            return visit;
+        }
+        let mine = LiveVisit {
+            visitor_id: visit.visitor_id,
+            session_id: visit.session_id,
+            last_seen: now,
+            fields: encode(&visit.fields),
+        };
+        let Some(won) = broker.claim(site, mine).await else {
+            return visit;
+        };
+        if won.session_id == visit.session_id {
+            return visit;
+        }
+        let Some(theirs) = decode(&won.fields) else {
+            tracing::warn!(message = "Shared visit with unreadable fields.");
+            return visit;
+        };
+        self.adopt(
+            site,
+            visit.visitor_id,
+            won.session_id,
+            now.max(won.last_seen),
+            theirs.clone(),
+        );
+        self.note_touch(site, visit.visitor_id, won.session_id, now);
+        Visit {
+            visitor_id: visit.visitor_id,
+            session_id: won.session_id,
+            is_new: false,
+            fields: theirs,
+        }
+    }
+
+    /// One survey answer per visit: `false` if the visit has answered already. This node
+    /// knows from its table; nodes sharing visits also claim the answer in the metadata
+    /// store, so a second answer sent through another node is refused too.
+    pub async fn claim_survey(
+        &self,
+        site: u32,
+        visitor: u64,
+        session_id: u64,
+        at: DateTime<Utc>,
+    ) -> bool {
+        if !self.claim_survey_here(site, visitor, session_id) {
+            return false;
+        }
+        match &self.broker {
+            Some(broker) => broker.claim_survey(site, session_id, at).await,
+            None => true,
+        }
+    }
+
+    /// Undo [`Sessions::claim_survey`] (the answer was not stored).
+    pub async fn release_survey(&self, site: u32, visitor: u64, session_id: u64) {
+        self.release_survey_here(site, visitor, session_id);
+        if let Some(broker) = &self.broker {
+            broker.release_survey(site, session_id).await;
         }
     }
 
@@ -225,13 +285,7 @@ impl Sessions {
     }
 
     /// Does this node know a live visit of the visitor (under either id)?
-    pub fn is_live(
-        &self,
-        site: u32,
-        id_now: u64,
-        id_prev: Option<u64>,
-        now: DateTime<Utc>,
-    ) -> bool {
+    fn is_live(&self, site: u32, id_now: u64, id_prev: Option<u64>, now: DateTime<Utc>) -> bool {
         std::iter::once(id_now).chain(id_prev).any(|id| {
             self.shard(id).lock().is_ok_and(|shard| {
                 shard
@@ -242,7 +296,7 @@ impl Sessions {
     }
 
     /// Take a visit another node holds (found in the shared table) as this node's own.
-    pub fn adopt(
+    fn adopt(
         &self,
         site: u32,
         visitor: u64,
@@ -350,7 +404,7 @@ impl Sessions {
     /// Mark the visit as having answered the survey; `false` if it had already. (A visit
     /// this node does not know, after a restart or on another node, is let through; the
     /// survey report counts the first answer of each visit anyway.)
-    pub fn claim_survey(&self, site: u32, visitor: u64, session_id: u64) -> bool {
+    fn claim_survey_here(&self, site: u32, visitor: u64, session_id: u64) -> bool {
         let Ok(mut shard) = self.shard(visitor).lock() else {
             return true;
         };
@@ -360,8 +414,8 @@ impl Sessions {
         }
     }
 
-    /// Undo [`Sessions::claim_survey`] (the answer was not stored).
-    pub fn release_survey(&self, site: u32, visitor: u64, session_id: u64) {
+    /// Undo [`Sessions::claim_survey_here`].
+    fn release_survey_here(&self, site: u32, visitor: u64, session_id: u64) {
         if let Ok(mut shard) = self.shard(visitor).lock() {
             if let Some(e) = shard.get_mut(&(site, visitor)) {
                 if e.session_id == session_id {
@@ -387,32 +441,15 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lucarne_core::{ChannelGroup, Evidence};
 
     fn fields(ch: &str) -> VisitFields {
         VisitFields {
             entry_page: "/".into(),
-            referrer: String::new(),
-            source: String::new(),
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: String::new(),
-            utm_term: String::new(),
-            utm_content: String::new(),
-            click_id: String::new(),
             channel: ch.into(),
             channel_group: ChannelGroup::Direct,
             evidence: Evidence::None,
-            device: String::new(),
-            browser: String::new(),
-            os: String::new(),
-            country: String::new(),
-            screen_width: 0,
-            parent_token: 0,
-            parent_session: 0,
-            generation: 0,
-            visit_share_channel: String::new(),
-            token_status: TokenStatus::None,
-            link_id: 0,
+            ..Default::default()
         }
     }
 
@@ -482,14 +519,14 @@ mod tests {
         let s = Sessions::default();
         let t0: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
         let a = s.touch(1, 5, None, t0, || fields("a"));
-        assert!(s.claim_survey(1, 5, a.session_id));
-        assert!(!s.claim_survey(1, 5, a.session_id));
-        s.release_survey(1, 5, a.session_id);
-        assert!(s.claim_survey(1, 5, a.session_id));
-        assert!(!s.claim_survey(1, 5, a.session_id));
+        assert!(s.claim_survey_here(1, 5, a.session_id));
+        assert!(!s.claim_survey_here(1, 5, a.session_id));
+        s.release_survey_here(1, 5, a.session_id);
+        assert!(s.claim_survey_here(1, 5, a.session_id));
+        assert!(!s.claim_survey_here(1, 5, a.session_id));
         // A new visit may answer again.
         let b = s.touch(1, 5, None, t0 + Duration::minutes(45), || fields("a"));
-        assert!(s.claim_survey(1, 5, b.session_id));
+        assert!(s.claim_survey_here(1, 5, b.session_id));
     }
 
     #[test]

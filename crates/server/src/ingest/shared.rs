@@ -1,250 +1,82 @@
 //! Visits shared between Lucarne nodes through the metadata store (ARCHITECTURE.md,
 //! "Scale-out"). Off for a single node; on when several nodes share one metadata store.
 //!
-//! Each node keeps its live-visit table (`sessions`) in memory. Before an event is
-//! turned into a row, a visit this node does not know (or thinks expired) is looked up
-//! in the shared table and adopted; after, a visit the event opened is claimed there
-//! atomically — if another node claimed one first, the event joins that visit instead
-//! (same visit id, same visit-level fields, not an entry). Last-seen times go back to
-//! the shared table every second ([`spawn_sync`]).
+//! Each node keeps its live-visit table (`sessions`) in memory, and that table is the
+//! only user of this module (`Sessions::visit`, `Sessions::claim_survey`): a visit this
+//! node does not know (or thinks expired) is looked up in the shared table and adopted;
+//! a visit an event opens is claimed there atomically — if another node claimed one
+//! first, the event joins that visit instead (same visit id, same visit-level fields, not
+//! an entry). Last-seen times go back to the shared table every second ([`spawn_sync`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use lucarne_core::event::EventRow;
-use lucarne_core::token::TokenStatus;
-use lucarne_core::{ChannelGroup, Evidence};
+use lucarne_store::columns::{self, Cell, Kind};
 use lucarne_store::meta::{LiveVisit, MetaStore};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::pipeline::{visitor_ids, Sender};
 use super::sessions::{VisitFields, SESSION_TIMEOUT_MINUTES};
 use crate::metrics::{KindLabels, Metrics};
 use crate::state::AppState;
 
-fn live_since(now: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn live_since(now: DateTime<Utc>) -> DateTime<Utc> {
     now - chrono::Duration::minutes(SESSION_TIMEOUT_MINUTES)
 }
 
-/// The visit-level fields as the shared table stores them (JSON text).
+/// The visit-level fields as the shared table stores them: a JSON object with one member
+/// per visit column (`lucarne_store::columns`, `Scope::Visit`), named as the column;
+/// 64-bit numbers as decimal strings (JSON readers may hold numbers as doubles).
 pub fn encode(f: &VisitFields) -> String {
-    json!({
-        "entry_page": f.entry_page, "referrer": f.referrer, "source": f.source,
-        "utm_source": f.utm_source, "utm_medium": f.utm_medium,
-        "utm_campaign": f.utm_campaign, "utm_term": f.utm_term,
-        "utm_content": f.utm_content, "click_id": f.click_id, "channel": f.channel,
-        "channel_group": f.channel_group.as_str(), "evidence": f.evidence.as_str(),
-        "device": f.device, "browser": f.browser, "os": f.os, "country": f.country,
-        "screen_width": f.screen_width, "parent_token": f.parent_token.to_string(),
-        "parent_session": f.parent_session.to_string(), "generation": f.generation,
-        "visit_share_channel": f.visit_share_channel,
-        "token_status": f.token_status.as_str(), "link_id": f.link_id.to_string(),
-    })
-    .to_string()
+    let row = EventRow {
+        visit: f.clone(),
+        ..Default::default()
+    };
+    let mut out = Map::new();
+    for c in columns::visit_columns() {
+        let v = match (c.get)(&row) {
+            Cell::Bool(b) => json!(b),
+            Cell::U8(n) => json!(n),
+            Cell::U16(n) => json!(n),
+            Cell::U32(n) => json!(n),
+            Cell::U64(n) => json!(n.to_string()),
+            Cell::Ts(t) => json!(t.timestamp_micros().to_string()),
+            Cell::Text(s) => json!(s),
+            // No visit field is of these kinds.
+            Cell::Props(_) | Cell::Revenue(_) => continue,
+        };
+        out.insert(c.name.to_string(), v);
+    }
+    Value::Object(out).to_string()
 }
 
-/// The fields back from [`encode`]'s text; `None` if it is not that.
+/// The fields back from [`encode`]'s text; `None` if it is not that (a member missing
+/// or of another type).
 pub fn decode(text: &str) -> Option<VisitFields> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let n = |k: &str| s(k).and_then(|x| x.parse::<u64>().ok());
-    Some(VisitFields {
-        entry_page: s("entry_page")?,
-        referrer: s("referrer")?,
-        source: s("source")?,
-        utm_source: s("utm_source")?,
-        utm_medium: s("utm_medium")?,
-        utm_campaign: s("utm_campaign")?,
-        utm_term: s("utm_term")?,
-        utm_content: s("utm_content")?,
-        click_id: s("click_id")?,
-        channel: s("channel")?,
-        channel_group: ChannelGroup::parse(&s("channel_group")?)?,
-        evidence: Evidence::parse(&s("evidence")?)?,
-        device: s("device")?,
-        browser: s("browser")?,
-        os: s("os")?,
-        country: s("country")?,
-        screen_width: u16::try_from(v.get("screen_width")?.as_u64()?).ok()?,
-        parent_token: n("parent_token")?,
-        parent_session: n("parent_session")?,
-        generation: u16::try_from(v.get("generation")?.as_u64()?).ok()?,
-        visit_share_channel: s("visit_share_channel")?,
-        token_status: TokenStatus::parse(&s("token_status")?),
-        link_id: n("link_id")?,
-    })
-}
-
-/// Step before the row is built: adopt the visitor's live visit from the shared table
-/// when this node does not know it.
-pub async fn before(state: &AppState, site_id: u32, sender: &Sender<'_>) {
-    let Some(broker) = &state.visit_broker else {
-        return;
-    };
-    let now = sender.at;
-    let (id_now, id_prev) = visitor_ids(site_id, sender);
-    if state.sessions.is_live(site_id, id_now, id_prev, now) {
-        return;
+    let mut row = EventRow::default();
+    for c in columns::visit_columns() {
+        let m = v.get(c.name)?;
+        let number = || m.as_u64().or_else(|| m.as_str()?.parse().ok());
+        let cell = match c.kind {
+            Kind::Bool => Cell::Bool(m.as_bool()?),
+            Kind::U8 => Cell::U8(u8::try_from(number()?).ok()?),
+            Kind::U16 => Cell::U16(u16::try_from(number()?).ok()?),
+            Kind::U32 => Cell::U32(u32::try_from(number()?).ok()?),
+            Kind::U64 => Cell::U64(number()?),
+            Kind::Ts => Cell::Ts(DateTime::from_timestamp_micros(m.as_str()?.parse().ok()?)?),
+            Kind::Text => Cell::Text(Cow::Owned(m.as_str()?.to_string())),
+            Kind::Props | Kind::Revenue => continue,
+        };
+        (c.set)(&mut row, cell);
     }
-    let ids: Vec<u64> = std::iter::once(id_now).chain(id_prev).collect();
-    let Some(found) = broker.find(site_id, ids, live_since(now)).await else {
-        return;
-    };
-    if let Some(v) = found {
-        match decode(&v.fields) {
-            Some(fields) => {
-                state
-                    .sessions
-                    .adopt(site_id, v.visitor_id, v.session_id, v.last_seen, fields)
-            }
-            None => tracing::warn!(message = "Shared visit with unreadable fields."),
-        }
-    }
-}
-
-/// The visit-level fields a row carries.
-pub fn fields_of(row: &EventRow) -> VisitFields {
-    VisitFields {
-        entry_page: row.entry_page.clone(),
-        referrer: row.referrer.clone(),
-        source: row.source.clone(),
-        utm_source: row.utm_source.clone(),
-        utm_medium: row.utm_medium.clone(),
-        utm_campaign: row.utm_campaign.clone(),
-        utm_term: row.utm_term.clone(),
-        utm_content: row.utm_content.clone(),
-        click_id: row.click_id.clone(),
-        channel: row.channel.clone(),
-        channel_group: row.channel_group,
-        evidence: row.evidence,
-        device: row.device.clone(),
-        browser: row.browser.clone(),
-        os: row.os.clone(),
-        country: row.country.clone(),
-        screen_width: row.screen_width,
-        parent_token: row.parent_token,
-        parent_session: row.parent_session,
-        generation: row.generation,
-        visit_share_channel: row.visit_share_channel.clone(),
-        token_status: row.token_status,
-        link_id: row.link_id,
-    }
-}
-
-/// Step after the row is built: a visit this event opened is claimed in the shared
-/// table; if another node's visit won, the row joins it.
-pub async fn after(state: &AppState, row: &mut EventRow) {
-    let Some(broker) = &state.visit_broker else {
-        return;
-    };
-    if !row.entry {
-        return;
-    }
-    let mine = LiveVisit {
-        visitor_id: row.visitor_id,
-        session_id: row.session_id,
-        last_seen: row.ts,
-        fields: encode(&fields_of(row)),
-    };
-    let Some(won) = broker.claim(row.site_id, mine.clone()).await else {
-        return;
-    };
-    if won.session_id == mine.session_id {
-        return;
-    }
-    let Some(theirs) = decode(&won.fields) else {
-        tracing::warn!(message = "Shared visit with unreadable fields.");
-        return;
-    };
-    state.sessions.adopt(
-        row.site_id,
-        row.visitor_id,
-        won.session_id,
-        row.ts.max(won.last_seen),
-        theirs.clone(),
-    );
-    join_visit(row, won.session_id, &theirs);
-    // The token this event minted belongs to the visit it joined.
-    if row.token != 0 {
-        if let Some(mut node) = state.tokens.get(row.token) {
-            node.session_id = won.session_id;
-            node.generation = theirs.generation;
-            state.tokens.remove(row.token);
-            state.tokens.insert_new(row.token, &node);
-        }
-    }
-}
-
-/// One survey answer per visit: `false` if the row's visit has answered already. A
-/// single node knows from its in-memory visit; nodes sharing a metadata store also claim
-/// the answer there, so a second answer sent through another node is refused too.
-pub async fn claim_survey(state: &AppState, row: &EventRow) -> bool {
-    if !state
-        .sessions
-        .claim_survey(row.site_id, row.visitor_id, row.session_id)
-    {
-        return false;
-    }
-    if state.visit_broker.is_none() {
-        return true;
-    }
-    match state
-        .meta
-        .claim_survey(row.site_id, row.session_id, row.ts)
-        .await
-    {
-        Ok(first) => first,
-        Err(e) => {
-            // The report keeps each visit's first answer anyway.
-            tracing::warn!(message = "Shared survey answers unavailable.", error = %e);
-            true
-        }
-    }
-}
-
-/// Undo [`claim_survey`] for a visit (site, visitor, visit) whose answer was not stored.
-pub async fn release_survey(state: &AppState, (site_id, visitor_id, session_id): (u32, u64, u64)) {
-    state
-        .sessions
-        .release_survey(site_id, visitor_id, session_id);
-    if state.visit_broker.is_some() {
-        if let Err(e) = state.meta.release_survey(site_id, session_id).await {
-            tracing::warn!(message = "Could not release a shared survey claim.", error = %e);
-        }
-    }
-}
-
-/// Make `row` an event of the visit `session_id` with those visit-level fields.
-pub fn join_visit(row: &mut EventRow, session_id: u64, f: &VisitFields) {
-    row.session_id = session_id;
-    row.entry = false;
-    row.entry_page = f.entry_page.clone();
-    row.referrer = f.referrer.clone();
-    row.source = f.source.clone();
-    row.utm_source = f.utm_source.clone();
-    row.utm_medium = f.utm_medium.clone();
-    row.utm_campaign = f.utm_campaign.clone();
-    row.utm_term = f.utm_term.clone();
-    row.utm_content = f.utm_content.clone();
-    row.click_id = f.click_id.clone();
-    row.channel = f.channel.clone();
-    row.channel_group = f.channel_group;
-    row.evidence = f.evidence;
-    row.device = f.device.clone();
-    row.browser = f.browser.clone();
-    row.os = f.os.clone();
-    row.country = f.country.clone();
-    row.screen_width = f.screen_width;
-    row.parent_token = f.parent_token;
-    row.parent_session = f.parent_session;
-    row.generation = f.generation;
-    row.visit_share_channel = f.visit_share_channel.clone();
-    row.token_status = f.token_status;
-    row.link_id = f.link_id;
+    Some(row.visit)
 }
 
 /// Most lookups or claims sent to the metadata store in one statement.
@@ -273,6 +105,8 @@ struct Claim {
 pub struct Broker {
     finds: mpsc::UnboundedSender<Find>,
     claims: mpsc::UnboundedSender<Claim>,
+    /// For survey claims (one statement each: rare).
+    meta: MetaStore,
 }
 
 impl Broker {
@@ -292,8 +126,32 @@ impl Broker {
                 .clone(),
         };
         tokio::spawn(run_finds(meta.clone(), find_rx, counters("find")));
-        tokio::spawn(run_claims(meta, claim_rx, counters("claim")));
-        Broker { finds, claims }
+        tokio::spawn(run_claims(meta.clone(), claim_rx, counters("claim")));
+        Broker {
+            finds,
+            claims,
+            meta,
+        }
+    }
+
+    /// Claim the visit's survey answer for the cluster: `false` if another answer was
+    /// claimed first. When the metadata store does not answer, the answer is let through
+    /// (the survey report keeps each visit's first answer anyway).
+    pub async fn claim_survey(&self, site_id: u32, session_id: u64, at: DateTime<Utc>) -> bool {
+        match self.meta.claim_survey(site_id, session_id, at).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(message = "Shared survey answers unavailable.", error = %e);
+                true
+            }
+        }
+    }
+
+    /// Undo [`Broker::claim_survey`] (the answer was not stored).
+    pub async fn release_survey(&self, site_id: u32, session_id: u64) {
+        if let Err(e) = self.meta.release_survey(site_id, session_id).await {
+            tracing::warn!(message = "Could not release a shared survey claim.", error = %e);
+        }
     }
 
     /// The visitor's live visit under the first of `ids` that has one; `None` when the
@@ -465,6 +323,8 @@ pub fn spawn_sync(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lucarne_core::token::TokenStatus;
+    use lucarne_core::{ChannelGroup, Evidence};
 
     #[test]
     fn fields_survive_the_shared_table() {
@@ -494,8 +354,22 @@ mod tests {
             link_id: 7,
         };
         let back = decode(&encode(&f)).expect("decodes");
-        assert_eq!(format!("{back:?}"), format!("{f:?}"));
+        assert_eq!(back, f);
         assert!(decode("{}").is_none());
         assert!(decode("not json").is_none());
+    }
+
+    #[test]
+    fn the_shared_format_is_unchanged() {
+        // What the release before `columns` wrote (nodes of two releases share visits
+        // during a rolling upgrade).
+        let earlier = r#"{"entry_page":"/a","referrer":"r","source":"WhatsApp","utm_source":"s","utm_medium":"m","utm_campaign":"c","utm_term":"t","utm_content":"x","click_id":"fbclid","channel":"whatsapp","channel_group":"private-message","evidence":"share-token","device":"mobile","browser":"Chrome","os":"Android","country":"FR","screen_width":390,"parent_token":"18446744073709551615","parent_session":"9223372036854775808","generation":3,"visit_share_channel":"address-bar","token_status":"linked","link_id":"7"}"#;
+        let f = decode(earlier).expect("an earlier release's visit decodes");
+        assert_eq!(f.parent_token, u64::MAX);
+        assert_eq!(f.link_id, 7);
+        assert_eq!(f.screen_width, 390);
+        let now: Value = serde_json::from_str(&encode(&f)).expect("json");
+        let then: Value = serde_json::from_str(earlier).expect("json");
+        assert_eq!(now, then);
     }
 }

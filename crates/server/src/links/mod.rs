@@ -22,12 +22,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, Arrival, Classification};
-use lucarne_core::event::EventRow;
+use lucarne_core::event::{EventRow, Visit};
 use lucarne_core::links::{
     classify_request, redirect_location, LinkRequest, LinkUtm, CLICK_EVENT, PREVIEW_EVENT,
     QR_MARKER, SCAN_EVENT,
 };
-use lucarne_core::token::{NodeKind, Token, TokenNode, TokenStatus};
+use lucarne_core::token::{NodeKind, Token, TokenNode};
 use lucarne_core::url_clean::{normalise_host, Utm};
 use lucarne_core::visitor::visitor_id;
 use lucarne_core::{Channel, Evidence};
@@ -532,7 +532,7 @@ async fn follow(
                     visitor_id: row.visitor_id,
                     generation: 0,
                     share_channel: l.channel.clone(),
-                    link_id: row.link_id,
+                    link_id: row.visit.link_id,
                 },
             );
         }
@@ -627,45 +627,34 @@ fn link_event(
         name: name.to_string(),
         visitor_id: visitor,
         session_id: rand::random::<u64>() | 1,
-        entry: false,
         hostname: host,
         pathname: path.clone(),
-        entry_page: path,
-        referrer: referrer
-            .as_deref()
-            .and_then(|r| Url::parse(r).ok())
-            .and_then(|u| u.host_str().map(normalise_host))
-            .unwrap_or_default(),
-        source: c.source,
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: l.utm_campaign.clone(),
-        utm_term: String::new(),
-        utm_content: String::new(),
-        click_id: String::new(),
-        channel: c.channel.as_str().to_string(),
-        channel_group: c.group,
-        evidence: c.evidence,
-        device: facts.device.kind.clone(),
-        browser: facts.device.browser.clone(),
-        os: facts.device.os.clone(),
-        country: state.country(ip, headers),
-        screen_width: 0,
         props,
-        revenue: None,
         token: if counted {
             rand::random::<u64>() | 1
         } else {
             0
         },
-        parent_token: 0,
-        parent_session: 0,
-        generation: 0,
-        visit_share_channel: String::new(),
-        token_status: TokenStatus::None,
-        share_channel: String::new(),
-        link_id: u64::try_from(l.id).unwrap_or_default(),
-        server_side: false,
+        visit: Visit {
+            entry_page: path,
+            referrer: referrer
+                .as_deref()
+                .and_then(|r| Url::parse(r).ok())
+                .and_then(|u| u.host_str().map(normalise_host))
+                .unwrap_or_default(),
+            source: c.source,
+            utm_campaign: l.utm_campaign.clone(),
+            channel: c.channel.as_str().to_string(),
+            channel_group: c.group,
+            evidence: c.evidence,
+            device: facts.device.kind.clone(),
+            browser: facts.device.browser.clone(),
+            os: facts.device.os.clone(),
+            country: state.country(ip, headers),
+            link_id: u64::try_from(l.id).unwrap_or_default(),
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 

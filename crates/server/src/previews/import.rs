@@ -25,11 +25,12 @@ use lucarne_core::event::EventRow;
 use lucarne_core::url_clean::clean_url;
 use lucarne_core::visitor::{visitor_id, Salt};
 use lucarne_store::meta::Site;
-use lucarne_store::{CommitTicket, StoreError};
+use lucarne_store::CommitTicket;
 
 use super::{preview_row, Fetch};
 use crate::ingest::offline::historical_salt;
 use crate::ingest::pipeline::{self, host_allowed, Ctx, DropReason, Hit, MAX_URL};
+use crate::ingest::{submit_retrying, wait_committed};
 use crate::state::AppState;
 
 /// What an import did.
@@ -135,7 +136,7 @@ impl<'a> LogImport<'a> {
             self.submit().await?;
         }
         while let Some(t) = self.inflight.pop_front() {
-            wait(t).await?;
+            wait_committed(t).await?;
         }
         Ok(self.report)
     }
@@ -224,7 +225,7 @@ impl<'a> LogImport<'a> {
                     salts,
                 };
                 self.report.pageviews += 1;
-                pipeline::build_row(self.state, &self.site, hit, sender)
+                pipeline::build_row(self.state, &self.site, hit, sender).await
             }
         };
         self.rows.push(row);
@@ -236,33 +237,9 @@ impl<'a> LogImport<'a> {
             .push_back(submit_retrying(self.state, rows).await?);
         if self.inflight.len() >= IN_FLIGHT {
             if let Some(t) = self.inflight.pop_front() {
-                wait(t).await?;
+                wait_committed(t).await?;
             }
         }
         Ok(())
-    }
-}
-
-/// Submit, waiting while the writer queue is full (backpressure, not an error here).
-async fn submit_retrying(
-    state: &AppState,
-    rows: Vec<EventRow>,
-) -> Result<CommitTicket, DropReason> {
-    loop {
-        // The store takes the rows even when it refuses them: offer a copy.
-        match state.events.submit(rows.clone()) {
-            Ok(t) => return Ok(t),
-            Err(StoreError::QueueFull) => {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            Err(_) => return Err(DropReason::StoreUnavailable),
-        }
-    }
-}
-
-async fn wait(t: CommitTicket) -> Result<(), DropReason> {
-    match t.await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(DropReason::StoreUnavailable),
     }
 }

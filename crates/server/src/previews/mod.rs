@@ -17,9 +17,8 @@ pub mod og;
 pub mod report;
 
 use chrono::{DateTime, Utc};
-use lucarne_core::event::EventRow;
+use lucarne_core::event::{EventRow, Visit};
 use lucarne_core::links::PREVIEW_EVENT;
-use lucarne_core::token::TokenStatus;
 use lucarne_core::url_clean::CleanUrl;
 use lucarne_core::{ChannelGroup, Evidence};
 use lucarne_store::meta::Site;
@@ -54,36 +53,26 @@ pub(crate) fn preview_row(
         name: PREVIEW_EVENT.to_string(),
         visitor_id: f.visitor_id,
         session_id: rand::random::<u64>() | 1,
-        entry: false,
         hostname: page.host.clone(),
         pathname: page.path.clone(),
-        entry_page: page.path.clone(),
-        referrer: String::new(),
-        source,
-        utm_source: page.utm.source.clone().unwrap_or_default(),
-        utm_medium: page.utm.medium.clone().unwrap_or_default(),
-        utm_campaign: page.utm.campaign.clone().unwrap_or_default(),
-        utm_term: page.utm.term.clone().unwrap_or_default(),
-        utm_content: page.utm.content.clone().unwrap_or_default(),
-        click_id: String::new(),
-        channel: f.app.to_string(),
-        channel_group: group,
-        evidence: Evidence::PreviewFetch,
-        device: device.kind,
-        browser: device.browser,
-        os: device.os,
-        country: f.country,
-        screen_width: 0,
         props: vec![("app".to_string(), f.app.to_string())],
-        revenue: None,
-        token: 0,
-        parent_token: 0,
-        parent_session: 0,
-        generation: 0,
-        visit_share_channel: String::new(),
-        token_status: TokenStatus::None,
-        share_channel: String::new(),
-        link_id: 0,
-        server_side: false,
+        visit: Visit {
+            entry_page: page.path.clone(),
+            source,
+            utm_source: page.utm.source.clone().unwrap_or_default(),
+            utm_medium: page.utm.medium.clone().unwrap_or_default(),
+            utm_campaign: page.utm.campaign.clone().unwrap_or_default(),
+            utm_term: page.utm.term.clone().unwrap_or_default(),
+            utm_content: page.utm.content.clone().unwrap_or_default(),
+            channel: f.app.to_string(),
+            channel_group: group,
+            evidence: Evidence::PreviewFetch,
+            device: device.kind,
+            browser: device.browser,
+            os: device.os,
+            country: f.country,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }

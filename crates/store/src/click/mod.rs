@@ -42,6 +42,7 @@
 //! node's rows loaded since the last recorded position and skips the pending rows already
 //! there (as a multiset, so partial inserts and retries of a different shape both work).
 
+mod rowbinary;
 mod sql;
 
 use std::collections::HashMap;
@@ -56,9 +57,10 @@ use lucarne_core::conversions::GoalKind;
 use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tracing::{error, info, warn};
 
+use crate::columns::fingerprint;
 use crate::events::{
     ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
@@ -80,6 +82,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         2,
         include_str!("../../migrations/clickhouse/0002_spool_state.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/clickhouse/0003_engagement.sql"),
     ),
 ];
 
@@ -258,6 +264,16 @@ impl Conn {
         })
     }
 
+    /// The answer to `sql` in `FORMAT RowBinary`, as bytes (see `rowbinary`).
+    fn fetch_bytes(&self, sql: &str) -> Result<Vec<u8>, StoreError> {
+        let client = self.client.clone();
+        let text = literal_question_marks(sql);
+        self.run(&short(sql), QUERY_TIMEOUT, async move {
+            let mut cursor = client.query(&text).fetch_bytes("RowBinary")?;
+            Ok(cursor.collect().await?.to_vec())
+        })
+    }
+
     fn execute_on(&self, client: &Client, sql: &str) -> Result<(), StoreError> {
         let client = client.clone();
         let text = literal_question_marks(sql);
@@ -372,130 +388,13 @@ fn migrate(conn: &Conn, u: &ClickUrl) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One row as inserted (column order = the table's; RowBinary is positional).
-#[derive(Row, Serialize)]
-struct InsertRow<'a> {
-    site_id: u32,
-    ts: u32,
-    ts_us: i64,
-    name: &'a str,
-    visitor_id: u64,
-    session_id: u64,
-    entry: u8,
-    hostname: &'a str,
-    pathname: &'a str,
-    entry_page: &'a str,
-    referrer: &'a str,
-    source: &'a str,
-    utm_source: &'a str,
-    utm_medium: &'a str,
-    utm_campaign: &'a str,
-    utm_term: &'a str,
-    utm_content: &'a str,
-    click_id: &'a str,
-    channel: &'a str,
-    channel_group: &'a str,
-    evidence: &'a str,
-    device: &'a str,
-    browser: &'a str,
-    os: &'a str,
-    country: &'a str,
-    screen_width: u16,
-    prop_keys: String,
-    prop_values: String,
-    revenue_minor: Option<i64>,
-    revenue_currency: Option<&'a str>,
-    token: u64,
-    parent_token: u64,
-    parent_session: u64,
-    generation: u16,
-    visit_share_channel: &'a str,
-    token_status: &'a str,
-    share_channel: &'a str,
-    link_id: u64,
-    server_side: u8,
-    load_node: u64,
-    load_seq: u64,
-    row_hash: u64,
-}
-
-/// Seconds for the `DateTime` column (clamped to what it can hold).
-fn ts_seconds(t: DateTime<Utc>) -> u32 {
-    u32::try_from(t.timestamp().max(0)).unwrap_or(u32::MAX)
-}
+/// Bytes of RowBinary sent to ClickHouse at a time while a batch is inserted.
+const INSERT_CHUNK: usize = 1 << 20;
 
 fn hash64(bytes: &[u8]) -> u64 {
     let h = blake3::hash(bytes);
     let mut b = [0u8; 8];
     b.copy_from_slice(&h.as_bytes()[..8]);
-    u64::from_le_bytes(b)
-}
-
-/// The fingerprint of a row: every field, length-prefixed, hashed. Defined here rather
-/// than on the spool's record format, so that a new record version does not change the
-/// fingerprints of rows loaded before an upgrade.
-fn row_hash(r: &EventRow) -> u64 {
-    let mut h = blake3::Hasher::new();
-    let mut text = |s: &str| {
-        h.update(&(s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    };
-    for s in [
-        r.name.as_str(),
-        &r.hostname,
-        &r.pathname,
-        &r.entry_page,
-        &r.referrer,
-        &r.source,
-        &r.utm_source,
-        &r.utm_medium,
-        &r.utm_campaign,
-        &r.utm_term,
-        &r.utm_content,
-        &r.click_id,
-        &r.channel,
-        r.channel_group.as_str(),
-        r.evidence.as_str(),
-        &r.device,
-        &r.browser,
-        &r.os,
-        &r.country,
-        &r.visit_share_channel,
-        r.token_status.as_str(),
-        &r.share_channel,
-    ] {
-        text(s);
-    }
-    text(&r.props.len().to_string());
-    for (k, v) in &r.props {
-        text(k);
-        text(v);
-    }
-    match &r.revenue {
-        Some(rv) => {
-            text(&rv.currency);
-            text(&rv.amount_minor.to_string());
-        }
-        None => text("-"),
-    }
-    let mut num = |n: u64| {
-        h.update(&n.to_le_bytes());
-    };
-    num(u64::from(r.site_id));
-    num(r.ts.timestamp_micros() as u64);
-    num(r.visitor_id);
-    num(r.session_id);
-    num(u64::from(r.entry));
-    num(u64::from(r.screen_width));
-    num(r.token);
-    num(r.parent_token);
-    num(r.parent_session);
-    num(u64::from(r.generation));
-    num(r.link_id);
-    num(u64::from(r.server_side));
-    let out = h.finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&out.as_bytes()[..8]);
     u64::from_le_bytes(b)
 }
 
@@ -527,8 +426,8 @@ impl ClickSink {
     /// batch's time range (partition pruning), as counts.
     fn present(&self, rows: &[EventRow]) -> Result<HashMap<u64, usize>, StoreError> {
         let (Some(lo), Some(hi)) = (
-            rows.iter().map(|r| ts_seconds(r.ts)).min(),
-            rows.iter().map(|r| ts_seconds(r.ts)).max(),
+            rows.iter().map(|r| rowbinary::ts_seconds(r.ts)).min(),
+            rows.iter().map(|r| rowbinary::ts_seconds(r.ts)).max(),
         ) else {
             return Ok(HashMap::new());
         };
@@ -547,7 +446,7 @@ impl ClickSink {
     }
 
     fn load_inner(&mut self, rows: &[EventRow], pos: Position) -> Result<usize, StoreError> {
-        let hashes: Vec<u64> = rows.iter().map(row_hash).collect();
+        let hashes: Vec<u64> = rows.iter().map(fingerprint).collect();
         let mut skip = vec![false; rows.len()];
         if self.uncertain {
             let mut present = self.present(rows)?;
@@ -570,58 +469,27 @@ impl ClickSink {
         if skipped < rows.len() {
             let table = self.events_table();
             let fut = async move {
-                let mut insert = client.insert::<InsertRow<'_>>(table).await?;
+                let mut insert = client
+                    .insert_formatted_with(format!(
+                        "INSERT INTO {table} ({}) FORMAT RowBinary",
+                        rowbinary::insert_columns()
+                    ))
+                    .buffered();
+                // Rows are encoded into the insert's buffer, which goes out a chunk of
+                // about 1 MiB at a time (the whole batch is one INSERT).
+                let mut chunk = Vec::with_capacity(INSERT_CHUNK + 4096);
                 for (i, r) in rows.iter().enumerate() {
                     if skip[i] {
                         continue;
                     }
-                    let (prop_keys, prop_values) = crate::events::join_props(&r.props);
-                    let row = InsertRow {
-                        site_id: r.site_id,
-                        ts: ts_seconds(r.ts),
-                        ts_us: r.ts.timestamp_micros(),
-                        name: &r.name,
-                        visitor_id: r.visitor_id,
-                        session_id: r.session_id,
-                        entry: u8::from(r.entry),
-                        hostname: &r.hostname,
-                        pathname: &r.pathname,
-                        entry_page: &r.entry_page,
-                        referrer: &r.referrer,
-                        source: &r.source,
-                        utm_source: &r.utm_source,
-                        utm_medium: &r.utm_medium,
-                        utm_campaign: &r.utm_campaign,
-                        utm_term: &r.utm_term,
-                        utm_content: &r.utm_content,
-                        click_id: &r.click_id,
-                        channel: &r.channel,
-                        channel_group: r.channel_group.as_str(),
-                        evidence: r.evidence.as_str(),
-                        device: &r.device,
-                        browser: &r.browser,
-                        os: &r.os,
-                        country: &r.country,
-                        screen_width: r.screen_width,
-                        prop_keys,
-                        prop_values,
-                        revenue_minor: r.revenue.as_ref().map(|v| v.amount_minor),
-                        revenue_currency: r.revenue.as_ref().map(|v| v.currency.as_str()),
-                        token: r.token,
-                        parent_token: r.parent_token,
-                        parent_session: r.parent_session,
-                        generation: r.generation,
-                        visit_share_channel: &r.visit_share_channel,
-                        token_status: r.token_status.as_str(),
-                        share_channel: &r.share_channel,
-                        link_id: r.link_id,
-                        server_side: u8::from(r.server_side),
-                        load_node: node_hash,
-                        load_seq: base + i as u64,
-                        row_hash: hashes[i],
-                    };
-                    insert.write(&row).await?;
+                    rowbinary::encode_row(r, [node_hash, base + i as u64, hashes[i]], &mut chunk);
+                    if chunk.len() >= INSERT_CHUNK {
+                        insert.write_buffered(&chunk);
+                        insert.flush().await?;
+                        chunk.clear();
+                    }
                 }
+                insert.write_buffered(&chunk);
                 insert.end().await
             };
             // The insert borrows the rows, so it cannot be spawned; it is driven on a

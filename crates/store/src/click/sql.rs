@@ -442,107 +442,24 @@ pub fn conversions(
     Ok(out.into_rows())
 }
 
-#[derive(Row, Deserialize)]
-struct VisitEntry {
-    site_id: u32,
-    ts_us: i64,
-    name: String,
-    visitor_id: u64,
-    session_id: u64,
-    entry: u8,
-    hostname: String,
-    pathname: String,
-    entry_page: String,
-    referrer: String,
-    source: String,
-    utm_source: String,
-    utm_medium: String,
-    utm_campaign: String,
-    utm_term: String,
-    utm_content: String,
-    click_id: String,
-    channel: String,
-    channel_group: String,
-    evidence: String,
-    device: String,
-    browser: String,
-    os: String,
-    country: String,
-    screen_width: u16,
-    generation: u16,
-    parent_token: u64,
-    parent_session: u64,
-    visit_share_channel: String,
-    token_status: String,
-    link_id: u64,
-}
-
-const VISIT_COLUMNS: &str = "site_id, ts_us, name, visitor_id, session_id, entry, \
-     hostname, pathname, entry_page, referrer, source, utm_source, utm_medium, utm_campaign, \
-     utm_term, utm_content, click_id, channel, channel_group, evidence, device, browser, os, \
-     country, screen_width, generation, parent_token, parent_session, visit_share_channel, \
-     token_status, link_id";
-
 /// The entry row of a visit, found by its session or by the token it arrived with.
 pub fn find_visit(
     conn: &Conn,
     site_id: u32,
     key: VisitKey,
 ) -> Result<Option<lucarne_core::event::EventRow>, StoreError> {
-    use lucarne_core::token::TokenStatus;
-    use lucarne_core::{ChannelGroup, Evidence};
     let cond = match key {
         VisitKey::Session(s) => format!("session_id = {s}"),
         VisitKey::ArrivedWith(t) => format!("parent_token = {t}"),
     };
-    let rows: Vec<VisitEntry> = fetch(
-        conn,
-        &format!(
-            "SELECT {VISIT_COLUMNS} FROM events WHERE site_id = {site_id} AND {cond} AND entry = 1 \
-             ORDER BY ts_us LIMIT 1"
-        ),
-    )?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .map(|r| lucarne_core::event::EventRow {
-            site_id: r.site_id,
-            ts: utc(r.ts_us),
-            name: r.name,
-            visitor_id: r.visitor_id,
-            session_id: r.session_id,
-            entry: r.entry != 0,
-            hostname: r.hostname,
-            pathname: r.pathname,
-            entry_page: r.entry_page,
-            referrer: r.referrer,
-            source: r.source,
-            utm_source: r.utm_source,
-            utm_medium: r.utm_medium,
-            utm_campaign: r.utm_campaign,
-            utm_term: r.utm_term,
-            utm_content: r.utm_content,
-            click_id: r.click_id,
-            channel: r.channel,
-            channel_group: ChannelGroup::parse(&r.channel_group).unwrap_or(ChannelGroup::Direct),
-            evidence: Evidence::parse(&r.evidence).unwrap_or(Evidence::None),
-            device: r.device,
-            browser: r.browser,
-            os: r.os,
-            country: r.country,
-            screen_width: r.screen_width,
-            props: Vec::new(),
-            revenue: None,
-            token: 0,
-            generation: r.generation,
-            parent_token: r.parent_token,
-            parent_session: r.parent_session,
-            visit_share_channel: r.visit_share_channel,
-            token_status: TokenStatus::parse(&r.token_status),
-            share_channel: String::new(),
-            link_id: r.link_id,
-            server_side: false,
-        }))
+    let bytes = conn.fetch_bytes(&format!(
+        "SELECT {} FROM events WHERE site_id = {site_id} AND {cond} AND entry = 1 \
+         ORDER BY ts_us LIMIT 1",
+        super::rowbinary::select_columns()
+    ))?;
+    let rows = super::rowbinary::decode_rows(&bytes)
+        .ok_or_else(|| StoreError::backend("clickhouse: unreadable visit row"))?;
+    Ok(rows.into_iter().next())
 }
 
 #[derive(Row, Deserialize)]

@@ -1,5 +1,5 @@
 //! The loader's append path. Rows reach their table (`site_events`, or `link_events` for
-//! short-link clicks, scans and previews; see `is_link_row`) column by column, in DuckDB
+//! short-link clicks, scans and previews; see `columns::is_link_row`) column by column, in DuckDB
 //! data chunks of `duckdb_vector_size()` rows (`duckdb_append_data_chunk`), instead of
 //! value by value through `duckdb::Appender::append_row`, which collects each row into
 //! three vectors and crosses the C API once per value (38 times a row).
@@ -9,9 +9,11 @@
 //! through the C API that crate is built on, and gives the rest of the store ordinary
 //! `duckdb::Connection`s to the same database (`RawDb::connection`).
 //!
-//! Safety rests on one check: `RawConn::new` compares each table's column types with
-//! its `Table::columns` and refuses to load otherwise, so every typed write below lands
-//! in a vector of that physical type.
+//! Both tables' columns are derived from `columns::COLUMNS` (one entry per field, its
+//! kind giving the DuckDB types). Safety rests on one check: `RawConn::new` compares each
+//! table's column types with `Table::column_types` and refuses to load otherwise, so
+//! every typed write below lands in a vector of that physical type (`DuckEvents::open`
+//! also checks the names).
 
 use std::ffi::{c_char, CStr, CString};
 use std::path::Path;
@@ -21,81 +23,38 @@ use duckdb::ffi;
 use duckdb::Connection;
 use lucarne_core::event::EventRow;
 
+use crate::columns::{is_link_row, stored_names, Cell, Column, Kind, COLUMNS};
+
 use crate::events::StoreError;
 use crate::spool::Position;
 
-/// The `site_events` table's columns, in table order, with the C API type each must have.
-const SITE_COLUMNS: [(&str, ffi::duckdb_type); 38] = [
-    ("site_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER),
-    ("ts", ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP),
-    ("name", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("visitor_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("session_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("entry", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN),
-    ("hostname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("pathname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("entry_page", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("referrer", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_medium", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_campaign", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_term", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_content", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("click_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("channel_group", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("evidence", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("device", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("browser", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("os", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("country", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("screen_width", ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT),
-    ("prop_keys", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("prop_values", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("revenue_minor", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT),
-    ("revenue_currency", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("parent_token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("parent_session", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("generation", ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT),
-    ("visit_share_channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("token_status", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("share_channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("link_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("server_side", ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN),
-];
-
-/// The `link_events` table's columns, in table order, with their C API types.
-const LINK_COLUMNS: [(&str, ffi::duckdb_type); 20] = [
-    ("site_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER),
-    ("ts", ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP),
-    ("name", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("visitor_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("session_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("hostname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("pathname", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("referrer", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("source", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("utm_campaign", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("channel", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("channel_group", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("device", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("browser", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("os", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("country", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("prop_keys", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("prop_values", ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR),
-    ("token", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-    ("link_id", ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT),
-];
+/// The C API types of the stored columns of a field of this kind.
+fn duck_types(kind: Kind) -> &'static [ffi::duckdb_type] {
+    match kind {
+        Kind::Bool => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN],
+        Kind::U8 => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_UTINYINT],
+        Kind::U16 => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT],
+        Kind::U32 => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER],
+        Kind::U64 => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT],
+        Kind::Ts => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP],
+        Kind::Text => &[ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR],
+        Kind::Props => &[
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR,
+        ],
+        Kind::Revenue => &[
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR,
+        ],
+    }
+}
 
 /// A table the loader appends to.
 #[derive(Clone, Copy, Debug)]
 enum Table {
     /// Every event but the narrow link events: the wide table.
     Site,
-    /// Short-link clicks, scans and previews (`super::is_link_row`).
+    /// Short-link clicks, scans and previews (`columns::is_link_row`).
     Link,
 }
 
@@ -109,12 +68,55 @@ impl Table {
         }
     }
 
-    fn columns(self) -> &'static [(&'static str, ffi::duckdb_type)] {
-        match self {
-            Table::Site => &SITE_COLUMNS,
-            Table::Link => &LINK_COLUMNS,
+    /// The fields this table stores, in table order (`columns::COLUMNS`).
+    fn fields(self) -> impl Iterator<Item = &'static Column> {
+        COLUMNS
+            .iter()
+            .filter(move |c| matches!(self, Table::Site) || c.in_link_table())
+    }
+
+    /// The names of its columns, in table order.
+    pub(super) fn column_names(self) -> Vec<&'static str> {
+        stored_names(matches!(self, Table::Link))
+    }
+
+    /// The C API type each of its columns must have, in table order.
+    fn column_types(self) -> Vec<ffi::duckdb_type> {
+        self.fields()
+            .flat_map(|c| duck_types(c.kind).iter().copied())
+            .collect()
+    }
+}
+
+/// Check that `site_events` and `link_events` have the columns `columns::COLUMNS` gives
+/// them, by name and in order, and that the `events` view every report reads has the
+/// wide table's (a migration that adds a column must add it to both).
+pub(super) fn check_names(conn: &Connection) -> Result<(), StoreError> {
+    let names_of = |table: &str| -> Result<Vec<String>, StoreError> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT column_name FROM information_schema.columns \
+                 WHERE table_name = ? ORDER BY ordinal_position",
+            )
+            .map_err(StoreError::backend)?;
+        let rows = stmt
+            .query_map([table], |r| r.get::<_, String>(0))
+            .map_err(StoreError::backend)?;
+        rows.map(|r| r.map_err(StoreError::backend)).collect()
+    };
+    for (table, expected) in [
+        ("site_events", Table::Site.column_names()),
+        ("link_events", Table::Link.column_names()),
+        ("events", Table::Site.column_names()),
+    ] {
+        let found = names_of(table)?;
+        if found != expected {
+            return Err(StoreError::Backend(format!(
+                "{table} columns do not match this release: found {found:?}, expected {expected:?}"
+            )));
         }
     }
+    Ok(())
 }
 
 /// The database handle. Connections keep the database alive on their own (DuckDB
@@ -174,8 +176,8 @@ pub(super) struct RawConn {
 unsafe impl Send for RawConn {}
 
 impl RawConn {
-    /// Connect and check that each table has exactly the columns its `Table::columns`
-    /// names.
+    /// Connect and check that each table's columns have exactly the types of
+    /// `Table::column_types`.
     pub(super) fn new(db: &RawDb) -> Result<RawConn, StoreError> {
         let mut con: ffi::duckdb_connection = ptr::null_mut();
         // SAFETY: open database handle, out-pointer to a local.
@@ -189,7 +191,7 @@ impl RawConn {
             let app = Appender::new(&mut conn, table)?;
             let types = app.column_types();
             drop(app);
-            let expected: Vec<ffi::duckdb_type> = table.columns().iter().map(|(_, t)| *t).collect();
+            let expected = table.column_types();
             if types != expected {
                 return Err(StoreError::Backend(format!(
                     "{} columns do not match the loader: types {types:?}, expected {expected:?}",
@@ -221,7 +223,7 @@ impl RawConn {
     /// transaction.
     pub(super) fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
         let (links, site): (Vec<&EventRow>, Vec<&EventRow>) =
-            rows.iter().partition(|r| super::is_link_row(r));
+            rows.iter().partition(|r| is_link_row(r));
         self.execute("BEGIN TRANSACTION")?;
         let result = (|| {
             for (table, rows) in [(Table::Site, &site), (Table::Link, &links)] {
@@ -374,10 +376,10 @@ impl Chunk {
             .map(|r| crate::events::join_props(&r.props))
             .collect();
         // SAFETY: `RawConn::new` checked that the table's columns have the types of
-        // `Table::columns`; each call below writes the physical type of its column
-        // (UINTEGER u32, TIMESTAMP i64 microseconds, UBIGINT u64, BOOLEAN bool, USMALLINT
-        // u16, BIGINT i64, VARCHAR via DuckDB's string assignment), at most `capacity`
-        // rows.
+        // `Table::column_types`; each call below writes the physical type of its column
+        // (`duck_types`: BOOLEAN bool, UTINYINT u8, USMALLINT u16, UINTEGER u32, UBIGINT
+        // u64, TIMESTAMP i64 microseconds, BIGINT i64, VARCHAR via DuckDB's string
+        // assignment), at most `capacity` rows.
         unsafe {
             ffi::duckdb_data_chunk_reset(self.ptr);
             let mut w = Writer {
@@ -385,87 +387,60 @@ impl Chunk {
                 col: 0,
                 rows,
             };
-            match self.table {
-                Table::Site => w.site(&props),
-                Table::Link => w.link(&props),
+            for c in self.table.fields() {
+                w.field(c, &props);
             }
-            debug_assert_eq!(w.col, self.table.columns().len());
+            debug_assert_eq!(w.col, self.table.column_types().len());
             ffi::duckdb_data_chunk_set_size(self.ptr, rows.len() as ffi::idx_t);
         }
     }
 }
 
 impl Writer<'_> {
-    /// The columns of `site_events`, in order.
-    unsafe fn site(&mut self, props: &[(String, String)]) {
+    /// The stored columns of field `c`, in order; `props` holds each row's joined
+    /// properties.
+    unsafe fn field(&mut self, c: &Column, props: &[(String, String)]) {
         unsafe {
-            let w = self;
-            w.fixed(|r| r.site_id);
-            w.fixed(|r| r.ts.timestamp_micros());
-            w.text(|r| &r.name);
-            w.fixed(|r| r.visitor_id);
-            w.fixed(|r| r.session_id);
-            w.fixed(|r| r.entry);
-            w.text(|r| &r.hostname);
-            w.text(|r| &r.pathname);
-            w.text(|r| &r.entry_page);
-            w.text(|r| &r.referrer);
-            w.text(|r| &r.source);
-            w.text(|r| &r.utm_source);
-            w.text(|r| &r.utm_medium);
-            w.text(|r| &r.utm_campaign);
-            w.text(|r| &r.utm_term);
-            w.text(|r| &r.utm_content);
-            w.text(|r| &r.click_id);
-            w.text(|r| &r.channel);
-            w.text(|r| r.channel_group.as_str());
-            w.text(|r| r.evidence.as_str());
-            w.text(|r| &r.device);
-            w.text(|r| &r.browser);
-            w.text(|r| &r.os);
-            w.text(|r| &r.country);
-            w.fixed(|r| r.screen_width);
-            w.text_at(|i| &props[i].0);
-            w.text_at(|i| &props[i].1);
-            w.nullable(|r| r.revenue.as_ref().map(|v| v.amount_minor));
-            w.nullable_text(|r| r.revenue.as_ref().map(|v| v.currency.as_str()));
-            w.fixed(|r| r.token);
-            w.fixed(|r| r.parent_token);
-            w.fixed(|r| r.parent_session);
-            w.fixed(|r| r.generation);
-            w.text(|r| &r.visit_share_channel);
-            w.text(|r| r.token_status.as_str());
-            w.text(|r| &r.share_channel);
-            w.fixed(|r| r.link_id);
-            w.fixed(|r| r.server_side);
-        }
-    }
-
-    /// The columns of `link_events`, in order (the rest are constants of the `events`
-    /// view; see `super::is_link_row`).
-    unsafe fn link(&mut self, props: &[(String, String)]) {
-        unsafe {
-            let w = self;
-            w.fixed(|r| r.site_id);
-            w.fixed(|r| r.ts.timestamp_micros());
-            w.text(|r| &r.name);
-            w.fixed(|r| r.visitor_id);
-            w.fixed(|r| r.session_id);
-            w.text(|r| &r.hostname);
-            w.text(|r| &r.pathname);
-            w.text(|r| &r.referrer);
-            w.text(|r| &r.source);
-            w.text(|r| &r.utm_campaign);
-            w.text(|r| &r.channel);
-            w.text(|r| r.channel_group.as_str());
-            w.text(|r| &r.device);
-            w.text(|r| &r.browser);
-            w.text(|r| &r.os);
-            w.text(|r| &r.country);
-            w.text_at(|i| &props[i].0);
-            w.text_at(|i| &props[i].1);
-            w.fixed(|r| r.token);
-            w.fixed(|r| r.link_id);
+            match c.kind {
+                Kind::Bool => self.fixed(|r| matches!((c.get)(r), Cell::Bool(true))),
+                Kind::U8 => self.fixed(|r| match (c.get)(r) {
+                    Cell::U8(n) => n,
+                    _ => 0,
+                }),
+                Kind::U16 => self.fixed(|r| match (c.get)(r) {
+                    Cell::U16(n) => n,
+                    _ => 0,
+                }),
+                Kind::U32 => self.fixed(|r| match (c.get)(r) {
+                    Cell::U32(n) => n,
+                    _ => 0,
+                }),
+                Kind::U64 => self.fixed(|r| match (c.get)(r) {
+                    Cell::U64(n) => n,
+                    _ => 0,
+                }),
+                Kind::Ts => self.fixed(|r| match (c.get)(r) {
+                    Cell::Ts(t) => t.timestamp_micros(),
+                    _ => 0,
+                }),
+                Kind::Text => {
+                    let v = self.next_vector();
+                    for (i, r) in self.rows.iter().enumerate() {
+                        match (c.get)(r) {
+                            Cell::Text(s) => set_text(v, i, &s),
+                            _ => set_text(v, i, ""),
+                        }
+                    }
+                }
+                Kind::Props => {
+                    self.text_at(|i| &props[i].0);
+                    self.text_at(|i| &props[i].1);
+                }
+                Kind::Revenue => {
+                    self.nullable(|r| r.revenue.as_ref().map(|v| v.amount_minor));
+                    self.nullable_text(|r| r.revenue.as_ref().map(|v| v.currency.as_str()));
+                }
+            }
         }
     }
 }
@@ -518,12 +493,6 @@ impl<'r> Writer<'r> {
                 }
             }
         }
-    }
-
-    /// A VARCHAR column.
-    unsafe fn text(&mut self, f: impl Fn(&'r EventRow) -> &'r str) {
-        let rows = self.rows;
-        unsafe { self.text_at(|i| f(rows[i])) }
     }
 
     /// A VARCHAR column from the `i`-th row's string.

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../migrations/duckdb/0005_link_events.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/duckdb/0006_engagement.sql"),
+    ),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -110,35 +114,6 @@ fn ts_value(ts: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, ts.timestamp_micros())
 }
 
-/// Whether `r` is stored in the narrow `link_events` table: a short-link click, scan or
-/// preview whose every column that table leaves out has the value the `events` view
-/// gives it there (migration 0005), so the row reads back exactly as written. Any other
-/// row, link event or not, goes to the wide `site_events`.
-fn is_link_row(r: &EventRow) -> bool {
-    use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
-    use lucarne_core::token::TokenStatus;
-    use lucarne_core::Evidence;
-    r.link_id != 0
-        && matches!(r.name.as_str(), CLICK_EVENT | SCAN_EVENT | PREVIEW_EVENT)
-        && !r.entry
-        && r.entry_page == r.pathname
-        && r.utm_source.is_empty()
-        && r.utm_medium.is_empty()
-        && r.utm_term.is_empty()
-        && r.utm_content.is_empty()
-        && r.click_id.is_empty()
-        && r.evidence == Evidence::ShortLink
-        && r.screen_width == 0
-        && r.revenue.is_none()
-        && r.parent_token == 0
-        && r.parent_session == 0
-        && r.generation == 0
-        && r.visit_share_channel.is_empty()
-        && r.token_status == TokenStatus::None
-        && r.share_channel.is_empty()
-        && !r.server_side
-}
-
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     migrate_to(conn, u32::MAX)
 }
@@ -178,6 +153,7 @@ impl DuckEvents {
         let db = chunk::RawDb::open(&path)?;
         let conn = db.connection()?;
         migrate(&conn)?;
+        chunk::check_names(&conn)?;
         let sink = DuckSink {
             loader: chunk::RawConn::new(&db)?,
             conn: conn.try_clone().map_err(StoreError::backend)?,
@@ -399,8 +375,10 @@ fn delete_both(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::columns::is_link_row;
     use crate::events::EventStore;
     use crate::spool::tests::row;
+    use lucarne_core::event::Visit;
 
     /// A new store in a temporary directory (removed when the directory drops).
     fn fresh() -> (tempfile::TempDir, DuckEvents) {
@@ -497,22 +475,27 @@ mod tests {
                     name: format!("event-{}", i % 11),
                     visitor_id: u64::MAX - i,
                     hostname: format!("h{}.example", i % 5),
-                    entry_page: format!("/entry/{i}"),
-                    referrer: if i % 2 == 0 {
-                        String::new()
-                    } else {
-                        format!("r{i}.example/x")
-                    },
-                    utm_term: "ünïcødé ✓".repeat((k % 3) + 1),
-                    channel_group: ChannelGroup::ALL[k % ChannelGroup::ALL.len()],
-                    evidence: Evidence::ALL[k % Evidence::ALL.len()],
-                    screen_width: (i % 4000) as u16,
                     props: (0..k % 3)
                         .map(|j| (format!("k{j}"), format!("v{i}-{j}")))
                         .collect(),
-                    token_status: TokenStatus::ALL[k % TokenStatus::ALL.len()],
-                    generation: u16::MAX - (i % 9) as u16,
                     server_side: i % 5 == 0,
+                    scroll_depth: (i % 101) as u8,
+                    engagement_ms: u32::MAX - (i as u32 * 7_919),
+                    visit: Visit {
+                        entry_page: format!("/entry/{i}"),
+                        referrer: if i % 2 == 0 {
+                            String::new()
+                        } else {
+                            format!("r{i}.example/x")
+                        },
+                        utm_term: "ünïcødé ✓".repeat((k % 3) + 1),
+                        channel_group: ChannelGroup::ALL[k % ChannelGroup::ALL.len()],
+                        evidence: Evidence::ALL[k % Evidence::ALL.len()],
+                        screen_width: (i % 4000) as u16,
+                        token_status: TokenStatus::ALL[k % TokenStatus::ALL.len()],
+                        generation: u16::MAX - (i % 9) as u16,
+                        ..base.visit.clone()
+                    },
                     ..base
                 }
             })
@@ -539,6 +522,7 @@ mod tests {
         }
         let err = DuckEvents::open(dir.path(), 100).err().expect("refused");
         assert!(err.to_string().contains("do not match"), "{err}");
+        assert!(err.to_string().contains("surprise"), "{err}");
     }
 
     /// A short-link event as the redirect builds it (`server::links::link_event`).
@@ -556,30 +540,33 @@ mod tests {
             entry: false,
             hostname: "l".into(),
             pathname: path.clone(),
-            entry_page: path,
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: if i.is_multiple_of(2) {
-                "spring".into()
-            } else {
-                String::new()
-            },
-            utm_term: String::new(),
-            utm_content: String::new(),
-            click_id: String::new(),
-            evidence: Evidence::ShortLink,
-            screen_width: 0,
             props,
             revenue: None,
             token: if i % 3 == 2 { 0 } else { i + 1 },
-            parent_token: 0,
-            parent_session: 0,
-            generation: 0,
-            visit_share_channel: String::new(),
-            token_status: TokenStatus::None,
             share_channel: String::new(),
-            link_id: i % 4 + 1,
             server_side: false,
+            visit: Visit {
+                entry_page: path,
+                utm_source: String::new(),
+                utm_medium: String::new(),
+                utm_campaign: if i.is_multiple_of(2) {
+                    "spring".into()
+                } else {
+                    String::new()
+                },
+                utm_term: String::new(),
+                utm_content: String::new(),
+                click_id: String::new(),
+                evidence: Evidence::ShortLink,
+                screen_width: 0,
+                parent_token: 0,
+                parent_session: 0,
+                generation: 0,
+                visit_share_channel: String::new(),
+                token_status: TokenStatus::None,
+                link_id: i % 4 + 1,
+                ..row(i).visit
+            },
             ..row(i)
         }
     }
@@ -594,15 +581,24 @@ mod tests {
         let mut rows: Vec<EventRow> = (0..3_000).map(link_row).collect();
         // Link events the narrow table cannot hold exactly, and ordinary events.
         rows.push(EventRow {
-            generation: 2,
+            visit: Visit {
+                generation: 2,
+                ..link_row(3_000).visit
+            },
             ..link_row(3_000)
         });
         rows.push(EventRow {
-            link_id: 0,
+            visit: Visit {
+                link_id: 0,
+                ..link_row(3_001).visit
+            },
             ..link_row(3_001)
         });
         rows.push(EventRow {
-            screen_width: 390,
+            visit: Visit {
+                screen_width: 390,
+                ..link_row(3_002).visit
+            },
             ..link_row(3_002)
         });
         rows.extend((3_003..3_010).map(row));
@@ -701,6 +697,41 @@ mod tests {
         );
         submit(&store, vec![link_row(0)]).await;
         assert_eq!(store.count().expect("count"), 2);
+        store.shutdown();
+    }
+
+    /// A database of the release before engagement columns (schema version 5) opens with
+    /// its rows intact, reading 0 for the new columns through the view, and takes rows
+    /// that carry them (migration 0006: one column added per back end, nothing else).
+    #[tokio::test]
+    async fn a_version_5_database_gains_the_engagement_columns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = row(3);
+        {
+            let conn = Connection::open(dir.path().join("events.duckdb")).expect("conn");
+            migrate_to(&conn, 5).expect("migrate to 5");
+            conn.execute_batch(
+                "INSERT INTO site_events (site_id, ts, name, visitor_id, session_id, entry, \
+                 hostname, pathname, entry_page, referrer, source, utm_source, utm_medium, \
+                 utm_campaign, utm_term, utm_content, click_id, channel, channel_group, \
+                 evidence, device, browser, os, country, screen_width, prop_keys, prop_values, \
+                 revenue_minor, revenue_currency, token, parent_token, parent_session, \
+                 generation, visit_share_channel, token_status, share_channel, link_id, \
+                 server_side) \
+                 SELECT 3, make_timestamp(1700000000000003), 'pageview', 3, 9, false, \
+                 'example.com', '/p/3/café', '/', 'android-app://com.whatsapp', 'WhatsApp', 's', \
+                 'm', 'c', 't', 'x', 'fbclid', 'whatsapp', 'estimated-dark', 'survey', 'mobile', \
+                 'Safari', 'iOS', 'FR', 390, 'plan', 'pro', 1990, 'EUR', 4, 21, 33, 3, \
+                 'address-bar', 'linked', '', 39, false",
+            )
+            .expect("old row");
+        }
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        let mut new = row(4);
+        new.scroll_depth = 90;
+        new.engagement_ms = 45_000;
+        submit(&store, vec![new.clone()]).await;
+        assert_reads_back(&store, &[old, new]);
         store.shutdown();
     }
 

@@ -5,16 +5,20 @@
 //! (per-visit pageviews and duration). Their rows are joined by group key in Rust; what
 //! is the same on every back end is composed in `crate::report`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{params_from_iter, Connection};
 use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
+use lucarne_core::event::{EventRow, Revenue};
 use lucarne_core::stats::{Aggregates, Bucket, ReportQuery};
 use lucarne_core::token::{NodeKind, TokenNode};
 
+use crate::columns::{Cell, Kind, COLUMNS};
 use crate::events::{
-    ConversionGroup, ConversionRow, SessionTotals, ShareGraph, StoreError, SurveyAnswerRow,
-    VisitKey,
+    split_props, ConversionGroup, ConversionRow, SessionTotals, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
 };
 use crate::report::{
     self, bucket_expr, conversion_group_sql, goal_sql, session_events_only, utc, where_clause,
@@ -379,75 +383,79 @@ pub fn conversions(
     Ok(out.into_rows())
 }
 
-const VISIT_COLUMNS: &str = "site_id, epoch_us(ts), name, visitor_id, session_id, entry, \
-     hostname, pathname, entry_page, referrer, source, utm_source, utm_medium, utm_campaign, \
-     utm_term, utm_content, click_id, channel, channel_group, evidence, device, browser, os, \
-     country, screen_width, generation, parent_token, parent_session, visit_share_channel, \
-     token_status, link_id";
+/// The select list of every stored column (`columns::COLUMNS`), timestamps as epoch
+/// microseconds.
+fn all_columns() -> String {
+    COLUMNS
+        .iter()
+        .flat_map(|c| {
+            c.stored_names().iter().map(move |n| match c.kind {
+                Kind::Ts => format!("epoch_us({n})"),
+                _ => (*n).to_string(),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row read back from the columns of [`all_columns`] (a column an older row lacks, NULL,
+/// reads as its field's empty value).
+fn read_row(r: &duckdb::Row<'_>) -> duckdb::Result<EventRow> {
+    let mut row = EventRow::default();
+    let mut i = 0;
+    for c in COLUMNS {
+        let cell = match c.kind {
+            Kind::Bool => Cell::Bool(r.get::<_, Option<bool>>(i)?.unwrap_or(false)),
+            Kind::U8 => Cell::U8(r.get::<_, Option<u8>>(i)?.unwrap_or(0)),
+            Kind::U16 => Cell::U16(r.get::<_, Option<u16>>(i)?.unwrap_or(0)),
+            Kind::U32 => Cell::U32(r.get::<_, Option<u32>>(i)?.unwrap_or(0)),
+            Kind::U64 => Cell::U64(r.get::<_, Option<u64>>(i)?.unwrap_or(0)),
+            Kind::Ts => Cell::Ts(utc(r.get(i)?)),
+            Kind::Text => Cell::Text(Cow::Owned(
+                r.get::<_, Option<String>>(i)?.unwrap_or_default(),
+            )),
+            Kind::Props => Cell::Props(Cow::Owned(split_props(
+                &r.get::<_, Option<String>>(i)?.unwrap_or_default(),
+                &r.get::<_, Option<String>>(i + 1)?.unwrap_or_default(),
+            ))),
+            Kind::Revenue => Cell::Revenue(
+                match (
+                    r.get::<_, Option<i64>>(i)?,
+                    r.get::<_, Option<String>>(i + 1)?,
+                ) {
+                    (Some(amount_minor), Some(currency)) => Some(Cow::Owned(Revenue {
+                        amount_minor,
+                        currency,
+                    })),
+                    _ => None,
+                },
+            ),
+        };
+        (c.set)(&mut row, cell);
+        i += c.stored_names().len();
+    }
+    Ok(row)
+}
 
 /// The entry row of a visit, found by its session or by the token it arrived with.
 pub fn find_visit(
     conn: &Connection,
     site_id: u32,
     key: VisitKey,
-) -> Result<Option<lucarne_core::event::EventRow>, StoreError> {
-    use lucarne_core::token::TokenStatus;
-    use lucarne_core::{ChannelGroup, Evidence};
+) -> Result<Option<EventRow>, StoreError> {
     let (cond, id) = match key {
         VisitKey::Session(s) => ("session_id = ?", s),
         VisitKey::ArrivedWith(t) => ("parent_token = ?", t),
     };
     let sql = format!(
-        "SELECT {VISIT_COLUMNS} FROM events WHERE site_id = ? AND {cond} AND entry \
-         ORDER BY ts LIMIT 1"
+        "SELECT {} FROM events WHERE site_id = ? AND {cond} AND entry ORDER BY ts LIMIT 1",
+        all_columns()
     );
     let found = rows(
         conn,
         &sql,
         &[Value::UInt(site_id), Value::UBigInt(id)],
-        |r| {
-            let group: String = r.get(18)?;
-            let evidence: String = r.get(19)?;
-            let status: String = r.get(29)?;
-            Ok(lucarne_core::event::EventRow {
-                site_id: r.get(0)?,
-                ts: utc(r.get(1)?),
-                name: r.get(2)?,
-                visitor_id: r.get(3)?,
-                session_id: r.get(4)?,
-                entry: r.get(5)?,
-                hostname: r.get(6)?,
-                pathname: r.get(7)?,
-                entry_page: r.get(8)?,
-                referrer: r.get(9)?,
-                source: r.get(10)?,
-                utm_source: r.get(11)?,
-                utm_medium: r.get(12)?,
-                utm_campaign: r.get(13)?,
-                utm_term: r.get(14)?,
-                utm_content: r.get(15)?,
-                click_id: r.get(16)?,
-                channel: r.get(17)?,
-                channel_group: ChannelGroup::parse(&group).unwrap_or(ChannelGroup::Direct),
-                evidence: Evidence::parse(&evidence).unwrap_or(Evidence::None),
-                device: r.get(20)?,
-                browser: r.get(21)?,
-                os: r.get(22)?,
-                country: r.get(23)?,
-                screen_width: r.get(24)?,
-                props: Vec::new(),
-                revenue: None,
-                token: 0,
-                generation: r.get(25)?,
-                parent_token: r.get(26)?,
-                parent_session: r.get(27)?,
-                visit_share_channel: r.get(28)?,
-                token_status: TokenStatus::parse(&status),
-                share_channel: String::new(),
-                link_id: r.get(30)?,
-                server_side: false,
-            })
-        },
+        read_row,
     )?;
     Ok(found.into_iter().next())
 }
@@ -490,96 +498,20 @@ pub fn survey_answers(
 pub fn export_rows(
     conn: &Connection,
     batch: usize,
-    f: &mut dyn FnMut(Vec<lucarne_core::event::EventRow>) -> Result<(), StoreError>,
+    f: &mut dyn FnMut(Vec<EventRow>) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
-    use lucarne_core::event::{EventRow, Revenue};
-    use lucarne_core::token::TokenStatus;
-    use lucarne_core::{ChannelGroup, Evidence};
-    let sep = crate::duck::PROP_SEP;
     let mut stmt = conn
-        .prepare(
-            "SELECT site_id, epoch_us(ts), name, visitor_id, session_id, entry, hostname, \
-                    pathname, entry_page, referrer, source, utm_source, utm_medium, \
-                    utm_campaign, utm_term, utm_content, click_id, channel, channel_group, \
-                    evidence, device, browser, os, country, screen_width, prop_keys, \
-                    prop_values, revenue_minor, revenue_currency, token, parent_token, \
-                    parent_session, generation, visit_share_channel, token_status, \
-                    share_channel, link_id, server_side \
-             FROM events ORDER BY ts, session_id",
-        )
+        .prepare(&format!(
+            "SELECT {} FROM events ORDER BY ts, session_id",
+            all_columns()
+        ))
         .map_err(StoreError::backend)?;
     let mut rows = stmt.query([]).map_err(StoreError::backend)?;
     let mut out = Vec::with_capacity(batch);
     let mut total = 0u64;
     let err = |e: duckdb::Error| StoreError::backend(format!("export: {e}"));
     while let Some(r) = rows.next().map_err(err)? {
-        let keys: String = r.get(25).map_err(err)?;
-        let values: String = r.get(26).map_err(err)?;
-        let props = if keys.is_empty() {
-            Vec::new()
-        } else {
-            keys.split(sep)
-                .map(str::to_string)
-                .zip(values.split(sep).map(str::to_string))
-                .collect()
-        };
-        let revenue = match (
-            r.get::<_, Option<i64>>(27).map_err(err)?,
-            r.get::<_, Option<String>>(28).map_err(err)?,
-        ) {
-            (Some(amount_minor), Some(currency)) => Some(Revenue {
-                amount_minor,
-                currency,
-            }),
-            _ => None,
-        };
-        let group: String = r.get(18).map_err(err)?;
-        let evidence: String = r.get(19).map_err(err)?;
-        let status: Option<String> = r.get(34).map_err(err)?;
-        out.push(EventRow {
-            site_id: r.get(0).map_err(err)?,
-            ts: utc(r.get(1).map_err(err)?),
-            name: r.get(2).map_err(err)?,
-            visitor_id: r.get(3).map_err(err)?,
-            session_id: r.get(4).map_err(err)?,
-            entry: r.get(5).map_err(err)?,
-            hostname: r.get(6).map_err(err)?,
-            pathname: r.get(7).map_err(err)?,
-            entry_page: r.get(8).map_err(err)?,
-            referrer: r.get(9).map_err(err)?,
-            source: r.get(10).map_err(err)?,
-            utm_source: r.get(11).map_err(err)?,
-            utm_medium: r.get(12).map_err(err)?,
-            utm_campaign: r.get(13).map_err(err)?,
-            utm_term: r.get(14).map_err(err)?,
-            utm_content: r.get(15).map_err(err)?,
-            click_id: r.get(16).map_err(err)?,
-            channel: r.get(17).map_err(err)?,
-            channel_group: ChannelGroup::parse(&group).unwrap_or(ChannelGroup::Direct),
-            evidence: Evidence::parse(&evidence).unwrap_or(Evidence::None),
-            device: r.get(20).map_err(err)?,
-            browser: r.get(21).map_err(err)?,
-            os: r.get(22).map_err(err)?,
-            country: r.get(23).map_err(err)?,
-            screen_width: r.get(24).map_err(err)?,
-            props,
-            revenue,
-            token: r.get::<_, Option<u64>>(29).map_err(err)?.unwrap_or(0),
-            parent_token: r.get::<_, Option<u64>>(30).map_err(err)?.unwrap_or(0),
-            parent_session: r.get::<_, Option<u64>>(31).map_err(err)?.unwrap_or(0),
-            generation: r.get::<_, Option<u16>>(32).map_err(err)?.unwrap_or(0),
-            visit_share_channel: r
-                .get::<_, Option<String>>(33)
-                .map_err(err)?
-                .unwrap_or_default(),
-            token_status: TokenStatus::parse(status.as_deref().unwrap_or("")),
-            share_channel: r
-                .get::<_, Option<String>>(35)
-                .map_err(err)?
-                .unwrap_or_default(),
-            link_id: r.get::<_, Option<u64>>(36).map_err(err)?.unwrap_or(0),
-            server_side: r.get::<_, Option<bool>>(37).map_err(err)?.unwrap_or(false),
-        });
+        out.push(read_row(r).map_err(err)?);
         if out.len() >= batch.max(1) {
             total += out.len() as u64;
             f(std::mem::replace(&mut out, Vec::with_capacity(batch)))?;

@@ -1,10 +1,16 @@
 //! The spool's row codec: little-endian integers, length-prefixed UTF-8 strings; record
-//! format versions 1 to 3 decode, version 3 is written.
+//! format versions 1 to 3 (earlier releases) decode, the current one
+//! (`columns::RECORD_VERSION`, derived from `columns::COLUMNS`) is written.
+
+use std::borrow::Cow;
 
 use chrono::DateTime;
-use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::event::{EventRow, Revenue, Visit};
 use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
+
+use crate::bytes::Reader;
+use crate::columns::{Cell, Kind, COLUMNS, RECORD_VERSION};
 
 use super::segment::RECORD_HEADER;
 use super::writer::MAX_GROUP_ROWS;
@@ -42,149 +48,146 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn group_index(g: ChannelGroup) -> u8 {
-    ChannelGroup::ALL.iter().position(|x| *x == g).unwrap_or(0) as u8
-}
-
-fn evidence_index(e: Evidence) -> u8 {
-    Evidence::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8
-}
-
 /// Marks a record's row format. Records of version 1 (no share-graph fields) start
-/// directly with their row count, which never reaches these markers; version 2 has no
-/// flags byte after the revenue; version 3 (current) has it.
-const FORMAT_V2: u32 = 0x4C43_0002;
-const FORMAT_V3: u32 = 0x4C43_0003;
+/// directly with their row count, which never reaches these markers; versions 2 and 3
+/// have a fixed layout (decoded by [`decode_legacy`]); from version 4 on, a row is its
+/// fields in the order of [`COLUMNS`], each column present from its `since` version.
+const FORMAT_BASE: u32 = 0x4C43_0000;
+const FORMAT_V2: u32 = FORMAT_BASE | 2;
+const FORMAT_V3: u32 = FORMAT_BASE | 3;
 /// Row flag bits (version 3).
 const FLAG_SERVER_SIDE: u8 = 1;
 const TOKEN_STATUSES: [TokenStatus; 6] = TokenStatus::ALL;
 
-/// A row's text columns, in the order records hold them (format version 3).
-fn text_fields(r: &EventRow) -> [&String; 19] {
-    [
-        &r.name,
-        &r.hostname,
-        &r.pathname,
-        &r.entry_page,
-        &r.referrer,
-        &r.source,
-        &r.utm_source,
-        &r.utm_medium,
-        &r.utm_campaign,
-        &r.utm_term,
-        &r.utm_content,
-        &r.click_id,
-        &r.channel,
-        &r.device,
-        &r.browser,
-        &r.os,
-        &r.country,
-        &r.visit_share_channel,
-        &r.share_channel,
-    ]
+/// The bytes [`put_cell`] writes for a value.
+fn cell_len(c: &Cell<'_>) -> usize {
+    match c {
+        Cell::Bool(_) | Cell::U8(_) => 1,
+        Cell::U16(_) => 2,
+        Cell::U32(_) => 4,
+        Cell::U64(_) | Cell::Ts(_) => 8,
+        Cell::Text(s) => 4 + s.len(),
+        Cell::Props(p) => 4 + p.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>(),
+        Cell::Revenue(r) => 1 + r.as_ref().map_or(0, |rv| 8 + 4 + rv.currency.len()),
+    }
 }
 
-/// The bytes [`encode_rows`] writes for one row (format version 3).
+fn put_cell(out: &mut Vec<u8>, c: &Cell<'_>) {
+    match c {
+        Cell::Bool(b) => out.push(u8::from(*b)),
+        Cell::U8(n) => out.push(*n),
+        Cell::U16(n) => out.extend_from_slice(&n.to_le_bytes()),
+        Cell::U32(n) => out.extend_from_slice(&n.to_le_bytes()),
+        Cell::U64(n) => out.extend_from_slice(&n.to_le_bytes()),
+        Cell::Ts(t) => out.extend_from_slice(&t.timestamp_micros().to_le_bytes()),
+        Cell::Text(s) => put_str(out, s),
+        Cell::Props(p) => {
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            for (k, v) in p.iter() {
+                put_str(out, k);
+                put_str(out, v);
+            }
+        }
+        Cell::Revenue(None) => out.push(0),
+        Cell::Revenue(Some(rv)) => {
+            out.push(1);
+            out.extend_from_slice(&rv.amount_minor.to_le_bytes());
+            put_str(out, &rv.currency);
+        }
+    }
+}
+
+/// The bytes [`encode_rows`] writes for one row.
 pub fn encoded_len(r: &EventRow) -> usize {
-    // site, ts, visitor, session, entry/group/evidence, width; token, parent token and
-    // session, link, generation, status; props count; revenue flag; flags.
-    const FIXED: usize = 4 + 8 + 8 + 8 + 3 + 2 + 8 * 4 + 2 + 1 + 4 + 1 + 1;
-    let strs = text_fields(r);
-    FIXED
-        + strs.iter().map(|s| 4 + s.len()).sum::<usize>()
-        + r.props
-            .iter()
-            .map(|(k, v)| 8 + k.len() + v.len())
-            .sum::<usize>()
-        + r.revenue.as_ref().map_or(0, |rv| 8 + 4 + rv.currency.len())
+    COLUMNS.iter().map(|c| cell_len(&(c.get)(r))).sum()
 }
 
+/// Rows as one record body of the current format ([`RECORD_VERSION`]).
 pub fn encode_rows(rows: &[EventRow], out: &mut Vec<u8>) {
-    out.extend_from_slice(&FORMAT_V3.to_le_bytes());
+    out.extend_from_slice(&(FORMAT_BASE | RECORD_VERSION).to_le_bytes());
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     for r in rows {
-        out.extend_from_slice(&r.site_id.to_le_bytes());
-        out.extend_from_slice(&r.ts.timestamp_micros().to_le_bytes());
-        out.extend_from_slice(&r.visitor_id.to_le_bytes());
-        out.extend_from_slice(&r.session_id.to_le_bytes());
-        out.push(u8::from(r.entry));
-        out.push(group_index(r.channel_group));
-        out.push(evidence_index(r.evidence));
-        out.extend_from_slice(&r.screen_width.to_le_bytes());
-        for s in text_fields(r) {
-            put_str(out, s);
+        for c in COLUMNS {
+            put_cell(out, &(c.get)(r));
         }
-        out.extend_from_slice(&r.token.to_le_bytes());
-        out.extend_from_slice(&r.parent_token.to_le_bytes());
-        out.extend_from_slice(&r.parent_session.to_le_bytes());
-        out.extend_from_slice(&r.link_id.to_le_bytes());
-        out.extend_from_slice(&r.generation.to_le_bytes());
-        out.push(
-            TOKEN_STATUSES
-                .iter()
-                .position(|t| *t == r.token_status)
-                .unwrap_or(0) as u8,
-        );
-        out.extend_from_slice(&(r.props.len() as u32).to_le_bytes());
-        for (k, v) in &r.props {
-            put_str(out, k);
-            put_str(out, v);
-        }
-        match &r.revenue {
-            Some(rv) => {
-                out.push(1);
-                out.extend_from_slice(&rv.amount_minor.to_le_bytes());
-                put_str(out, &rv.currency);
-            }
-            None => out.push(0),
-        }
-        out.push(if r.server_side { FLAG_SERVER_SIDE } else { 0 });
     }
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
+/// The spool's reads on top of the byte cursor: strings (a `u32` length), properties,
+/// revenue and cells.
+trait Read {
+    fn string(&mut self) -> Option<String>;
+    fn props(&mut self) -> Option<Vec<(String, String)>>;
+    fn revenue(&mut self) -> Option<Option<Revenue>>;
+    fn cell(&mut self, kind: Kind) -> Option<Cell<'static>>;
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.b.len() < n {
-            return None;
-        }
-        let (h, t) = self.b.split_at(n);
-        self.b = t;
-        Some(h)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    }
-    fn i64(&mut self) -> Option<i64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(i64::from_le_bytes)
-    }
+impl Read for Reader<'_> {
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
-        self.take(n)
-            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        self.text(n)
+    }
+    fn props(&mut self) -> Option<Vec<(String, String)>> {
+        let n = self.u32()? as usize;
+        let mut props = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            props.push((self.string()?, self.string()?));
+        }
+        Some(props)
+    }
+    fn revenue(&mut self) -> Option<Option<Revenue>> {
+        Some(match self.u8()? {
+            0 => None,
+            _ => Some(Revenue {
+                amount_minor: self.i64()?,
+                currency: self.string()?,
+            }),
+        })
+    }
+    fn cell(&mut self, kind: Kind) -> Option<Cell<'static>> {
+        Some(match kind {
+            Kind::Bool => Cell::Bool(self.u8()? != 0),
+            Kind::U8 => Cell::U8(self.u8()?),
+            Kind::U16 => Cell::U16(self.u16()?),
+            Kind::U32 => Cell::U32(self.u32()?),
+            Kind::U64 => Cell::U64(self.u64()?),
+            Kind::Ts => Cell::Ts(DateTime::from_timestamp_micros(self.i64()?)?),
+            Kind::Text => Cell::Text(Cow::Owned(self.string()?)),
+            Kind::Props => Cell::Props(Cow::Owned(self.props()?)),
+            Kind::Revenue => Cell::Revenue(self.revenue()?.map(Cow::Owned)),
+        })
     }
 }
 
+/// A record body's rows; `None` when it is not a whole, well-formed record.
 pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
-    let mut r = Reader { b: bytes };
+    let mut r = Reader::new(bytes);
+    let first = r.u32()?;
+    let version = match first & !0xFFFF {
+        FORMAT_BASE => first & 0xFFFF,
+        _ => 1,
+    };
+    if version < 4 {
+        return decode_legacy(bytes);
+    }
+    if version > RECORD_VERSION {
+        return None;
+    }
+    let n = r.u32()? as usize;
+    let mut rows = Vec::with_capacity(n.min(MAX_GROUP_ROWS * 4));
+    for _ in 0..n {
+        let mut row = EventRow::default();
+        for c in COLUMNS.iter().filter(|c| c.since <= version) {
+            (c.set)(&mut row, r.cell(c.kind)?);
+        }
+        rows.push(row);
+    }
+    r.is_empty().then_some(rows)
+}
+
+/// Records of versions 1 to 3, written by earlier releases.
+fn decode_legacy(bytes: &[u8]) -> Option<Vec<EventRow>> {
+    let mut r = Reader::new(bytes);
     let first = r.u32()?;
     let v3 = first == FORMAT_V3;
     let v2 = v3 || first == FORMAT_V2;
@@ -232,15 +235,10 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
         let flags = if v3 { r.u8()? } else { 0 };
         let mut s = s.into_iter();
         let mut next = || s.next().unwrap_or_default();
-        rows.push(EventRow {
-            site_id,
-            ts,
-            name: next(),
-            visitor_id,
-            session_id,
-            entry,
-            hostname: next(),
-            pathname: next(),
+        let name = next();
+        let hostname = next();
+        let pathname = next();
+        let visit = Visit {
             entry_page: next(),
             referrer: next(),
             source: next(),
@@ -258,31 +256,135 @@ pub fn decode_rows(bytes: &[u8]) -> Option<Vec<EventRow>> {
             os: next(),
             country: next(),
             screen_width,
-            props,
-            revenue,
-            token,
             parent_token,
             parent_session,
             generation,
             // In version 1 the last string is the raw arrival token: never read.
             visit_share_channel: if v2 { next() } else { String::new() },
             token_status,
-            share_channel: if v2 { next() } else { String::new() },
             link_id,
+        };
+        rows.push(EventRow {
+            site_id,
+            ts,
+            name,
+            visitor_id,
+            session_id,
+            entry,
+            hostname,
+            pathname,
+            props,
+            revenue,
+            token,
+            share_channel: if v2 { next() } else { String::new() },
             server_side: flags & FLAG_SERVER_SIDE != 0,
+            scroll_depth: 0,
+            engagement_ms: 0,
+            visit,
         });
     }
-    if r.b.is_empty() {
-        Some(rows)
-    } else {
-        None
-    }
+    r.is_empty().then_some(rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spool::tests::row;
+
+    fn group_index(g: ChannelGroup) -> u8 {
+        ChannelGroup::ALL.iter().position(|x| *x == g).unwrap_or(0) as u8
+    }
+
+    fn evidence_index(e: Evidence) -> u8 {
+        Evidence::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8
+    }
+
+    /// The strings of a version-3 row, in order (version 1 has the first 17, then the
+    /// raw arrival token).
+    fn v3_strings(r: &EventRow) -> [&String; 19] {
+        let v = &r.visit;
+        [
+            &r.name,
+            &r.hostname,
+            &r.pathname,
+            &v.entry_page,
+            &v.referrer,
+            &v.source,
+            &v.utm_source,
+            &v.utm_medium,
+            &v.utm_campaign,
+            &v.utm_term,
+            &v.utm_content,
+            &v.click_id,
+            &v.channel,
+            &v.device,
+            &v.browser,
+            &v.os,
+            &v.country,
+            &v.visit_share_channel,
+            &r.share_channel,
+        ]
+    }
+
+    /// A version-3 record, as the release before version 4 wrote it.
+    fn encode_v3(rows: &[EventRow], out: &mut Vec<u8>) {
+        out.extend_from_slice(&FORMAT_V3.to_le_bytes());
+        out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+        for r in rows {
+            let v = &r.visit;
+            out.extend_from_slice(&r.site_id.to_le_bytes());
+            out.extend_from_slice(&r.ts.timestamp_micros().to_le_bytes());
+            out.extend_from_slice(&r.visitor_id.to_le_bytes());
+            out.extend_from_slice(&r.session_id.to_le_bytes());
+            out.push(u8::from(r.entry));
+            out.push(group_index(v.channel_group));
+            out.push(evidence_index(v.evidence));
+            out.extend_from_slice(&v.screen_width.to_le_bytes());
+            for s in v3_strings(r) {
+                put_str(out, s);
+            }
+            out.extend_from_slice(&r.token.to_le_bytes());
+            out.extend_from_slice(&v.parent_token.to_le_bytes());
+            out.extend_from_slice(&v.parent_session.to_le_bytes());
+            out.extend_from_slice(&v.link_id.to_le_bytes());
+            out.extend_from_slice(&v.generation.to_le_bytes());
+            out.push(
+                TOKEN_STATUSES
+                    .iter()
+                    .position(|t| *t == v.token_status)
+                    .unwrap_or(0) as u8,
+            );
+            put_cell(out, &Cell::Props(Cow::Borrowed(&r.props)));
+            put_cell(out, &Cell::Revenue(r.revenue.as_ref().map(Cow::Borrowed)));
+            out.push(if r.server_side { FLAG_SERVER_SIDE } else { 0 });
+        }
+    }
+
+    #[test]
+    fn version_3_records_still_decode() {
+        let mut rows: Vec<EventRow> = (0..5).map(row).collect();
+        rows[1].server_side = true;
+        rows[2].revenue = Some(Revenue {
+            amount_minor: 5,
+            currency: "USD".into(),
+        });
+        let mut buf = Vec::new();
+        encode_v3(&rows, &mut buf);
+        assert_eq!(decode_rows(&buf).unwrap(), rows);
+    }
+
+    #[test]
+    fn engagement_fields_round_trip_and_newer_records_are_refused() {
+        let mut r = row(4);
+        r.scroll_depth = 75;
+        r.engagement_ms = 61_000;
+        let mut buf = Vec::new();
+        encode_rows(std::slice::from_ref(&r), &mut buf);
+        assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
+        // A record from a later release is not guessed at.
+        buf[..4].copy_from_slice(&(FORMAT_BASE | (RECORD_VERSION + 1)).to_le_bytes());
+        assert!(decode_rows(&buf).is_none());
+    }
 
     #[test]
     fn encoded_len_is_exact_and_big_groups_split_into_bounded_records() {
@@ -331,7 +433,7 @@ mod tests {
         // Version 2 is version 3 without the flags byte after each row.
         let r = row(2);
         let mut buf = Vec::new();
-        encode_rows(std::slice::from_ref(&r), &mut buf);
+        encode_v3(std::slice::from_ref(&r), &mut buf);
         buf[..4].copy_from_slice(&FORMAT_V2.to_le_bytes());
         assert_eq!(buf.pop(), Some(0));
         assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
@@ -349,28 +451,10 @@ mod tests {
         buf.extend_from_slice(&r.visitor_id.to_le_bytes());
         buf.extend_from_slice(&r.session_id.to_le_bytes());
         buf.push(u8::from(r.entry));
-        buf.push(group_index(r.channel_group));
-        buf.push(evidence_index(r.evidence));
-        buf.extend_from_slice(&r.screen_width.to_le_bytes());
-        for s in [
-            &r.name,
-            &r.hostname,
-            &r.pathname,
-            &r.entry_page,
-            &r.referrer,
-            &r.source,
-            &r.utm_source,
-            &r.utm_medium,
-            &r.utm_campaign,
-            &r.utm_term,
-            &r.utm_content,
-            &r.click_id,
-            &r.channel,
-            &r.device,
-            &r.browser,
-            &r.os,
-            &r.country,
-        ] {
+        buf.push(group_index(r.visit.channel_group));
+        buf.push(evidence_index(r.visit.evidence));
+        buf.extend_from_slice(&r.visit.screen_width.to_le_bytes());
+        for s in &v3_strings(&r)[..17] {
             put_str(&mut buf, s);
         }
         put_str(&mut buf, "rawtoken");
@@ -382,13 +466,13 @@ mod tests {
         buf.push(0);
         r.revenue = None;
         r.token = 0;
-        r.parent_token = 0;
-        r.parent_session = 0;
-        r.generation = 0;
-        r.visit_share_channel.clear();
-        r.token_status = TokenStatus::None;
+        r.visit.parent_token = 0;
+        r.visit.parent_session = 0;
+        r.visit.generation = 0;
+        r.visit.visit_share_channel.clear();
+        r.visit.token_status = TokenStatus::None;
         r.share_channel.clear();
-        r.link_id = 0;
+        r.visit.link_id = 0;
         assert_eq!(decode_rows(&buf).unwrap(), vec![r]);
     }
 

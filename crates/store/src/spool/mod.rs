@@ -42,7 +42,7 @@ use lucarne_core::event::EventRow;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use crate::events::{CommitTicket, StoreError};
+use crate::events::{CommitTicket, Refused, StoreError};
 
 pub use codec::{decode_rows, encode_rows, encoded_len};
 pub use loader::{Sink, LOAD_INTERVAL};
@@ -165,23 +165,26 @@ impl Spool {
         })
     }
 
-    pub fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError> {
+    pub fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, Refused> {
         if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::Closed);
+            return Err(Refused {
+                error: StoreError::Closed,
+                rows,
+            });
         }
         let (done, ticket) = oneshot::channel();
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(WriterMsg::Rows(rows, done)) {
-            Ok(()) => Ok(ticket),
-            Err(TrySendError::Full(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(StoreError::QueueFull)
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(StoreError::Closed)
-            }
-        }
+        let (error, msg) = match self.tx.try_send(WriterMsg::Rows(rows, done)) {
+            Ok(()) => return Ok(ticket),
+            Err(TrySendError::Full(msg)) => (StoreError::QueueFull, msg),
+            Err(TrySendError::Disconnected(msg)) => (StoreError::Closed, msg),
+        };
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        let rows = match msg {
+            WriterMsg::Rows(rows, _) => rows,
+            WriterMsg::Shutdown(_) => Vec::new(),
+        };
+        Err(Refused { error, rows })
     }
 
     /// Load everything acknowledged so far into the sink before returning.
@@ -268,7 +271,7 @@ pub(crate) mod tests {
     use crate::spool::segment::{RECORD_HEADER, ZEROED_AHEAD};
     use crate::spool::writer::MAX_GROUP_BYTES;
     use chrono::DateTime;
-    use lucarne_core::event::Revenue;
+    use lucarne_core::event::{Revenue, Visit};
     use lucarne_core::token::TokenStatus;
     use lucarne_core::{ChannelGroup, Evidence};
     use std::fs::OpenOptions;
@@ -284,41 +287,44 @@ pub(crate) mod tests {
             entry: i.is_multiple_of(2),
             hostname: "example.com".into(),
             pathname: format!("/p/{i}/café"),
-            entry_page: "/".into(),
-            referrer: "android-app://com.whatsapp".into(),
-            source: "WhatsApp".into(),
-            utm_source: "s".into(),
-            utm_medium: "m".into(),
-            utm_campaign: "c".into(),
-            utm_term: "t".into(),
-            utm_content: "x".into(),
-            click_id: "fbclid".into(),
-            channel: "whatsapp".into(),
-            channel_group: ChannelGroup::EstimatedDark,
-            evidence: Evidence::Survey,
-            device: "mobile".into(),
-            browser: "Safari".into(),
-            os: "iOS".into(),
-            country: "FR".into(),
-            screen_width: 390,
             props: vec![("plan".into(), "pro".into())],
             revenue: i.is_multiple_of(3).then(|| Revenue {
                 amount_minor: 1990,
                 currency: "EUR".into(),
             }),
             token: i + 1,
-            parent_token: i * 7,
-            parent_session: i * 11,
-            generation: (i % 4) as u16,
-            visit_share_channel: "address-bar".into(),
-            token_status: TokenStatus::Linked,
             share_channel: if i == 1 {
                 "whatsapp".into()
             } else {
                 String::new()
             },
-            link_id: i * 13,
             server_side: i == 4,
+            visit: Visit {
+                entry_page: "/".into(),
+                referrer: "android-app://com.whatsapp".into(),
+                source: "WhatsApp".into(),
+                utm_source: "s".into(),
+                utm_medium: "m".into(),
+                utm_campaign: "c".into(),
+                utm_term: "t".into(),
+                utm_content: "x".into(),
+                click_id: "fbclid".into(),
+                channel: "whatsapp".into(),
+                channel_group: ChannelGroup::EstimatedDark,
+                evidence: Evidence::Survey,
+                device: "mobile".into(),
+                browser: "Safari".into(),
+                os: "iOS".into(),
+                country: "FR".into(),
+                screen_width: 390,
+                parent_token: i * 7,
+                parent_session: i * 11,
+                generation: (i % 4) as u16,
+                visit_share_channel: "address-bar".into(),
+                token_status: TokenStatus::Linked,
+                link_id: i * 13,
+            },
+            ..Default::default()
         }
     }
 

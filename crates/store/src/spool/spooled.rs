@@ -16,7 +16,7 @@ use lucarne_core::token::TokenNode;
 
 use super::{Sink, Spool};
 use crate::events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, ShareGraph, StoreError,
+    CommitTicket, ConversionGroup, ConversionRow, EventStore, Refused, ShareGraph, StoreError,
     SurveyAnswerRow, VisitKey,
 };
 
@@ -109,7 +109,7 @@ impl<B: Backend> Spooled<B> {
 }
 
 impl<B: Backend> EventStore for Spooled<B> {
-    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, StoreError> {
+    fn submit(&self, rows: Vec<EventRow>) -> Result<CommitTicket, Refused> {
         self.spool.submit(rows)
     }
 
