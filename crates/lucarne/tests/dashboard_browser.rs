@@ -15,6 +15,13 @@ use support::{add_site, add_user, create_key, Browser, Lucarne};
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 const EMAIL: &str = "owner@example.test";
+/// The elements that reach past the viewport's right edge, outside a labelled scroll
+/// area (`role="region"` with `aria-label`): none may.
+const WIDER_THAN_VIEWPORT: &str = "const w = window.innerWidth; \
+    return [...document.querySelectorAll('body *')].filter(e => { \
+      const r = e.getBoundingClientRect(); \
+      return r.width > 0 && r.right > w + 1 && !e.closest('[role=region][aria-label]'); \
+    }).slice(0, 10).map(e => e.tagName + '.' + e.className + '#' + e.id);";
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A pageview sent like a browser would (each `ua_version` is another visitor).
@@ -178,7 +185,23 @@ async fn run() {
         "no element injected"
     );
     // A tall desktop window, so the screenshot holds the whole overview.
-    s.set_window_size(1280, 2400).await.expect("desktop size");
+    s.set_window_size(1440, 2400).await.expect("desktop size");
+    assert_eq!(
+        s.js(WIDER_THAN_VIEWPORT).await,
+        Value::Array(vec![]),
+        "at 1440 px"
+    );
+    // 8 visits: the headline says it has too few for a share, and how many it needs.
+    let headline = s
+        .js("return document.getElementById('headline').innerText")
+        .await;
+    assert!(
+        headline
+            .as_str()
+            .unwrap_or_default()
+            .contains("Not enough visits yet"),
+        "{headline}"
+    );
     s.screenshot("dashboard-overview").await;
 
     // Click the WhatsApp row: a chip appears, the numbers follow the filter.
@@ -298,6 +321,11 @@ async fn run() {
             .await,
         Value::Bool(true),
         "no horizontal scrolling on a phone"
+    );
+    assert_eq!(
+        s.js(WIDER_THAN_VIEWPORT).await,
+        Value::Array(vec![]),
+        "at 390 px"
     );
     s.screenshot("dashboard-phone-fr").await;
     assert_eq!(s.js("return typeof window.__xss").await, "undefined");

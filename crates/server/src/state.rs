@@ -65,6 +65,8 @@ pub struct AppState {
     pub meta: MetaStore,
     /// Live visits (shared with the other nodes when there are several).
     pub sessions: Sessions,
+    /// The last refused events of each site (the settings page's diagnosis).
+    pub refusals: crate::ingest::refusals::Refusals,
     pub tokens: TokenIndex,
     pub links: LinkCache,
     pub link_events: LinkEvents,
@@ -166,6 +168,7 @@ impl AppState {
                 Sessions::with_bytes(visit_bytes)
             },
             meta,
+            refusals: Default::default(),
             tokens: TokenIndex::with_bytes(cache_bytes - visit_bytes),
             metrics,
             trusted_proxies: options.trusted_proxies.clone(),

@@ -1078,6 +1078,57 @@ async fn every_form_checks_csrf() {
         "snippet shown (escaped)"
     );
     assert!(settings.body.contains("Waiting for the first event"));
+    assert!(
+        !settings.body.contains("id=\"refusals\""),
+        "nothing refused yet"
+    );
+    // The snippet comes in two parts, each with a copy button.
+    assert!(settings.body.contains("id=\"snippet-head\""));
+    assert!(settings.body.contains("id=\"snippet-body\""));
+    assert!(settings
+        .body
+        .contains("data-copy=\"&lt;div data-lucarne-share&gt;&lt;/div&gt;\""));
+    // A headless browser and a page on another host are refused: the settings page
+    // says why, and what to do, while the site still waits.
+    for (ua, url) in [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",
+            "https://new.example/",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+            "https://staging.other.test/",
+        ),
+    ] {
+        let mut req = Request::post("/api/event")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header(header::USER_AGENT, ua)
+            .body(Body::from(format!(
+                r#"{{"n":"pageview","u":"{url}","d":"new.example"}}"#
+            )))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((IP, 40000))));
+        let r = h.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+    let settings = h
+        .get("/sites/new.example/settings", Some(&owner.cookie))
+        .await;
+    assert!(settings.body.contains("Waiting for the first event"));
+    let refusals = &settings.body[settings
+        .body
+        .find("id=\"refusals\"")
+        .expect("refusals shown")..];
+    let (host, bot) = (
+        refusals
+            .find("data-reason=\"hostname_not_allowed\"")
+            .expect("hostname refusal"),
+        refusals.find("data-reason=\"bot\"").expect("bot refusal"),
+    );
+    assert!(host < bot, "newest first");
+    assert!(refusals.contains("Open the site in an ordinary browser."));
+    assert!(refusals.contains("Other hostnames"));
     let mut req = Request::post("/api/event")
         .header(header::CONTENT_TYPE, "text/plain")
         .header(header::USER_AGENT, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36")

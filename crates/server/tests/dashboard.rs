@@ -179,6 +179,140 @@ async fn overview_renders_with_data_and_matches_the_api() {
     assert!(cmp.contains("class=\"change up\""));
 }
 
+/// The value of `attr` in the first tag after `marker`.
+fn attr_after<'a>(html: &'a str, marker: &str, attr: &str) -> Option<&'a str> {
+    let at = html.find(marker)?;
+    let rest = &html[at..];
+    let tag_end = rest.find('>')?;
+    let needle = format!("{attr}=\"");
+    let start = rest[..tag_end].find(&needle)? + needle.len();
+    rest[start..].split('"').next()
+}
+
+/// The headline says what share of visits is dark social, equal to the stats API's, and
+/// under it the top private apps; the "travels privately" panel ranks landing pages by
+/// dark arrivals with the API's dark share; the Sources panel splits `Direct / None`.
+#[tokio::test]
+async fn headline_and_travels_privately_match_the_api() {
+    let h = harness().await;
+    // 40 more visits (48 in all, over the 30 a share needs): 8 from WhatsApp and 4 from
+    // Telegram on /blog/post, 10 deep landings without a referrer, 10 from search.
+    for i in 0..40u8 {
+        let (url, referrer) = match i {
+            0..=7 => (
+                "https://example.com/blog/post",
+                "android-app://com.whatsapp",
+            ),
+            8..=11 => (
+                "https://example.com/blog/post",
+                "android-app://org.telegram.messenger",
+            ),
+            12..=21 => ("https://example.com/deep/article", ""),
+            _ => ("https://example.com/", "https://www.google.com/"),
+        };
+        h.event(url, referrer, 20 + i).await;
+    }
+    let html = h.page("/sites/example.com").await;
+    let api = h
+        .api("/api/v1/stats/aggregate?site_id=example.com&period=30d&metrics=visits,dark_share")
+        .await;
+    let shown: f64 = attr_after(&html, "id=\"headline\"", "data-value")
+        .expect("headline figure")
+        .parse()
+        .expect("number");
+    assert_eq!(
+        shown,
+        api["results"]["dark_share"]["value"].as_f64().unwrap()
+    );
+    // 14 identified (WhatsApp 1 + 8, Telegram 4, the e-mail campaign 1) and 11 estimated
+    // (1 + 10) of 48 visits.
+    assert_eq!(api["results"]["visits"]["value"], 48);
+    assert_eq!(shown, 52.1, "(14 + 11) / 48");
+    assert!(html.contains("of visits are dark social"));
+    let apps = &html[html.find("id=\"hl-apps\"").expect("apps")..];
+    let (wa, tg) = (
+        apps.find("data-value=\"whatsapp\"")
+            .expect("WhatsApp listed"),
+        apps.find("data-value=\"telegram\"")
+            .expect("Telegram listed"),
+    );
+    assert!(wa < tg, "most visits first");
+    // Pages that travel privately: /blog/post (13 identified) before /deep/article (11
+    // estimated); the dark share of each equals the API's for that landing page.
+    let travels = &html[html.find("id=\"panel-travels\"").expect("travels panel")..];
+    let travels = &travels[..travels.find("</section>").expect("end")];
+    let (post, deep) = (
+        travels.find("data-value=\"/blog/post\"").expect("post"),
+        travels.find("data-value=\"/deep/article\"").expect("deep"),
+    );
+    assert!(post < deep);
+    let pages = h
+        .api("/api/v1/stats/breakdown?site_id=example.com&period=30d&property=visit:entry_page&metrics=visits,dark_share")
+        .await;
+    for page in ["/blog/post", "/deep/article"] {
+        let row = pages["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["entry_page"] == page)
+            .expect("api row");
+        let at = travels.find(&format!("data-value=\"{page}\"")).unwrap();
+        let dark: f64 = attr_after(&travels[at..], "data-dark=", "data-dark")
+            .expect("dark share shown")
+            .parse()
+            .unwrap();
+        assert_eq!(dark, row["dark_share"].as_f64().unwrap(), "{page}");
+    }
+    // The Sources panel splits Direct / None into what Lucarne knows.
+    let sources = &html[html.find("id=\"panel-sources\"").expect("sources")..];
+    let sources = &sources[..sources.find("</section>").unwrap()];
+    assert!(
+        sources.contains("data-group=\"estimated-dark\""),
+        "{sources}"
+    );
+    assert!(sources.contains("likely private: deep page, no referrer"));
+}
+
+/// A site with too few visits says so instead of giving a share; an empty one shows no
+/// bounce rate or duration rather than zeros; exact counts are not called estimates.
+#[tokio::test]
+async fn small_and_empty_sites_get_no_made_up_figures() {
+    let h = harness().await;
+    let html = h.page("/sites/example.com").await;
+    assert!(attr_after(&html, "id=\"headline\"", "data-value").is_none());
+    assert!(
+        html.contains("Not enough visits yet to say how much is dark social (8 of the 30 needed).")
+    );
+    assert!(!html.contains("±2"), "8 visitors are counted exactly");
+    // Page rows of fewer than 10 visits show a dash, not a share.
+    let pages = &html[html.find("id=\"panel-pages\"").expect("pages")..];
+    assert!(pages[..pages.find("</section>").unwrap()].contains("title=\"Not enough data\""));
+    let m = &h.state.meta;
+    let owner = m
+        .user_by_email("owner@example.com")
+        .await
+        .expect("meta")
+        .expect("owner");
+    let other = m
+        .site_by_domain("other.org")
+        .await
+        .expect("meta")
+        .expect("site");
+    m.set_member(other.id, owner.id, Role::Owner)
+        .await
+        .expect("member");
+    let empty = h.page("/sites/other.org").await;
+    let bounce = &empty[empty.find("id=\"stat-bounce_rate\"").expect("bounce")..];
+    let value = bounce
+        .split("class=\"value\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(value, "–");
+}
+
 #[tokio::test]
 async fn filters_apply_and_show_as_chips() {
     let h = harness().await;

@@ -212,6 +212,11 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 }
 
+/// Below this many distinct visitors in a report, every back end counts them exactly
+/// (DuckDB recounts its estimate; ClickHouse's `uniq` is exact up to 65,536); from it on,
+/// visitor counts are estimates (about ±2 %).
+pub const EXACT_VISITORS_BELOW: u64 = 50_000;
+
 /// Separator between property keys (and values) in the `prop_keys` / `prop_values`
 /// columns, the same on every back end.
 pub const PROP_SEP: char = '\u{1f}';

@@ -3,6 +3,7 @@
 pub mod offline;
 pub mod payload;
 pub mod pipeline;
+pub mod refusals;
 pub mod sessions;
 pub mod shared;
 pub mod tokens;
@@ -70,7 +71,27 @@ async fn run(
     let mut ctx = pipeline::Ctx::new(state, user_agent);
     ctx.ip = Some(ip);
     ctx.headers = Some(headers);
-    pipeline::run_steps(pipeline::LIVE, &mut ctx, &mut hit).await?;
+    if let Err(reason) = pipeline::run_steps(pipeline::LIVE, &mut ctx, &mut hit).await {
+        // Remembered for the site's settings page (why no first event yet). Cheap checks
+        // (bots, rate limits) run before the site is looked up: it is looked up now,
+        // through the same cache, which also holds unknown domains.
+        let site_id = match &ctx.site {
+            Some(site) => Some(site.id),
+            None if !matches!(
+                reason,
+                DropReason::UnknownSite | DropReason::MetaUnavailable
+            ) =>
+            {
+                let domain = lucarne_core::url_clean::normalise_host(&hit.domain);
+                state.site(&domain).await.ok().flatten().map(|s| s.id)
+            }
+            None => None,
+        };
+        if let Some(id) = site_id {
+            state.refusals.note(id, reason, Utc::now());
+        }
+        return Err(reason);
+    }
     let site = ctx.site.take().ok_or(DropReason::UnknownSite)?;
     let country = state.country(ip, headers);
     let sender = pipeline::Sender {

@@ -50,7 +50,7 @@ enum Distinct {
 /// small: its cost grows with the distinct values per row, summed). A small site, or a
 /// filtered view, sees exact numbers; a large report keeps the estimate's speed.
 /// ClickHouse's `uniq` is exact up to 65,536 values a row, so below this both agree.
-const EXACT_BELOW: u64 = 50_000;
+const EXACT_BELOW: u64 = crate::events::EXACT_VISITORS_BELOW;
 
 impl Dialect for Params {
     const TS: &'static str = "ts";

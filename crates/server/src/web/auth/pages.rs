@@ -603,6 +603,44 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
     }
 }
 
+/// Why the site's latest events were refused, with what to do, while it waits for its
+/// first event.
+fn refusals_markup(
+    lang: Lang,
+    recent: &[(chrono::DateTime<Utc>, crate::ingest::pipeline::DropReason)],
+) -> Markup {
+    html! {
+        @if !recent.is_empty() {
+            div.refusals id="refusals" {
+                h3 { (lang.auth("refused_h3")) }
+                ul {
+                    @for (at, reason) in recent {
+                        li data-reason=(reason.as_str()) {
+                            time datetime=(at.to_rfc3339()) { (at.format("%H:%M:%S UTC")) }
+                            " — "
+                            (refusal_advice(lang, *reason))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a refusal means for the site's owner.
+fn refusal_advice(lang: Lang, reason: crate::ingest::pipeline::DropReason) -> String {
+    use crate::ingest::pipeline::DropReason as D;
+    let key = match reason {
+        D::Bot => "refused_bot",
+        D::HostnameNotAllowed => "refused_hostname",
+        D::DoNotTrack => "refused_dnt",
+        D::SpamReferrer => "refused_spam",
+        D::SiteRateLimited | D::ClientRateLimited => "refused_rate",
+        _ => "refused_other",
+    };
+    lang.auth(key).replace("{reason}", reason.as_str())
+}
+
 async fn settings_form(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -648,12 +686,14 @@ async fn settings_form(
     } else {
         ""
     };
-    let snippet = format!(
+    // Two parts: the scripts go in the page's <head>, the share buttons' place in its
+    // <body>, where the buttons should show.
+    let head_snippet = format!(
         "<script defer data-domain=\"{d}\"{lc} src=\"{scheme}://{host}/js/script.js\"></script>\n\
-         <script defer data-domain=\"{d}\"{lc}{copy} src=\"{scheme}://{host}/js/share.js\"></script>\n\
-         <div data-lucarne-share></div>",
+         <script defer data-domain=\"{d}\"{lc}{copy} src=\"{scheme}://{host}/js/share.js\"></script>",
         d = site.domain
     );
+    let body_snippet = "<div data-lucarne-share></div>";
     Ok(page_with(
         &session,
         &format!("{} · {}", lang.auth("site_settings"), site.domain),
@@ -665,10 +705,21 @@ async fn settings_form(
             section.snippet {
                 h2 { (lang.auth("snippet")) }
                 p { (lang.auth("snippet_before")) code { "<head>" } (lang.auth("snippet_after")) }
-                pre { code { (snippet) } }
+                div.snippet-part id="snippet-head" {
+                    pre { code { (head_snippet) } }
+                    button.copy-btn type="button" hidden data-copy=(head_snippet) data-done=(lang.auth("copied")) { (lang.auth("copy_head")) }
+                }
+                p { (lang.auth("snippet_body")) }
+                div.snippet-part id="snippet-body" {
+                    pre { code { (body_snippet) } }
+                    button.copy-btn type="button" hidden data-copy=(body_snippet) data-done=(lang.auth("copied")) { (lang.auth("copy_body")) }
+                }
                 @match receiving {
                     Some(true) => p.status.status-ok role="status" { (lang.auth("receiving")) },
-                    Some(false) => p.status.status-waiting role="status" { (lang.auth("waiting")) },
+                    Some(false) => {
+                        p.status.status-waiting role="status" { (lang.auth("waiting")) }
+                        (refusals_markup(lang, &state.refusals.recent(site.id)))
+                    },
                     None => p.status.status-unknown role="status" { (lang.auth("status_unknown")) },
                 }
             }

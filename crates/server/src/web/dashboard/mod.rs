@@ -32,9 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
+use lucarne_core::classify::DIRECT_SOURCE;
 use lucarne_core::stats::{
     buckets, Aggregates, Bucket, Filter, Interval, Metric, Period, Property, Value,
 };
+use lucarne_core::ChannelGroup;
 use lucarne_store::meta::Site;
 use maud::{html, Markup};
 use tower_http::compression::CompressionLayer;
@@ -361,10 +363,30 @@ pub struct Overview {
     pub to: NaiveDate,
     pub interval: Interval,
     pub now: Aggregates,
+    /// The previous period of the same length (shown beside each figure with "compare").
     pub prev: Option<Aggregates>,
+    /// The previous period, always: the headline's change.
+    pub before: Aggregates,
     pub series: Vec<(Bucket, Aggregates)>,
     pub panels: Vec<Vec<(String, Aggregates)>>,
+    /// The private-message channels with the most visits (the headline's apps).
+    pub apps: Vec<(String, Aggregates)>,
+    /// Landing pages ranked by dark arrivals (identified + estimated), at most
+    /// [`PANEL_ROWS`], those with none left out.
+    pub travels: Vec<(String, Aggregates)>,
+    /// The `Direct / None` source by channel group: what Lucarne knows of it.
+    pub direct_split: Vec<(String, Aggregates)>,
+    /// The survey's calibrated dark-social estimate, when there are answers.
+    pub survey: Option<lucarne_core::survey::DarkEstimate>,
 }
+
+/// Fewest visits a dark-social share is shown for (the headline, the Sharing figures);
+/// below it the dashboard says "not enough data" rather than a percentage of a handful.
+pub const MIN_SHARE_VISITS: u64 = 30;
+/// Fewest visits a row's dark share is shown for (page panels, "travels privately").
+pub const MIN_ROW_VISITS: u64 = 10;
+/// Landing pages read to rank by dark arrivals (the store orders by visitors).
+const TRAVEL_CANDIDATES: usize = 500;
 
 const OVERVIEW_METRICS: &str = "visitors,visits,pageviews,bounce_rate,visit_duration,dark_share";
 
@@ -404,11 +426,40 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         let q = q.clone();
         spawn(state, move |s| s.events.aggregate(&q))
     };
-    let prev = view.compare.then(|| {
+    let before = {
         let (pf, pt) = Period::previous(r.from, r.to);
         let q = r.query(pf, pt);
         spawn(state, move |s| s.events.aggregate(&q))
-    });
+    };
+    let property = |name: &str| Property::parse(name).map_err(|e| internal("property", e));
+    let apps = {
+        let mut q = plain.clone();
+        q.filters.push(Filter {
+            property: property("visit:channel_group")?,
+            negated: false,
+            values: vec![ChannelGroup::PrivateMessage.as_str().to_string()],
+        });
+        let prop = property("visit:channel")?;
+        spawn(state, move |s| s.events.breakdown(&q, &prop, 3, 0))
+    };
+    let travels = {
+        let q = plain.clone();
+        let prop = property("visit:entry_page")?;
+        spawn(state, move |s| {
+            s.events.breakdown(&q, &prop, TRAVEL_CANDIDATES, 0)
+        })
+    };
+    let direct_split = {
+        let mut q = plain.clone();
+        q.filters.push(Filter {
+            property: property("visit:source")?,
+            negated: false,
+            values: vec![DIRECT_SOURCE.to_string()],
+        });
+        let prop = property("visit:channel_group")?;
+        spawn(state, move |s| s.events.breakdown(&q, &prop, 20, 0))
+    };
+    let survey = crate::api::surveys::report_for(state, q.clone());
     let series = {
         let q = plain.clone();
         let b = b.clone();
@@ -423,9 +474,21 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         }));
     }
     let now = join(now, "aggregate").await?;
-    let prev = match prev {
-        Some(j) => Some(join(j, "aggregate (previous period)").await?),
-        None => None,
+    let before = join(before, "aggregate (previous period)").await?;
+    let prev = view.compare.then_some(before);
+    let apps = join(apps, "private apps").await?;
+    let mut travels = join(travels, "landing pages").await?;
+    travels.retain(|(_, a)| dark_visits(a) > 0);
+    travels.sort_by(|(pa, a), (pb, b)| dark_visits(b).cmp(&dark_visits(a)).then(pa.cmp(pb)));
+    travels.truncate(PANEL_ROWS);
+    let direct_split = join(direct_split, "direct split").await?;
+    let survey = match survey.await {
+        Ok(report) => report.estimate,
+        Err(e) => {
+            // The headline stands without the survey's estimate.
+            tracing::warn!(message = "Survey estimate unavailable.", error = ?e);
+            None
+        }
     };
     let rows = join(series, "timeseries").await?;
     let mut panel_rows = Vec::with_capacity(panels.len());
@@ -438,8 +501,13 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         interval,
         now,
         prev,
+        before,
         series: b.into_iter().zip(rows).collect(),
         panels: panel_rows,
+        apps,
+        travels,
+        direct_split,
+        survey,
     })
 }
 
@@ -581,6 +649,18 @@ pub async fn export(
         text,
     )
         .into_response())
+}
+
+/// Visits that were dark social: identified (private messages, e-mail) and estimated.
+fn dark_visits(a: &Aggregates) -> u64 {
+    a.visits_identified_dark + a.visits_estimated_dark
+}
+
+/// The dark-social share of `a`'s visits in percent, one decimal: the sum of its two
+/// parts as the stats API gives it (`dark_share`).
+fn dark_total(a: &Aggregates) -> f64 {
+    let (ident, est) = dark_parts(a);
+    ((ident + est) * 10.0).round() / 10.0
 }
 
 fn dark_parts(a: &Aggregates) -> (f64, f64) {
@@ -757,15 +837,16 @@ fn render(
                 }
             }
         }
+        (headline(state, lang, base, view, o))
         section class="stats" {
             (stat(lang, "visitors", lang.int(now.visitors), now.visitors, prev.map(|p| change_pct(lang, now.visitors, p.visitors))))
             (stat(lang, "visits", lang.int(now.visits), now.visits, prev.map(|p| change_pct(lang, now.visits, p.visits))))
             (stat(lang, "pageviews", lang.int(now.pageviews), now.pageviews, prev.map(|p| change_pct(lang, now.pageviews, p.pageviews))))
-            (stat(lang, "bounce_rate", lang.pct0(bounce(now)), bounce(now), prev.map(|p| {
+            (stat(lang, "bounce_rate", if now.visits == 0 { "–".to_string() } else { lang.pct0(bounce(now)) }, bounce(now), prev.map(|p| {
                 let d = bounce(now) as f64 - bounce(p) as f64;
                 (lang.change_pts(d), direction(d))
             })))
-            (stat(lang, "visit_duration", lang.duration(duration(now)), duration(now), prev.map(|p| change_pct(lang, duration(now), duration(p)))))
+            (stat(lang, "visit_duration", if now.visits == 0 { "–".to_string() } else { lang.duration(duration(now)) }, duration(now), prev.map(|p| change_pct(lang, duration(now), duration(p)))))
             div class="stat dark" id="stat-dark_share" {
                 h2 { (lang.t("dark_share")) }
                 div class="dark-parts" {
@@ -798,14 +879,18 @@ fn render(
                 span class="legend" { span class="swatch line" {} (lang.t("visitors")) }
             }
         }
+        (travels_markup(lang, base, view, &o.travels))
         section class="panels" {
-            @for (p, rows) in PANELS.iter().zip(&o.panels) {
-                (panel_markup(state, lang, base, view, &export_query, p, rows))
+            @for i in 0..PANELS.len() {
+                (panel_markup(state, lang, base, view, &export_query, i, o))
             }
         }
         footer class="dash-foot" {
             p { (lang.t("dark_explained")) }
-            p { (lang.t("approx")) }
+            @if now.visitors >= lucarne_store::events::EXACT_VISITORS_BELOW {
+                p { (lang.t("approx")) }
+            }
+            p { (lang.t("hl_thresholds").replace("{min}", &MIN_SHARE_VISITS.to_string()).replace("{row}", &MIN_ROW_VISITS.to_string())) }
         }
     }
 }
@@ -834,9 +919,14 @@ fn panel_markup(
     base: &str,
     view: &View,
     export_query: &str,
-    p: &Panel,
-    rows: &[(String, Aggregates)],
+    i: usize,
+    o: &Overview,
 ) -> Markup {
+    let p = &PANELS[i];
+    let rows: &[(String, Aggregates)] = o.panels.get(i).map_or(&[], Vec::as_slice);
+    let direct_split = &o.direct_split;
+    // Page panels show each page's dark share beside its visitors.
+    let dark_column = matches!(p.property, "event:page" | "visit:entry_page");
     let top = rows
         .iter()
         .map(|(_, a)| a.visitors)
@@ -857,7 +947,11 @@ fn panel_markup(
             @if rows.is_empty() {
                 p class="empty" { (lang.t("no_data")) }
             } @else {
-                div class="cols" aria-hidden="true" { span {} span { (lang.t("visitors")) } }
+                div class="cols" aria-hidden="true" {
+                    span {}
+                    @if dark_column { span class="dark-h" { (lang.t("dark_col")) } }
+                    span { (lang.t("visitors")) }
+                }
                 ol {
                     @for (value, a) in rows {
                         @let width = (a.visitors * 20).div_ceil(top);
@@ -865,7 +959,148 @@ fn panel_markup(
                             a class="row" href=(view.with_filter(p.property, value).href(base)) data-value=(value) {
                                 span class={ "bar w" (width) } {}
                                 span class="name" { (value_label(state, lang, p.kind, value)) }
+                                @if dark_column { (row_dark_share(lang, a)) }
                                 span class="num" { (lang.int(a.visitors)) }
+                            }
+                            @if p.property == "visit:source" && value == DIRECT_SOURCE && !direct_split.is_empty() {
+                                ul class="split" aria-label=(lang.t("direct_split")) {
+                                    @for (group, g) in direct_split {
+                                        li {
+                                            a class="row sub" data-group=(group)
+                                                href=(view.with_filter(p.property, value).with_filter("visit:channel_group", group).href(base)) {
+                                                span class="name" { (direct_label(lang, group)) }
+                                                span class="num" { (lang.int(g.visitors)) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A row's dark share (identified + estimated, of its visits), or a dash with "not
+/// enough data" below [`MIN_ROW_VISITS`].
+fn row_dark_share(lang: Lang, a: &Aggregates) -> Markup {
+    let total = dark_total(a);
+    html! {
+        @if a.visits < MIN_ROW_VISITS {
+            span class="num dark" title=(lang.t("not_enough")) { "–" }
+        } @else {
+            span class="num dark" data-dark=(format!("{total:.1}")) { (lang.pct1(total)) }
+        }
+    }
+}
+
+/// What a `Direct / None` visit of this channel group was.
+fn direct_label(lang: Lang, group: &str) -> String {
+    match group {
+        "estimated-dark" => lang.t("direct_deep").to_string(),
+        "direct" => lang.t("direct_home").to_string(),
+        g => lang.t(&format!("group_{g}")).to_string(),
+    }
+}
+
+/// The headline: the dark-social share (identified + estimated, each said in a line),
+/// the top private apps, the change against the previous period, and the survey's
+/// calibrated estimate beside it when there is one, saying whether the two agree.
+fn headline(state: &AppState, lang: Lang, base: &str, view: &View, o: &Overview) -> Markup {
+    let now = &o.now;
+    let (ident, est) = dark_parts(now);
+    let total = dark_total(now);
+    let enough = now.visits >= MIN_SHARE_VISITS;
+    let pct = lang.pct1(total);
+    html! {
+        section class="headline" id="headline" data-value=[enough.then(|| format!("{total:.1}"))] {
+            @if !enough {
+                p class="big" {
+                    (lang.t("hl_not_enough").replace("{n}", &lang.int(now.visits)).replace("{min}", &lang.int(MIN_SHARE_VISITS)))
+                }
+            } @else {
+                p class="big" { (maud::PreEscaped(lang.t("hl_title").replace("{pct}", &format!("<strong>{}</strong>", maud::html!((pct)).into_string())))) }
+                ul class="hl-parts" {
+                    li id="hl-identified" { span class="swatch s-ident" {} (lang.t("hl_ident").replace("{pct}", &lang.pct1(ident))) }
+                    li id="hl-estimated" { span class="swatch s-est" {} (lang.t("hl_est").replace("{pct}", &lang.pct1(est))) }
+                }
+                @if o.before.visits >= MIN_SHARE_VISITS {
+                    @let d = total - dark_total(&o.before);
+                    p class={ "hl-change " (direction(d)) } id="hl-change" { (lang.t("hl_change").replace("{pts}", &lang.change_pts(d))) }
+                } @else {
+                    p class="hl-change" id="hl-change" { (lang.t("hl_no_change")) }
+                }
+                @if let Some(e) = o.survey.as_ref().filter(|e| e.respondents > 0) {
+                    @let key = if total / 100.0 < e.low { "hl_survey_higher" } else if total / 100.0 > e.high { "hl_survey_lower" } else { "hl_survey_agree" };
+                    p class="hl-survey" id="hl-survey" data-agree=(key == "hl_survey_agree") {
+                        (lang.t(key)
+                            .replace("{est}", &lang.pct1(e.share * 100.0))
+                            .replace("{lo}", &lang.pct1(e.low * 100.0))
+                            .replace("{hi}", &lang.pct1(e.high * 100.0))
+                            .replace("{pct}", &pct)
+                            .replace("{n}", &lang.int(e.respondents)))
+                    }
+                }
+            }
+            div class="hl-apps" id="hl-apps" {
+                h2 { (lang.t("hl_apps")) }
+                @if o.apps.is_empty() {
+                    p class="empty" { (lang.t("hl_no_apps")) }
+                } @else {
+                    ol {
+                        @for (channel, a) in &o.apps {
+                            li {
+                                a href=(view.with_filter("visit:channel", channel).href(base)) data-value=(channel) {
+                                    span class="name" { (value_label(state, lang, Kind::Channel, channel)) }
+                                    " "
+                                    span class="num" { (lang.pct1(share_of(a.visits, now.visits))) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `part` of `whole`, in percent with one decimal (0 for an empty whole).
+fn share_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64 * 1000.0).round() / 10.0
+    }
+}
+
+/// Pages that travel privately: landing pages ranked by dark arrivals, with their
+/// private (identified) and estimated arrivals and their dark share.
+fn travels_markup(lang: Lang, base: &str, view: &View, rows: &[(String, Aggregates)]) -> Markup {
+    html! {
+        section class="panel travels" id="panel-travels" {
+            header { h2 { (lang.t("travels_h2")) } }
+            p class="sub" { (lang.t("travels_sub")) }
+            @if rows.is_empty() {
+                p class="empty" { (lang.t("travels_none")) }
+            } @else {
+                div class="table-wrap" role="region" tabindex="0" aria-label=(lang.t("travels_h2")) {
+                    table class="share-table travels-table" {
+                        thead { tr {
+                            th scope="col" { (lang.t("travels_page")) }
+                            th scope="col" class="num" { (lang.t("identified")) }
+                            th scope="col" class="num" { (lang.t("estimated")) }
+                            th scope="col" class="num" { (lang.t("dark_col")) }
+                        } }
+                        tbody {
+                            @for (page, a) in rows {
+                                tr data-value=(page) {
+                                    td class="page" { a href=(view.with_filter("visit:entry_page", page).href(base)) { (page) } }
+                                    td class="num" { (lang.int(a.visits_identified_dark)) }
+                                    td class="num" { (lang.int(a.visits_estimated_dark)) }
+                                    td class="num" { (row_dark_share(lang, a)) }
+                                }
                             }
                         }
                     }
