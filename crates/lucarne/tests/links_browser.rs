@@ -239,6 +239,18 @@ async fn dashboard(browser: &Browser, lucarne: &Lucarne, api: &StatsApi<'_>, id:
         "the link in the Links list after login",
     )
     .await;
+    // The server answers on 127.0.0.1: the page warns that its short links and QR codes
+    // only open from this machine.
+    let warning = s
+        .js("const w = document.getElementById('private-base'); return w ? w.innerText : ''")
+        .await;
+    assert!(
+        warning
+            .as_str()
+            .unwrap_or_default()
+            .contains("--public-url"),
+        "{warning}"
+    );
     // app.js shows the copy buttons (hidden without script).
     assert_eq!(
         s.js(&format!(

@@ -104,6 +104,32 @@ async fn create_validate_and_follow_a_link() {
     let slug = l["slug"].as_str().expect("slug").to_string();
     assert_eq!(slug.len(), 7);
     assert_eq!(l["short_url"], format!("http://stats.test/l/{slug}"));
+    assert!(l.get("warning").is_none(), "a public address: no warning");
+    // Made through a loopback address, the link says its short URL and QR code only
+    // work from here.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/links")
+        .header("authorization", format!("Bearer {}", h.key))
+        .header("host", "127.0.0.1:8080")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"site_id": "example.com", "url": "https://example.com/local"}).to_string(),
+        ))
+        .expect("request");
+    let (s, local, _) = h.send(req).await;
+    assert_eq!(s, StatusCode::CREATED, "{local}");
+    assert!(local["short_url"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("http://127.0.0.1:8080/l/"));
+    assert!(
+        local["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--public-url"),
+        "{local}"
+    );
     assert_eq!(l["utm"]["source"], "whatsapp");
     assert_eq!(l["utm"]["medium"], "messaging");
     assert_eq!(l["utm"]["campaign"], "spring");

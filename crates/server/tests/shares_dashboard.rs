@@ -199,6 +199,10 @@ async fn sharing_page_matches_the_api() {
     assert_eq!(shown(&html, "visits_per_share"), "1.00");
     assert!(html.contains("Shares by channel (share button)"));
     assert!(html.contains("data-channel=\"whatsapp\""));
+    // The total and the per-button table differ by the address-bar tokens: said so.
+    assert!(html.contains(
+        "Shares counts 4: the 1 above, made with a button or by copying text, and 3 links copied from the address bar (no button)."
+    ));
     assert!(html.contains("public-social visits without a token ÷ visits per public widget share × private/public ratio"));
     // The generation histogram: generations 1 and 2.
     assert_eq!(

@@ -47,6 +47,21 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// Whether short links made at `base` can only be opened from this machine or network
+/// (a loopback or private address, or a name without a dot): printed QR codes and links
+/// pasted into chats would then lead nowhere for everyone else.
+pub fn private_base(base: &str) -> bool {
+    url::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host().map(|h| lucarne_core::links::is_private_host(&h)))
+        .unwrap_or(false)
+}
+
+/// What to tell whoever made a link at a private `base` (API and dashboard).
+pub const PRIVATE_BASE_WARNING: &str = "short links and QR codes use an address only this \
+     machine or network can open; start Lucarne with --public-url (LUCARNE_PUBLIC_URL) set \
+     to the address visitors use";
+
 /// The host names Lucarne itself answers on: the public URL's, and the request's.
 pub fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     let host_of = |h: &str| normalise_host(h.split(':').next().unwrap_or(h));
@@ -255,11 +270,11 @@ async fn create(
     refuse_own_host(&state, &headers, &input.domain)?;
     let l = create_link(&state, &site, input).await?;
     let base = public_base(&state, &headers);
-    Ok((
-        StatusCode::CREATED,
-        Json(link_json(&state, &base, &site.domain, &l)),
-    )
-        .into_response())
+    let mut body = link_json(&state, &base, &site.domain, &l);
+    if l.domain.is_empty() && private_base(&base) {
+        body["warning"] = json!(PRIVATE_BASE_WARNING);
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -592,4 +607,31 @@ pub async fn link_report(
         by_referrer,
         timeseries: series,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_bases_are_those_only_this_network_can_open() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://192.168.1.20",
+            "http://10.0.0.5:3000",
+            "http://lucarne",
+            "http://stats.local",
+        ] {
+            assert!(private_base(base), "{base}");
+        }
+        for base in [
+            "https://stats.example.com",
+            "http://93.184.216.34",
+            "not a url",
+        ] {
+            assert!(!private_base(base), "{base}");
+        }
+    }
 }

@@ -34,7 +34,9 @@ use tracing::info;
 
 use super::i18n::Lang;
 use super::{encode_segment, page_with, site_access, Access, Session, View, WebError, PERIODS};
-use crate::api::links::{create_link, link_report, public_base, short_url, ClickCount, DayClicks};
+use crate::api::links::{
+    create_link, link_report, private_base, public_base, short_url, ClickCount, DayClicks,
+};
 use crate::api::stats::{resolve_site, site_tz, SiteTz};
 use crate::error::ApiError;
 use crate::links::input::{build_input, LinkBody};
@@ -94,6 +96,7 @@ fn lt(lang: Lang, key: &str) -> &'static str {
 /// (key, English, French). `e_*`: the error codes of `build_input`, `create_link` and this
 /// view's own checks.
 const LINK_LABELS: &[(&str, &str, &str)] = &[
+    ("private_base", "Short links and QR codes here point to {base}, an address only this machine or network can open: a printed code or a link pasted into a chat would lead nowhere. Start Lucarne with --public-url (LUCARNE_PUBLIC_URL) set to the address visitors use.", "Les liens courts et codes QR pointent ici vers {base}, une adresse que seuls cette machine ou ce réseau peuvent ouvrir : un code imprimé ou un lien collé dans une conversation ne mènerait nulle part. Démarrez Lucarne avec --public-url (LUCARNE_PUBLIC_URL) réglé sur l’adresse des visiteurs."),
     ("links", "Short links", "Liens courts"),
     ("intro", "Each click on a tracked short link gets its own share token: the visit it brings, and the shares made after it, are attributed to the link's channel.", "Chaque clic sur un lien court suivi reçoit son propre jeton de partage\u{a0}: la visite qu’il amène, et les partages faits ensuite, sont attribués au canal du lien."),
     ("viewer_note", "You see these links and their reports; only the site's owners create or change them.", "Vous voyez ces liens et leurs rapports\u{a0}; seuls les propriétaires du site les créent ou les modifient."),
@@ -929,6 +932,11 @@ fn head(ctx: &Ctx<'_>, range: Option<(NaiveDate, NaiveDate)>) -> Markup {
                     a href=(ctx.view.with_lang(l).href(&ctx.here)) hreflang=(l.code()) lang=(l.code())
                         aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
                 }
+            }
+        }
+        @if private_base(&ctx.short_base) {
+            p class="warn" id="private-base" role="note" {
+                (lt(lang, "private_base").replace("{base}", &ctx.short_base))
             }
         }
     }

@@ -383,6 +383,10 @@ fn channel_classes(sc: &str) -> String {
     format!("ch-{ch} {kind}")
 }
 
+/// Fewest public shares, and public share-visits, a page's estimate of uncounted private
+/// shares rests on before it is shown (one share would be scaled into dozens).
+pub const MIN_ESTIMATE_BASIS: u64 = 5;
+
 fn or_dash(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map(f).unwrap_or_else(|| "\u{2014}".to_string())
 }
@@ -525,6 +529,14 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                             }
                         }
                     }
+                    @if m.shares > total_shares {
+                        p class="note" id="shares-not-by-button" {
+                            (lang.t("shares_not_by_button")
+                                .replace("{total}", &lang.int(m.shares))
+                                .replace("{table}", &lang.int(total_shares))
+                                .replace("{other}", &lang.int(m.shares - total_shares)))
+                        }
+                    }
                 }
             }
             section class="share-box" id="share-generations" {
@@ -561,7 +573,11 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                                     td class="num" { (or_dash(p.ratio, |x| lang.dec2(x))) }
                                     td class="num" { (lang.int(p.public_share_visits)) }
                                     td class="num" { (lang.int(p.public_visits_without_token)) }
-                                    td class="num est" { (or_dash(p.estimated_uncounted_private, |x| lang.dec1(x))) }
+                                    @if p.public < MIN_ESTIMATE_BASIS || p.public_share_visits < MIN_ESTIMATE_BASIS {
+                                        td class="num est" title=(lang.t("not_enough")) { "\u{2014}" }
+                                    } @else {
+                                        td class="num est" { (or_dash(p.estimated_uncounted_private, |x| lang.dec1(x))) }
+                                    }
                                 }
                             }
                         }
