@@ -781,10 +781,10 @@ fn uplift_section(ctx: &Ctx<'_>, u: &Uplift) -> Markup {
             dl class="uplift-facts" {
                 dt { (lang.t("cv_difference")) }
                 dd id="uplift-difference" {
-                    strong { (lang.change_pts(u.difference_points)) }
+                    strong { (lang.change_pts_fine(u.difference_points)) }
                     " (" (lang.t("cv_interval")) (colon(lang)) " "
-                    (lang.change_pts(u.difference_interval[0])) " " (lang.t("cv_to")) " "
-                    (lang.change_pts(u.difference_interval[1])) ")"
+                    (lang.change_pts_fine(u.difference_interval[0])) " " (lang.t("cv_to")) " "
+                    (lang.change_pts_fine(u.difference_interval[1])) ")"
                 }
                 dt { (lang.t("cv_relative")) }
                 dd id="uplift-relative" {

@@ -144,6 +144,28 @@ impl Lang {
     }
 
     /// A signed change in percentage points (`+1.5 pts`, `+1,5 pt`).
+    /// A change in points precise enough to keep its sign: two decimals under one point
+    /// (a difference of 0.05 points is "+0.05 pts", never "0.0 pts" beside a relative
+    /// uplift of +4.5 %), one from there.
+    pub fn change_pts_fine(self, x: f64) -> String {
+        if x.abs() >= 1.0 {
+            return self.change_pts(x);
+        }
+        let r = (x * 100.0).round() / 100.0;
+        let sign = if r > 0.0 {
+            "+"
+        } else if r < 0.0 {
+            "\u{2212}"
+        } else {
+            ""
+        };
+        let unit = match self {
+            Lang::En => "pts",
+            Lang::Fr => "pt",
+        };
+        format!("{sign}{}{NBSP}{unit}", self.dec2(r.abs()))
+    }
+
     pub fn change_pts(self, x: f64) -> String {
         let sign = if x >= 0.05 {
             "+"
@@ -631,6 +653,16 @@ pub const AUTH_LABELS: &[(&str, &str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn small_point_changes_keep_their_sign() {
+        assert_eq!(Lang::En.change_pts_fine(0.05), "+0.05\u{a0}pts");
+        assert_eq!(Lang::En.change_pts_fine(-0.04), "\u{2212}0.04\u{a0}pts");
+        assert_eq!(Lang::En.change_pts_fine(0.0), "0.00\u{a0}pts");
+        assert_eq!(Lang::En.change_pts_fine(25.0), "+25.0\u{a0}pts");
+        assert_eq!(Lang::Fr.change_pts_fine(0.05), "+0,05\u{a0}pt");
+    }
+
     use super::*;
 
     #[test]
