@@ -168,7 +168,15 @@ async fn overview_renders_with_data_and_matches_the_api() {
         "one bar group per day"
     );
     // Dark share: 1 of 8 visits identified, 1 of 8 estimated.
-    assert!(html.contains("12.5%"), "dark share parts in English");
+    assert!(
+        html.contains("12.5%"),
+        "a share in English (WhatsApp's 1 of 8 visits)"
+    );
+    // The dark-share card, like the headline, gives no share of 8 visits.
+    let card = &html[html.find("id=\"stat-dark_share\"").expect("card")..];
+    let card = &card[..card.find("</section>").unwrap_or(card.len())];
+    assert!(card.contains("Not enough data"), "{card}");
+    assert!(!card.contains("12.5%"), "{card}");
     // CSP-friendly: no inline scripts or styles.
     assert!(!html.contains("style="));
     assert!(!html.contains("<script>"));

@@ -772,6 +772,8 @@ fn render(
         _ => 0,
     };
     let (ident, est) = dark_parts(now);
+    // The same threshold as the headline's: no share of a handful of visits.
+    let enough_for_share = now.visits >= MIN_SHARE_VISITS;
     let chart_title = match o.interval {
         Interval::Hour => lang.t("chart_hour"),
         Interval::Date => lang.t("chart"),
@@ -851,7 +853,7 @@ fn render(
                 h2 { (lang.t("dark_share")) }
                 div class="dark-parts" {
                     div class="part ident" id="stat-dark_identified" {
-                        span class="value" { (lang.pct1(ident)) }
+                        span class="value" { (if enough_for_share { lang.pct1(ident) } else { "–".to_string() }) }
                         span class="sub" { span class="swatch s-ident" {} (lang.t("identified")) }
                         @if let Some(p) = prev {
                             @let d = ident - dark_parts(p).0;
@@ -859,7 +861,7 @@ fn render(
                         }
                     }
                     div class="part est" id="stat-dark_estimated" {
-                        span class="value" { (lang.pct1(est)) }
+                        span class="value" { (if enough_for_share { lang.pct1(est) } else { "–".to_string() }) }
                         span class="sub" { span class="swatch s-est" {} (lang.t("estimated")) }
                         @if let Some(p) = prev {
                             @let d = est - dark_parts(p).1;
@@ -867,7 +869,7 @@ fn render(
                         }
                     }
                 }
-                p class="sub" { (lang.t("of_visits")) }
+                p class="sub" { (if enough_for_share { lang.t("of_visits") } else { lang.t("not_enough") }) }
             }
         }
         figure class="chart-box" {
