@@ -339,6 +339,23 @@ pub(crate) fn aggregates(n: [u64; 11]) -> Aggregates {
     }
 }
 
+/// Rows whose visitor counts are estimates (from [`EXACT_VISITORS_BELOW`] distinct
+/// visitors in the report on): an estimate above the row's visits is brought down to
+/// them, since every visitor made at least one visit. Exact counts are left as counted.
+///
+/// [`EXACT_VISITORS_BELOW`]: crate::events::EXACT_VISITORS_BELOW
+pub(crate) fn cap_estimated_visitors(rows: &mut [(String, Aggregates)]) {
+    let total: u64 = rows.iter().map(|(_, a)| a.visitors.max(a.visits)).sum();
+    if total < crate::events::EXACT_VISITORS_BELOW {
+        return;
+    }
+    for (_, a) in rows.iter_mut() {
+        if a.visits > 0 && a.visitors > a.visits {
+            a.visitors = a.visits;
+        }
+    }
+}
+
 /// A back end's two report queries; every report is composed from them below.
 pub(crate) trait Reports {
     /// Event-level numbers per group key ([`event_level_sql`]).
@@ -510,6 +527,29 @@ impl<'g> Conversions<'g> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn estimated_visitors_never_exceed_visits() {
+        let row = |visitors, visits| {
+            (
+                String::new(),
+                Aggregates {
+                    visitors,
+                    visits,
+                    ..Aggregates::default()
+                },
+            )
+        };
+        let mut big = vec![row(30_500, 30_000), row(25_000, 26_000), row(10, 0)];
+        cap_estimated_visitors(&mut big);
+        let seen: Vec<(u64, u64)> = big.iter().map(|(_, a)| (a.visitors, a.visits)).collect();
+        assert_eq!(seen, vec![(30_000, 30_000), (25_000, 26_000), (10, 0)]);
+        // Exact counts (a small report) stay as counted.
+        let mut small = vec![row(12, 10)];
+        cap_estimated_visitors(&mut small);
+        assert_eq!(small[0].1.visitors, 12);
+    }
+
     use super::*;
 
     #[test]

@@ -194,7 +194,7 @@ impl Reports for Conn {
         group: Group<'_>,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
         let rows: Vec<AggRow> = fetch(self, &report::event_level_sql(&mut Literals, q, group))?;
-        Ok(rows
+        let mut out: Vec<(String, Aggregates)> = rows
             .into_iter()
             .map(|r| {
                 let counts = [
@@ -212,7 +212,11 @@ impl Reports for Conn {
                 ];
                 (r.grp, report::aggregates(counts))
             })
-            .collect())
+            .collect();
+        // `uniq` estimates past 65,536 distinct values; from EXACT_VISITORS_BELOW on,
+        // as on DuckDB, an estimate is kept under its visits.
+        report::cap_estimated_visitors(&mut out);
+        Ok(out)
     }
 
     fn visit_level(&self, q: &ReportQuery, group: Group<'_>) -> Result<SessionTotals, StoreError> {

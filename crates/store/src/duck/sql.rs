@@ -150,6 +150,8 @@ impl Reports for Connection {
         if total > 0 && total < EXACT_BELOW {
             return run(Distinct::Exact);
         }
+        let mut estimated = estimated;
+        report::cap_estimated_visitors(&mut estimated);
         Ok(estimated)
     }
 
