@@ -21,6 +21,34 @@ pub struct Point<'a> {
     /// The bucket label from `core::stats::buckets` (`YYYY-MM-DD` or `YYYY-MM-DD HH:00:00`).
     pub label: &'a str,
     pub a: &'a Aggregates,
+    /// When the bucket stands in time: a future one is drawn empty (no bar, no point of
+    /// the visitors line), never as a zero; a running one is marked "so far".
+    pub when: When,
+}
+
+/// A bucket against the present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Past,
+    /// Now is inside it: its numbers are those so far.
+    Running,
+    Future,
+}
+
+impl When {
+    pub fn of(
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> When {
+        if start > now {
+            When::Future
+        } else if now < end {
+            When::Running
+        } else {
+            When::Past
+        }
+    }
 }
 
 /// A "nice" tick step (1, 2 or 5 times a power of ten) so that four steps cover `v`.
@@ -79,6 +107,7 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
     let line: Vec<String> = points
         .iter()
         .enumerate()
+        .filter(|(_, p)| p.when != When::Future)
         .map(|(i, p)| {
             format!(
                 "{},{}",
@@ -103,13 +132,20 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
                 @let other = p.a.visits.saturating_sub(ident + est);
                 g class="pt" {
                     title {
-                        (label_text(lang, p.label, interval, true)) "\n"
-                        (lang.t("visitors")) ": " (lang.int(p.a.visitors)) "\n"
-                        (lang.t("visits")) ": " (lang.int(p.a.visits)) "\n"
-                        (lang.t("identified")) ": " (lang.int(ident)) "\n"
-                        (lang.t("estimated")) ": " (lang.int(est))
+                        (label_text(lang, p.label, interval, true))
+                        @if p.when == When::Future {
+                            "\n" (lang.t("chart_future"))
+                        } @else {
+                            @if p.when == When::Running { " (" (lang.t("chart_so_far")) ")" }
+                            "\n"
+                            (lang.t("visitors")) ": " (lang.int(p.a.visitors)) "\n"
+                            (lang.t("visits")) ": " (lang.int(p.a.visits)) "\n"
+                            (lang.t("identified")) ": " (lang.int(ident)) "\n"
+                            (lang.t("estimated")) ": " (lang.int(est))
+                        }
                     }
-                    rect class="hit" x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
+                    rect class="hit" data-when=[match p.when { When::Past => None, When::Running => Some("running"), When::Future => Some("future") }]
+                        x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
                     @if ident > 0 {
                         rect class="s-ident" x=(f(x)) y=(f(y(ident))) width=(f(bar_w)) height=(f(y(0) - y(ident))) {}
                     }
@@ -163,15 +199,67 @@ mod tests {
             Point {
                 label: "2026-11-01",
                 a: &a,
+                when: When::Past,
             },
             Point {
                 label: "2026-11-02",
                 a: &a,
+                when: When::Past,
             },
         ];
         let svg = chart(Lang::En, &pts, Interval::Date, "t").into_string();
         assert_eq!(svg.matches("<g class=\"pt\">").count(), 2);
         assert!(svg.contains("Nov 1, 2026"));
         assert!(!svg.contains("style="));
+    }
+
+    #[test]
+    fn future_buckets_are_empty_and_the_running_one_says_so_far() {
+        let a = Aggregates {
+            visitors: 2,
+            visits: 2,
+            ..Default::default()
+        };
+        let zero = Aggregates::default();
+        let pts = [
+            Point {
+                label: "2026-12-06 09:00:00",
+                a: &a,
+                when: When::Past,
+            },
+            Point {
+                label: "2026-12-06 10:00:00",
+                a: &a,
+                when: When::Running,
+            },
+            Point {
+                label: "2026-12-06 11:00:00",
+                a: &zero,
+                when: When::Future,
+            },
+        ];
+        let svg = chart(Lang::En, &pts, Interval::Hour, "t").into_string();
+        assert!(svg.contains("data-when=\"running\""));
+        assert!(svg.contains("(so far)"));
+        let future = &svg[svg.rfind("<g class=\"pt\">").expect("future bucket")..];
+        assert!(future.contains("data-when=\"future\""));
+        let future = &future[..future.find("</g>").unwrap_or(future.len())];
+        assert!(future.contains("not yet"), "{future}");
+        assert!(!future.contains("class=\"s-"), "no bar in a future bucket");
+        // The visitors line has the two buckets that have begun, not a zero for the third.
+        let line = svg
+            .split("points=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("");
+        assert_eq!(line.split(' ').count(), 2, "{line}");
+        assert_eq!(
+            When::of(
+                "2026-12-06T10:00:00Z".parse().unwrap_or_default(),
+                "2026-12-06T11:00:00Z".parse().unwrap_or_default(),
+                "2026-12-06T10:30:00Z".parse().unwrap_or_default(),
+            ),
+            When::Running
+        );
     }
 }

@@ -271,6 +271,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("hl_survey_lower", "The survey of {n} visitors estimates {est} ({lo} – {hi}), less than the {pct} measured here: some deep landings without a referrer were typed or bookmarked.", "Le questionnaire ({n} réponses) estime {est} ({lo} – {hi}), moins que les {pct} mesurés ici : certaines arrivées sans référent étaient tapées ou en favoris."),
     ("hl_thresholds", "Shares of dark social are shown from {min} visits (a row's from {row}); below, “–” means not enough data.", "Les parts de dark social s’affichent à partir de {min} visites ({row} pour une ligne) ; en dessous, « – » signifie pas assez de données."),
     ("not_enough", "Not enough data", "Pas assez de données"),
+    ("chart_future", "not yet", "pas encore"),
+    ("chart_so_far", "so far", "jusqu’ici"),
     ("shares_not_by_button", "Shares counts {total}: the {table} above, made with a button or by copying text, and {other} links copied from the address bar (no button).", "Partages compte {total} : les {table} ci-dessus, faits avec un bouton ou en copiant du texte, et {other} liens copiés depuis la barre d’adresse (sans bouton)."),
     ("dark_col", "Dark share", "Part dark"),
     ("direct_split", "What Lucarne knows of these visits", "Ce que Lucarne sait de ces visites"),

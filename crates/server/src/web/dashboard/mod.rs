@@ -782,7 +782,11 @@ fn render(
     let points: Vec<charts::Point<'_>> = o
         .series
         .iter()
-        .map(|(b, a)| charts::Point { label: &b.label, a })
+        .map(|(b, a)| charts::Point {
+            label: &b.label,
+            a,
+            when: charts::When::of(b.start, b.end, chrono::Utc::now()),
+        })
         .collect();
     let export_query = view.query_string();
     html! {
