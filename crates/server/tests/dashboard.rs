@@ -167,11 +167,6 @@ async fn overview_renders_with_data_and_matches_the_api() {
         30,
         "one bar group per day"
     );
-    // Dark share: 1 of 8 visits identified, 1 of 8 estimated.
-    assert!(
-        html.contains("12.5%"),
-        "a share in English (WhatsApp's 1 of 8 visits)"
-    );
     // The dark-share card, like the headline, gives no share of 8 visits.
     let card = &html[html.find("id=\"stat-dark_share\"").expect("card")..];
     let card = &card[..card.find("</section>").unwrap_or(card.len())];
@@ -281,6 +276,40 @@ async fn headline_and_travels_privately_match_the_api() {
     assert!(sources.contains("likely private: deep page, no referrer"));
 }
 
+/// The survey's calibrated estimate stands beside the headline while the survey is on;
+/// once it is off, the overview neither shows nor computes it.
+#[tokio::test]
+async fn the_headline_shows_the_survey_only_while_it_is_on() {
+    let h = harness().await;
+    for i in 0..30u8 {
+        h.event("https://example.com/", "https://www.google.com/", 40 + i)
+            .await;
+    }
+    for (i, answer) in ["whatsapp", "search", "whatsapp"].iter().enumerate() {
+        let body = serde_json::json!({"n": "survey", "u": "https://example.com/", "d": "example.com", "p": {"answer": answer}})
+            .to_string();
+        let (st, v) =
+            h.h.event_from(&body, CHROME, [203, 0, 113, 40 + i as u8])
+                .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    }
+    let html = h.page("/sites/example.com").await;
+    let survey = &html[html
+        .find("id=\"hl-survey\"")
+        .expect("the survey's estimate")..];
+    assert!(
+        survey.contains("The survey of 3 visitors estimates"),
+        "{survey}"
+    );
+    let mut o = h.state.meta.site_options(1).await.expect("options");
+    o.survey_enabled = false;
+    h.state.meta.set_site_options(1, &o).await.expect("set");
+    h.state.invalidate_sites();
+    let html = h.page("/sites/example.com").await;
+    assert!(attr_after(&html, "id=\"headline\"", "data-value").is_some());
+    assert!(!html.contains("id=\"hl-survey\""));
+}
+
 /// A site with too few visits says so instead of giving a share; an empty one shows no
 /// bounce rate or duration rather than zeros; exact counts are not called estimates.
 #[tokio::test]
@@ -292,6 +321,11 @@ async fn small_and_empty_sites_get_no_made_up_figures() {
         html.contains("Not enough visits yet to say how much is dark social (8 of the 30 needed).")
     );
     assert!(!html.contains("±2"), "8 visitors are counted exactly");
+    // The top apps give counts, not shares, below the threshold: WhatsApp's 1 visit.
+    let apps = &html[html.find("id=\"hl-apps\"").expect("apps")..];
+    let apps = &apps[..apps.find("</ol>").expect("a list")];
+    assert!(apps.contains("1\u{a0}visit<"), "{apps}");
+    assert!(!apps.contains("%</span>"), "{apps}");
     // Page rows of fewer than 10 visits show a dash, not a share.
     let pages = &html[html.find("id=\"panel-pages\"").expect("pages")..];
     assert!(pages[..pages.find("</section>").unwrap()].contains("title=\"Not enough data\""));
@@ -364,13 +398,18 @@ async fn filters_apply_and_show_as_chips() {
 #[tokio::test]
 async fn french_and_english_formatting() {
     let h = harness().await;
+    // 32 visits in all: WhatsApp's one is 3.1 % of them, a share the top apps give.
+    for i in 0..24u8 {
+        h.event("https://example.com/", "https://www.google.com/", 40 + i)
+            .await;
+    }
     let fr = h.page("/sites/example.com?lang=fr").await;
     assert!(fr.contains("<html lang=\"fr\""));
     assert!(fr.contains("Visiteurs"));
-    assert!(fr.contains("12,5\u{a0}%"), "French percentage");
+    assert!(fr.contains("3,1\u{a0}%"), "French percentage");
     assert!(fr.contains("Part du dark social"));
     let en = h.page("/sites/example.com?lang=en").await;
-    assert!(en.contains("Visitors") && en.contains("12.5%"));
+    assert!(en.contains("Visitors") && en.contains("3.1%"));
     // From the browser when neither the URL nor the user says.
     let (_, accept_fr, _) = h
         .get_with(

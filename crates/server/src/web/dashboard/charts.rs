@@ -51,17 +51,25 @@ impl When {
     }
 }
 
-/// A "nice" tick step (1, 2 or 5 times a power of ten) so that four steps cover `v`.
-pub fn nice_step(v: u64) -> u64 {
-    let need = v.div_ceil(4).max(1);
+/// The y scale for a largest value `v`: a "nice" step (1, 2, 2.5 or 5 times a power of
+/// ten, 2.5 only from 10 on so labels stay whole) and how many steps (1 to 5) reach the
+/// first gridline at or above `v`. The smallest such step is taken, so the tallest bar
+/// fills at least 60 % of the plot instead of leaving half of it empty.
+pub fn scale(v: u64) -> (u64, u64) {
+    let v = v.max(1);
     let mut p = 1u64;
     loop {
-        for m in [1u64, 2, 5] {
-            if p * m >= need {
-                return p * m;
+        for m in [10u64, 20, 25, 50] {
+            if m == 25 && p == 1 {
+                continue;
+            }
+            let step = p * m / 10;
+            let steps = v.div_ceil(step);
+            if steps <= 5 {
+                return (step, steps.max(1));
             }
         }
-        p *= 10;
+        p = p.saturating_mul(10);
     }
 }
 
@@ -95,14 +103,14 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
         .map(|p| p.a.visits.max(p.a.visitors))
         .max()
         .unwrap_or(0);
-    let step_y = nice_step(top);
-    let ymax = (step_y * 4) as f64;
+    let (step_y, steps) = scale(top);
+    let ymax = (step_y * steps) as f64;
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let step = plot_w / n as f64;
     let bar_w = (step * 0.72).max(1.0);
     let y = |v: u64| TOP + plot_h - (v as f64 / ymax) * plot_h;
-    let ticks: Vec<u64> = (0..=4).map(|i| step_y * i).collect();
+    let ticks: Vec<u64> = (0..=steps).map(|i| step_y * i).collect();
     let label_every = n.div_ceil(7).max(1);
     let line: Vec<String> = points
         .iter()
@@ -176,14 +184,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(0), 1);
-        assert_eq!(nice_step(4), 1);
-        assert_eq!(nice_step(8), 2);
-        assert_eq!(nice_step(13), 5);
-        assert_eq!(nice_step(230), 100);
-        assert_eq!(nice_step(4000), 1000);
-        assert_eq!(nice_step(4001), 2000);
+    fn scales_are_nice_and_fill_the_plot() {
+        assert_eq!(scale(0), (1, 1));
+        assert_eq!(scale(4), (1, 4));
+        assert_eq!(scale(5), (1, 5));
+        assert_eq!(scale(8), (2, 4));
+        assert_eq!(scale(13), (5, 3));
+        assert_eq!(scale(101), (25, 5));
+        assert_eq!(scale(230), (50, 5));
+        assert_eq!(scale(4000), (1000, 4));
+        assert_eq!(scale(4001), (1000, 5));
+        for v in 1..20_000u64 {
+            let (step, steps) = scale(v);
+            let top = step * steps;
+            assert!(top >= v, "{v}: the scale reaches the value");
+            assert!(
+                v as f64 / top as f64 >= 0.6,
+                "{v}: {step}×{steps} leaves the plot too empty"
+            );
+            let mut lead = if step < 10 { step * 10 } else { step };
+            while lead >= 100 {
+                lead /= 10;
+            }
+            assert!([10, 20, 25, 50].contains(&lead), "{v}: step {step}");
+        }
     }
 
     #[test]

@@ -113,6 +113,16 @@ impl Lang {
         )
     }
 
+    /// A count of visits with its word: `1 visit`, `3 visits` / `3 visites`.
+    pub fn visits_n(self, n: u64) -> String {
+        let word = if n == 1 || (self == Lang::Fr && n == 0) {
+            "visit_1"
+        } else {
+            "visits_n"
+        };
+        format!("{}{NBSP}{}", self.int(n), self.t(word))
+    }
+
     /// A percentage with one decimal: `12.5%` / `12,5 %`.
     pub fn pct1(self, x: f64) -> String {
         self.percent_sign(self.dec1(x))
@@ -382,6 +392,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("largest_cascades", "Largest cascades", "Plus grandes cascades"),
     ("depth", "depth", "profondeur"),
     ("breadth", "breadth", "largeur"),
+    ("visits_n", "visits", "visites"),
+    ("visit_1", "visit", "visite"),
     ("share_visits_n", "share-visits", "visites issues d’un partage"),
     ("share_visit_1", "share-visit", "visite issue d’un partage"),
     ("details", "Details", "Détails"),

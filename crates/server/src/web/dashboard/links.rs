@@ -1341,8 +1341,8 @@ fn clicks_chart(lang: Lang, series: &[DayClicks]) -> Markup {
     const BOTTOM: f64 = 24.0;
     let n = series.len().max(1);
     let top = series.iter().map(|d| d.clicks).max().unwrap_or(0);
-    let step_y = super::charts::nice_step(top);
-    let ymax = (step_y * 4) as f64;
+    let (step_y, steps) = super::charts::scale(top);
+    let ymax = (step_y * steps) as f64;
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let step = plot_w / n as f64;
@@ -1359,7 +1359,7 @@ fn clicks_chart(lang: Lang, series: &[DayClicks]) -> Markup {
         svg class="chart link-chart" viewBox={ "0 0 " (W) " " (H) } role="img" aria-labelledby="link-chart-title" preserveAspectRatio="none" {
             title id="link-chart-title" { (lt(lang, "per_day")) }
             g class="grid" {
-                @for i in 0..=4u64 {
+                @for i in 0..=steps {
                     @let t = step_y * i;
                     line x1=(f(LEFT)) x2=(f(W - RIGHT)) y1=(f(y(t))) y2=(f(y(t))) {}
                     text class="ylabel" x=(f(LEFT - 6.0)) y=(f(y(t) + 4.0)) text-anchor="end" { (lang.int(t)) }

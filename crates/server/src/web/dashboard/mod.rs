@@ -413,6 +413,7 @@ async fn join<T>(job: Job<T>, what: &str) -> Result<T, WebError> {
 
 /// Run every query of the overview (concurrently, on the blocking pool).
 pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Overview, WebError> {
+    let site_id = site.id;
     let r = view.resolve(site, OVERVIEW_METRICS)?;
     let interval = Interval::default_for(r.period);
     let q = r.query(r.from, r.to);
@@ -459,7 +460,15 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         let prop = property("visit:channel_group")?;
         spawn(state, move |s| s.events.breakdown(&q, &prop, 20, 0))
     };
-    let survey = crate::api::surveys::report_for(state, q.clone());
+    // The survey's report costs two queries; a site whose survey is off has none to show.
+    let survey_on = match state.site_options(site_id).await {
+        Ok(o) => o.survey_enabled,
+        Err(e) => {
+            tracing::warn!(message = "Site settings unavailable; the headline goes without the survey.", error = %e);
+            false
+        }
+    };
+    let survey = survey_on.then(|| crate::api::surveys::report_for(state, q.clone()));
     let series = {
         let q = plain.clone();
         let b = b.clone();
@@ -482,13 +491,16 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     travels.sort_by(|(pa, a), (pb, b)| dark_visits(b).cmp(&dark_visits(a)).then(pa.cmp(pb)));
     travels.truncate(PANEL_ROWS);
     let direct_split = join(direct_split, "direct split").await?;
-    let survey = match survey.await {
-        Ok(report) => report.estimate,
-        Err(e) => {
-            // The headline stands without the survey's estimate.
-            tracing::warn!(message = "Survey estimate unavailable.", error = ?e);
-            None
-        }
+    let survey = match survey {
+        None => None,
+        Some(report) => match report.await {
+            Ok(report) => report.estimate,
+            Err(e) => {
+                // The headline stands without the survey's estimate.
+                tracing::warn!(message = "Survey estimate unavailable.", error = ?e);
+                None
+            }
+        },
     };
     let rows = join(series, "timeseries").await?;
     let mut panel_rows = Vec::with_capacity(panels.len());
@@ -1061,7 +1073,12 @@ fn headline(state: &AppState, lang: Lang, base: &str, view: &View, o: &Overview)
                                 a href=(view.with_filter("visit:channel", channel).href(base)) data-value=(channel) {
                                     span class="name" { (value_label(state, lang, Kind::Channel, channel)) }
                                     " "
-                                    span class="num" { (lang.pct1(share_of(a.visits, now.visits))) }
+                                    @if enough {
+                                        span class="num" { (lang.pct1(share_of(a.visits, now.visits))) }
+                                    } @else {
+                                        // Below the threshold a share would be noise: the count, said as such.
+                                        span class="num count" { (lang.visits_n(a.visits)) }
+                                    }
                                 }
                             }
                         }
