@@ -47,6 +47,9 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     #[serde(default)]
     pub allow_private_link_targets: bool,
+    /// Outgoing e-mail, as `--smtp-url` and `--mail-from`.
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
     /// Events back end (`duckdb` or `clickhouse://…`), metadata back end (`sqlite` or
     /// `postgres://…`), and this node's name among nodes sharing ClickHouse.
     pub events: Option<String>,

@@ -147,6 +147,40 @@ struct ServeArgs {
     conn: ConnOpts,
     #[command(flatten)]
     fair: FairOpts,
+    #[command(flatten)]
+    mail: MailOpts,
+}
+
+/// Outgoing e-mail (team invitations).
+#[derive(Args, Clone, Default)]
+struct MailOpts {
+    /// SMTP server for invitations: smtp://user:pass@host:587?tls=required,
+    /// smtps://user:pass@host:465, or smtp://host:25 (no TLS). Without it, invitation
+    /// links are only shown to whoever invites.
+    #[arg(long, env = "LUCARNE_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of Lucarne's e-mail ("Lucarne <stats@example.com>"); needed with --smtp-url.
+    #[arg(long, env = "LUCARNE_MAIL_FROM")]
+    mail_from: Option<String>,
+}
+
+impl MailOpts {
+    /// Flag or environment, else the file; SMTP without a sender is a start-up error.
+    fn mailer(&self, file: &FileConfig) -> Result<Option<lucarne_server::mail::Mailer>> {
+        let url = self.smtp_url.clone().or_else(|| file.smtp_url.clone());
+        let from = self.mail_from.clone().or_else(|| file.mail_from.clone());
+        match (url, from) {
+            (None, _) => Ok(None),
+            (Some(_), None) => {
+                anyhow::bail!(
+                    "--smtp-url needs --mail-from (LUCARNE_MAIL_FROM), the sender's address"
+                )
+            }
+            (Some(u), Some(f)) => Ok(Some(
+                lucarne_server::mail::Mailer::new(&u, &f).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )),
+        }
+    }
 }
 
 /// Fair shares and memory (see README "Security and limits").
@@ -1200,6 +1234,7 @@ async fn start(
             .public_url
             .clone()
             .or_else(|| file.public_url.clone()),
+        mailer: args.mail.mailer(file)?,
         shared_visits: false,
         limits: args.fair.limits(file)?,
         cache_bytes: args.fair.cache_bytes(file)?,

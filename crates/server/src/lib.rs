@@ -8,6 +8,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod links;
+pub mod mail;
 pub mod metrics;
 pub mod net;
 pub mod previews;

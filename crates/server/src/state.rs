@@ -36,8 +36,11 @@ pub struct ServerOptions {
     /// Short links may point to loopback and private-network addresses (an intranet).
     pub allow_private_link_targets: bool,
     /// The address Lucarne is reached at from outside (`https://stats.example.com`), for
-    /// short links and QR codes; without it, the request's host.
+    /// short links and QR codes; without it, the one saved in the UI, else the request's
+    /// host.
     pub public_url: Option<String>,
+    /// Outgoing e-mail (invitations), when SMTP is configured.
+    pub mailer: Option<crate::mail::Mailer>,
     /// Several nodes share the metadata store: share live visits through it
     /// (`ingest::shared`).
     pub shared_visits: bool,
@@ -51,14 +54,22 @@ pub struct ServerOptions {
     pub backlog_bytes: Option<usize>,
 }
 
+/// The instance's public address: the configured one (`--public-url`, fixed) wins over
+/// the one an administrator saved in the UI (`instance_settings.public_url`).
+#[derive(Debug, Default)]
+struct PublicAddress {
+    configured: Option<String>,
+    saved: Option<String>,
+}
+
+/// The instance setting holding the public URL saved in the UI.
+pub const PUBLIC_URL_SETTING: &str = "public_url";
+
 /// The memory caches get when not configured.
 pub const DEFAULT_CACHE_BYTES: usize = 384 << 20;
 
 pub struct AppState {
     pub rules: Rules,
-    /// The host of `public_url`, normalised (Lucarne's own address: never a short
-    /// domain).
-    pub public_host: Option<String>,
     /// Per-site and per-client rate limits.
     pub rate_limits: crate::limits::RateLimits,
     pub events: Arc<dyn EventStore>,
@@ -72,7 +83,10 @@ pub struct AppState {
     pub link_events: LinkEvents,
     /// Short links may point to loopback and private-network addresses.
     pub allow_private_targets: bool,
-    pub public_url: Option<String>,
+    /// Where Lucarne is reached from outside: configured, or saved in the UI.
+    public: RwLock<PublicAddress>,
+    /// Outgoing e-mail, when SMTP is configured.
+    pub mailer: Option<crate::mail::Mailer>,
     pub metrics: Metrics,
     pub trusted_proxies: Vec<IpNet>,
     country_header: Option<HeaderName>,
@@ -151,12 +165,11 @@ impl AppState {
             links: LinkCache::default(),
             link_events,
             allow_private_targets: options.allow_private_link_targets,
-            public_url: options.public_url.clone(),
-            public_host: options
-                .public_url
-                .as_deref()
-                .and_then(|u| url::Url::parse(u).ok())
-                .and_then(|u| u.host_str().map(lucarne_core::url_clean::normalise_host)),
+            public: RwLock::new(PublicAddress {
+                configured: options.public_url.clone(),
+                saved: None,
+            }),
+            mailer: options.mailer.clone(),
             rules,
             events,
             sessions: if options.shared_visits {
@@ -199,6 +212,10 @@ impl AppState {
             .reload(&state)
             .await
             .context("loading short links")?;
+        state
+            .reload_public_url()
+            .await
+            .context("reading the public URL saved in the UI")?;
         Ok(state)
     }
 
@@ -357,6 +374,36 @@ impl AppState {
     }
 
     /// Forget cached sites and settings (after settings change).
+    /// Where Lucarne is reached from outside (`https://stats.example.com`), if known.
+    pub fn public_url(&self) -> Option<String> {
+        let p = self.public.read().ok()?;
+        p.configured.clone().or_else(|| p.saved.clone())
+    }
+
+    /// The public URL set in the configuration (the UI then only shows it).
+    pub fn configured_public_url(&self) -> Option<String> {
+        self.public.read().ok()?.configured.clone()
+    }
+
+    /// The host of the public URL, normalised (Lucarne's own address: never a short
+    /// domain).
+    pub fn public_host(&self) -> Option<String> {
+        self.public_url()
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(lucarne_core::url_clean::normalise_host))
+    }
+
+    /// Read the public URL saved in the UI again (at start, and when another node may
+    /// have changed it: the `sites` version moved).
+    pub async fn reload_public_url(&self) -> Result<(), MetaError> {
+        let saved = self.meta.instance_setting(PUBLIC_URL_SETTING).await?;
+        if let Ok(mut p) = self.public.write() {
+            p.saved = saved;
+        }
+        Ok(())
+    }
+
     pub fn invalidate_sites(&self) {
         self.sites_epoch
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);

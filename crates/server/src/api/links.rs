@@ -35,9 +35,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/links/{id}/stats", get(stats))
 }
 
-/// Where this Lucarne is reached from outside: `--public-url`, else the request's host.
+/// Where this Lucarne is reached from outside: `--public-url` or the one an
+/// administrator saved in the UI, else the request's host.
 pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.public_url {
+    if let Some(u) = state.public_url() {
         return u.trim_end_matches('/').to_string();
     }
     let host = headers
@@ -65,7 +66,7 @@ pub const PRIVATE_BASE_WARNING: &str = "short links and QR codes use an address 
 /// The host names Lucarne itself answers on: the public URL's, and the request's.
 pub fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     let host_of = |h: &str| normalise_host(h.split(':').next().unwrap_or(h));
-    let mut hosts: Vec<String> = state.public_host.iter().cloned().collect();
+    let mut hosts: Vec<String> = state.public_host().into_iter().collect();
     if let Some(h) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
         hosts.push(host_of(h));
     }
@@ -193,6 +194,15 @@ async fn link_for(
 }
 
 /// Create a link with a generated slug when none is given (retrying on the rare clash).
+/// A new link's starting point: on the site's default short domain, if it has one.
+pub async fn new_link_base(state: &AppState, site_id: u32) -> Result<LinkInput, MetaError> {
+    let o = state.site_options(site_id).await?;
+    Ok(LinkInput {
+        domain: o.short_domain,
+        ..LinkInput::default()
+    })
+}
+
 pub async fn create_link(
     state: &AppState,
     site: &Site,
@@ -264,7 +274,7 @@ async fn create(
     let input = build_input(
         &state.rules,
         state.allow_private_targets,
-        LinkInput::default(),
+        new_link_base(&state, site.id).await?,
         &b,
     )?;
     refuse_own_host(&state, &headers, &input.domain)?;
@@ -305,6 +315,7 @@ async fn campaign(
     }
     // Validate everything before creating anything.
     let mut inputs = Vec::new();
+    let start = new_link_base(&state, site.id).await?;
     for c in &b.channels {
         let body = LinkBody {
             url: Some(b.url.clone()),
@@ -316,7 +327,7 @@ async fn campaign(
         inputs.push(build_input(
             &state.rules,
             state.allow_private_targets,
-            LinkInput::default(),
+            start.clone(),
             &body,
         )?);
     }

@@ -389,7 +389,7 @@ pub async fn short_domain(
     let slug = req.uri().path().trim_start_matches('/');
     // Lucarne's own public host is never a short domain (links there were refused; one
     // made before would otherwise answer the dashboard origin's unrouted paths).
-    let own = state.public_host.as_deref() == Some(host.as_str());
+    let own = state.public_host().as_deref() == Some(host.as_str());
     if own || slug.is_empty() || slug.contains('/') || !state.links.is_short_domain(&host) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
@@ -685,7 +685,12 @@ pub fn spawn_version_watch(state: Arc<AppState>) -> tokio::task::JoinHandle<()> 
             match state.meta.state_version("sites").await {
                 Ok(v) if Some(v) != sites_seen => {
                     state.invalidate_sites();
-                    sites_seen = Some(v);
+                    match state.reload_public_url().await {
+                        Ok(()) => sites_seen = Some(v),
+                        Err(e) => {
+                            tracing::warn!(message = "Could not read the public URL.", error = %e)
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(message = "Could not read the sites version.", error = %e),

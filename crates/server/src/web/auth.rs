@@ -384,8 +384,10 @@ pub struct Client {
 /// configured (`--public-url`, `LUCARNE_PUBLIC_URL` or the TOML `public_url`), even without
 /// a proxy header.
 fn public_url_is_https(state: &AppState) -> bool {
+    // Only the configured address: one saved in the UI from a plain-HTTP session must
+    // not make the next login cookie one that session's browser never sends back.
     state
-        .public_url
+        .configured_public_url()
         .as_deref()
         .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
 }

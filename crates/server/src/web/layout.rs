@@ -68,7 +68,7 @@ fn shell(title: &str, locale: &str, nav: Nav<'_>, body: Markup) -> Markup {
                             nav.mainnav {
                                 a href="/sites" { (lang.auth("nav_sites")) }
                                 a href="/settings/keys" { (lang.auth("nav_keys")) }
-                                span.whoami { (s.user.email) }
+                                a.whoami href="/settings/account" title=(lang.auth("account_title")) { (s.user.email) }
                                 form.logout method="post" action="/logout" {
                                     (csrf_field(s))
                                     button type="submit" { (lang.auth("log_out")) }

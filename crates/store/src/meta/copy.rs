@@ -79,6 +79,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
             ("exchange_rates", Text),
             ("survey_enabled", Int),
             ("survey_options", Text),
+            ("short_domain", Text),
         ],
         key: &["id"],
         identity: true,
@@ -92,6 +93,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
             ("password_hash", Text),
             ("locale", Text),
             ("created_at", Text),
+            ("admin", Int),
         ],
         key: &["id"],
         identity: true,
@@ -183,6 +185,35 @@ pub(crate) const TABLES: &[TableSpec] = &[
         ],
         key: &["id"],
         identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "invitations",
+        columns: &[
+            ("token_hash", Text),
+            ("site_id", Int),
+            ("email", Text),
+            ("role", Text),
+            ("invited_by", Int),
+            ("created_at", Text),
+            ("expires_at", Text),
+        ],
+        key: &["token_hash"],
+        identity: false,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "deleted_sites",
+        columns: &[("site_id", Int), ("domain", Text), ("deleted_at", Text)],
+        key: &["site_id"],
+        identity: false,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "instance_settings",
+        columns: &[("key", Text), ("value", Text), ("updated_at", Text)],
+        key: &["key"],
+        identity: false,
         on_target: OnTarget::MustBeEmpty,
     },
     TableSpec {
@@ -588,9 +619,8 @@ mod tests {
         let a = m.add_site("example.com", "Europe/Paris").await.unwrap();
         let gone = m.add_site("gone.example", "UTC").await.unwrap();
         let b = m.add_site("blog.example.org", "UTC").await.unwrap();
-        sqlx::query("DELETE FROM sites WHERE id = $1")
-            .bind(i64::from(gone.id))
-            .execute(&m.pool)
+        assert!(m.delete_site(gone.id).await.unwrap());
+        m.set_instance_setting("public_url", Some("https://stats.example.com"))
             .await
             .unwrap();
         m.set_site_settings(
@@ -611,6 +641,7 @@ mod tests {
                 exchange_rates: "EUR=1.09".into(),
                 survey_enabled: false,
                 survey_options: vec!["whatsapp".into(), "email".into()],
+                short_domain: "go.example.org".into(),
             },
         )
         .await
@@ -636,6 +667,16 @@ mod tests {
         m.set_member(a.id, owner.id, Role::Owner).await.unwrap();
         m.set_member(b.id, owner.id, Role::Owner).await.unwrap();
         m.set_member(a.id, viewer.id, Role::Viewer).await.unwrap();
+        m.create_invitation(
+            a.id,
+            "invited@example.com",
+            Role::Viewer,
+            Some(owner.id),
+            "inv-hash",
+        )
+        .await
+        .unwrap();
+        m.set_admin(owner.id, true).await.unwrap();
 
         let cli_key = m.create_api_key("cli").await.unwrap();
         let revoked_key = m.create_api_key("old").await.unwrap();

@@ -50,6 +50,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_short_domains.sql"),
     ),
+    (10, include_str!("../../migrations/sqlite/0010_teams.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -82,6 +83,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_short_domains.sql"),
     ),
+    (10, include_str!("../../migrations/postgres/0010_teams.sql")),
 ];
 
 /// Per-connection settings of the SQLite file: WAL (readers never wait for the writer),
@@ -98,10 +100,12 @@ const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 mod copy;
 mod goals;
 mod links;
+mod team;
 mod visits;
 pub use copy::CopyCounts;
 pub use goals::Goal;
 pub use links::{Link, LinkInput};
+pub use team::{Invitation, InvitationState, INVITATION_DAYS};
 pub use visits::LiveVisit;
 
 #[derive(Debug, thiserror::Error)]
@@ -360,22 +364,32 @@ impl MetaStore {
         if self.site_by_domain(&domain).await?.is_some() {
             return Err(MetaError::SiteExists(domain));
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO sites (domain, timezone, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(&domain)
-        .bind(timezone)
-        .bind(Utc::now().to_rfc3339())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                MetaError::SiteExists(domain.clone())
-            } else {
-                MetaError::Db(e)
+        // PostgreSQL's identity never gives an id twice; SQLite would give the largest
+        // again once deleted, so it starts past every deleted site's id.
+        let sql = match self.backend {
+            MetaBackend::Postgres => {
+                "INSERT INTO sites (domain, timezone, created_at) VALUES ($1, $2, $3) RETURNING id"
             }
-        })?
-        .try_get("id")?;
+            MetaBackend::Sqlite => {
+                "INSERT INTO sites (id, domain, timezone, created_at) VALUES (\
+                 (SELECT max(n) + 1 FROM (SELECT coalesce(max(id), 0) AS n FROM sites \
+                 UNION ALL SELECT coalesce(max(site_id), 0) FROM deleted_sites)), $1, $2, $3) RETURNING id"
+            }
+        };
+        let id: i64 = sqlx::query(sql)
+            .bind(&domain)
+            .bind(timezone)
+            .bind(Utc::now().to_rfc3339())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    MetaError::SiteExists(domain.clone())
+                } else {
+                    MetaError::Db(e)
+                }
+            })?
+            .try_get("id")?;
         self.bump_sites().await;
         Ok(Site {
             id: id as u32,
@@ -678,6 +692,8 @@ pub struct SiteOptions {
     pub survey_enabled: bool,
     /// The survey's option ids in order; empty: the defaults of `data/survey.toml`.
     pub survey_options: Vec<String>,
+    /// The short domain the site's new links get by default (empty: Lucarne's own host).
+    pub short_domain: String,
 }
 
 impl Default for SiteOptions {
@@ -691,6 +707,7 @@ impl Default for SiteOptions {
             exchange_rates: String::new(),
             survey_enabled: true,
             survey_options: Vec::new(),
+            short_domain: String::new(),
         }
     }
 }
@@ -816,8 +833,8 @@ impl MetaStore {
         // an empty table. Under the lock, the second one sees the first one's user.
         let mut tx = self.begin_exclusive(LOCK_FIRST_USER).await?;
         let row = sqlx::query(
-            "INSERT INTO users (email, password_hash, locale, created_at) \
-             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
+            "INSERT INTO users (email, password_hash, locale, created_at, admin) \
+             SELECT $1, $2, $3, $4, 1 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
         )
         .bind(&email)
         .bind(password_hash)
@@ -975,7 +992,7 @@ impl MetaStore {
     pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
         let row = sqlx::query(
             "SELECT share_param_style, retention_days, honour_dnt, copy_attribution, currency, \
-             exchange_rates, survey_enabled, survey_options FROM sites WHERE id = $1",
+             exchange_rates, survey_enabled, survey_options, short_domain FROM sites WHERE id = $1",
         )
         .bind(i64::from(site_id))
         .fetch_optional(&self.pool)
@@ -1001,6 +1018,7 @@ impl MetaStore {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
+            short_domain: r.try_get("short_domain")?,
         })
     }
 
@@ -1008,7 +1026,7 @@ impl MetaStore {
         sqlx::query(
             "UPDATE sites SET share_param_style = $1, retention_days = $2, honour_dnt = $3, \
              copy_attribution = $4, currency = $5, exchange_rates = $6, survey_enabled = $7, \
-             survey_options = $8 WHERE id = $9",
+             survey_options = $8, short_domain = $9 WHERE id = $10",
         )
         .bind(o.share_param_style.as_str())
         .bind(o.retention_days.map(i64::from))
@@ -1018,6 +1036,7 @@ impl MetaStore {
         .bind(&o.exchange_rates)
         .bind(i64::from(o.survey_enabled))
         .bind(o.survey_options.join(","))
+        .bind(&o.short_domain)
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;

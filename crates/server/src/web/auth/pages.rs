@@ -25,6 +25,8 @@ use super::{
 use crate::state::AppState;
 use crate::web::layout::{page_bare, page_with};
 
+mod team;
+
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(root))
@@ -46,6 +48,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/settings/keys", get(keys_page).post(keys_submit))
         .route("/settings/language", post(language_submit))
+        .merge(team::routes())
 }
 
 /// Every form's fields (all optional, so a missing field is a validation error or a CSRF
@@ -74,6 +77,7 @@ struct Fields {
     exchange_rates: String,
     survey_enabled: Option<String>,
     survey_options: String,
+    short_domain: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -748,9 +752,13 @@ async fn settings_form(
                     label { (lang.auth("survey_options"))
                         input type="text" name="survey_options" value=(opts.survey_options.join(", "))
                             placeholder=(default_survey_ids()); }
+                    label { (lang.auth("short_domain"))
+                        input type="text" name="short_domain" id="short-domain" value=(opts.short_domain) placeholder="go.example.com";
+                        small { (lang.auth("short_domain_help").replace("{base}", &crate::api::links::public_base(&state, &headers))) } }
                     button type="submit" { (lang.auth("save")) }
                 }
             }
+            (team::delete_site_markup(&session, lang, &site.domain))
         },
     ))
 }
@@ -789,6 +797,7 @@ async fn settings_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
     lang: Lang,
+    headers: HeaderMap,
     Path(domain): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
@@ -838,7 +847,24 @@ async fn settings_submit(
         .map_err(|e| WebError::BadRequest(format!("{} {e}", lang.auth("bad_rates"))))?;
     let survey_options = parse_survey_options(&f.survey_options)
         .map_err(|id| WebError::BadRequest(format!("{} {id}", lang.auth("bad_survey_options"))))?;
+    // A short domain is a host name no other site has, never Lucarne's own address.
+    let short_domain = match f.short_domain.trim() {
+        "" => String::new(),
+        d => {
+            let d =
+                lucarne_core::links::check_domain(d).map_err(|_| bad(lang, "bad_short_domain"))?;
+            if crate::api::links::own_hosts(&state, &headers).contains(&d) {
+                return Err(bad(lang, "short_domain_own"));
+            }
+            match state.meta.claim_short_domain(site.id, &d).await {
+                Ok(()) => d,
+                Err(MetaError::DomainTaken(_)) => return Err(bad(lang, "short_domain_taken")),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     let opts = SiteOptions {
+        short_domain,
         share_param_style,
         retention_days,
         honour_dnt: f.honour_dnt.as_deref().is_some_and(|v| !v.is_empty()),
@@ -882,6 +908,7 @@ async fn members_markup(
     problem: Option<&str>,
 ) -> Result<Markup, WebError> {
     let members = state.meta.members(site.id).await?;
+    let pending = state.meta.invitations(site.id).await?;
     Ok(page_with(
         session,
         &format!("{} · {}", lang.auth("members"), site.domain),
@@ -911,8 +938,9 @@ async fn members_markup(
                         }
                     }
                 }
+                (team::pending_markup(session, lang, &site.domain, &pending))
                 h2 { (lang.auth("add_member")) }
-                p { (lang.auth("needs_account_before")) code { "lucarne user add EMAIL" } (lang.auth("needs_account_after")) }
+                p { (lang.auth(if state.mailer.is_some() { "invite_help_mail" } else { "invite_help_link" })) }
                 form method="post" action={ "/sites/" (site.domain) "/members" } {
                     (csrf_field(session))
                     input type="hidden" name="action" value="add";
@@ -923,17 +951,31 @@ async fn members_markup(
                             option value="owner" { (lang.auth("opt_owner")) }
                         }
                     }
-                    button type="submit" { (lang.auth("add")) }
+                    button type="submit" { (lang.auth("add_or_invite")) }
                 }
             }
         },
     ))
 }
 
+/// The members page with the invitation's flash put right under its tabs.
+fn with_invited(page: Markup, flash: Markup) -> Response {
+    let html = page.into_string();
+    let at = html
+        .find("<section class=\"members\">")
+        .unwrap_or(html.len());
+    let mut out = String::with_capacity(html.len() + 512);
+    out.push_str(&html[..at]);
+    out.push_str(&flash.into_string());
+    out.push_str(&html[at..]);
+    (StatusCode::OK, maud::PreEscaped(out)).into_response()
+}
+
 async fn members_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
     lang: Lang,
+    headers: HeaderMap,
     Path(domain): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, WebError> {
@@ -953,8 +995,27 @@ async fn members_submit(
                     );
                     None
                 }
-                None => Some(lang.auth("no_account").to_string()),
+                None => {
+                    // No account yet: an invitation, its link shown here (once) and
+                    // e-mailed when SMTP is configured.
+                    let invited =
+                        team::invite(&state, &session, lang, &headers, &site, &f.email, role)
+                            .await?;
+                    let page = members_markup(&state, &session, lang, &site, None).await?;
+                    return Ok(with_invited(page, team::invited_markup(lang, &invited)));
+                }
             }
+        }
+        "revoke_invite" => {
+            if !state.meta.revoke_invitation(site.id, f.id.trim()).await? {
+                return Err(bad(lang, "no_invite"));
+            }
+            info!(
+                message = "Invitation withdrawn.",
+                site_id = site.id,
+                user_id = session.user.id
+            );
+            None
         }
         "remove" => {
             let uid: i64 =
@@ -1166,21 +1227,6 @@ async fn keys_markup(
                     button type="submit" { (lang.auth("create_key")) }
                 }
             }
-            section.language {
-                h2 { (lang.auth("language_h2")) }
-                form method="post" action="/settings/language" {
-                    (csrf_field(session))
-                    label {
-                        (lang.auth("language"))
-                        select name="locale" {
-                            option value="auto" selected[session.user.locale.is_none()] { (lang.auth("language_auto")) }
-                            option value="en" selected[session.user.locale.as_deref() == Some("en")] { "English" }
-                            option value="fr" selected[session.user.locale.as_deref() == Some("fr")] { "Français" }
-                        }
-                    }
-                    button type="submit" { (lang.auth("save")) }
-                }
-            }
         },
     ))
 }
@@ -1211,7 +1257,7 @@ async fn language_submit(
         message = "Interface language changed.",
         user_id = session.user.id
     );
-    Ok(redirect("/settings/keys"))
+    Ok(redirect("/settings/account?done=saved"))
 }
 
 async fn keys_page(

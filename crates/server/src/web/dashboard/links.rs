@@ -35,7 +35,8 @@ use tracing::info;
 use super::i18n::Lang;
 use super::{encode_segment, page_with, site_access, Access, Session, View, WebError, PERIODS};
 use crate::api::links::{
-    create_link, link_report, private_base, public_base, short_url, ClickCount, DayClicks,
+    create_link, link_report, new_link_base, private_base, public_base, short_url, ClickCount,
+    DayClicks,
 };
 use crate::api::stats::{resolve_site, site_tz, SiteTz};
 use crate::error::ApiError;
@@ -627,14 +628,9 @@ type Made = Result<Result<Vec<i64>, String>, WebError>;
 
 async fn create_one(ctx: &Ctx<'_>, f: &LinkForm) -> Made {
     let state = ctx.state;
+    let start = new_link_base(state, ctx.access.site.id).await?;
     let input = create_body(f, &ctx.tz).and_then(|b| {
-        build_input(
-            &state.rules,
-            state.allow_private_targets,
-            LinkInput::default(),
-            &b,
-        )
-        .map_err(ApiError::from)
+        build_input(&state.rules, state.allow_private_targets, start, &b).map_err(ApiError::from)
     });
     let input = match input {
         Ok(i) => i,
@@ -668,6 +664,7 @@ async fn create_campaign(ctx: &Ctx<'_>, f: &LinkForm) -> Made {
     }
     // Validate everything before creating anything.
     let prefix = non_empty(&f.slug_prefix);
+    let start = new_link_base(state, ctx.access.site.id).await?;
     let mut inputs = Vec::with_capacity(f.channels.len());
     for c in &f.channels {
         let body = LinkBody {
@@ -680,7 +677,7 @@ async fn create_campaign(ctx: &Ctx<'_>, f: &LinkForm) -> Made {
         match build_input(
             &state.rules,
             state.allow_private_targets,
-            LinkInput::default(),
+            start.clone(),
             &body,
         ) {
             Ok(i) => inputs.push(i),
