@@ -2,15 +2,21 @@
 //! numbers match the stats API, add a filter by clicking a channel row and remove its
 //! chip, switch the date range (and come back with the back button), fetch a CSV export,
 //! keep screenshots (desktop and phone), and check that XSS payloads sent through ingest
-//! show as text and never run. Needs /usr/bin/chromium and /usr/bin/chromedriver.
+//! show as text and never run. On a phone (390 px), the Sharing and Conversions tabs: no
+//! element wider than the screen outside a labelled scroll area, no chart text under
+//! 11 px, no word broken across lines; the Sharing tab draws the 3 largest cascades, a
+//! "more" link draws the others, and its legend looks exactly like the trees' edges in at
+//! most 8 colours. Needs /usr/bin/chromium and /usr/bin/chromedriver.
 
 mod support;
 
 use std::time::Duration;
 
 use fantoccini::Locator;
-use serde_json::Value;
-use support::{add_site, add_user, create_key, Browser, Lucarne};
+use lucarne_core::rules::ShareButtons;
+use lucarne_core::token::Token;
+use serde_json::{json, Value};
+use support::{add_site, add_user, cli, create_key, Browser, Lucarne, Session};
 
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
@@ -22,6 +28,25 @@ const WIDER_THAN_VIEWPORT: &str = "const w = window.innerWidth; \
       const r = e.getBoundingClientRect(); \
       return r.width > 0 && r.right > w + 1 && !e.closest('[role=region][aria-label]'); \
     }).slice(0, 10).map(e => e.tagName + '.' + e.className + '#' + e.id);";
+/// SVG text drawn smaller than 11 CSS px (its font size times its drawing's scale).
+const SMALL_CHART_TEXT: &str = "return [...document.querySelectorAll('svg text')].map(t => { \
+      const svg = t.ownerSVGElement, r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal; \
+      const scale = vb && vb.width ? Math.min(r.width / vb.width, r.height / vb.height) : 1; \
+      return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * scale]; \
+    }).filter(([, px]) => px < 10.99).slice(0, 10);";
+/// Words (runs of letters and digits) of the page split across two lines: none may be.
+const BROKEN_WORDS: &str = "const bad = []; \
+    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); \
+    while (w.nextNode()) { \
+      const n = w.currentNode, el = n.parentElement; \
+      if (!el || el.closest('pre, svg, .page, .visually-hidden, select') || !el.getClientRects().length) continue; \
+      for (const m of n.data.matchAll(/[\\p{L}\\p{N}]{2,24}/gu)) { \
+        const r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length); \
+        const tops = new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top))); \
+        if (tops.size > 1) bad.push(m[0]); \
+      } \
+    } \
+    return bad.slice(0, 10);";
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A pageview sent like a browser would (each `ua_version` is another visitor).
@@ -32,10 +57,27 @@ async fn pageview(
     referrer: &str,
     ua_version: u32,
 ) {
+    let body = serde_json::json!({"n": "pageview", "u": url, "d": "example.test", "r": referrer});
+    send(http, lucarne, body, ua_version).await;
+}
+
+/// An event of visitor `ua_version` carrying the visit or share token `token`.
+async fn tokened(
+    http: &reqwest::Client,
+    lucarne: &Lucarne,
+    (name, url, props): (&str, &str, Value),
+    token: u64,
+    ua_version: u32,
+) {
+    let body = json!({"n": name, "u": url, "d": "example.test", "p": props, "t": token_of(token)});
+    send(http, lucarne, body, ua_version).await;
+}
+
+async fn send(http: &reqwest::Client, lucarne: &Lucarne, body: Value, ua_version: u32) {
     let ua = format!(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.{ua_version}.0 Safari/537.36"
     );
-    let body = serde_json::json!({"n": "pageview", "u": url, "d": "example.test", "r": referrer});
+    let url = body["u"].as_str().unwrap_or_default().to_string();
     let resp = http
         .post(format!("{}/api/event", lucarne.url()))
         .header("user-agent", ua)
@@ -69,6 +111,21 @@ async fn api_visitors(http: &reqwest::Client, lucarne: &Lucarne, key: &str, quer
     v["results"]["visitors"]["value"]
         .as_u64()
         .unwrap_or_else(|| panic!("{url}: {v}"))
+}
+
+/// A browser sent to `path` while logged out: it logs in through the form, which leads
+/// back, until `ready` (a JavaScript expression) holds. Keep the browser while the
+/// session is used.
+async fn logged_in(lucarne: &Lucarne, path: &str, ready: &str) -> (Browser, Session) {
+    let browser = Browser::start();
+    let s = browser.session().await;
+    s.goto(&format!("{}{path}", lucarne.url()))
+        .await
+        .expect("goto");
+    s.log_in(EMAIL, PASSWORD, PAGE_TIMEOUT).await;
+    s.wait_js(ready, PAGE_TIMEOUT, &format!("{path} after login"))
+        .await;
+    (browser, s)
 }
 
 #[tokio::test]
@@ -142,21 +199,14 @@ async fn run() {
     )
     .await;
 
-    let browser = Browser::start();
-    let s = browser.session().await;
-    let base = lucarne.url();
-
     // Not logged in: the overview leads to the login form, which leads back.
-    s.goto(&format!("{base}/sites/example.test"))
-        .await
-        .expect("goto");
-    s.log_in(EMAIL, PASSWORD, PAGE_TIMEOUT).await;
-    s.wait_js(
+    let (_browser, s) = logged_in(
+        &lucarne,
+        "/sites/example.test",
         "document.getElementById('stat-visitors')",
-        PAGE_TIMEOUT,
-        "the overview after login",
     )
     .await;
+    let base = lucarne.url();
 
     // The top number is the stats API's for the same range.
     let shown = s
@@ -330,4 +380,242 @@ async fn run() {
     s.screenshot("dashboard-phone-fr").await;
     assert_eq!(s.js("return typeof window.__xss").await, "undefined");
     s.close().await;
+}
+
+#[tokio::test]
+async fn sharing_and_conversions_on_a_phone() {
+    tokio::time::timeout(TEST_TIMEOUT, phone_tabs())
+        .await
+        .expect("the phone tabs test timed out");
+}
+
+/// Asserts the phone rules on the current page: nothing wider than the screen outside a
+/// labelled scroll area, no chart text under 11 px, no word broken across lines.
+async fn phone_rules(s: &Session, what: &str) {
+    assert_eq!(
+        s.js(WIDER_THAN_VIEWPORT).await,
+        Value::Array(vec![]),
+        "{what}: wider than 390 px"
+    );
+    assert_eq!(
+        s.js(SMALL_CHART_TEXT).await,
+        Value::Array(vec![]),
+        "{what}: chart text under 11 px"
+    );
+    assert_eq!(
+        s.js(BROKEN_WORDS).await,
+        Value::Array(vec![]),
+        "{what}: words broken across lines"
+    );
+}
+
+async fn phone_tabs() {
+    let dir = tempfile::tempdir().expect("data dir");
+    add_site(dir.path(), "example.test");
+    add_user(dir.path(), EMAIL, PASSWORD, &["example.test"]);
+    // Goals with long names, as marketers write them.
+    cli(
+        dir.path(),
+        &[
+            "goal",
+            "add",
+            "example.test",
+            "--page",
+            "/newsletter/thanks",
+            "--name",
+            "Newsletter subscription confirmed",
+        ],
+    );
+    cli(
+        dir.path(),
+        &[
+            "goal",
+            "add",
+            "example.test",
+            "--event",
+            "purchase",
+            "--name",
+            "Purchase of the annual membership",
+        ],
+    );
+    let lucarne = Lucarne::start(dir.path());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+
+    // Five cascades of 5, 4, 3, 2 and 1 share-visits: the root of cascade k shares
+    // /articles/k once per visitor it brings, each time through the next button.
+    // The share buttons in turn (three of them public).
+    let channels = ShareButtons::builtin().all();
+    let mut next_channel = 0;
+    for k in 1..=5u64 {
+        let article = format!("https://example.test/articles/{k}");
+        let root = 1000 * k;
+        tokened(
+            &http,
+            &lucarne,
+            ("pageview", &article, json!({})),
+            root,
+            100 + k as u32,
+        )
+        .await;
+        for j in 1..=(6 - k) {
+            let channel = channels[next_channel % channels.len()].id.as_str();
+            next_channel += 1;
+            let share = root + 10 * j;
+            let from_root = format!("{article}#lc={}", token_of(root));
+            let props = json!({ "channel": channel });
+            tokened(
+                &http,
+                &lucarne,
+                ("share", &from_root, props),
+                share,
+                100 + k as u32,
+            )
+            .await;
+            let shared = format!("{article}#lc={}", token_of(share));
+            let visitor = 200 + 10 * k as u32 + j as u32;
+            tokened(
+                &http,
+                &lucarne,
+                ("pageview", &shared, json!({})),
+                share + 1,
+                visitor,
+            )
+            .await;
+            if j == 1 {
+                let thanks = "https://example.test/newsletter/thanks";
+                tokened(
+                    &http,
+                    &lucarne,
+                    ("pageview", thanks, json!({})),
+                    share + 1,
+                    visitor,
+                )
+                .await;
+            }
+        }
+    }
+
+    let (_browser, s) = logged_in(
+        &lucarne,
+        "/sites/example.test/shares",
+        "document.querySelector('#share-cascades figure.cascade')",
+    )
+    .await;
+    let base = lucarne.url();
+
+    // A desktop first: the same rules hold, and a screenshot.
+    s.set_window_size(1440, 1600).await.expect("desktop size");
+    assert_eq!(
+        s.js(WIDER_THAN_VIEWPORT).await,
+        Value::Array(vec![]),
+        "Sharing at 1440 px"
+    );
+    s.screenshot("sharing-desktop").await;
+
+    s.set_window_size(390, 844).await.expect("phone size");
+    phone_rules(&s, "Sharing").await;
+    // The 3 largest cascades, largest first; the 2 others behind a link.
+    let sizes = s
+        .js("return [...document.querySelectorAll('figure.cascade')].map(f => f.querySelectorAll('circle.node').length)")
+        .await;
+    assert_eq!(sizes, json!([6, 5, 4]), "the 3 largest cascades");
+    let more = s
+        .js("const a = document.getElementById('more-cascades'); return a && a.closest('p').innerText")
+        .await;
+    assert_eq!(
+        more, "2 smaller cascades are not drawn. Show 2 more",
+        "the more link"
+    );
+    // The legend draws each sample as its tree edges are drawn: every (colour, dashes)
+    // of an edge is a sample's, every sample an edge's, and at most 8 colours.
+    let styles = "const style = sel => [...new Set([...document.querySelectorAll(sel)].map(e => { \
+          const c = getComputedStyle(e); return c.stroke + ' / ' + c.strokeDasharray; }))].sort(); \
+        return [style('.tree .edge'), style('.share-legend .edge')];";
+    let styles = s.js(styles).await;
+    assert_eq!(styles[0], styles[1], "tree edges and legend samples");
+    let colours = styles[1]
+        .as_array()
+        .map(|a| {
+            let mut c: Vec<&str> = a
+                .iter()
+                .filter_map(|v| v.as_str()?.split(" / ").next())
+                .collect();
+            c.dedup();
+            c.len()
+        })
+        .unwrap_or_default();
+    assert!((2..=8).contains(&colours), "{colours} colours: {styles}");
+    // Edge labels sit on top of the edges and visits.
+    assert_eq!(
+        s.js("const g = [...document.querySelector('svg.tree').children].map(e => e.getAttribute('class')); return g.join(',')")
+            .await,
+        "edges,nodes,labels"
+    );
+    let height = s
+        .js("return document.documentElement.scrollHeight")
+        .await
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    assert!(
+        height < 6000,
+        "the Sharing tab is {height} px tall on a phone"
+    );
+    s.js("document.getElementById('share-cascades').scrollIntoView()")
+        .await;
+    s.screenshot("sharing-phone").await;
+
+    // "More" draws the other two, keeping the period, at the first new tree.
+    s.find(Locator::Id("more-cascades"))
+        .await
+        .expect("the more link")
+        .click()
+        .await
+        .expect("click");
+    s.wait_js(
+        "location.search.includes('cascades=5') && document.querySelectorAll('figure.cascade').length === 5",
+        PAGE_TIMEOUT,
+        "all five cascades",
+    )
+    .await;
+    assert_eq!(s.js("return location.hash").await, "#cascade-4");
+    assert_eq!(
+        s.js("return !!document.getElementById('more-cascades') || !document.getElementById('fewer-cascades')")
+            .await,
+        Value::Bool(false),
+        "no more to show, a way back"
+    );
+    phone_rules(&s, "Sharing, all cascades").await;
+
+    // Conversions: two goals with long names, tables in labelled scroll areas.
+    s.goto(&format!("{base}/sites/example.test/conversions"))
+        .await
+        .expect("goto conversions");
+    s.wait_js(
+        "document.querySelector('#goals .goals-table')",
+        PAGE_TIMEOUT,
+        "the Conversions tab",
+    )
+    .await;
+    assert_eq!(
+        s.js("return document.querySelector('#goals tbody th a').textContent")
+            .await,
+        "Newsletter subscription confirmed"
+    );
+    assert_eq!(
+        s.js("return document.querySelector('#goals .goals-table').closest('[role=region]').getAttribute('aria-label')")
+            .await,
+        "Goals & conversions"
+    );
+    phone_rules(&s, "Conversions").await;
+    s.js("document.getElementById('goals').scrollIntoView()")
+        .await;
+    s.screenshot("conversions-phone").await;
+    s.close().await;
+}
+
+fn token_of(bits: u64) -> String {
+    Token::from_bits(bits).expect("a token").to_string()
 }

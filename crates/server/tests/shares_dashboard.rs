@@ -1,13 +1,15 @@
 //! The dashboard's Sharing view through `app(state)` with `oneshot`: a small cascade made
 //! through `POST /api/event`, then the page as a logged-in owner and through a shared
 //! link — numbers equal to the JSON API's, one SVG node per cascade node, French labels,
-//! escaping — and the cascade drill-down (200, 400, 404).
+//! escaping — the 3 largest cascades drawn and a link to the others, a legend of at most 8
+//! colours drawn with the trees' own classes, and the cascade drill-down (200, 400, 404).
 
 mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
+use lucarne_core::rules::ShareButtons;
 use lucarne_core::token::Token;
 use lucarne_store::meta::Role;
 use serde_json::Value;
@@ -224,10 +226,11 @@ async fn sharing_page_matches_the_api() {
         assert_eq!(fig.matches("<path class=\"edge").count(), nodes - 1);
     }
     // A → (B → C, D): WhatsApp and address-bar edges, each node a link to a drill-down.
+    // Colours by frequency on the page: the address bar (3 edges) first, then WhatsApp.
     let first = figs[0];
     assert_eq!(nodes_in(first), 4);
-    assert!(first.contains("class=\"edge ch-whatsapp k-private\""));
-    assert!(first.contains("class=\"edge ch-address-bar k-bar\""));
+    assert!(first.contains("class=\"edge ch-2 k-private\""));
+    assert!(first.contains("class=\"edge ch-1 k-bar\""));
     assert!(first.contains(&format!(
         "href=\"/sites/example.com/cascades/{}?period=day\"",
         s.va
@@ -436,4 +439,211 @@ async fn a_wide_cascade_is_drawn_whole() {
         .page(&format!("/sites/example.com/cascades/{}?period=day", s.va))
         .await;
     assert_eq!(nodes_in(&drill), 74);
+}
+
+/// The class lists of the `<tag class="edge …">` elements in `html`, each once, sorted.
+fn edge_classes(html: &str, tag: &str) -> Vec<String> {
+    let needle = format!("<{tag} class=\"edge ");
+    let mut v: Vec<String> = html
+        .split(&needle)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The markup of the legend (`<ul class="share-legend">`).
+fn legend_of(html: &str) -> &str {
+    html.split("<ul class=\"share-legend\">")
+        .nth(1)
+        .and_then(|l| l.split("</ul>").next())
+        .unwrap_or_else(|| panic!("no legend in {html}"))
+}
+
+/// `n` more cascades on /post-N: each root (IP 203.0.113.N) brings N+1 visitors from its
+/// address bar, so they are larger than the setup's two (3 and 1 share-visits).
+async fn more_cascades(s: &S, n: u8) {
+    for k in 1..=n {
+        let root = tok(5000 + u64::from(k) * 100);
+        let page = format!("https://example.com/post-{k}");
+        let mut hits = vec![([203, 0, 113, k], page.clone(), root.clone())];
+        for j in 0..=k {
+            let t = tok(5000 + u64::from(k) * 100 + 1 + u64::from(j));
+            hits.push(([192, 0, 2, k * 10 + j], format!("{page}#lc={root}"), t));
+        }
+        for (ip, url, t) in hits {
+            let body = serde_json::json!({"n": "pageview", "u": url, "d": "example.com", "t": t})
+                .to_string();
+            let (st, v) = s.h.event_from(&body, CHROME, ip).await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{url}: {v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_three_largest_cascades_then_a_link_to_the_others() {
+    let s = setup().await;
+    more_cascades(&s, 4).await;
+    let html = s.page("/sites/example.com/shares?period=day&lang=en").await;
+    let api = s
+        .api("/api/v1/stats/cascades?site_id=example.com&period=day")
+        .await;
+    let sizes: Vec<usize> = api["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|c| c["nodes"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![6, 5, 4, 4, 3, 2], "{api}");
+    // The 3 largest, largest first, and the count of the others with a link to them
+    // that keeps the period and language, at the first new tree.
+    let figs = figures(&html);
+    let drawn: Vec<usize> = figs.iter().map(|f| nodes_in(f)).collect();
+    assert_eq!(drawn, sizes[..3]);
+    assert!(html.contains("3 smaller cascades are not drawn."), "{html}");
+    assert!(html.contains(
+        "<a id=\"more-cascades\" href=\"/sites/example.com/shares?period=day&amp;lang=en&amp;cascades=6#cascade-4\">Show 3 more</a>"
+    ));
+    assert!(!html.contains("id=\"fewer-cascades\""));
+
+    // Through the link: all six, no more link, a way back; the language links keep it.
+    let all = s
+        .page("/sites/example.com/shares?period=day&lang=en&cascades=6")
+        .await;
+    let drawn: Vec<usize> = figures(&all).iter().map(|f| nodes_in(f)).collect();
+    assert_eq!(drawn, sizes);
+    assert!(!all.contains("id=\"more-cascades\""));
+    assert!(!all.contains("not drawn"));
+    assert!(all.contains(
+        "<a id=\"fewer-cascades\" href=\"/sites/example.com/shares?period=day&amp;lang=en#share-cascades\">Show only the 3 largest</a>"
+    ));
+    assert!(
+        all.contains("href=\"/sites/example.com/shares?period=day&amp;lang=fr&amp;cascades=6\"")
+    );
+    // A count out of range or malformed: the default 3.
+    for q in ["cascades=0", "cascades=abc", "cascades=-1"] {
+        let page = s
+            .page(&format!("/sites/example.com/shares?period=day&{q}"))
+            .await;
+        assert_eq!(figures(&page).len(), 3, "{q}");
+    }
+    // One hidden: said in the singular; French.
+    let five = s
+        .page("/sites/example.com/shares?period=day&cascades=5&lang=fr")
+        .await;
+    assert_eq!(figures(&five).len(), 5);
+    assert!(five.contains("1\u{a0}cascade plus petite n’est pas dessinée."));
+    assert!(five.contains(">En afficher 1 de plus</a>"));
+    assert!(!five.contains("style="));
+}
+
+#[tokio::test]
+async fn the_legend_is_drawn_like_the_trees_in_at_most_8_colours() {
+    let s = setup().await;
+    // G shares /article through eleven buttons; one visitor opens each share.
+    let channels: Vec<&str> = ShareButtons::builtin()
+        .all()
+        .iter()
+        .map(|b| b.id.as_str())
+        .collect();
+    let article = "https://example.com/many";
+    let vg = tok(7000);
+    let mut hits = vec![(
+        [203, 0, 113, 200],
+        "pageview",
+        article.to_string(),
+        vg.clone(),
+        "{}".to_string(),
+    )];
+    for (i, c) in channels.iter().enumerate() {
+        let share = tok(7001 + i as u64 * 2);
+        hits.push((
+            [203, 0, 113, 200],
+            "share",
+            format!("{article}#lc={vg}"),
+            share.clone(),
+            format!("{{\"channel\":\"{c}\"}}"),
+        ));
+        hits.push((
+            [203, 0, 113, 201 + i as u8],
+            "pageview",
+            format!("{article}#lc={share}"),
+            tok(7002 + i as u64 * 2),
+            "{}".to_string(),
+        ));
+    }
+    for (ip, name, url, t, props) in hits {
+        let body = serde_json::json!({
+            "n": name, "u": url, "d": "example.com", "t": t,
+            "p": serde_json::from_str::<Value>(&props).expect("props"),
+        })
+        .to_string();
+        let (st, v) = s.h.event_from(&body, CHROME, ip).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{name} {url}: {v}");
+    }
+    let html = s.page("/sites/example.com/shares?period=day").await;
+    let legend = legend_of(&html);
+    let trees: String = figures(&html).concat();
+    // Every edge's classes are a legend sample's, and every sample's an edge's.
+    let samples = edge_classes(legend, "line");
+    assert_eq!(samples, edge_classes(&trees, "path"), "{legend}");
+    // 7 colours of their own, the other channels grey: 8 at most, on the whole page.
+    let mut colours: Vec<&str> = html
+        .split("class=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .flat_map(str::split_whitespace)
+        .filter_map(|c| c.strip_prefix("ch-"))
+        .collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert_eq!(
+        colours,
+        vec!["1", "2", "3", "4", "5", "6", "7", "other"],
+        "{html}"
+    );
+    // Edges: address bar ×3, WhatsApp ×2, then one of each button in name order; the
+    // rest "Other", with a sample per dash pattern among them (X is public).
+    assert!(samples.contains(&"ch-1 k-bar".to_string()), "{samples:?}");
+    assert!(
+        samples.contains(&"ch-2 k-private".to_string()),
+        "{samples:?}"
+    );
+    assert!(
+        samples.contains(&"ch-other k-public".to_string()),
+        "{samples:?}"
+    );
+    assert!(
+        samples.contains(&"ch-other k-private".to_string()),
+        "{samples:?}"
+    );
+    assert_eq!(legend.matches("<li ").count(), 8, "{legend}");
+    assert!(
+        legend.contains("Other (Share sheet, Signal, SMS, Telegram, X)"),
+        "{legend}"
+    );
+    // The dash patterns are styled for every .edge, legend samples included.
+    let css = include_str!("../../../web/static/app.css");
+    assert!(css.contains("\n.edge.k-public { stroke-dasharray:"));
+    assert!(css.contains("\n.edge.k-bar { stroke-dasharray:"));
+    assert!(
+        !css.contains(".tree .edge"),
+        "edges styled only inside trees"
+    );
+    for c in 1..=7 {
+        assert!(css.contains(&format!(".ch-{c} {{ --ch: #")), "ch-{c}");
+    }
+    // Labels over the lines: edges, then visits, then labels.
+    let tree = figures(&html)[0];
+    let (e, n, l) = (
+        tree.find("<g class=\"edges\">"),
+        tree.find("<g class=\"nodes\">"),
+        tree.find("<g class=\"labels\""),
+    );
+    assert!(e < n && n < l && e.is_some(), "{tree}");
+    // The trees scroll sideways in a labelled region, never the page.
+    assert!(html.contains("<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" aria-label=\"Cascade tree (scrolls sideways)\">"));
 }

@@ -37,6 +37,7 @@ use maud::{html, Markup};
 use tracing::info;
 
 use super::i18n::Lang;
+use super::shares::scroll_area;
 use super::{
     accept_language, encode_segment, internal, page_bare, page_with, shared_access, site_access,
     value_label, Access, Kind, Session, View, WebError, PERIODS,
@@ -494,6 +495,18 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
     }
 }
 
+/// A goal's value (a path, an event name) with a line-break opportunity before each `/`
+/// after the first, so a long path wraps between its segments instead of mid-word.
+fn breakable(value: &str) -> Markup {
+    html! {
+        @for (i, part) in value.split('/').enumerate() {
+            @if i > 1 { wbr; }
+            @if i > 0 { "/" }
+            (part)
+        }
+    }
+}
+
 /// `12.50` / `12,50` with the currency's number of decimals, then the code.
 fn money(lang: Lang, x: f64, currency: &str) -> String {
     let digits = minor_digits(currency).min(4);
@@ -588,7 +601,7 @@ fn goals_section(ctx: &Ctx<'_>, rep: &Report) -> Markup {
             @if rep.goals.is_empty() {
                 p class="empty" { (lang.t("cv_no_goals")) }
             } @else {
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("cv_goals_h2"), true, html! {
                     table class="share-table cv-table goals-table" {
                         caption { (lang.t("cv_goals_caption")) }
                         thead { tr {
@@ -609,7 +622,7 @@ fn goals_section(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                                         a href=(ctx.href_with(&ctx.view, Some(&g.id.to_string())))
                                             aria-current=[(selected == Some(g.id)).then_some("true")] { (g.name) }
                                         @if g.name != g.value {
-                                            " " code { (g.value) }
+                                            " " code { (breakable(&g.value)) }
                                         }
                                     }
                                     td { (kind_label(lang, g.kind)) }
@@ -622,7 +635,7 @@ fn goals_section(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                             }
                         }
                     }
-                }
+                }))
             }
         }
     }
@@ -707,7 +720,7 @@ fn breakdown_section(ctx: &Ctx<'_>, rep: &Report, by: &By, links: &HashMap<i64, 
             @if rep.rows.is_empty() {
                 p class="empty" { (lang.t("no_data")) }
             } @else {
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("cv_breakdown_h2"), true, html! {
                     table class="share-table cv-table breakdown-table" {
                         caption {
                             (lang.t("cv_breakdown_caption").replace("{goal}", goal_name).replace("{by}", &by_text.to_lowercase()))
@@ -736,7 +749,7 @@ fn breakdown_section(ctx: &Ctx<'_>, rep: &Report, by: &By, links: &HashMap<i64, 
                             }
                         }
                     }
-                }
+                }))
             }
         }
     }
@@ -762,7 +775,7 @@ fn uplift_section(ctx: &Ctx<'_>, u: &Uplift) -> Markup {
     html! {
         section class="share-box" id="uplift" {
             h2 { (lang.t("cv_uplift_h2")) }
-            div class="table-wrap" {
+            (scroll_area(lang, lang.t("cv_uplift_h2"), true, html! {
                 table class="share-table cv-table uplift-table" {
                     caption { (lang.t("cv_uplift_caption")) }
                     thead { tr {
@@ -777,7 +790,7 @@ fn uplift_section(ctx: &Ctx<'_>, u: &Uplift) -> Markup {
                         (side("uplift-public", "cv_public", &u.public))
                     }
                 }
-            }
+            }))
             dl class="uplift-facts" {
                 dt { (lang.t("cv_difference")) }
                 dd id="uplift-difference" {
@@ -823,7 +836,7 @@ fn manage_section(ctx: &Ctx<'_>, rep: &Report, problem: Option<&(GoalForm, Strin
                 p class="note" { (lang.t("cv_viewer_note")) }
             }
             @if !rep.goals.is_empty() {
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("cv_manage_h2"), true, html! {
                     table class="share-table cv-table goal-list" {
                         caption class="visually-hidden" { (lang.t("cv_manage_h2")) }
                         thead { tr {
@@ -839,7 +852,7 @@ fn manage_section(ctx: &Ctx<'_>, rep: &Report, problem: Option<&(GoalForm, Strin
                                 tr data-goal=(g.id) {
                                     th scope="row" { (g.name) }
                                     td { (kind_label(lang, g.kind)) }
-                                    td { code { (g.value) } }
+                                    td { code { (breakable(&g.value)) } }
                                     @if owner {
                                         @if let Some(s) = ctx.session {
                                             td {
@@ -857,7 +870,7 @@ fn manage_section(ctx: &Ctx<'_>, rep: &Report, problem: Option<&(GoalForm, Strin
                             }
                         }
                     }
-                }
+                }))
             }
             @if owner {
                 @if let Some(s) = ctx.session {
@@ -962,7 +975,7 @@ fn survey_section(ctx: &Ctx<'_>, s: &SurveyReport, enabled: bool) -> Markup {
                 p class="empty" { (lang.t("sv_none")) }
             } @else {
                 h3 { (lang.t("sv_matrix_h3")) }
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("sv_matrix_h3"), true, html! {
                     table class="share-table cv-table survey-matrix" {
                         caption { (lang.t("sv_matrix_caption")) }
                         thead { tr {
@@ -984,11 +997,11 @@ fn survey_section(ctx: &Ctx<'_>, s: &SurveyReport, enabled: bool) -> Markup {
                             }
                         }
                     }
-                }
+                }))
             }
             @if !s.strata.is_empty() {
                 h3 { (lang.t("sv_groups_h3")) }
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("sv_groups_h3"), true, html! {
                     table class="share-table cv-table survey-groups" {
                         caption { (lang.t("sv_groups_caption")) }
                         thead { tr {
@@ -1023,11 +1036,11 @@ fn survey_section(ctx: &Ctx<'_>, s: &SurveyReport, enabled: bool) -> Markup {
                             }
                         }
                     }
-                }
+                }))
             }
             @if !s.free_texts.is_empty() {
                 h3 { (lang.t("sv_free_h3")) }
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("sv_free_h3"), false, html! {
                     table class="share-table cv-table survey-texts" {
                         caption { (lang.t("sv_free_caption")) }
                         thead { tr {
@@ -1050,7 +1063,7 @@ fn survey_section(ctx: &Ctx<'_>, s: &SurveyReport, enabled: bool) -> Markup {
                             }
                         }
                     }
-                }
+                }))
             }
             @if let Some(origin) = &ctx.origin {
                 h3 { (lang.t("sv_embed_h3")) }
@@ -1069,6 +1082,19 @@ fn survey_section(ctx: &Ctx<'_>, s: &SurveyReport, enabled: bool) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn goal_values_break_between_path_segments() {
+        assert_eq!(
+            breakable("/newsletter/thanks").into_string(),
+            "/newsletter<wbr>/thanks"
+        );
+        assert_eq!(breakable("purchase").into_string(), "purchase");
+        assert_eq!(
+            breakable("/a/<b>/").into_string(),
+            "/a<wbr>/&lt;b&gt;<wbr>/"
+        );
+    }
 
     #[test]
     fn amounts_follow_the_currency_and_language() {

@@ -1,5 +1,6 @@
 //! The Sharing view: share metrics, shares by button and by page, the generation
-//! histogram and the largest cascades drawn as trees, with a drill-down per token.
+//! histogram and the 3 largest cascades drawn as trees (`?cascades=N` draws more: a
+//! "more" link says how many are left), with a drill-down per token.
 //!
 //! - `GET /sites/{domain}/shares`, `GET /share/{token}/shares` (shared link);
 //! - `GET /sites/{domain}/cascades/{token}`, `GET /share/{link}/cascades/{token}`: the
@@ -10,8 +11,11 @@
 //! `lang`; filters and comparison do not apply to the share graph and are dropped). The
 //! numbers come from the same functions as `GET /api/v1/stats/shares` and
 //! `/cascades[/{token}]` (`api::shares::graph`, `subtree_of`, `core::cascade`), so page
-//! and API agree for the same period. Trees are SVG drawn from `cascade::layout`; no
-//! script, no inline style.
+//! and API agree for the same period. Trees are SVG drawn from `cascade::layout`: edges,
+//! then visits, then edge labels on top; a page colours its 7 most frequent share
+//! channels and greys the others (8 colours at most), and its legend draws each sample
+//! with the classes of the edges it stands for. Tables and trees wider than a phone
+//! scroll inside labelled regions (`scroll_area`). No script, no inline style.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,13 +40,18 @@ use crate::api::stats::Resolved;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Cascades drawn on the Sharing page.
-const TOP_CASCADES: usize = 10;
+/// Cascades drawn on the Sharing page at first (the largest), and how many more each
+/// "more" link adds, up to `MAX_CASCADES` (`?cascades=N`).
+pub const TOP_CASCADES: usize = 3;
+const MORE_CASCADES: usize = 10;
+pub const MAX_CASCADES: usize = 100;
 /// Visits drawn per tree on the Sharing page, and listed on a drill-down.
 const TREE_NODES: usize = 200;
 const DRILL_NODES: usize = 1000;
 /// Rows of the per-page table.
 const PAGE_ROWS: usize = 25;
+/// Widest drawing (CSS px) that fits a phone's screen without scrolling sideways.
+const PHONE_WIDTH: f64 = 340.0;
 /// Bars of the generation histogram (the last one gathers the deeper generations).
 const GEN_BARS: usize = 30;
 
@@ -114,6 +123,8 @@ struct Req<'a> {
     base: &'a str,
     view: View,
     lang: Lang,
+    /// Cascades drawn as trees (`?cascades=N`, `TOP_CASCADES` to `MAX_CASCADES`).
+    cascades: usize,
 }
 
 impl<'a> Req<'a> {
@@ -135,6 +146,7 @@ impl<'a> Req<'a> {
             base,
             view,
             lang,
+            cascades: cascades_param(query),
         }
     }
 
@@ -144,6 +156,17 @@ impl<'a> Req<'a> {
 
     fn shares_path(&self) -> String {
         format!("{}/shares", self.base)
+    }
+
+    /// The Sharing page in `view` drawing `n` cascades (the default count: no parameter).
+    fn shares_href(&self, view: &View, n: usize) -> String {
+        let href = view.href(&self.shares_path());
+        if n == TOP_CASCADES {
+            href
+        } else {
+            let sep = if href.contains('?') { '&' } else { '?' };
+            format!("{href}{sep}cascades={n}")
+        }
     }
 
     fn cascade_path(&self, token: &str) -> String {
@@ -163,6 +186,14 @@ impl<'a> Req<'a> {
             None => page_bare(&title, self.lang.code(), body),
         }
     }
+}
+
+/// `?cascades=N`: how many cascades to draw (a missing or malformed count: the default).
+fn cascades_param(query: Option<&str>) -> usize {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "cascades")
+        .find_map(|(_, v)| v.parse::<usize>().ok())
+        .map_or(TOP_CASCADES, |n| n.clamp(TOP_CASCADES, MAX_CASCADES))
 }
 
 /// The overview's URL state without what does not apply to the share graph.
@@ -191,13 +222,19 @@ async fn sharing_page(
     let r = req.resolve()?;
     let g = graph(state, &r).await.map_err(|e| web_error(e, req.lang))?;
     let report = Report::new(&g);
+    let shown = &report.cascades[..report.cascades.len().min(req.cascades)];
     let ctx = Ctx {
         state,
         req,
         tz: r.tz.0,
+        palette: Palette::of(
+            shown,
+            TREE_NODES,
+            report.channels.iter().map(|(c, _)| c.as_str()),
+        ),
     };
     let body = html! {
-        (header(&ctx, &r, &req.view.href(&req.shares_path()), |v| v.href(&req.shares_path())))
+        (header(&ctx, &r, &req.view.href(&req.shares_path()), |v| req.shares_href(v, req.cascades)))
         (sharing_body(&ctx, &report))
     };
     Ok(req.page(session, req.lang.t("sharing"), body))
@@ -217,6 +254,7 @@ async fn cascade_page(
         state,
         req,
         tz: r.tz.0,
+        palette: Palette::of(std::slice::from_ref(&c), DRILL_NODES, []),
     };
     let here = req.cascade_path(token);
     let body = html! {
@@ -235,7 +273,7 @@ struct Report {
     /// Share and copy events per share channel, most first.
     channels: Vec<(String, u64)>,
     pages: Vec<PageShares>,
-    /// The largest cascades, largest first.
+    /// All cascades, largest first.
     cascades: Vec<Cascade>,
 }
 
@@ -252,8 +290,7 @@ impl Report {
             .collect();
         channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let pages = cascade::share_ratio(&g.shares, &g.edges, &g.public_visits_without_token);
-        let mut cascades = cascade::build(&g.edges, &g.visits);
-        cascades.truncate(TOP_CASCADES);
+        let cascades = cascade::build(&g.edges, &g.visits);
         Report {
             metrics,
             channels,
@@ -270,6 +307,7 @@ struct Ctx<'a> {
     state: &'a AppState,
     req: &'a Req<'a>,
     tz: chrono_tz::Tz,
+    palette: Palette,
 }
 
 impl Ctx<'_> {
@@ -348,39 +386,112 @@ fn is_button(sc: &str) -> bool {
     is_private_share(sc) || is_public_share(sc)
 }
 
-/// Share channels with a colour of their own in `app.css` (`.ch-…`); others are `other`.
-const CHANNEL_CLASSES: [&str; 13] = [
-    "whatsapp",
-    "telegram",
-    "messenger",
-    "signal",
-    "sms",
-    "email",
-    "copy",
-    "native",
-    "facebook",
-    "x",
-    "linkedin",
-    "address-bar",
-    "copied-text",
-];
+/// Channels with a colour of their own on a page; the others share `ch-other`. With the
+/// grey of `ch-other`, at most 8 colours (Okabe–Ito, `app.css`).
+pub const COLOURS: usize = 7;
 
-/// `ch-whatsapp k-private`: colour by channel, dash pattern by kind (solid for a private
-/// button, dashed for a public one, dotted for an address-bar token or copied text).
-fn channel_classes(sc: &str) -> String {
-    let ch = CHANNEL_CLASSES
-        .iter()
-        .find(|c| **c == sc)
-        .copied()
-        .unwrap_or("other");
-    let kind = if sc == ADDRESS_BAR || sc == "copied-text" {
+/// How a token travelled, as a dash pattern (`app.css`): solid for a private button,
+/// dashed for a public one, dotted for an address-bar token or copied text.
+fn kind_class(sc: &str) -> &'static str {
+    if sc == ADDRESS_BAR || sc == "copied-text" {
         "k-bar"
     } else if is_public_share(sc) {
         "k-public"
     } else {
         "k-private"
-    };
-    format!("ch-{ch} {kind}")
+    }
+}
+
+/// The colours of one page: its `COLOURS` most frequent share channels get `ch-1`…
+/// `ch-7` in that order, any other channel `ch-other`.
+struct Palette {
+    ranked: Vec<String>,
+}
+
+impl Palette {
+    /// From the share channel of each drawn edge: the most frequent first; ties, then
+    /// the colours left, in the order of `more` (e.g. the share-button table's, most
+    /// shares first), then by name.
+    fn new<'a>(
+        edges: impl IntoIterator<Item = &'a str>,
+        more: impl IntoIterator<Item = &'a str>,
+    ) -> Palette {
+        let mut by_channel: BTreeMap<&str, u64> = BTreeMap::new();
+        for sc in edges {
+            *by_channel.entry(sc).or_default() += 1;
+        }
+        let more: Vec<&str> = more.into_iter().collect();
+        for sc in &more {
+            by_channel.entry(sc).or_default();
+        }
+        let place = |sc: &str| more.iter().position(|m| *m == sc).unwrap_or(more.len());
+        let mut ranked: Vec<(&str, u64)> = by_channel.into_iter().collect();
+        ranked.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then(place(a.0).cmp(&place(b.0)))
+                .then(a.0.cmp(b.0))
+        });
+        let ranked = ranked
+            .into_iter()
+            .take(COLOURS)
+            .map(|(c, _)| c.to_string())
+            .collect();
+        Palette { ranked }
+    }
+
+    /// The share channels of the visits drawn in `cascades` (`max` per tree, weighted by
+    /// edges), then `more` (e.g. the share-button table's channels).
+    fn of<'a>(
+        cascades: &'a [Cascade],
+        max: usize,
+        more: impl IntoIterator<Item = &'a str>,
+    ) -> Palette {
+        Palette::new(
+            cascades
+                .iter()
+                .flat_map(|c| drawn(c, max).iter().skip(1))
+                .map(|n| n.share_channel.as_str()),
+            more,
+        )
+    }
+
+    /// `ch-3` or `ch-other`.
+    fn colour(&self, sc: &str) -> String {
+        match self.ranked.iter().position(|c| c == sc) {
+            Some(i) => format!("ch-{}", i + 1),
+            None => "ch-other".to_string(),
+        }
+    }
+
+    /// `ch-1 k-private`: colour by channel, dash pattern by kind.
+    fn classes(&self, sc: &str) -> String {
+        format!("{} {}", self.colour(sc), kind_class(sc))
+    }
+}
+
+/// The first `max` visits of a cascade: those its tree draws.
+fn drawn(c: &Cascade, max: usize) -> &[lucarne_core::cascade::Node] {
+    &c.nodes[..c.nodes.len().min(max)]
+}
+
+/// A short line drawn like a tree edge of these classes (the legend's samples).
+fn line_sample(classes: &str) -> Markup {
+    html! {
+        svg class="line-sample" width="28" height="10" viewBox="0 0 28 10" aria-hidden="true" {
+            line class={ "edge " (classes) } x1="1" y1="5" x2="27" y2="5" {}
+        }
+    }
+}
+
+/// A table or a drawing that may be wider than a phone: a labelled, focusable scroll area
+/// (`role="region"`), announced by a visible hint on narrow screens when `wide`.
+pub fn scroll_area(lang: Lang, label: &str, wide: bool, content: Markup) -> Markup {
+    html! {
+        @if wide {
+            p class="scroll-hint" aria-hidden="true" { (lang.t("scroll_hint")) }
+        }
+        div class="table-wrap" role="region" tabindex="0" aria-label=(label) { (content) }
+    }
 }
 
 /// Fewest public shares, and public share-visits, a page's estimate of uncounted private
@@ -488,6 +599,7 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
     let m = &rep.metrics;
     let total_shares: u64 = rep.channels.iter().map(|(_, n)| *n).sum();
     let top_channel = rep.channels.first().map_or(1, |(_, n)| *n).max(1);
+    let shown = &rep.cascades[..rep.cascades.len().min(ctx.req.cascades)];
     html! {
         section class="stats share-stats" {
             (tile(lang, "shares", lang.int(m.shares), m.shares.to_string()))
@@ -505,7 +617,7 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                 @if rep.channels.is_empty() {
                     p class="empty" { (lang.t("no_data")) }
                 } @else {
-                    div class="table-wrap" {
+                    (scroll_area(lang, lang.t("by_share_channel"), false, html! {
                         table class="share-table" {
                             thead { tr {
                                 th scope="col" { (lang.t("channel")) }
@@ -516,19 +628,19 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                             tbody {
                                 @for (sc, n) in &rep.channels {
                                     tr data-channel=(sc) {
-                                        td { span class={ "swatch chs " (channel_classes(sc)) } {} (ctx.share_channel_name(sc)) }
+                                        td { span class={ "swatch chs " (ctx.palette.colour(sc)) } {} (ctx.share_channel_name(sc)) }
                                         td class="num" { (lang.int(*n)) }
                                         td class="num" { (lang.pct1(*n as f64 * 100.0 / total_shares.max(1) as f64)) }
                                         td class="meter-col" {
                                             span class="meter" aria-hidden="true" {
-                                                span class={ "bar w" ((n * 20).div_ceil(top_channel)) " " (channel_classes(sc)) } {}
+                                                span class={ "bar w" ((n * 20).div_ceil(top_channel)) " " (ctx.palette.colour(sc)) } {}
                                             }
                                         }
                                     }
                                 }
                             }
                         }
-                    }
+                    }))
                     @if m.shares > total_shares {
                         p class="note" id="shares-not-by-button" {
                             (lang.t("shares_not_by_button")
@@ -553,7 +665,7 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
             @if rep.pages.is_empty() {
                 p class="empty" { (lang.t("no_data")) }
             } @else {
-                div class="table-wrap" {
+                (scroll_area(lang, lang.t("by_page_shares"), true, html! {
                     table class="share-table" {
                         thead { tr {
                             th scope="col" { (lang.t("page")) }
@@ -582,18 +694,18 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                             }
                         }
                     }
-                }
+                }))
                 p class="note" { (lang.t("est_explained")) }
             }
         }
         section class="share-box" id="share-cascades" {
             h2 { (lang.t("largest_cascades")) }
-            @if rep.cascades.is_empty() {
+            @if shown.is_empty() {
                 p class="empty" { (lang.t("no_cascades")) }
             } @else {
-                (legend(ctx, rep.cascades.iter()))
+                (legend(ctx, shown, TREE_NODES))
                 ol class="cascades" {
-                    @for (i, c) in rep.cascades.iter().enumerate() {
+                    @for (i, c) in shown.iter().enumerate() {
                         li {
                             figure class="cascade" id={ "cascade-" (i + 1) } {
                                 figcaption { (caption(ctx, c, true)) }
@@ -602,10 +714,45 @@ fn sharing_body(ctx: &Ctx<'_>, rep: &Report) -> Markup {
                         }
                     }
                 }
+                (more_cascades(ctx, shown.len(), rep.cascades.len()))
             }
         }
         footer class="dash-foot" {
             p { (lang.t("sharing_explained")) }
+        }
+    }
+}
+
+/// Under the trees: how many cascades are not drawn, with a link that draws more (the
+/// same page and view state, `?cascades=N`, at the first new tree), or back to the
+/// largest ones when they are all drawn.
+fn more_cascades(ctx: &Ctx<'_>, shown: usize, total: usize) -> Markup {
+    let lang = ctx.lang();
+    let req = ctx.req;
+    let hidden = total.saturating_sub(shown);
+    let next = (shown + MORE_CASCADES).min(total).min(MAX_CASCADES);
+    html! {
+        @if hidden > 0 {
+            p class="more-cascades" {
+                @if hidden == 1 {
+                    (lang.t("cascades_hidden_1"))
+                } @else {
+                    (lang.t("cascades_hidden").replace("{n}", &lang.int(hidden as u64)))
+                }
+                @if next > shown {
+                    " "
+                    a id="more-cascades" href={ (req.shares_href(&req.view, next)) "#cascade-" (shown + 1) } {
+                        (lang.t("cascades_more").replace("{n}", &lang.int((next - shown) as u64)))
+                    }
+                }
+            }
+        }
+        @if shown > TOP_CASCADES {
+            p class="more-cascades" {
+                a id="fewer-cascades" href={ (req.shares_href(&req.view, TOP_CASCADES)) "#share-cascades" } {
+                    (lang.t("cascades_fewer").replace("{n}", &lang.int(TOP_CASCADES as u64)))
+                }
+            }
         }
     }
 }
@@ -638,22 +785,53 @@ fn caption(ctx: &Ctx<'_>, c: &Cascade, link: bool) -> Markup {
     }
 }
 
-/// The share channels seen in some cascades, as a colour legend.
-fn legend<'c>(ctx: &Ctx<'_>, cascades: impl Iterator<Item = &'c Cascade>) -> Markup {
+/// The share channels of the visits drawn in `cascades` (`max` per tree), as a legend:
+/// one sample per coloured channel, drawn with the classes of its tree edges, then the
+/// other channels in one entry (grey, one sample per dash pattern among them).
+fn legend(ctx: &Ctx<'_>, cascades: &[Cascade], max: usize) -> Markup {
     let mut seen: Vec<&str> = Vec::new();
     for c in cascades {
-        for n in c.nodes.iter().skip(1).take(TREE_NODES) {
+        for n in drawn(c, max).iter().skip(1) {
             if !seen.contains(&n.share_channel.as_str()) {
                 seen.push(n.share_channel.as_str());
             }
         }
     }
-    seen.sort_unstable();
+    let palette = &ctx.palette;
+    let coloured: Vec<&str> = palette
+        .ranked
+        .iter()
+        .map(String::as_str)
+        .filter(|c| seen.contains(c))
+        .collect();
+    let mut others: Vec<&str> = seen
+        .iter()
+        .copied()
+        .filter(|c| !coloured.contains(c))
+        .collect();
+    others.sort_unstable();
+    let mut other_kinds: Vec<&str> = others.iter().map(|c| kind_class(c)).collect();
+    other_kinds.sort_unstable();
+    other_kinds.dedup();
+    let lang = ctx.lang();
     html! {
-        p class="legend-title" { (ctx.lang().t("how_travelled")) }
+        p class="legend-title" { (lang.t("how_travelled")) (colon(lang)) " " (lang.t("line_kinds")) }
         ul class="share-legend" {
-            @for sc in seen {
-                li { span class={ "swatch line-swatch " (channel_classes(sc)) } {} (ctx.travelled(sc)) }
+            @for sc in &coloured {
+                li data-channel=(sc) { (line_sample(&palette.classes(sc))) (ctx.travelled(sc)) }
+            }
+            @if !others.is_empty() {
+                li data-channel="other" {
+                    @for k in &other_kinds {
+                        (line_sample(&format!("ch-other {k}")))
+                    }
+                    (lang.t("other_channels")) " ("
+                    @for (i, sc) in others.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (ctx.share_channel_name(sc))
+                    }
+                    ")"
+                }
             }
         }
     }
@@ -746,26 +924,22 @@ fn tree(ctx: &Ctx<'_>, c: &Cascade, max: usize) -> Markup {
         )
     };
     let f = |v: f64| format!("{v:.1}");
-    html! {
-        div class="tree-wrap" {
+    let edges = || {
+        c.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, node)| Some((node, at(node.parent.filter(|&p| p < i)?), at(i))))
+    };
+    let body = html! {
             svg class="tree" viewBox={ "0 0 " (f(w)) " " (f(h)) } width=(f(w)) height=(f(h))
                 role="img" aria-label=(lang.t("tree_title")) {
+                // Edges first, then the visits, then the labels on top of both.
                 g class="edges" {
-                    @for (i, node) in c.nodes.iter().enumerate() {
-                        @if let Some(p) = node.parent.filter(|&p| p < i) {
-                            @let ((x1, y1), (x2, y2)) = (at(p), at(i));
-                            @let xm = (x1 + x2) / 2.0;
-                            path class={ "edge " (channel_classes(&node.share_channel)) }
-                                d={ "M" (f(x1)) " " (f(y1)) " C" (f(xm)) " " (f(y1)) " " (f(xm)) " " (f(y2)) " " (f(x2)) " " (f(y2)) } {
-                                title { (ctx.travelled(&node.share_channel)) }
-                            }
-                            @if labels {
-                                // Just above the edge's end: siblings are a row apart.
-                                text class={ "elabel " (channel_classes(&node.share_channel)) }
-                                    x=(f(x2 - radius - 4.0)) y=(f(y2 - 4.0)) text-anchor="end" {
-                                    (ctx.short_name(&node.share_channel))
-                                }
-                            }
+                    @for (node, (x1, y1), (x2, y2)) in edges() {
+                        @let xm = (x1 + x2) / 2.0;
+                        path class={ "edge " (ctx.palette.classes(&node.share_channel)) }
+                            d={ "M" (f(x1)) " " (f(y1)) " C" (f(xm)) " " (f(y1)) " " (f(xm)) " " (f(y2)) " " (f(x2)) " " (f(y2)) } {
+                            title { (ctx.travelled(&node.share_channel)) }
                         }
                     }
                 }
@@ -784,8 +958,20 @@ fn tree(ctx: &Ctx<'_>, c: &Cascade, max: usize) -> Markup {
                         }
                     }
                 }
+                @if labels {
+                    g class="labels" aria-hidden="true" {
+                        @for (node, _, (x2, y2)) in edges() {
+                            // Just above the edge's end: siblings are a row apart.
+                            text class="elabel" x=(f(x2 - radius - 4.0)) y=(f(y2 - 5.0)) text-anchor="end" {
+                                (ctx.short_name(&node.share_channel))
+                            }
+                        }
+                    }
+                }
             }
-        }
+    };
+    html! {
+        (scroll_area(lang, lang.t("tree_scroll"), w > PHONE_WIDTH, body))
         @if total > n {
             p class="note" { (truncated_note(lang, n, total)) }
         }
@@ -851,8 +1037,7 @@ fn generation_chart(lang: Lang, generations: &[(u16, u64)]) -> Markup {
     let w = (STEP * bars.len() as f64).max(STEP * 4.0) + 8.0;
     let plot = H - TOP - BOTTOM;
     let f = |v: f64| format!("{v:.1}");
-    html! {
-        div class="tree-wrap" {
+    let body = html! {
             svg class="gen-chart" viewBox={ "0 0 " (f(w)) " " (f(H)) } width=(f(w)) height=(f(H))
                 role="img" aria-label=(lang.t("gen_chart")) {
                 line class="axis" x1="4" x2=(f(w - 4.0)) y1=(f(H - BOTTOM)) y2=(f(H - BOTTOM)) {}
@@ -867,8 +1052,8 @@ fn generation_chart(lang: Lang, generations: &[(u16, u64)]) -> Markup {
                     }
                 }
             }
-        }
-    }
+    };
+    scroll_area(lang, lang.t("generations"), w > PHONE_WIDTH, body)
 }
 
 fn cascade_body(ctx: &Ctx<'_>, c: &Cascade) -> Markup {
@@ -881,13 +1066,13 @@ fn cascade_body(ctx: &Ctx<'_>, c: &Cascade) -> Markup {
             h2 { (lang.t("cascade_from")) " " (ctx.when(c.first_ts)) }
             figure class="cascade" {
                 figcaption { (caption(ctx, c, false)) }
-                (legend(ctx, std::iter::once(c)))
+                (legend(ctx, std::slice::from_ref(c), DRILL_NODES))
                 (tree(ctx, c, DRILL_NODES))
             }
         }
         section class="share-box" id="cascade-nodes" {
             h2 { (lang.t("visits")) }
-            div class="table-wrap" {
+            (scroll_area(lang, lang.t("visits"), true, html! {
                 table class="share-table nodes-table" {
                     thead { tr {
                         th scope="col" class="num" { (lang.t("generation")) }
@@ -912,7 +1097,7 @@ fn cascade_body(ctx: &Ctx<'_>, c: &Cascade) -> Markup {
                                     @if node.share_channel.is_empty() {
                                         (lang.t("none"))
                                     } @else {
-                                        span class={ "swatch line-swatch " (channel_classes(&node.share_channel)) } {}
+                                        (line_sample(&ctx.palette.classes(&node.share_channel)))
                                         (ctx.travelled(&node.share_channel))
                                     }
                                 }
@@ -920,7 +1105,7 @@ fn cascade_body(ctx: &Ctx<'_>, c: &Cascade) -> Markup {
                         }
                     }
                 }
-            }
+            }))
             @if shown < c.nodes.len() {
                 p class="note" { (truncated_note(lang, shown, c.nodes.len())) }
             }
@@ -976,11 +1161,48 @@ mod tests {
     }
 
     #[test]
-    fn channel_classes_are_a_closed_set() {
-        assert_eq!(channel_classes("whatsapp"), "ch-whatsapp k-private");
-        assert_eq!(channel_classes("facebook"), "ch-facebook k-public");
-        assert_eq!(channel_classes("address-bar"), "ch-address-bar k-bar");
-        assert_eq!(channel_classes("\"><x"), "ch-other k-private");
+    fn seven_channels_get_a_colour_the_others_are_grey() {
+        // whatsapp ×3, x ×2, address-bar ×2, then one each; the table adds telegram.
+        let drawn = [
+            "whatsapp",
+            "x",
+            "whatsapp",
+            "address-bar",
+            "sms",
+            "email",
+            "whatsapp",
+            "x",
+            "address-bar",
+            "copy",
+            "signal",
+            "linkedin",
+            "facebook",
+            "\"><x",
+        ];
+        let p = Palette::new(drawn, ["telegram", "linkedin", "whatsapp"]);
+        assert_eq!(p.ranked.len(), COLOURS);
+        assert_eq!(p.classes("whatsapp"), "ch-1 k-private");
+        assert_eq!(p.classes("address-bar"), "ch-2 k-bar");
+        assert_eq!(p.classes("x"), "ch-3 k-public");
+        // Ties: the table's order first (linkedin), then names ("\"><x", copy, email).
+        assert_eq!(p.classes("linkedin"), "ch-4 k-public");
+        assert_eq!(p.colour("\"><x"), "ch-5");
+        assert_eq!(p.colour("email"), "ch-7");
+        assert_eq!(p.classes("facebook"), "ch-other k-public");
+        assert_eq!(p.classes("telegram"), "ch-other k-private");
+        // Few channels: the table's fill the colours left, in its order.
+        let p = Palette::new(["sms"], ["telegram", "sms", "email"]);
+        assert_eq!(p.ranked, ["sms", "telegram", "email"]);
+        assert_eq!(p.classes("copied-text"), "ch-other k-bar");
+    }
+
+    #[test]
+    fn the_cascade_count_comes_from_the_query() {
+        assert_eq!(cascades_param(None), TOP_CASCADES);
+        assert_eq!(cascades_param(Some("period=day&cascades=13")), 13);
+        assert_eq!(cascades_param(Some("cascades=1")), TOP_CASCADES);
+        assert_eq!(cascades_param(Some("cascades=100000")), MAX_CASCADES);
+        assert_eq!(cascades_param(Some("cascades=all")), TOP_CASCADES);
     }
 
     #[test]
@@ -1027,10 +1249,25 @@ mod tests {
             "bad_token",
             "truncated",
             "sharing_explained",
+            "scroll_hint",
+            "tree_scroll",
+            "cascades_hidden",
+            "cascades_hidden_1",
+            "cascades_more",
+            "cascades_fewer",
+            "line_kinds",
+            "other_channels",
         ]
         .into_iter()
         .map(String::from)
-        .chain(CHANNEL_CLASSES.iter().map(|c| format!("sc_{c}")))
+        .chain(
+            lucarne_core::rules::ShareButtons::builtin()
+                .all()
+                .iter()
+                .map(|b| b.id.as_str())
+                .chain([ADDRESS_BAR, "copied-text"])
+                .map(|c| format!("sc_{c}")),
+        )
         .chain(["scs_address-bar".to_string(), "scs_copied-text".to_string()])
         {
             for lang in [Lang::En, Lang::Fr] {
