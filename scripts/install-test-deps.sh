@@ -98,27 +98,41 @@ install_postgresql() {
 # install into /usr/local there; as a non-root user pip installs into ~/.local instead.
 CHDB_VERSION=4.4.0
 CHDB_CORE_VERSION=26.9.0
-install_chdb() {
+# pip install into $py (python3 or $LUCARNE_PYTHON) unless `import MODULE` works already.
+pip_install() {
+    local module="$1"
+    shift
     local py="${LUCARNE_PYTHON:-python3}"
     if ! command -v "$py" >/dev/null 2>&1; then
         apt_install python3 python3-pip
     fi
-    if "$py" -c 'import chdb' >/dev/null 2>&1; then
-        log "chdb already installed for $py"
-    else
-        if ! "$py" -m pip --version >/dev/null 2>&1; then
-            apt_install python3-pip
-        fi
-        local args=()
-        if "$py" -c 'import os, sys, sysconfig
-sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
-            args+=(--break-system-packages)
-        fi
-        log "pip install chdb==$CHDB_VERSION chdb-core==$CHDB_CORE_VERSION (for $py)"
-        "$py" -m pip install "${args[@]}" "chdb==$CHDB_VERSION" "chdb-core==$CHDB_CORE_VERSION"
+    if "$py" -c "import $module" >/dev/null 2>&1; then
+        log "$module already installed for $py"
+        return
     fi
-    "$py" -c 'import chdb
+    if ! "$py" -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+    local args=()
+    if "$py" -c 'import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+        args+=(--break-system-packages)
+    fi
+    log "pip install $* (for $py)"
+    "$py" -m pip install "${args[@]}" "$@"
+}
+
+install_chdb() {
+    pip_install chdb "chdb==$CHDB_VERSION" "chdb-core==$CHDB_CORE_VERSION"
+    "${LUCARNE_PYTHON:-python3}" -c 'import chdb
 print("chdb", chdb.__version__, "- ClickHouse", chdb.query("SELECT version()", "TabSeparated").bytes().decode().strip())'
+}
+
+# aiosmtpd (PyPI), a real SMTP server the invitation tests send e-mail to
+# (crates/testkit/src/smtp.rs runs `python3 -m aiosmtpd` with a Maildir handler).
+AIOSMTPD_VERSION=1.4.6
+install_aiosmtpd() {
+    pip_install aiosmtpd "aiosmtpd==$AIOSMTPD_VERSION"
 }
 
 main() {
@@ -126,6 +140,7 @@ main() {
     install_maxmind_writer
     install_clickhouse
     install_chdb
+    install_aiosmtpd
     install_postgresql
 }
 

@@ -597,7 +597,13 @@ async fn authorization_matrix() {
     }
 
     // Pages not tied to one site.
-    for path in ["/", "/sites", "/settings/keys", "/logout"] {
+    for path in [
+        "/",
+        "/sites",
+        "/settings/keys",
+        "/settings/account",
+        "/logout",
+    ] {
         let anon = h.get(path, None).await;
         assert_eq!(anon.status, StatusCode::SEE_OTHER, "anonymous {path}");
         assert!(anon.location().starts_with("/login"), "anonymous {path}");
@@ -612,7 +618,16 @@ async fn authorization_matrix() {
     );
 
     // Owner-only POSTs, each with the actor's own valid CSRF token: nothing changes.
-    let posts: [(&str, Vec<(&str, &str)>); 4] = [
+    let posts: [(&str, Vec<(&str, &str)>); 6] = [
+        ("/sites/a.example/delete", vec![("confirm", "a.example")]),
+        (
+            "/sites/a.example/members",
+            vec![
+                ("action", "add"),
+                ("email", "new-colleague@a.test"),
+                ("role", "owner"),
+            ],
+        ),
         (
             "/sites/a.example/settings",
             vec![
@@ -708,6 +723,10 @@ async fn authorization_matrix() {
         h.state.meta.members(a.id).await.unwrap().len(),
         2,
         "members unchanged"
+    );
+    assert!(
+        h.state.meta.invitations(a.id).await.unwrap().is_empty(),
+        "nobody invited"
     );
     let links = h.state.meta.shared_links(a.id).await.unwrap();
     assert_eq!(links.len(), 1);

@@ -6,6 +6,7 @@
 pub mod chdb;
 pub mod clickhouse;
 pub mod postgres;
+pub mod smtp;
 
 /// A free TCP port on 127.0.0.1 (bound once, then released for the server to take).
 pub fn free_port() -> u16 {
