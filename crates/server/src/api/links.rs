@@ -60,8 +60,9 @@ pub fn private_base(base: &str) -> bool {
 
 /// What to tell whoever made a link at a private `base` (API and dashboard).
 pub const PRIVATE_BASE_WARNING: &str = "short links and QR codes use an address only this \
-     machine or network can open; start Lucarne with --public-url (LUCARNE_PUBLIC_URL) set \
-     to the address visitors use";
+     machine or network can open; set the public address visitors use on the account page \
+     (/settings/account, an administrator) or start Lucarne with --public-url \
+     (LUCARNE_PUBLIC_URL)";
 
 /// The host names Lucarne itself answers on: the public URL's, and the request's.
 pub fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
