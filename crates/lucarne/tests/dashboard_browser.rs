@@ -241,6 +241,11 @@ async fn run() {
         Value::Array(vec![]),
         "at 1440 px"
     );
+    assert_eq!(
+        s.js(SMALL_CHART_TEXT).await,
+        Value::Array(vec![]),
+        "overview chart text at 1440 px"
+    );
     // 8 visits: the headline says it has too few for a share, and how many it needs.
     let headline = s
         .js("return document.getElementById('headline').innerText")
@@ -376,6 +381,12 @@ async fn run() {
         s.js(WIDER_THAN_VIEWPORT).await,
         Value::Array(vec![]),
         "at 390 px"
+    );
+    // The chart's labels keep their size on a phone (the plot stretches, the text not).
+    assert_eq!(
+        s.js(SMALL_CHART_TEXT).await,
+        Value::Array(vec![]),
+        "overview chart text at 390 px"
     );
     s.screenshot("dashboard-phone-fr").await;
     assert_eq!(s.js("return typeof window.__xss").await, "undefined");

@@ -2,6 +2,11 @@
 //! (identified dark, estimated dark, other visits) and the visitors line, with a
 //! `<title>` tooltip per bucket. Colours come from classes styled in `app.css`
 //! (light and dark schemes); no inline styles.
+//!
+//! The SVG has no `viewBox`: every position is a percentage of its box, so the bars
+//! stretch to any width while the text keeps its CSS size (11 px) instead of being
+//! squashed with the plot on a phone. Y labels sit on their gridlines inside the plot;
+//! every other x label (`alt`) is hidden on narrow screens.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use lucarne_core::stats::{Aggregates, Interval};
@@ -9,12 +14,11 @@ use maud::{html, Markup};
 
 use super::i18n::Lang;
 
-const W: f64 = 800.0;
-const H: f64 = 240.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 8.0;
+/// The plot's top and bottom, in percent of the chart's height (the x labels below).
 const TOP: f64 = 10.0;
-const BOTTOM: f64 = 26.0;
+const BOTTOM: f64 = 86.0;
+/// The x labels' baseline, in percent of the height.
+const LABEL_Y: f64 = 97.0;
 
 /// One point of the chart.
 pub struct Point<'a> {
@@ -92,8 +96,9 @@ fn label_text(lang: Lang, label: &str, interval: Interval, long: bool) -> String
     }
 }
 
-fn f(x: f64) -> String {
-    format!("{:.1}", x)
+/// A percentage coordinate.
+fn pc(x: f64) -> String {
+    format!("{:.2}%", x)
 }
 
 pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) -> Markup {
@@ -105,36 +110,30 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
         .unwrap_or(0);
     let (step_y, steps) = scale(top);
     let ymax = (step_y * steps) as f64;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let step = plot_w / n as f64;
-    let bar_w = (step * 0.72).max(1.0);
-    let y = |v: u64| TOP + plot_h - (v as f64 / ymax) * plot_h;
+    let step = 100.0 / n as f64;
+    let bar_w = step * 0.72;
+    let y = |v: u64| TOP + (BOTTOM - TOP) * (1.0 - v as f64 / ymax);
     let ticks: Vec<u64> = (0..=steps).map(|i| step_y * i).collect();
     let label_every = n.div_ceil(7).max(1);
-    let line: Vec<String> = points
+    let cx = |i: usize| step * (i as f64 + 0.5);
+    // The visitors line as segments between buckets that have begun (a polyline's
+    // points cannot be percentages).
+    let begun: Vec<(usize, u64)> = points
         .iter()
         .enumerate()
         .filter(|(_, p)| p.when != When::Future)
-        .map(|(i, p)| {
-            format!(
-                "{},{}",
-                f(LEFT + step * (i as f64 + 0.5)),
-                f(y(p.a.visitors))
-            )
-        })
+        .map(|(i, p)| (i, p.a.visitors))
         .collect();
     html! {
-        svg class="chart" viewBox={ "0 0 " (W) " " (H) } role="img" aria-labelledby="chart-title" preserveAspectRatio="none" {
+        svg class="chart" role="img" aria-labelledby="chart-title" {
             title id="chart-title" { (title) }
             g class="grid" {
                 @for t in &ticks {
-                    line x1=(f(LEFT)) x2=(f(W - RIGHT)) y1=(f(y(*t))) y2=(f(y(*t))) {}
-                    text class="ylabel" x=(f(LEFT - 6.0)) y=(f(y(*t) + 4.0)) text-anchor="end" { (lang.int(*t)) }
+                    line x1="0" x2="100%" y1=(pc(y(*t))) y2=(pc(y(*t))) {}
                 }
             }
             @for (i, p) in points.iter().enumerate() {
-                @let x = LEFT + step * i as f64 + (step - bar_w) / 2.0;
+                @let x = step * i as f64 + (step - bar_w) / 2.0;
                 @let ident = p.a.visits_identified_dark;
                 @let est = p.a.visits_estimated_dark;
                 @let other = p.a.visits.saturating_sub(ident + est);
@@ -153,25 +152,37 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
                         }
                     }
                     rect class="hit" data-when=[match p.when { When::Past => None, When::Running => Some("running"), When::Future => Some("future") }]
-                        x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
+                        x=(pc(step * i as f64)) y=(pc(TOP)) width=(pc(step)) height=(pc(BOTTOM - TOP)) {}
                     @if ident > 0 {
-                        rect class="s-ident" x=(f(x)) y=(f(y(ident))) width=(f(bar_w)) height=(f(y(0) - y(ident))) {}
+                        rect class="s-ident" x=(pc(x)) y=(pc(y(ident))) width=(pc(bar_w)) height=(pc(y(0) - y(ident))) {}
                     }
                     @if est > 0 {
-                        rect class="s-est" x=(f(x)) y=(f(y(ident + est))) width=(f(bar_w)) height=(f(y(ident) - y(ident + est))) {}
+                        rect class="s-est" x=(pc(x)) y=(pc(y(ident + est))) width=(pc(bar_w)) height=(pc(y(ident) - y(ident + est))) {}
                     }
                     @if other > 0 {
-                        rect class="s-other" x=(f(x)) y=(f(y(p.a.visits))) width=(f(bar_w)) height=(f(y(ident + est) - y(p.a.visits))) {}
+                        rect class="s-other" x=(pc(x)) y=(pc(y(p.a.visits))) width=(pc(bar_w)) height=(pc(y(ident + est) - y(p.a.visits))) {}
                     }
                 }
             }
-            polyline class="visitors-line" points=(line.join(" ")) {}
+            g class="visitors-line" {
+                @for w in begun.windows(2) {
+                    line x1=(pc(cx(w[0].0))) y1=(pc(y(w[0].1))) x2=(pc(cx(w[1].0))) y2=(pc(y(w[1].1))) {}
+                }
+                @if let [(i, v)] = begun.as_slice() {
+                    circle cx=(pc(cx(*i))) cy=(pc(y(*v))) r="2.5" {}
+                }
+            }
+            g class="ylabels" {
+                @for t in &ticks {
+                    text class="ylabel" x="2" y=(pc(y(*t))) dy="-3" { (lang.int(*t)) }
+                }
+            }
             g class="xlabels" {
-                @for (i, p) in points.iter().enumerate() {
-                    @if i % label_every == 0 {
-                        text x=(f(LEFT + step * (i as f64 + 0.5))) y=(f(H - 8.0)) text-anchor="middle" {
-                            (label_text(lang, p.label, interval, false))
-                        }
+                @for (k, (i, p)) in points.iter().enumerate().filter(|(i, _)| i % label_every == 0).enumerate() {
+                    @let first = i == 0;
+                    text class=[(k % 2 == 1).then_some("alt")] x=(if first { "0".to_string() } else { pc(cx(i)) }) y=(pc(LABEL_Y))
+                        text-anchor=(if first { "start" } else { "middle" }) {
+                        (label_text(lang, p.label, interval, false))
                     }
                 }
             }
@@ -235,6 +246,12 @@ mod tests {
         assert_eq!(svg.matches("<g class=\"pt\">").count(), 2);
         assert!(svg.contains("Nov 1, 2026"));
         assert!(!svg.contains("style="));
+        // No viewBox: positions are percentages, text keeps its CSS size at any width.
+        assert!(!svg.contains("viewBox"));
+        assert!(
+            svg.contains("width=\"36.00%\""),
+            "two buckets, bars 72 % of 50 %"
+        );
     }
 
     #[test]
@@ -270,13 +287,11 @@ mod tests {
         let future = &future[..future.find("</g>").unwrap_or(future.len())];
         assert!(future.contains("not yet"), "{future}");
         assert!(!future.contains("class=\"s-"), "no bar in a future bucket");
-        // The visitors line has the two buckets that have begun, not a zero for the third.
-        let line = svg
-            .split("points=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("");
-        assert_eq!(line.split(' ').count(), 2, "{line}");
+        // The visitors line joins the two buckets that have begun, not a zero for the
+        // third: one segment.
+        let line = &svg[svg.find("<g class=\"visitors-line\">").expect("line")..];
+        let line = &line[..line.find("</g>").unwrap_or(line.len())];
+        assert_eq!(line.matches("<line ").count(), 1, "{line}");
         assert_eq!(
             When::of(
                 "2026-12-06T10:00:00Z".parse().unwrap_or_default(),
