@@ -16,7 +16,7 @@ use fantoccini::Locator;
 use lucarne_core::rules::ShareButtons;
 use lucarne_core::token::Token;
 use serde_json::{json, Value};
-use support::{add_site, add_user, cli, create_key, Browser, Lucarne, Session};
+use support::{add_site, add_user, cli, create_key, Browser, Lucarne, Session, SMALL_CHART_TEXT};
 
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_TIMEOUT: Duration = Duration::from_secs(180);
@@ -28,12 +28,6 @@ const WIDER_THAN_VIEWPORT: &str = "const w = window.innerWidth; \
       const r = e.getBoundingClientRect(); \
       return r.width > 0 && r.right > w + 1 && !e.closest('[role=region][aria-label]'); \
     }).slice(0, 10).map(e => e.tagName + '.' + e.className + '#' + e.id);";
-/// SVG text drawn smaller than 11 CSS px (its font size times its drawing's scale).
-const SMALL_CHART_TEXT: &str = "return [...document.querySelectorAll('svg text')].map(t => { \
-      const svg = t.ownerSVGElement, r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal; \
-      const scale = vb && vb.width ? Math.min(r.width / vb.width, r.height / vb.height) : 1; \
-      return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * scale]; \
-    }).filter(([, px]) => px < 10.99).slice(0, 10);";
 /// Words (runs of letters and digits) of the page split across two lines: none may be.
 const BROKEN_WORDS: &str = "const bad = []; \
     const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); \

@@ -359,6 +359,12 @@ async fn dashboard(browser: &Browser, lucarne: &Lucarne, api: &StatsApi<'_>, id:
         .js("return document.querySelector('#stat-clicks h2').innerText")
         .await;
     assert_eq!(heading, "Clics");
+    // The clicks chart's text keeps its size on a phone.
+    assert_eq!(
+        s.js(support::SMALL_CHART_TEXT).await,
+        Value::Array(vec![]),
+        "clicks chart text at 390 px"
+    );
     s.screenshot("links-report-phone-fr").await;
     s.close().await;
 }

@@ -22,6 +22,12 @@ use fantoccini::{Client, ClientBuilder};
 use tempfile::TempDir;
 
 /// The binary under test.
+/// SVG text drawn smaller than 11 CSS px (its font size times its drawing's scale).
+pub const SMALL_CHART_TEXT: &str = "return [...document.querySelectorAll('svg text')].map(t => { \
+      const svg = t.ownerSVGElement, r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal; \
+      const scale = vb && vb.width ? Math.min(r.width / vb.width, r.height / vb.height) : 1; \
+      return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * scale]; \
+    }).filter(([, px]) => px < 10.99).slice(0, 10);";
 pub const BIN: &str = env!("CARGO_BIN_EXE_lucarne");
 
 /// How long `lucarne serve` and chromedriver get to become ready.

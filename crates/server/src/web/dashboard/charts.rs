@@ -97,25 +97,106 @@ fn label_text(lang: Lang, label: &str, interval: Interval, long: bool) -> String
 }
 
 /// A percentage coordinate.
-fn pc(x: f64) -> String {
+pub fn pc(x: f64) -> String {
     format!("{:.2}%", x)
 }
 
+/// The geometry of a bar chart of `n` buckets whose largest value is `top`, in percent of
+/// the SVG's box (shared by the overview chart and a link's clicks per day).
+pub struct Frame {
+    n: usize,
+    step_y: u64,
+    steps: u64,
+}
+
+impl Frame {
+    pub fn new(n: usize, top: u64) -> Frame {
+        let (step_y, steps) = scale(top);
+        Frame {
+            n: n.max(1),
+            step_y,
+            steps,
+        }
+    }
+
+    /// The width of one bucket.
+    pub fn step(&self) -> f64 {
+        100.0 / self.n as f64
+    }
+
+    /// Bucket `i`'s left edge and centre.
+    pub fn left(&self, i: usize) -> f64 {
+        self.step() * i as f64
+    }
+    pub fn centre(&self, i: usize) -> f64 {
+        self.step() * (i as f64 + 0.5)
+    }
+
+    /// A bar: 72 % of its bucket, centred.
+    pub fn bar_w(&self) -> f64 {
+        self.step() * 0.72
+    }
+    pub fn bar_x(&self, i: usize) -> f64 {
+        self.left(i) + (self.step() - self.bar_w()) / 2.0
+    }
+
+    /// The height of value `v`.
+    pub fn y(&self, v: u64) -> f64 {
+        let ymax = (self.step_y * self.steps) as f64;
+        TOP + (BOTTOM - TOP) * (1.0 - v as f64 / ymax)
+    }
+
+    /// A bucket's full-height hover target.
+    pub fn hit(&self, i: usize) -> (String, String, String, String) {
+        (pc(self.left(i)), pc(TOP), pc(self.step()), pc(BOTTOM - TOP))
+    }
+
+    fn ticks(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..=self.steps).map(|i| self.step_y * i)
+    }
+
+    /// The gridlines (drawn first, under the bars).
+    pub fn grid(&self) -> Markup {
+        html! {
+            g class="grid" {
+                @for t in self.ticks() {
+                    line x1="0" x2="100%" y1=(pc(self.y(t))) y2=(pc(self.y(t))) {}
+                }
+            }
+        }
+    }
+
+    /// The y labels on their gridlines and the x labels of every `every`-th bucket
+    /// (`label(i)`), drawn last, over the bars; alternate x labels are `alt` (hidden on
+    /// narrow screens).
+    pub fn labels(&self, lang: Lang, every: usize, label: impl Fn(usize) -> String) -> Markup {
+        let every = every.max(1);
+        html! {
+            g class="ylabels" {
+                @for t in self.ticks() {
+                    text class="ylabel" x="2" y=(pc(self.y(t))) dy="-3" { (lang.int(t)) }
+                }
+            }
+            g class="xlabels" {
+                @for (k, i) in (0..self.n).filter(|i| i % every == 0).enumerate() {
+                    @let first = i == 0;
+                    text class=[(k % 2 == 1).then_some("alt")] x=(if first { "0".to_string() } else { pc(self.centre(i)) }) y=(pc(LABEL_Y))
+                        text-anchor=(if first { "start" } else { "middle" }) {
+                        (label(i))
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) -> Markup {
-    let n = points.len().max(1);
     let top = points
         .iter()
         .map(|p| p.a.visits.max(p.a.visitors))
         .max()
         .unwrap_or(0);
-    let (step_y, steps) = scale(top);
-    let ymax = (step_y * steps) as f64;
-    let step = 100.0 / n as f64;
-    let bar_w = step * 0.72;
-    let y = |v: u64| TOP + (BOTTOM - TOP) * (1.0 - v as f64 / ymax);
-    let ticks: Vec<u64> = (0..=steps).map(|i| step_y * i).collect();
-    let label_every = n.div_ceil(7).max(1);
-    let cx = |i: usize| step * (i as f64 + 0.5);
+    let fr = Frame::new(points.len(), top);
     // The visitors line as segments between buckets that have begun (a polyline's
     // points cannot be percentages).
     let begun: Vec<(usize, u64)> = points
@@ -127,16 +208,13 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
     html! {
         svg class="chart" role="img" aria-labelledby="chart-title" {
             title id="chart-title" { (title) }
-            g class="grid" {
-                @for t in &ticks {
-                    line x1="0" x2="100%" y1=(pc(y(*t))) y2=(pc(y(*t))) {}
-                }
-            }
+            (fr.grid())
             @for (i, p) in points.iter().enumerate() {
-                @let x = step * i as f64 + (step - bar_w) / 2.0;
+                @let (x, w) = (pc(fr.bar_x(i)), pc(fr.bar_w()));
                 @let ident = p.a.visits_identified_dark;
                 @let est = p.a.visits_estimated_dark;
                 @let other = p.a.visits.saturating_sub(ident + est);
+                @let (hx, hy, hw, hh) = fr.hit(i);
                 g class="pt" {
                     title {
                         (label_text(lang, p.label, interval, true))
@@ -152,40 +230,27 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
                         }
                     }
                     rect class="hit" data-when=[match p.when { When::Past => None, When::Running => Some("running"), When::Future => Some("future") }]
-                        x=(pc(step * i as f64)) y=(pc(TOP)) width=(pc(step)) height=(pc(BOTTOM - TOP)) {}
+                        x=(hx) y=(hy) width=(hw) height=(hh) {}
                     @if ident > 0 {
-                        rect class="s-ident" x=(pc(x)) y=(pc(y(ident))) width=(pc(bar_w)) height=(pc(y(0) - y(ident))) {}
+                        rect class="s-ident" x=(x) y=(pc(fr.y(ident))) width=(w) height=(pc(fr.y(0) - fr.y(ident))) {}
                     }
                     @if est > 0 {
-                        rect class="s-est" x=(pc(x)) y=(pc(y(ident + est))) width=(pc(bar_w)) height=(pc(y(ident) - y(ident + est))) {}
+                        rect class="s-est" x=(x) y=(pc(fr.y(ident + est))) width=(w) height=(pc(fr.y(ident) - fr.y(ident + est))) {}
                     }
                     @if other > 0 {
-                        rect class="s-other" x=(pc(x)) y=(pc(y(p.a.visits))) width=(pc(bar_w)) height=(pc(y(ident + est) - y(p.a.visits))) {}
+                        rect class="s-other" x=(x) y=(pc(fr.y(p.a.visits))) width=(w) height=(pc(fr.y(ident + est) - fr.y(p.a.visits))) {}
                     }
                 }
             }
             g class="visitors-line" {
-                @for w in begun.windows(2) {
-                    line x1=(pc(cx(w[0].0))) y1=(pc(y(w[0].1))) x2=(pc(cx(w[1].0))) y2=(pc(y(w[1].1))) {}
+                @for s in begun.windows(2) {
+                    line x1=(pc(fr.centre(s[0].0))) y1=(pc(fr.y(s[0].1))) x2=(pc(fr.centre(s[1].0))) y2=(pc(fr.y(s[1].1))) {}
                 }
                 @if let [(i, v)] = begun.as_slice() {
-                    circle cx=(pc(cx(*i))) cy=(pc(y(*v))) r="2.5" {}
+                    circle cx=(pc(fr.centre(*i))) cy=(pc(fr.y(*v))) r="2.5" {}
                 }
             }
-            g class="ylabels" {
-                @for t in &ticks {
-                    text class="ylabel" x="2" y=(pc(y(*t))) dy="-3" { (lang.int(*t)) }
-                }
-            }
-            g class="xlabels" {
-                @for (k, (i, p)) in points.iter().enumerate().filter(|(i, _)| i % label_every == 0).enumerate() {
-                    @let first = i == 0;
-                    text class=[(k % 2 == 1).then_some("alt")] x=(if first { "0".to_string() } else { pc(cx(i)) }) y=(pc(LABEL_Y))
-                        text-anchor=(if first { "start" } else { "middle" }) {
-                        (label_text(lang, p.label, interval, false))
-                    }
-                }
-            }
+            (fr.labels(lang, points.len().div_ceil(7), |i| points.get(i).map(|p| label_text(lang, p.label, interval, false)).unwrap_or_default()))
         }
     }
 }

@@ -1330,54 +1330,29 @@ fn clicks_word(lang: Lang, n: u64) -> &'static str {
 /// Clicks per day as SVG bars, one `<title>` tooltip per day (the overview chart's
 /// classes, so `app.js` gives it the same tooltip).
 fn clicks_chart(lang: Lang, series: &[DayClicks]) -> Markup {
-    const W: f64 = 800.0;
-    const H: f64 = 200.0;
-    const LEFT: f64 = 40.0;
-    const RIGHT: f64 = 8.0;
-    const TOP: f64 = 10.0;
-    const BOTTOM: f64 = 24.0;
-    let n = series.len().max(1);
+    use super::charts::{pc, Frame};
     let top = series.iter().map(|d| d.clicks).max().unwrap_or(0);
-    let (step_y, steps) = super::charts::scale(top);
-    let ymax = (step_y * steps) as f64;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let step = plot_w / n as f64;
-    let bar_w = (step * 0.72).max(1.0);
-    let y = |v: u64| TOP + plot_h - (v as f64 / ymax) * plot_h;
-    let label_every = n.div_ceil(DAY_LABELS).max(1);
-    let f = |x: f64| format!("{x:.1}");
+    let fr = Frame::new(series.len(), top);
     let day = |label: &str, long: bool| match NaiveDate::parse_from_str(label, "%Y-%m-%d") {
         Ok(d) if long => lang.date(d),
         Ok(d) => lang.day_month(d),
         Err(_) => label.to_string(),
     };
     html! {
-        svg class="chart link-chart" viewBox={ "0 0 " (W) " " (H) } role="img" aria-labelledby="link-chart-title" preserveAspectRatio="none" {
+        svg class="chart link-chart" role="img" aria-labelledby="link-chart-title" {
             title id="link-chart-title" { (lt(lang, "per_day")) }
-            g class="grid" {
-                @for i in 0..=steps {
-                    @let t = step_y * i;
-                    line x1=(f(LEFT)) x2=(f(W - RIGHT)) y1=(f(y(t))) y2=(f(y(t))) {}
-                    text class="ylabel" x=(f(LEFT - 6.0)) y=(f(y(t) + 4.0)) text-anchor="end" { (lang.int(t)) }
-                }
-            }
+            (fr.grid())
             @for (i, DayClicks { date: label, clicks: c }) in series.iter().enumerate() {
+                @let (hx, hy, hw, hh) = fr.hit(i);
                 g class="pt" data-date=(label) data-value=(c) {
                     title { (day(label, true)) (colon(lang)) " " (lang.int(*c)) " " (clicks_word(lang, *c)) }
-                    rect class="hit" x=(f(LEFT + step * i as f64)) y=(f(TOP)) width=(f(step)) height=(f(plot_h)) {}
+                    rect class="hit" x=(hx) y=(hy) width=(hw) height=(hh) {}
                     @if *c > 0 {
-                        rect class="s-ident" x=(f(LEFT + step * i as f64 + (step - bar_w) / 2.0)) y=(f(y(*c))) width=(f(bar_w)) height=(f(y(0) - y(*c))) {}
+                        rect class="s-ident" x=(pc(fr.bar_x(i))) y=(pc(fr.y(*c))) width=(pc(fr.bar_w())) height=(pc(fr.y(0) - fr.y(*c))) {}
                     }
                 }
             }
-            g class="xlabels" {
-                @for (i, DayClicks { date: label, .. }) in series.iter().enumerate() {
-                    @if i % label_every == 0 {
-                        text x=(f(LEFT + step * (i as f64 + 0.5))) y=(f(H - 8.0)) text-anchor="middle" { (day(label, false)) }
-                    }
-                }
-            }
+            (fr.labels(lang, series.len().div_ceil(DAY_LABELS), |i| series.get(i).map(|d| day(&d.date, false)).unwrap_or_default()))
         }
     }
 }
