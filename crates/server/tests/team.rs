@@ -114,30 +114,6 @@ impl T {
     }
 }
 
-/// A quoted-printable body decoded (soft line breaks joined, `=XX` bytes restored).
-fn quoted_printable(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let b = joined.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'=', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[tokio::test]
 async fn an_invitation_is_e_mailed_and_makes_an_account_once() {
     let t = setup().await;
@@ -161,7 +137,7 @@ async fn an_invitation_is_e_mailed_and_makes_an_account_once() {
         mail[0]
     );
     assert!(mail[0].contains("Subject: Your invitation to example.com's statistics"));
-    let text = quoted_printable(&mail[0]);
+    let text = lucarne_testkit::smtp::decoded(&mail[0]);
     assert!(text.contains(&link), "{text}");
     assert!(text.contains("owner@example.com invites you"), "{text}");
 

@@ -114,6 +114,31 @@ impl SmtpServer {
     }
 }
 
+/// A message as its reader sees it: quoted-printable soft line breaks joined and `=XX`
+/// bytes restored (lettre encodes long plain-text lines that way).
+pub fn decoded(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let b = joined.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl Drop for SmtpServer {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
