@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{free_port, BIN};
+use support::{free_port, Browser, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_serves_generated_history() {
@@ -40,11 +40,14 @@ async fn demo_serves_generated_history() {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut key = None;
+    let (mut key, mut password) = (None, None);
     while key.is_none() && Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
             if let Some(k) = line.trim().strip_prefix("API key:") {
                 key = Some(k.trim().to_string());
+            }
+            if let Some(p) = line.trim().strip_prefix("password:") {
+                password = Some(p.trim().to_string());
             }
         }
     }
@@ -112,6 +115,60 @@ async fn demo_serves_generated_history() {
         .json()
         .await
         .expect("json");
+    // The dashboard as a new user sees it, in Chromium: the headline equals the API's
+    // dark share; screenshots for the README (docs/screenshots/, copied from artifacts/).
+    let dark_share: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/stats/aggregate?site_id=demo.lucarne.test&period=30d&metrics=dark_share"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("aggregate request")
+        .json()
+        .await
+        .expect("json");
+    let password = password.expect("the demo prints its password");
+    let browser = Browser::start();
+    let s = browser.session().await;
+    s.set_window_size(1280, 2000).await.expect("desktop size");
+    let site = format!("http://127.0.0.1:{port}/sites/demo.lucarne.test");
+    s.goto(&site).await.expect("goto");
+    s.log_in("demo@lucarne.test", &password, Duration::from_secs(10))
+        .await;
+    s.wait_js(
+        "document.getElementById('headline')",
+        Duration::from_secs(20),
+        "the demo overview",
+    )
+    .await;
+    let shown = s
+        .js("return Number(document.getElementById('headline').dataset.value)")
+        .await;
+    assert_eq!(
+        shown.as_f64(),
+        dark_share["results"]["dark_share"]["value"].as_f64(),
+        "headline vs API: {dark_share}"
+    );
+    s.screenshot("demo-overview").await;
+    s.goto(&format!("{site}/shares")).await.expect("goto");
+    s.wait_js(
+        "document.querySelector('figure.cascade')",
+        Duration::from_secs(20),
+        "the demo's Sharing tab",
+    )
+    .await;
+    s.screenshot("demo-sharing").await;
+    s.set_window_size(390, 844).await.expect("phone size");
+    s.goto(&site).await.expect("goto");
+    s.wait_js(
+        "document.getElementById('headline')",
+        Duration::from_secs(20),
+        "the demo overview on a phone",
+    )
+    .await;
+    s.screenshot("demo-phone").await;
+    s.close().await;
     let _ = child.kill();
     let _ = child.wait();
 
