@@ -150,6 +150,35 @@ async fn demo_serves_generated_history() {
         dark_share["results"]["dark_share"]["value"].as_f64(),
         "headline vs API: {dark_share}"
     );
+    // The page that travels most privately: its dark share is the API's for that page.
+    let row = s
+        .js(
+            "const r = document.querySelector('#panel-travels tbody tr'); \
+             return [r.dataset.value, Number(r.querySelector('[data-dark]').dataset.dark)];",
+        )
+        .await;
+    let page = row[0].as_str().unwrap_or_default().to_string();
+    let api: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/stats/breakdown"))
+        .query(&[
+            ("site_id", "demo.lucarne.test"),
+            ("period", "30d"),
+            ("property", "visit:entry_page"),
+            ("metrics", "visits,dark_share"),
+            ("filters", &format!("visit:entry_page=={page}")),
+        ])
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("breakdown request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        row[1].as_f64(),
+        api["results"][0]["dark_share"].as_f64(),
+        "{page}: {api}"
+    );
     s.screenshot("demo-overview").await;
     s.goto(&format!("{site}/shares")).await.expect("goto");
     s.wait_js(

@@ -215,6 +215,21 @@ async fn headline_and_travels_privately_match_the_api() {
         };
         h.event(url, referrer, 20 + i).await;
     }
+    // A share through a button on /blog/post and a link preview WhatsApp fetched of it.
+    let token = lucarne_core::token::Token::from_bits(0x77)
+        .expect("token")
+        .to_string();
+    let share = serde_json::json!({"n": "share", "u": "https://example.com/blog/post", "d": "example.com", "t": token, "p": {"channel": "whatsapp"}})
+        .to_string();
+    let (st, v) = h.h.event_from(&share, CHROME, [203, 0, 113, 1]).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let preview = send_page(
+        &h.h.router,
+        Req::get("/og/example.com?img=https%3A%2F%2Fexample.com%2Fcover.jpg&p=%2Fblog%2Fpost")
+            .headers(&[("user-agent", "WhatsApp/2.23.20.0 A")]),
+    )
+    .await;
+    assert_eq!(preview.status, StatusCode::FOUND, "{}", preview.body);
     let html = h.page("/sites/example.com").await;
     let api = h
         .api("/api/v1/stats/aggregate?site_id=example.com&period=30d&metrics=visits,dark_share")
@@ -266,6 +281,38 @@ async fn headline_and_travels_privately_match_the_api() {
             .unwrap();
         assert_eq!(dark, row["dark_share"].as_f64().unwrap(), "{page}");
     }
+    // Beside them, the shares and previews the Sharing tab and the previews report count.
+    let at = travels.find("data-value=\"/blog/post\"").unwrap();
+    let shares_api = h
+        .api("/api/v1/stats/shares?site_id=example.com&period=30d")
+        .await;
+    let page_shares = shares_api["by_page"]
+        .as_array()
+        .and_then(|p| p.iter().find(|r| r["page"] == "/blog/post"))
+        .map(|r| r["private"].as_u64().unwrap_or(0) + r["public"].as_u64().unwrap_or(0))
+        .unwrap_or(0);
+    assert_eq!(page_shares, 1, "{shares_api}");
+    assert_eq!(
+        attr_after(&travels[at..], "data-shares=", "data-shares"),
+        Some("1")
+    );
+    let previews_api = h
+        .api("/api/v1/stats/previews?site_id=example.com&period=30d")
+        .await;
+    assert_eq!(
+        previews_api["results"][0]["page"], "/blog/post",
+        "{previews_api}"
+    );
+    assert_eq!(previews_api["results"][0]["previews"], 1);
+    assert_eq!(
+        attr_after(&travels[at..], "data-previews=", "data-previews"),
+        Some("1")
+    );
+    let deep = travels.find("data-value=\"/deep/article\"").unwrap();
+    assert_eq!(
+        attr_after(&travels[deep..], "data-shares=", "data-shares"),
+        Some("0")
+    );
     // The Sources panel splits Direct / None into what Lucarne knows.
     let sources = &html[html.find("id=\"panel-sources\"").expect("sources")..];
     let sources = &sources[..sources.find("</section>").unwrap()];

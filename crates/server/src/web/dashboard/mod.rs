@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod links;
 pub mod shares;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -374,6 +375,8 @@ pub struct Overview {
     /// Landing pages ranked by dark arrivals (identified + estimated), at most
     /// [`PANEL_ROWS`], those with none left out.
     pub travels: Vec<(String, Aggregates)>,
+    /// For those pages: (share-button shares, link previews fetched by apps) in the period.
+    pub travel_signals: HashMap<String, (u64, u64)>,
     /// The `Direct / None` source by channel group: what Lucarne knows of it.
     pub direct_split: Vec<(String, Aggregates)>,
     /// The survey's calibrated dark-social estimate, when there are answers.
@@ -490,6 +493,17 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     travels.retain(|(_, a)| dark_visits(a) > 0);
     travels.sort_by(|(pa, a), (pb, b)| dark_visits(b).cmp(&dark_visits(a)).then(pa.cmp(pb)));
     travels.truncate(PANEL_ROWS);
+    let travel_signals = {
+        let pages: Vec<String> = travels.iter().map(|(p, _)| p.clone()).collect();
+        let q = plain.clone();
+        join(
+            spawn(state, move |s| {
+                travel_signals(s.events.as_ref(), &q, &pages)
+            }),
+            "shares and previews of landing pages",
+        )
+        .await?
+    };
     let direct_split = join(direct_split, "direct split").await?;
     let survey = match survey {
         None => None,
@@ -518,6 +532,7 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         panels: panel_rows,
         apps,
         travels,
+        travel_signals,
         direct_split,
         survey,
     })
@@ -897,7 +912,7 @@ fn render(
                 span class="legend" { span class="swatch line" {} (lang.t("visitors")) }
             }
         }
-        (travels_markup(lang, base, view, &o.travels))
+        (travels_markup(lang, base, view, &o.travels, &o.travel_signals))
         section class="panels" {
             @for i in 0..PANELS.len() {
                 (panel_markup(state, lang, base, view, &export_query, i, o))
@@ -1100,7 +1115,63 @@ fn share_of(part: u64, whole: u64) -> f64 {
 
 /// Pages that travel privately: landing pages ranked by dark arrivals, with their
 /// private (identified) and estimated arrivals and their dark share.
-fn travels_markup(lang: Lang, base: &str, view: &View, rows: &[(String, Aggregates)]) -> Markup {
+/// Share-button shares and app link previews of `pages` in `q`'s range: two breakdowns by
+/// `event:page`, exact pages only (a `*` in a path is a wildcard to the filter).
+fn travel_signals(
+    events: &dyn lucarne_store::EventStore,
+    q: &lucarne_core::stats::ReportQuery,
+    pages: &[String],
+) -> Result<HashMap<String, (u64, u64)>, lucarne_store::StoreError> {
+    let mut out: HashMap<String, (u64, u64)> = pages.iter().map(|p| (p.clone(), (0, 0))).collect();
+    if pages.is_empty() {
+        return Ok(out);
+    }
+    let eq = |property: Property, values: Vec<String>| Filter {
+        property,
+        negated: false,
+        values,
+    };
+    let count = |filters: Vec<Filter>| {
+        let q = lucarne_core::stats::ReportQuery {
+            filters,
+            ..q.clone()
+        };
+        events.breakdown(&q, &Property::Page, pages.len() * 2, 0)
+    };
+    let page_filter = eq(Property::Page, pages.to_vec());
+    for (page, a) in count(vec![
+        eq(
+            Property::Name,
+            vec![lucarne_core::token::SHARE_EVENT.to_string()],
+        ),
+        page_filter.clone(),
+    ])? {
+        if let Some(e) = out.get_mut(&page) {
+            e.0 = a.events;
+        }
+    }
+    for (page, a) in count(vec![
+        eq(
+            Property::Name,
+            vec![lucarne_core::links::PREVIEW_EVENT.to_string()],
+        ),
+        eq(Property::EventLink, vec![String::new()]),
+        page_filter,
+    ])? {
+        if let Some(e) = out.get_mut(&page) {
+            e.1 = a.events;
+        }
+    }
+    Ok(out)
+}
+
+fn travels_markup(
+    lang: Lang,
+    base: &str,
+    view: &View,
+    rows: &[(String, Aggregates)],
+    signals: &HashMap<String, (u64, u64)>,
+) -> Markup {
     html! {
         section class="panel travels" id="panel-travels" {
             header { h2 { (lang.t("travels_h2")) } }
@@ -1115,6 +1186,8 @@ fn travels_markup(lang: Lang, base: &str, view: &View, rows: &[(String, Aggregat
                             th scope="col" class="num" { (lang.t("identified")) }
                             th scope="col" class="num" { (lang.t("estimated")) }
                             th scope="col" class="num" { (lang.t("dark_col")) }
+                            th scope="col" class="num" title=(lang.t("travels_shares_title")) { (lang.t("travels_shares")) }
+                            th scope="col" class="num" title=(lang.t("travels_previews_title")) { (lang.t("travels_previews")) }
                         } }
                         tbody {
                             @for (page, a) in rows {
@@ -1123,6 +1196,9 @@ fn travels_markup(lang: Lang, base: &str, view: &View, rows: &[(String, Aggregat
                                     td class="num" { (lang.int(a.visits_identified_dark)) }
                                     td class="num" { (lang.int(a.visits_estimated_dark)) }
                                     td class="num" { (row_dark_share(lang, a)) }
+                                    @let (shares, previews) = signals.get(page).copied().unwrap_or_default();
+                                    td class="num" data-shares=(shares) { (lang.int(shares)) }
+                                    td class="num" data-previews=(previews) { (lang.int(previews)) }
                                 }
                             }
                         }
