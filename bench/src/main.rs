@@ -115,6 +115,17 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// Time read-only SQL statements on a DuckDB store (each wrapped in
+    /// `SELECT count(*) FROM (…)` so it runs to the end): the median of `runs`, and the
+    /// row count. For designing queries against a generated store (issue 20).
+    Sql {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The statements, one argument each.
+        statements: Vec<String>,
+    },
     /// Time the dashboard's overview page (every query and the HTML, as served to a
     /// logged-in user) and weigh it gzipped, with its stylesheet and script.
     Page {
@@ -225,6 +236,11 @@ fn main() -> Result<()> {
             runs,
         } => cascade_bench(data, edges, background, runs),
         Cmd::Conversions { data, site, runs } => conversions_bench(&data, &site, runs),
+        Cmd::Sql {
+            data,
+            runs,
+            statements,
+        } => sql_bench(&data, runs, &statements),
     }
 }
 
@@ -693,6 +709,30 @@ fn query(data: &std::path::Path, events: &str, site_id: u32, runs: usize) -> Res
         "disk: {bytes} bytes for {total} events = {:.1} bytes/event",
         bytes as f64 / total.max(1) as f64
     );
+    store.shutdown();
+    Ok(())
+}
+
+fn sql_bench(data: &std::path::Path, runs: usize, statements: &[String]) -> Result<()> {
+    let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for sql in statements {
+        let wrapped = format!("SELECT count(*)::BIGINT FROM ({sql})");
+        let mut times = Vec::with_capacity(runs);
+        let mut n = 0;
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            n = store
+                .scalar_i64(&wrapped)
+                .map_err(|e| anyhow::anyhow!("{e}: {sql}"))?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{:>8.1} ms median ({} runs), {n} rows: {sql}",
+            percentile(&times, 0.5),
+            times.len()
+        );
+    }
     store.shutdown();
     Ok(())
 }
