@@ -22,6 +22,10 @@
 #      stalled sockets (health latency, when they are closed), 20,000 forged share tokens
 #      over a million events (pageview p99 against the same load without tokens), a flood
 #      of distinct visitors with the longest fields (visit table, memory).
+#   9. publisher scale (issue 20): PUB_EVENTS (default 10 million) events in one 30-day
+#      window, every dashboard page over HTTP as a logged-in owner (the overview for 30
+#      and 7 days and with one filter, Sharing, Links, Conversions) and every stats API
+#      report with a key; RUNS_HTTP (default 5) requests each, median and slowest.
 # Every Lucarne server here runs with --site-rate-limit 1000000: the benchmark sends one
 # site's events at tens of thousands a second, past the default fair share of 10,000 a
 # site, and the limiter stays on the path (measured, not bypassed).
@@ -38,7 +42,7 @@ EVENTS="${EVENTS:-10000000}"
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 EDGES="${EDGES:-100000}"
-STEPS="${STEPS:-1 2 3 4 5 6 7 8}"
+STEPS="${STEPS:-1 2 3 4 5 6 7 8 9}"
 LOADGEN="${LOADGEN:-hammer}"
 THREADS="${THREADS:-1}"
 # Requests each wrk thread builds before the run (bench/ingest.lua, bench/redirect.lua):
@@ -342,6 +346,68 @@ pg_database ingest2; ingest_nodes 2 "$CH1_DB/ingest2" "$PG_URL" two-nodes
 start_clickhouse 2 "$WORK/ch-cluster"; CH2="$CH_URL"
 pg_database ingest3; ingest_nodes 2 "${CH2/\/lucarne?/\/ingest3?}" "$PG_URL" two-nodes-two-shards
 stop_servers
+fi
+
+if want 9; then
+# 9. Publisher scale (issue 20): PUB_EVENTS (default 10 million) in one 30-day window,
+# every dashboard page over real HTTP as a logged-in owner and the stats API with a key,
+# RUNS_HTTP (default 5) requests each, the median and the slowest of the server's answer
+# time (curl's time_total on loopback).
+PUB_EVENTS="${PUB_EVENTS:-10000000}"
+RUNS_HTTP="${RUNS_HTTP:-5}"
+echo
+echo "### Publisher scale: $PUB_EVENTS events in 30 days, every page over HTTP (logged in), $RUNS_HTTP runs each"
+echo '```'
+/usr/bin/time -f "generate: %e s wall, %M KB max RSS" "$BIN" generate --data "$WORK/pub" --site bench.test --events "$PUB_EVENTS" --days 30 2>&1 | grep -E 'stored|generate:'
+PUB_PW='bench password 0123456789'
+printf '%s\n' "$PUB_PW" | "$BIN" user add owner@bench.test --owner-of bench.test --data "$WORK/pub" >/dev/null
+PUB_KEY="$("$BIN" key create --data "$WORK/pub" | tail -1)"
+# The Conversions tab with goals (the generator's purchases and signups, a page goal).
+"$BIN" goal add bench.test --event purchase --data "$WORK/pub" >/dev/null
+"$BIN" goal add bench.test --event signup --data "$WORK/pub" >/dev/null
+"$BIN" goal add bench.test --page /checkout --data "$WORK/pub" >/dev/null
+P9="$(free_port)"
+LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P9" --data "$WORK/pub" & PIDS+=($!)
+wait_http "http://127.0.0.1:$P9/api/health"
+JAR="$WORK/pub-cookies"
+PRE="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
+curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$PRE" --data-urlencode "email=owner@bench.test" \
+  --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
+# Every window ends on the last day with events (the generator stops at PUB_EVENTS,
+# which can be before its 30 days are over).
+LAST="$(curl -s -H "Authorization: Bearer $PUB_KEY" "http://127.0.0.1:$P9/api/v1/stats/timeseries?site_id=bench.test&period=12mo&interval=date" \
+  | python3 -c 'import json,sys; print([r["date"] for r in json.load(sys.stdin)["results"] if r["visitors"]][-1][:10])')"
+echo "window: the 30 days ending $LAST"
+time_get() { # label, path, extra curl args…
+  local label="$1" path="$2"; shift 2
+  local t=() code
+  for _ in $(seq "$RUNS_HTTP"); do
+    read -r code secs < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$@" "http://127.0.0.1:$P9$path")
+    [ "$code" = 200 ] || { echo "$label: HTTP $code"; return; }
+    t+=("$secs")
+  done
+  printf '%s\n' "${t[@]}" | sort -n | awk -v l="$label" '{a[NR]=$1} END {printf "%-62s median %7.0f ms, max %7.0f ms\n", l, a[int((NR+1)/2)]*1000, a[NR]*1000}'
+}
+S=/sites/bench.test
+D="date=$LAST"
+for page in "$S?period=30d&$D" "$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message" \
+            "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter" \
+            "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D"; do
+  time_get "GET ${page/&$D/}" "$page" -b "$JAR"
+done
+A="/api/v1/stats"
+for api in "$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share" \
+           "$A/timeseries?site_id=bench.test&period=30d&$D" \
+           "$A/breakdown?site_id=bench.test&period=30d&$D&property=visit:channel&metrics=visitors,visits,dark_share" \
+           "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews" \
+           "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D" \
+           "$A/surveys?site_id=bench.test&period=30d&$D"; do
+  label="GET ${api%%\?*}"
+  case "$api" in *property=*) prop="${api##*property=}"; label="$label ${prop%%&*}";; esac
+  time_get "$label" "$api" -H "Authorization: Bearer $PUB_KEY"
+done
+echo '```'
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
 
 if want 8; then
