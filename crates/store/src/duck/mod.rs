@@ -9,6 +9,7 @@
 //! loader first, so they see every acknowledged event.
 
 mod chunk;
+mod rollup;
 mod sql;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use lucarne_core::conversions::GoalKind;
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
 pub use crate::events::PROP_SEP;
+pub use rollup::DIMENSIONS as ROLLUP_DIMENSIONS;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_events.sql")),
@@ -52,6 +54,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../migrations/duckdb/0006_engagement.sql"),
     ),
+    (7, include_str!("../../migrations/duckdb/0007_rollups.sql")),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -239,6 +242,30 @@ impl DuckEvents {
     /// Force a checkpoint (WAL folded into the main file).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.read(|d| d.with_reader(|c| c.execute_batch("CHECKPOINT").map_err(StoreError::backend)))
+    }
+
+    /// Roll up `site_id`'s UTC day `day`, its local days taken in `tz` (issue 20, being
+    /// built: `rollup`); the rows written.
+    pub fn build_rollup_day(
+        &self,
+        site_id: u32,
+        day: chrono::NaiveDate,
+        tz: chrono_tz::Tz,
+    ) -> Result<usize, StoreError> {
+        self.read(|d| d.with_reader(|c| rollup::build_day(c, site_id, day, tz)))
+    }
+
+    /// A dimension's rows (`rollup::DIMENSIONS`, '' for the totals) over the local days
+    /// `from..=to` of `tz`, from rollups only (built in the same `tz`).
+    pub fn rollup_breakdown(
+        &self,
+        site_id: u32,
+        dim: &str,
+        tz: chrono_tz::Tz,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<(String, lucarne_core::stats::Aggregates)>, StoreError> {
+        self.read(|d| d.with_reader(|c| rollup::breakdown(c, site_id, dim, tz, from, to)))
     }
 
     /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
