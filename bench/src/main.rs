@@ -115,6 +115,18 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// Time issue 20's daily rollups on a DuckDB store: build every UTC day of a site in
+    /// `tz`, then each dimension's 30-day breakdown from rollups against the raw report.
+    Rollup {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        site_id: u32,
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Time read-only SQL statements on a DuckDB store (each wrapped in
     /// `SELECT count(*) FROM (…)` so it runs to the end): the median of `runs`, and the
     /// row count. For designing queries against a generated store (issue 20).
@@ -241,6 +253,12 @@ fn main() -> Result<()> {
             runs,
             statements,
         } => sql_bench(&data, runs, &statements),
+        Cmd::Rollup {
+            data,
+            site_id,
+            tz,
+            runs,
+        } => rollup_bench(&data, site_id, &tz, runs),
     }
 }
 
@@ -709,6 +727,107 @@ fn query(data: &std::path::Path, events: &str, site_id: u32, runs: usize) -> Res
         "disk: {bytes} bytes for {total} events = {:.1} bytes/event",
         bytes as f64 / total.max(1) as f64
     );
+    store.shutdown();
+    Ok(())
+}
+
+fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> Result<()> {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = tz
+        .parse()
+        .map_err(|e| anyhow::anyhow!("time zone {tz}: {e}"))?;
+    let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let day = |sql: &str| -> Result<chrono::NaiveDate> {
+        let us = store.scalar_i64(sql).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(chrono::DateTime::from_timestamp_micros(us)
+            .context("no events")?
+            .date_naive())
+    };
+    let first = day(&format!(
+        "SELECT epoch_us(min(ts)) FROM events WHERE site_id = {site_id}"
+    ))?;
+    let last = day(&format!(
+        "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {site_id}"
+    ))?;
+    // Build: every UTC day, timed.
+    let mut d = first;
+    let (mut rows, mut times) = (0, Vec::new());
+    let t_all = Instant::now();
+    while d <= last {
+        let t = Instant::now();
+        rows += store
+            .build_rollup_day(site_id, d, tz)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        d += chrono::Duration::days(1);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "built {} UTC days ({first} to {last}, {tz}) in {:.1} s: {rows} rows; a day: median {:.0} ms, max {:.0} ms",
+        times.len(),
+        t_all.elapsed().as_secs_f64(),
+        percentile(&times, 0.5),
+        times.last().copied().unwrap_or(0.0)
+    );
+    // Read: the 30 local days ending the day before the last UTC day, every dimension.
+    let (to, from) = (
+        last - chrono::Duration::days(1),
+        last - chrono::Duration::days(30),
+    );
+    let q = ReportQuery {
+        site_id,
+        from: tz
+            .from_local_datetime(&from.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .context("local midnight")?
+            .with_timezone(&chrono::Utc),
+        to: tz
+            .from_local_datetime(&(to + chrono::Duration::days(1)).and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .context("local midnight")?
+            .with_timezone(&chrono::Utc),
+        filters: Vec::new(),
+        with_sessions: false,
+        with_shares: false,
+    };
+    let median = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+        let mut t = Vec::new();
+        for _ in 0..runs.max(1) {
+            let s = Instant::now();
+            f()?;
+            t.push(s.elapsed().as_secs_f64() * 1000.0);
+        }
+        t.sort_by(f64::total_cmp);
+        Ok(percentile(&t, 0.5))
+    };
+    println!("30 local days {from} to {to}: median of {runs} runs, rollups vs raw events");
+    let mut dims: Vec<&str> = vec![""];
+    dims.extend(
+        lucarne_store::duck::ROLLUP_DIMENSIONS
+            .iter()
+            .map(|(n, _)| *n),
+    );
+    for dim in dims {
+        let rolled = median(&mut || {
+            store
+                .rollup_breakdown(site_id, dim, tz, from, to)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        let raw = median(&mut || {
+            if dim.is_empty() {
+                store.aggregate(&q).map(|_| ())
+            } else {
+                let p = Property::parse(dim).map_err(|e| anyhow::anyhow!("{e}"))?;
+                store.breakdown(&q, &p, 100, 0).map(|_| ())
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        println!(
+            "  {:<22} rollups {rolled:>7.1} ms   raw {raw:>7.1} ms",
+            if dim.is_empty() { "(totals)" } else { dim }
+        );
+    }
     store.shutdown();
     Ok(())
 }
