@@ -12,6 +12,10 @@ CREATE TABLE rollups (
     value     VARCHAR  NOT NULL,
     born      UBIGINT  NOT NULL,
     carried   UBIGINT  NOT NULL,
+    -- `event:page` only: carried visitors whose visit had no row of this page the day
+    -- before (whole day), or in that day's last slice (`_late`).
+    carried_new      UBIGINT NOT NULL,
+    carried_new_late UBIGINT NOT NULL,
     visits    UBIGINT  NOT NULL,
     pageviews UBIGINT  NOT NULL,
     events    UBIGINT  NOT NULL,

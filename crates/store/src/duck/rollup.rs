@@ -20,16 +20,17 @@ use lucarne_core::stats::Aggregates;
 use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 
-/// The dimensions a day is rolled up by: the overview's visit-property panels (their
-/// property name and stored column). The totals are the dimension `''`. Event-level ones
-/// (`event:page`) are not yet: a visit begun the day before may view a page only after
-/// midnight, which its visitor's `born` row of that page does not count (ARCHITECTURE.md).
+/// The dimensions a day is rolled up by: the overview's panels (their property name and
+/// stored column). The totals are the dimension `''`. For the one event-level dimension,
+/// `event:page`, a visit begun the day before may view a page only after midnight: the
+/// `carried_new` counts add those visitors.
 pub const DIMENSIONS: &[(&str, &str)] = &[
     ("visit:channel_group", "channel_group"),
     ("visit:channel", "channel"),
     ("visit:evidence", "evidence"),
     ("visit:source", "source"),
     ("visit:entry_page", "entry_page"),
+    ("event:page", "pathname"),
     ("visit:utm_source", "utm_source"),
     ("visit:utm_medium", "utm_medium"),
     ("visit:utm_campaign", "utm_campaign"),
@@ -101,31 +102,59 @@ pub fn build_day(
         .collect::<Vec<_>>()
         .join(" ");
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
+    // The day before: its (visit, page) pairs, and those of its last slice.
+    let prev_start = start - Duration::days(1);
+    let late_start = match local_split(day - Duration::days(1), tz).1 {
+        Some((m, _)) => m,
+        None => prev_start,
+    };
+    let carried_new = |p: &str| {
+        format!(
+            "CASE WHEN grouping(pathname) = 0 THEN count(DISTINCT visitor_id) \
+             FILTER (WHERE {visitor} AND b_sid IS NULL AND {p}.p_sid IS NULL) ELSE 0 END"
+        )
+    };
     let sql = format!(
         "INSERT INTO rollups
          WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry, {cols}
                       FROM events WHERE site_id = ? AND ts >= ? AND ts < ?),
-              begun AS (SELECT DISTINCT session_id FROM day WHERE entry)
+              begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE entry),
+              prev AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
+                       WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}),
+              prev_late AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
+                            WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
                 CASE {dim_case} ELSE '' END, CASE {value_case} ELSE '' END,
-                count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND begun.session_id IS NOT NULL),
-                count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND begun.session_id IS NULL),
+                count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NOT NULL),
+                count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL),
+                {new}, {new_late},
                 count(*) FILTER (WHERE entry),
                 count(*) FILTER (WHERE name = 'pageview'),
                 count(*),
                 count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')),
                 count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark')
-         FROM day LEFT JOIN begun USING (session_id)
+         FROM day LEFT JOIN begun ON day.session_id = begun.b_sid
+              LEFT JOIN prev ON day.session_id = prev.p_sid AND day.pathname = prev.p_path
+              LEFT JOIN prev_late ON day.session_id = prev_late.p_sid AND day.pathname = prev_late.p_path
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
         sets = sets.join(", "),
+        new = carried_new("prev"),
+        new_late = carried_new("prev_late"),
     );
-    // In the order of the text: the local midnight (if any), the range, the site id.
+    // In the order of the text: the local midnight (if any), the range, the day before
+    // (whole and last slice), the site id.
     params.extend([
         Value::UInt(site_id),
         ts(start),
         ts(end),
+        Value::UInt(site_id),
+        ts(prev_start),
+        ts(start),
+        Value::UInt(site_id),
+        ts(late_start),
+        ts(start),
         Value::UInt(site_id),
     ]);
     conn.execute(
@@ -229,10 +258,49 @@ pub fn breakdown(
     } else {
         "utc_day = ? AND local_day IS NULL".to_string()
     };
+    // Visits carried into the days after the first that saw a value only there (pages):
+    // whole-day rows of interior days, the slice of a partial last day; measured against
+    // the day before's last slice when that day is the partial first day.
+    let after = sp.first + Duration::days(1);
+    let late_day = sp.first_partial.then_some(after);
+    let mut new_conds: Vec<(String, bool, Vec<Value>)> = Vec::new();
+    let n0 = if sp.first_partial {
+        after + Duration::days(1)
+    } else {
+        after
+    };
+    if n0 <= i1 {
+        new_conds.push((interior.to_string(), false, vec![date(n0), date(i1)]));
+    }
+    if let Some(d) = late_day.filter(|d| *d <= i1) {
+        new_conds.push((
+            "local_day IS NULL AND utc_day = ?".into(),
+            true,
+            vec![date(d)],
+        ));
+    }
+    if sp.last_partial && sp.last > sp.first {
+        new_conds.push((
+            format!("utc_day = ? AND {slice}"),
+            late_day == Some(sp.last),
+            vec![date(sp.last), date(from), date(to)],
+        ));
+    }
+    let mut new_sql = String::new();
+    let mut new_params: Vec<Value> = Vec::new();
+    for (cond, late, p) in new_conds {
+        let col = if late {
+            "carried_new_late"
+        } else {
+            "carried_new"
+        };
+        new_sql.push_str(&format!(" + coalesce(sum({col}) FILTER (WHERE {cond}), 0)"));
+        new_params.extend(p);
+    }
     let sql = format!(
         "SELECT value,
                 (coalesce(sum(born) FILTER (WHERE ({interior}){e0}{e1}), 0)
-                 + coalesce(sum(carried) FILTER (WHERE {carried}), 0))::BIGINT,
+                 + coalesce(sum(carried) FILTER (WHERE {carried}), 0){new_sql})::BIGINT,
                 sum(visits) FILTER (WHERE {slice})::BIGINT,
                 sum(pageviews) FILTER (WHERE {slice})::BIGINT,
                 sum(events) FILTER (WHERE {slice})::BIGINT,
@@ -248,6 +316,7 @@ pub fn breakdown(
     if sp.first_partial {
         params.extend([date(from), date(to)]);
     }
+    params.extend(new_params);
     for _ in 0..5 {
         params.extend([date(from), date(to)]);
     }
