@@ -897,7 +897,7 @@ async fn members_page(
     Path(domain): Path<String>,
 ) -> Result<Markup, WebError> {
     let site = owner_access(&state, &session, &domain).await?.site;
-    members_markup(&state, &session, lang, &site, None).await
+    members_markup(&state, &session, lang, &site, None, None).await
 }
 
 async fn members_markup(
@@ -906,6 +906,7 @@ async fn members_markup(
     lang: Lang,
     site: &lucarne_store::meta::Site,
     problem: Option<&str>,
+    flash: Option<Markup>,
 ) -> Result<Markup, WebError> {
     let members = state.meta.members(site.id).await?;
     let pending = state.meta.invitations(site.id).await?;
@@ -916,6 +917,7 @@ async fn members_markup(
         html! {
             h1 { (site.domain) }
             (site_tabs(lang, &site.domain, "members"))
+            @if let Some(f) = flash { (f) }
             section.members {
                 h2 { (lang.auth("members")) }
                 @if let Some(p) = problem { p.error role="alert" { (p) } }
@@ -958,19 +960,6 @@ async fn members_markup(
     ))
 }
 
-/// The members page with the invitation's flash put right under its tabs.
-fn with_invited(page: Markup, flash: Markup) -> Response {
-    let html = page.into_string();
-    let at = html
-        .find("<section class=\"members\">")
-        .unwrap_or(html.len());
-    let mut out = String::with_capacity(html.len() + 512);
-    out.push_str(&html[..at]);
-    out.push_str(&flash.into_string());
-    out.push_str(&html[at..]);
-    (StatusCode::OK, maud::PreEscaped(out)).into_response()
-}
-
 async fn members_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -1001,8 +990,12 @@ async fn members_submit(
                     let invited =
                         team::invite(&state, &session, lang, &headers, &site, &f.email, role)
                             .await?;
-                    let page = members_markup(&state, &session, lang, &site, None).await?;
-                    return Ok(with_invited(page, team::invited_markup(lang, &invited)));
+                    let flash = team::invited_markup(lang, &invited);
+                    return Ok(
+                        members_markup(&state, &session, lang, &site, None, Some(flash))
+                            .await?
+                            .into_response(),
+                    );
                 }
             }
         }
@@ -1050,7 +1043,7 @@ async fn members_submit(
         None => Ok(redirect(&format!("/sites/{}/members", site.domain))),
         Some(p) => Ok((
             StatusCode::BAD_REQUEST,
-            members_markup(&state, &session, lang, &site, Some(&p)).await?,
+            members_markup(&state, &session, lang, &site, Some(&p), None).await?,
         )
             .into_response()),
     }
