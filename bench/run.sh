@@ -366,18 +366,21 @@ PUB_KEY="$("$BIN" key create --data "$WORK/pub" | tail -1)"
 "$BIN" goal add bench.test --event purchase --data "$WORK/pub" >/dev/null
 "$BIN" goal add bench.test --event signup --data "$WORK/pub" >/dev/null
 "$BIN" goal add bench.test --page /checkout --data "$WORK/pub" >/dev/null
-P9="$(free_port)"
-LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P9" --data "$WORK/pub" & PIDS+=($!)
-wait_http "http://127.0.0.1:$P9/api/health"
+# The rollups reports read (ARCHITECTURE.md, "Reports at publisher scale"), built before
+# the server starts, as `lucarne rollup` does after an upgrade or an import.
+/usr/bin/time -f "lucarne rollup: %e s wall, %M KB max RSS" "$BIN" rollup --data "$WORK/pub" 2>&1 | grep -E 'rolled up|rollup:'
 JAR="$WORK/pub-cookies"
-PRE="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
-curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$PRE" --data-urlencode "email=owner@bench.test" \
-  --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
-# Every window ends on the last day with events (the generator stops at PUB_EVENTS,
-# which can be before its 30 days are over).
-LAST="$(curl -s -H "Authorization: Bearer $PUB_KEY" "http://127.0.0.1:$P9/api/v1/stats/timeseries?site_id=bench.test&period=12mo&interval=date" \
-  | python3 -c 'import json,sys; print([r["date"] for r in json.load(sys.stdin)["results"] if r["visitors"]][-1][:10])')"
-echo "window: the 30 days ending $LAST"
+P9="$(free_port)"
+start_pub() { # extra environment for the server…
+  P9="$(free_port)"
+  env LUCARNE_LOG=warn "$@" "$BIN" serve --listen "127.0.0.1:$P9" --data "$WORK/pub" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$P9/api/health"
+  local pre
+  pre="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
+  curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$pre" --data-urlencode "email=owner@bench.test" \
+    --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
+}
+stop_pub() { kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 time_get() { # label, path, extra curl args…
   local label="$1" path="$2"; shift 2
   local t=() code
@@ -388,26 +391,40 @@ time_get() { # label, path, extra curl args…
   done
   printf '%s\n' "${t[@]}" | sort -n | awk -v l="$label" '{a[NR]=$1} END {printf "%-62s median %7.0f ms, max %7.0f ms\n", l, a[int((NR+1)/2)]*1000, a[NR]*1000}'
 }
-S=/sites/bench.test
-D="date=$LAST"
-for page in "$S?period=30d&$D" "$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message" \
-            "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter" \
-            "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D"; do
-  time_get "GET ${page/&$D/}" "$page" -b "$JAR"
-done
-A="/api/v1/stats"
-for api in "$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share" \
-           "$A/timeseries?site_id=bench.test&period=30d&$D" \
-           "$A/breakdown?site_id=bench.test&period=30d&$D&property=visit:channel&metrics=visitors,visits,dark_share" \
-           "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews" \
-           "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D" \
-           "$A/surveys?site_id=bench.test&period=30d&$D"; do
-  label="GET ${api%%\?*}"
-  case "$api" in *property=*) prop="${api##*property=}"; label="$label ${prop%%&*}";; esac
-  time_get "$label" "$api" -H "Authorization: Bearer $PUB_KEY"
-done
+measure_pub() {
+  S=/sites/bench.test
+  D="date=$LAST"
+  for page in "$S?period=30d&$D" "$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message" \
+              "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter" \
+              "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D"; do
+    time_get "GET ${page/&$D/}" "$page" -b "$JAR"
+  done
+  A="/api/v1/stats"
+  for api in "$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share" \
+             "$A/timeseries?site_id=bench.test&period=30d&$D" \
+             "$A/breakdown?site_id=bench.test&period=30d&$D&property=visit:channel&metrics=visitors,visits,dark_share" \
+             "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews" \
+             "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D" \
+             "$A/surveys?site_id=bench.test&period=30d&$D"; do
+    label="GET ${api%%\?*}"
+    case "$api" in *property=*) prop="${api##*property=}"; label="$label ${prop%%&*}";; esac
+    time_get "$label" "$api" -H "Authorization: Bearer $PUB_KEY"
+  done
+}
+start_pub
+# Every window ends on the last day with events (the generator stops at PUB_EVENTS,
+# which can be before its 30 days are over).
+LAST="$(curl -s -H "Authorization: Bearer $PUB_KEY" "http://127.0.0.1:$P9/api/v1/stats/timeseries?site_id=bench.test&period=12mo&interval=date" \
+  | python3 -c 'import json,sys; print([r["date"] for r in json.load(sys.stdin)["results"] if r["visitors"]][-1][:10])')"
+echo "window: the 30 days ending $LAST"
+echo "-- with rollups (closed days from rollups, today raw):"
+measure_pub
+stop_pub
+echo "-- baseline, same data: LUCARNE_ROLLUPS=off (raw events only):"
+start_pub LUCARNE_ROLLUPS=off
+measure_pub
+stop_pub
 echo '```'
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
 
 if want 8; then

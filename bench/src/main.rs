@@ -808,21 +808,20 @@ fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> 
             .map(|(n, _)| *n),
     );
     for dim in dims {
-        let rolled = median(&mut || {
-            store
-                .rollup_breakdown(site_id, dim, tz, from, to)
-                .map(|_| ())
+        let mut report = |on: bool| {
+            store.set_read_rollups(on);
+            median(&mut || {
+                if dim.is_empty() {
+                    store.aggregate(&q).map(|_| ())
+                } else {
+                    let p = Property::parse(dim).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    store.breakdown(&q, &p, 100, 0).map(|_| ())
+                }
                 .map_err(|e| anyhow::anyhow!("{e}"))
-        })?;
-        let raw = median(&mut || {
-            if dim.is_empty() {
-                store.aggregate(&q).map(|_| ())
-            } else {
-                let p = Property::parse(dim).map_err(|e| anyhow::anyhow!("{e}"))?;
-                store.breakdown(&q, &p, 100, 0).map(|_| ())
-            }
-            .map_err(|e| anyhow::anyhow!("{e}"))
-        })?;
+            })
+        };
+        let rolled = report(true)?;
+        let raw = report(false)?;
         println!(
             "  {:<22} rollups {rolled:>7.1} ms   raw {raw:>7.1} ms",
             if dim.is_empty() { "(totals)" } else { dim }

@@ -402,6 +402,15 @@ enum Command {
     ///   --to-events clickhouse://127.0.0.1:8123/lucarne
     ///   --to-meta postgres://lucarne:secret@127.0.0.1:5432/lucarne
     Migrate(migrate::MigrateArgs),
+    /// Build the daily rollups reports read, now: every closed day of every site not built
+    /// yet, or changed since (late events, imports, retention, a new time zone), newest
+    /// first. The server does the same in the background every minute; run this after an
+    /// upgrade or a large import to have fast reports at once. An embedded store must not
+    /// be open in a running server meanwhile.
+    Rollup {
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
         /// Data directory (the ingest spool, and the embedded events and metadata stores).
@@ -903,6 +912,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             data,
         } => import_log::run(&Backends::of(&data, &file), &file, &log, &site, pageviews).await,
         Command::Migrate(args) => migrate::run(args, &file).await,
+        Command::Rollup { data } => rollup(&Backends::of(&data, &file)).await,
         Command::Generate {
             data,
             events_backend,
@@ -923,6 +933,45 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
             demo::generate(&Backends::of(&data, &file), &site, events, days, seed).await
         }
     }
+}
+
+/// `lucarne rollup`: build every pending day, one at a time, with a progress line.
+async fn rollup(b: &Backends) -> Result<()> {
+    let meta = open_meta_at(b).await?;
+    let sites: Vec<(u32, chrono_tz::Tz)> = meta
+        .sites()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.timezone.parse().unwrap_or(chrono_tz::UTC)))
+        .collect();
+    meta.close().await;
+    let events = open_events(b, lucarne_store::duck::DEFAULT_QUEUE_CAPACITY).await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message("rolling up days");
+    let started = std::time::Instant::now();
+    let mut days = 0;
+    loop {
+        let ev = events.clone();
+        let s = sites.clone();
+        let n = tokio::task::spawn_blocking(move || ev.maintain_rollups(&s, 1))
+            .await?
+            .context("building a day's rollups")?;
+        if n == 0 {
+            break;
+        }
+        days += n;
+        bar.set_message(format!("{days} days rolled up"));
+        bar.tick();
+    }
+    bar.finish_and_clear();
+    let ev = events.clone();
+    tokio::task::spawn_blocking(move || ev.shutdown()).await?;
+    println!(
+        "rolled up {days} days of {} sites in {:.1} s",
+        sites.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The site a link command is about: `--site`, or the only site there is.

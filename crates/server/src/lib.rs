@@ -125,6 +125,64 @@ pub fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// How often the rollup task looks for days to build (ARCHITECTURE.md, "Reports at
+/// publisher scale"), and how long it waits at start (the server answers first).
+const ROLLUP_EVERY: Duration = Duration::from_secs(60);
+const ROLLUP_FIRST: Duration = Duration::from_secs(5);
+
+/// The rollup task: every minute, build the closed days the loader marked (or the whole
+/// site after a time-zone change), one UTC day per blocking call, newest first, until none
+/// is left or `stop` is set. Reports read raw events for a day until it is built.
+pub fn spawn_rollups(
+    state: Arc<AppState>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    tokio::spawn(async move {
+        tokio::time::sleep(ROLLUP_FIRST).await;
+        let mut tick = tokio::time::interval(ROLLUP_EVERY);
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let sites: Vec<(u32, chrono_tz::Tz)> = match state.meta.sites().await {
+                Ok(s) => s
+                    .into_iter()
+                    .map(|s| (s.id, s.timezone.parse().unwrap_or(chrono_tz::UTC)))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(message = "Rollups: cannot list sites.", error = %e);
+                    continue;
+                }
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let events = state.events.clone();
+                let sites = sites.clone();
+                let started = std::time::Instant::now();
+                match tokio::task::spawn_blocking(move || events.maintain_rollups(&sites, 1)).await
+                {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(n)) => {
+                        state.metrics.rollup_days.inc_by(n as u64);
+                        tracing::debug!(
+                            message = "Rollups: built a day.",
+                            elapsed_ms = started.elapsed().as_millis() as u64
+                        );
+                    }
+                    Ok(Err(e)) => {
+                        state.metrics.rollup_errors.inc();
+                        tracing::warn!(message = "Rollups: a day failed to build; reports read it raw.", error = %e);
+                        break;
+                    }
+                    Err(e) => {
+                        state.metrics.rollup_errors.inc();
+                        tracing::warn!(message = "Rollups: task failed.", error = %e);
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Delete every site's events older than its retention period (if it has one).
 pub async fn apply_retention(state: &Arc<AppState>, now: chrono::DateTime<Utc>) -> u64 {
     let sites = match state.meta.sites().await {
@@ -184,6 +242,8 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     info!(message = "Lucarne is listening.", %addr);
     let maintenance = spawn_maintenance(state.clone());
+    let rollups_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rollups = spawn_rollups(state.clone(), rollups_stop.clone());
     let shared = ingest::shared::spawn_sync(state.clone());
     let links = links::spawn_version_watch(state.clone());
     let metrics = net::ConnMetrics {
@@ -202,6 +262,14 @@ pub async fn serve(
     drain(&state).await;
     maintenance.abort();
     links.abort();
+    // A day being built finishes (seconds at most) before the store stops.
+    rollups_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if tokio::time::timeout(Duration::from_secs(30), rollups)
+        .await
+        .is_err()
+    {
+        tracing::warn!(message = "Rollups: still building at shutdown.");
+    }
     if let Some(s) = shared {
         s.abort();
     }

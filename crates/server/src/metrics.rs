@@ -54,6 +54,9 @@ pub struct Metrics {
     /// Bytes the live-visit table holds, and the shards it forgot whole when full.
     pub visit_bytes: Gauge,
     pub visit_evictions: Gauge,
+    /// UTC days rolled up by the rollup task, and builds that failed.
+    pub rollup_days: Counter,
+    pub rollup_errors: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -186,7 +189,21 @@ impl Metrics {
             "Reloads of every short link from the metadata store (edits, other nodes)",
             link_reloads.clone(),
         );
+        let rollup_days = Counter::default();
+        registry.register(
+            "rollup_days",
+            "UTC days of a site rolled up for reports (closed days with new, late or deleted rows)",
+            rollup_days.clone(),
+        );
+        let rollup_errors = Counter::default();
+        registry.register(
+            "rollup_errors",
+            "Rollup builds that failed (the day is read from raw events until one succeeds)",
+            rollup_errors.clone(),
+        );
         Metrics {
+            rollup_days,
+            rollup_errors,
             link_reloads,
             visit_bytes,
             visit_evictions,

@@ -210,6 +210,17 @@ pub trait EventStore: Send + Sync + 'static {
         site_id: u32,
         before: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<u64, StoreError>;
+
+    /// Bring the rollups of `sites` (each with its time zone) up to date, at most
+    /// `max_days` UTC days this call; the days built. Back ends without rollups build none.
+    fn maintain_rollups(
+        &self,
+        sites: &[(u32, chrono_tz::Tz)],
+        max_days: usize,
+    ) -> Result<usize, StoreError> {
+        let _ = (sites, max_days);
+        Ok(0)
+    }
 }
 
 /// Below this many distinct visitors in a report, every back end counts them exactly

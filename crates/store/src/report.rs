@@ -419,6 +419,16 @@ pub(crate) fn breakdown(
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
     let group = Group::Property(property);
     let mut rows = r.event_level(q, group)?;
+    sort_breakdown(&mut rows);
+    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+    if q.with_sessions && !rows.is_empty() {
+        merge_sessions(&mut rows, &r.visit_level(q, group)?);
+    }
+    Ok(rows)
+}
+
+/// A breakdown's order: visitors, pageviews, events (descending), then value.
+pub(crate) fn sort_breakdown(rows: &mut [(String, Aggregates)]) {
     rows.sort_by(|a, b| {
         b.1.visitors
             .cmp(&a.1.visitors)
@@ -426,11 +436,6 @@ pub(crate) fn breakdown(
             .then(b.1.events.cmp(&a.1.events))
             .then(a.0.cmp(&b.0))
     });
-    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
-    if q.with_sessions && !rows.is_empty() {
-        merge_sessions(&mut rows, &r.visit_level(q, group)?);
-    }
-    Ok(rows)
 }
 
 /// The rows of a conversion report, gathered from a back end's scans: one per (group,

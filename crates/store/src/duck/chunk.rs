@@ -238,6 +238,22 @@ impl RawConn {
                 }
                 app.close()?;
             }
+            // The days these rows change, for the rollup task (`rollup`), committed
+            // with the rows: the ids and dates are numbers, written as literals.
+            let days: std::collections::BTreeSet<(u32, chrono::NaiveDate)> = rows
+                .iter()
+                .map(|r| (r.site_id, r.ts.date_naive()))
+                .collect();
+            if !days.is_empty() {
+                let values: Vec<String> = days
+                    .iter()
+                    .map(|(s, d)| format!("({s}, DATE '{d}', nextval('rollup_seq'))"))
+                    .collect();
+                self.execute(&format!(
+                    "INSERT INTO rollup_marks VALUES {}",
+                    values.join(", ")
+                ))?;
+            }
             self.execute(&format!(
                 "INSERT OR REPLACE INTO spool_state (id, segment, \"offset\") VALUES (1, {}, {})",
                 pos.segment, pos.offset

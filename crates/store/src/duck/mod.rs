@@ -9,10 +9,12 @@
 //! loader first, so they see every acknowledged event.
 
 mod chunk;
+mod hybrid;
 mod rollup;
 mod sql;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -55,6 +57,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/duckdb/0006_engagement.sql"),
     ),
     (7, include_str!("../../migrations/duckdb/0007_rollups.sql")),
+    (
+        8,
+        include_str!("../../migrations/duckdb/0008_rollup_state.sql"),
+    ),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -66,6 +72,9 @@ pub struct Duck {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     template: Mutex<Connection>,
+    /// Do reports read the rollups (`LUCARNE_ROLLUPS=off` at open, or
+    /// [`DuckEvents::set_read_rollups`], turns it off: raw events only).
+    read_rollups: AtomicBool,
     /// Declared last: dropped after every connection above.
     _db: chunk::RawDb,
 }
@@ -169,6 +178,7 @@ impl DuckEvents {
             path,
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
+            read_rollups: AtomicBool::new(hybrid::enabled()),
             _db: db,
         };
         Spooled::start(
@@ -265,7 +275,24 @@ impl DuckEvents {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<Vec<(String, lucarne_core::stats::Aggregates)>, StoreError> {
-        self.read(|d| d.with_reader(|c| rollup::breakdown(c, site_id, dim, tz, from, to)))
+        self.read(|d| d.with_reader(|c| rollup::breakdown(c, site_id, dim, None, tz, from, to)))
+    }
+
+    /// Turn reading rollups on or off (tests and the benchmark compare both in one run).
+    pub fn set_read_rollups(&self, on: bool) {
+        self.backend().read_rollups.store(on, Ordering::Relaxed);
+    }
+
+    /// The local days of `[from, to)` reports read from rollups now (first, last), if any.
+    pub fn rollup_plan(
+        &self,
+        site_id: u32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, StoreError> {
+        self.read(|d| {
+            d.with_reader(|c| Ok(hybrid::plan(c, site_id, from, to, Utc::now())?.map(|p| p.days())))
+        })
     }
 
     /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
@@ -280,6 +307,10 @@ impl DuckEvents {
 }
 
 impl Duck {
+    fn rollups(&self) -> bool {
+        self.read_rollups.load(Ordering::Relaxed)
+    }
+
     /// Run `f` with a reader connection (reused across calls).
     fn with_reader<T>(
         &self,
@@ -310,7 +341,14 @@ impl Duck {
 
 impl Backend for Duck {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-        self.with_reader(|c| sql::aggregate(c, q))
+        self.with_reader(|c| {
+            if let Some(shape) = self.rollups().then(|| hybrid::Shape::of(q, None)).flatten() {
+                if let Some(rows) = hybrid::rows(c, q, &shape, Utc::now())? {
+                    return Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default());
+                }
+            }
+            sql::aggregate(c, q)
+        })
     }
 
     fn timeseries(
@@ -318,7 +356,14 @@ impl Backend for Duck {
         q: &ReportQuery,
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
-        self.with_reader(|c| sql::timeseries(c, q, buckets))
+        self.with_reader(|c| {
+            if self.rollups() {
+                if let Some(out) = hybrid::timeseries(c, q, buckets, Utc::now())? {
+                    return Ok(out);
+                }
+            }
+            sql::timeseries(c, q, buckets)
+        })
     }
 
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError> {
@@ -353,7 +398,27 @@ impl Backend for Duck {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        self.with_reader(|c| sql::breakdown(c, q, property, limit, offset))
+        self.with_reader(|c| {
+            let shape = self
+                .rollups()
+                .then(|| hybrid::Shape::of(q, Some(property)))
+                .flatten();
+            if let Some(shape) = shape {
+                if let Some(mut rows) = hybrid::rows(c, q, &shape, Utc::now())? {
+                    crate::report::sort_breakdown(&mut rows);
+                    return Ok(rows.into_iter().skip(offset).take(limit).collect());
+                }
+            }
+            sql::breakdown(c, q, property, limit, offset)
+        })
+    }
+
+    fn maintain_rollups(
+        &self,
+        sites: &[(u32, chrono_tz::Tz)],
+        max_days: usize,
+    ) -> Result<usize, StoreError> {
+        self.with_reader(|c| rollup::maintain(c, sites, Utc::now(), max_days))
     }
 
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
@@ -368,8 +433,18 @@ impl Backend for Duck {
     ) -> Result<u64, StoreError> {
         self.with_reader(|c| {
             let n = match before {
-                Some(t) => delete_both(c, "site_id = ? AND ts < ?", params![site_id, ts_value(t)]),
-                None => delete_both(c, "site_id = ?", params![site_id]),
+                Some(t) => delete_both(
+                    c,
+                    "site_id = ? AND ts < ?",
+                    params![site_id, ts_value(t)],
+                    &rollup::forget_before(site_id, t),
+                ),
+                None => delete_both(
+                    c,
+                    "site_id = ?",
+                    params![site_id],
+                    &rollup::forget_site(site_id),
+                ),
             }?;
             Ok(n as u64)
         })
@@ -378,10 +453,13 @@ impl Backend for Duck {
 
 /// Delete the rows matching `cond` from both tables behind the `events` view, in one
 /// transaction; the number deleted.
+/// `rollups` is the SQL that keeps the rollups true to the rows left (run in the same
+/// transaction).
 fn delete_both(
     c: &Connection,
     cond: &str,
     params: &[&dyn duckdb::ToSql],
+    rollups: &str,
 ) -> Result<usize, StoreError> {
     c.execute_batch("BEGIN TRANSACTION")
         .map_err(StoreError::backend)?;
@@ -392,6 +470,7 @@ fn delete_both(
                 .execute(&format!("DELETE FROM {table} WHERE {cond}"), params)
                 .map_err(StoreError::backend)?;
         }
+        c.execute_batch(rollups).map_err(StoreError::backend)?;
         Ok(n)
     })();
     let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };

@@ -8,8 +8,13 @@
 //! visitors over the rows that are not link events, visits and dark visits over entry
 //! rows, pageviews, and every event (link events included).
 //!
-//! Not yet read by reports: wiring them into the report path, the dirty marks kept by the
-//! loader and the background task come next.
+//! Visit-level sums (visits, bounces, durations) are rows of their own, per visit
+//! dimension, each visit counted in the slice it began in and taken up to the end of that
+//! UTC day. Pairs of dimensions (`PAIRS`) answer a breakdown filtered by another visit
+//! dimension. `hybrid` decides when reports read them; `maintain` builds the days the
+//! loader marked (`rollup_marks`), recording what it built in `rollup_built`.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -40,6 +45,28 @@ pub const DIMENSIONS: &[(&str, &str)] = &[
     ("visit:country", "country"),
 ];
 
+/// Pairs of visit dimensions rolled up together, for a breakdown by the second filtered
+/// by one value of the first (the overview's private apps and its split of `Direct /
+/// None`). Stored under the dimension `first>second`, the value `a` + U+001F + `b`.
+pub const PAIRS: &[(&str, &str)] = &[
+    ("visit:channel_group", "visit:channel"),
+    ("visit:source", "visit:channel_group"),
+];
+
+/// The stored column of a rolled-up dimension.
+pub fn column_of(dim: &str) -> Option<&'static str> {
+    DIMENSIONS.iter().find(|(n, _)| *n == dim).map(|(_, c)| *c)
+}
+
+/// The dimension name a pair is stored under.
+pub fn pair_dim(first: &str, second: &str) -> String {
+    format!("{first}>{second}")
+}
+
+/// How long after its UTC day ends a day is taken as closed: a visit still going at
+/// midnight has ended by then (the visit timeout).
+pub const CLOSE_AFTER_MINUTES: i64 = 30;
+
 fn ts(t: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
 }
@@ -61,9 +88,121 @@ fn local_split(day: NaiveDate, tz: Tz) -> (NaiveDate, Option<(DateTime<Utc>, Nai
     }
 }
 
-/// Replace the rollups of `site_id`'s UTC day `day` (its local days in `tz`); the number
-/// of rows written.
+/// Replace the rollups of `site_id`'s UTC day `day` (its local days in `tz`) and record
+/// the build in `rollup_built`, in one transaction; the number of rows written.
 pub fn build_day(
+    conn: &Connection,
+    site_id: u32,
+    day: NaiveDate,
+    tz: Tz,
+) -> Result<usize, StoreError> {
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(StoreError::backend)?;
+    let out = build_in_transaction(conn, site_id, day, tz);
+    let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end)
+        .map_err(|e| StoreError::backend(format!("rollup of {day}: {e}")))?;
+    out
+}
+
+fn build_in_transaction(
+    conn: &Connection,
+    site_id: u32,
+    day: NaiveDate,
+    tz: Tz,
+) -> Result<usize, StoreError> {
+    let site = Value::UInt(site_id);
+    let date = Value::Date32(days_since_epoch(day));
+    // The marks this build covers: those of this day and the day before, as this
+    // transaction sees them; later ones make the day dirty again.
+    let through: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(seq), 0) FROM rollup_marks
+             WHERE site_id = ? AND utc_day >= ? - 1 AND utc_day <= ?",
+            params_from_iter([site.clone(), date.clone(), date.clone()]),
+            |r| r.get(0),
+        )
+        .map_err(StoreError::backend)?;
+    conn.execute(
+        "DELETE FROM rollups WHERE site_id = ? AND utc_day = ?",
+        params_from_iter([site.clone(), date.clone()]),
+    )
+    .map_err(StoreError::backend)?;
+    let mut n = insert_event_rows(conn, site_id, day, tz)?;
+    n += insert_visit_rows(conn, site_id, day, tz)?;
+    conn.execute(
+        "DELETE FROM rollup_built WHERE site_id = ? AND utc_day = ?",
+        params_from_iter([site.clone(), date.clone()]),
+    )
+    .map_err(StoreError::backend)?;
+    conn.execute(
+        "INSERT INTO rollup_built VALUES (?, ?, ?, ?)",
+        params_from_iter([
+            site,
+            date,
+            Value::Text(tz.name().to_string()),
+            Value::BigInt(through),
+        ]),
+    )
+    .map_err(StoreError::backend)?;
+    Ok(n)
+}
+
+/// The SQL of a row's local day, and its parameter (the local midnight inside the UTC
+/// day, if any).
+fn local_day_sql(day: NaiveDate, tz: Tz, col: &str) -> (String, Vec<Value>) {
+    let (first, split) = local_split(day, tz);
+    match split {
+        None => (format!("DATE '{first}'"), Vec::new()),
+        Some((m, next)) => (
+            format!("CASE WHEN {col} < ? THEN DATE '{first}' ELSE DATE '{next}' END"),
+            vec![ts(m)],
+        ),
+    }
+}
+
+/// The grouping sets of `cols` (one column each, and the pairs' columns together), by
+/// slice and by whole day, and the CASE expressions naming a row's dimension and value.
+fn grouping(dims: &[(&str, &str)], pairs: &[(&str, &str)]) -> (String, String, String) {
+    let pair_cols: Vec<(String, &str, &str)> = pairs
+        .iter()
+        .filter_map(|(a, b)| Some((pair_dim(a, b), column_of(a)?, column_of(b)?)))
+        .collect();
+    let mut sets = vec!["(local_day)".to_string(), "()".to_string()];
+    for (_, c) in dims {
+        sets.push(format!("(local_day, {c})"));
+        sets.push(format!("({c})"));
+    }
+    for (_, a, b) in &pair_cols {
+        sets.push(format!("(local_day, {a}, {b})"));
+        sets.push(format!("({a}, {b})"));
+    }
+    // A pair's set groups both columns: it is named before either one alone.
+    let mut dim_case = String::new();
+    let mut value_case = String::new();
+    for (name, a, b) in &pair_cols {
+        let cond = format!("grouping({a}) = 0 AND grouping({b}) = 0");
+        dim_case.push_str(&format!(" WHEN {cond} THEN '{name}'"));
+        value_case.push_str(&format!(
+            " WHEN {cond} THEN CAST({a} AS VARCHAR) || chr(31) || CAST({b} AS VARCHAR)"
+        ));
+    }
+    for (n, c) in dims {
+        dim_case.push_str(&format!(" WHEN grouping({c}) = 0 THEN '{n}'"));
+        value_case.push_str(&format!(
+            " WHEN grouping({c}) = 0 THEN CAST({c} AS VARCHAR)"
+        ));
+    }
+    (
+        sets.join(", "),
+        format!("CASE{dim_case} ELSE '' END"),
+        format!("CASE{value_case} ELSE '' END"),
+    )
+}
+
+/// The event-level rows of a day: visitors (born, carried), visits, pageviews, events,
+/// dark visits.
+fn insert_event_rows(
     conn: &Connection,
     site_id: u32,
     day: NaiveDate,
@@ -71,36 +210,9 @@ pub fn build_day(
 ) -> Result<usize, StoreError> {
     let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
     let end = start + Duration::days(1);
-    let (first, split) = local_split(day, tz);
-    let mut params: Vec<Value> = Vec::new();
-    let local_day = match split {
-        None => format!("DATE '{first}'"),
-        Some((m, next)) => {
-            params.push(ts(m));
-            format!("CASE WHEN ts < ? THEN DATE '{first}' ELSE DATE '{next}' END")
-        }
-    };
-    // Every dimension by slice (local day) and by whole UTC day (local_day NULL).
-    let sets: Vec<String> = ["(local_day)".to_string(), "()".to_string()]
-        .into_iter()
-        .chain(
-            DIMENSIONS
-                .iter()
-                .flat_map(|(_, c)| [format!("(local_day, {c})"), format!("({c})")]),
-        )
-        .collect();
-    // Which set a row belongs to: the one dimension column that is grouped.
+    let (local_day, mut params) = local_day_sql(day, tz, "ts");
+    let (sets, dim_case, value_case) = grouping(DIMENSIONS, PAIRS);
     let cols: Vec<&str> = DIMENSIONS.iter().map(|(_, c)| *c).collect();
-    let dim_case: String = DIMENSIONS
-        .iter()
-        .map(|(n, c)| format!("WHEN grouping({c}) = 0 THEN '{n}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let value_case: String = DIMENSIONS
-        .iter()
-        .map(|(_, c)| format!("WHEN grouping({c}) = 0 THEN CAST({c} AS VARCHAR)"))
-        .collect::<Vec<_>>()
-        .join(" ");
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
     // The day before: its (visit, page) pairs, and those of its last slice.
     let prev_start = start - Duration::days(1);
@@ -115,7 +227,8 @@ pub fn build_day(
         )
     };
     let sql = format!(
-        "INSERT INTO rollups
+        "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried,
+                              carried_new, carried_new_late, visits, pageviews, events, ident, est)
          WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry, {cols}
                       FROM events WHERE site_id = ? AND ts >= ? AND ts < ?),
               begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE entry),
@@ -125,7 +238,7 @@ pub fn build_day(
                             WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
-                CASE {dim_case} ELSE '' END, CASE {value_case} ELSE '' END,
+                {dim_case}, {value_case},
                 count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NOT NULL),
                 count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL),
                 {new}, {new_late},
@@ -139,7 +252,6 @@ pub fn build_day(
               LEFT JOIN prev_late ON day.session_id = prev_late.p_sid AND day.pathname = prev_late.p_path
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
-        sets = sets.join(", "),
         new = carried_new("prev"),
         new_late = carried_new("prev_late"),
     );
@@ -157,13 +269,189 @@ pub fn build_day(
         ts(start),
         Value::UInt(site_id),
     ]);
-    conn.execute(
-        "DELETE FROM rollups WHERE site_id = ? AND utc_day = ?",
-        params_from_iter([Value::UInt(site_id), Value::Date32(days_since_epoch(day))]),
-    )
-    .map_err(StoreError::backend)?;
     conn.execute(&sql, params_from_iter(params))
         .map_err(|e| StoreError::backend(format!("rollup of {day}: {e}")))
+}
+
+/// The visit-level rows of a day: each visit begun on it (its entry row's slice and visit
+/// dimensions), its pageviews and duration over its rows of this UTC day, as the reports'
+/// visit-level query counts them (no link events, no server-side conversions).
+fn insert_visit_rows(
+    conn: &Connection,
+    site_id: u32,
+    day: NaiveDate,
+    tz: Tz,
+) -> Result<usize, StoreError> {
+    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+    let end = start + Duration::days(1);
+    let (local_day, mut params) = local_day_sql(day, tz, "t0");
+    let visit_dims: Vec<(&str, &str)> = DIMENSIONS
+        .iter()
+        .copied()
+        .filter(|(n, _)| n.starts_with("visit:"))
+        .collect();
+    let (sets, dim_case, value_case) = grouping(&visit_dims, PAIRS);
+    let cols: Vec<&str> = visit_dims.iter().map(|(_, c)| *c).collect();
+    let sql = format!(
+        "INSERT INTO rollups
+         WITH e AS (SELECT session_id, ts AS t0, {cols} FROM site_events
+                    WHERE site_id = ? AND ts >= ? AND ts < ? AND entry),
+              s AS (SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
+                           (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
+                    FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ?
+                      AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side
+                    GROUP BY session_id),
+              v AS (SELECT {local_day} AS local_day, {cols}, s.pv, s.dur
+                    FROM e JOIN s USING (session_id))
+         SELECT ? AS site_id, DATE '{day}' AS utc_day,
+                CASE WHEN grouping(local_day) = 0 THEN local_day END,
+                {dim_case}, {value_case},
+                0, 0, 0, 0, 0, 0, 0, 0, 0,
+                count(*), count(*) FILTER (WHERE pv <= 1), coalesce(sum(dur), 0)
+         FROM v GROUP BY GROUPING SETS ({sets})",
+        cols = cols.join(", "),
+    );
+    let mut all = vec![
+        Value::UInt(site_id),
+        ts(start),
+        ts(end),
+        Value::UInt(site_id),
+        ts(start),
+        ts(end),
+    ];
+    all.append(&mut params);
+    all.push(Value::UInt(site_id));
+    conn.execute(&sql, params_from_iter(all))
+        .map_err(|e| StoreError::backend(format!("visit rollup of {day}: {e}")))
+}
+
+/// Build the dirty, closed days of `sites` (each with the zone its local days are taken
+/// in), newest first, at most `max_days` of them; the number built. A day is dirty when it
+/// was never built, was built in another zone, or a mark of it or of the day before is
+/// newer than its build. Older marks of a day are dropped first (the newest is all that
+/// counts).
+pub fn maintain(
+    conn: &Connection,
+    sites: &[(u32, Tz)],
+    now: DateTime<Utc>,
+    max_days: usize,
+) -> Result<usize, StoreError> {
+    conn.execute_batch(
+        "DELETE FROM rollup_marks m USING
+           (SELECT site_id, utc_day, max(seq) AS top FROM rollup_marks GROUP BY ALL) t
+         WHERE m.site_id = t.site_id AND m.utc_day = t.utc_day AND m.seq < t.top",
+    )
+    .map_err(StoreError::backend)?;
+    let mut marks: HashMap<(u32, NaiveDate), i64> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, max(seq) FROM rollup_marks GROUP BY ALL")
+            .map_err(StoreError::backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    (r.get::<_, u32>(0)?, epoch_day(r.get::<_, i64>(1)?)),
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(StoreError::backend)?;
+        for r in rows {
+            let (k, v) = r.map_err(StoreError::backend)?;
+            marks.insert(k, v);
+        }
+    }
+    let mut built: HashMap<(u32, NaiveDate), (String, i64)> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built")
+            .map_err(StoreError::backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    (r.get::<_, u32>(0)?, epoch_day(r.get::<_, i64>(1)?)),
+                    (r.get::<_, String>(2)?, r.get::<_, i64>(3)?),
+                ))
+            })
+            .map_err(StoreError::backend)?;
+        for r in rows {
+            let (k, v) = r.map_err(StoreError::backend)?;
+            built.insert(k, v);
+        }
+    }
+    let zones: HashMap<u32, Tz> = sites.iter().copied().collect();
+    let closed = |d: NaiveDate| {
+        Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
+            + Duration::days(1)
+            + Duration::minutes(CLOSE_AFTER_MINUTES)
+            <= now
+    };
+    let mut dirty: Vec<(NaiveDate, u32, Tz)> = marks
+        .keys()
+        .chain(built.keys())
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|(site, d)| {
+            let tz = *zones.get(&site)?;
+            if !closed(d) {
+                return None;
+            }
+            let newest = [d, d - Duration::days(1)]
+                .iter()
+                .filter_map(|x| marks.get(&(site, *x)))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            let clean = built
+                .get(&(site, d))
+                .is_some_and(|(z, through)| z == tz.name() && *through >= newest);
+            (!clean).then_some((d, site, tz))
+        })
+        .collect();
+    dirty.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut n = 0;
+    for (d, site, tz) in dirty.into_iter().take(max_days) {
+        let started = std::time::Instant::now();
+        let rows = build_day(conn, site, d, tz)?;
+        tracing::debug!(
+            message = "Rolled up a day.",
+            site_id = site,
+            day = %d,
+            rows,
+            elapsed_ms = started.elapsed().as_millis() as u64
+        );
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The SQL that forgets the rollups of `site_id`'s days before `t` when its rows before
+/// `t` are deleted, and marks the day of `t` (partly deleted) and the one after it (whose
+/// carried visits are compared with it). Numbers only: written as literals.
+pub fn forget_before(site_id: u32, t: DateTime<Utc>) -> String {
+    let d = t.date_naive();
+    let next = d + Duration::days(1);
+    format!(
+        "DELETE FROM rollups WHERE site_id = {site_id} AND utc_day < DATE '{d}';
+         DELETE FROM rollup_built WHERE site_id = {site_id} AND utc_day < DATE '{d}';
+         DELETE FROM rollup_marks WHERE site_id = {site_id} AND utc_day < DATE '{d}';
+         INSERT INTO rollup_marks VALUES ({site_id}, DATE '{d}', nextval('rollup_seq')),
+                                         ({site_id}, DATE '{next}', nextval('rollup_seq'));"
+    )
+}
+
+/// The SQL that forgets every rollup of a site whose rows are all deleted.
+pub fn forget_site(site_id: u32) -> String {
+    format!(
+        "DELETE FROM rollups WHERE site_id = {site_id};
+         DELETE FROM rollup_built WHERE site_id = {site_id};
+         DELETE FROM rollup_marks WHERE site_id = {site_id};"
+    )
+}
+
+/// The date `n` days after 1970-01-01 (how queries here return dates).
+pub(super) fn epoch_day(n: i64) -> NaiveDate {
+    NaiveDate::default() + Duration::days(n)
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -216,10 +504,15 @@ impl Span {
 /// still going in it; whole day or slice). A visit that ended more than a day after it
 /// began, or a first slice shorter than the visit timeout, would be counted off by one:
 /// neither occurs with a 30-minute timeout and whole-hour or half-hour zones.
+///
+/// `within` keeps the rows of a pair dimension whose first value is the one given, and
+/// gives them keyed by the second.
+#[allow(clippy::too_many_arguments)]
 pub fn breakdown(
     conn: &Connection,
     site_id: u32,
     dim: &str,
+    within: Option<&str>,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
@@ -305,9 +598,17 @@ pub fn breakdown(
                 sum(pageviews) FILTER (WHERE {slice})::BIGINT,
                 sum(events) FILTER (WHERE {slice})::BIGINT,
                 sum(ident) FILTER (WHERE {slice})::BIGINT,
-                sum(est) FILTER (WHERE {slice})::BIGINT
-         FROM rollups WHERE site_id = ? AND dim = ? AND utc_day >= ? AND utc_day <= ?
-         GROUP BY value ORDER BY 2 DESC, 4 DESC, 5 DESC, value"
+                sum(est) FILTER (WHERE {slice})::BIGINT,
+                sum(s_visits) FILTER (WHERE {slice})::BIGINT,
+                sum(bounces) FILTER (WHERE {slice})::BIGINT,
+                sum(duration) FILTER (WHERE {slice})::DOUBLE
+         FROM rollups WHERE site_id = ? AND dim = ? AND utc_day >= ? AND utc_day <= ?{prefix}
+         GROUP BY value ORDER BY 2 DESC, 4 DESC, 5 DESC, value",
+        prefix = if within.is_some() {
+            " AND starts_with(value, ?)"
+        } else {
+            ""
+        },
     );
     let mut params = vec![date(i0), date(i1)];
     params.extend(p0);
@@ -317,7 +618,7 @@ pub fn breakdown(
         params.extend([date(from), date(to)]);
     }
     params.extend(new_params);
-    for _ in 0..5 {
+    for _ in 0..8 {
         params.extend([date(from), date(to)]);
     }
     params.extend([
@@ -326,24 +627,84 @@ pub fn breakdown(
         date(sp.first),
         date(sp.last),
     ]);
+    let prefix = within.map(|w| format!("{w}\u{1f}"));
+    if let Some(p) = &prefix {
+        params.push(Value::Text(p.clone()));
+    }
     let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
         .query_map(params_from_iter(params), |r| {
-            let n = |i: usize| -> duckdb::Result<u64> {
-                Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
+            let value: String = r.get(0)?;
+            let value = match &prefix {
+                Some(p) => value.strip_prefix(p.as_str()).unwrap_or(&value).to_string(),
+                None => value,
             };
-            Ok((
-                r.get::<_, String>(0)?,
-                Aggregates {
-                    visitors: n(1)?,
-                    visits: n(2)?,
-                    pageviews: n(3)?,
-                    events: n(4)?,
-                    visits_identified_dark: n(5)?,
-                    visits_estimated_dark: n(6)?,
-                    ..Aggregates::default()
-                },
-            ))
+            Ok((value, counts_at(r, true)?))
+        })
+        .map_err(StoreError::backend)?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::backend)
+}
+
+/// Columns 1… of a row: visitors, visits, pageviews, events, identified and estimated
+/// dark visits, then (with `sessions`) visits begun, bounces and their duration.
+pub(super) fn counts_at(r: &duckdb::Row<'_>, sessions: bool) -> duckdb::Result<Aggregates> {
+    let n = |i: usize| -> duckdb::Result<u64> {
+        Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
+    };
+    let mut a = Aggregates {
+        visitors: n(1)?,
+        visits: n(2)?,
+        pageviews: n(3)?,
+        events: n(4)?,
+        visits_identified_dark: n(5)?,
+        visits_estimated_dark: n(6)?,
+        ..Aggregates::default()
+    };
+    if sessions {
+        a.session_visits = n(7)?;
+        a.bounces = n(8)?;
+        a.duration_secs = r.get::<_, Option<f64>>(9)?.unwrap_or(0.0);
+    }
+    Ok(a)
+}
+
+/// The totals of each local day `from..=to` of `tz` (every UTC day they touch rolled up
+/// in `tz`), by local day; days without rows are absent.
+///
+/// A local day's visitors are the `born` of its slices and the `carried` of its first
+/// slice with rows: a visit carried into the second slice had rows in the first, unless
+/// that one is empty (as [`breakdown`] counts a one-day run).
+pub fn daily_totals(
+    conn: &Connection,
+    site_id: u32,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(NaiveDate, Aggregates)>, StoreError> {
+    let date = |d: NaiveDate| Value::Date32(days_since_epoch(d));
+    let sql = "SELECT (local_day - DATE '1970-01-01')::BIGINT,
+                      (sum(born) + coalesce(sum(carried) FILTER (WHERE utc_day = f), 0))::BIGINT,
+                      sum(visits)::BIGINT, sum(pageviews)::BIGINT, sum(events)::BIGINT,
+                      sum(ident)::BIGINT, sum(est)::BIGINT,
+                      sum(s_visits)::BIGINT, sum(bounces)::BIGINT, sum(duration)::DOUBLE
+               FROM (SELECT *, min(CASE WHEN visits + events > 0 THEN utc_day END)
+                                 OVER (PARTITION BY local_day) AS f
+                     FROM rollups WHERE site_id = ? AND dim = '' AND local_day IS NOT NULL
+                       AND local_day >= ? AND local_day <= ?
+                       AND utc_day >= ? AND utc_day <= ?)
+               GROUP BY local_day ORDER BY local_day";
+    let params = [
+        Value::UInt(site_id),
+        date(from),
+        date(to),
+        date(from - Duration::days(1)),
+        date(to + Duration::days(1)),
+    ];
+    let mut stmt = conn.prepare(sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            let day = epoch_day(r.get::<_, i64>(0)?);
+            Ok((day, counts_at(r, true)?))
         })
         .map_err(StoreError::backend)?;
     rows.collect::<Result<Vec<_>, _>>()

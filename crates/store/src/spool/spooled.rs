@@ -67,6 +67,16 @@ pub trait Backend: Send + Sync + 'static {
         site_id: u32,
         before: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError>;
+
+    /// See [`EventStore::maintain_rollups`].
+    fn maintain_rollups(
+        &self,
+        sites: &[(u32, chrono_tz::Tz)],
+        max_days: usize,
+    ) -> Result<usize, StoreError> {
+        let _ = (sites, max_days);
+        Ok(0)
+    }
 }
 
 /// A back end with the spool in front: the [`EventStore`] every back end is.
@@ -194,6 +204,15 @@ impl<B: Backend> EventStore for Spooled<B> {
     ) -> Result<u64, StoreError> {
         // Pending rows must be in the tables before deleting, or they would survive.
         self.read(|b| b.delete_site_events(site_id, before))
+    }
+
+    fn maintain_rollups(
+        &self,
+        sites: &[(u32, chrono_tz::Tz)],
+        max_days: usize,
+    ) -> Result<usize, StoreError> {
+        // Loaded rows have marked their days: flush, so none is missed.
+        self.read(|b| b.maintain_rollups(sites, max_days))
     }
 }
 
