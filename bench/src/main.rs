@@ -808,7 +808,7 @@ fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> 
             .map(|(n, _)| *n),
     );
     for dim in dims {
-        let mut report = |on: bool| {
+        let report = |on: bool| {
             store.set_read_rollups(on);
             median(&mut || {
                 if dim.is_empty() {

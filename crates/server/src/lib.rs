@@ -135,14 +135,16 @@ const ROLLUP_FIRST: Duration = Duration::from_secs(5);
 /// is left or `stop` is set. Reports read raw events for a day until it is built.
 pub fn spawn_rollups(
     state: Arc<AppState>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    use std::sync::atomic::Ordering;
     tokio::spawn(async move {
-        tokio::time::sleep(ROLLUP_FIRST).await;
         let mut tick = tokio::time::interval(ROLLUP_EVERY);
-        while !stop.load(Ordering::Relaxed) {
-            tick.tick().await;
+        tick.reset_after(ROLLUP_FIRST);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
             let sites: Vec<(u32, chrono_tz::Tz)> = match state.meta.sites().await {
                 Ok(s) => s
                     .into_iter()
@@ -153,7 +155,8 @@ pub fn spawn_rollups(
                     continue;
                 }
             };
-            while !stop.load(Ordering::Relaxed) {
+            // One day a blocking call: a stop waits for the day being built, no more.
+            while !*stop.borrow() {
                 let events = state.events.clone();
                 let sites = sites.clone();
                 let started = std::time::Instant::now();
@@ -242,8 +245,8 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     info!(message = "Lucarne is listening.", %addr);
     let maintenance = spawn_maintenance(state.clone());
-    let rollups_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rollups = spawn_rollups(state.clone(), rollups_stop.clone());
+    let (rollups_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let rollups = spawn_rollups(state.clone(), stop_rx);
     let shared = ingest::shared::spawn_sync(state.clone());
     let links = links::spawn_version_watch(state.clone());
     let metrics = net::ConnMetrics {
@@ -263,7 +266,7 @@ pub async fn serve(
     maintenance.abort();
     links.abort();
     // A day being built finishes (seconds at most) before the store stops.
-    rollups_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = rollups_stop.send(true);
     if tokio::time::timeout(Duration::from_secs(30), rollups)
         .await
         .is_err()
