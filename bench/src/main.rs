@@ -126,6 +126,9 @@ enum Cmd {
         tz: String,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Build only the last N UTC days (0: all), and stop there (timing builds).
+        #[arg(long, default_value_t = 0)]
+        build_days: i64,
     },
     /// Time read-only SQL statements on a DuckDB store (each wrapped in
     /// `SELECT count(*) FROM (…) AS t WHERE hash(t) IS NOT NULL`, so that it runs to the
@@ -258,7 +261,8 @@ fn main() -> Result<()> {
             site_id,
             tz,
             runs,
-        } => rollup_bench(&data, site_id, &tz, runs),
+            build_days,
+        } => rollup_bench(&data, site_id, &tz, runs, build_days),
     }
 }
 
@@ -731,7 +735,13 @@ fn query(data: &std::path::Path, events: &str, site_id: u32, runs: usize) -> Res
     Ok(())
 }
 
-fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> Result<()> {
+fn rollup_bench(
+    data: &std::path::Path,
+    site_id: u32,
+    tz: &str,
+    runs: usize,
+    build_days: i64,
+) -> Result<()> {
     use chrono::TimeZone;
     let tz: chrono_tz::Tz = tz
         .parse()
@@ -749,8 +759,12 @@ fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> 
     let last = day(&format!(
         "SELECT epoch_us(max(ts)) FROM events WHERE site_id = {site_id}"
     ))?;
-    // Build: every UTC day, timed.
-    let mut d = first;
+    // Build: every UTC day (or the last `build_days`), timed.
+    let mut d = if build_days > 0 {
+        first.max(last - chrono::Duration::days(build_days - 1))
+    } else {
+        first
+    };
     let (mut rows, mut times) = (0, Vec::new());
     let t_all = Instant::now();
     while d <= last {
@@ -762,13 +776,17 @@ fn rollup_bench(data: &std::path::Path, site_id: u32, tz: &str, runs: usize) -> 
         d += chrono::Duration::days(1);
     }
     times.sort_by(f64::total_cmp);
+    let built = times.len();
     println!(
-        "built {} UTC days ({first} to {last}, {tz}) in {:.1} s: {rows} rows; a day: median {:.0} ms, max {:.0} ms",
-        times.len(),
+        "built {built} UTC days (to {last}, {tz}) in {:.1} s: {rows} rows; a day: median {:.0} ms, max {:.0} ms",
         t_all.elapsed().as_secs_f64(),
         percentile(&times, 0.5),
         times.last().copied().unwrap_or(0.0)
     );
+    if build_days > 0 {
+        store.shutdown();
+        return Ok(());
+    }
     // Read: the 30 local days ending the day before the last UTC day, every dimension.
     let (to, from) = (
         last - chrono::Duration::days(1),
@@ -835,7 +853,8 @@ fn sql_bench(data: &std::path::Path, runs: usize, statements: &[String]) -> Resu
     let store = DuckEvents::open(data, 16).map_err(|e| anyhow::anyhow!("{e}"))?;
     for sql in statements {
         // Every column of every row is hashed, so that no projection is pruned away.
-        let wrapped = format!("SELECT count(*)::BIGINT FROM ({sql}) AS t WHERE hash(t) IS NOT NULL");
+        let wrapped =
+            format!("SELECT count(*)::BIGINT FROM ({sql}) AS t WHERE hash(t) IS NOT NULL");
         let mut times = Vec::with_capacity(runs);
         let mut n = 0;
         for _ in 0..runs.max(1) {

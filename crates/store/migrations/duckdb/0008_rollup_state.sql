@@ -33,12 +33,14 @@ CREATE TABLE rollup_marks (
     seq     BIGINT   NOT NULL
 );
 -- What the background task built: a day is clean while no mark of it, or of the day
--- before (whose pages a carried visit is compared with), is newer than `through`.
+-- before (whose pages a carried visit is compared with), is newer than `through`, and
+-- it was built by this release's definition of the rollups (`version`).
 CREATE TABLE rollup_built (
     site_id UINTEGER NOT NULL,
     utc_day DATE     NOT NULL,
     tz      VARCHAR  NOT NULL,
-    through BIGINT   NOT NULL
+    through BIGINT   NOT NULL,
+    version INTEGER  NOT NULL
 );
 INSERT INTO rollup_marks
 SELECT site_id, utc_day, nextval('rollup_seq')

@@ -29,10 +29,12 @@ use crate::report::NOT_VISIT_EVENTS;
 pub(super) struct Shape {
     /// The rollup dimension read ('' for the totals, or a pair).
     dim: String,
-    /// For a pair: the first dimension's value.
-    within: Option<String>,
+    /// For a pair: the filtered dimension's value, and whether it is the pair's second.
+    within: Option<(String, bool)>,
     /// For the totals of one filtered dimension: the row that is the answer.
     pick: Option<String>,
+    /// For a breakdown filtered by one of its own values: the only row kept.
+    keep: Option<String>,
     /// The column a row of the raw part is keyed by (None: the totals).
     key: Option<&'static str>,
     /// The filter, for the raw part: (column, value).
@@ -43,22 +45,41 @@ pub(super) struct Shape {
 impl Shape {
     /// The shape of `q` grouped by `group` (None: the totals), if rollups can answer it.
     pub(super) fn of(q: &ReportQuery, group: Option<&Property>) -> Option<Shape> {
-        if q.with_shares || q.filters.len() > 1 {
+        // The same filter given twice (the overview's private apps, on a view filtered
+        // by private messages) is one filter.
+        let mut filters = q.filters.clone();
+        filters.dedup_by(|a, b| {
+            a.property == b.property && a.negated == b.negated && a.values == b.values
+        });
+        let by = group.map(|p| p.name());
+        // A filter on the grouping itself keeps one of its rows (the channel groups, or
+        // the overview's split of `Direct / None`, on a view filtered by a channel group).
+        let mut keep = None;
+        let own = filters.iter().position(|f| {
+            Some(f.property.name()) == by
+                && !f.negated
+                && f.values.len() == 1
+                && !f.values[0].contains('*')
+        });
+        if let Some(own) = own {
+            keep = Some(filters.remove(own).values.remove(0));
+        }
+        if q.with_shares || filters.len() > 1 {
             return None;
         }
         let key = match group {
             None => None,
             Some(p) => Some(column_of(&p.name())?),
         };
-        let by = group.map(|p| p.name());
         if q.with_sessions && by.as_deref().is_some_and(|n| !n.starts_with("visit:")) {
             return None;
         }
-        let Some(f) = q.filters.first() else {
+        let Some(f) = filters.first() else {
             return Some(Shape {
                 dim: by.unwrap_or_default(),
                 within: None,
                 pick: None,
+                keep,
                 key,
                 filter: None,
                 with_sessions: q.with_sessions,
@@ -78,21 +99,32 @@ impl Shape {
                 dim: fname,
                 within: None,
                 pick: Some(value.clone()),
+                keep,
                 key: None,
                 filter,
                 with_sessions: q.with_sessions,
             }),
-            Some(b) => PAIRS
-                .iter()
-                .any(|(x, y)| *x == fname && *y == b)
-                .then(|| Shape {
-                    dim: pair_dim(&fname, &b),
-                    within: Some(value.clone()),
+            Some(b) => {
+                // The pair is stored either way round.
+                let (dim, second) = PAIRS.iter().find_map(|(x, y)| {
+                    if *x == fname && *y == b {
+                        Some((pair_dim(x, y), false))
+                    } else if *x == b && *y == fname {
+                        Some((pair_dim(x, y), true))
+                    } else {
+                        None
+                    }
+                })?;
+                Some(Shape {
+                    dim,
+                    within: Some((value.clone(), second)),
                     pick: None,
+                    keep,
                     key,
                     filter,
                     with_sessions: q.with_sessions,
-                }),
+                })
+            }
         }
     }
 }
@@ -174,12 +206,17 @@ impl Days {
         let mut stmt = conn
             .prepare(
                 "SELECT (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built
-                 WHERE site_id = ? AND utc_day >= ? AND utc_day <= ?",
+                 WHERE site_id = ? AND utc_day >= ? AND utc_day <= ? AND version = ?",
             )
             .map_err(StoreError::backend)?;
         let rows = stmt
             .query_map(
-                params_from_iter([site, date_value(d0), date_value(d1)]),
+                params_from_iter([
+                    site,
+                    date_value(d0),
+                    date_value(d1),
+                    Value::Int(rollup::VERSION),
+                ]),
                 |r| {
                     Ok((
                         epoch_day(r.get::<_, i64>(0)?),
@@ -301,7 +338,10 @@ pub(super) fn rows(
         conn,
         q.site_id,
         &shape.dim,
-        shape.within.as_deref(),
+        shape
+            .within
+            .as_ref()
+            .map(|(v, second)| (v.as_str(), *second)),
         p.tz,
         p.first,
         p.last,
@@ -323,6 +363,9 @@ pub(super) fn rows(
             (a.bounces, a.duration_secs, a.session_visits) = (0, 0.0, 0);
         }
     }
+    if let Some(k) = &shape.keep {
+        out.retain(|v, _| v == k);
+    }
     Ok(Some(out.into_iter().collect()))
 }
 
@@ -337,7 +380,7 @@ pub(super) fn timeseries(
     let Some(shape) = Shape::of(q, None) else {
         return Ok(None);
     };
-    if shape.filter.is_some() || buckets.is_empty() {
+    if buckets.is_empty() {
         return Ok(None);
     }
     let Some(p) = plan(conn, q.site_id, q.from, q.to, now)? else {
@@ -358,10 +401,15 @@ pub(super) fn timeseries(
     });
     let mut out = vec![Aggregates::default(); buckets.len()];
     if daily {
-        let by_day: HashMap<NaiveDate, Aggregates> =
-            rollup::daily_totals(conn, q.site_id, p.first, p.last)?
-                .into_iter()
-                .collect();
+        let by_day: HashMap<NaiveDate, Aggregates> = rollup::daily_totals(
+            conn,
+            q.site_id,
+            (&shape.dim, shape.pick.as_deref().unwrap_or("")),
+            p.first,
+            p.last,
+        )?
+        .into_iter()
+        .collect();
         let mut raw = Vec::new();
         for (i, b) in buckets.iter().enumerate() {
             if b.start < p.tail {

@@ -35,7 +35,7 @@ use lucarne_core::conversions::GoalKind;
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
 pub use crate::events::PROP_SEP;
-pub use rollup::DIMENSIONS as ROLLUP_DIMENSIONS;
+pub use rollup::{DIMENSIONS as ROLLUP_DIMENSIONS, PAIRS as ROLLUP_PAIRS};
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_events.sql")),
@@ -60,6 +60,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         8,
         include_str!("../../migrations/duckdb/0008_rollup_state.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/duckdb/0009_rollup_pairs.sql"),
     ),
 ];
 

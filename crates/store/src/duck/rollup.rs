@@ -45,12 +45,24 @@ pub const DIMENSIONS: &[(&str, &str)] = &[
     ("visit:country", "country"),
 ];
 
-/// Pairs of visit dimensions rolled up together, for a breakdown by the second filtered
-/// by one value of the first (the overview's private apps and its split of `Direct /
-/// None`). Stored under the dimension `first>second`, the value `a` + U+001F + `b`.
+/// Pairs of dimensions rolled up together, for a breakdown by one filtered by one value
+/// of the other: every panel of the overview filtered by a channel group (the filter
+/// Lucarne is about; its private apps among them), and, read the other way round, its
+/// split of `Direct / None` by channel group. Stored under the dimension `first>second`,
+/// the value `a` + U+001F + `b`; each pair of columns once.
 pub const PAIRS: &[(&str, &str)] = &[
     ("visit:channel_group", "visit:channel"),
-    ("visit:source", "visit:channel_group"),
+    ("visit:channel_group", "visit:evidence"),
+    ("visit:channel_group", "visit:source"),
+    ("visit:channel_group", "visit:entry_page"),
+    ("visit:channel_group", "event:page"),
+    ("visit:channel_group", "visit:utm_source"),
+    ("visit:channel_group", "visit:utm_medium"),
+    ("visit:channel_group", "visit:utm_campaign"),
+    ("visit:channel_group", "visit:device"),
+    ("visit:channel_group", "visit:browser"),
+    ("visit:channel_group", "visit:os"),
+    ("visit:channel_group", "visit:country"),
 ];
 
 /// The stored column of a rolled-up dimension.
@@ -62,6 +74,11 @@ pub fn column_of(dim: &str) -> Option<&'static str> {
 pub fn pair_dim(first: &str, second: &str) -> String {
     format!("{first}>{second}")
 }
+
+/// The definition of the rollups (their dimensions, pairs and counts). A day built by
+/// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
+/// changes.
+pub const VERSION: i32 = 1;
 
 /// How long after its UTC day ends a day is taken as closed: a visit still going at
 /// midnight has ended by then (the visit timeout).
@@ -128,20 +145,38 @@ fn build_in_transaction(
         params_from_iter([site.clone(), date.clone()]),
     )
     .map_err(StoreError::backend)?;
+    conn.execute(
+        "DELETE FROM rollup_pairs WHERE site_id = ? AND utc_day = ?",
+        params_from_iter([site.clone(), date.clone()]),
+    )
+    .map_err(StoreError::backend)?;
     let mut n = insert_event_rows(conn, site_id, day, tz)?;
     n += insert_visit_rows(conn, site_id, day, tz)?;
+    // The pairs' rows to their own table.
+    conn.execute(
+        "INSERT INTO rollup_pairs SELECT * FROM rollups
+         WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'",
+        params_from_iter([site.clone(), date.clone()]),
+    )
+    .map_err(StoreError::backend)?;
+    conn.execute(
+        "DELETE FROM rollups WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'",
+        params_from_iter([site.clone(), date.clone()]),
+    )
+    .map_err(StoreError::backend)?;
     conn.execute(
         "DELETE FROM rollup_built WHERE site_id = ? AND utc_day = ?",
         params_from_iter([site.clone(), date.clone()]),
     )
     .map_err(StoreError::backend)?;
     conn.execute(
-        "INSERT INTO rollup_built VALUES (?, ?, ?, ?)",
+        "INSERT INTO rollup_built VALUES (?, ?, ?, ?, ?)",
         params_from_iter([
             site,
             date,
             Value::Text(tz.name().to_string()),
             Value::BigInt(through),
+            Value::Int(VERSION),
         ]),
     )
     .map_err(StoreError::backend)?;
@@ -163,12 +198,19 @@ fn local_day_sql(day: NaiveDate, tz: Tz, col: &str) -> (String, Vec<Value>) {
 
 /// The grouping sets of `cols` (one column each, and the pairs' columns together), by
 /// slice and by whole day, and the CASE expressions naming a row's dimension and value.
-fn grouping(dims: &[(&str, &str)], pairs: &[(&str, &str)]) -> (String, String, String) {
+fn grouping(
+    dims: &[(&str, &str)],
+    pairs: &[(&str, &str)],
+    totals: bool,
+) -> (String, String, String) {
     let pair_cols: Vec<(String, &str, &str)> = pairs
         .iter()
         .filter_map(|(a, b)| Some((pair_dim(a, b), column_of(a)?, column_of(b)?)))
         .collect();
-    let mut sets = vec!["(local_day)".to_string(), "()".to_string()];
+    let mut sets = Vec::new();
+    if totals {
+        sets.extend(["(local_day)".to_string(), "()".to_string()]);
+    }
     for (_, c) in dims {
         sets.push(format!("(local_day, {c})"));
         sets.push(format!("({c})"));
@@ -201,18 +243,60 @@ fn grouping(dims: &[(&str, &str)], pairs: &[(&str, &str)]) -> (String, String, S
 }
 
 /// The event-level rows of a day: visitors (born, carried), visits, pageviews, events,
-/// dark visits.
+/// dark visits. In two statements: the sets without the page, then those with it, which
+/// alone need the day before's pages (`carried_new`) and its two more distinct counts.
 fn insert_event_rows(
     conn: &Connection,
     site_id: u32,
     day: NaiveDate,
     tz: Tz,
 ) -> Result<usize, StoreError> {
+    let page = |n: &str| n == "event:page";
+    let split = |pages: bool| {
+        let dims: Vec<(&str, &str)> = DIMENSIONS
+            .iter()
+            .copied()
+            .filter(|(n, _)| page(n) == pages)
+            .collect();
+        let pairs: Vec<(&str, &str)> = PAIRS
+            .iter()
+            .copied()
+            .filter(|(a, b)| (page(a) || page(b)) == pages)
+            .collect();
+        (dims, pairs)
+    };
+    let (dims, pairs) = split(false);
+    let mut n = insert_event_sets(conn, site_id, day, tz, &dims, &pairs, false)?;
+    let (dims, pairs) = split(true);
+    n += insert_event_sets(conn, site_id, day, tz, &dims, &pairs, true)?;
+    Ok(n)
+}
+
+/// One statement of [`insert_event_rows`]: the totals too unless `pages`.
+fn insert_event_sets(
+    conn: &Connection,
+    site_id: u32,
+    day: NaiveDate,
+    tz: Tz,
+    dims: &[(&str, &str)],
+    pairs: &[(&str, &str)],
+    pages: bool,
+) -> Result<usize, StoreError> {
     let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
     let end = start + Duration::days(1);
     let (local_day, mut params) = local_day_sql(day, tz, "ts");
-    let (sets, dim_case, value_case) = grouping(DIMENSIONS, PAIRS);
-    let cols: Vec<&str> = DIMENSIONS.iter().map(|(_, c)| *c).collect();
+    let (sets, dim_case, value_case) = grouping(dims, pairs, !pages);
+    let mut cols: Vec<&str> = dims.iter().map(|(_, c)| *c).collect();
+    for (a, b) in pairs {
+        for c in [column_of(a), column_of(b)].into_iter().flatten() {
+            if !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+    }
+    if !cols.contains(&"channel_group") {
+        cols.push("channel_group");
+    }
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
     // The day before: its (visit, page) pairs, and those of its last slice.
     let prev_start = start - Duration::days(1);
@@ -222,20 +306,31 @@ fn insert_event_rows(
     };
     let carried_new = |p: &str| {
         format!(
-            "CASE WHEN grouping(pathname) = 0 THEN count(DISTINCT visitor_id) \
-             FILTER (WHERE {visitor} AND b_sid IS NULL AND {p}.p_sid IS NULL) ELSE 0 END"
+            "count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL AND {p}.p_sid IS NULL)"
         )
+    };
+    let (prev_ctes, prev_joins, new, new_late) = if pages {
+        (
+            format!(
+                ", prev AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
+                            WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}),
+                 prev_late AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
+                               WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})"
+            ),
+            " LEFT JOIN prev ON day.session_id = prev.p_sid AND day.pathname = prev.p_path
+              LEFT JOIN prev_late ON day.session_id = prev_late.p_sid AND day.pathname = prev_late.p_path",
+            carried_new("prev"),
+            carried_new("prev_late"),
+        )
+    } else {
+        (String::new(), "", "0".to_string(), "0".to_string())
     };
     let sql = format!(
         "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried,
                               carried_new, carried_new_late, visits, pageviews, events, ident, est)
          WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry, {cols}
                       FROM events WHERE site_id = ? AND ts >= ? AND ts < ?),
-              begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE entry),
-              prev AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
-                       WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}),
-              prev_late AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
-                            WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})
+              begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE entry){prev_ctes}
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
                 {dim_case}, {value_case},
@@ -247,28 +342,24 @@ fn insert_event_rows(
                 count(*),
                 count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')),
                 count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark')
-         FROM day LEFT JOIN begun ON day.session_id = begun.b_sid
-              LEFT JOIN prev ON day.session_id = prev.p_sid AND day.pathname = prev.p_path
-              LEFT JOIN prev_late ON day.session_id = prev_late.p_sid AND day.pathname = prev_late.p_path
+         FROM day LEFT JOIN begun ON day.session_id = begun.b_sid{prev_joins}
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
-        new = carried_new("prev"),
-        new_late = carried_new("prev_late"),
     );
     // In the order of the text: the local midnight (if any), the range, the day before
-    // (whole and last slice), the site id.
-    params.extend([
-        Value::UInt(site_id),
-        ts(start),
-        ts(end),
-        Value::UInt(site_id),
-        ts(prev_start),
-        ts(start),
-        Value::UInt(site_id),
-        ts(late_start),
-        ts(start),
-        Value::UInt(site_id),
-    ]);
+    // (whole and last slice, for pages), the site id.
+    params.extend([Value::UInt(site_id), ts(start), ts(end)]);
+    if pages {
+        params.extend([
+            Value::UInt(site_id),
+            ts(prev_start),
+            ts(start),
+            Value::UInt(site_id),
+            ts(late_start),
+            ts(start),
+        ]);
+    }
+    params.push(Value::UInt(site_id));
     conn.execute(&sql, params_from_iter(params))
         .map_err(|e| StoreError::backend(format!("rollup of {day}: {e}")))
 }
@@ -290,7 +381,12 @@ fn insert_visit_rows(
         .copied()
         .filter(|(n, _)| n.starts_with("visit:"))
         .collect();
-    let (sets, dim_case, value_case) = grouping(&visit_dims, PAIRS);
+    let visit_pairs: Vec<(&str, &str)> = PAIRS
+        .iter()
+        .copied()
+        .filter(|(a, b)| a.starts_with("visit:") && b.starts_with("visit:"))
+        .collect();
+    let (sets, dim_case, value_case) = grouping(&visit_dims, &visit_pairs, true);
     let cols: Vec<&str> = visit_dims.iter().map(|(_, c)| *c).collect();
     let sql = format!(
         "INSERT INTO rollups
@@ -363,7 +459,7 @@ pub fn maintain(
     let mut built: HashMap<(u32, NaiveDate), (String, i64)> = HashMap::new();
     {
         let mut stmt = conn
-            .prepare("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built")
+            .prepare(&format!("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built WHERE version = {VERSION}"))
             .map_err(StoreError::backend)?;
         let rows = stmt
             .query_map([], |r| {
@@ -433,6 +529,7 @@ pub fn forget_before(site_id: u32, t: DateTime<Utc>) -> String {
     let next = d + Duration::days(1);
     format!(
         "DELETE FROM rollups WHERE site_id = {site_id} AND utc_day < DATE '{d}';
+         DELETE FROM rollup_pairs WHERE site_id = {site_id} AND utc_day < DATE '{d}';
          DELETE FROM rollup_built WHERE site_id = {site_id} AND utc_day < DATE '{d}';
          DELETE FROM rollup_marks WHERE site_id = {site_id} AND utc_day < DATE '{d}';
          INSERT INTO rollup_marks VALUES ({site_id}, DATE '{d}', nextval('rollup_seq')),
@@ -444,6 +541,7 @@ pub fn forget_before(site_id: u32, t: DateTime<Utc>) -> String {
 pub fn forget_site(site_id: u32) -> String {
     format!(
         "DELETE FROM rollups WHERE site_id = {site_id};
+         DELETE FROM rollup_pairs WHERE site_id = {site_id};
          DELETE FROM rollup_built WHERE site_id = {site_id};
          DELETE FROM rollup_marks WHERE site_id = {site_id};"
     )
@@ -505,14 +603,14 @@ impl Span {
 /// began, or a first slice shorter than the visit timeout, would be counted off by one:
 /// neither occurs with a 30-minute timeout and whole-hour or half-hour zones.
 ///
-/// `within` keeps the rows of a pair dimension whose first value is the one given, and
-/// gives them keyed by the second.
+/// `within` keeps the rows of a pair dimension whose first value (or second, with
+/// `true`) is the one given, and gives them keyed by the other.
 #[allow(clippy::too_many_arguments)]
 pub fn breakdown(
     conn: &Connection,
     site_id: u32,
     dim: &str,
-    within: Option<&str>,
+    within: Option<(&str, bool)>,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
@@ -602,12 +700,17 @@ pub fn breakdown(
                 sum(s_visits) FILTER (WHERE {slice})::BIGINT,
                 sum(bounces) FILTER (WHERE {slice})::BIGINT,
                 sum(duration) FILTER (WHERE {slice})::DOUBLE
-         FROM rollups WHERE site_id = ? AND dim = ? AND utc_day >= ? AND utc_day <= ?{prefix}
+         FROM {table} WHERE site_id = ? AND dim = ? AND utc_day >= ? AND utc_day <= ?{prefix}
          GROUP BY value ORDER BY 2 DESC, 4 DESC, 5 DESC, value",
-        prefix = if within.is_some() {
-            " AND starts_with(value, ?)"
+        table = if dim.contains('>') {
+            "rollup_pairs"
         } else {
-            ""
+            "rollups"
+        },
+        prefix = match within {
+            Some((_, false)) => " AND starts_with(value, ?)",
+            Some((_, true)) => " AND ends_with(value, ?)",
+            None => "",
         },
     );
     let mut params = vec![date(i0), date(i1)];
@@ -627,23 +730,39 @@ pub fn breakdown(
         date(sp.first),
         date(sp.last),
     ]);
-    let prefix = within.map(|w| format!("{w}\u{1f}"));
-    if let Some(p) = &prefix {
+    let part = within.map(|(w, second)| {
+        if second {
+            format!("\u{1f}{w}")
+        } else {
+            format!("{w}\u{1f}")
+        }
+    });
+    if let Some(p) = &part {
         params.push(Value::Text(p.clone()));
     }
     let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
         .query_map(params_from_iter(params), |r| {
             let value: String = r.get(0)?;
-            let value = match &prefix {
-                Some(p) => value.strip_prefix(p.as_str()).unwrap_or(&value).to_string(),
-                None => value,
+            let value = match (&part, within) {
+                (Some(p), Some((_, false))) => {
+                    value.strip_prefix(p.as_str()).unwrap_or(&value).to_string()
+                }
+                (Some(p), Some((_, true))) => {
+                    value.strip_suffix(p.as_str()).unwrap_or(&value).to_string()
+                }
+                _ => value,
             };
             Ok((value, counts_at(r, true)?))
         })
         .map_err(StoreError::backend)?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(StoreError::backend)
+    // A value seen only in a slice outside the range has a row of zeros: no row at all,
+    // as in the raw report (every row of a value counts as an event).
+    let mut out = rows
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::backend)?;
+    out.retain(|(_, a)| a.events > 0);
+    Ok(out)
 }
 
 /// Columns 1… of a row: visitors, visits, pageviews, events, identified and estimated
@@ -675,9 +794,13 @@ pub(super) fn counts_at(r: &duckdb::Row<'_>, sessions: bool) -> duckdb::Result<A
 /// A local day's visitors are the `born` of its slices and the `carried` of its first
 /// slice with rows: a visit carried into the second slice had rows in the first, unless
 /// that one is empty (as [`breakdown`] counts a one-day run).
+///
+/// `row` is (dimension, value) of the row taken as the totals: ('', '') for all visits,
+/// or one value of a rolled-up dimension (a filter on it).
 pub fn daily_totals(
     conn: &Connection,
     site_id: u32,
+    row: (&str, &str),
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, Aggregates)>, StoreError> {
@@ -689,12 +812,14 @@ pub fn daily_totals(
                       sum(s_visits)::BIGINT, sum(bounces)::BIGINT, sum(duration)::DOUBLE
                FROM (SELECT *, min(CASE WHEN visits + events > 0 THEN utc_day END)
                                  OVER (PARTITION BY local_day) AS f
-                     FROM rollups WHERE site_id = ? AND dim = '' AND local_day IS NOT NULL
+                     FROM rollups WHERE site_id = ? AND dim = ? AND value = ? AND local_day IS NOT NULL
                        AND local_day >= ? AND local_day <= ?
                        AND utc_day >= ? AND utc_day <= ?)
                GROUP BY local_day ORDER BY local_day";
     let params = [
         Value::UInt(site_id),
+        Value::Text(row.0.to_string()),
+        Value::Text(row.1.to_string()),
         date(from),
         date(to),
         date(from - Duration::days(1)),
