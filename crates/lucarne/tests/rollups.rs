@@ -84,7 +84,7 @@ fn filter(prop: &str, value: &str) -> Filter {
 
 /// Rows from rollups against raw rows: visits, pageviews, events and dark visits equal;
 /// visitors equal or, once in a few runs, one more in a row (at most one in 5,000): a
-/// visitor counted twice, seen once in four runs of this test and not yet explained
+/// visitor counted twice, seen once in eight runs of this test and not yet explained
 /// (ARCHITECTURE.md, "Reports at publisher scale"). Never fewer.
 fn same(what: &str, name: &str, rolled: &[Counts], raw: &[Counts]) {
     assert_eq!(rolled.len(), raw.len(), "{what}: {name}");
