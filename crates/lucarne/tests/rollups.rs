@@ -287,6 +287,27 @@ fn compare(
         .expect("plan")
 }
 
+/// A store with `events` of `lucarne generate`'s traffic over the 10 days ending about
+/// now, through the real pipeline (the directory is removed when dropped).
+fn generated(events: u32) -> (tempfile::TempDir, DuckEvents) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = events.to_string();
+    cli(
+        dir.path(),
+        &[
+            "generate",
+            "--site",
+            "roll.test",
+            "--events",
+            &events,
+            "--days",
+            "10",
+        ],
+    );
+    let store = DuckEvents::open(dir.path(), 16).expect("the generated store");
+    (dir, store)
+}
+
 /// What the rollup task does: build until nothing is left; the days built.
 fn build_all(store: &DuckEvents, tz: Tz) -> usize {
     let mut built = 0;
@@ -300,21 +321,7 @@ fn build_all(store: &DuckEvents, tz: Tz) -> usize {
 
 #[test]
 fn reports_from_rollups_equal_the_raw_reports_in_every_zone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // 10 days ending about now, through the real pipeline.
-    cli(
-        dir.path(),
-        &[
-            "generate",
-            "--site",
-            "roll.test",
-            "--events",
-            "40000",
-            "--days",
-            "10",
-        ],
-    );
-    let store = DuckEvents::open(dir.path(), 16).expect("the generated store");
+    let (_dir, store) = generated(40_000);
     for tz in [
         chrono_tz::UTC,
         chrono_tz::Europe::Paris,
@@ -361,20 +368,7 @@ fn late_row(site: u32, ts: DateTime<Utc>, n: u64) -> lucarne_core::event::EventR
 
 #[tokio::test]
 async fn late_rows_retention_and_deletion_keep_rollups_true() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    cli(
-        dir.path(),
-        &[
-            "generate",
-            "--site",
-            "roll.test",
-            "--events",
-            "30000",
-            "--days",
-            "10",
-        ],
-    );
-    let store = DuckEvents::open(dir.path(), 16).expect("the generated store");
+    let (_dir, store) = generated(30_000);
     let tz = chrono_tz::UTC;
     build_all(&store, tz);
     let today = Utc::now().date_naive();

@@ -14,13 +14,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use duckdb::types::{TimeUnit, Value};
+use duckdb::types::Value;
 use duckdb::{params_from_iter, Connection};
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 
-use super::rollup::{self, column_of, epoch_day, pair_dim, CLOSE_AFTER_MINUTES, PAIRS};
+use super::rollup::{
+    self, column_of, date_value, day_start, epoch_day, local_midnight, pair_dim, ts,
+    CLOSE_AFTER_MINUTES, PAIRS,
+};
 use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 
@@ -146,24 +149,6 @@ impl Plan {
     }
 }
 
-fn date_value(d: NaiveDate) -> Value {
-    Value::Date32((d - NaiveDate::default()).num_days() as i32)
-}
-
-fn ts(t: DateTime<Utc>) -> Value {
-    Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
-}
-
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
-}
-
-fn local_start(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The state of a site's UTC days between `d0` and `d1`: which are built (in which zone)
 /// and clean, which hold rows not rolled up yet.
 struct Days {
@@ -281,7 +266,7 @@ pub(super) fn plan(
         return Ok(None);
     };
     let first = from.with_timezone(&tz).date_naive();
-    if local_start(tz, first) != Some(from) {
+    if local_midnight(tz, first) != Some(from) {
         return Ok(None);
     }
     let closed = |u: NaiveDate| {
@@ -289,7 +274,10 @@ pub(super) fn plan(
     };
     let mut last = None;
     let mut d = first;
-    while let (Some(s), Some(e)) = (local_start(tz, d), local_start(tz, d + Duration::days(1))) {
+    while let (Some(s), Some(e)) = (
+        local_midnight(tz, d),
+        local_midnight(tz, d + Duration::days(1)),
+    ) {
         let (u0, u1) = (s.date_naive(), (e - Duration::microseconds(1)).date_naive());
         let usable = e <= to
             && (0..=(u1 - u0).num_days())
@@ -388,16 +376,16 @@ pub(super) fn timeseries(
     };
     let whole = |b: &Bucket| {
         let d = b.start.with_timezone(&p.tz).date_naive();
-        local_start(p.tz, d) == Some(b.start)
+        local_midnight(p.tz, d) == Some(b.start)
             && (b.end == q.to
-                || local_start(p.tz, b.end.with_timezone(&p.tz).date_naive()) == Some(b.end))
+                || local_midnight(p.tz, b.end.with_timezone(&p.tz).date_naive()) == Some(b.end))
     };
     if !buckets.iter().all(whole) {
         return Ok(None);
     }
     let daily = buckets.iter().all(|b| {
         let d = b.start.with_timezone(&p.tz).date_naive();
-        local_start(p.tz, d + Duration::days(1)) == Some(b.end)
+        local_midnight(p.tz, d + Duration::days(1)) == Some(b.end)
     });
     let mut out = vec![Aggregates::default(); buckets.len()];
     if daily {
@@ -546,9 +534,5 @@ fn tail(
             a.duration_secs += dur;
         }
     }
-    let pick = |k: String| match &shape.pick {
-        Some(_) => String::new(),
-        None => k,
-    };
-    Ok(found.into_iter().map(|(k, a)| (pick(k), a)).collect())
+    Ok(found.into_iter().collect())
 }

@@ -84,14 +84,14 @@ pub const VERSION: i32 = 1;
 /// midnight has ended by then (the visit timeout).
 pub const CLOSE_AFTER_MINUTES: i64 = 30;
 
-fn ts(t: DateTime<Utc>) -> Value {
+pub(super) fn ts(t: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
 }
 
 /// The local midnight inside UTC day `day` in `tz`, if one falls strictly inside it (none
 /// for UTC itself), and the local dates before and after it.
 fn local_split(day: NaiveDate, tz: Tz) -> (NaiveDate, Option<(DateTime<Utc>, NaiveDate)>) {
-    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+    let start = day_start(day);
     let end = start + Duration::days(1);
     let first = start.with_timezone(&tz).date_naive();
     let next = first + Duration::days(1);
@@ -129,7 +129,7 @@ fn build_in_transaction(
     tz: Tz,
 ) -> Result<usize, StoreError> {
     let site = Value::UInt(site_id);
-    let date = Value::Date32(days_since_epoch(day));
+    let date = date_value(day);
     // The marks this build covers: those of this day and the day before, as this
     // transaction sees them; later ones make the day dirty again.
     let through: i64 = conn
@@ -140,35 +140,24 @@ fn build_in_transaction(
             |r| r.get(0),
         )
         .map_err(StoreError::backend)?;
-    conn.execute(
-        "DELETE FROM rollups WHERE site_id = ? AND utc_day = ?",
-        params_from_iter([site.clone(), date.clone()]),
-    )
-    .map_err(StoreError::backend)?;
-    conn.execute(
-        "DELETE FROM rollup_pairs WHERE site_id = ? AND utc_day = ?",
-        params_from_iter([site.clone(), date.clone()]),
-    )
-    .map_err(StoreError::backend)?;
+    // Statements of this site's day (its id and date their only parameters).
+    let of_day = |sql: &str| {
+        conn.execute(sql, params_from_iter([site.clone(), date.clone()]))
+            .map_err(StoreError::backend)
+    };
+    for table in ["rollups", "rollup_pairs", "rollup_built"] {
+        of_day(&format!(
+            "DELETE FROM {table} WHERE site_id = ? AND utc_day = ?"
+        ))?;
+    }
     let mut n = insert_event_rows(conn, site_id, day, tz)?;
     n += insert_visit_rows(conn, site_id, day, tz)?;
     // The pairs' rows to their own table.
-    conn.execute(
+    of_day(
         "INSERT INTO rollup_pairs SELECT * FROM rollups
          WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'",
-        params_from_iter([site.clone(), date.clone()]),
-    )
-    .map_err(StoreError::backend)?;
-    conn.execute(
-        "DELETE FROM rollups WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'",
-        params_from_iter([site.clone(), date.clone()]),
-    )
-    .map_err(StoreError::backend)?;
-    conn.execute(
-        "DELETE FROM rollup_built WHERE site_id = ? AND utc_day = ?",
-        params_from_iter([site.clone(), date.clone()]),
-    )
-    .map_err(StoreError::backend)?;
+    )?;
+    of_day("DELETE FROM rollups WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'")?;
     conn.execute(
         "INSERT INTO rollup_built VALUES (?, ?, ?, ?, ?)",
         params_from_iter([
@@ -282,7 +271,7 @@ fn insert_event_sets(
     pairs: &[(&str, &str)],
     pages: bool,
 ) -> Result<usize, StoreError> {
-    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+    let start = day_start(day);
     let end = start + Duration::days(1);
     let (local_day, mut params) = local_day_sql(day, tz, "ts");
     let (sets, dim_case, value_case) = grouping(dims, pairs, !pages);
@@ -373,7 +362,7 @@ fn insert_visit_rows(
     day: NaiveDate,
     tz: Tz,
 ) -> Result<usize, StoreError> {
-    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+    let start = day_start(day);
     let end = start + Duration::days(1);
     let (local_day, mut params) = local_day_sql(day, tz, "t0");
     let visit_dims: Vec<(&str, &str)> = DIMENSIONS
@@ -476,10 +465,7 @@ pub fn maintain(
     }
     let zones: HashMap<u32, Tz> = sites.iter().copied().collect();
     let closed = |d: NaiveDate| {
-        Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
-            + Duration::days(1)
-            + Duration::minutes(CLOSE_AFTER_MINUTES)
-            <= now
+        day_start(d) + Duration::days(1) + Duration::minutes(CLOSE_AFTER_MINUTES) <= now
     };
     let mut dirty: Vec<(NaiveDate, u32, Tz)> = marks
         .keys()
@@ -552,16 +538,27 @@ pub(super) fn epoch_day(n: i64) -> NaiveDate {
     NaiveDate::default() + Duration::days(n)
 }
 
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::default()).num_days() as i32
+/// A date as DuckDB's `DATE` value.
+pub(super) fn date_value(d: NaiveDate) -> Value {
+    Value::Date32((d - NaiveDate::default()).num_days() as i32)
 }
 
-/// The UTC instant local day `d` starts at in `tz`.
-fn local_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+/// The instant UTC day `d` starts at.
+pub(super) fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
+}
+
+/// The UTC instant local day `d` starts at in `tz`, if that midnight exists.
+pub(super) fn local_midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN)))
+}
+
+/// The UTC instant local day `d` starts at in `tz` (its UTC midnight if the local one
+/// does not exist).
+fn local_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+    local_midnight(tz, d).unwrap_or_else(|| day_start(d))
 }
 
 /// How the local days `from..=to` of `tz` lie on UTC days: the first and last UTC day
@@ -616,7 +613,7 @@ pub fn breakdown(
     to: NaiveDate,
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
     let sp = Span::of(tz, from, to);
-    let date = |d: NaiveDate| Value::Date32(days_since_epoch(d));
+    let date = date_value;
     // Rows of a slice inside the range; whole-day rows of the UTC days wholly inside.
     let slice = "local_day IS NOT NULL AND local_day >= ? AND local_day <= ?";
     let interior = "local_day IS NULL AND utc_day >= ? AND utc_day <= ?";
@@ -804,7 +801,7 @@ pub fn daily_totals(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, Aggregates)>, StoreError> {
-    let date = |d: NaiveDate| Value::Date32(days_since_epoch(d));
+    let date = date_value;
     let sql = "SELECT (local_day - DATE '1970-01-01')::BIGINT,
                       (sum(born) + coalesce(sum(carried) FILTER (WHERE utc_day = f), 0))::BIGINT,
                       sum(visits)::BIGINT, sum(pageviews)::BIGINT, sum(events)::BIGINT,
