@@ -10,6 +10,7 @@ pub mod duck;
 pub mod events;
 pub mod meta;
 mod report;
+mod rollups;
 pub mod spool;
 
 pub use events::{

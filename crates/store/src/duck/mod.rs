@@ -29,13 +29,15 @@ use tracing::{error, info, warn};
 use crate::events::{
     ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
+use crate::rollups::Shape;
 use crate::spool::{Backend, Position, Sink, Spooled, LOAD_INTERVAL};
+use hybrid::DuckRolled;
 use lucarne_core::conversions::GoalKind;
 
 /// Submissions waiting at most before `QueueFull`.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
 pub use crate::events::PROP_SEP;
-pub use rollup::{DIMENSIONS as ROLLUP_DIMENSIONS, PAIRS as ROLLUP_PAIRS};
+pub use crate::rollups::{DIMENSIONS as ROLLUP_DIMENSIONS, PAIRS as ROLLUP_PAIRS};
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_events.sql")),
@@ -182,7 +184,7 @@ impl DuckEvents {
             path,
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
-            read_rollups: AtomicBool::new(hybrid::enabled()),
+            read_rollups: AtomicBool::new(crate::rollups::enabled()),
             _db: db,
         };
         Spooled::start(
@@ -295,7 +297,12 @@ impl DuckEvents {
         to: DateTime<Utc>,
     ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, StoreError> {
         self.read(|d| {
-            d.with_reader(|c| Ok(hybrid::plan(c, site_id, from, to, Utc::now())?.map(|p| p.days())))
+            d.with_reader(|c| {
+                Ok(
+                    crate::rollups::plan(&DuckRolled(c), site_id, from, to, Utc::now())?
+                        .map(|p| p.days()),
+                )
+            })
         })
     }
 
@@ -346,8 +353,8 @@ impl Duck {
 impl Backend for Duck {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
         self.with_reader(|c| {
-            if let Some(shape) = self.rollups().then(|| hybrid::Shape::of(q, None)).flatten() {
-                if let Some(rows) = hybrid::rows(c, q, &shape, Utc::now())? {
+            if let Some(shape) = self.rollups().then(|| Shape::of(q, None)).flatten() {
+                if let Some(rows) = crate::rollups::rows(&DuckRolled(c), q, &shape, Utc::now())? {
                     return Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default());
                 }
             }
@@ -362,7 +369,9 @@ impl Backend for Duck {
     ) -> Result<Vec<Aggregates>, StoreError> {
         self.with_reader(|c| {
             if self.rollups() {
-                if let Some(out) = hybrid::timeseries(c, q, buckets, Utc::now())? {
+                if let Some(out) =
+                    crate::rollups::timeseries(&DuckRolled(c), q, buckets, Utc::now())?
+                {
                     return Ok(out);
                 }
             }
@@ -405,10 +414,11 @@ impl Backend for Duck {
         self.with_reader(|c| {
             let shape = self
                 .rollups()
-                .then(|| hybrid::Shape::of(q, Some(property)))
+                .then(|| Shape::of(q, Some(property)))
                 .flatten();
             if let Some(shape) = shape {
-                if let Some(mut rows) = hybrid::rows(c, q, &shape, Utc::now())? {
+                if let Some(mut rows) = crate::rollups::rows(&DuckRolled(c), q, &shape, Utc::now())?
+                {
                     crate::report::sort_breakdown(&mut rows);
                     return Ok(rows.into_iter().skip(offset).take(limit).collect());
                 }

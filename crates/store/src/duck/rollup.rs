@@ -1,22 +1,18 @@
-//! Daily rollups (issue 20, being built; ARCHITECTURE.md, "Reports at publisher scale"):
-//! one UTC day of a site's events summed per (local day, dimension, value) into the
-//! `rollups` table, and breakdowns over runs of whole local days read back from it.
+//! Daily rollups on DuckDB (ARCHITECTURE.md, "Reports at publisher scale"; what every
+//! back end shares is in `crate::rollups`): one UTC day of a site's events summed per
+//! (local day, dimension, value) into the `rollups` table (pairs into `rollup_pairs`), in
+//! one transaction with the record of the build in `rollup_built`.
 //!
-//! Exact because visitor ids change at every UTC midnight: a distinct count within one
-//! (UTC day, local day) slice, summed over slices, is the distinct count of the run. The
-//! numbers are those of the unfiltered event-level report (`report::event_level_sql`):
+//! The numbers are those of the unfiltered event-level report (`report::event_level_sql`):
 //! visitors over the rows that are not link events, visits and dark visits over entry
-//! rows, pageviews, and every event (link events included).
-//!
-//! Visit-level sums (visits, bounces, durations) are rows of their own, per visit
-//! dimension, each visit counted in the slice it began in and taken up to the end of that
-//! UTC day. Pairs of dimensions (`PAIRS`) answer a breakdown filtered by another visit
-//! dimension. `hybrid` decides when reports read them; `maintain` builds the days the
-//! loader marked (`rollup_marks`), recording what it built in `rollup_built`.
+//! rows, pageviews, and every event (link events included). Visit-level sums (visits,
+//! bounces, durations) are rows of their own, per visit dimension, each visit counted in
+//! the slice it began in and taken up to the end of that UTC day. `maintain` builds the
+//! days the loader marked (`rollup_marks`, in the loader's own transaction).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{params_from_iter, Connection};
@@ -24,85 +20,13 @@ use lucarne_core::stats::Aggregates;
 
 use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
-
-/// The dimensions a day is rolled up by: the overview's panels (their property name and
-/// stored column). The totals are the dimension `''`. For the one event-level dimension,
-/// `event:page`, a visit begun the day before may view a page only after midnight: the
-/// `carried_new` counts add those visitors.
-pub const DIMENSIONS: &[(&str, &str)] = &[
-    ("visit:channel_group", "channel_group"),
-    ("visit:channel", "channel"),
-    ("visit:evidence", "evidence"),
-    ("visit:source", "source"),
-    ("visit:entry_page", "entry_page"),
-    ("event:page", "pathname"),
-    ("visit:utm_source", "utm_source"),
-    ("visit:utm_medium", "utm_medium"),
-    ("visit:utm_campaign", "utm_campaign"),
-    ("visit:device", "device"),
-    ("visit:browser", "browser"),
-    ("visit:os", "os"),
-    ("visit:country", "country"),
-];
-
-/// Pairs of dimensions rolled up together, for a breakdown by one filtered by one value
-/// of the other: every panel of the overview filtered by a channel group (the filter
-/// Lucarne is about; its private apps among them), and, read the other way round, its
-/// split of `Direct / None` by channel group. Stored under the dimension `first>second`,
-/// the value `a` + U+001F + `b`; each pair of columns once.
-pub const PAIRS: &[(&str, &str)] = &[
-    ("visit:channel_group", "visit:channel"),
-    ("visit:channel_group", "visit:evidence"),
-    ("visit:channel_group", "visit:source"),
-    ("visit:channel_group", "visit:entry_page"),
-    ("visit:channel_group", "event:page"),
-    ("visit:channel_group", "visit:utm_source"),
-    ("visit:channel_group", "visit:utm_medium"),
-    ("visit:channel_group", "visit:utm_campaign"),
-    ("visit:channel_group", "visit:device"),
-    ("visit:channel_group", "visit:browser"),
-    ("visit:channel_group", "visit:os"),
-    ("visit:channel_group", "visit:country"),
-];
-
-/// The stored column of a rolled-up dimension.
-pub fn column_of(dim: &str) -> Option<&'static str> {
-    DIMENSIONS.iter().find(|(n, _)| *n == dim).map(|(_, c)| *c)
-}
-
-/// The dimension name a pair is stored under.
-pub fn pair_dim(first: &str, second: &str) -> String {
-    format!("{first}>{second}")
-}
-
-/// The definition of the rollups (their dimensions, pairs and counts). A day built by
-/// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
-/// changes.
-pub const VERSION: i32 = 1;
-
-/// How long after its UTC day ends a day is taken as closed: a visit still going at
-/// midnight has ended by then (the visit timeout).
-pub const CLOSE_AFTER_MINUTES: i64 = 30;
+use crate::rollups::{
+    self, column_of, day_start, epoch_day, last_slice_start, local_split, pair_dim, DayRow, Days,
+    RollupSql, DIMENSIONS, PAIRS, VERSION,
+};
 
 pub(super) fn ts(t: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
-}
-
-/// The local midnight inside UTC day `day` in `tz`, if one falls strictly inside it (none
-/// for UTC itself), and the local dates before and after it.
-fn local_split(day: NaiveDate, tz: Tz) -> (NaiveDate, Option<(DateTime<Utc>, NaiveDate)>) {
-    let start = day_start(day);
-    let end = start + Duration::days(1);
-    let first = start.with_timezone(&tz).date_naive();
-    let next = first + Duration::days(1);
-    let midnight = tz
-        .from_local_datetime(&next.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc));
-    match midnight {
-        Some(m) if m > start && m < end => (first, Some((m, next))),
-        _ => (first, None),
-    }
 }
 
 /// Replace the rollups of `site_id`'s UTC day `day` (its local days in `tz`) and record
@@ -289,10 +213,7 @@ fn insert_event_sets(
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
     // The day before: its (visit, page) pairs, and those of its last slice.
     let prev_start = start - Duration::days(1);
-    let late_start = match local_split(day - Duration::days(1), tz).1 {
-        Some((m, _)) => m,
-        None => prev_start,
-    };
+    let late_start = last_slice_start(day - Duration::days(1), tz);
     let carried_new = |p: &str| {
         format!(
             "count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL AND {p}.p_sid IS NULL)"
@@ -411,10 +332,8 @@ fn insert_visit_rows(
 }
 
 /// Build the dirty, closed days of `sites` (each with the zone its local days are taken
-/// in), newest first, at most `max_days` of them; the number built. A day is dirty when it
-/// was never built, was built in another zone, or a mark of it or of the day before is
-/// newer than its build. Older marks of a day are dropped first (the newest is all that
-/// counts).
+/// in), newest first, at most `max_days` of them; the number built (`rollups::dirty_days`).
+/// Older marks of a day are dropped first (the newest is all that counts).
 pub fn maintain(
     conn: &Connection,
     sites: &[(u32, Tz)],
@@ -427,72 +346,26 @@ pub fn maintain(
          WHERE m.site_id = t.site_id AND m.utc_day = t.utc_day AND m.seq < t.top",
     )
     .map_err(StoreError::backend)?;
-    let mut marks: HashMap<(u32, NaiveDate), i64> = HashMap::new();
-    {
-        let mut stmt = conn
-            .prepare("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, max(seq) FROM rollup_marks GROUP BY ALL")
-            .map_err(StoreError::backend)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    (r.get::<_, u32>(0)?, epoch_day(r.get::<_, i64>(1)?)),
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(StoreError::backend)?;
-        for r in rows {
-            let (k, v) = r.map_err(StoreError::backend)?;
-            marks.insert(k, v);
-        }
+    let mut days: HashMap<u32, Days> = HashMap::new();
+    for (site, day, seq) in query3(
+        conn,
+        "SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, max(seq) FROM rollup_marks GROUP BY ALL",
+        |r| r.get::<_, i64>(2),
+    )? {
+        days.entry(site).or_default().marked.insert(day, seq);
     }
-    let mut built: HashMap<(u32, NaiveDate), (String, i64)> = HashMap::new();
-    {
-        let mut stmt = conn
-            .prepare(&format!("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built WHERE version = {VERSION}"))
-            .map_err(StoreError::backend)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    (r.get::<_, u32>(0)?, epoch_day(r.get::<_, i64>(1)?)),
-                    (r.get::<_, String>(2)?, r.get::<_, i64>(3)?),
-                ))
-            })
-            .map_err(StoreError::backend)?;
-        for r in rows {
-            let (k, v) = r.map_err(StoreError::backend)?;
-            built.insert(k, v);
-        }
+    for (site, day, built) in query3(
+        conn,
+        &format!("SELECT site_id, (utc_day - DATE '1970-01-01')::BIGINT, tz, through FROM rollup_built WHERE version = {VERSION}"),
+        |r| Ok((r.get::<_, String>(2)?, r.get::<_, i64>(3)?)),
+    )? {
+        days.entry(site).or_default().built.insert(day, built);
     }
-    let zones: HashMap<u32, Tz> = sites.iter().copied().collect();
-    let closed = |d: NaiveDate| {
-        day_start(d) + Duration::days(1) + Duration::minutes(CLOSE_AFTER_MINUTES) <= now
-    };
-    let mut dirty: Vec<(NaiveDate, u32, Tz)> = marks
-        .keys()
-        .chain(built.keys())
-        .copied()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter_map(|(site, d)| {
-            let tz = *zones.get(&site)?;
-            if !closed(d) {
-                return None;
-            }
-            let newest = [d, d - Duration::days(1)]
-                .iter()
-                .filter_map(|x| marks.get(&(site, *x)))
-                .max()
-                .copied()
-                .unwrap_or(0);
-            let clean = built
-                .get(&(site, d))
-                .is_some_and(|(z, through)| z == tz.name() && *through >= newest);
-            (!clean).then_some((d, site, tz))
-        })
-        .collect();
-    dirty.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut n = 0;
-    for (d, site, tz) in dirty.into_iter().take(max_days) {
+    for (d, site, tz) in rollups::dirty_days(&days, sites, now)
+        .into_iter()
+        .take(max_days)
+    {
         let started = std::time::Instant::now();
         let rows = build_day(conn, site, d, tz)?;
         tracing::debug!(
@@ -505,6 +378,26 @@ pub fn maintain(
         n += 1;
     }
     Ok(n)
+}
+
+/// Rows of (site id, day number, …): the site, the date and what `rest` reads.
+fn query3<T>(
+    conn: &Connection,
+    sql: &str,
+    rest: impl Fn(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<(u32, NaiveDate, T)>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                epoch_day(r.get::<_, i64>(1)?),
+                rest(r)?,
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::backend)
 }
 
 /// The SQL that forgets the rollups of `site_id`'s days before `t` when its rows before
@@ -533,76 +426,49 @@ pub fn forget_site(site_id: u32) -> String {
     )
 }
 
-/// The date `n` days after 1970-01-01 (how queries here return dates).
-pub(super) fn epoch_day(n: i64) -> NaiveDate {
-    NaiveDate::default() + Duration::days(n)
-}
-
 /// A date as DuckDB's `DATE` value.
 pub(super) fn date_value(d: NaiveDate) -> Value {
     Value::Date32((d - NaiveDate::default()).num_days() as i32)
 }
 
-/// The instant UTC day `d` starts at.
-pub(super) fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
-}
+/// DuckDB's SQL for the reading queries of `crate::rollups`.
+pub(super) struct DuckSql;
 
-/// The UTC instant local day `d` starts at in `tz`, if that midnight exists.
-pub(super) fn local_midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// The UTC instant local day `d` starts at in `tz` (its UTC midnight if the local one
-/// does not exist).
-fn local_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
-    local_midnight(tz, d).unwrap_or_else(|| day_start(d))
-}
-
-/// How the local days `from..=to` of `tz` lie on UTC days: the first and last UTC day
-/// they touch, whether each of those is only partly inside (then its rows by slice are
-/// read), and the UTC days wholly inside between them.
-struct Span {
-    first: NaiveDate,
-    last: NaiveDate,
-    first_partial: bool,
-    last_partial: bool,
-}
-
-impl Span {
-    fn of(tz: Tz, from: NaiveDate, to: NaiveDate) -> Span {
-        let (t0, t1) = (
-            local_start(tz, from),
-            local_start(tz, to + Duration::days(1)),
-        );
-        let first = t0.date_naive();
-        let last = (t1 - Duration::microseconds(1)).date_naive();
-        let midnight = |t: DateTime<Utc>| t.time() == NaiveTime::MIN;
-        Span {
-            first,
-            last,
-            first_partial: !midnight(t0),
-            last_partial: !midnight(t1),
+impl RollupSql for DuckSql {
+    fn date(d: NaiveDate) -> String {
+        format!("DATE '{d}'")
+    }
+    fn text(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+    fn sum_if(col: &str, cond: &str) -> String {
+        format!("coalesce(sum({col}) FILTER (WHERE {cond}), 0)")
+    }
+    fn int(e: &str) -> String {
+        format!("({e})::BIGINT")
+    }
+    fn float(e: &str) -> String {
+        format!("({e})::DOUBLE")
+    }
+    fn day_num(col: &str) -> String {
+        format!("({col} - DATE '1970-01-01')")
+    }
+    fn affix(col: &str, part: &str, second: bool) -> String {
+        let f = if second { "ends_with" } else { "starts_with" };
+        format!("{f}({col}, {part})")
+    }
+    const WHOLE: &'static str = "local_day IS NULL";
+    const SLICE: &'static str = "local_day IS NOT NULL";
+    fn table(pair: bool) -> &'static str {
+        if pair {
+            "rollup_pairs"
+        } else {
+            "rollups"
         }
     }
 }
 
-/// `dim`'s rows over the local days `from..=to` of `tz` (every UTC day they touch must be
-/// rolled up in `tz`), most visitors first; `dim` '' gives the totals under the key ''.
-///
-/// Visits, pageviews, events and dark visits are the sums of the days' slices. Visitors
-/// are counted once each, by the UTC day their id belongs to: the whole-day `born` of the
-/// UTC days wholly inside, the slice's `born` of a partly covered first or last UTC day,
-/// and the `carried` visitors of the first UTC day (visits begun before the range and
-/// still going in it; whole day or slice). A visit that ended more than a day after it
-/// began, or a first slice shorter than the visit timeout, would be counted off by one:
-/// neither occurs with a 30-minute timeout and whole-hour or half-hour zones.
-///
-/// `within` keeps the rows of a pair dimension whose first value (or second, with
-/// `true`) is the one given, and gives them keyed by the other.
-#[allow(clippy::too_many_arguments)]
+/// `dim`'s rows over the local days `from..=to` of `tz` (`rollups::breakdown_sql`).
 pub fn breakdown(
     conn: &Connection,
     site_id: u32,
@@ -612,145 +478,16 @@ pub fn breakdown(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let sp = Span::of(tz, from, to);
-    let date = date_value;
-    // Rows of a slice inside the range; whole-day rows of the UTC days wholly inside.
-    let slice = "local_day IS NOT NULL AND local_day >= ? AND local_day <= ?";
-    let interior = "local_day IS NULL AND utc_day >= ? AND utc_day <= ?";
-    let (i0, i1) = (
-        if sp.first_partial {
-            sp.first + Duration::days(1)
-        } else {
-            sp.first
-        },
-        if sp.last_partial {
-            sp.last - Duration::days(1)
-        } else {
-            sp.last
-        },
-    );
-    let edge = |partial: bool, d: NaiveDate| {
-        if partial {
-            (
-                format!(" OR (utc_day = ? AND {slice})"),
-                vec![date(d), date(from), date(to)],
-            )
-        } else {
-            (String::new(), Vec::new())
-        }
-    };
-    let (e0, p0) = edge(sp.first_partial, sp.first);
-    let (e1, p1) = edge(sp.last_partial, sp.last);
-    let carried = if sp.first_partial {
-        format!("utc_day = ? AND {slice}")
-    } else {
-        "utc_day = ? AND local_day IS NULL".to_string()
-    };
-    // Visits carried into the days after the first that saw a value only there (pages):
-    // whole-day rows of interior days, the slice of a partial last day; measured against
-    // the day before's last slice when that day is the partial first day.
-    let after = sp.first + Duration::days(1);
-    let late_day = sp.first_partial.then_some(after);
-    let mut new_conds: Vec<(String, bool, Vec<Value>)> = Vec::new();
-    let n0 = if sp.first_partial {
-        after + Duration::days(1)
-    } else {
-        after
-    };
-    if n0 <= i1 {
-        new_conds.push((interior.to_string(), false, vec![date(n0), date(i1)]));
-    }
-    if let Some(d) = late_day.filter(|d| *d <= i1) {
-        new_conds.push((
-            "local_day IS NULL AND utc_day = ?".into(),
-            true,
-            vec![date(d)],
-        ));
-    }
-    if sp.last_partial && sp.last > sp.first {
-        new_conds.push((
-            format!("utc_day = ? AND {slice}"),
-            late_day == Some(sp.last),
-            vec![date(sp.last), date(from), date(to)],
-        ));
-    }
-    let mut new_sql = String::new();
-    let mut new_params: Vec<Value> = Vec::new();
-    for (cond, late, p) in new_conds {
-        let col = if late {
-            "carried_new_late"
-        } else {
-            "carried_new"
-        };
-        new_sql.push_str(&format!(" + coalesce(sum({col}) FILTER (WHERE {cond}), 0)"));
-        new_params.extend(p);
-    }
-    let sql = format!(
-        "SELECT value,
-                (coalesce(sum(born) FILTER (WHERE ({interior}){e0}{e1}), 0)
-                 + coalesce(sum(carried) FILTER (WHERE {carried}), 0){new_sql})::BIGINT,
-                sum(visits) FILTER (WHERE {slice})::BIGINT,
-                sum(pageviews) FILTER (WHERE {slice})::BIGINT,
-                sum(events) FILTER (WHERE {slice})::BIGINT,
-                sum(ident) FILTER (WHERE {slice})::BIGINT,
-                sum(est) FILTER (WHERE {slice})::BIGINT,
-                sum(s_visits) FILTER (WHERE {slice})::BIGINT,
-                sum(bounces) FILTER (WHERE {slice})::BIGINT,
-                sum(duration) FILTER (WHERE {slice})::DOUBLE
-         FROM {table} WHERE site_id = ? AND dim = ? AND utc_day >= ? AND utc_day <= ?{prefix}
-         GROUP BY value ORDER BY 2 DESC, 4 DESC, 5 DESC, value",
-        table = if dim.contains('>') {
-            "rollup_pairs"
-        } else {
-            "rollups"
-        },
-        prefix = match within {
-            Some((_, false)) => " AND starts_with(value, ?)",
-            Some((_, true)) => " AND ends_with(value, ?)",
-            None => "",
-        },
-    );
-    let mut params = vec![date(i0), date(i1)];
-    params.extend(p0);
-    params.extend(p1);
-    params.push(date(sp.first));
-    if sp.first_partial {
-        params.extend([date(from), date(to)]);
-    }
-    params.extend(new_params);
-    for _ in 0..8 {
-        params.extend([date(from), date(to)]);
-    }
-    params.extend([
-        Value::UInt(site_id),
-        Value::Text(dim.to_string()),
-        date(sp.first),
-        date(sp.last),
-    ]);
-    let part = within.map(|(w, second)| {
-        if second {
-            format!("\u{1f}{w}")
-        } else {
-            format!("{w}\u{1f}")
-        }
-    });
-    if let Some(p) = &part {
-        params.push(Value::Text(p.clone()));
-    }
+    let (sql, part) = rollups::breakdown_sql::<DuckSql>(site_id, dim, within, tz, from, to, "");
+    let second = within.is_some_and(|(_, s)| s);
     let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |r| {
+        .query_map([], |r| {
             let value: String = r.get(0)?;
-            let value = match (&part, within) {
-                (Some(p), Some((_, false))) => {
-                    value.strip_prefix(p.as_str()).unwrap_or(&value).to_string()
-                }
-                (Some(p), Some((_, true))) => {
-                    value.strip_suffix(p.as_str()).unwrap_or(&value).to_string()
-                }
-                _ => value,
-            };
-            Ok((value, counts_at(r, true)?))
+            Ok((
+                rollups::strip_part(value, part.as_deref(), second),
+                counts_at(r, true)?,
+            ))
         })
         .map_err(StoreError::backend)?;
     // A value seen only in a slice outside the range has a row of zeros: no row at all,
@@ -785,72 +522,41 @@ pub(super) fn counts_at(r: &duckdb::Row<'_>, sessions: bool) -> duckdb::Result<A
     Ok(a)
 }
 
-/// The totals of each local day `from..=to` of `tz` (every UTC day they touch rolled up
-/// in `tz`), by local day; days without rows are absent.
-///
-/// A local day's visitors are the `born` of its slices and the `carried` of its first
-/// slice with rows: a visit carried into the second slice had rows in the first, unless
-/// that one is empty (as [`breakdown`] counts a one-day run).
-///
-/// `row` is (dimension, value) of the row taken as the totals: ('', '') for all visits,
-/// or one value of a rolled-up dimension (a filter on it).
-pub fn daily_totals(
+/// The slices of one row over the local days `from..=to` (`rollups::daily_sql`).
+pub fn daily_rows(
     conn: &Connection,
     site_id: u32,
     row: (&str, &str),
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<(NaiveDate, Aggregates)>, StoreError> {
-    let date = date_value;
-    let sql = "SELECT (local_day - DATE '1970-01-01')::BIGINT,
-                      (sum(born) + coalesce(sum(carried) FILTER (WHERE utc_day = f), 0))::BIGINT,
-                      sum(visits)::BIGINT, sum(pageviews)::BIGINT, sum(events)::BIGINT,
-                      sum(ident)::BIGINT, sum(est)::BIGINT,
-                      sum(s_visits)::BIGINT, sum(bounces)::BIGINT, sum(duration)::DOUBLE
-               FROM (SELECT *, min(CASE WHEN visits + events > 0 THEN utc_day END)
-                                 OVER (PARTITION BY local_day) AS f
-                     FROM rollups WHERE site_id = ? AND dim = ? AND value = ? AND local_day IS NOT NULL
-                       AND local_day >= ? AND local_day <= ?
-                       AND utc_day >= ? AND utc_day <= ?)
-               GROUP BY local_day ORDER BY local_day";
-    let params = [
-        Value::UInt(site_id),
-        Value::Text(row.0.to_string()),
-        Value::Text(row.1.to_string()),
-        date(from),
-        date(to),
-        date(from - Duration::days(1)),
-        date(to + Duration::days(1)),
-    ];
-    let mut stmt = conn.prepare(sql).map_err(StoreError::backend)?;
+) -> Result<Vec<DayRow>, StoreError> {
+    let sql = rollups::daily_sql::<DuckSql>(site_id, row, from, to, "");
+    let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            let day = epoch_day(r.get::<_, i64>(0)?);
-            Ok((day, counts_at(r, true)?))
+        .query_map([], |r| {
+            // Columns 2… are born, carried, then the sums of `counts_at` from visits on.
+            let n = |i: usize| -> duckdb::Result<u64> {
+                Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
+            };
+            Ok(DayRow {
+                local_day: epoch_day(r.get::<_, i64>(0)?),
+                utc_day: epoch_day(r.get::<_, i64>(1)?),
+                born: n(2)?,
+                carried: n(3)?,
+                sums: Aggregates {
+                    visits: n(4)?,
+                    pageviews: n(5)?,
+                    events: n(6)?,
+                    visits_identified_dark: n(7)?,
+                    visits_estimated_dark: n(8)?,
+                    session_visits: n(9)?,
+                    bounces: n(10)?,
+                    duration_secs: r.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                    ..Aggregates::default()
+                },
+            })
         })
         .map_err(StoreError::backend)?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::backend)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_midnights_inside_utc_days() {
-        let d = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap_or_default();
-        assert_eq!(local_split(d, chrono_tz::UTC), (d, None));
-        // Paris on the day summer time starts (UTC+1 at midnight): local midnight of the
-        // 30th is 22:00 UTC on the 29th.
-        let (first, split) = local_split(d, chrono_tz::Europe::Paris);
-        assert_eq!(first, d);
-        let (m, next) = split.expect("a midnight inside");
-        assert_eq!(m.to_rfc3339(), "2026-03-29T22:00:00+00:00");
-        assert_eq!(next, d + Duration::days(1));
-        // Half-hour zones west of UTC: the local day of the UTC day's start is the day before.
-        let (first, split) = local_split(d, chrono_tz::America::St_Johns);
-        assert_eq!(first, d - Duration::days(1));
-        assert_eq!(split.map(|(_, n)| n), Some(d));
-    }
 }

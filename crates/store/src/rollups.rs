@@ -1,0 +1,871 @@
+//! Daily rollups, what every back end shares (ARCHITECTURE.md, "Reports at publisher
+//! scale"): the dimensions and pairs a day is rolled up by, how local days lie on UTC
+//! days, which queries rollups can answer (`Shape`), how much of a range they answer
+//! (`plan`), the SQL that reads them back, and how rolled-up days and the raw part of a
+//! range are added (`rows`, `timeseries`).
+//!
+//! Each back end builds the days and reads its tables through [`Rolled`]
+//! (`duck::rollup`/`duck::hybrid` on DuckDB, `click::rollup` on ClickHouse).
+//!
+//! Exact because visitor ids change at every UTC midnight: a distinct count within one
+//! (UTC day, local day) slice, summed over slices, is the distinct count of the run.
+//! Visitors stay exact across the seam between rolled-up days and the raw part: the raw
+//! part counts only the ids it does not share with the rows before the seam since the
+//! start of the UTC day before it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
+
+use crate::events::StoreError;
+
+/// The dimensions a day is rolled up by: the overview's panels (their property name and
+/// stored column). The totals are the dimension `''`. For the one event-level dimension,
+/// `event:page`, a visit begun the day before may view a page only after midnight: the
+/// `carried_new` counts add those visitors.
+pub const DIMENSIONS: &[(&str, &str)] = &[
+    ("visit:channel_group", "channel_group"),
+    ("visit:channel", "channel"),
+    ("visit:evidence", "evidence"),
+    ("visit:source", "source"),
+    ("visit:entry_page", "entry_page"),
+    ("event:page", "pathname"),
+    ("visit:utm_source", "utm_source"),
+    ("visit:utm_medium", "utm_medium"),
+    ("visit:utm_campaign", "utm_campaign"),
+    ("visit:device", "device"),
+    ("visit:browser", "browser"),
+    ("visit:os", "os"),
+    ("visit:country", "country"),
+];
+
+/// Pairs of dimensions rolled up together, for a breakdown by one filtered by one value
+/// of the other: every panel of the overview filtered by a channel group (the filter
+/// Lucarne is about; its private apps among them), and, read the other way round, its
+/// split of `Direct / None` by channel group. Stored under the dimension `first>second`,
+/// the value `a` + U+001F + `b`; each pair of columns once.
+pub const PAIRS: &[(&str, &str)] = &[
+    ("visit:channel_group", "visit:channel"),
+    ("visit:channel_group", "visit:evidence"),
+    ("visit:channel_group", "visit:source"),
+    ("visit:channel_group", "visit:entry_page"),
+    ("visit:channel_group", "event:page"),
+    ("visit:channel_group", "visit:utm_source"),
+    ("visit:channel_group", "visit:utm_medium"),
+    ("visit:channel_group", "visit:utm_campaign"),
+    ("visit:channel_group", "visit:device"),
+    ("visit:channel_group", "visit:browser"),
+    ("visit:channel_group", "visit:os"),
+    ("visit:channel_group", "visit:country"),
+];
+
+/// The stored column of a rolled-up dimension.
+pub fn column_of(dim: &str) -> Option<&'static str> {
+    DIMENSIONS.iter().find(|(n, _)| *n == dim).map(|(_, c)| *c)
+}
+
+/// The dimension name a pair is stored under.
+pub fn pair_dim(first: &str, second: &str) -> String {
+    format!("{first}>{second}")
+}
+
+/// The definition of the rollups (their dimensions, pairs and counts). A day built by
+/// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
+/// changes.
+pub const VERSION: i32 = 1;
+
+/// How long after its UTC day ends a day is taken as closed: a visit still going at
+/// midnight has ended by then (the visit timeout).
+pub const CLOSE_AFTER_MINUTES: i64 = 30;
+
+/// Is the switch on (`LUCARNE_ROLLUPS=off` turns reading rollups off).
+pub(crate) fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        !std::env::var("LUCARNE_ROLLUPS").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
+    })
+}
+
+/// The date `n` days after 1970-01-01 (how queries here return dates).
+pub(crate) fn epoch_day(n: i64) -> NaiveDate {
+    NaiveDate::default() + Duration::days(n)
+}
+
+/// The instant UTC day `d` starts at.
+pub(crate) fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
+}
+
+/// Is UTC day `d` closed at `now` (its visits have ended).
+pub(crate) fn closed(d: NaiveDate, now: DateTime<Utc>) -> bool {
+    day_start(d) + Duration::days(1) + Duration::minutes(CLOSE_AFTER_MINUTES) <= now
+}
+
+/// The UTC instant local day `d` starts at in `tz`, if that midnight exists.
+pub(crate) fn local_midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The UTC instant local day `d` starts at in `tz` (its UTC midnight if the local one
+/// does not exist).
+fn local_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+    local_midnight(tz, d).unwrap_or_else(|| day_start(d))
+}
+
+/// The local midnight inside UTC day `day` in `tz`, if one falls strictly inside it (none
+/// for UTC itself), and the local dates before and after it.
+pub(crate) fn local_split(
+    day: NaiveDate,
+    tz: Tz,
+) -> (NaiveDate, Option<(DateTime<Utc>, NaiveDate)>) {
+    let start = day_start(day);
+    let end = start + Duration::days(1);
+    let first = start.with_timezone(&tz).date_naive();
+    let next = first + Duration::days(1);
+    match local_midnight(tz, next) {
+        Some(m) if m > start && m < end => (first, Some((m, next))),
+        _ => (first, None),
+    }
+}
+
+/// The start of the last slice of UTC day `day` in `tz` (its local midnight, or the day's
+/// start when there is none).
+pub(crate) fn last_slice_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    match local_split(day, tz).1 {
+        Some((m, _)) => m,
+        None => day_start(day),
+    }
+}
+
+/// What a query asks of the rollups.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    /// The rollup dimension read ('' for the totals, or a pair).
+    dim: String,
+    /// For a pair: the filtered dimension's value, and whether it is the pair's second.
+    within: Option<(String, bool)>,
+    /// For the totals of one filtered dimension: the row that is the answer.
+    pick: Option<String>,
+    /// For a breakdown filtered by one of its own values: the only row kept.
+    keep: Option<String>,
+    /// The column a row of the raw part is keyed by (None: the totals).
+    pub(crate) key: Option<&'static str>,
+    /// The filter, for the raw part: (column, value).
+    pub(crate) filter: Option<(&'static str, String)>,
+    pub(crate) with_sessions: bool,
+}
+
+impl Shape {
+    /// The shape of `q` grouped by `group` (None: the totals), if rollups can answer it:
+    /// no share-graph numbers, at most one filter (one value of a rolled-up visit
+    /// dimension: then the totals are that dimension's row, and a breakdown is read from
+    /// a pair), and a rolled-up grouping.
+    pub(crate) fn of(q: &ReportQuery, group: Option<&Property>) -> Option<Shape> {
+        // The same filter given twice (the overview's private apps, on a view filtered
+        // by private messages) is one filter.
+        let mut filters = q.filters.clone();
+        filters.dedup_by(|a, b| {
+            a.property == b.property && a.negated == b.negated && a.values == b.values
+        });
+        let by = group.map(|p| p.name());
+        // A filter on the grouping itself keeps one of its rows (the channel groups, or
+        // the overview's split of `Direct / None`, on a view filtered by a channel group).
+        let mut keep = None;
+        let own = filters.iter().position(|f| {
+            Some(f.property.name()) == by
+                && !f.negated
+                && f.values.len() == 1
+                && !f.values[0].contains('*')
+        });
+        if let Some(own) = own {
+            keep = Some(filters.remove(own).values.remove(0));
+        }
+        if q.with_shares || filters.len() > 1 {
+            return None;
+        }
+        let key = match group {
+            None => None,
+            Some(p) => Some(column_of(&p.name())?),
+        };
+        if q.with_sessions && by.as_deref().is_some_and(|n| !n.starts_with("visit:")) {
+            return None;
+        }
+        let Some(f) = filters.first() else {
+            return Some(Shape {
+                dim: by.unwrap_or_default(),
+                within: None,
+                pick: None,
+                keep,
+                key,
+                filter: None,
+                with_sessions: q.with_sessions,
+            });
+        };
+        let fname = f.property.name();
+        let [value] = f.values.as_slice() else {
+            return None;
+        };
+        if f.negated || value.contains('*') || !fname.starts_with("visit:") {
+            return None;
+        }
+        let fcol = column_of(&fname)?;
+        let filter = Some((fcol, value.clone()));
+        match by {
+            None => Some(Shape {
+                dim: fname,
+                within: None,
+                pick: Some(value.clone()),
+                keep,
+                key: None,
+                filter,
+                with_sessions: q.with_sessions,
+            }),
+            Some(b) => {
+                // The pair is stored either way round.
+                let (dim, second) = PAIRS.iter().find_map(|(x, y)| {
+                    if *x == fname && *y == b {
+                        Some((pair_dim(x, y), false))
+                    } else if *x == b && *y == fname {
+                        Some((pair_dim(x, y), true))
+                    } else {
+                        None
+                    }
+                })?;
+                Some(Shape {
+                    dim,
+                    within: Some((value.clone(), second)),
+                    pick: None,
+                    keep,
+                    key,
+                    filter,
+                    with_sessions: q.with_sessions,
+                })
+            }
+        }
+    }
+}
+
+/// The part of a range rollups answer: local days `first..=last` of `tz`; raw events
+/// answer `[tail, to)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    tz: Tz,
+    first: NaiveDate,
+    last: NaiveDate,
+    tail: DateTime<Utc>,
+}
+
+impl Plan {
+    /// The first and last local day read from rollups.
+    pub(crate) fn days(&self) -> (NaiveDate, NaiveDate) {
+        (self.first, self.last)
+    }
+}
+
+/// What was built of a site's UTC days: per day, the zone and `through` of its current
+/// build (of this `VERSION`), and the newest mark of each marked day.
+#[derive(Debug, Default)]
+pub(crate) struct Days {
+    pub(crate) built: HashMap<NaiveDate, (String, i64)>,
+    pub(crate) marked: HashMap<NaiveDate, i64>,
+    /// A build covers a mark when its `through` is at least the mark (a sequence number,
+    /// DuckDB) or, with `strict`, after it (server seconds, ClickHouse: a mark written in
+    /// the second a build began may be one it did not see).
+    pub(crate) strict: bool,
+}
+
+impl Days {
+    /// Is the build of `d` clean: no mark of `d` or of the day before it is newer.
+    fn clean(&self, d: NaiveDate, through: i64) -> bool {
+        let newest = [d, d - Duration::days(1)]
+            .iter()
+            .filter_map(|x| self.marked.get(x))
+            .max()
+            .copied();
+        match newest {
+            None => true,
+            Some(m) if self.strict => through > m,
+            Some(m) => through >= m,
+        }
+    }
+
+    /// Can day `d` be read from rollups built in `tz`: built there and clean, or never
+    /// given a row.
+    fn usable(&self, d: NaiveDate, tz: &str) -> bool {
+        match self.built.get(&d) {
+            Some((z, through)) => z == tz && self.clean(d, *through),
+            None => !self.marked.contains_key(&d),
+        }
+    }
+}
+
+/// The marked or built days of every site (`Days` keyed by site) that need a build at
+/// `now`: closed, and never built, built in another zone than the site's, or marked
+/// since; newest first.
+pub(crate) fn dirty_days(
+    days: &HashMap<u32, Days>,
+    zones: &[(u32, Tz)],
+    now: DateTime<Utc>,
+) -> Vec<(NaiveDate, u32, Tz)> {
+    let mut dirty: Vec<(NaiveDate, u32, Tz)> = Vec::new();
+    for (site, tz) in zones {
+        let Some(s) = days.get(site) else { continue };
+        let all: BTreeSet<NaiveDate> = s.marked.keys().chain(s.built.keys()).copied().collect();
+        for d in all {
+            let clean = s
+                .built
+                .get(&d)
+                .is_some_and(|(z, through)| z == tz.name() && s.clean(d, *through));
+            if closed(d, now) && !clean {
+                dirty.push((d, *site, *tz));
+            }
+        }
+    }
+    dirty.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    dirty
+}
+
+/// How a back end reads its rollups and its raw events for [`rows`] and [`timeseries`].
+pub(crate) trait Rolled {
+    /// The builds and marks of `site_id`'s UTC days `d0 - 1..=d1`.
+    fn days(&self, site_id: u32, d0: NaiveDate, d1: NaiveDate) -> Result<Days, StoreError>;
+    /// `dim`'s rows over the local days `from..=to` of `tz` ([`breakdown_sql`]).
+    #[allow(clippy::too_many_arguments)]
+    fn rolled(
+        &self,
+        site_id: u32,
+        dim: &str,
+        within: Option<(&str, bool)>,
+        tz: Tz,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError>;
+    /// The rows of [`daily_sql`].
+    fn daily_rows(
+        &self,
+        site_id: u32,
+        row: (&str, &str),
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayRow>, StoreError>;
+    /// The raw part `[seam, to)` of a range starting at `from`, keyed like the rollups:
+    /// its visitors leave out the ids already counted before the seam (those of the UTC
+    /// day before the seam's, and of the seam's own, from `from` on: see [`lookback`]);
+    /// its visit-level numbers count the visits begun in it.
+    fn tail(
+        &self,
+        site_id: u32,
+        shape: &Shape,
+        from: DateTime<Utc>,
+        seam: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError>;
+    /// The raw report's timeseries and totals.
+    fn raw_timeseries(&self, q: &ReportQuery, b: &[Bucket]) -> Result<Vec<Aggregates>, StoreError>;
+    fn raw_aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError>;
+}
+
+/// Where the raw part's seen visitors are looked for: from the start of the UTC day
+/// before the seam's (or the range's start).
+pub(crate) fn lookback(from: DateTime<Utc>, seam: DateTime<Utc>) -> DateTime<Utc> {
+    from.max(day_start(seam.date_naive() - Duration::days(1)))
+}
+
+/// How much of `[from, to)` rollups answer, at `now`: the longest run of local days from
+/// `from` (a local midnight of the zone the days were built in) whose UTC days are closed
+/// and clean.
+pub(crate) fn plan(
+    r: &impl Rolled,
+    site_id: u32,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Plan>, StoreError> {
+    if from >= to {
+        return Ok(None);
+    }
+    let days = r.days(site_id, from.date_naive(), to.date_naive())?;
+    // The zone the range's days were rolled up in: all must agree.
+    let mut zones = days.built.values().map(|(z, _)| z.as_str());
+    let Some(zone) = zones.next() else {
+        return Ok(None);
+    };
+    if zones.any(|z| z != zone) {
+        return Ok(None);
+    }
+    let Ok(tz) = zone.parse::<Tz>() else {
+        return Ok(None);
+    };
+    let first = from.with_timezone(&tz).date_naive();
+    if local_midnight(tz, first) != Some(from) {
+        return Ok(None);
+    }
+    let mut last = None;
+    let mut d = first;
+    while let (Some(s), Some(e)) = (
+        local_midnight(tz, d),
+        local_midnight(tz, d + Duration::days(1)),
+    ) {
+        let (u0, u1) = (s.date_naive(), (e - Duration::microseconds(1)).date_naive());
+        let usable = e <= to
+            && (0..=(u1 - u0).num_days())
+                .map(|i| u0 + Duration::days(i))
+                .all(|u| closed(u, now) && days.usable(u, zone));
+        if !usable {
+            break;
+        }
+        last = Some((d, e));
+        d += Duration::days(1);
+    }
+    Ok(last.map(|(last, tail)| Plan {
+        tz,
+        first,
+        last,
+        tail,
+    }))
+}
+
+/// Add `b`'s numbers to `a`'s.
+fn add(a: &mut Aggregates, b: &Aggregates) {
+    a.visitors += b.visitors;
+    a.visits += b.visits;
+    a.pageviews += b.pageviews;
+    a.events += b.events;
+    a.visits_identified_dark += b.visits_identified_dark;
+    a.visits_estimated_dark += b.visits_estimated_dark;
+    a.bounces += b.bounces;
+    a.duration_secs += b.duration_secs;
+    a.session_visits += b.session_visits;
+}
+
+/// The rows of `shape` over `[q.from, q.to)`: rolled-up days and the raw tail, per value.
+/// None when rollups cannot answer (then the caller reads raw events).
+pub(crate) fn rows(
+    r: &impl Rolled,
+    q: &ReportQuery,
+    shape: &Shape,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<(String, Aggregates)>>, StoreError> {
+    let Some(p) = plan(r, q.site_id, q.from, q.to, now)? else {
+        return Ok(None);
+    };
+    let mut out: BTreeMap<String, Aggregates> = BTreeMap::new();
+    let within = shape
+        .within
+        .as_ref()
+        .map(|(v, second)| (v.as_str(), *second));
+    for (k, a) in r.rolled(q.site_id, &shape.dim, within, p.tz, p.first, p.last)? {
+        let k = match &shape.pick {
+            Some(v) if *v == k => String::new(),
+            Some(_) => continue,
+            None => k,
+        };
+        add(out.entry(k).or_default(), &a);
+    }
+    if p.tail < q.to {
+        for (k, a) in r.tail(q.site_id, shape, q.from, p.tail, q.to)? {
+            add(out.entry(k).or_default(), &a);
+        }
+    }
+    if !shape.with_sessions {
+        for a in out.values_mut() {
+            (a.bounces, a.duration_secs, a.session_visits) = (0, 0.0, 0);
+        }
+    }
+    if let Some(k) = &shape.keep {
+        out.retain(|v, _| v == k);
+    }
+    Ok(Some(out.into_iter().collect()))
+}
+
+/// The totals per bucket, when every bucket is a run of whole local days and rollups
+/// answer the first; None otherwise (then the caller reads raw events).
+pub(crate) fn timeseries(
+    r: &impl Rolled,
+    q: &ReportQuery,
+    buckets: &[Bucket],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<Aggregates>>, StoreError> {
+    let Some(shape) = Shape::of(q, None) else {
+        return Ok(None);
+    };
+    if buckets.is_empty() {
+        return Ok(None);
+    }
+    let Some(p) = plan(r, q.site_id, q.from, q.to, now)? else {
+        return Ok(None);
+    };
+    let whole = |b: &Bucket| {
+        let d = b.start.with_timezone(&p.tz).date_naive();
+        local_midnight(p.tz, d) == Some(b.start)
+            && (b.end == q.to
+                || local_midnight(p.tz, b.end.with_timezone(&p.tz).date_naive()) == Some(b.end))
+    };
+    if !buckets.iter().all(whole) {
+        return Ok(None);
+    }
+    let daily = buckets.iter().all(|b| {
+        let d = b.start.with_timezone(&p.tz).date_naive();
+        local_midnight(p.tz, d + Duration::days(1)) == Some(b.end)
+    });
+    let mut out = vec![Aggregates::default(); buckets.len()];
+    if daily {
+        let row = (shape.dim.as_str(), shape.pick.as_deref().unwrap_or(""));
+        let by_day = daily_totals(r.daily_rows(q.site_id, row, p.first, p.last)?);
+        let mut raw = Vec::new();
+        for (i, b) in buckets.iter().enumerate() {
+            if b.start < p.tail {
+                let d = b.start.with_timezone(&p.tz).date_naive();
+                if let Some(a) = by_day.get(&d) {
+                    out[i] = *a;
+                }
+            } else {
+                raw.push(i);
+            }
+        }
+        if let Some(&i0) = raw.first() {
+            let tail_q = ReportQuery {
+                from: buckets[i0].start,
+                ..q.clone()
+            };
+            let tail_b: Vec<Bucket> = raw.iter().map(|&i| buckets[i].clone()).collect();
+            let got = r.raw_timeseries(&tail_q, &tail_b)?;
+            for (i, a) in raw.into_iter().zip(got) {
+                out[i] = a;
+            }
+        }
+    } else {
+        for (i, b) in buckets.iter().enumerate() {
+            let bq = ReportQuery {
+                from: b.start,
+                to: b.end,
+                ..q.clone()
+            };
+            out[i] = match rows(r, &bq, &shape, now)? {
+                Some(x) => x.into_iter().next().map(|(_, a)| a).unwrap_or_default(),
+                None => r.raw_aggregate(&bq)?,
+            };
+        }
+    }
+    if !q.with_sessions {
+        for a in &mut out {
+            (a.bounces, a.duration_secs, a.session_visits) = (0, 0.0, 0);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// How a back end's SQL writes what the reading queries need.
+pub(crate) trait RollupSql {
+    /// A date literal.
+    fn date(d: NaiveDate) -> String;
+    /// A string literal.
+    fn text(s: &str) -> String;
+    /// The sum of `col` over the rows where `cond` holds (0 when none does).
+    fn sum_if(col: &str, cond: &str) -> String;
+    /// Casts to what the row reader takes (64-bit integer, double).
+    fn int(e: &str) -> String;
+    fn float(e: &str) -> String;
+    /// The day number (days after 1970-01-01) of a date column.
+    fn day_num(col: &str) -> String;
+    /// `col` begins (or, with `second`, ends) with the literal `part`.
+    fn affix(col: &str, part: &str, second: bool) -> String;
+    /// The condition of a whole-UTC-day row (and of a slice's row: its negation).
+    const WHOLE: &'static str;
+    const SLICE: &'static str;
+    /// The table of a dimension's rows.
+    fn table(pair: bool) -> &'static str;
+}
+
+/// How the local days `from..=to` of `tz` lie on UTC days: the first and last UTC day
+/// they touch, and whether each of those is only partly inside (then its rows by slice
+/// are read).
+struct Span {
+    first: NaiveDate,
+    last: NaiveDate,
+    first_partial: bool,
+    last_partial: bool,
+}
+
+impl Span {
+    fn of(tz: Tz, from: NaiveDate, to: NaiveDate) -> Span {
+        let (t0, t1) = (
+            local_start(tz, from),
+            local_start(tz, to + Duration::days(1)),
+        );
+        let midnight = |t: DateTime<Utc>| t.time() == NaiveTime::MIN;
+        Span {
+            first: t0.date_naive(),
+            last: (t1 - Duration::microseconds(1)).date_naive(),
+            first_partial: !midnight(t0),
+            last_partial: !midnight(t1),
+        }
+    }
+}
+
+/// The SQL of `dim`'s rows over the local days `from..=to` of `tz` (every UTC day they
+/// touch must be rolled up in `tz`); `dim` '' gives the totals under the key ''. Columns:
+/// value, visitors, visits, pageviews, events, identified and estimated dark visits,
+/// visits begun, bounces, duration. With `within`, the value's part to strip (the
+/// filtered value and the separator). `current` restricts the rows to the current builds
+/// (ClickHouse keeps a day's older builds until they are deleted).
+///
+/// Visits, pageviews, events and dark visits are the sums of the days' slices. Visitors
+/// are counted once each, by the UTC day their id belongs to: the whole-day `born` of the
+/// UTC days wholly inside, the slice's `born` of a partly covered first or last UTC day,
+/// and the `carried` visitors of the first UTC day (visits begun before the range and
+/// still going in it; whole day or slice). A visit that ended more than a day after it
+/// began, or a first slice shorter than the visit timeout, would be counted off by one:
+/// neither occurs with a 30-minute timeout and whole-hour or half-hour zones.
+///
+/// `within` keeps the rows of a pair dimension whose first value (or second, with
+/// `true`) is the one given, and gives them keyed by the other.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn breakdown_sql<D: RollupSql>(
+    site_id: u32,
+    dim: &str,
+    within: Option<(&str, bool)>,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    current: &str,
+) -> (String, Option<String>) {
+    let sp = Span::of(tz, from, to);
+    let date = D::date;
+    let (whole, slice_only) = (D::WHOLE, D::SLICE);
+    // Rows of a slice inside the range; whole-day rows of the UTC days wholly inside.
+    let slice = format!(
+        "{slice_only} AND local_day >= {} AND local_day <= {}",
+        date(from),
+        date(to)
+    );
+    let (i0, i1) = (
+        if sp.first_partial {
+            sp.first + Duration::days(1)
+        } else {
+            sp.first
+        },
+        if sp.last_partial {
+            sp.last - Duration::days(1)
+        } else {
+            sp.last
+        },
+    );
+    let interior = |a: NaiveDate, b: NaiveDate| {
+        format!(
+            "{whole} AND utc_day >= {} AND utc_day <= {}",
+            date(a),
+            date(b)
+        )
+    };
+    let mut born = format!("({})", interior(i0, i1));
+    for (partial, d) in [(sp.first_partial, sp.first), (sp.last_partial, sp.last)] {
+        if partial {
+            born.push_str(&format!(" OR (utc_day = {} AND {slice})", date(d)));
+        }
+    }
+    let carried = if sp.first_partial {
+        format!("utc_day = {} AND {slice}", date(sp.first))
+    } else {
+        format!("utc_day = {} AND {whole}", date(sp.first))
+    };
+    // Visits carried into the days after the first that saw a value only there (pages):
+    // whole-day rows of interior days, the slice of a partial last day; measured against
+    // the day before's last slice when that day is the partial first day.
+    let after = sp.first + Duration::days(1);
+    let late_day = sp.first_partial.then_some(after);
+    let mut visitors = vec![D::sum_if("born", &born), D::sum_if("carried", &carried)];
+    let n0 = if sp.first_partial {
+        after + Duration::days(1)
+    } else {
+        after
+    };
+    if n0 <= i1 {
+        visitors.push(D::sum_if("carried_new", &interior(n0, i1)));
+    }
+    if let Some(d) = late_day.filter(|d| *d <= i1) {
+        visitors.push(D::sum_if(
+            "carried_new_late",
+            &format!("{whole} AND utc_day = {}", date(d)),
+        ));
+    }
+    if sp.last_partial && sp.last > sp.first {
+        let col = if late_day == Some(sp.last) {
+            "carried_new_late"
+        } else {
+            "carried_new"
+        };
+        visitors.push(D::sum_if(
+            col,
+            &format!("utc_day = {} AND {slice}", date(sp.last)),
+        ));
+    }
+    let sums: Vec<String> = [
+        "visits",
+        "pageviews",
+        "events",
+        "ident",
+        "est",
+        "s_visits",
+        "bounces",
+    ]
+    .iter()
+    .map(|c| D::int(&D::sum_if(c, &slice)))
+    .collect();
+    let part = within.map(|(w, second)| {
+        if second {
+            format!("\u{1f}{w}")
+        } else {
+            format!("{w}\u{1f}")
+        }
+    });
+    let prefix = match (&part, within) {
+        (Some(p), Some((_, second))) => format!(" AND {}", D::affix("value", &D::text(p), second)),
+        _ => String::new(),
+    };
+    let sql = format!(
+        "SELECT value, {visitors}, {sums}, {duration}
+         FROM {table} WHERE site_id = {site_id} AND dim = {dim} AND utc_day >= {u0} AND utc_day <= {u1}{prefix}{current}
+         GROUP BY value",
+        visitors = D::int(&visitors.join(" + ")),
+        sums = sums.join(", "),
+        duration = D::float(&D::sum_if("duration", &slice)),
+        table = D::table(dim.contains('>')),
+        dim = D::text(dim),
+        u0 = date(sp.first),
+        u1 = date(sp.last),
+    );
+    (sql, part)
+}
+
+/// A value read back from a pair's row: without the filtered value's part.
+pub(crate) fn strip_part(value: String, part: Option<&str>, second: bool) -> String {
+    match part {
+        Some(p) if second => value.strip_suffix(p).map(str::to_string).unwrap_or(value),
+        Some(p) => value.strip_prefix(p).map(str::to_string).unwrap_or(value),
+        None => value,
+    }
+}
+
+/// One (local day, UTC day) slice's sums of one row ([`daily_sql`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DayRow {
+    pub(crate) local_day: NaiveDate,
+    pub(crate) utc_day: NaiveDate,
+    pub(crate) born: u64,
+    pub(crate) carried: u64,
+    /// Everything but visitors.
+    pub(crate) sums: Aggregates,
+}
+
+/// The SQL of the (local day, UTC day) slices of one row of the rollups over the local
+/// days `from..=to`: ('', '') for the totals, or one value of a rolled-up dimension (a
+/// filter on it). Columns: local day and UTC day numbers, born, carried, visits,
+/// pageviews, events, identified and estimated dark visits, visits begun, bounces,
+/// duration.
+pub(crate) fn daily_sql<D: RollupSql>(
+    site_id: u32,
+    row: (&str, &str),
+    from: NaiveDate,
+    to: NaiveDate,
+    current: &str,
+) -> String {
+    let sums = [
+        "born",
+        "carried",
+        "visits",
+        "pageviews",
+        "events",
+        "ident",
+        "est",
+        "s_visits",
+        "bounces",
+    ]
+    .iter()
+    .map(|c| D::int(&format!("sum({c})")))
+    .collect::<Vec<_>>()
+    .join(", ");
+    format!(
+        "SELECT {ld}, {ud}, {sums}, {duration}
+         FROM {table} WHERE site_id = {site_id} AND dim = {dim} AND value = {value} AND {slice}
+           AND local_day >= {from} AND local_day <= {to}
+           AND utc_day >= {u0} AND utc_day <= {u1}{current}
+         GROUP BY local_day, utc_day",
+        ld = D::int(&D::day_num("local_day")),
+        ud = D::int(&D::day_num("utc_day")),
+        duration = D::float("sum(duration)"),
+        table = D::table(false),
+        dim = D::text(row.0),
+        value = D::text(row.1),
+        slice = D::SLICE,
+        from = D::date(from),
+        to = D::date(to),
+        u0 = D::date(from - Duration::days(1)),
+        u1 = D::date(to + Duration::days(1)),
+    )
+}
+
+/// The totals of each local day from its slices: the `born` of its slices and the
+/// `carried` of its first slice with rows (a visit carried into the second slice had rows
+/// in the first, unless that one is empty, as [`breakdown_sql`] counts a one-day run).
+pub(crate) fn daily_totals(rows: Vec<DayRow>) -> HashMap<NaiveDate, Aggregates> {
+    let mut first: HashMap<NaiveDate, NaiveDate> = HashMap::new();
+    for r in &rows {
+        if r.sums.visits + r.sums.events > 0 {
+            let f = first.entry(r.local_day).or_insert(r.utc_day);
+            *f = (*f).min(r.utc_day);
+        }
+    }
+    let mut out: HashMap<NaiveDate, Aggregates> = HashMap::new();
+    for r in rows {
+        let a = out.entry(r.local_day).or_default();
+        add(a, &r.sums);
+        a.visitors += r.born;
+        if first.get(&r.local_day) == Some(&r.utc_day) {
+            a.visitors += r.carried;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_midnights_inside_utc_days() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap_or_default();
+        assert_eq!(local_split(d, chrono_tz::UTC), (d, None));
+        // Paris on the day summer time starts (UTC+1 at midnight): local midnight of the
+        // 30th is 22:00 UTC on the 29th.
+        let (first, split) = local_split(d, chrono_tz::Europe::Paris);
+        assert_eq!(first, d);
+        let (m, next) = split.expect("a midnight inside");
+        assert_eq!(m.to_rfc3339(), "2026-03-29T22:00:00+00:00");
+        assert_eq!(next, d + Duration::days(1));
+        // Half-hour zones west of UTC: the local day of the UTC day's start is the day before.
+        let (first, split) = local_split(d, chrono_tz::America::St_Johns);
+        assert_eq!(first, d - Duration::days(1));
+        assert_eq!(split.map(|(_, n)| n), Some(d));
+    }
+
+    #[test]
+    fn a_mark_in_the_second_a_build_began_is_dirty_when_strict() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or_default();
+        let mut days = Days::default();
+        days.marked.insert(d, 100);
+        days.built.insert(d, ("UTC".into(), 100));
+        assert!(days.usable(d, "UTC"));
+        assert!(!days.usable(d, "Europe/Paris"));
+        days.strict = true;
+        assert!(!days.usable(d, "UTC"));
+        // A mark of the day before counts too.
+        days.strict = false;
+        days.marked.insert(d - Duration::days(1), 101);
+        assert!(!days.usable(d, "UTC"));
+    }
+}
