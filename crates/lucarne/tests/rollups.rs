@@ -20,9 +20,79 @@ use chrono_tz::Tz;
 use lucarne_core::classify::DIRECT_SOURCE;
 use lucarne_core::stats::chrono_tz_shim;
 use lucarne_core::stats::{buckets, Aggregates, Filter, Interval, Property, ReportQuery};
+use lucarne_store::click::ClickEvents;
 use lucarne_store::duck::{DuckEvents, ROLLUP_DIMENSIONS, ROLLUP_PAIRS};
 use lucarne_store::EventStore;
-use support::cli;
+use lucarne_testkit::chdb::ChdbServer;
+use lucarne_testkit::clickhouse::ClickHouseServer;
+use support::{cli, cli_with_env};
+
+/// What the tests need of a store with rollups, on either back end.
+trait Rollable {
+    fn events(&self) -> &dyn EventStore;
+    fn set_read_rollups(&self, on: bool);
+    fn rollup_plan(
+        &self,
+        site_id: u32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<(NaiveDate, NaiveDate)>;
+    /// Rows left in the rollup tables (all of them).
+    fn rollup_rows(&self) -> i64;
+}
+
+impl Rollable for DuckEvents {
+    fn events(&self) -> &dyn EventStore {
+        self
+    }
+    fn set_read_rollups(&self, on: bool) {
+        DuckEvents::set_read_rollups(self, on)
+    }
+    fn rollup_plan(
+        &self,
+        site_id: u32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<(NaiveDate, NaiveDate)> {
+        DuckEvents::rollup_plan(self, site_id, from, to).expect("plan")
+    }
+    fn rollup_rows(&self) -> i64 {
+        self.scalar_i64("SELECT (SELECT count(*) FROM rollups) + (SELECT count(*) FROM rollup_pairs) + (SELECT count(*) FROM rollup_built) + (SELECT count(*) FROM rollup_marks)")
+            .expect("count")
+    }
+}
+
+/// A ClickHouse store, and the server's own client to count its rollup rows.
+struct Click<'a> {
+    store: ClickEvents,
+    query: Box<dyn Fn(&str) -> String + 'a>,
+}
+
+impl Rollable for Click<'_> {
+    fn events(&self) -> &dyn EventStore {
+        &self.store
+    }
+    fn set_read_rollups(&self, on: bool) {
+        self.store.set_read_rollups(on)
+    }
+    fn rollup_plan(
+        &self,
+        site_id: u32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<(NaiveDate, NaiveDate)> {
+        self.store.rollup_plan(site_id, from, to).expect("plan")
+    }
+    fn rollup_rows(&self) -> i64 {
+        let n = |t: &str| {
+            let out = (self.query)(&format!("SELECT count() FROM lucarne.{t}"));
+            out.trim()
+                .parse::<i64>()
+                .unwrap_or_else(|_| panic!("count of {t}: {out}"))
+        };
+        n("rollups") + n("rollup_built") + n("rollup_marks")
+    }
+}
 
 type Counts = (u64, u64, u64, u64, u64, u64);
 
@@ -116,7 +186,8 @@ struct Answers {
     daily_private: Vec<Counts>,
 }
 
-fn answers(store: &DuckEvents, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers {
+fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers {
+    let store = r.events();
     let q = ReportQuery {
         site_id: 1,
         from: local_midnight(tz, from),
@@ -233,7 +304,7 @@ fn answers(store: &DuckEvents, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answer
 
 /// The same reports with and without rollups; the rolled-up part of the range.
 fn compare(
-    store: &DuckEvents,
+    store: &dyn Rollable,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
@@ -278,13 +349,11 @@ fn compare(
         &rolled.daily_private,
         &raw.daily_private,
     );
-    store
-        .rollup_plan(
-            1,
-            local_midnight(tz, from),
-            local_midnight(tz, to + Duration::days(1)),
-        )
-        .expect("plan")
+    store.rollup_plan(
+        1,
+        local_midnight(tz, from),
+        local_midnight(tz, to + Duration::days(1)),
+    )
 }
 
 /// A store with `events` of `lucarne generate`'s traffic over the 10 days ending about
@@ -309,19 +378,81 @@ fn generated(events: u32) -> (tempfile::TempDir, DuckEvents) {
 }
 
 /// What the rollup task does: build until nothing is left; the days built.
-fn build_all(store: &DuckEvents, tz: Tz) -> usize {
+fn build_all(store: &dyn Rollable, tz: Tz) -> usize {
     let mut built = 0;
     loop {
-        match store.maintain_rollups(&[(1, tz)], 4).expect("maintain") {
+        match store
+            .events()
+            .maintain_rollups(&[(1, tz)], 4)
+            .expect("maintain")
+        {
             0 => return built,
             n => built += n,
         }
     }
 }
 
+/// A ClickHouse store with `events` of `lucarne generate`'s traffic (as [`generated`]),
+/// on the server at `url`; `query` runs SQL there.
+fn generated_on_clickhouse<'a>(
+    url: &str,
+    events: u32,
+    query: Box<dyn Fn(&str) -> String + 'a>,
+) -> (tempfile::TempDir, Click<'a>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = events.to_string();
+    cli_with_env(
+        dir.path(),
+        &[
+            "generate",
+            "--site",
+            "roll.test",
+            "--events",
+            &events,
+            "--days",
+            "10",
+        ],
+        &[("LUCARNE_EVENTS", url)],
+    );
+    let store = ClickEvents::open(url, &dir.path().join("test-spool"), "rollup-test", 16)
+        .expect("the generated ClickHouse store");
+    (dir, Click { store, query })
+}
+
 #[test]
 fn reports_from_rollups_equal_the_raw_reports_in_every_zone() {
     let (_dir, store) = generated(40_000);
+    every_zone(&store);
+    store.shutdown();
+}
+
+#[test]
+fn clickhouse_reports_from_rollups_equal_the_raw_reports_in_every_zone() {
+    let server = ClickHouseServer::start().expect("clickhouse-server");
+    let (_dir, store) = generated_on_clickhouse(
+        &server.url("lucarne"),
+        40_000,
+        Box::new(|sql| server.query(sql).expect("query")),
+    );
+    every_zone(&store);
+    store.store.shutdown();
+}
+
+/// The same on a current ClickHouse release (26.9, through chdb).
+#[test]
+fn current_clickhouse_reports_from_rollups_equal_the_raw_reports_in_every_zone() {
+    let server = ChdbServer::start().expect("chdb");
+    let (_dir, store) = generated_on_clickhouse(
+        &server.url("lucarne"),
+        40_000,
+        Box::new(|sql| server.query(sql).expect("query")),
+    );
+    every_zone(&store);
+    store.store.shutdown();
+}
+
+/// Build in UTC, Paris and St John's in turn; compare a closed range and one into today.
+fn every_zone(store: &dyn Rollable) {
     for tz in [
         chrono_tz::UTC,
         chrono_tz::Europe::Paris,
@@ -331,11 +462,11 @@ fn reports_from_rollups_equal_the_raw_reports_in_every_zone() {
         let today = Utc::now().with_timezone(&tz).date_naive();
         let closed = (today - Duration::days(8), today - Duration::days(3));
         let recent = (today - Duration::days(6), today);
-        let built = build_all(&store, tz);
+        let built = build_all(store, tz);
         assert!(built >= 9, "{tz}: {built} days built");
-        let plan = compare(&store, tz, closed.0, closed.1);
+        let plan = compare(store, tz, closed.0, closed.1);
         assert_eq!(plan, Some(closed), "{tz}: closed days all from rollups");
-        let plan = compare(&store, tz, recent.0, recent.1);
+        let plan = compare(store, tz, recent.0, recent.1);
         let (first, last) = plan.expect("recent days partly from rollups");
         assert_eq!(first, recent.0, "{tz}");
         assert!(
@@ -343,7 +474,6 @@ fn reports_from_rollups_equal_the_raw_reports_in_every_zone() {
             "{tz}: {last}"
         );
     }
-    store.shutdown();
 }
 
 /// A row like the generator's, on `site`, at `ts`, starting a visit.
@@ -369,11 +499,29 @@ fn late_row(site: u32, ts: DateTime<Utc>, n: u64) -> lucarne_core::event::EventR
 #[tokio::test]
 async fn late_rows_retention_and_deletion_keep_rollups_true() {
     let (_dir, store) = generated(30_000);
+    late_rows_retention_and_deletion(&store).await;
+    store.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_late_rows_retention_and_deletion_keep_rollups_true() {
+    let server = ClickHouseServer::start().expect("clickhouse-server");
+    let (_dir, store) = generated_on_clickhouse(
+        &server.url("lucarne"),
+        30_000,
+        Box::new(|sql| server.query(sql).expect("query")),
+    );
+    late_rows_retention_and_deletion(&store).await;
+    store.store.shutdown();
+}
+
+async fn late_rows_retention_and_deletion(r: &dyn Rollable) {
+    let store = r.events();
     let tz = chrono_tz::UTC;
-    build_all(&store, tz);
+    build_all(r, tz);
     let today = Utc::now().date_naive();
     let range = (today - Duration::days(8), today - Duration::days(2));
-    assert_eq!(compare(&store, tz, range.0, range.1), Some(range));
+    assert_eq!(compare(r, tz, range.0, range.1), Some(range));
 
     // A late row five days back: in the very next report, the day read raw until rebuilt.
     let late_day = today - Duration::days(5);
@@ -409,7 +557,7 @@ async fn late_rows_retention_and_deletion_keep_rollups_true() {
             before.visits_identified_dark + 1
         )
     );
-    let plan = compare(&store, tz, range.0, range.1);
+    let plan = compare(r, tz, range.0, range.1);
     assert_eq!(
         plan,
         Some((range.0, late_day - Duration::days(1))),
@@ -417,32 +565,28 @@ async fn late_rows_retention_and_deletion_keep_rollups_true() {
     );
     // The task rebuilds that day and the next (whose carried visits compare with it).
     assert_eq!(store.maintain_rollups(&[(1, tz)], 8).expect("maintain"), 2);
-    assert_eq!(compare(&store, tz, range.0, range.1), Some(range));
+    assert_eq!(compare(r, tz, range.0, range.1), Some(range));
     assert_eq!(store.aggregate(&q).expect("aggregate"), after);
 
     // Retention cuts the range's first day at noon: reports stay equal, at once and
     // after the rebuild.
     let cut = local_midnight(tz, range.0) + Duration::hours(12);
     store.delete_site_events(1, Some(cut)).expect("retention");
-    let plan = compare(&store, tz, range.0, range.1);
+    let plan = compare(r, tz, range.0, range.1);
     assert_eq!(plan, None, "the cut day is dirty");
-    build_all(&store, tz);
-    assert_eq!(compare(&store, tz, range.0, range.1), Some(range));
+    build_all(r, tz);
+    assert_eq!(compare(r, tz, range.0, range.1), Some(range));
 
     // A zone change rebuilds every day in the new zone.
     let paris = chrono_tz::Europe::Paris;
-    let n = build_all(&store, paris);
+    let n = build_all(r, paris);
     assert!(n >= 7, "{n} days rebuilt for the new zone");
     let prange = (today - Duration::days(7), today - Duration::days(3));
-    assert_eq!(compare(&store, paris, prange.0, prange.1), Some(prange));
+    assert_eq!(compare(r, paris, prange.0, prange.1), Some(prange));
 
     // Deleting the site's events forgets its rollups.
     store.delete_site_events(1, None).expect("delete");
     let gone = store.aggregate(&q).expect("aggregate");
     assert_eq!(counts(&gone), (0, 0, 0, 0, 0, 0));
-    let left = store
-        .scalar_i64("SELECT (SELECT count(*) FROM rollups) + (SELECT count(*) FROM rollup_pairs) + (SELECT count(*) FROM rollup_built) + (SELECT count(*) FROM rollup_marks)")
-        .expect("count");
-    assert_eq!(left, 0);
-    store.shutdown();
+    assert_eq!(r.rollup_rows(), 0);
 }

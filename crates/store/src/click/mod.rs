@@ -42,12 +42,14 @@
 //! node's rows loaded since the last recorded position and skips the pending rows already
 //! there (as a multiset, so partial inserts and retries of a different shape both work).
 
+mod rollup;
 mod rowbinary;
 mod sql;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +67,9 @@ use crate::events::{
     ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
 use crate::spool::{Backend, Position, Sink, Spooled};
+
+use crate::rollups::Shape;
+use rollup::ClickRolled;
 
 pub use crate::events::PROP_SEP;
 /// The loader inserts when 20,000 rows are pending or the oldest has waited this long.
@@ -86,6 +91,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         3,
         include_str!("../../migrations/clickhouse/0003_engagement.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/clickhouse/0004_rollups.sql"),
     ),
 ];
 
@@ -511,6 +520,15 @@ impl ClickSink {
                 Err(_) => return Err(StoreError::backend("clickhouse insert thread panicked")),
             }
         }
+        // The days these rows change, for the rollup task (`rollup`): marked after the
+        // rows and before the position, so a replay after a crash marks them again.
+        let mut days: Vec<(u32, chrono::NaiveDate)> = rows
+            .iter()
+            .map(|r| (r.site_id, r.ts.date_naive()))
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        rollup::mark(&self.conn, &days)?;
         let loaded = base + rows.len() as u64;
         let state = format!(
             "INSERT INTO spool_state (node, segment, byte_offset, loaded_rows, written_at) \
@@ -595,6 +613,8 @@ pub type ClickEvents = Spooled<Click>;
 pub struct Click {
     conn: Arc<Conn>,
     url: ClickUrl,
+    /// Do reports read the rollups (as `duck::Duck`'s).
+    read_rollups: AtomicBool,
 }
 
 impl ClickEvents {
@@ -654,7 +674,11 @@ impl ClickEvents {
             loaded: 0,
             uncertain: true,
         };
-        let click = Click { conn, url: u };
+        let click = Click {
+            conn,
+            url: u,
+            read_rollups: AtomicBool::new(crate::rollups::enabled()),
+        };
         Spooled::start(spool_dir, click, sink, queue_capacity, load_interval)
     }
 
@@ -686,7 +710,33 @@ impl ClickEvents {
     }
 }
 
+impl ClickEvents {
+    /// Turn reading rollups on or off (tests and the benchmark compare both in one run).
+    pub fn set_read_rollups(&self, on: bool) {
+        self.backend().read_rollups.store(on, Ordering::Relaxed);
+    }
+
+    /// The local days of `[from, to)` reports read from rollups now (first, last), if any.
+    pub fn rollup_plan(
+        &self,
+        site_id: u32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, StoreError> {
+        self.read(|b| {
+            Ok(
+                crate::rollups::plan(&ClickRolled(&b.conn), site_id, from, to, Utc::now())?
+                    .map(|p| p.days()),
+            )
+        })
+    }
+}
+
 impl Click {
+    fn rollups(&self) -> bool {
+        self.read_rollups.load(Ordering::Relaxed)
+    }
+
     /// Wait until every mutation of `table` on every host is done.
     fn wait_mutations(&self, table: &str) -> Result<(), StoreError> {
         let deadline = Instant::now() + MUTATION_TIMEOUT;
@@ -718,6 +768,12 @@ impl Click {
 
 impl Backend for Click {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
+        if let Some(shape) = self.rollups().then(|| Shape::of(q, None)).flatten() {
+            let r = ClickRolled(&self.conn);
+            if let Some(rows) = crate::rollups::rows(&r, q, &shape, Utc::now())? {
+                return Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default());
+            }
+        }
         sql::aggregate(&*self.conn, q)
     }
 
@@ -726,6 +782,12 @@ impl Backend for Click {
         q: &ReportQuery,
         buckets: &[Bucket],
     ) -> Result<Vec<Aggregates>, StoreError> {
+        if self.rollups() {
+            let r = ClickRolled(&self.conn);
+            if let Some(out) = crate::rollups::timeseries(&r, q, buckets, Utc::now())? {
+                return Ok(out);
+            }
+        }
         sql::timeseries(&*self.conn, q, buckets)
     }
 
@@ -736,7 +798,26 @@ impl Backend for Click {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        if let Some(shape) = self
+            .rollups()
+            .then(|| Shape::of(q, Some(property)))
+            .flatten()
+        {
+            let r = ClickRolled(&self.conn);
+            if let Some(mut rows) = crate::rollups::rows(&r, q, &shape, Utc::now())? {
+                crate::report::sort_breakdown(&mut rows);
+                return Ok(rows.into_iter().skip(offset).take(limit).collect());
+            }
+        }
         sql::breakdown(&*self.conn, q, property, limit, offset)
+    }
+
+    fn maintain_rollups(
+        &self,
+        sites: &[(u32, chrono_tz::Tz)],
+        max_days: usize,
+    ) -> Result<usize, StoreError> {
+        rollup::maintain(&self.conn, sites, Utc::now(), max_days)
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
@@ -780,6 +861,7 @@ impl Backend for Click {
         if n == 0 {
             return Ok(0);
         }
+        rollup::before_delete(&self.conn, site_id, before)?;
         // A mutation per host on its own table (no ZooKeeper, so no ON CLUSTER). The count
         // is taken just before: rows of the site loaded meanwhile are deleted uncounted.
         let table = self.conn.local("events");
@@ -788,6 +870,12 @@ impl Backend for Click {
                 .execute_on(client, &format!("ALTER TABLE {table} DELETE WHERE {cond}"))?;
         }
         self.wait_mutations(&table)?;
+        for m in rollup::forget(site_id, before) {
+            self.conn.execute_on(&self.conn.client, &m)?;
+        }
+        for t in ["rollups", "rollup_built", "rollup_marks"] {
+            self.wait_mutations(t)?;
+        }
         Ok(n)
     }
 }

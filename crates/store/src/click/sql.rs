@@ -147,7 +147,7 @@ fn date_of(secs: i64) -> String {
 }
 
 /// Site and `[from, to)` (exact, on `ts_us`) with the implied second and day bounds.
-fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+pub(super) fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let (from_us, to_us) = (from.timestamp_micros(), to.timestamp_micros());
     let lo = from.timestamp().clamp(0, i64::from(u32::MAX));
     let hi = to.timestamp().clamp(0, i64::from(u32::MAX));
