@@ -352,35 +352,14 @@ if want 9; then
 # 9. Publisher scale (issue 20): PUB_EVENTS (default 10 million) in one 30-day window,
 # every dashboard page over real HTTP as a logged-in owner and the stats API with a key,
 # RUNS_HTTP (default 5) requests each, the median and the slowest of the server's answer
-# time (curl's time_total on loopback).
+# time (curl's time_total on loopback). On each of PUB_BACKENDS (default: the embedded
+# DuckDB, then one ClickHouse server from Debian's package, bench/servers.sh): with
+# rollups, then the same data with LUCARNE_ROLLUPS=off (raw events only; on ClickHouse,
+# where a raw page takes tens of seconds, only the 30-day overview and two API calls).
 PUB_EVENTS="${PUB_EVENTS:-10000000}"
 RUNS_HTTP="${RUNS_HTTP:-5}"
-echo
-echo "### Publisher scale: $PUB_EVENTS events in 30 days, every page over HTTP (logged in), $RUNS_HTTP runs each"
-echo '```'
-/usr/bin/time -f "generate: %e s wall, %M KB max RSS" "$BIN" generate --data "$WORK/pub" --site bench.test --events "$PUB_EVENTS" --days 30 2>&1 | grep -E 'stored|generate:'
+PUB_BACKENDS="${PUB_BACKENDS:-duckdb clickhouse}"
 PUB_PW='bench password 0123456789'
-printf '%s\n' "$PUB_PW" | "$BIN" user add owner@bench.test --owner-of bench.test --data "$WORK/pub" >/dev/null
-PUB_KEY="$("$BIN" key create --data "$WORK/pub" | tail -1)"
-# The Conversions tab with goals (the generator's purchases and signups, a page goal).
-"$BIN" goal add bench.test --event purchase --data "$WORK/pub" >/dev/null
-"$BIN" goal add bench.test --event signup --data "$WORK/pub" >/dev/null
-"$BIN" goal add bench.test --page /checkout --data "$WORK/pub" >/dev/null
-# The rollups reports read (ARCHITECTURE.md, "Reports at publisher scale"), built before
-# the server starts, as `lucarne rollup` does after an upgrade or an import.
-/usr/bin/time -f "lucarne rollup: %e s wall, %M KB max RSS" "$BIN" rollup --data "$WORK/pub" 2>&1 | grep -E 'rolled up|rollup:'
-JAR="$WORK/pub-cookies"
-P9="$(free_port)"
-start_pub() { # extra environment for the server…
-  P9="$(free_port)"
-  env LUCARNE_LOG=warn "$@" "$BIN" serve --listen "127.0.0.1:$P9" --data "$WORK/pub" & PIDS+=($!)
-  wait_http "http://127.0.0.1:$P9/api/health"
-  local pre
-  pre="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
-  curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$pre" --data-urlencode "email=owner@bench.test" \
-    --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
-}
-stop_pub() { kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 time_get() { # label, path, extra curl args…
   local label="$1" path="$2"; shift 2
   local t=() code
@@ -391,21 +370,62 @@ time_get() { # label, path, extra curl args…
   done
   printf '%s\n' "${t[@]}" | sort -n | awk -v l="$label" '{a[NR]=$1} END {printf "%-62s median %7.0f ms, max %7.0f ms\n", l, a[int((NR+1)/2)]*1000, a[NR]*1000}'
 }
-measure_pub() {
+for PUB_BACKEND in $PUB_BACKENDS; do
+PUBD="$WORK/pub-$PUB_BACKEND"
+EVENV=()
+PUB_LABEL="the embedded DuckDB"
+if [ "$PUB_BACKEND" = clickhouse ]; then
+  source bench/servers.sh
+  start_clickhouse 1 "$WORK/ch-pub"
+  EVENV=(LUCARNE_EVENTS="$CH_URL")
+  PUB_LABEL="ClickHouse $(dpkg-query -W -f '${Version}' clickhouse-server 2>/dev/null || echo '?') (one server)"
+fi
+echo
+echo "### Publisher scale: $PUB_EVENTS events in 30 days on $PUB_LABEL, every page over HTTP (logged in), $RUNS_HTTP runs each"
+echo '```'
+lu() { env "${EVENV[@]}" "$BIN" "$@"; }
+/usr/bin/time -f "generate: %e s wall, %M KB max RSS" env "${EVENV[@]}" "$BIN" generate --data "$PUBD" --site bench.test --events "$PUB_EVENTS" --days 30 2>&1 | grep -E 'stored|generate:'
+printf '%s\n' "$PUB_PW" | lu user add owner@bench.test --owner-of bench.test --data "$PUBD" >/dev/null
+PUB_KEY="$(lu key create --data "$PUBD" | tail -1)"
+# The Conversions tab with goals (the generator's purchases and signups, a page goal).
+lu goal add bench.test --event purchase --data "$PUBD" >/dev/null
+lu goal add bench.test --event signup --data "$PUBD" >/dev/null
+lu goal add bench.test --page /checkout --data "$PUBD" >/dev/null
+# The rollups reports read (ARCHITECTURE.md, "Reports at publisher scale"), built before
+# the server starts, as `lucarne rollup` does after an upgrade or an import.
+/usr/bin/time -f "lucarne rollup: %e s wall, %M KB max RSS" env "${EVENV[@]}" "$BIN" rollup --data "$PUBD" 2>&1 | grep -E 'rolled up|rollup:'
+JAR="$WORK/pub-cookies"
+P9="$(free_port)"
+start_pub() { # extra environment for the server…
+  P9="$(free_port)"
+  env LUCARNE_LOG=warn "${EVENV[@]}" "$@" "$BIN" serve --listen "127.0.0.1:$P9" --data "$PUBD" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$P9/api/health"
+  local pre
+  pre="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
+  curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$pre" --data-urlencode "email=owner@bench.test" \
+    --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
+}
+stop_pub() { kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
+measure_pub() { # "all", or "few" (the 30-day overview and two API calls)
   S=/sites/bench.test
   D="date=$LAST"
-  for page in "$S?period=30d&$D" "$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message" \
-              "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter" \
-              "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D"; do
+  local pages=("$S?period=30d&$D") apis
+  A="/api/v1/stats"
+  apis=("$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share"
+        "$A/breakdown?site_id=bench.test&period=30d&$D&property=visit:channel&metrics=visitors,visits,dark_share")
+  if [ "$1" = all ]; then
+    pages+=("$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message"
+            "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter"
+            "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D")
+    apis+=("$A/timeseries?site_id=bench.test&period=30d&$D"
+           "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews"
+           "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D"
+           "$A/surveys?site_id=bench.test&period=30d&$D")
+  fi
+  for page in "${pages[@]}"; do
     time_get "GET ${page/&$D/}" "$page" -b "$JAR"
   done
-  A="/api/v1/stats"
-  for api in "$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share" \
-             "$A/timeseries?site_id=bench.test&period=30d&$D" \
-             "$A/breakdown?site_id=bench.test&period=30d&$D&property=visit:channel&metrics=visitors,visits,dark_share" \
-             "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews" \
-             "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D" \
-             "$A/surveys?site_id=bench.test&period=30d&$D"; do
+  for api in "${apis[@]}"; do
     label="GET ${api%%\?*}"
     case "$api" in *property=*) prop="${api##*property=}"; label="$label ${prop%%&*}";; esac
     time_get "$label" "$api" -H "Authorization: Bearer $PUB_KEY"
@@ -418,13 +438,16 @@ LAST="$(curl -s -H "Authorization: Bearer $PUB_KEY" "http://127.0.0.1:$P9/api/v1
   | python3 -c 'import json,sys; print([r["date"] for r in json.load(sys.stdin)["results"] if r["visitors"]][-1][:10])')"
 echo "window: the 30 days ending $LAST"
 echo "-- with rollups (closed days from rollups, today raw):"
-measure_pub
+measure_pub all
 stop_pub
 echo "-- baseline, same data: LUCARNE_ROLLUPS=off (raw events only):"
 start_pub LUCARNE_ROLLUPS=off
-measure_pub
+if [ "$PUB_BACKEND" = clickhouse ]; then measure_pub few; else measure_pub all; fi
 stop_pub
 echo '```'
+if [ "$PUB_BACKEND" = clickhouse ]; then stop_servers; SERVER_PIDS=(); fi
+rm -rf "$PUBD"
+done
 fi
 
 if want 8; then

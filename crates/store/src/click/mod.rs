@@ -320,15 +320,27 @@ fn client_for(u: &ClickUrl, host: &str, database: Option<&str>) -> Client {
 
 /// Split a migration into statements: `;` at a line's end ends one; `--` lines are
 /// comments, and `-- @cluster` marks the next statement as cluster-only.
-fn statements(sql: &str) -> Vec<(bool, String)> {
+/// Where a migration statement runs: on every host (the default), only with a cluster
+/// (after a line `-- @cluster`), or only on the first host, once every host has the
+/// earlier versions (after a line `-- @first`: statements that read the whole cluster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hosts {
+    All,
+    ClusterOnly,
+    First,
+}
+
+fn statements(sql: &str) -> Vec<(Hosts, String)> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let mut cluster_only = false;
+    let mut hosts = Hosts::All;
     for line in sql.lines() {
         let t = line.trim();
         if t.starts_with("--") {
-            if t == "-- @cluster" {
-                cluster_only = true;
+            match t {
+                "-- @cluster" => hosts = Hosts::ClusterOnly,
+                "-- @first" => hosts = Hosts::First,
+                _ => {}
             }
             continue;
         }
@@ -339,18 +351,21 @@ fn statements(sql: &str) -> Vec<(bool, String)> {
         cur.push('\n');
         if t.ends_with(';') {
             let stmt = cur.trim().trim_end_matches(';').to_string();
-            out.push((cluster_only, stmt));
+            out.push((hosts, stmt));
             cur.clear();
-            cluster_only = false;
+            hosts = Hosts::All;
         }
     }
     if !cur.trim().is_empty() {
-        out.push((cluster_only, cur.trim().to_string()));
+        out.push((hosts, cur.trim().to_string()));
     }
     out
 }
 
+/// Migrate every host, one version at a time on all of them (a statement of a version may
+/// read the whole cluster, which needs the earlier versions on every shard).
 fn migrate(conn: &Conn, u: &ClickUrl) -> Result<(), StoreError> {
+    let mut current = Vec::with_capacity(u.hosts.len());
     for (host, client) in u.hosts.iter().zip(&conn.hosts) {
         let bare = client_for(u, host, None);
         conn.execute_on(
@@ -363,18 +378,26 @@ fn migrate(conn: &Conn, u: &ClickUrl) -> Result<(), StoreError> {
              ENGINE = MergeTree ORDER BY version",
         )?;
         let c = client.clone();
-        let current: u32 = conn.run("schema version", QUERY_TIMEOUT, async move {
+        let v: u32 = conn.run("schema version", QUERY_TIMEOUT, async move {
             c.query("SELECT toUInt32(max(version)) FROM schema_migrations")
                 .fetch_one::<u32>()
                 .await
         })?;
-        for (version, text) in MIGRATIONS {
-            if *version <= current {
+        current.push(v);
+    }
+    for (version, text) in MIGRATIONS {
+        for (i, (host, client)) in u.hosts.iter().zip(&conn.hosts).enumerate() {
+            if *version <= current[i] {
                 continue;
             }
             info!(message = "Applying ClickHouse events migration.", version, host = %host);
-            for (cluster_only, stmt) in statements(text) {
-                if cluster_only && conn.cluster.is_none() {
+            for (hosts, stmt) in statements(text) {
+                let skip = match hosts {
+                    Hosts::All => false,
+                    Hosts::ClusterOnly => conn.cluster.is_none(),
+                    Hosts::First => i > 0,
+                };
+                if skip {
                     continue;
                 }
                 let stmt = stmt
@@ -909,13 +932,16 @@ mod tests {
 
     #[test]
     fn migration_statements() {
-        let s = statements("-- a; b\nCREATE x;\n-- @cluster\nCREATE y\n  AS z;\nCREATE w;\n");
+        let s = statements(
+            "-- a; b\nCREATE x;\n-- @cluster\nCREATE y\n  AS z;\nCREATE w;\n-- @first\nINSERT v;\n",
+        );
         assert_eq!(
             s,
             vec![
-                (false, "CREATE x".to_string()),
-                (true, "CREATE y\n  AS z".to_string()),
-                (false, "CREATE w".to_string())
+                (Hosts::All, "CREATE x".to_string()),
+                (Hosts::ClusterOnly, "CREATE y\n  AS z".to_string()),
+                (Hosts::All, "CREATE w".to_string()),
+                (Hosts::First, "INSERT v".to_string())
             ]
         );
     }
