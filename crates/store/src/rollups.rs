@@ -43,9 +43,10 @@ pub const DIMENSIONS: &[(&str, &str)] = &[
 
 /// Pairs of dimensions rolled up together, for a breakdown by one filtered by one value
 /// of the other: every panel of the overview filtered by a channel group (the filter
-/// Lucarne is about; its private apps among them), and, read the other way round, its
-/// split of `Direct / None` by channel group. Stored under the dimension `first>second`,
-/// the value `a` + U+001F + `b`; each pair of columns once.
+/// Lucarne is about; its private apps among them), by an entry page or by a UTM source
+/// (the other filters the overview is most often narrowed by), and, read the other way
+/// round, its split of `Direct / None` by channel group. Stored under the dimension
+/// `first>second`, the value `a` + U+001F + `b`; each pair of columns once.
 pub const PAIRS: &[(&str, &str)] = &[
     ("visit:channel_group", "visit:channel"),
     ("visit:channel_group", "visit:evidence"),
@@ -59,6 +60,25 @@ pub const PAIRS: &[(&str, &str)] = &[
     ("visit:channel_group", "visit:browser"),
     ("visit:channel_group", "visit:os"),
     ("visit:channel_group", "visit:country"),
+    ("visit:entry_page", "visit:channel"),
+    ("visit:entry_page", "visit:evidence"),
+    ("visit:entry_page", "visit:source"),
+    ("visit:entry_page", "event:page"),
+    ("visit:entry_page", "visit:utm_source"),
+    ("visit:entry_page", "visit:utm_medium"),
+    ("visit:entry_page", "visit:utm_campaign"),
+    ("visit:entry_page", "visit:device"),
+    ("visit:entry_page", "visit:browser"),
+    ("visit:entry_page", "visit:country"),
+    ("visit:utm_source", "visit:channel"),
+    ("visit:utm_source", "visit:evidence"),
+    ("visit:utm_source", "visit:source"),
+    ("visit:utm_source", "event:page"),
+    ("visit:utm_source", "visit:utm_medium"),
+    ("visit:utm_source", "visit:utm_campaign"),
+    ("visit:utm_source", "visit:device"),
+    ("visit:utm_source", "visit:browser"),
+    ("visit:utm_source", "visit:country"),
 ];
 
 /// The stored column of a rolled-up dimension.
@@ -74,7 +94,7 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 /// The definition of the rollups (their dimensions, pairs and counts). A day built by
 /// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
 /// changes.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// How long after its UTC day ends a day is taken as closed: a visit still going at
 /// midnight has ended by then (the visit timeout).
