@@ -18,11 +18,12 @@ mod support;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use lucarne_core::classify::DIRECT_SOURCE;
+use lucarne_core::conversions::GoalKind;
 use lucarne_core::stats::chrono_tz_shim;
 use lucarne_core::stats::{buckets, Aggregates, Filter, Interval, Property, ReportQuery};
 use lucarne_store::click::ClickEvents;
 use lucarne_store::duck::{DuckEvents, ROLLUP_DIMENSIONS, ROLLUP_PAIRS};
-use lucarne_store::EventStore;
+use lucarne_store::{ConversionGroup, ConversionRow, EventStore};
 use lucarne_testkit::chdb::ChdbServer;
 use lucarne_testkit::clickhouse::ClickHouseServer;
 use support::{cli, cli_with_env};
@@ -57,8 +58,13 @@ impl Rollable for DuckEvents {
         DuckEvents::rollup_plan(self, site_id, from, to).expect("plan")
     }
     fn rollup_rows(&self) -> i64 {
-        self.scalar_i64("SELECT (SELECT count(*) FROM rollups) + (SELECT count(*) FROM rollup_pairs) + (SELECT count(*) FROM rollup_built) + (SELECT count(*) FROM rollup_marks)")
-            .expect("count")
+        self.scalar_i64(
+            "SELECT (SELECT count(*) FROM rollups) + (SELECT count(*) FROM rollup_pairs)
+                  + (SELECT count(*) FROM rollup_pairs_entry_page)
+                  + (SELECT count(*) FROM rollup_pairs_utm_source)
+                  + (SELECT count(*) FROM rollup_built) + (SELECT count(*) FROM rollup_marks)",
+        )
+        .expect("count")
     }
 }
 
@@ -184,6 +190,8 @@ struct Answers {
     daily: Vec<Counts>,
     monthly: Vec<Counts>,
     daily_private: Vec<Counts>,
+    /// Conversions of two goals, in all and by channel group (visits from rollups).
+    conversions: Vec<Vec<ConversionRow>>,
 }
 
 fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers {
@@ -293,7 +301,23 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
             .map(counts)
             .collect::<Vec<_>>()
     };
+    let goals = vec![
+        GoalKind::Event("purchase".into()),
+        GoalKind::Page("/checkout".into()),
+    ];
+    let conversions = [
+        ConversionGroup::Total,
+        ConversionGroup::Property(Property::parse("visit:channel_group").expect("property")),
+    ]
+    .into_iter()
+    .map(|g| {
+        let mut rows = store.conversions(&q, &goals, &g).expect("conversions");
+        rows.sort_by(|a, b| (&a.group, &a.channel_group).cmp(&(&b.group, &b.channel_group)));
+        rows
+    })
+    .collect();
     Answers {
+        conversions,
         totals: counts(&sessions),
         sessions,
         filtered_totals,
@@ -343,6 +367,13 @@ fn compare(
         assert_eq!(keys(&a), keys(&b), "{what}: {name}");
         same(&what, name, &vals(&a), &vals(&b));
     }
+    assert_eq!(rolled.conversions, raw.conversions, "{what}: conversions");
+    assert!(
+        raw.conversions[0]
+            .iter()
+            .any(|r| r.visits > 0 && r.goals[0].conversions > 0),
+        "{what}: conversions to compare"
+    );
     same(&what, "daily", &rolled.daily, &raw.daily);
     same(&what, "monthly", &rolled.monthly, &raw.monthly);
     same(

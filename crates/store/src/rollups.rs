@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 
-use crate::events::StoreError;
+use crate::events::{ConversionGroup, StoreError};
 
 /// The dimensions a day is rolled up by: the overview's panels (their property name and
 /// stored column). The totals are the dimension `''`. For the one event-level dimension,
@@ -94,7 +94,7 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 /// The definition of the rollups (their dimensions, pairs and counts). A day built by
 /// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
 /// changes.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
 /// How long after its UTC day ends a day is taken as closed: a visit still going at
 /// midnight has ended by then (the visit timeout).
@@ -502,6 +502,40 @@ pub(crate) fn rows(
     Ok(Some(out.into_iter().collect()))
 }
 
+/// The visits of each channel group from rollups (and the raw rest), for a conversion
+/// report grouped by nothing or by the channel group: None when rollups cannot answer.
+pub(crate) fn visits_by_channel_group(
+    r: &impl Rolled,
+    q: &ReportQuery,
+    group: &ConversionGroup,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<(String, String, u64)>>, StoreError> {
+    let by = match group {
+        ConversionGroup::Total => false,
+        ConversionGroup::Property(p) if p.name() == "visit:channel_group" => true,
+        _ => return Ok(None),
+    };
+    let Ok(cg) = Property::parse("visit:channel_group") else {
+        return Ok(None);
+    };
+    let plain = ReportQuery {
+        with_sessions: false,
+        with_shares: false,
+        ..q.clone()
+    };
+    let Some(shape) = Shape::of(&plain, Some(&cg)) else {
+        return Ok(None);
+    };
+    Ok(rows(r, &plain, &shape, now)?.map(|rows| {
+        rows.into_iter()
+            .map(|(k, a)| {
+                let g = if by { k.clone() } else { String::new() };
+                (g, k, a.visits)
+            })
+            .collect()
+    }))
+}
+
 /// The totals per bucket, when every bucket is a run of whole local days and rollups
 /// answer the first; None otherwise (then the caller reads raw events).
 pub(crate) fn timeseries(
@@ -598,7 +632,7 @@ pub(crate) trait RollupSql {
     const WHOLE: &'static str;
     const SLICE: &'static str;
     /// The table of a dimension's rows.
-    fn table(pair: bool) -> &'static str;
+    fn table(dim: &str) -> &'static str;
 }
 
 /// How the local days `from..=to` of `tz` lie on UTC days: the first and last UTC day
@@ -754,7 +788,7 @@ pub(crate) fn breakdown_sql<D: RollupSql>(
         visitors = D::int(&visitors.join(" + ")),
         sums = sums.join(", "),
         duration = D::float(&D::sum_if("duration", &slice)),
-        table = D::table(dim.contains('>')),
+        table = D::table(dim),
         dim = D::text(dim),
         u0 = date(sp.first),
         u1 = date(sp.last),
@@ -818,7 +852,7 @@ pub(crate) fn daily_sql<D: RollupSql>(
         ld = D::int(&D::day_num("local_day")),
         ud = D::int(&D::day_num("utc_day")),
         duration = D::float("sum(duration)"),
-        table = D::table(false),
+        table = D::table(""),
         dim = D::text(row.0),
         value = D::text(row.1),
         slice = D::SLICE,

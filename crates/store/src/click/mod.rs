@@ -857,7 +857,13 @@ impl Backend for Click {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError> {
-        sql::conversions(&self.conn, q, goals, group)
+        let visits = if self.rollups() {
+            let r = ClickRolled(&self.conn);
+            crate::rollups::visits_by_channel_group(&r, q, group, Utc::now())?
+        } else {
+            None
+        };
+        sql::conversions(&self.conn, q, goals, group, visits)
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {

@@ -62,7 +62,7 @@ impl RollupSql for ClickSql {
     }
     const WHOLE: &'static str = "local_day = toDate('1970-01-01')";
     const SLICE: &'static str = "local_day != toDate('1970-01-01')";
-    fn table(_pair: bool) -> &'static str {
+    fn table(_dim: &str) -> &'static str {
         "rollups"
     }
 }

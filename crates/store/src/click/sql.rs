@@ -375,25 +375,38 @@ struct RevenueRow {
 }
 
 /// Visits and goal conversions per (group, channel group).
+///
+/// `visits`, when given, are the visits per (group, channel group) already counted (from
+/// rollups), instead of the first scan.
 pub fn conversions(
     conn: &Conn,
     q: &ReportQuery,
     goals: &[GoalKind],
     group: &ConversionGroup,
+    visits: Option<Vec<(String, String, u64)>>,
 ) -> Result<Vec<ConversionRow>, StoreError> {
     let mut out = Conversions::new(goals);
     let g = conversion_group_sql(&mut Literals, group);
     let w = where_clause(q, true);
 
-    let visits: Vec<GroupVisits> = fetch(
-        conn,
-        &format!(
-            "SELECT {g} AS grp, channel_group, toUInt64(count()) FROM events \
-             WHERE {w} AND entry = 1 AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY grp, channel_group"
-        ),
-    )?;
-    for r in visits {
-        out.visits(r.grp, r.channel_group, r.visits);
+    match visits {
+        Some(v) => {
+            for (g, cg, n) in v {
+                out.visits(g, cg, n);
+            }
+        }
+        None => {
+            let visits: Vec<GroupVisits> = fetch(
+                conn,
+                &format!(
+                    "SELECT {g} AS grp, channel_group, toUInt64(count()) FROM events \
+                     WHERE {w} AND entry = 1 AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY grp, channel_group"
+                ),
+            )?;
+            for r in visits {
+                out.visits(r.grp, r.channel_group, r.visits);
+            }
+        }
     }
     if goals.is_empty() {
         return Ok(out.into_rows());

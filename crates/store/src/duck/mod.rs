@@ -67,6 +67,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         9,
         include_str!("../../migrations/duckdb/0009_rollup_pairs.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/duckdb/0010_rollup_pair_tables.sql"),
+    ),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -389,7 +393,14 @@ impl Backend for Duck {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError> {
-        self.with_reader(|c| sql::conversions(c, q, goals, group))
+        self.with_reader(|c| {
+            let visits = if self.rollups() {
+                crate::rollups::visits_by_channel_group(&DuckRolled(c), q, group, Utc::now())?
+            } else {
+                None
+            };
+            sql::conversions(c, q, goals, group, visits)
+        })
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {

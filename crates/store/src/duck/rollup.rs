@@ -69,18 +69,21 @@ fn build_in_transaction(
         conn.execute(sql, params_from_iter([site.clone(), date.clone()]))
             .map_err(StoreError::backend)
     };
-    for table in ["rollups", "rollup_pairs", "rollup_built"] {
+    for table in ROW_TABLES.iter().chain(&["rollup_built"]) {
         of_day(&format!(
             "DELETE FROM {table} WHERE site_id = ? AND utc_day = ?"
         ))?;
     }
     let mut n = insert_event_rows(conn, site_id, day, tz)?;
     n += insert_visit_rows(conn, site_id, day, tz)?;
-    // The pairs' rows to their own table.
-    of_day(
-        "INSERT INTO rollup_pairs SELECT * FROM rollups
-         WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'",
-    )?;
+    // The pairs' rows to their own tables.
+    for (prefix, table) in PAIR_TABLES {
+        let like = format!("'{prefix}%'");
+        of_day(&format!(
+            "INSERT INTO {table} SELECT * FROM rollups
+             WHERE site_id = ? AND utc_day = ? AND dim LIKE {like}"
+        ))?;
+    }
     of_day("DELETE FROM rollups WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'")?;
     conn.execute(
         "INSERT INTO rollup_built VALUES (?, ?, ?, ?, ?)",
@@ -406,24 +409,51 @@ fn query3<T>(
 pub fn forget_before(site_id: u32, t: DateTime<Utc>) -> String {
     let d = t.date_naive();
     let next = d + Duration::days(1);
-    format!(
-        "DELETE FROM rollups WHERE site_id = {site_id} AND utc_day < DATE '{d}';
-         DELETE FROM rollup_pairs WHERE site_id = {site_id} AND utc_day < DATE '{d}';
-         DELETE FROM rollup_built WHERE site_id = {site_id} AND utc_day < DATE '{d}';
-         DELETE FROM rollup_marks WHERE site_id = {site_id} AND utc_day < DATE '{d}';
-         INSERT INTO rollup_marks VALUES ({site_id}, DATE '{d}', nextval('rollup_seq')),
+    let mut sql = forget_where(&format!("site_id = {site_id} AND utc_day < DATE '{d}'"));
+    sql.push_str(&format!(
+        "INSERT INTO rollup_marks VALUES ({site_id}, DATE '{d}', nextval('rollup_seq')),
                                          ({site_id}, DATE '{next}', nextval('rollup_seq'));"
-    )
+    ));
+    sql
 }
 
 /// The SQL that forgets every rollup of a site whose rows are all deleted.
 pub fn forget_site(site_id: u32) -> String {
-    format!(
-        "DELETE FROM rollups WHERE site_id = {site_id};
-         DELETE FROM rollup_pairs WHERE site_id = {site_id};
-         DELETE FROM rollup_built WHERE site_id = {site_id};
-         DELETE FROM rollup_marks WHERE site_id = {site_id};"
-    )
+    forget_where(&format!("site_id = {site_id}"))
+}
+
+/// Delete the rows, builds and marks matching `cond` from every rollup table.
+fn forget_where(cond: &str) -> String {
+    ROW_TABLES
+        .iter()
+        .chain(&["rollup_built", "rollup_marks"])
+        .map(|t| format!("DELETE FROM {t} WHERE {cond};\n"))
+        .collect()
+}
+
+/// The tables of pair rows, by the first dimension's prefix (`rollup_pairs` for the
+/// channel group's; migrations 0009 and 0010).
+const PAIR_TABLES: &[(&str, &str)] = &[
+    ("visit:channel_group>", "rollup_pairs"),
+    ("visit:entry_page>", "rollup_pairs_entry_page"),
+    ("visit:utm_source>", "rollup_pairs_utm_source"),
+];
+
+/// Every table holding rollup rows.
+const ROW_TABLES: &[&str] = &[
+    "rollups",
+    "rollup_pairs",
+    "rollup_pairs_entry_page",
+    "rollup_pairs_utm_source",
+];
+
+/// The table of a dimension's rows.
+fn table_of(dim: &str) -> &'static str {
+    PAIR_TABLES
+        .iter()
+        .find(|(prefix, _)| dim.starts_with(prefix))
+        .map(|(_, t)| *t)
+        .unwrap_or("rollups")
 }
 
 /// A date as DuckDB's `DATE` value.
@@ -459,12 +489,8 @@ impl RollupSql for DuckSql {
     }
     const WHOLE: &'static str = "local_day IS NULL";
     const SLICE: &'static str = "local_day IS NOT NULL";
-    fn table(pair: bool) -> &'static str {
-        if pair {
-            "rollup_pairs"
-        } else {
-            "rollups"
-        }
+    fn table(dim: &str) -> &'static str {
+        table_of(dim)
     }
 }
 

@@ -298,11 +298,15 @@ pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, St
 /// Visits and goal conversions per (group, channel group): one scan for the visits, one
 /// filtered scan per goal (simple conditions, so DuckDB prunes them well, unioned), one
 /// for the revenue of event goals.
+///
+/// `visits`, when given, are the visits per (group, channel group) already counted (from
+/// rollups), instead of the first scan.
 pub fn conversions(
     conn: &Connection,
     q: &ReportQuery,
     goals: &[GoalKind],
     group: &ConversionGroup,
+    visits: Option<Vec<(String, String, u64)>>,
 ) -> Result<Vec<ConversionRow>, StoreError> {
     let key = |r: &duckdb::Row<'_>| -> duckdb::Result<(String, String)> {
         Ok((
@@ -313,17 +317,26 @@ pub fn conversions(
     let mut out = Conversions::new(goals);
 
     // Visits: entry rows only.
-    let mut p = Params::default();
-    let g = conversion_group_sql(&mut p, group);
-    let w = where_clause(&mut p, q, true);
-    let sql = format!(
-        "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM events \
-         WHERE {w} AND entry AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY ALL"
-    );
-    for ((g, cg), visits) in rows(conn, &sql, &p.0, |r| {
-        Ok((key(r)?, r.get::<_, i64>(2)? as u64))
-    })? {
-        out.visits(g, cg, visits);
+    match visits {
+        Some(v) => {
+            for (g, cg, n) in v {
+                out.visits(g, cg, n);
+            }
+        }
+        None => {
+            let mut p = Params::default();
+            let g = conversion_group_sql(&mut p, group);
+            let w = where_clause(&mut p, q, true);
+            let sql = format!(
+                "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM events \
+                 WHERE {w} AND entry AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY ALL"
+            );
+            for ((g, cg), visits) in rows(conn, &sql, &p.0, |r| {
+                Ok((key(r)?, r.get::<_, i64>(2)? as u64))
+            })? {
+                out.visits(g, cg, visits);
+            }
+        }
     }
     if goals.is_empty() {
         return Ok(out.into_rows());
