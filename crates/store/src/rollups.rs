@@ -502,6 +502,9 @@ pub(crate) fn rows(
     Ok(Some(out.into_iter().collect()))
 }
 
+/// Visits per (group, channel group) of a conversion report.
+pub(crate) type GroupVisits = Vec<(String, String, u64)>;
+
 /// The visits of each channel group from rollups (and the raw rest), for a conversion
 /// report grouped by nothing or by the channel group: None when rollups cannot answer.
 pub(crate) fn visits_by_channel_group(
@@ -509,7 +512,7 @@ pub(crate) fn visits_by_channel_group(
     q: &ReportQuery,
     group: &ConversionGroup,
     now: DateTime<Utc>,
-) -> Result<Option<Vec<(String, String, u64)>>, StoreError> {
+) -> Result<Option<GroupVisits>, StoreError> {
     let by = match group {
         ConversionGroup::Total => false,
         ConversionGroup::Property(p) if p.name() == "visit:channel_group" => true,

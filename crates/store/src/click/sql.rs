@@ -383,7 +383,7 @@ pub fn conversions(
     q: &ReportQuery,
     goals: &[GoalKind],
     group: &ConversionGroup,
-    visits: Option<Vec<(String, String, u64)>>,
+    visits: Option<crate::rollups::GroupVisits>,
 ) -> Result<Vec<ConversionRow>, StoreError> {
     let mut out = Conversions::new(goals);
     let g = conversion_group_sql(&mut Literals, group);

@@ -306,7 +306,7 @@ pub fn conversions(
     q: &ReportQuery,
     goals: &[GoalKind],
     group: &ConversionGroup,
-    visits: Option<Vec<(String, String, u64)>>,
+    visits: Option<crate::rollups::GroupVisits>,
 ) -> Result<Vec<ConversionRow>, StoreError> {
     let key = |r: &duckdb::Row<'_>| -> duckdb::Result<(String, String)> {
         Ok((
