@@ -373,8 +373,8 @@ pub(crate) trait Rolled {
         to: NaiveDate,
     ) -> Result<Vec<DayRow>, StoreError>;
     /// The raw part `[seam, to)` of a range starting at `from`, keyed like the rollups:
-    /// its visitors leave out the ids already counted before the seam (those of the UTC
-    /// day before the seam's, and of the seam's own, from `from` on: see [`lookback`]);
+    /// its visitors leave out the (id, key) pairs already counted before the seam (see
+    /// [`lookback`]);
     /// its visit-level numbers count the visits begun in it.
     fn tail(
         &self,
@@ -389,10 +389,26 @@ pub(crate) trait Rolled {
     fn raw_aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError>;
 }
 
-/// Where the raw part's seen visitors are looked for: from the start of the UTC day
-/// before the seam's (or the range's start).
-pub(crate) fn lookback(from: DateTime<Utc>, seam: DateTime<Utc>) -> DateTime<Utc> {
-    from.max(day_start(seam.date_naive() - Duration::days(1)))
+/// Where the raw part's seen (visitor, key) pairs are looked for, before `seam`: from
+/// `long` for the visitors of the raw part's server-side rows and for an event-level key
+/// (a visit carried past midnight may view a page it viewed hours before), from `short`
+/// for the others. An id lives for one UTC day, and a visit carried past its UTC
+/// midnight keeps it: before a seam at a UTC midnight, only such a visit shares ids with
+/// the raw part, and it has a row within the visit timeout (30 minutes; two hours here,
+/// for rows that arrive late) before the seam; before a seam inside a UTC day, that day's
+/// rows. A server-side conversion carries its visit's id, whenever it is reported.
+pub(crate) fn lookback(
+    from: DateTime<Utc>,
+    seam: DateTime<Utc>,
+    event_level: bool,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let day = day_start(seam.date_naive());
+    let long = from.max(day - Duration::days(1));
+    if event_level {
+        return (long, long);
+    }
+    let short = from.max(day.min(seam - Duration::hours(2)));
+    (long, short)
 }
 
 /// How much of `[from, to)` rollups answer, at `now`: the longest run of local days from

@@ -571,8 +571,15 @@ impl Rolled for ClickRolled<'_> {
             Some((c, v)) => format!(" AND {c} = {}", lit(v)),
             None => String::new(),
         };
-        let seen = range_sql(site_id, lookback(from, seam), seam);
+        let (long, short) = lookback(from, seam, key == "pathname");
         let range = range_sql(site_id, seam, to);
+        // Before `short`, only the visitors of the raw part's server-side rows.
+        let seen = format!(
+            "{} AND (ts_us >= {} OR visitor_id GLOBAL IN
+                      (SELECT visitor_id FROM events WHERE {range} AND server_side = 1))",
+            range_sql(site_id, long, seam),
+            short.timestamp_micros()
+        );
         let sql = format!(
             "SELECT k, toUInt64(uniqExactIf(visitor_id, name NOT IN {NOT_VISIT_EVENTS}
                          AND (visitor_id, k) GLOBAL NOT IN

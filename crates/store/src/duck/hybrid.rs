@@ -128,15 +128,18 @@ fn tail(
         Some((c, v)) => (format!(" AND {c} = ?"), vec![Value::Text(v.clone())]),
         None => (String::new(), Vec::new()),
     };
-    let lookback = lookback(from, seam);
+    let (long, short) = lookback(from, seam, shape.key.is_some_and(|k| k == "pathname"));
     let range = |a: DateTime<Utc>, b: DateTime<Utc>| {
         let mut v = vec![Value::UInt(site_id), ts(a), ts(b)];
         v.extend(fval.iter().cloned());
         v
     };
+    // Before `short`, only the visitors of the raw part's server-side rows.
     let sql = format!(
         "WITH seen AS (SELECT DISTINCT visitor_id AS s_vid, {key} AS s_key FROM events
-                       WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}),
+                       WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}
+                         AND (ts >= ? OR visitor_id IN (SELECT visitor_id FROM events
+                                                         WHERE site_id = ? AND ts >= ? AND ts < ? AND server_side))),
               t AS (SELECT visitor_id, name, entry, channel_group, {key} AS k FROM events
                     WHERE site_id = ? AND ts >= ? AND ts < ?{filt})
          SELECT k,
@@ -149,7 +152,8 @@ fn tail(
          FROM t LEFT JOIN seen ON t.visitor_id = seen.s_vid AND t.k = seen.s_key
          GROUP BY k"
     );
-    let mut params = range(lookback, seam);
+    let mut params = range(long, seam);
+    params.extend([ts(short), Value::UInt(site_id), ts(seam), ts(to)]);
     params.extend(range(seam, to));
     let mut found: BTreeMap<String, Aggregates> = BTreeMap::new();
     {
