@@ -26,7 +26,7 @@ use lucarne_store::duck::{DuckEvents, ROLLUP_DIMENSIONS, ROLLUP_PAIRS};
 use lucarne_store::{ConversionGroup, ConversionRow, EventStore};
 use lucarne_testkit::chdb::ChdbServer;
 use lucarne_testkit::clickhouse::ClickHouseServer;
-use support::{cli, cli_with_env};
+use support::cli_with_env;
 
 /// What the tests need of a store with rollups, on either back end.
 trait Rollable {
@@ -389,23 +389,28 @@ fn compare(
     )
 }
 
-/// A store with `events` of `lucarne generate`'s traffic over the 10 days ending about
-/// now, through the real pipeline (the directory is removed when dropped).
-fn generated(events: u32) -> (tempfile::TempDir, DuckEvents) {
+/// `lucarne generate`'s traffic, `events` of it over the 10 days ending about now, into a
+/// new data directory through the real pipeline (`env` names the back ends); the
+/// directory is removed when dropped.
+fn generate(events: u32, env: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = events.to_string();
-    cli(
-        dir.path(),
-        &[
-            "generate",
-            "--site",
-            "roll.test",
-            "--events",
-            &events,
-            "--days",
-            "10",
-        ],
-    );
+    let args = [
+        "generate",
+        "--site",
+        "roll.test",
+        "--events",
+        &events,
+        "--days",
+        "10",
+    ];
+    cli_with_env(dir.path(), &args, env);
+    dir
+}
+
+/// A DuckDB store with `events` of `lucarne generate`'s traffic ([`generate`]).
+fn generated(events: u32) -> (tempfile::TempDir, DuckEvents) {
+    let dir = generate(events, &[]);
     let store = DuckEvents::open(dir.path(), 16).expect("the generated store");
     (dir, store)
 }
@@ -432,21 +437,7 @@ fn generated_on_clickhouse<'a>(
     events: u32,
     query: Box<dyn Fn(&str) -> String + 'a>,
 ) -> (tempfile::TempDir, Click<'a>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let events = events.to_string();
-    cli_with_env(
-        dir.path(),
-        &[
-            "generate",
-            "--site",
-            "roll.test",
-            "--events",
-            &events,
-            "--days",
-            "10",
-        ],
-        &[("LUCARNE_EVENTS", url)],
-    );
+    let dir = generate(events, &[("LUCARNE_EVENTS", url)]);
     let store = ClickEvents::open(url, &dir.path().join("test-spool"), "rollup-test", 16)
         .expect("the generated ClickHouse store");
     (dir, Click { store, query })

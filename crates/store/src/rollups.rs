@@ -680,6 +680,18 @@ impl Span {
     }
 }
 
+/// The integer columns of a rollup row that are plain sums over its slices, in the order
+/// the reading queries return them (then the duration).
+const SUMS: &[&str] = &[
+    "visits",
+    "pageviews",
+    "events",
+    "ident",
+    "est",
+    "s_visits",
+    "bounces",
+];
+
 /// The SQL of `dim`'s rows over the local days `from..=to` of `tz` (every UTC day they
 /// touch must be rolled up in `tz`); `dim` '' gives the totals under the key ''. Columns:
 /// value, visitors, visits, pageviews, events, identified and estimated dark visits,
@@ -777,18 +789,7 @@ pub(crate) fn breakdown_sql<D: RollupSql>(
             &format!("utc_day = {} AND {slice}", date(sp.last)),
         ));
     }
-    let sums: Vec<String> = [
-        "visits",
-        "pageviews",
-        "events",
-        "ident",
-        "est",
-        "s_visits",
-        "bounces",
-    ]
-    .iter()
-    .map(|c| D::int(&D::sum_if(c, &slice)))
-    .collect();
+    let sums: Vec<String> = SUMS.iter().map(|c| D::int(&D::sum_if(c, &slice))).collect();
     let part = within.map(|(w, second)| {
         if second {
             format!("\u{1f}{w}")
@@ -847,21 +848,12 @@ pub(crate) fn daily_sql<D: RollupSql>(
     to: NaiveDate,
     current: &str,
 ) -> String {
-    let sums = [
-        "born",
-        "carried",
-        "visits",
-        "pageviews",
-        "events",
-        "ident",
-        "est",
-        "s_visits",
-        "bounces",
-    ]
-    .iter()
-    .map(|c| D::int(&format!("sum({c})")))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let sums = ["born", "carried"]
+        .iter()
+        .chain(SUMS)
+        .map(|c| D::int(&format!("sum({c})")))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "SELECT {ld}, {ud}, {sums}, {duration}
          FROM {table} WHERE site_id = {site_id} AND dim = {dim} AND value = {value} AND {slice}
