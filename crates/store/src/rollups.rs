@@ -375,14 +375,14 @@ pub(crate) trait Rolled {
     /// The raw part `[seam, to)` of a range starting at `from`, keyed like the rollups:
     /// its visitors leave out the (id, key) pairs already counted before the seam (see
     /// [`lookback`]);
-    /// its visit-level numbers count the visits begun in it.
+    /// its visit-level numbers count the visits begun in it. `now` is the report's clock
+    /// (a back end may keep the part of the tail that no longer changes).
     fn tail(
         &self,
         site_id: u32,
         shape: &Shape,
-        from: DateTime<Utc>,
-        seam: DateTime<Utc>,
-        to: DateTime<Utc>,
+        range: (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+        now: DateTime<Utc>,
     ) -> Result<Vec<(String, Aggregates)>, StoreError>;
     /// The raw report's timeseries and totals.
     fn raw_timeseries(&self, q: &ReportQuery, b: &[Bucket]) -> Result<Vec<Aggregates>, StoreError>;
@@ -466,7 +466,7 @@ pub(crate) fn plan(
 }
 
 /// Add `b`'s numbers to `a`'s.
-fn add(a: &mut Aggregates, b: &Aggregates) {
+pub(crate) fn add(a: &mut Aggregates, b: &Aggregates) {
     a.visitors += b.visitors;
     a.visits += b.visits;
     a.pageviews += b.pageviews;
@@ -503,7 +503,7 @@ pub(crate) fn rows(
         add(out.entry(k).or_default(), &a);
     }
     if p.tail < q.to {
-        for (k, a) in r.tail(q.site_id, shape, q.from, p.tail, q.to)? {
+        for (k, a) in r.tail(q.site_id, shape, (q.from, p.tail, q.to), now)? {
             add(out.entry(k).or_default(), &a);
         }
     }

@@ -562,9 +562,8 @@ impl Rolled for ClickRolled<'_> {
         &self,
         site_id: u32,
         shape: &Shape,
-        from: DateTime<Utc>,
-        seam: DateTime<Utc>,
-        to: DateTime<Utc>,
+        (from, seam, to): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+        _now: DateTime<Utc>,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
         let key = shape.key.unwrap_or("''");
         let filt = match &shape.filter {

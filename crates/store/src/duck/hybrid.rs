@@ -2,7 +2,9 @@
 //! adds (`Shape`, `plan`, `rows`, `timeseries`); this reads DuckDB's side of it, the
 //! state of the days and the raw part after the seam.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -16,11 +18,22 @@ use crate::report::NOT_VISIT_EVENTS;
 use crate::rollups::{epoch_day, lookback, DayRow, Days, Rolled, Shape, VERSION};
 
 /// DuckDB's rollups and raw events, through one reader connection.
-pub(super) struct DuckRolled<'a>(pub(super) &'a Connection);
+pub(super) struct DuckRolled<'a> {
+    pub(super) conn: &'a Connection,
+    /// The settled part of today's raw rows, kept between reports (None: none kept).
+    pub(super) memo: Option<&'a TailMemo>,
+}
+
+impl<'a> DuckRolled<'a> {
+    /// Rollups and raw events through `conn`, without a memo.
+    pub(super) fn new(conn: &'a Connection) -> Self {
+        DuckRolled { conn, memo: None }
+    }
+}
 
 impl Rolled for DuckRolled<'_> {
     fn days(&self, site_id: u32, d0: NaiveDate, d1: NaiveDate) -> Result<Days, StoreError> {
-        let conn = self.0;
+        let conn = self.conn;
         let site = Value::UInt(site_id);
         let mut days = Days::default();
         {
@@ -78,7 +91,7 @@ impl Rolled for DuckRolled<'_> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        rollup::breakdown(self.0, site_id, dim, within, tz, from, to)
+        rollup::breakdown(self.conn, site_id, dim, within, tz, from, to)
     }
 
     fn daily_rows(
@@ -88,60 +101,104 @@ impl Rolled for DuckRolled<'_> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DayRow>, StoreError> {
-        rollup::daily_rows(self.0, site_id, row, from, to)
+        rollup::daily_rows(self.conn, site_id, row, from, to)
     }
 
     fn tail(
         &self,
         site_id: u32,
         shape: &Shape,
-        from: DateTime<Utc>,
-        seam: DateTime<Utc>,
-        to: DateTime<Utc>,
+        (from, seam, to): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+        now: DateTime<Utc>,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        tail(self.0, site_id, shape, from, seam, to)
+        let part = Part {
+            site_id,
+            shape,
+            from,
+            seam,
+        };
+        if let Some(memo) = self.memo {
+            if let Some(out) = split_tail(self.conn, memo, &part, to, now)? {
+                return Ok(out.into_iter().collect());
+            }
+        }
+        Ok(tail(self.conn, &part, seam, to)?.into_iter().collect())
     }
 
     fn raw_timeseries(&self, q: &ReportQuery, b: &[Bucket]) -> Result<Vec<Aggregates>, StoreError> {
-        super::sql::timeseries(self.0, q, b)
+        super::sql::timeseries(self.conn, q, b)
     }
 
     fn raw_aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
-        super::sql::aggregate(self.0, q)
+        super::sql::aggregate(self.conn, q)
     }
 }
 
-/// The raw part `[seam, to)` of a range starting at `from` (`Rolled::tail`).
-fn tail(
-    conn: &Connection,
+/// What a raw part is cut from: a range starting at `from`, rolled up before `seam`.
+struct Part<'a> {
     site_id: u32,
-    shape: &Shape,
+    shape: &'a Shape,
     from: DateTime<Utc>,
     seam: DateTime<Utc>,
+}
+
+impl Part<'_> {
+    /// The key column as text, and the filter's SQL and value.
+    fn sql(&self) -> (String, String, Vec<Value>) {
+        let key = match self.shape.key {
+            Some(c) => format!("CAST({c} AS VARCHAR)"),
+            None => "''".into(),
+        };
+        match &self.shape.filter {
+            Some((c, v)) => (key, format!(" AND {c} = ?"), vec![Value::Text(v.clone())]),
+            None => (key, String::new(), Vec::new()),
+        }
+    }
+
+    fn lookback(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        lookback(
+            self.from,
+            self.seam,
+            self.shape.key.is_some_and(|k| k == "pathname"),
+        )
+    }
+}
+
+type Keyed = BTreeMap<String, Aggregates>;
+
+/// The raw rows `[lo, to)` of `part` (`lo` at or after its seam), keyed like the rollups:
+/// a visitor counts unless its (id, key) pair has a row in the lookback before the seam
+/// (`lookback`; before `short`, only the visitors of server-side rows in `[seam, to)`) or
+/// between the seam and `lo`; visit numbers count the visits begun in `[lo, to)`, over
+/// their rows in it. With `lo` at the seam this is [`Rolled::tail`].
+fn tail(
+    conn: &Connection,
+    part: &Part,
+    lo: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let key = match shape.key {
-        Some(c) => format!("CAST({c} AS VARCHAR)"),
-        None => "''".into(),
-    };
-    let (filt, fval) = match &shape.filter {
-        Some((c, v)) => (format!(" AND {c} = ?"), vec![Value::Text(v.clone())]),
-        None => (String::new(), Vec::new()),
-    };
-    let (long, short) = lookback(from, seam, shape.key.is_some_and(|k| k == "pathname"));
+) -> Result<Keyed, StoreError> {
+    let site_id = part.site_id;
+    let (key, filt, fval) = part.sql();
+    let (long, short) = part.lookback();
     let range = |a: DateTime<Utc>, b: DateTime<Utc>| {
         let mut v = vec![Value::UInt(site_id), ts(a), ts(b)];
         v.extend(fval.iter().cloned());
         v
     };
-    // Before `short`, only the visitors of the raw part's server-side rows.
+    // After the seam, only the visitors of `[lo, to)` are looked up (few, when `lo` is
+    // minutes before `to`).
+    let only_recent = if lo > part.seam {
+        " AND visitor_id IN (SELECT visitor_id FROM t)"
+    } else {
+        ""
+    };
     let sql = format!(
-        "WITH seen AS (SELECT DISTINCT visitor_id AS s_vid, {key} AS s_key FROM events
+        "WITH t AS (SELECT visitor_id, name, entry, channel_group, {key} AS k FROM events
+                    WHERE site_id = ? AND ts >= ? AND ts < ?{filt}),
+              seen AS (SELECT DISTINCT visitor_id AS s_vid, {key} AS s_key FROM events
                        WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}
-                         AND (ts >= ? OR visitor_id IN (SELECT visitor_id FROM events
-                                                         WHERE site_id = ? AND ts >= ? AND ts < ? AND server_side))),
-              t AS (SELECT visitor_id, name, entry, channel_group, {key} AS k FROM events
-                    WHERE site_id = ? AND ts >= ? AND ts < ?{filt})
+                         AND (ts >= ? OR visitor_id IN (SELECT visitor_id FROM site_events
+                                                         WHERE site_id = ? AND ts >= ? AND ts < ? AND server_side)){only_recent})
          SELECT k,
                 (count(DISTINCT visitor_id) FILTER (WHERE name NOT IN {NOT_VISIT_EVENTS} AND s_vid IS NULL))::BIGINT,
                 (count(*) FILTER (WHERE entry))::BIGINT,
@@ -152,10 +209,10 @@ fn tail(
          FROM t LEFT JOIN seen ON t.visitor_id = seen.s_vid AND t.k = seen.s_key
          GROUP BY k"
     );
-    let mut params = range(long, seam);
-    params.extend([ts(short), Value::UInt(site_id), ts(seam), ts(to)]);
-    params.extend(range(seam, to));
-    let mut found: BTreeMap<String, Aggregates> = BTreeMap::new();
+    let mut params = range(lo, to);
+    params.extend(range(long, lo));
+    params.extend([ts(short), Value::UInt(site_id), ts(part.seam), ts(to)]);
+    let mut found = Keyed::new();
     {
         let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
         let rows = stmt
@@ -171,7 +228,7 @@ fn tail(
             found.insert(k, a);
         }
     }
-    if shape.with_sessions {
+    if part.shape.with_sessions {
         let sql = format!(
             "SELECT k, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
                     coalesce(sum(dur), 0)::DOUBLE FROM (
@@ -184,8 +241,8 @@ fn tail(
                 GROUP BY k, session_id)
              GROUP BY k"
         );
-        let mut params = range(seam, to);
-        params.extend([Value::UInt(site_id), ts(seam), ts(to)]);
+        let mut params = range(lo, to);
+        params.extend([Value::UInt(site_id), ts(lo), ts(to)]);
         let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
         let rows = stmt
             .query_map(params_from_iter(params), |r| {
@@ -205,5 +262,254 @@ fn tail(
             a.duration_secs += dur;
         }
     }
-    Ok(found.into_iter().collect())
+    Ok(found)
+}
+
+/// The raw part `[seam, to)` in two: the settled part `[seam, cut)`, kept in `memo`, and
+/// the recent part `[cut, to)`, read each time, with what the recent rows change in the
+/// settled part's visits. None when the range has no settled part, or when a server-side
+/// row after the cut would make a visitor counted in the settled part one seen before
+/// the seam (then the caller reads the whole raw part).
+fn split_tail(
+    conn: &Connection,
+    memo: &TailMemo,
+    part: &Part,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Keyed>, StoreError> {
+    let cut = memo.cut(now);
+    if cut <= part.seam || cut >= to || server_side_reaches_back(conn, part, cut, to)? {
+        return Ok(None);
+    }
+    let key = MemoKey {
+        site_id: part.site_id,
+        key: part.shape.key,
+        filter: part.shape.filter.clone(),
+        with_sessions: part.shape.with_sessions,
+        from: part.from,
+        seam: part.seam,
+        cut,
+    };
+    let mut out = match memo.get(&key) {
+        Some(settled) => settled,
+        None => {
+            let generation = memo.generation.load(Ordering::Acquire);
+            let settled = tail(conn, part, part.seam, cut)?;
+            memo.put(key, generation, &settled);
+            settled
+        }
+    };
+    for (k, a) in tail(conn, part, cut, to)? {
+        crate::rollups::add(out.entry(k).or_default(), &a);
+    }
+    if part.shape.with_sessions {
+        for (k, (visits, bounces, dur)) in carried_visits(conn, part, cut, to)? {
+            let a = out.entry(k).or_default();
+            a.session_visits = a.session_visits.saturating_add_signed(visits);
+            a.bounces = a.bounces.saturating_add_signed(bounces);
+            a.duration_secs += dur;
+        }
+    }
+    Ok(Some(out))
+}
+
+/// What the rows of `[cut, to)` change in the visits begun in `[seam, cut)`, per key:
+/// (visits, bounces, seconds) over `[seam, to)` less the same over `[seam, cut)`.
+fn carried_visits(
+    conn: &Connection,
+    part: &Part,
+    cut: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeMap<String, (i64, i64, f64)>, StoreError> {
+    let site_id = Value::UInt(part.site_id);
+    let (key, filt, fval) = part.sql();
+    let sql = format!(
+        "WITH carried AS (SELECT DISTINCT session_id FROM site_events
+                          WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side{filt}
+                            AND session_id IN (SELECT session_id FROM site_events
+                                               WHERE site_id = ? AND ts >= ? AND ts < ? AND entry))
+         SELECT k, (count(*) - count(*) FILTER (WHERE n_before > 0))::BIGINT,
+                ((count(*) FILTER (WHERE pv <= 1)) - (count(*) FILTER (WHERE n_before > 0 AND pv_before <= 1)))::BIGINT,
+                (coalesce(sum(dur), 0) - coalesce(sum(dur_before), 0))::DOUBLE
+         FROM (SELECT {key} AS k, session_id,
+                      count(*) FILTER (WHERE name = 'pageview') AS pv,
+                      (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur,
+                      count(*) FILTER (WHERE ts < ?) AS n_before,
+                      count(*) FILTER (WHERE name = 'pageview' AND ts < ?) AS pv_before,
+                      (epoch_us(max(ts) FILTER (WHERE ts < ?)) - epoch_us(min(ts) FILTER (WHERE ts < ?))) / 1e6 AS dur_before
+               FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ?{filt}
+                 AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side
+                 AND session_id IN (SELECT session_id FROM carried)
+               GROUP BY k, session_id)
+         GROUP BY k"
+    );
+    let mut params = vec![site_id.clone(), ts(cut), ts(to)];
+    params.extend(fval.iter().cloned());
+    params.extend([site_id.clone(), ts(part.seam), ts(cut)]);
+    params.extend([ts(cut), ts(cut), ts(cut), ts(cut)]);
+    params.extend([site_id, ts(part.seam), ts(to)]);
+    params.extend(fval);
+    let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                (
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, f64>(3)?,
+                ),
+            ))
+        })
+        .map_err(StoreError::backend)?;
+    rows.map(|r| r.map_err(StoreError::backend)).collect()
+}
+
+/// Would the settled part count a visitor the whole raw part does not: one with a
+/// server-side row after the cut (and none before it), a visit row in `[seam, cut)` and
+/// a row before the short lookback (then the whole raw part sees it there)?
+fn server_side_reaches_back(
+    conn: &Connection,
+    part: &Part,
+    cut: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let (long, short) = part.lookback();
+    if long >= short {
+        return Ok(false);
+    }
+    let site = || Value::UInt(part.site_id);
+    let n: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM (SELECT DISTINCT visitor_id FROM site_events
+                                       WHERE site_id = ? AND ts >= ? AND ts < ? AND server_side)
+                 WHERE visitor_id NOT IN (SELECT visitor_id FROM site_events
+                                          WHERE site_id = ? AND ts >= ? AND ts < ? AND server_side)
+                   AND visitor_id IN (SELECT visitor_id FROM events
+                                      WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS})
+                   AND visitor_id IN (SELECT visitor_id FROM events
+                                      WHERE site_id = ? AND ts >= ? AND ts < ?)"
+            ),
+            params_from_iter([
+                site(),
+                ts(cut),
+                ts(to),
+                site(),
+                ts(part.seam),
+                ts(cut),
+                site(),
+                ts(part.seam),
+                ts(cut),
+                site(),
+                ts(long),
+                ts(short),
+            ]),
+            |r| r.get(0),
+        )
+        .map_err(StoreError::backend)?;
+    Ok(n > 0)
+}
+
+/// Which settled part a memo entry is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct MemoKey {
+    site_id: u32,
+    key: Option<&'static str>,
+    filter: Option<(&'static str, String)>,
+    with_sessions: bool,
+    from: DateTime<Utc>,
+    seam: DateTime<Utc>,
+    cut: DateTime<Utc>,
+}
+
+/// Entries kept at most; past it the memo starts again (a dashboard asks about 40 a cut).
+const MEMO_ENTRIES: usize = 512;
+
+/// The settled part of the raw rows after the seam, per report shape, kept between
+/// reports: rows up to the cut (a whole step, `lag` ago) no longer change, except a late
+/// row or a deletion, which bump `generation` (the entries of an older one are not used).
+pub(super) struct TailMemo {
+    entries: Mutex<HashMap<MemoKey, (u64, Keyed)>>,
+    /// Bumped by the loader after it commits a row older than [`LATE`] and after every
+    /// deletion.
+    pub(super) generation: Arc<AtomicU64>,
+    /// (lag, step) of the cut, in seconds.
+    cut_at: Mutex<(i64, i64)>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// A row loaded this long after its time bumps the memo's generation: the cut is
+/// `CUT_LAG` behind the clock, so no row the loader commits later can fall before it
+/// without doing so.
+pub(super) const LATE: chrono::Duration = chrono::Duration::minutes(2);
+const CUT_LAG_SECS: i64 = 5 * 60;
+const CUT_STEP_SECS: i64 = 10 * 60;
+
+impl TailMemo {
+    pub(super) fn new(generation: Arc<AtomicU64>) -> Self {
+        TailMemo {
+            entries: Mutex::new(HashMap::new()),
+            generation,
+            cut_at: Mutex::new((CUT_LAG_SECS, CUT_STEP_SECS)),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The cut at `now`: `lag` before it, down to a whole `step`.
+    fn cut(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let (lag, step) = self
+            .cut_at
+            .lock()
+            .map(|g| *g)
+            .unwrap_or((CUT_LAG_SECS, CUT_STEP_SECS));
+        let t = now.timestamp() - lag.max(LATE.num_seconds() + 1);
+        DateTime::from_timestamp(t - t.rem_euclid(step.max(1)), 0).unwrap_or(now)
+    }
+
+    /// Put the cut `lag` seconds back, down to a whole `step` (tests: a cut inside their
+    /// data, at any time of day).
+    pub(super) fn set_cut(&self, lag: i64, step: i64) {
+        if let Ok(mut g) = self.cut_at.lock() {
+            *g = (lag, step);
+        }
+    }
+
+    fn get(&self, key: &MemoKey) -> Option<Keyed> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = self
+            .entries
+            .lock()
+            .ok()?
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, rows)| rows.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Keep `rows`, computed from a snapshot taken after `generation` was read.
+    fn put(&self, key: MemoKey, generation: u64, rows: &Keyed) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MEMO_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (generation, rows.clone()));
+        }
+    }
+
+    /// (hits, misses) so far.
+    pub(super) fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
 }

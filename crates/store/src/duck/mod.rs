@@ -14,8 +14,8 @@ mod rollup;
 mod sql;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -85,6 +85,8 @@ pub struct Duck {
     /// Do reports read the rollups (`LUCARNE_ROLLUPS=off` at open, or
     /// [`DuckEvents::set_read_rollups`], turns it off: raw events only).
     read_rollups: AtomicBool,
+    /// The settled part of today's raw rows, kept between reports (`hybrid`).
+    tail_memo: hybrid::TailMemo,
     /// Declared last: dropped after every connection above.
     _db: chunk::RawDb,
 }
@@ -94,6 +96,8 @@ pub struct Duck {
 struct DuckSink {
     loader: chunk::RawConn,
     conn: Connection,
+    /// The tail memo's generation: bumped after a load with a late row.
+    generation: Arc<AtomicU64>,
 }
 
 impl Sink for DuckSink {
@@ -117,6 +121,12 @@ impl Sink for DuckSink {
         let out = self.loader.load(rows, pos).inspect_err(|e| {
             error!(message = "Failed to load events batch.", error = %e, rows = rows.len());
         });
+        // After the commit: a report that read the memo's generation before it took its
+        // snapshot either saw these rows or finds its entry stale.
+        let late = Utc::now() - hybrid::LATE;
+        if out.is_ok() && rows.iter().any(|r| r.ts < late) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if elapsed_ms > 1000.0 {
             warn!(message = "Slow events load.", rows = rows.len(), elapsed_ms);
@@ -176,9 +186,11 @@ impl DuckEvents {
         let conn = db.connection()?;
         migrate(&conn)?;
         chunk::check_names(&conn)?;
+        let generation = Arc::new(AtomicU64::new(0));
         let sink = DuckSink {
             loader: chunk::RawConn::new(&db)?,
             conn: conn.try_clone().map_err(StoreError::backend)?,
+            generation: generation.clone(),
         };
         let mut readers = Vec::new();
         for _ in 0..4 {
@@ -189,6 +201,7 @@ impl DuckEvents {
             readers: Mutex::new(readers),
             template: Mutex::new(conn),
             read_rollups: AtomicBool::new(crate::rollups::enabled()),
+            tail_memo: hybrid::TailMemo::new(generation),
             _db: db,
         };
         Spooled::start(
@@ -303,11 +316,22 @@ impl DuckEvents {
         self.read(|d| {
             d.with_reader(|c| {
                 Ok(
-                    crate::rollups::plan(&DuckRolled(c), site_id, from, to, Utc::now())?
+                    crate::rollups::plan(&DuckRolled::new(c), site_id, from, to, Utc::now())?
                         .map(|p| p.days()),
                 )
             })
         })
+    }
+
+    /// Put the tail memo's cut `lag` seconds back, down to a whole `step` (by default
+    /// 5 and 10 minutes; tests put it inside their data).
+    pub fn set_tail_cut(&self, lag: i64, step: i64) {
+        self.backend().tail_memo.set_cut(lag, step);
+    }
+
+    /// The tail memo's (hits, misses) so far.
+    pub fn tail_memo_stats(&self) -> (u64, u64) {
+        self.backend().tail_memo.stats()
     }
 
     /// Run arbitrary read-only SQL returning one BIGINT (tests and tools).
@@ -324,6 +348,14 @@ impl DuckEvents {
 impl Duck {
     fn rollups(&self) -> bool {
         self.read_rollups.load(Ordering::Relaxed)
+    }
+
+    /// Rollups and raw events through `conn`, with the tail memo.
+    fn rolled<'a>(&'a self, conn: &'a Connection) -> DuckRolled<'a> {
+        DuckRolled {
+            conn,
+            memo: Some(&self.tail_memo),
+        }
     }
 
     /// Run `f` with a reader connection (reused across calls).
@@ -358,7 +390,7 @@ impl Backend for Duck {
     fn aggregate(&self, q: &ReportQuery) -> Result<Aggregates, StoreError> {
         self.with_reader(|c| {
             if let Some(shape) = self.rollups().then(|| Shape::of(q, None)).flatten() {
-                if let Some(rows) = crate::rollups::rows(&DuckRolled(c), q, &shape, Utc::now())? {
+                if let Some(rows) = crate::rollups::rows(&self.rolled(c), q, &shape, Utc::now())? {
                     return Ok(rows.into_iter().next().map(|(_, a)| a).unwrap_or_default());
                 }
             }
@@ -374,7 +406,7 @@ impl Backend for Duck {
         self.with_reader(|c| {
             if self.rollups() {
                 if let Some(out) =
-                    crate::rollups::timeseries(&DuckRolled(c), q, buckets, Utc::now())?
+                    crate::rollups::timeseries(&self.rolled(c), q, buckets, Utc::now())?
                 {
                     return Ok(out);
                 }
@@ -395,7 +427,7 @@ impl Backend for Duck {
     ) -> Result<Vec<ConversionRow>, StoreError> {
         self.with_reader(|c| {
             let visits = if self.rollups() {
-                crate::rollups::visits_by_channel_group(&DuckRolled(c), q, group, Utc::now())?
+                crate::rollups::visits_by_channel_group(&self.rolled(c), q, group, Utc::now())?
             } else {
                 None
             };
@@ -428,7 +460,8 @@ impl Backend for Duck {
                 .then(|| Shape::of(q, Some(property)))
                 .flatten();
             if let Some(shape) = shape {
-                if let Some(mut rows) = crate::rollups::rows(&DuckRolled(c), q, &shape, Utc::now())?
+                if let Some(mut rows) =
+                    crate::rollups::rows(&self.rolled(c), q, &shape, Utc::now())?
                 {
                     crate::report::sort_breakdown(&mut rows);
                     return Ok(rows.into_iter().skip(offset).take(limit).collect());
@@ -470,8 +503,10 @@ impl Backend for Duck {
                     params![site_id],
                     &rollup::forget_site(site_id),
                 ),
-            }?;
-            Ok(n as u64)
+            };
+            // Whatever the outcome: a memo entry may hold deleted rows.
+            self.tail_memo.generation.fetch_add(1, Ordering::AcqRel);
+            Ok(n? as u64)
         })
     }
 }
