@@ -363,12 +363,17 @@ pub fn visit_columns() -> impl Iterator<Item = &'static Column> {
 /// not, goes to the wide `site_events`.
 pub fn is_link_row(r: &EventRow) -> bool {
     r.visit.link_id != 0
-        && matches!(r.name.as_str(), CLICK_EVENT | SCAN_EVENT | PREVIEW_EVENT)
+        && is_link_event_name(&r.name)
         && COLUMNS.iter().all(|c| match c.link {
             Link::Stored => true,
             Link::Empty => (c.get)(r).is_zero(),
             Link::Derived { holds } => holds(r),
         })
+}
+
+/// Can a row of this name be stored with the link events ([`is_link_row`])?
+pub(crate) fn is_link_event_name(name: &str) -> bool {
+    matches!(name, CLICK_EVENT | SCAN_EVENT | PREVIEW_EVENT)
 }
 
 /// A row's fingerprint (ClickHouse's `row_hash`): every field, length-prefixed, hashed;

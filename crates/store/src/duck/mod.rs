@@ -799,6 +799,17 @@ mod tests {
             .expect("links");
         let on_link_1 = links.iter().find(|(k, _)| k == "1").map(|(_, a)| a.events);
         assert_eq!(on_link_1, Some(751));
+        // A goal on a link event counts the rows of both tables (conversion reports read
+        // `site_events` alone for every other goal).
+        let goals = [
+            GoalKind::Event("link_click".into()),
+            GoalKind::Event("pageview".into()),
+        ];
+        let rows = store
+            .conversions(&q, &goals, &ConversionGroup::Total)
+            .expect("conversions");
+        let sum = |g: usize| rows.iter().map(|r| r.goals[g].conversions).sum::<u64>();
+        assert_eq!((sum(0), sum(1)), (1_001, 7));
         // Deleting a site's events empties both tables.
         assert_eq!(store.delete_site_events(3, None).expect("delete"), 3_010);
         assert_eq!(store.count().expect("count"), 0);

@@ -297,7 +297,9 @@ pub fn find_token(conn: &Connection, token: u64) -> Result<Option<TokenNode>, St
 
 /// Visits and goal conversions per (group, channel group): one scan for the visits, one
 /// filtered scan per goal (simple conditions, so DuckDB prunes them well, unioned), one
-/// for the revenue of event goals.
+/// for the revenue of event goals. Visits, pageviews and revenue live in `site_events`
+/// only: reading it rather than the `events` view (which adds `link_events`) saves about
+/// a fifth of the report (measured at 10 M events).
 ///
 /// `visits`, when given, are the visits per (group, channel group) already counted (from
 /// rollups), instead of the first scan.
@@ -328,7 +330,7 @@ pub fn conversions(
             let g = conversion_group_sql(&mut p, group);
             let w = where_clause(&mut p, q, true);
             let sql = format!(
-                "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM events \
+                "SELECT CAST({g} AS VARCHAR) AS g, channel_group, count(*)::BIGINT FROM site_events \
                  WHERE {w} AND entry AND name NOT IN {NOT_VISIT_EVENTS} GROUP BY ALL"
             );
             for ((g, cg), visits) in rows(conn, &sql, &p.0, |r| {
@@ -349,9 +351,10 @@ pub fn conversions(
         let g = conversion_group_sql(&mut p, group);
         let w = where_clause(&mut p, q, true);
         let c = goal_sql(&mut p, goal);
+        let table = goal_table(goal);
         parts.push(format!(
             "SELECT CAST({g} AS VARCHAR) AS g, channel_group, session_id, {i} AS goal \
-             FROM events WHERE {w} AND {c}"
+             FROM {table} WHERE {w} AND {c}"
         ));
     }
     let sql = format!(
@@ -380,7 +383,7 @@ pub fn conversions(
         let sql = format!(
             "SELECT CAST({g} AS VARCHAR) AS g, channel_group, name, revenue_currency, \
                     sum(revenue_minor)::BIGINT \
-             FROM events WHERE {w} AND name IN ({}) AND revenue_minor IS NOT NULL \
+             FROM site_events WHERE {w} AND name IN ({}) AND revenue_minor IS NOT NULL \
              GROUP BY ALL ORDER BY ALL",
             marks.join(", ")
         );
@@ -396,6 +399,14 @@ pub fn conversions(
         }
     }
     Ok(out.into_rows())
+}
+
+/// Where a goal's rows can be: `site_events`, unless it names a link event.
+fn goal_table(goal: &GoalKind) -> &'static str {
+    match goal {
+        GoalKind::Event(name) if crate::columns::is_link_event_name(name) => "events",
+        _ => "site_events",
+    }
 }
 
 /// The select list of every stored column (`columns::COLUMNS`), timestamps as epoch
