@@ -344,33 +344,85 @@ pub fn conversions(
         return Ok(out.into_rows());
     }
 
-    // Conversions: each goal's matching rows.
+    // Conversions: the goals' matching rows, one scan per kind of goal: the event goals
+    // (by name), the exact page goals (by path), and each page pattern. A row is keyed
+    // by what it matched; every goal with that key takes its count.
     let mut p = Params::default();
-    let mut parts = Vec::with_capacity(goals.len());
-    for (i, goal) in goals.iter().enumerate() {
-        let g = conversion_group_sql(&mut p, group);
-        let w = where_clause(&mut p, q, true);
-        let c = goal_sql(&mut p, goal);
-        let table = goal_table(goal);
+    let mut parts = Vec::new();
+    // Parameters are positional: the condition's come after the group's and the range's.
+    type Cond<'c> = &'c dyn Fn(&mut Params) -> String;
+    let mut part = |p: &mut Params, table: &str, kind: &str, k: &str, cond: Cond| {
+        let g = conversion_group_sql(p, group);
+        let w = where_clause(p, q, true);
+        let cond = cond(p);
         parts.push(format!(
-            "SELECT CAST({g} AS VARCHAR) AS g, channel_group, session_id, {i} AS goal \
-             FROM {table} WHERE {w} AND {c}"
+            "SELECT CAST({g} AS VARCHAR) AS g, channel_group, session_id, '{kind}' AS kind, \
+             CAST({k} AS VARCHAR) AS k FROM {table} WHERE {w} AND {cond}"
         ));
+    };
+    for table in ["site_events", "events"] {
+        let names: Vec<&String> = goals
+            .iter()
+            .filter_map(|g| match g {
+                GoalKind::Event(n) if goal_table(g) == table => Some(n),
+                _ => None,
+            })
+            .collect();
+        if !names.is_empty() {
+            let cond = |p: &mut Params| {
+                let list: Vec<String> = names.iter().map(|n| p.text(n)).collect();
+                format!("name IN ({})", list.join(", "))
+            };
+            part(&mut p, table, "e", "name", &cond);
+        }
+    }
+    let paths: Vec<&String> = goals
+        .iter()
+        .filter_map(|g| match g {
+            GoalKind::Page(path) if !path.contains('*') => Some(path),
+            _ => None,
+        })
+        .collect();
+    if !paths.is_empty() {
+        let cond = |p: &mut Params| {
+            let list: Vec<String> = paths.iter().map(|v| p.text(v)).collect();
+            format!("name = 'pageview' AND pathname IN ({})", list.join(", "))
+        };
+        part(&mut p, "site_events", "p", "pathname", &cond);
+    }
+    for (i, goal) in goals.iter().enumerate() {
+        if matches!(goal, GoalKind::Page(path) if path.contains('*')) {
+            let cond = |p: &mut Params| goal_sql(p, goal);
+            part(&mut p, "site_events", &i.to_string(), "''", &cond);
+        }
     }
     let sql = format!(
-        "SELECT g, channel_group, goal, count(DISTINCT session_id)::BIGINT, count(*)::BIGINT \
+        "SELECT g, channel_group, kind, k, count(DISTINCT session_id)::BIGINT, count(*)::BIGINT \
          FROM ({}) GROUP BY ALL",
         parts.join(" UNION ALL ")
     );
-    for ((g, cg), goal, converting, conversions) in rows(conn, &sql, &p.0, |r| {
+    for ((g, cg), (kind, k), converting, conversions) in rows(conn, &sql, &p.0, |r| {
         Ok((
             key(r)?,
-            r.get::<_, i32>(2)?,
-            r.get::<_, i64>(3)? as u64,
+            (
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            ),
             r.get::<_, i64>(4)? as u64,
+            r.get::<_, i64>(5)? as u64,
         ))
     })? {
-        out.goal(g, cg, goal.into(), converting, conversions);
+        for (i, goal) in goals.iter().enumerate() {
+            let hit = match (kind.as_str(), goal) {
+                ("e", GoalKind::Event(n)) => *n == k,
+                ("p", GoalKind::Page(path)) => !path.contains('*') && *path == k,
+                (n, GoalKind::Page(_)) => n.parse::<usize>() == Ok(i),
+                _ => false,
+            };
+            if hit {
+                out.goal(g.clone(), cg.clone(), i as i64, converting, conversions);
+            }
+        }
     }
 
     // Revenue: only event goals carry it.
