@@ -16,6 +16,14 @@ pub struct Revenue {
     pub currency: String,
 }
 
+/// The event Plausible's tracker sends when a page is left or hidden: how far it was
+/// scrolled and how long it was in the foreground. Not a custom event: it feeds the
+/// scroll depth and time on page of its page, and nothing else (kept apart from events).
+pub const ENGAGEMENT_EVENT: &str = "engagement";
+
+/// `scroll_depth` of an engagement that did not measure it.
+pub const NO_SCROLL_DEPTH: u8 = u8::MAX;
+
 /// One stored event: the event's own fields, and its visit's ([`Visit`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventRow {
@@ -43,11 +51,11 @@ pub struct EventRow {
     /// visit: it counts as a conversion of that visit but not in the visit's pageviews,
     /// duration or bounce.
     pub server_side: bool,
-    /// How far down the page the visitor scrolled, in percent (Plausible's `sd`); 0: not
-    /// measured.
+    /// How far down the page the visitor scrolled, in percent (Plausible's `sd`), on an
+    /// [`ENGAGEMENT_EVENT`]; [`NO_SCROLL_DEPTH`] when not measured.
     pub scroll_depth: u8,
-    /// Time the page was in the foreground, in milliseconds (Plausible's `e`); 0: not
-    /// measured.
+    /// Time the page was in the foreground, in milliseconds (Plausible's `e`), on an
+    /// [`ENGAGEMENT_EVENT`]; 0 otherwise.
     pub engagement_ms: u32,
     /// The fields decided on the visit's first event, copied onto each of its events.
     pub visit: Visit,

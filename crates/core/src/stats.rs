@@ -254,10 +254,15 @@ pub enum Metric {
     VisitsPerShare,
     ReshareRate,
     KFactor,
+    /// Plausible's engagement metrics, from `engagement` events: the mean over visitors
+    /// of the deepest scroll each reached (percent), and the time in the foreground per
+    /// visitor who engaged (seconds). Reported for pages and in total.
+    ScrollDepth,
+    TimeOnPage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 15] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -271,6 +276,8 @@ impl Metric {
         Metric::VisitsPerShare,
         Metric::ReshareRate,
         Metric::KFactor,
+        Metric::ScrollDepth,
+        Metric::TimeOnPage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -288,6 +295,8 @@ impl Metric {
             Metric::VisitsPerShare => "visits_per_share",
             Metric::ReshareRate => "reshare_rate",
             Metric::KFactor => "k_factor",
+            Metric::ScrollDepth => "scroll_depth",
+            Metric::TimeOnPage => "time_on_page",
         }
     }
 
@@ -327,6 +336,11 @@ impl Metric {
                 | Metric::ReshareRate
                 | Metric::KFactor
         )
+    }
+
+    /// Read from engagement events (`EventStore::engagement`).
+    pub fn needs_engagement(self) -> bool {
+        matches!(self, Metric::ScrollDepth | Metric::TimeOnPage)
     }
 
     /// Needs per-visit aggregation (grouping by session).
@@ -542,6 +556,13 @@ pub struct Aggregates {
     pub share_visits: u64,
     pub shares_by_share_visits: u64,
     pub resharing_visits: u64,
+    /// Engagement (only from `EventStore::engagement`): visitors with an engagement
+    /// event and their time in the foreground; visitors whose scroll depth was measured
+    /// and the sum of each one's deepest scroll (percent).
+    pub engaged_visitors: u64,
+    pub engaged_ms: u64,
+    pub scroll_visitors: u64,
+    pub scroll_sum: u64,
 }
 
 /// A metric's value for one row.
@@ -556,6 +577,8 @@ pub enum Value {
         identified: f64,
         estimated: f64,
     },
+    /// Nothing measured (no engagement event): `null` in the API, "–" on the dashboard.
+    None,
 }
 
 fn round1(x: f64) -> f64 {
@@ -606,6 +629,14 @@ impl Aggregates {
                 self.shares_by_share_visits,
                 self.share_visits,
             ))),
+            Metric::ScrollDepth if self.scroll_visitors == 0 => Value::None,
+            Metric::ScrollDepth => {
+                Value::Percent((ratio(self.scroll_sum, self.scroll_visitors)).round() as u64)
+            }
+            Metric::TimeOnPage if self.engaged_visitors == 0 => Value::None,
+            Metric::TimeOnPage => Value::Count(
+                (ratio(self.engaged_ms, self.engaged_visitors) / 1000.0).round() as u64,
+            ),
         }
     }
 
@@ -924,8 +955,17 @@ mod tests {
             share_visits: 25,
             shares_by_share_visits: 5,
             resharing_visits: 3,
+            engaged_visitors: 4,
+            engaged_ms: 90_000,
+            scroll_visitors: 3,
+            scroll_sum: 200,
         };
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
+        // (200 / 3) % of the page, 22.5 s a visitor: both rounded.
+        assert_eq!(a.value(Metric::ScrollDepth), Value::Percent(67));
+        assert_eq!(a.value(Metric::TimeOnPage), Value::Count(23));
+        assert_eq!(Aggregates::default().value(Metric::ScrollDepth), Value::None);
+        assert_eq!(Aggregates::default().value(Metric::TimeOnPage), Value::None);
         assert_eq!(a.value(Metric::Shares), Value::Count(10));
         assert_eq!(a.value(Metric::ShareVisits), Value::Count(25));
         assert_eq!(a.value(Metric::VisitsPerShare), Value::Float(2.5));

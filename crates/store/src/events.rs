@@ -178,6 +178,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// The first `survey` answer of each visit in `q`'s site and period.
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError>;
 
+    /// Scroll depth and time on page from the engagement events of `q` (its filters
+    /// apply), per page (`by_page`) or in all (key ''): only the `engaged_*` and
+    /// `scroll_*` fields of each row are set.
+    fn engagement(
+        &self,
+        q: &ReportQuery,
+        by_page: bool,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError>;
+
     /// Call `f` with every minted token the store holds (the `token` of every row that
     /// has one). `Ok(false)` when this back end cannot list them.
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {

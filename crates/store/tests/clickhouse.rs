@@ -238,7 +238,24 @@ fn dataset() -> Vec<EventRow> {
             if p == 0 {
                 visit_tokens.push((session_id, r.token, visit.visit.generation, t));
             }
-            rows.push(r);
+            // The page's engagement, most of the time (scroll not always measured).
+            if rng.random_bool(0.6) {
+                let mut e = r.clone();
+                e.name = "engagement".into();
+                e.entry = false;
+                e.token = 0;
+                e.ts = r.ts + chrono::Duration::milliseconds(900);
+                e.scroll_depth = if rng.random_bool(0.2) {
+                    lucarne_core::event::NO_SCROLL_DEPTH
+                } else {
+                    rng.random_range(0..=100)
+                };
+                e.engagement_ms = rng.random_range(0..600_000);
+                rows.push(r);
+                rows.push(e);
+            } else {
+                rows.push(r);
+            }
             t += chrono::Duration::microseconds(rng.random_range(1_000_000..400_000_000));
         }
         // Custom events of the visit.
@@ -600,6 +617,19 @@ fn assert_equivalent(duck: &DuckEvents, click: &ClickEvents, rows: &[EventRow]) 
                     assert_eq!(x, y, "conversions {g:?} [{f}]");
                     checked += 1;
                 }
+            }
+            for by_page in [false, true] {
+                let mut x = duck.engagement(&q, by_page).unwrap();
+                let mut y = click.engagement(&q, by_page).unwrap();
+                x.sort_by(|a, b| a.0.cmp(&b.0));
+                y.sort_by(|a, b| a.0.cmp(&b.0));
+                assert!(
+                    x.iter()
+                        .any(|(_, a)| a.scroll_visitors > 0 && a.engaged_ms > 0),
+                    "engagement has rows [{f}]"
+                );
+                assert_eq!(x, y, "engagement by page {by_page} [{f}]");
+                checked += 1;
             }
         }
         let (x, y) = (
@@ -965,7 +995,15 @@ fn check_acknowledged_rows_are_readable(server: &dyn Server) {
         at(2025, 1, 1, 0, 0, 0, 0),
         "",
     );
-    let expected = rows.iter().filter(|r| r.site_id == 1).count() as u64;
+    // Engagement rows are loaded too, but are not events (`engagement` reads them).
+    let expected = rows
+        .iter()
+        .filter(|r| r.site_id == 1 && r.name != "engagement")
+        .count() as u64;
+    assert!(
+        expected < rows.len() as u64,
+        "the rows hold engagement events"
+    );
     assert_eq!(store.aggregate(&q).unwrap().events, expected);
     // And are loaded in the background without a report (the loader interval).
     let more: Vec<EventRow> = dataset().into_iter().skip(500).take(100).collect();

@@ -252,6 +252,7 @@ fn value_json(v: Value) -> serde_json::Value {
             identified,
             estimated,
         } => json!(((identified + estimated) * 10.0).round() / 10.0),
+        Value::None => serde_json::Value::Null,
     }
 }
 
@@ -321,12 +322,13 @@ pub async fn aggregate(
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
+    let engaged = r.metrics.iter().any(|m| m.needs_engagement());
     let q = r.query(r.from, r.to);
-    let now = blocking(&state, move |s| s.events.aggregate(&q)).await?;
+    let now = totals(&state, q, engaged).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
         let (pf, pt) = Period::try_previous(r.from, r.to).map_err(bad)?;
         let q = r.query(pf, pt);
-        Some(blocking(&state, move |s| s.events.aggregate(&q)).await?)
+        Some(totals(&state, q, engaged).await?)
     } else {
         None
     };
@@ -353,12 +355,53 @@ pub async fn aggregate(
     ))
 }
 
+/// The totals of `q`, with its engagement when asked for.
+async fn totals(
+    state: &Arc<AppState>,
+    q: ReportQuery,
+    engaged: bool,
+) -> Result<Aggregates, ApiError> {
+    let q2 = q.clone();
+    let mut a = blocking(state, move |s| s.events.aggregate(&q2)).await?;
+    if engaged {
+        let e = blocking(state, move |s| s.events.engagement(&q, false)).await?;
+        if let Some((_, e)) = e.first() {
+            add_engagement(&mut a, e);
+        }
+    }
+    Ok(a)
+}
+
+/// Copy the engagement fields of `e` into `a`.
+pub fn add_engagement(a: &mut Aggregates, e: &Aggregates) {
+    a.engaged_visitors = e.engaged_visitors;
+    a.engaged_ms = e.engaged_ms;
+    a.scroll_visitors = e.scroll_visitors;
+    a.scroll_sum = e.scroll_sum;
+}
+
+/// `scroll_depth` and `time_on_page` are reported for pages and in total only.
+fn engagement_by(property: Option<&Property>, metrics: &[Metric]) -> Result<bool, ApiError> {
+    if !metrics.iter().any(|m| m.needs_engagement()) {
+        return Ok(false);
+    }
+    match property {
+        Some(p) if p.name() == "event:page" => Ok(true),
+        _ => Err(ApiError::bad_request(
+            "bad_query",
+            "scroll_depth and time_on_page are reported in the aggregate and in a breakdown \
+             by event:page",
+        )),
+    }
+}
+
 pub async fn timeseries(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
+    engagement_by(None, &r.metrics)?;
     let interval = match p.interval.as_deref() {
         Some(i) => Interval::parse(i).map_err(bad)?,
         None => Interval::default_for(r.period),
@@ -396,12 +439,26 @@ pub async fn breakdown(
     )
     .map_err(bad)?;
     let (limit, offset) = paging(p.limit, p.page)?;
+    let engaged = engagement_by(Some(&property), &r.metrics)?;
     let q = r.query(r.from, r.to);
     let prop = property.clone();
-    let rows = blocking(&state, move |s| {
-        s.events.breakdown(&q, &prop, limit, offset)
+    let q2 = q.clone();
+    let mut rows = blocking(&state, move |s| {
+        s.events.breakdown(&q2, &prop, limit, offset)
     })
     .await?;
+    if engaged {
+        let by_page: std::collections::HashMap<String, Aggregates> =
+            blocking(&state, move |s| s.events.engagement(&q, true))
+                .await?
+                .into_iter()
+                .collect();
+        for (page, a) in &mut rows {
+            if let Some(e) = by_page.get(page) {
+                add_engagement(a, e);
+            }
+        }
+    }
     let key = property.result_key();
     let results: Vec<serde_json::Value> = rows
         .iter()

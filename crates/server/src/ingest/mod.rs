@@ -101,6 +101,13 @@ async fn run(
         at: Utc::now(),
         salts: state.current_salts(Utc::now()).await,
     };
+    // An engagement belongs to the visit that viewed the page: it opens none.
+    if hit.name == lucarne_core::event::ENGAGEMENT_EVENT {
+        let ids = pipeline::visitor_ids(site.id, &sender);
+        if !state.sessions.live(site.id, ids, sender.at).await {
+            return Err(DropReason::EngagementWithoutVisit);
+        }
+    }
     let row = pipeline::build_row(state, &site, hit, sender).await;
     let survey = row.name == pipeline::SURVEY_EVENT;
     let visit = (row.site_id, row.visitor_id, row.session_id);

@@ -27,6 +27,12 @@ pub struct Payload {
     /// copy event's share token.
     #[serde(alias = "t")]
     pub token: Option<Value>,
+    /// An `engagement` event's scroll depth, in percent.
+    #[serde(alias = "sd")]
+    pub scroll_depth: Option<Value>,
+    /// An `engagement` event's time in the foreground, in milliseconds.
+    #[serde(alias = "e")]
+    pub engagement_time: Option<Value>,
 }
 
 /// Truthy in the loose way trackers send flags (`1`, `true`, `"1"`).

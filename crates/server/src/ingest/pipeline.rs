@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use lucarne_core::classify::{classify, is_site_host, Arrival};
-use lucarne_core::event::{EventRow, Revenue};
+use lucarne_core::event::{EventRow, Revenue, ENGAGEMENT_EVENT, NO_SCROLL_DEPTH};
 use lucarne_core::links::{CLICK_EVENT, PREVIEW_EVENT, SCAN_EVENT};
 use lucarne_core::token::{
     attribute, link, share_button, NodeKind, Token, TokenNode, VIA_COPIED_TEXT,
@@ -94,6 +94,11 @@ pub enum DropReason {
     SurveyOff,
     /// A second `survey` answer in the same visit.
     DuplicateSurvey,
+    /// An `engagement` event with no live visit to belong to (a page left open past the
+    /// visit timeout): it opens no visit.
+    EngagementWithoutVisit,
+    /// An `engagement` event whose `sd` or `e` is not a number in range.
+    BadEngagement,
 }
 
 impl crate::metrics::DropLabel for DropReason {
@@ -135,6 +140,8 @@ impl DropReason {
             D::BadSurvey => "bad_survey",
             D::SurveyOff => "survey_off",
             D::DuplicateSurvey => "duplicate_survey",
+            D::EngagementWithoutVisit => "engagement_without_visit",
+            D::BadEngagement => "bad_engagement",
         }
     }
 
@@ -155,7 +162,8 @@ impl DropReason {
             | D::BadName
             | D::BadShare
             | D::ReservedName
-            | D::BadSurvey => StatusCode::BAD_REQUEST,
+            | D::BadSurvey
+            | D::BadEngagement => StatusCode::BAD_REQUEST,
             D::Bot
             | D::SpamReferrer
             | D::HostnameNotAllowed
@@ -167,8 +175,9 @@ impl DropReason {
             D::QueueFull | D::StoreUnavailable | D::SpoolWriteFailed | D::MetaUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            // Not an error of the sender: the visitor asked not to be tracked.
-            D::DoNotTrack => StatusCode::ACCEPTED,
+            // Not an error of the sender: the visitor asked not to be tracked, or left a
+            // page open longer than a visit lasts.
+            D::DoNotTrack | D::EngagementWithoutVisit => StatusCode::ACCEPTED,
         }
     }
 
@@ -219,6 +228,14 @@ impl DropReason {
             }
             D::SurveyOff => "the survey is off for this site",
             D::DuplicateSurvey => "this visit has answered the survey already",
+            D::EngagementWithoutVisit => {
+                "not recorded: an engagement event belongs to a visit, and this visitor has none \
+                 live (the page was open longer than the 30-minute visit timeout)"
+            }
+            D::BadEngagement => {
+                "an `engagement` event's `sd` is a scroll depth from 0 to 100 and its `e` a \
+                 number of milliseconds"
+            }
         }
     }
 
@@ -258,6 +275,9 @@ pub struct Hit {
     pub arrival_present: bool,
     /// The arrival token's owner, once looked up (`resolve_token`).
     pub parent: Option<TokenNode>,
+    /// An engagement's scroll depth (`NO_SCROLL_DEPTH` when not sent) and time.
+    pub scroll_depth: u8,
+    pub engagement_ms: u32,
 }
 
 impl Hit {
@@ -280,6 +300,8 @@ impl Hit {
             arrival,
             arrival_present,
             parent: None,
+            scroll_depth: 0,
+            engagement_ms: 0,
         }
     }
 }
@@ -462,6 +484,11 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
     if [CLICK_EVENT, SCAN_EVENT, PREVIEW_EVENT].contains(&name.as_str()) {
         return Err(DropReason::ReservedName);
     }
+    let (scroll_depth, engagement_ms) = if name == ENGAGEMENT_EVENT {
+        parse_engagement(p.scroll_depth.as_ref(), p.engagement_time.as_ref())?
+    } else {
+        (0, 0)
+    };
     let minted = p
         .token
         .as_ref()
@@ -480,8 +507,38 @@ pub fn validate(p: Payload) -> Result<Hit, DropReason> {
         revenue,
         telegram_webview: truthy(&p.tg),
         token: minted.map_or(0, Token::bits),
+        scroll_depth,
+        engagement_ms,
         ..Hit::new(name, url, domain)
     })
+}
+
+/// An engagement's scroll depth (0–100 %, `NO_SCROLL_DEPTH` when absent) and time in the
+/// foreground (milliseconds, at most a day). Plausible's tracker sends whole numbers;
+/// fractions are rounded.
+fn parse_engagement(sd: Option<&Value>, e: Option<&Value>) -> Result<(u8, u32), DropReason> {
+    let number = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    let scroll = match sd {
+        None | Some(Value::Null) => NO_SCROLL_DEPTH,
+        Some(v) => match number(v) {
+            Some(x) if (0.0..=100.0).contains(&x) => x.round() as u8,
+            // Plausible's tracker reports -1 before it could measure.
+            Some(x) if (-1.0..0.0).contains(&x) => NO_SCROLL_DEPTH,
+            _ => return Err(DropReason::BadEngagement),
+        },
+    };
+    let ms = match e {
+        None | Some(Value::Null) => 0,
+        Some(v) => match number(v) {
+            Some(x) if (0.0..=86_400_000.0).contains(&x) => x.round() as u32,
+            _ => return Err(DropReason::BadEngagement),
+        },
+    };
+    Ok((scroll, ms))
 }
 
 /// `share` and `copy` events must carry the token they mint, and a share names a known
@@ -852,8 +909,9 @@ pub async fn build_row(state: &AppState, site: &Site, hit: Hit, sender: Sender<'
         token,
         share_channel: hit.share_channel,
         server_side: false,
+        scroll_depth: hit.scroll_depth,
+        engagement_ms: hit.engagement_ms,
         visit: v,
-        ..Default::default()
     }
 }
 

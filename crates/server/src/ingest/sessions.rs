@@ -211,6 +211,39 @@ impl Sessions {
         }
     }
 
+    /// Has the visitor (today's id, yesterday's) a live visit, here or (shared) on another
+    /// node? Opens none; a visit found on another node is taken as this node's own.
+    pub async fn live(
+        &self,
+        site: u32,
+        (id_now, id_prev): (u64, Option<u64>),
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.is_live(site, id_now, id_prev, now) {
+            return true;
+        }
+        let Some(broker) = &self.broker else {
+            return false;
+        };
+        let ids: Vec<u64> = std::iter::once(id_now).chain(id_prev).collect();
+        match broker.find(site, ids, live_since(now)).await {
+            Some(Some(found)) => match decode(&found.fields) {
+                Some(fields) => {
+                    self.adopt(
+                        site,
+                        found.visitor_id,
+                        found.session_id,
+                        found.last_seen,
+                        fields,
+                    );
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
     /// One survey answer per visit: `false` if the visit has answered already. This node
     /// knows from its table; nodes sharing visits also claim the answer in the metadata
     /// store, so a second answer sent through another node is refused too.

@@ -874,6 +874,14 @@ impl Backend for Click {
         sql::survey_answers(&self.conn, q)
     }
 
+    fn engagement(
+        &self,
+        q: &ReportQuery,
+        by_page: bool,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        sql::engagement(&self.conn, q, by_page)
+    }
+
     fn delete_site_events(
         &self,
         site_id: u32,

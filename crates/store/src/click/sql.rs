@@ -147,6 +147,9 @@ fn date_of(secs: i64) -> String {
 }
 
 /// Site and `[from, to)` (exact, on `ts_us`) with the implied second and day bounds.
+/// The rows of a site and a time range that reports read: every event but the
+/// engagement events, which live in the same table here and feed only
+/// [`engagement`] (DuckDB keeps them in a table of their own).
 pub(super) fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let (from_us, to_us) = (from.timestamp_micros(), to.timestamp_micros());
     let lo = from.timestamp().clamp(0, i64::from(u32::MAX));
@@ -154,10 +157,60 @@ pub(super) fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) ->
     format!(
         "site_id = {site_id} AND ts_us >= {from_us} AND ts_us < {to_us} \
          AND ts >= toDateTime({lo}) AND ts <= toDateTime({hi}) \
-         AND toDate(ts) >= toDate({}) AND toDate(ts) <= toDate({})",
+         AND toDate(ts) >= toDate({}) AND toDate(ts) <= toDate({}){NOT_ENGAGEMENT}",
         lit(&date_of(lo)),
         lit(&date_of(hi))
     )
+}
+
+/// What [`range_sql`] ends with; [`engagement`] turns it round.
+const NOT_ENGAGEMENT: &str = " AND name != 'engagement'";
+
+#[derive(Row, Deserialize)]
+struct EngagementRow {
+    k: String,
+    visitors: u64,
+    ms: u64,
+    scroll_visitors: u64,
+    scroll_sum: u64,
+}
+
+/// Scroll depth and time on page (`EventStore::engagement`), as on DuckDB.
+pub fn engagement(
+    conn: &Conn,
+    q: &ReportQuery,
+    by_page: bool,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let w = where_clause(q, true).replacen(NOT_ENGAGEMENT, " AND name = 'engagement'", 1);
+    let k = if by_page { "pathname" } else { "''" };
+    let rows: Vec<EngagementRow> = fetch(
+        conn,
+        &format!(
+            "SELECT k, toUInt64(count()) AS visitors, toUInt64(sum(ms)) AS ms, \
+                    toUInt64(countIf(measured > 0)) AS scroll_visitors, \
+                    toUInt64(sumIf(sd, measured > 0)) AS scroll_sum \
+             FROM (SELECT {k} AS k, visitor_id, sum(engagement_ms) AS ms, \
+                          maxIf(scroll_depth, scroll_depth <= 100) AS sd, \
+                          countIf(scroll_depth <= 100) AS measured \
+                   FROM events WHERE {w} GROUP BY k, visitor_id) \
+             GROUP BY k"
+        ),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.k,
+                Aggregates {
+                    engaged_visitors: r.visitors,
+                    engaged_ms: r.ms,
+                    scroll_visitors: r.scroll_visitors,
+                    scroll_sum: r.scroll_sum,
+                    ..Aggregates::default()
+                },
+            )
+        })
+        .collect())
 }
 
 fn where_clause(q: &ReportQuery, with_filters: bool) -> String {

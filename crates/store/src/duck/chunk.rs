@@ -21,7 +21,7 @@ use std::ptr;
 
 use duckdb::ffi;
 use duckdb::Connection;
-use lucarne_core::event::EventRow;
+use lucarne_core::event::{EventRow, ENGAGEMENT_EVENT};
 
 use crate::columns::{is_link_row, stored_names, Cell, Column, Kind, COLUMNS};
 
@@ -56,15 +56,19 @@ enum Table {
     Site,
     /// Short-link clicks, scans and previews (`columns::is_link_row`).
     Link,
+    /// Engagement events (`core::event::ENGAGEMENT_EVENT`): the wide table's columns, kept
+    /// apart so no report of events sees them.
+    Engagement,
 }
 
 impl Table {
-    const ALL: [Table; 2] = [Table::Site, Table::Link];
+    const ALL: [Table; 3] = [Table::Site, Table::Link, Table::Engagement];
 
     fn name(self) -> &'static CStr {
         match self {
             Table::Site => c"site_events",
             Table::Link => c"link_events",
+            Table::Engagement => c"engagement_events",
         }
     }
 
@@ -72,7 +76,7 @@ impl Table {
     fn fields(self) -> impl Iterator<Item = &'static Column> {
         COLUMNS
             .iter()
-            .filter(move |c| matches!(self, Table::Site) || c.in_link_table())
+            .filter(move |c| !matches!(self, Table::Link) || c.in_link_table())
     }
 
     /// The names of its columns, in table order.
@@ -108,6 +112,7 @@ pub(super) fn check_names(conn: &Connection) -> Result<(), StoreError> {
         ("site_events", Table::Site.column_names()),
         ("link_events", Table::Link.column_names()),
         ("events", Table::Site.column_names()),
+        ("engagement_events", Table::Engagement.column_names()),
     ] {
         let found = names_of(table)?;
         if found != expected {
@@ -222,11 +227,17 @@ impl RawConn {
     /// Append `rows`, each to its table, and record the spool position, in one
     /// transaction.
     pub(super) fn load(&mut self, rows: &[EventRow], pos: Position) -> Result<(), StoreError> {
-        let (links, site): (Vec<&EventRow>, Vec<&EventRow>) =
+        let (links, rest): (Vec<&EventRow>, Vec<&EventRow>) =
             rows.iter().partition(|r| is_link_row(r));
+        let (engagement, site): (Vec<&EventRow>, Vec<&EventRow>) =
+            rest.into_iter().partition(|r| r.name == ENGAGEMENT_EVENT);
         self.execute("BEGIN TRANSACTION")?;
         let result = (|| {
-            for (table, rows) in [(Table::Site, &site), (Table::Link, &links)] {
+            for (table, rows) in [
+                (Table::Site, &site),
+                (Table::Link, &links),
+                (Table::Engagement, &engagement),
+            ] {
                 if rows.is_empty() {
                     continue;
                 }

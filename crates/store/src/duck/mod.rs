@@ -71,6 +71,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         10,
         include_str!("../../migrations/duckdb/0010_rollup_pair_tables.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/duckdb/0011_engagement_events.sql"),
+    ),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -443,6 +447,14 @@ impl Backend for Duck {
         self.with_reader(|c| sql::survey_answers(c, q))
     }
 
+    fn engagement(
+        &self,
+        q: &ReportQuery,
+        by_page: bool,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        self.with_reader(|c| sql::engagement(c, q, by_page))
+    }
+
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
         self.with_reader(|c| sql::find_token(c, token))
     }
@@ -525,7 +537,7 @@ fn delete_both(
         .map_err(StoreError::backend)?;
     let out = (|| {
         let mut n = 0;
-        for table in ["site_events", "link_events"] {
+        for table in ["site_events", "link_events", "engagement_events"] {
             n += c
                 .execute(&format!("DELETE FROM {table} WHERE {cond}"), params)
                 .map_err(StoreError::backend)?;

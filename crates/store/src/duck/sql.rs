@@ -538,6 +538,38 @@ pub fn find_visit(
     Ok(found.into_iter().next())
 }
 
+/// Scroll depth and time on page (`EventStore::engagement`): per (page, visitor) the
+/// deepest measured scroll and the time summed, then per page (or in all) the visitors,
+/// the scroll of those measured, and the time.
+pub fn engagement(
+    conn: &Connection,
+    q: &ReportQuery,
+    by_page: bool,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let mut p = Params::default();
+    let w = where_clause(&mut p, q, true);
+    let k = if by_page { "pathname" } else { "''" };
+    let sql = format!(
+        "SELECT k, count(*)::BIGINT, sum(ms)::BIGINT, count(sd)::BIGINT, coalesce(sum(sd), 0)::BIGINT \
+         FROM (SELECT {k} AS k, visitor_id, sum(engagement_ms) AS ms, \
+                      max(scroll_depth) FILTER (WHERE scroll_depth <= 100) AS sd \
+               FROM engagement_events WHERE {w} GROUP BY ALL) \
+         GROUP BY k"
+    );
+    rows(conn, &sql, &p.0, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Aggregates {
+                engaged_visitors: r.get::<_, i64>(1)? as u64,
+                engaged_ms: r.get::<_, i64>(2)? as u64,
+                scroll_visitors: r.get::<_, i64>(3)? as u64,
+                scroll_sum: r.get::<_, i64>(4)? as u64,
+                ..Aggregates::default()
+            },
+        ))
+    })
+}
+
 /// The first survey answer of each visit: `answer` and `text` props.
 pub fn survey_answers(
     conn: &Connection,
@@ -580,8 +612,9 @@ pub fn export_rows(
 ) -> Result<u64, StoreError> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {} FROM events ORDER BY ts, session_id",
-            all_columns()
+            "SELECT {c} FROM (SELECT * FROM events UNION ALL SELECT * FROM engagement_events) \
+             ORDER BY ts, session_id",
+            c = all_columns()
         ))
         .map_err(StoreError::backend)?;
     let mut rows = stmt.query([]).map_err(StoreError::backend)?;

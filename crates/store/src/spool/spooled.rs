@@ -56,6 +56,12 @@ pub trait Backend: Send + Sync + 'static {
 
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError>;
 
+    fn engagement(
+        &self,
+        q: &ReportQuery,
+        by_page: bool,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError>;
+
     /// See [`EventStore::for_each_token`]; `Ok(false)` when this back end cannot list.
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
         let _ = f;
@@ -171,6 +177,14 @@ impl<B: Backend> EventStore for Spooled<B> {
 
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
         self.read(|b| b.survey_answers(q))
+    }
+
+    fn engagement(
+        &self,
+        q: &ReportQuery,
+        by_page: bool,
+    ) -> Result<Vec<(String, Aggregates)>, StoreError> {
+        self.read(|b| b.engagement(q, by_page))
     }
 
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {

@@ -477,6 +477,11 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         let b = b.clone();
         spawn(state, move |s| s.events.timeseries(&q, &b))
     };
+    // Scroll depth and time on page of the Pages panel (engagement events).
+    let engagement = {
+        let q = plain.clone();
+        spawn(state, move |s| s.events.engagement(&q, true))
+    };
     let mut panels = Vec::with_capacity(PANELS.len());
     for p in PANELS.iter() {
         let q = plain.clone();
@@ -520,6 +525,17 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     let mut panel_rows = Vec::with_capacity(panels.len());
     for j in panels {
         panel_rows.push(join(j, "breakdown").await?);
+    }
+    let engagement: std::collections::HashMap<String, Aggregates> =
+        join(engagement, "engagement").await?.into_iter().collect();
+    for (p, rows) in PANELS.iter().zip(panel_rows.iter_mut()) {
+        if p.property == "event:page" {
+            for (page, a) in rows.iter_mut() {
+                if let Some(e) = engagement.get(page) {
+                    crate::api::stats::add_engagement(a, e);
+                }
+            }
+        }
     }
     Ok(Overview {
         from: r.from,
@@ -958,8 +974,10 @@ fn panel_markup(
     let p = &PANELS[i];
     let rows: &[(String, Aggregates)] = o.panels.get(i).map_or(&[], Vec::as_slice);
     let direct_split = &o.direct_split;
-    // Page panels show each page's dark share beside its visitors.
+    // Page panels show each page's dark share beside its visitors; the Pages panel its
+    // scroll depth and time on page too, once the site sends engagement events.
     let dark_column = matches!(p.property, "event:page" | "visit:entry_page");
+    let eng_column = p.property == "event:page" && rows.iter().any(|(_, a)| a.engaged_visitors > 0);
     let top = rows
         .iter()
         .map(|(_, a)| a.visitors)
@@ -983,6 +1001,10 @@ fn panel_markup(
                 div class="cols" aria-hidden="true" {
                     span {}
                     @if dark_column { span class="dark-h" { (lang.t("dark_col")) } }
+                    @if eng_column {
+                        span class="eng-h" title=(lang.t("scroll_title")) { (lang.t("scroll_col")) }
+                        span class="eng-h" title=(lang.t("time_title")) { (lang.t("time_col")) }
+                    }
                     span { (lang.t("visitors")) }
                 }
                 ol {
@@ -993,6 +1015,7 @@ fn panel_markup(
                                 span class={ "bar w" (width) } {}
                                 span class="name" { (value_label(state, lang, p.kind, value)) }
                                 @if dark_column { (row_dark_share(lang, a)) }
+                                @if eng_column { (row_engagement(lang, a)) }
                                 span class="num" { (lang.int(a.visitors)) }
                             }
                             @if p.property == "visit:source" && value == DIRECT_SOURCE && !direct_split.is_empty() {
@@ -1013,6 +1036,23 @@ fn panel_markup(
                 }
             }
         }
+    }
+}
+
+/// A page's scroll depth and time on page, or dashes without engagement events.
+fn row_engagement(lang: Lang, a: &Aggregates) -> Markup {
+    use lucarne_core::stats::{Metric, Value};
+    let scroll = match a.value(Metric::ScrollDepth) {
+        Value::Percent(p) => lang.pct0(p),
+        _ => "–".to_string(),
+    };
+    let time = match a.value(Metric::TimeOnPage) {
+        Value::Count(s) => lang.duration(s),
+        _ => "–".to_string(),
+    };
+    html! {
+        span class="num eng scroll" { (scroll) }
+        span class="num eng time" { (time) }
     }
 }
 
