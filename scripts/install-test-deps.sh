@@ -135,8 +135,27 @@ install_aiosmtpd() {
     pip_install aiosmtpd "aiosmtpd==$AIOSMTPD_VERSION"
 }
 
+# Plausible's official tracker (npm @plausible-analytics/tracker), for
+# crates/lucarne/tests/plausible_tracker.rs: unpacked (not installed: it is one ES module)
+# into $LUCARNE_NPM_DIR (default ~/.cache/lucarne/npm). npm from Debian when missing.
+PLAUSIBLE_TRACKER_VERSION=0.4.6
+install_plausible_tracker() {
+    local dir="${LUCARNE_NPM_DIR:-$HOME/.cache/lucarne/npm}/plausible-tracker-$PLAUSIBLE_TRACKER_VERSION"
+    if [ -f "$dir/package/plausible.js" ]; then
+        log "@plausible-analytics/tracker $PLAUSIBLE_TRACKER_VERSION already unpacked"
+        return
+    fi
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    mkdir -p "$dir"
+    log "npm pack @plausible-analytics/tracker@$PLAUSIBLE_TRACKER_VERSION"
+    (cd "$dir" && npm pack --silent "@plausible-analytics/tracker@$PLAUSIBLE_TRACKER_VERSION" >/dev/null \
+        && tar -xzf plausible-analytics-tracker-"$PLAUSIBLE_TRACKER_VERSION".tgz)
+    test -f "$dir/package/plausible.js"
+}
+
 main() {
     install_browser
+    install_plausible_tracker
     install_maxmind_writer
     install_clickhouse
     install_chdb

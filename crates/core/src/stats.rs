@@ -964,7 +964,10 @@ mod tests {
         // (200 / 3) % of the page, 22.5 s a visitor: both rounded.
         assert_eq!(a.value(Metric::ScrollDepth), Value::Percent(67));
         assert_eq!(a.value(Metric::TimeOnPage), Value::Count(23));
-        assert_eq!(Aggregates::default().value(Metric::ScrollDepth), Value::None);
+        assert_eq!(
+            Aggregates::default().value(Metric::ScrollDepth),
+            Value::None
+        );
         assert_eq!(Aggregates::default().value(Metric::TimeOnPage), Value::None);
         assert_eq!(a.value(Metric::Shares), Value::Count(10));
         assert_eq!(a.value(Metric::ShareVisits), Value::Count(25));

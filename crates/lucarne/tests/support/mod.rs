@@ -545,6 +545,17 @@ impl Session {
         let _ = self.client.clone().close().await;
     }
 
+    /// Clicks the element whose id is `id` (it must be there).
+    pub async fn click_id(&self, id: &str) {
+        self.client
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no element #{id}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click #{id}: {e}"));
+    }
+
     /// Runs `script` (a function body: use `return`) and returns its value.
     pub async fn js(&self, script: &str) -> serde_json::Value {
         self.client
