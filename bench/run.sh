@@ -25,7 +25,10 @@
 #   9. publisher scale (issue 20): PUB_EVENTS (default 10 million) events in one 30-day
 #      window, every dashboard page over HTTP as a logged-in owner (the overview for 30
 #      and 7 days and with one filter, Sharing, Links, Conversions) and every stats API
-#      report with a key; RUNS_HTTP (default 5) requests each, median and slowest.
+#      report with a key; RUNS_HTTP (default 5) requests each, median and slowest; then
+#      PUB_TODAY (default 700,000) more events over the last two days and the ranges into
+#      today. The site's zone is PUB_TZ (default Pacific/Kiritimati, UTC+14: its day began
+#      at least 10 hours ago whenever the step runs, so today's raw rows are a real day's).
 # Every Lucarne server here runs with --site-rate-limit 1000000: the benchmark sends one
 # site's events at tens of thousands a second, past the default fair share of 10,000 a
 # site, and the limiter stays on the path (measured, not bypassed).

@@ -82,3 +82,27 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
+
+// The overview's current visitors (`data-realtime`: its JSON address), refreshed every
+// 30 seconds while the page is visible.
+(function () {
+  "use strict";
+  function init() {
+    var el = document.querySelector("[data-realtime]");
+    if (!el || !window.fetch) return;
+    var n = el.querySelector(".n");
+    var url = el.getAttribute("data-realtime");
+    function refresh() {
+      if (document.visibilityState === "hidden") return;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) {
+          if (j && typeof j.visitors === "number") n.textContent = j.visitors.toLocaleString(document.documentElement.lang || undefined);
+        })
+        .catch(function () {});
+    }
+    setInterval(refresh, 30000);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

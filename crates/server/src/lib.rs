@@ -46,6 +46,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/stats/aggregate", get(api::stats::aggregate))
         .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
         .route("/api/v1/stats/breakdown", get(api::stats::breakdown))
+        .route(
+            "/api/v1/stats/realtime/visitors",
+            get(api::stats::realtime_visitors),
+        )
         .route("/api/v1/stats/shares", get(api::shares::shares))
         .route("/api/v1/stats/cascades", get(api::shares::cascades))
         .route(

@@ -487,6 +487,7 @@ async fn authorization_matrix() {
         ),
         (cascade.clone(), false, true),
         ("/sites/a.example/export/pages.csv".into(), false, true),
+        ("/sites/a.example/realtime".into(), false, true),
         (
             "/sites/a.example?period=7d&f=visit:channel_group==private-message".into(),
             false,
@@ -768,6 +769,7 @@ async fn authorization_matrix() {
         format!("{share}/shares"),
         format!("{share}/cascades/{root}"),
         format!("{share}/conversions"),
+        format!("{share}/realtime"),
     ];
     for path in &shared_sharing {
         let r = h.get(path, None).await;
@@ -786,6 +788,7 @@ async fn authorization_matrix() {
         "/share/%3Cscript%3E".to_string(),
         "/share/0000/export/pages.csv".to_string(),
         "/share/0000/shares".to_string(),
+        "/share/0000/realtime".to_string(),
         "/share/0000/conversions".to_string(),
         format!("/share/0000/cascades/{root}"),
     ] {

@@ -682,3 +682,56 @@ async fn pages_and_assets_are_gzipped_when_asked() {
         assert_eq!(headers["content-encoding"], "gzip", "{uri}");
     }
 }
+
+/// The figure in `<p class="current" …><span class="n">N</span>`.
+fn current_in(html: &str) -> u64 {
+    let at = html
+        .find("class=\"current\"")
+        .expect("the current visitors figure");
+    let rest = &html[at..];
+    let n = rest.find("class=\"n\">").expect("its number") + "class=\"n\">".len();
+    rest[n..]
+        .split('<')
+        .next()
+        .and_then(|t| t.replace(',', "").parse().ok())
+        .expect("a number")
+}
+
+/// Current visitors (issue 21): the 8 visitors of the last minutes on the page, in
+/// Plausible's realtime endpoint (a bare number) and in the JSON the page's script
+/// refreshes it from, which only the site's members may read.
+#[tokio::test]
+async fn current_visitors_on_the_page_in_the_api_and_for_the_script() {
+    let h = harness().await;
+    let page = h.page("/sites/example.com").await;
+    assert!(
+        page.contains("data-realtime=\"/sites/example.com/realtime\""),
+        "the script's address"
+    );
+    assert_visitors(current_in(&page), 8);
+    let n = h
+        .api("/api/v1/stats/realtime/visitors?site_id=example.com")
+        .await;
+    assert_visitors(n.as_u64().expect("a bare number"), 8);
+    let (s, body, headers) = h
+        .get_with("/sites/example.com/realtime", &[("cookie", &h.cookie)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_visitors(v["visitors"].as_u64().expect("visitors"), 8);
+    // Nobody else: no session, or a site the session has no access to.
+    for (uri, cookie) in [
+        ("/sites/example.com/realtime", ""),
+        ("/sites/other.org/realtime", h.cookie.as_str()),
+    ] {
+        let (s, body, _) = h.get_with(uri, &[("cookie", cookie)]).await;
+        assert_ne!(s, StatusCode::OK, "{uri}: {body}");
+        assert!(!body.contains("visitors"), "{uri}: {body}");
+    }
+    // Without a key, the API refuses.
+    let (s, _, _) = h
+        .get_with("/api/v1/stats/realtime/visitors?site_id=example.com", &[])
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

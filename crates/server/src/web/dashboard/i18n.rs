@@ -286,6 +286,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("shares_not_by_button", "Shares counts {total}: the {table} above, made with a button or by copying text, and {other} links copied from the address bar (no button).", "Partages compte {total} : les {table} ci-dessus, faits avec un bouton ou en copiant du texte, et {other} liens copiés depuis la barre d’adresse (sans bouton)."),
     ("dark_col", "Dark share", "Part dark"),
     ("scroll_col", "Scroll", "Défil."),
+    ("current_visitors", "current visitors", "visiteurs en ce moment"),
+    ("current_title", "Visitors with an event in the last 5 minutes (refreshed every 30 seconds)", "Visiteurs ayant envoyé un événement ces 5 dernières minutes (mis à jour toutes les 30 secondes)"),
     ("time_col", "Time", "Temps"),
     ("scroll_title", "Scroll depth: how far down the page visitors scrolled, on average (their deepest point)", "Profondeur de défilement : jusqu'où les visiteurs sont descendus dans la page, en moyenne (leur point le plus bas)"),
     ("time_title", "Time on page: time the page was in the foreground, per visitor", "Temps sur la page : temps passé la page au premier plan, par visiteur"),

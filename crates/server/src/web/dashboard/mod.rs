@@ -57,6 +57,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/sites/{domain}", get(site_overview))
         .route("/share/{token}", get(shared_overview))
         .route("/sites/{domain}/export/{file}", get(site_export))
+        .route("/sites/{domain}/realtime", get(site_realtime))
+        .route("/share/{token}/realtime", get(shared_realtime))
         .route("/share/{token}/export/{file}", get(shared_export))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
@@ -606,6 +608,35 @@ async fn shared_overview(
     .await
 }
 
+/// The current visitors figure, for the dashboard's script to refresh.
+async fn site_realtime(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(domain): Path<String>,
+) -> Result<Response, WebError> {
+    let access = site_access(&state, &session, &domain).await?;
+    realtime(&state, &access).await
+}
+
+async fn shared_realtime(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let access = shared_access(&state, &token).await?;
+    realtime(&state, &access).await
+}
+
+async fn realtime(state: &Arc<AppState>, access: &Access) -> Result<Response, WebError> {
+    let n = crate::api::stats::current_visitors(state, access.site.id, chrono::Utc::now())
+        .await
+        .map_err(|e| internal("current visitors", e))?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({ "visitors": n })),
+    )
+        .into_response())
+}
+
 async fn site_export(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -731,9 +762,17 @@ pub async fn overview_page(
         access.user.as_ref().and_then(|u| u.locale.as_deref()),
         accept_language,
     );
-    let o = gather(state, access.site.clone(), &view).await?;
+    let (o, current) = tokio::join!(
+        gather(state, access.site.clone(), &view),
+        crate::api::stats::current_visitors(state, access.site.id, chrono::Utc::now())
+    );
+    let o = o?;
+    // The page stands without it (a dash) if the store cannot say.
+    let current = current
+        .inspect_err(|e| tracing::warn!(message = "Current visitors unavailable.", error = %e))
+        .ok();
     let title = access.site.domain.clone();
-    let body = render(state, access, base, &view, lang, &o);
+    let body = render(state, access, base, &view, lang, &o, current);
     Ok(match session {
         Some(s) => page_with(s, &title, lang.code(), body),
         None => page_bare(&title, lang.code(), body),
@@ -796,6 +835,7 @@ fn filter_label(state: &AppState, lang: Lang, property: &str, value: &str) -> (S
     }
 }
 
+/// The overview's markup; `current`: the visitors of the last 5 minutes, if known.
 fn render(
     state: &AppState,
     access: &Access,
@@ -803,6 +843,7 @@ fn render(
     view: &View,
     lang: Lang,
     o: &Overview,
+    current: Option<u64>,
 ) -> Markup {
     let now = &o.now;
     let prev = o.prev.as_ref();
@@ -837,6 +878,11 @@ fn render(
             div {
                 h1 { (access.site.domain) }
                 p class="range" { (lang.range(o.from, o.to)) }
+                p class="current" data-realtime=(format!("{base}/realtime")) title=(lang.t("current_title")) {
+                    span class="dot" aria-hidden="true" {}
+                    span class="n" { (current.map_or_else(|| "–".to_string(), |n| lang.int(n))) }
+                    " " (lang.t("current_visitors"))
+                }
                 @if access.shared {
                     p class="shared-note" { (lang.t("shared_view")) }
                 }
