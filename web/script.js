@@ -21,7 +21,7 @@ function ev(n,o){
  o=o||{};
  var c=o.callback||function(){},e,b;
  if(off())return c();
- e={n:n,u:o.u||l.href,d:dom,r:d.referrer||null,w:w.screen.width,t:o.t};
+ e={n:n,u:o.u||l.href,d:dom,r:d.referrer||null,w:w.screen.width,t:o.t,sd:o.sd,e:o.e};
  if(o.props)e.p=o.props;
  if(o.revenue)e.$=o.revenue;
  if(w.TelegramWebview||w.TelegramWebviewProxy)e.tg=1;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{add_site, create_key, serve_pages, Browser, Lucarne, StatsApi};
+use support::{
+    add_site, create_key, read_half_then_move_on, serve_pages, Browser, Lucarne, StatsApi,
+};
 
 /// Upper bound for one whole test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -311,6 +313,66 @@ async fn tracker_honours_opt_out_reports_telegram_webview_and_hash_routes() {
         app.js("location.hash = '#/settings'").await;
         stats.wait_count("event:page", "pageviews", "/app#/settings", 1).await;
         app.close().await;
+    })
+    .await
+    .expect("the browser test took too long");
+}
+
+/// A long article with the tracker and the opt-in `engagement.js`.
+fn engaged_page(lucarne: &Lucarne) -> String {
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Long read</title>
+<script defer data-domain="example.test" data-allow-localhost src="{url}/js/script.js"></script>
+<script defer src="{url}/js/engagement.js"></script>
+</head><body style="margin:0">
+<h1 id="title">A long read</h1>
+<a id="spa" href="/long/second">Next</a>
+<div style="height:6000px"></div>
+<script>
+document.getElementById("spa").addEventListener("click", function (e) {{
+  e.preventDefault();
+  history.pushState({{}}, "", "/long/second");
+}});
+</script>
+</body></html>"#,
+        url = lucarne.url()
+    )
+}
+
+/// Lucarne's own tracker with `engagement.js` (issue 21): reading half-way down a page for
+/// a few seconds, then moving on in the app, gives the page's scroll depth (the depth the
+/// browser reached) and time on page, and the engagement is no event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engagement_script_reports_scroll_depth_and_time_on_page() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let data = tempfile::tempdir().expect("data dir");
+        add_site(data.path(), "example.test");
+        let key = create_key(data.path());
+        let lucarne = Lucarne::start(data.path());
+        let stats = StatsApi::new(&lucarne, key);
+        let pages = serve_pages(vec![("/long/*", engaged_page(&lucarne))]);
+        let browser = Browser::start();
+        let session = browser.session().await;
+        let first = format!("http://example.test:{}/long/first", pages.port());
+        session.goto(&first).await.expect("open the article");
+        session
+            .wait_js(
+                "window.lucarne && window.lucarne.l && window.lucarneEngagement",
+                PAGE_TIMEOUT,
+                "the tracker and the engagement script",
+            )
+            .await;
+        stats
+            .wait_count("event:page", "pageviews", "/long/first", 1)
+            .await;
+        read_half_then_move_on(&session, &stats, "/long/first", "/long/second").await;
+        assert_eq!(
+            stats.table("event:name", "events", "").await,
+            [("pageview".to_string(), 2)],
+            "engagement is no event"
+        );
+        session.close().await;
     })
     .await
     .expect("the browser test took too long");

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{add_site, cli, create_key, serve_pages, Browser, Lucarne, StatsApi};
+use support::{
+    add_site, cli, create_key, read_half_then_move_on, serve_pages, Browser, Lucarne, StatsApi,
+};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,46 +104,7 @@ async fn plausibles_npm_tracker_works_unchanged() {
 
         // Read half-way down, for more than the 3 s the tracker waits for, then move on
         // in the app (SPA): the first article's engagement goes out with the pageview.
-        let depth = session
-            .js(
-                "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2);\
-                 return Math.round((scrollY + innerHeight) / document.documentElement.scrollHeight * 100);",
-            )
-            .await
-            .as_u64()
-            .expect("the scroll depth reached");
-        assert!((30..=70).contains(&depth), "scrolled to {depth} %");
-        tokio::time::sleep(Duration::from_millis(3_300)).await;
-        session.click_id("spa").await;
-        stats
-            .wait_count("event:page", "pageviews", "/articles/second", 1)
-            .await;
-        let first = stats
-            .wait(
-                "/api/v1/stats/breakdown",
-                &[
-                    ("site_id", "example.test"),
-                    ("period", "day"),
-                    ("property", "event:page"),
-                    ("metrics", "visitors,scroll_depth,time_on_page"),
-                ],
-                "the first article's engagement",
-                |v| {
-                    v["results"].as_array().is_some_and(|rows| {
-                        rows.iter()
-                            .any(|r| r["page"] == "/articles/first" && !r["scroll_depth"].is_null())
-                    })
-                },
-            )
-            .await;
-        let row = first["results"]
-            .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["page"] == "/articles/first"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        assert_eq!(row["scroll_depth"], depth, "{first}");
-        let seconds = row["time_on_page"].as_u64().unwrap_or(0);
-        assert!((3..=30).contains(&seconds), "time on page {seconds}: {first}");
+        read_half_then_move_on(&session, &stats, "/articles/first", "/articles/second").await;
 
         // A file download (the query string left out of its url) and a custom event with
         // props and revenue, then an outbound link, which leaves the page.

@@ -5,11 +5,14 @@ use std::io::Write;
 
 const SCRIPT: &str = include_str!("../../../web/script.js");
 const SHARE: &str = include_str!("../../../web/share.js");
+const ENGAGEMENT: &str = include_str!("../../../web/engagement.js");
 
 /// Hard budget for `/js/script.js` over the wire.
 const MAX_GZIPPED_BYTES: usize = 1536;
 /// Hard budget for `/js/share.js` over the wire.
 const MAX_SHARE_GZIPPED_BYTES: usize = 3072;
+/// Hard budget for the opt-in `/js/engagement.js` over the wire.
+const MAX_ENGAGEMENT_GZIPPED_BYTES: usize = 1024;
 
 /// Size of `text` gzipped at the best level, as served (comments included).
 fn gzipped(text: &str) -> usize {
@@ -37,8 +40,21 @@ fn share_script_is_at_most_3_kb_gzipped() {
 }
 
 #[test]
+fn engagement_script_is_at_most_1_kb_gzipped() {
+    let size = gzipped(ENGAGEMENT);
+    assert!(
+        size <= MAX_ENGAGEMENT_GZIPPED_BYTES,
+        "web/engagement.js is {size} bytes gzipped, over the {MAX_ENGAGEMENT_GZIPPED_BYTES}-byte budget"
+    );
+}
+
+#[test]
 fn tracker_uses_no_cookies() {
-    for (name, script) in [("web/script.js", SCRIPT), ("web/share.js", SHARE)] {
+    for (name, script) in [
+        ("web/script.js", SCRIPT),
+        ("web/share.js", SHARE),
+        ("web/engagement.js", ENGAGEMENT),
+    ] {
         let lower = script.to_ascii_lowercase();
         assert!(
             !lower.contains("cookie"),

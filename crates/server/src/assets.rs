@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 pub const TRACKER_JS: &str = include_str!("../../../web/script.js");
 /// The share buttons and copied-text attribution (`web/share.js`).
 pub const SHARE_JS: &str = include_str!("../../../web/share.js");
+/// Scroll depth and time on page, opt-in beside the tracker (`web/engagement.js`).
+pub const ENGAGEMENT_JS: &str = include_str!("../../../web/engagement.js");
 /// The "How did you hear about us?" question (`web/survey.js`).
 pub const SURVEY_JS: &str = include_str!("../../../web/survey.js");
 /// The OpenAPI 3 description of the JSON APIs.
@@ -34,6 +36,11 @@ pub async fn tracker() -> Response {
 /// `GET /js/share.js`
 pub async fn share() -> Response {
     js(SHARE_JS)
+}
+
+/// `GET /js/engagement.js`
+pub async fn engagement() -> Response {
+    js(ENGAGEMENT_JS)
 }
 
 /// `GET /js/survey.js`

@@ -61,6 +61,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
         .route("/js/survey.js", get(assets::survey))
+        .route("/js/engagement.js", get(assets::engagement))
         .route("/api/v1/stats/surveys", get(api::surveys::report))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())

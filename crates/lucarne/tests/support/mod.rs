@@ -962,3 +962,53 @@ pub fn text(v: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Engagement as a reader makes it (issue 21): on the page `first` (tall, with a link
+/// `#spa` that moves the app to `next`), scroll half-way down, stay past the 3 s the
+/// trackers wait for, follow the link; then `first`'s scroll depth in the stats API must
+/// be the depth the browser reached, and its time on page 3 to 30 s.
+pub async fn read_half_then_move_on(
+    session: &Session,
+    stats: &StatsApi<'_>,
+    first: &str,
+    next: &str,
+) {
+    let depth = session
+        .js(
+            "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2);\
+             return Math.round((scrollY + innerHeight) / document.documentElement.scrollHeight * 100);",
+        )
+        .await
+        .as_u64()
+        .expect("the scroll depth reached");
+    assert!((30..=70).contains(&depth), "scrolled to {depth} %");
+    tokio::time::sleep(Duration::from_millis(3_300)).await;
+    session.click_id("spa").await;
+    stats.wait_count("event:page", "pageviews", next, 1).await;
+    let v = stats
+        .wait(
+            "/api/v1/stats/breakdown",
+            &[
+                ("site_id", stats.site),
+                ("period", "day"),
+                ("property", "event:page"),
+                ("metrics", "visitors,scroll_depth,time_on_page"),
+            ],
+            "the first page's engagement",
+            |v| {
+                v["results"].as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r["page"] == first && !r["scroll_depth"].is_null())
+                })
+            },
+        )
+        .await;
+    let row = v["results"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["page"] == first))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    assert_eq!(row["scroll_depth"], depth, "{v}");
+    let seconds = row["time_on_page"].as_u64().unwrap_or(0);
+    assert!((3..=30).contains(&seconds), "time on page {seconds}: {v}");
+}
