@@ -377,3 +377,121 @@ async fn engagement_script_reports_scroll_depth_and_time_on_page() {
     .await
     .expect("the browser test took too long");
 }
+
+/// A page with the tracker and `events.js` with every option; `extra` on its tag.
+fn events_page(lucarne: &Lucarne, extra: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Events</title>
+<script defer data-domain="example.test" data-allow-localhost src="{url}/js/script.js"></script>
+<script defer data-outbound-links data-file-downloads data-form-submissions data-tagged-events {extra} src="{url}/js/events.js"></script>
+</head><body>
+<a id="pdf" href="/files/report.pdf?v=2">Report</a>
+<a id="page" href="/events/other">Same site</a>
+<button id="cta" class="big plausible-event-name=Start+Trial plausible-event-plan=pro">Start</button>
+<form id="form" action="/events/sent"><input name="q" value="x"><button id="submit">Send</button></form>
+<a id="out" href="http://blog.test:{{{{PORT}}}}/elsewhere">Elsewhere</a>
+<script>
+document.getElementById("pdf").addEventListener("click", function (e) {{ e.preventDefault(); }});
+document.getElementById("page").addEventListener("click", function (e) {{ e.preventDefault(); }});
+document.getElementById("form").addEventListener("submit", function (e) {{ e.preventDefault(); }});
+</script>
+</body></html>"#,
+        url = lucarne.url()
+    )
+}
+
+/// Lucarne's `events.js` (issue 21) sends Plausible's automatic events by opt-in
+/// attributes: a file download (its url without the query), a tagged element (name and
+/// props from Plausible's classes), a form submission, an outbound link (which leaves
+/// the page) and a 404 page; a link on the site itself is no event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_script_sends_plausibles_automatic_events() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let data = tempfile::tempdir().expect("data dir");
+        add_site(data.path(), "example.test");
+        let key = create_key(data.path());
+        let lucarne = Lucarne::start(data.path());
+        let stats = StatsApi::new(&lucarne, key);
+        let pages = serve_pages(vec![
+            ("/events/*", events_page(&lucarne, "")),
+            ("/missing", events_page(&lucarne, "data-404")),
+            ("/elsewhere", "<!doctype html><p>Elsewhere</p>".to_string()),
+        ]);
+        let port = pages.port();
+        let browser = Browser::start();
+        let session = browser.session().await;
+        session
+            .goto(&format!("http://example.test:{port}/events/home"))
+            .await
+            .expect("open the page");
+        session
+            .wait_js(
+                "window.lucarne && window.lucarneEvents",
+                PAGE_TIMEOUT,
+                "the scripts",
+            )
+            .await;
+        for id in ["pdf", "page", "cta", "submit"] {
+            session.click_id(id).await;
+        }
+        stats
+            .wait_count("event:name", "events", "Form: Submission", 1)
+            .await;
+        session.click_id("out").await;
+        stats
+            .wait_count("event:name", "events", "Outbound Link: Click", 1)
+            .await;
+        session
+            .goto(&format!("http://example.test:{port}/missing"))
+            .await
+            .expect("open the missing page");
+        stats.wait_count("event:name", "events", "404", 1).await;
+        assert_eq!(
+            stats.table("event:name", "events", "").await,
+            [
+                ("404".to_string(), 1),
+                ("File Download".to_string(), 1),
+                ("Form: Submission".to_string(), 1),
+                ("Outbound Link: Click".to_string(), 1),
+                ("Start Trial".to_string(), 1),
+                ("pageview".to_string(), 2),
+            ],
+            "events by name"
+        );
+        let prop = |rows: Vec<Value>, key: &str| -> Vec<String> {
+            rows.iter()
+                .map(|r| r[key].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        let urls = stats
+            .breakdown("event:props:url", "events", "event:name==File Download")
+            .await;
+        assert_eq!(
+            prop(urls, "url"),
+            [format!("http://example.test:{port}/files/report.pdf")]
+        );
+        let urls = stats
+            .breakdown(
+                "event:props:url",
+                "events",
+                "event:name==Outbound Link: Click",
+            )
+            .await;
+        assert_eq!(
+            prop(urls, "url"),
+            [format!("http://blog.test:{port}/elsewhere")]
+        );
+        let plans = stats
+            .breakdown("event:props:plan", "events", "event:name==Start Trial")
+            .await;
+        assert_eq!(prop(plans, "plan"), ["pro"]);
+        let paths = stats
+            .breakdown("event:props:path", "events", "event:name==404")
+            .await;
+        assert_eq!(prop(paths, "path"), ["/missing"]);
+        session.close().await;
+    })
+    .await
+    .expect("the browser test took too long");
+}

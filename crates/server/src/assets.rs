@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 pub const TRACKER_JS: &str = include_str!("../../../web/script.js");
 /// The share buttons and copied-text attribution (`web/share.js`).
 pub const SHARE_JS: &str = include_str!("../../../web/share.js");
+/// Outbound links, downloads, forms, tagged elements and 404 pages as events, opt-in
+/// beside the tracker (`web/events.js`).
+pub const EVENTS_JS: &str = include_str!("../../../web/events.js");
 /// Scroll depth and time on page, opt-in beside the tracker (`web/engagement.js`).
 pub const ENGAGEMENT_JS: &str = include_str!("../../../web/engagement.js");
 /// The "How did you hear about us?" question (`web/survey.js`).
@@ -36,6 +39,11 @@ pub async fn tracker() -> Response {
 /// `GET /js/share.js`
 pub async fn share() -> Response {
     js(SHARE_JS)
+}
+
+/// `GET /js/events.js`
+pub async fn events() -> Response {
+    js(EVENTS_JS)
 }
 
 /// `GET /js/engagement.js`

@@ -62,6 +62,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/js/share.js", get(assets::share))
         .route("/js/survey.js", get(assets::survey))
         .route("/js/engagement.js", get(assets::engagement))
+        .route("/js/events.js", get(assets::events))
         .route("/api/v1/stats/surveys", get(api::surveys::report))
         .route("/api/openapi.json", get(assets::openapi))
         .merge(web::routes())
