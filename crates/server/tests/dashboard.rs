@@ -735,3 +735,48 @@ async fn current_visitors_on_the_page_in_the_api_and_for_the_script() {
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// The Pages panel shows each page's scroll depth and time on page once the site sends
+/// engagement events (issue 21), and no such columns before.
+#[tokio::test]
+async fn pages_panel_shows_scroll_depth_and_time_on_page() {
+    let h = harness().await;
+    let page = h.page("/sites/example.com").await;
+    assert!(
+        !page.contains("eng-h"),
+        "no engagement columns without engagement"
+    );
+    // Visitor 5 read the home page to 60 % for 42 s; visitor 6 to 80 % for 18 s.
+    for (ip, sd, e) in [(5u8, 60, 42_000), (6, 80, 18_000)] {
+        let body = serde_json::json!({"n": "engagement", "u": "https://example.com/", "d": "example.com", "sd": sd, "e": e})
+            .to_string();
+        let (st, v) = h.h.event_from(&body, CHROME, [203, 0, 113, ip]).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    }
+    let page = h.page("/sites/example.com").await;
+    let panel = &page[page.find("id=\"panel-pages\"").expect("the Pages panel")..];
+    let panel = &panel[..panel.find("</section>").expect("its end")];
+    assert!(panel.contains("class=\"eng-h\""), "the columns' headers");
+    let home = &panel[panel.find("data-value=\"/\"").expect("the home page's row")..];
+    let home = &home[..home.find("</a>").expect("its end")];
+    assert!(home.contains("class=\"num eng scroll\">70%<"), "{home}");
+    assert!(
+        home.contains("class=\"num eng time\">30s<")
+            || home.contains("class=\"num eng time\">0m 30s<")
+            || home.contains(">30 s<"),
+        "{home}"
+    );
+    // The same numbers as the stats API.
+    let v = h
+        .api("/api/v1/stats/breakdown?site_id=example.com&period=30d&property=event:page&metrics=scroll_depth,time_on_page")
+        .await;
+    let row = v["results"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["page"] == "/"))
+        .cloned()
+        .expect("the home page");
+    assert_eq!(
+        (&row["scroll_depth"], &row["time_on_page"]),
+        (&70.into(), &30.into())
+    );
+}
