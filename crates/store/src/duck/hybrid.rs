@@ -499,8 +499,10 @@ struct MemoKey {
     cut: DateTime<Utc>,
 }
 
-/// Entries kept at most; past it the memo starts again (a dashboard asks about 40 a cut).
-const MEMO_ENTRIES: usize = 512;
+/// Rows (values of a key) kept at most, over all entries: past it the memo starts again.
+/// A row is about 150 bytes, so this bounds the memo near 30 MB however many pages a
+/// site has and however many shapes are asked for (a dashboard asks about 40 a cut).
+const MEMO_ROWS: usize = 200_000;
 
 /// The settled part of the raw rows after the seam, per report shape, kept between
 /// reports: rows up to the cut (a whole step, `lag` ago) no longer change, except a late
@@ -573,8 +575,14 @@ impl TailMemo {
 
     /// Keep `rows`, computed from a snapshot taken after `generation` was read.
     fn put(&self, key: MemoKey, generation: u64, rows: &Keyed) {
+        if rows.len() > MEMO_ROWS {
+            return;
+        }
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MEMO_ENTRIES {
+            // Entries of an earlier cut are never asked for again.
+            entries.retain(|k, _| k.cut >= key.cut);
+            let kept: usize = entries.values().map(|(_, r)| r.len()).sum();
+            if kept + rows.len() > MEMO_ROWS {
                 entries.clear();
             }
             entries.insert(key, (generation, rows.clone()));
@@ -587,5 +595,51 @@ impl TailMemo {
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(cut_min: i64, site_id: u32) -> MemoKey {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        MemoKey {
+            site_id,
+            key: Some("pathname"),
+            filter: None,
+            with_sessions: false,
+            from: t0,
+            seam: t0,
+            cut: t0 + chrono::Duration::minutes(cut_min),
+        }
+    }
+
+    fn rows(n: usize) -> Keyed {
+        (0..n)
+            .map(|i| (format!("/p/{i}"), Aggregates::default()))
+            .collect()
+    }
+
+    /// The memo forgets the entries of an earlier cut, never holds more than
+    /// [`MEMO_ROWS`] rows, and does not keep an entry of a different generation.
+    #[test]
+    fn the_memo_is_bounded_and_keeps_only_the_current_cut() {
+        let memo = TailMemo::new(Arc::new(AtomicU64::new(0)));
+        memo.put(key(10, 1), 0, &rows(3));
+        memo.put(key(10, 2), 0, &rows(3));
+        assert!(memo.get(&key(10, 1)).is_some() && memo.get(&key(10, 2)).is_some());
+        memo.put(key(20, 1), 0, &rows(3));
+        assert!(memo.get(&key(10, 1)).is_none() && memo.get(&key(10, 2)).is_none());
+        assert_eq!(memo.get(&key(20, 1)).map(|r| r.len()), Some(3));
+        // Past the bound: what was kept goes; a map larger than the bound is not kept.
+        memo.put(key(20, 2), 0, &rows(MEMO_ROWS - 1));
+        assert!(memo.get(&key(20, 1)).is_none());
+        assert!(memo.get(&key(20, 2)).is_some());
+        memo.put(key(20, 3), 0, &rows(MEMO_ROWS + 1));
+        assert!(memo.get(&key(20, 3)).is_none() && memo.get(&key(20, 2)).is_some());
+        // A late row or a deletion: a new generation, nothing kept is used.
+        memo.generation.fetch_add(1, Ordering::AcqRel);
+        assert!(memo.get(&key(20, 2)).is_none());
     }
 }
