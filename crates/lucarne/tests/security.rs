@@ -622,6 +622,10 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
         ("negative width".into(), json!({"n": "pageview", "u": "https://a.example/w", "d": "a.example", "w": -1}).to_string().into_bytes(), 202),
         ("huge width".into(), b"{\"n\":\"pageview\",\"u\":\"https://a.example/w\",\"d\":\"a.example\",\"w\":1e300}".to_vec(), 202),
         ("unknown site".into(), json!({"n": "pageview", "u": "https://nope.example/", "d": "nope.example"}).to_string().into_bytes(), 404),
+        ("scroll depth 150".into(), json!({"n": "engagement", "u": "https://a.example/", "d": "a.example", "sd": 150, "e": 1000}).to_string().into_bytes(), 400),
+        ("negative engaged time".into(), json!({"n": "engagement", "u": "https://a.example/", "d": "a.example", "sd": 50, "e": -1}).to_string().into_bytes(), 400),
+        ("huge engaged time".into(), b"{\"n\":\"engagement\",\"u\":\"https://a.example/\",\"d\":\"a.example\",\"e\":1e300}".to_vec(), 400),
+        ("text scroll depth".into(), json!({"n": "engagement", "u": "https://a.example/", "d": "a.example", "sd": "deep"}).to_string().into_bytes(), 400),
     ];
     for (i, lc) in [
         "#lc=",
@@ -657,6 +661,21 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
             problems.push(format!("{what}: {} (want {want}) {}", a.status, a.text));
         }
     }
+    // An engagement from a visitor with no visit (another browser): accepted, not stored.
+    let lone = send(
+        w.http
+            .post(w.url("/api/event"))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+            .header("content-type", "text/plain")
+            .body(json!({"n": "engagement", "u": "https://a.example/", "d": "a.example", "sd": 90, "e": 5000}).to_string()),
+    )
+    .await;
+    if lone.status != 202 || !lone.text.contains("engagement_without_visit") {
+        problems.push(format!(
+            "engagement without a visit: {} {}",
+            lone.status, lone.text
+        ));
+    }
 
     // The stats API: dates outside the calendar, huge pages, junk everywhere.
     let key = w.instance.clone();
@@ -679,6 +698,8 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
         "breakdown?site_id=a.example&property=event:props:%00",
         "timeseries?site_id=a.example&period=7d&date=-262143-01-01&interval=month",
         "timeseries?site_id=a.example&interval=%ff",
+        "timeseries?site_id=a.example&metrics=scroll_depth",
+        "breakdown?site_id=a.example&property=visit:source&metrics=time_on_page",
     ] {
         let path = format!("/api/v1/stats/{q}");
         let a = w.call("GET", &path, Some(&key), None).await;
@@ -686,6 +707,29 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
             problems.push(e);
         } else if a.status != 400 && a.status != 404 {
             problems.push(format!("{path}: {} (want 400) {}", a.status, a.text));
+        }
+    }
+    // Current visitors: a key is needed, and a site it may read.
+    for (path, auth, want) in [
+        (
+            "/api/v1/stats/realtime/visitors?site_id=a.example",
+            None,
+            401,
+        ),
+        (
+            "/api/v1/stats/realtime/visitors?site_id=%00",
+            Some(key.as_str()),
+            404,
+        ),
+        (
+            "/api/v1/stats/realtime/visitors?site_id=a.example",
+            Some(key.as_str()),
+            200,
+        ),
+    ] {
+        let a = w.call("GET", path, auth, None).await;
+        if a.status != want {
+            problems.push(format!("{path}: {} (want {want}) {}", a.status, a.text));
         }
     }
     // The same dates through the dashboard (logged in) and a shared link (anonymous).
@@ -787,6 +831,8 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
         "url_too_long",
         "body_too_large",
         "not_http_url",
+        "bad_engagement",
+        "engagement_without_visit",
     ] {
         assert!(
             metrics.contains(&format!(
@@ -795,6 +841,16 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
             "{reason} not counted:\n{metrics}"
         );
     }
+    // No engagement became an event.
+    let names = w
+        .call(
+            "GET",
+            "/api/v1/stats/breakdown?site_id=a.example&period=day&property=event:name",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert!(!names.text.contains("\"engagement\""), "{}", names.text);
     // Nothing stored carries a control character or the query of a hash route.
     for property in [
         "event:page",
