@@ -459,37 +459,35 @@ async fn events_script_sends_plausibles_automatic_events() {
             ],
             "events by name"
         );
-        let prop = |rows: Vec<Value>, key: &str| -> Vec<String> {
-            rows.iter()
-                .map(|r| r[key].as_str().unwrap_or("").to_string())
-                .collect()
-        };
-        let urls = stats
-            .breakdown("event:props:url", "events", "event:name==File Download")
-            .await;
+        let one = |v: String| [(v, 1u64)];
         assert_eq!(
-            prop(urls, "url"),
-            [format!("http://example.test:{port}/files/report.pdf")]
+            stats
+                .table("event:props:url", "events", "event:name==File Download")
+                .await,
+            one(format!("http://example.test:{port}/files/report.pdf"))
         );
-        let urls = stats
-            .breakdown(
-                "event:props:url",
-                "events",
-                "event:name==Outbound Link: Click",
-            )
-            .await;
         assert_eq!(
-            prop(urls, "url"),
-            [format!("http://blog.test:{port}/elsewhere")]
+            stats
+                .table(
+                    "event:props:url",
+                    "events",
+                    "event:name==Outbound Link: Click"
+                )
+                .await,
+            one(format!("http://blog.test:{port}/elsewhere"))
         );
-        let plans = stats
-            .breakdown("event:props:plan", "events", "event:name==Start Trial")
-            .await;
-        assert_eq!(prop(plans, "plan"), ["pro"]);
-        let paths = stats
-            .breakdown("event:props:path", "events", "event:name==404")
-            .await;
-        assert_eq!(prop(paths, "path"), ["/missing"]);
+        assert_eq!(
+            stats
+                .table("event:props:plan", "events", "event:name==Start Trial")
+                .await,
+            one("pro".into())
+        );
+        assert_eq!(
+            stats
+                .table("event:props:path", "events", "event:name==404")
+                .await,
+            one("/missing".into())
+        );
         session.close().await;
     })
     .await

@@ -9,7 +9,6 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
 use support::{
     add_site, cli, create_key, read_half_then_move_on, serve_pages, Browser, Lucarne, StatsApi,
 };
@@ -134,25 +133,23 @@ async fn plausibles_npm_tracker_works_unchanged() {
             ],
             "events by name"
         );
-        let prop = |rows: Vec<Value>, key: &str| -> Vec<(String, u64)> {
-            rows.iter()
-                .map(|r| (r[key].as_str().unwrap_or("").to_string(), r["events"].as_u64().unwrap_or(0)))
-                .collect()
-        };
-        let urls = stats
-            .breakdown("event:props:url", "events", "event:name==File Download")
-            .await;
         let pdf = format!("http://example.test:{}/files/report.pdf", pages.port());
-        assert_eq!(prop(urls, "url"), [(pdf, 1)], "the download's url");
-        let urls = stats
-            .breakdown("event:props:url", "events", "event:name==Outbound Link: Click")
-            .await;
+        assert_eq!(
+            stats.table("event:props:url", "events", "event:name==File Download").await,
+            [(pdf, 1)],
+            "the download's url"
+        );
         let out = format!("http://blog.test:{}/elsewhere", pages.port());
-        assert_eq!(prop(urls, "url"), [(out, 1)], "the outbound link's url");
-        let plans = stats
-            .breakdown("event:props:plan", "events", "event:name==Signup")
-            .await;
-        assert_eq!(prop(plans, "plan"), [("pro".to_string(), 1)], "the signup's plan");
+        assert_eq!(
+            stats.table("event:props:url", "events", "event:name==Outbound Link: Click").await,
+            [(out, 1)],
+            "the outbound link's url"
+        );
+        assert_eq!(
+            stats.table("event:props:plan", "events", "event:name==Signup").await,
+            [("pro".to_string(), 1)],
+            "the signup's plan"
+        );
         let visits = stats
             .get_ok(
                 "/api/v1/stats/aggregate",

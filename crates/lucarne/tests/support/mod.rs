@@ -887,7 +887,8 @@ impl<'a> StatsApi<'a> {
 
     /// `(value, metric)` of today's breakdown, the value as text, sorted.
     pub async fn table(&self, property: &str, metric: &str, filters: &str) -> Vec<(String, u64)> {
-        let key = property.split_once(':').map_or(property, |(_, k)| k);
+        // The result key: `page` for event:page, `plan` for event:props:plan.
+        let key = property.rsplit(':').next().unwrap_or(property);
         let mut rows: Vec<(String, u64)> = self
             .breakdown(property, metric, filters)
             .await
