@@ -146,25 +146,27 @@ fn date_of(secs: i64) -> String {
         .to_string()
 }
 
-/// Site and `[from, to)` (exact, on `ts_us`) with the implied second and day bounds.
 /// The rows of a site and a time range that reports read: every event but the
-/// engagement events, which live in the same table here and feed only
-/// [`engagement`] (DuckDB keeps them in a table of their own).
+/// engagement events, which live in the same table here and feed only [`engagement`]
+/// (DuckDB keeps them in a table of their own).
 pub(super) fn range_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!("{} AND name != 'engagement'", rows_sql(site_id, from, to))
+}
+
+/// Every row of a site and `[from, to)` (exact, on `ts_us`), with the implied second and
+/// day bounds.
+fn rows_sql(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let (from_us, to_us) = (from.timestamp_micros(), to.timestamp_micros());
     let lo = from.timestamp().clamp(0, i64::from(u32::MAX));
     let hi = to.timestamp().clamp(0, i64::from(u32::MAX));
     format!(
         "site_id = {site_id} AND ts_us >= {from_us} AND ts_us < {to_us} \
          AND ts >= toDateTime({lo}) AND ts <= toDateTime({hi}) \
-         AND toDate(ts) >= toDate({}) AND toDate(ts) <= toDate({}){NOT_ENGAGEMENT}",
+         AND toDate(ts) >= toDate({}) AND toDate(ts) <= toDate({})",
         lit(&date_of(lo)),
         lit(&date_of(hi))
     )
 }
-
-/// What [`range_sql`] ends with; [`engagement`] turns it round.
-const NOT_ENGAGEMENT: &str = " AND name != 'engagement'";
 
 #[derive(Row, Deserialize)]
 struct EngagementRow {
@@ -181,7 +183,14 @@ pub fn engagement(
     q: &ReportQuery,
     by_page: bool,
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let w = where_clause(q, true).replacen(NOT_ENGAGEMENT, " AND name = 'engagement'", 1);
+    let mut w = format!(
+        "{} AND name = 'engagement'",
+        rows_sql(q.site_id, q.from, q.to)
+    );
+    for f in report::filter_conds(&mut Literals, q) {
+        w.push_str(" AND ");
+        w.push_str(&f);
+    }
     let k = if by_page { "pathname" } else { "''" };
     let rows: Vec<EngagementRow> = fetch(
         conn,
