@@ -12,6 +12,7 @@ pub mod conversions;
 pub mod event;
 pub mod interval;
 pub mod links;
+pub mod query;
 pub mod rules;
 pub mod stats;
 pub mod survey;

@@ -259,10 +259,13 @@ pub enum Metric {
     /// visitor who engaged (seconds). Reported for pages and in total.
     ScrollDepth,
     TimeOnPage,
+    /// A row's visitors as a percentage of the visitors of the whole query (v2's
+    /// `percentage`; one decimal; null when there are none).
+    Percentage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 16] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -278,6 +281,7 @@ impl Metric {
         Metric::KFactor,
         Metric::ScrollDepth,
         Metric::TimeOnPage,
+        Metric::Percentage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -297,6 +301,7 @@ impl Metric {
             Metric::KFactor => "k_factor",
             Metric::ScrollDepth => "scroll_depth",
             Metric::TimeOnPage => "time_on_page",
+            Metric::Percentage => "percentage",
         }
     }
 
@@ -476,12 +481,88 @@ impl Property {
     }
 }
 
+/// How a filter's values are compared with a property's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Match {
+    /// Equal, where `*` in a value matches any text (Stats API v1, the dashboard).
+    #[default]
+    Wildcard,
+    /// Equal, character for character (v2 `is`).
+    Is,
+    /// The value occurs in the property (v2 `contains`).
+    Contains,
+    /// A regular expression (RE2 syntax, as both back ends run it) finds a match in the
+    /// property (v2 `matches`).
+    Regex,
+}
+
+/// One condition on one property: it holds when any of `values` matches (or, negated,
+/// when none does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub property: Property,
     pub negated: bool,
-    /// Alternatives; `*` in a value is a wildcard.
+    /// Alternatives, compared as `how` says.
     pub values: Vec<String>,
+    pub how: Match,
+    /// Compare ignoring letter case (v2's `case_sensitive: false`).
+    pub ignore_case: bool,
+}
+
+impl Filter {
+    /// `property` equal to one of `values` (`*` a wildcard), as v1 and the dashboard ask.
+    pub fn is(property: Property, values: Vec<String>) -> Filter {
+        Filter {
+            property,
+            negated: false,
+            values,
+            how: Match::Wildcard,
+            ignore_case: false,
+        }
+    }
+
+    /// Negated [`Filter::is`].
+    pub fn is_not(property: Property, values: Vec<String>) -> Filter {
+        Filter {
+            negated: true,
+            ..Filter::is(property, values)
+        }
+    }
+
+    /// One value compared for equality (no wildcard): what rollups can answer.
+    pub fn exact_value(&self) -> Option<&str> {
+        match (self.how, self.ignore_case, self.values.as_slice()) {
+            (Match::Wildcard, false, [v]) if !v.contains('*') => Some(v),
+            (Match::Is, false, [v]) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A condition over filters: v2's `and`, `or` and `not` (a query's top-level list of
+/// conditions is their `and`). Leaves are [`Filter`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    Filter(Filter),
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Every filter inside, depth first.
+    pub fn leaves(&self) -> Vec<&Filter> {
+        let mut out = Vec::new();
+        fn walk<'a>(c: &'a Condition, out: &mut Vec<&'a Filter>) {
+            match c {
+                Condition::Filter(f) => out.push(f),
+                Condition::And(cs) | Condition::Or(cs) => cs.iter().for_each(|c| walk(c, out)),
+                Condition::Not(c) => walk(c, out),
+            }
+        }
+        walk(self, &mut out);
+        out
+    }
 }
 
 impl Filter {
@@ -502,9 +583,8 @@ impl Filter {
                 return Err(QueryError::BadFilter(part.into()));
             }
             out.push(Filter {
-                property,
                 negated,
-                values,
+                ..Filter::is(property, values)
             });
         }
         Ok(out)
@@ -518,6 +598,8 @@ pub struct ReportQuery {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub filters: Vec<Filter>,
+    /// Conditions that are not one filter (v2's `or` and `not`), each one more `AND`.
+    pub conditions: Vec<Condition>,
     /// Compute bounces and durations (costs a group-by over visits).
     pub with_sessions: bool,
     /// Compute the share-graph aggregates.
@@ -526,7 +608,14 @@ pub struct ReportQuery {
 
 impl ReportQuery {
     pub fn has_event_filters(&self) -> bool {
-        self.filters.iter().any(|f| f.property.is_event_level())
+        self.all_filters().any(|f| f.property.is_event_level())
+    }
+
+    /// Every filter, the top-level ones and those inside [`ReportQuery::conditions`].
+    pub fn all_filters(&self) -> impl Iterator<Item = &Filter> {
+        self.filters
+            .iter()
+            .chain(self.conditions.iter().flat_map(|c| c.leaves()))
     }
 }
 
@@ -563,6 +652,9 @@ pub struct Aggregates {
     pub engaged_ms: u64,
     pub scroll_visitors: u64,
     pub scroll_sum: u64,
+    /// The visitors of the whole query a row is part of (for [`Metric::Percentage`]; set
+    /// by whoever asks for it).
+    pub of_visitors: u64,
 }
 
 /// A metric's value for one row.
@@ -637,6 +729,10 @@ impl Aggregates {
             Metric::TimeOnPage => Value::Count(
                 (ratio(self.engaged_ms, self.engaged_visitors) / 1000.0).round() as u64,
             ),
+            Metric::Percentage if self.of_visitors == 0 => Value::None,
+            Metric::Percentage => {
+                Value::Float(round1(ratio(self.visitors, self.of_visitors) * 100.0))
+            }
         }
     }
 
@@ -646,14 +742,17 @@ impl Aggregates {
 }
 
 /// Time-series bucket size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Interval {
     Hour,
     Date,
+    /// Weeks from Monday; the first is cut to the range's first day (v2's `time:week`).
+    Week,
     Month,
 }
 
 impl Interval {
+    /// v1's `interval` (hour, date, month; `day` is `date`).
     pub fn parse(s: &str) -> Result<Interval, QueryError> {
         match s {
             "hour" => Ok(Interval::Hour),
@@ -661,6 +760,28 @@ impl Interval {
             "month" => Ok(Interval::Month),
             other => Err(QueryError::BadInterval(other.into())),
         }
+    }
+
+    /// The name after `time:` in a v2 dimension.
+    pub fn v2_name(self) -> &'static str {
+        match self {
+            Interval::Hour => "hour",
+            Interval::Date => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+        }
+    }
+
+    /// A v2 time dimension's interval (`time:day`, …).
+    pub fn from_v2(s: &str) -> Option<Interval> {
+        [
+            Interval::Hour,
+            Interval::Date,
+            Interval::Week,
+            Interval::Month,
+        ]
+        .into_iter()
+        .find(|i| i.v2_name() == s)
     }
 
     /// Plausible's defaults: hours for one day, months for 6/12 months, else days.
@@ -725,6 +846,22 @@ pub fn buckets(tz: &dyn Tz, from: NaiveDate, to: NaiveDate, interval: Interval) 
                     label: d.to_string(),
                     start: local_midnight(tz, d),
                     end: local_midnight(tz, next),
+                });
+                d = next;
+            }
+        }
+        Interval::Week => {
+            let mut d = from;
+            while d <= to && out.len() < MAX_BUCKETS {
+                let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+                let Some(next) = monday.checked_add_days(Days::new(7)) else {
+                    break;
+                };
+                let end = next.min(to.succ_opt().unwrap_or(to));
+                out.push(Bucket {
+                    label: d.to_string(),
+                    start: local_midnight(tz, d),
+                    end: local_midnight(tz, end),
                 });
                 d = next;
             }

@@ -151,11 +151,10 @@ fn visit_level_close(what: &str, rolled: &Aggregates, raw: &Aggregates) {
 }
 
 fn filter(prop: &str, value: &str) -> Filter {
-    Filter {
-        property: Property::parse(prop).expect("property"),
-        negated: false,
-        values: vec![value.to_string()],
-    }
+    Filter::is(
+        Property::parse(prop).expect("property"),
+        vec![value.to_string()],
+    )
 }
 
 /// Rows from rollups against raw rows: visits, pageviews, events and dark visits equal;
@@ -201,11 +200,13 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
         from: local_midnight(tz, from),
         to: local_midnight(tz, to + Duration::days(1)),
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };
     let sessions = store
         .aggregate(&ReportQuery {
+            conditions: Vec::new(),
             with_sessions: true,
             ..q.clone()
         })
@@ -554,6 +555,7 @@ async fn late_rows_retention_and_deletion(r: &dyn Rollable) {
         from: local_midnight(tz, range.0),
         to: local_midnight(tz, range.1 + Duration::days(1)),
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };
@@ -621,6 +623,7 @@ async fn late_rows_retention_and_deletion(r: &dyn Rollable) {
                 from: local_midnight(tz, into_today.0),
                 to: local_midnight(tz, into_today.1 + Duration::days(1)),
                 filters: Vec::new(),
+                conditions: Vec::new(),
                 with_sessions: false,
                 with_shares: false,
             };
@@ -761,6 +764,7 @@ async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
                 from: local_midnight(tz, from),
                 to: local_midnight(tz, today + Duration::days(1)),
                 filters: Vec::new(),
+                conditions: Vec::new(),
                 with_sessions: true,
                 with_shares: false,
             })

@@ -385,6 +385,7 @@ async fn deleting_a_site_takes_its_data_after_typing_its_domain() {
             from: chrono::Utc::now() - chrono::Duration::days(1),
             to: chrono::Utc::now() + chrono::Duration::minutes(5),
             filters: Vec::new(),
+            conditions: Vec::new(),
             with_sessions: false,
             with_shares: false,
         };

@@ -6,6 +6,8 @@ use lucarne_core::event::EventRow;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
 
+pub use crate::report::Dim;
+
 /// The share graph of a period, as `core::cascade` needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShareGraph {
@@ -157,6 +159,52 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The event that minted `token` (`core::token`), if the store holds it. Reads only
     /// what is loaded; the server remembers recent tokens itself.
+    /// A breakdown by several dimensions at once (v2's `dimensions`), read from raw
+    /// events; [`EventStore::breakdown_by`] is what callers use.
+    fn breakdown_dims(
+        &self,
+        q: &ReportQuery,
+        dims: &[Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError>;
+
+    /// A breakdown by any number of dimensions, each row's values in `dims` order (a
+    /// time dimension's value is its bucket's index; a time dimension alone gives its
+    /// non-empty buckets in time order). None or one dimension is answered
+    /// by [`EventStore::aggregate`], [`EventStore::timeseries`] (a visit counts in the
+    /// bucket it began in) or [`EventStore::breakdown`], so it reads rollups where they
+    /// can answer; more are [`EventStore::breakdown_dims`].
+    fn breakdown_by(
+        &self,
+        q: &ReportQuery,
+        dims: &[Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
+        match dims {
+            [] => Ok(vec![(Vec::new(), self.aggregate(q)?)]),
+            [Dim::Property(p)] => Ok(self
+                .breakdown(q, p, limit, offset)?
+                .into_iter()
+                .map(|(k, a)| (vec![k], a))
+                .collect()),
+            [Dim::Time(buckets)] => {
+                // In time order, the buckets with something in them.
+                Ok(self
+                    .timeseries(q, buckets)?
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.events > 0 || a.visits > 0)
+                    .skip(offset)
+                    .take(limit)
+                    .map(|(i, a)| (vec![i.to_string()], a))
+                    .collect())
+            }
+            dims => self.breakdown_dims(q, dims, limit, offset),
+        }
+    }
+
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
 
     /// The share graph of `q`'s site and period (filters are not applied).

@@ -14,6 +14,6 @@ mod rollups;
 pub mod spool;
 
 pub use events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, GoalCounts, Refused, ShareGraph,
+    CommitTicket, ConversionGroup, ConversionRow, Dim, EventStore, GoalCounts, Refused, ShareGraph,
     StoreError, SurveyAnswerRow, VisitKey,
 };

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use lucarne_core::conversions::GoalKind;
-use lucarne_core::stats::{Aggregates, Bucket, Filter, Property, ReportQuery};
+use lucarne_core::stats::{Aggregates, Bucket, Condition, Filter, Match, Property, ReportQuery};
 
 use crate::events::{
     merge_sessions, ConversionGroup, ConversionRow, GoalCounts, SessionTotals, StoreError,
@@ -74,6 +74,22 @@ pub(crate) trait Dialect {
     fn distinct_if(&self, col: &str, c: &str) -> String;
     /// A count as the integer type its result column is read as.
     fn as_count(e: &str) -> String;
+    /// [`crate::events::PROP_SEP`] as an SQL text.
+    const KEY_SEP: &'static str;
+    /// `col` has a match of the regular expression `pattern` (an SQL text).
+    fn regex(col: &str, pattern: &str) -> String;
+}
+
+/// A text matched literally inside a LIKE pattern (`%`, `_` and `\` escaped with `\`).
+fn like_literal(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `*` wildcards to a LIKE pattern (`%`, `_` and `\` escaped with `\`).
@@ -142,12 +158,27 @@ fn filter_sql<D: Dialect>(d: &mut D, f: &Filter) -> String {
     let mut alts = Vec::new();
     for v in &f.values {
         let col = column(d, &f.property);
-        if v.contains('*') {
-            let pattern = d.text(&like_pattern(v));
-            alts.push(format!("{col} LIKE {pattern}{}", D::LIKE_ESCAPE));
+        let (col, v) = if f.ignore_case {
+            (format!("lower({col})"), v.to_lowercase())
         } else {
-            alts.push(format!("{col} = {}", d.text(v)));
-        }
+            (col, v.clone())
+        };
+        let cond = match f.how {
+            Match::Wildcard if v.contains('*') => {
+                let pattern = d.text(&like_pattern(&v));
+                format!("{col} LIKE {pattern}{}", D::LIKE_ESCAPE)
+            }
+            Match::Wildcard | Match::Is => format!("{col} = {}", d.text(&v)),
+            Match::Contains => {
+                let pattern = d.text(&format!("%{}%", like_literal(&v)));
+                format!("{col} LIKE {pattern}{}", D::LIKE_ESCAPE)
+            }
+            Match::Regex => {
+                let pattern = d.text(&v);
+                D::regex(&col, &pattern)
+            }
+        };
+        alts.push(cond);
     }
     let any = format!("({})", alts.join(" OR "));
     if f.negated {
@@ -157,9 +188,28 @@ fn filter_sql<D: Dialect>(d: &mut D, f: &Filter) -> String {
     }
 }
 
-/// The query's filters, each as one condition.
+/// A condition tree as SQL.
+fn condition_sql<D: Dialect>(d: &mut D, c: &Condition) -> String {
+    let join = |d: &mut D, cs: &[Condition], op: &str, empty: &str| {
+        if cs.is_empty() {
+            return empty.to_string();
+        }
+        let parts: Vec<String> = cs.iter().map(|c| condition_sql(d, c)).collect();
+        format!("({})", parts.join(op))
+    };
+    match c {
+        Condition::Filter(f) => filter_sql(d, f),
+        Condition::And(cs) => join(d, cs, " AND ", D::TRUE),
+        Condition::Or(cs) => join(d, cs, " OR ", "(1 = 0)"),
+        Condition::Not(c) => format!("NOT {}", condition_sql(d, c)),
+    }
+}
+
+/// The query's filters and conditions, each as one condition.
 pub(crate) fn filter_conds<D: Dialect>(d: &mut D, q: &ReportQuery) -> Vec<String> {
-    q.filters.iter().map(|f| filter_sql(d, f)).collect()
+    let mut out: Vec<String> = q.filters.iter().map(|f| filter_sql(d, f)).collect();
+    out.extend(q.conditions.iter().map(|c| condition_sql(d, c)));
+    out
 }
 
 /// `WHERE` for site + range, optionally with the query's filters.
@@ -249,6 +299,29 @@ pub(crate) enum Group<'a> {
     /// By time bucket (key: the bucket's index); a visit's numbers go to the bucket where
     /// it started.
     Buckets(&'a [Bucket]),
+    /// By several groupings at once (v2's dimensions): the key is each one's key, joined
+    /// with [`PROP_SEP`]. A visit joins every combination it has a row in (a visit that
+    /// spans two time buckets is in both).
+    ///
+    /// [`PROP_SEP`]: crate::events::PROP_SEP
+    Dims(&'a [Dim]),
+}
+
+/// One dimension of a multi-dimension breakdown ([`crate::EventStore::breakdown_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Property(Property),
+    /// The time bucket, keyed by its index in the list.
+    Time(Vec<Bucket>),
+}
+
+impl Dim {
+    fn group(&self) -> Group<'_> {
+        match self {
+            Dim::Property(p) => Group::Property(p),
+            Dim::Time(b) => Group::Buckets(b),
+        }
+    }
 }
 
 impl Group<'_> {
@@ -258,12 +331,22 @@ impl Group<'_> {
             Group::Total => "''".into(),
             Group::Property(p) => D::to_text(&column(d, p)),
             Group::Buckets(b) => D::to_text(&bucket_expr::<D>(b, D::TS)),
+            Group::Dims(dims) => {
+                let keys: Vec<String> = dims.iter().map(|g| g.group().key(d)).collect();
+                format!("concat({})", keys.join(&format!(", {}, ", D::KEY_SEP)))
+            }
         }
     }
 
     /// Is the key a property of events rather than of visits (a visit may have several)?
     pub(crate) fn is_event_level(self) -> bool {
-        matches!(self, Group::Property(p) if p.is_event_level())
+        match self {
+            Group::Property(p) => p.is_event_level(),
+            Group::Dims(dims) => dims
+                .iter()
+                .any(|g| matches!(g, Dim::Time(_)) || g.group().is_event_level()),
+            Group::Total | Group::Buckets(_) => false,
+        }
     }
 }
 
@@ -427,6 +510,30 @@ pub(crate) fn breakdown(
     Ok(rows)
 }
 
+/// A breakdown by several dimensions at once ([`Group::Dims`]): each row's values (in
+/// `dims` order; a time dimension's value is its bucket's index) and numbers, in
+/// [`sort_breakdown`] order.
+pub(crate) fn breakdown_dims(
+    r: &impl Reports,
+    q: &ReportQuery,
+    dims: &[Dim],
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
+    let group = Group::Dims(dims);
+    let mut rows = r.event_level(q, group)?;
+    sort_breakdown(&mut rows);
+    let mut rows: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+    if q.with_sessions && !rows.is_empty() {
+        merge_sessions(&mut rows, &r.visit_level(q, group)?);
+    }
+    let sep = crate::events::PROP_SEP;
+    Ok(rows
+        .into_iter()
+        .map(|(k, a)| (k.split(sep).map(str::to_string).collect(), a))
+        .collect())
+}
+
 /// A breakdown's order: visitors, pageviews, events (descending), then value.
 pub(crate) fn sort_breakdown(rows: &mut [(String, Aggregates)]) {
     rows.sort_by(|a, b| {
@@ -561,5 +668,6 @@ mod tests {
     fn like_escapes() {
         assert_eq!(like_pattern("/blog/*"), "/blog/%");
         assert_eq!(like_pattern("a_b%c"), "a\\_b\\%c");
+        assert_eq!(like_literal("50%*_"), "50\\%*\\_");
     }
 }

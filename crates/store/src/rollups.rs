@@ -187,20 +187,18 @@ impl Shape {
     pub(crate) fn of(q: &ReportQuery, group: Option<&Property>) -> Option<Shape> {
         // The same filter given twice (the overview's private apps, on a view filtered
         // by private messages) is one filter.
+        if !q.conditions.is_empty() {
+            return None;
+        }
         let mut filters = q.filters.clone();
-        filters.dedup_by(|a, b| {
-            a.property == b.property && a.negated == b.negated && a.values == b.values
-        });
+        filters.dedup();
         let by = group.map(|p| p.name());
         // A filter on the grouping itself keeps one of its rows (the channel groups, or
         // the overview's split of `Direct / None`, on a view filtered by a channel group).
         let mut keep = None;
-        let own = filters.iter().position(|f| {
-            Some(f.property.name()) == by
-                && !f.negated
-                && f.values.len() == 1
-                && !f.values[0].contains('*')
-        });
+        let own = filters
+            .iter()
+            .position(|f| Some(f.property.name()) == by && !f.negated && f.exact_value().is_some());
         if let Some(own) = own {
             keep = Some(filters.remove(own).values.remove(0));
         }
@@ -226,13 +224,12 @@ impl Shape {
             });
         };
         let fname = f.property.name();
-        let [value] = f.values.as_slice() else {
-            return None;
-        };
-        if f.negated || value.contains('*') || !fname.starts_with("visit:") {
+        let value = f.exact_value()?;
+        if f.negated || !fname.starts_with("visit:") {
             return None;
         }
         let fcol = column_of(&fname)?;
+        let value = value.to_string();
         let filter = Some((fcol, value.clone()));
         match by {
             None => Some(Shape {
@@ -538,6 +535,7 @@ pub(crate) fn visits_by_channel_group(
         return Ok(None);
     };
     let plain = ReportQuery {
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
         ..q.clone()

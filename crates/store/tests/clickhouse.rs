@@ -360,6 +360,7 @@ fn query(site_id: u32, from: DateTime<Utc>, to: DateTime<Utc>, filters: &str) ->
         from,
         to,
         filters: Filter::parse_list(filters).expect("filters parse"),
+        conditions: Vec::new(),
         with_sessions: true,
         with_shares: true,
     }

@@ -2,6 +2,7 @@
 
 pub mod conversions;
 pub mod links;
+pub mod query;
 pub mod shares;
 pub mod stats;
 pub mod surveys;

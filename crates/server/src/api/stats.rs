@@ -8,9 +8,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use lucarne_core::query::{Dimension, Direction, OrderKey, Query as CoreQuery};
 use lucarne_core::stats::{
-    buckets, chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property,
-    ReportQuery, Value,
+    chrono_tz_shim, utc_range, Aggregates, Filter, Interval, Metric, Period, Property, ReportQuery,
+    Value,
 };
 use lucarne_store::meta::{KeyScope, Site};
 use serde::Deserialize;
@@ -213,6 +214,32 @@ pub fn resolve_site(
 }
 
 impl Resolved {
+    /// The shared query model for these dates, grouped by `dimensions`: checked as every
+    /// API's queries are (a 400 with the reason).
+    pub fn to_query(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        dimensions: Vec<Dimension>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<CoreQuery, ApiError> {
+        let q = CoreQuery {
+            metrics: self.metrics.clone(),
+            from,
+            to,
+            instants: None,
+            dimensions,
+            filters: self.filters.clone(),
+            conditions: Vec::new(),
+            order_by: Vec::new(),
+            limit,
+            offset,
+        };
+        q.check().map_err(bad)?;
+        Ok(q)
+    }
+
     pub fn query(&self, from: NaiveDate, to: NaiveDate) -> ReportQuery {
         let (f, t) = utc_range(&self.tz, from, to);
         ReportQuery {
@@ -220,6 +247,7 @@ impl Resolved {
             from: f,
             to: t,
             filters: self.filters.clone(),
+            conditions: Vec::new(),
             with_sessions: self.metrics.iter().any(|m| m.needs_sessions()),
             with_shares: self.metrics.iter().any(|m| m.needs_shares()),
         }
@@ -322,13 +350,12 @@ pub async fn aggregate(
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
-    let engaged = r.metrics.iter().any(|m| m.needs_engagement());
-    let q = r.query(r.from, r.to);
-    let now = totals(&state, q, engaged).await?;
+    let q = r.to_query(r.from, r.to, Vec::new(), 1, 0)?;
+    let now = totals(&state, &r, &q).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
         let (pf, pt) = Period::try_previous(r.from, r.to).map_err(bad)?;
-        let q = r.query(pf, pt);
-        Some(totals(&state, q, engaged).await?)
+        let q = r.to_query(pf, pt, Vec::new(), 1, 0)?;
+        Some(totals(&state, &r, &q).await?)
     } else {
         None
     };
@@ -370,6 +397,7 @@ pub async fn current_visitors(
         from: now - chrono::Duration::minutes(REALTIME_MINUTES),
         to: now + chrono::Duration::seconds(1),
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };
@@ -393,21 +421,19 @@ pub async fn realtime_visitors(
     Ok(Json(n))
 }
 
-/// The totals of `q`, with its engagement when asked for.
+/// The totals of a query without dimensions.
 async fn totals(
     state: &Arc<AppState>,
-    q: ReportQuery,
-    engaged: bool,
+    r: &Resolved,
+    q: &CoreQuery,
 ) -> Result<Aggregates, ApiError> {
-    let q2 = q.clone();
-    let mut a = blocking(state, move |s| s.events.aggregate(&q2)).await?;
-    if engaged {
-        let e = blocking(state, move |s| s.events.engagement(&q, false)).await?;
-        if let Some((_, e)) = e.first() {
-            add_engagement(&mut a, e);
-        }
-    }
-    Ok(a)
+    let answer = super::query::execute(state, r.site.id, &r.tz, q, false).await?;
+    Ok(answer
+        .rows
+        .into_iter()
+        .next()
+        .map(|row| row.aggregates)
+        .unwrap_or_default())
 }
 
 /// Copy the engagement fields of `e` into `a`.
@@ -418,28 +444,12 @@ pub fn add_engagement(a: &mut Aggregates, e: &Aggregates) {
     a.scroll_sum = e.scroll_sum;
 }
 
-/// `scroll_depth` and `time_on_page` are reported for pages and in total only.
-fn engagement_by(property: Option<&Property>, metrics: &[Metric]) -> Result<bool, ApiError> {
-    if !metrics.iter().any(|m| m.needs_engagement()) {
-        return Ok(false);
-    }
-    match property {
-        Some(p) if p.name() == "event:page" => Ok(true),
-        _ => Err(ApiError::bad_request(
-            "bad_query",
-            "scroll_depth and time_on_page are reported in the aggregate and in a breakdown \
-             by event:page",
-        )),
-    }
-}
-
 pub async fn timeseries(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(p): Query<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
-    engagement_by(None, &r.metrics)?;
     let interval = match p.interval.as_deref() {
         Some(i) => Interval::parse(i).map_err(bad)?,
         None => Interval::default_for(r.period),
@@ -450,14 +460,29 @@ pub async fn timeseries(
             "hourly intervals cover at most 31 days",
         ));
     }
-    let b = buckets(&r.tz, r.from, r.to, interval);
-    let q = r.query(r.from, r.to);
-    let b2 = b.clone();
-    let rows = blocking(&state, move |s| s.events.timeseries(&q, &b2)).await?;
-    let results: Vec<serde_json::Value> = b
+    let q = r.to_query(
+        r.from,
+        r.to,
+        vec![Dimension::Time(interval)],
+        lucarne_core::query::MAX_ROWS,
+        0,
+    )?;
+    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, false).await?;
+    // v1 lists every bucket, empty ones included.
+    let found: std::collections::HashMap<&str, &Aggregates> = answer
+        .rows
         .iter()
-        .zip(rows.iter())
-        .map(|(bucket, a)| result_row("date", &bucket.label, a, &r.metrics))
+        .filter_map(|row| Some((row.dimensions.first()?.as_str(), &row.aggregates)))
+        .collect();
+    let empty = Aggregates::default();
+    let results: Vec<serde_json::Value> = answer
+        .time_labels
+        .iter()
+        .flatten()
+        .map(|label| {
+            let a = found.get(label.as_str()).copied().unwrap_or(&empty);
+            result_row("date", label, a, &r.metrics)
+        })
         .collect();
     Ok(Json(
         json!({ "results": results, "meta": meta(&r.metrics) }),
@@ -477,30 +502,24 @@ pub async fn breakdown(
     )
     .map_err(bad)?;
     let (limit, offset) = paging(p.limit, p.page)?;
-    let engaged = engagement_by(Some(&property), &r.metrics)?;
-    let q = r.query(r.from, r.to);
-    let prop = property.clone();
-    let q2 = q.clone();
-    let mut rows = blocking(&state, move |s| {
-        s.events.breakdown(&q2, &prop, limit, offset)
-    })
-    .await?;
-    if engaged {
-        let by_page: std::collections::HashMap<String, Aggregates> =
-            blocking(&state, move |s| s.events.engagement(&q, true))
-                .await?
-                .into_iter()
-                .collect();
-        for (page, a) in &mut rows {
-            if let Some(e) = by_page.get(page) {
-                add_engagement(a, e);
-            }
-        }
-    }
+    let mut q = r.to_query(
+        r.from,
+        r.to,
+        vec![Dimension::Property(property.clone())],
+        limit,
+        offset,
+    )?;
+    // v1's order: visitors first, whatever the metrics.
+    q.order_by = vec![(OrderKey::Metric(Metric::Visitors), Direction::Desc)];
+    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, false).await?;
     let key = property.result_key();
-    let results: Vec<serde_json::Value> = rows
+    let results: Vec<serde_json::Value> = answer
+        .rows
         .iter()
-        .map(|(value, a)| result_row(&key, value, a, &r.metrics))
+        .map(|row| {
+            let value = row.dimensions.first().map(String::as_str).unwrap_or("");
+            result_row(&key, value, &row.aggregates, &r.metrics)
+        })
         .collect();
     Ok(Json(
         json!({ "results": results, "meta": meta(&r.metrics) }),

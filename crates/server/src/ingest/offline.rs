@@ -185,6 +185,7 @@ mod tests {
             from: start,
             to: end,
             filters: Vec::new(),
+            conditions: Vec::new(),
             with_sessions: false,
             with_shares: false,
         };

@@ -86,11 +86,7 @@ pub struct PreviewReport {
 }
 
 fn eq(property: Property, values: Vec<String>) -> Filter {
-    Filter {
-        property,
-        negated: false,
-        values,
-    }
+    Filter::is(property, values)
 }
 
 /// `preview` events of pages (not of short links).
@@ -113,6 +109,7 @@ pub fn compute(
 ) -> Result<PreviewReport, StoreError> {
     let query = |filters: Vec<Filter>| ReportQuery {
         filters,
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
         ..q.clone()

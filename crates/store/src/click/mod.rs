@@ -814,6 +814,16 @@ impl Backend for Click {
         sql::timeseries(&*self.conn, q, buckets)
     }
 
+    fn breakdown_dims(
+        &self,
+        q: &ReportQuery,
+        dims: &[crate::Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
+        sql::breakdown_dims(&*self.conn, q, dims, limit, offset)
+    }
+
     fn breakdown(
         &self,
         q: &ReportQuery,

@@ -43,7 +43,7 @@ use crate::report::{
 };
 
 // The reports themselves, composed from this back end's queries (`impl Reports` below).
-pub(crate) use crate::report::{aggregate, breakdown, timeseries};
+pub(crate) use crate::report::{aggregate, breakdown, breakdown_dims, timeseries};
 
 /// A ClickHouse string literal.
 pub(crate) fn lit(s: &str) -> String {
@@ -116,8 +116,14 @@ impl Dialect for Literals {
         format!("uniqIf({col}, {c})")
     }
 
+    const KEY_SEP: &'static str = "'\\x1F'";
+
     fn as_count(e: &str) -> String {
         format!("toUInt64({e})")
+    }
+
+    fn regex(col: &str, pattern: &str) -> String {
+        format!("match({col}, {pattern})")
     }
 }
 

@@ -459,6 +459,16 @@ impl Backend for Duck {
         self.with_reader(|c| sql::find_token(c, token))
     }
 
+    fn breakdown_dims(
+        &self,
+        q: &ReportQuery,
+        dims: &[crate::Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
+        self.with_reader(|c| sql::breakdown_dims(c, q, dims, limit, offset))
+    }
+
     fn breakdown(
         &self,
         q: &ReportQuery,
@@ -601,6 +611,7 @@ mod tests {
             from: DateTime::from_timestamp_micros(0).expect("from"),
             to: DateTime::from_timestamp_micros(2_000_000_000_000_000).expect("to"),
             filters: Vec::new(),
+            conditions: Vec::new(),
             with_sessions,
             with_shares: false,
         }

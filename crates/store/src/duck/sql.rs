@@ -27,7 +27,7 @@ use crate::report::{
 use lucarne_core::conversions::GoalKind;
 
 // The reports themselves, composed from this back end's queries (`impl Reports` below).
-pub(crate) use crate::report::{aggregate, breakdown, timeseries};
+pub(crate) use crate::report::{aggregate, breakdown, breakdown_dims, timeseries};
 
 /// DuckDB's SQL: values are bound as parameters, collected here in query order; distinct
 /// counts estimated or exact.
@@ -114,8 +114,14 @@ impl Dialect for Params {
         }
     }
 
+    const KEY_SEP: &'static str = "chr(31)";
+
     fn as_count(e: &str) -> String {
         format!("({e})::BIGINT")
+    }
+
+    fn regex(col: &str, pattern: &str) -> String {
+        format!("regexp_matches({col}, {pattern})")
     }
 }
 

@@ -41,6 +41,14 @@ pub trait Backend: Send + Sync + 'static {
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError>;
 
+    fn breakdown_dims(
+        &self,
+        q: &ReportQuery,
+        dims: &[crate::Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError>;
+
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
 
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError>;
@@ -149,6 +157,16 @@ impl<B: Backend> EventStore for Spooled<B> {
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
         self.read(|b| b.breakdown(q, property, limit, offset))
+    }
+
+    fn breakdown_dims(
+        &self,
+        q: &ReportQuery,
+        dims: &[crate::Dim],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
+        self.read(|b| b.breakdown_dims(q, dims, limit, offset))
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {

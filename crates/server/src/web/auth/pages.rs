@@ -664,6 +664,7 @@ async fn settings_form(
         from: now - ChronoDuration::days(30),
         to: now + ChronoDuration::minutes(5),
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };

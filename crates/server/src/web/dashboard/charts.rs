@@ -84,7 +84,7 @@ fn label_text(lang: Lang, label: &str, interval: Interval, long: bool) -> String
             Ok(t) => t.format("%H:00").to_string(),
             Err(_) => label.to_string(),
         },
-        Interval::Date => match NaiveDate::parse_from_str(label, "%Y-%m-%d") {
+        Interval::Date | Interval::Week => match NaiveDate::parse_from_str(label, "%Y-%m-%d") {
             Ok(d) if long => lang.date(d),
             Ok(d) => lang.day_month(d),
             Err(_) => label.to_string(),

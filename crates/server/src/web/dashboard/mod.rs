@@ -346,11 +346,9 @@ impl View {
             .filters
             .iter()
             .filter_map(|(p, v)| {
-                Property::parse(p).ok().map(|property| Filter {
-                    property,
-                    negated: false,
-                    values: vec![v.clone()],
-                })
+                Property::parse(p)
+                    .ok()
+                    .map(|property| Filter::is(property, vec![v.clone()]))
             })
             .collect();
         Ok(r)
@@ -423,6 +421,7 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     let interval = Interval::default_for(r.period);
     let q = r.query(r.from, r.to);
     let plain = lucarne_core::stats::ReportQuery {
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
         ..q.clone()
@@ -440,11 +439,10 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     let property = |name: &str| Property::parse(name).map_err(|e| internal("property", e));
     let apps = {
         let mut q = plain.clone();
-        q.filters.push(Filter {
-            property: property("visit:channel_group")?,
-            negated: false,
-            values: vec![ChannelGroup::PrivateMessage.as_str().to_string()],
-        });
+        q.filters.push(Filter::is(
+            property("visit:channel_group")?,
+            vec![ChannelGroup::PrivateMessage.as_str().to_string()],
+        ));
         let prop = property("visit:channel")?;
         spawn(state, move |s| s.events.breakdown(&q, &prop, 3, 0))
     };
@@ -457,11 +455,10 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     };
     let direct_split = {
         let mut q = plain.clone();
-        q.filters.push(Filter {
-            property: property("visit:source")?,
-            negated: false,
-            values: vec![DIRECT_SOURCE.to_string()],
-        });
+        q.filters.push(Filter::is(
+            property("visit:source")?,
+            vec![DIRECT_SOURCE.to_string()],
+        ));
         let prop = property("visit:channel_group")?;
         spawn(state, move |s| s.events.breakdown(&q, &prop, 20, 0))
     };
@@ -860,7 +857,7 @@ fn render(
     let enough_for_share = now.visits >= MIN_SHARE_VISITS;
     let chart_title = match o.interval {
         Interval::Hour => lang.t("chart_hour"),
-        Interval::Date => lang.t("chart"),
+        Interval::Date | Interval::Week => lang.t("chart"),
         Interval::Month => lang.t("chart_month"),
     };
     let points: Vec<charts::Point<'_>> = o
@@ -1212,11 +1209,7 @@ fn travel_signals(
     if pages.is_empty() {
         return Ok(out);
     }
-    let eq = |property: Property, values: Vec<String>| Filter {
-        property,
-        negated: false,
-        values,
-    };
+    let eq = |property: Property, values: Vec<String>| Filter::is(property, values);
     let count = |filters: Vec<Filter>| {
         let q = lucarne_core::stats::ReportQuery {
             filters,

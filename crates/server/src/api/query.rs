@@ -1,0 +1,216 @@
+//! The one executor of `core::query::Query`, for both stats APIs: v1's aggregate,
+//! timeseries and breakdown build a query and write the answer their way; v2's
+//! `POST /api/v2/query` (`api::v2`) does the same with its own wire format.
+//!
+//! What runs: one store call for the rows ([`EventStore::breakdown_by`]: the totals, a
+//! timeseries or a breakdown by one property read rollups where they can; several
+//! dimensions read raw events), one for the engagement metrics when asked for, and one
+//! for the totals when `percentage` is. Rows are ordered here ([`Query::order`]) unless
+//! the store's own order is the one asked for, in which case the store pages them too.
+//!
+//! [`EventStore::breakdown_by`]: lucarne_store::EventStore::breakdown_by
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lucarne_core::query::{Dimension, Direction, OrderKey, Query};
+use lucarne_core::stats::{buckets, utc_range, Aggregates, Metric, Property, ReportQuery, Value};
+use lucarne_store::Dim;
+
+use super::stats::{add_engagement, blocking, SiteTz};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The most rows a query is sorted over in memory (a breakdown by page of a big site
+/// has tens of thousands).
+const MAX_SORTED_ROWS: usize = 1_000_000;
+
+/// One answer row: the dimensions' values (a time dimension's is its bucket's label)
+/// and the raw numbers every metric is computed from.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub dimensions: Vec<String>,
+    pub aggregates: Aggregates,
+}
+
+impl Row {
+    pub fn value(&self, m: Metric) -> Value {
+        self.aggregates.value(m)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Ordered and paged.
+    pub rows: Vec<Row>,
+    /// The rows before paging (when `count_rows` was asked for; else the rows returned).
+    pub total_rows: usize,
+    /// Every bucket's label, when there is a time dimension.
+    pub time_labels: Option<Vec<String>>,
+}
+
+/// The store's report query for `q` on a site.
+pub fn report_query(site_id: u32, tz: &SiteTz, q: &Query) -> ReportQuery {
+    let (from, to) = q.instants.unwrap_or_else(|| utc_range(tz, q.from, q.to));
+    ReportQuery {
+        site_id,
+        from,
+        to,
+        filters: q.filters.clone(),
+        conditions: q.conditions.clone(),
+        with_sessions: q.metrics.iter().any(|m| m.needs_sessions()),
+        with_shares: q.metrics.iter().any(|m| m.needs_shares()),
+    }
+}
+
+/// Run `q` for a site. `count_rows`: the caller needs the number of rows before paging
+/// (v2's `include.total_rows`), so every row is read.
+pub async fn execute(
+    state: &Arc<AppState>,
+    site_id: u32,
+    tz: &SiteTz,
+    q: &Query,
+    count_rows: bool,
+) -> Result<Answer, ApiError> {
+    let rq = report_query(site_id, tz, q);
+    let mut labels: HashMap<usize, Vec<String>> = HashMap::new();
+    let dims: Vec<Dim> = q
+        .dimensions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match d {
+            Dimension::Property(p) => Dim::Property(p.clone()),
+            Dimension::Time(interval) => {
+                let b = buckets(tz, q.from, q.to, *interval);
+                labels.insert(i, b.iter().map(|b| b.label.clone()).collect());
+                Dim::Time(b)
+            }
+        })
+        .collect();
+    let store_pages = q.store_orders() && !count_rows;
+    let (limit, offset) = if store_pages {
+        (q.limit, q.offset)
+    } else {
+        (MAX_SORTED_ROWS, 0)
+    };
+    let (rq2, dims2) = (rq.clone(), dims.clone());
+    let found = blocking(state, move |s| {
+        s.events.breakdown_by(&rq2, &dims2, limit, offset)
+    })
+    .await?;
+    let mut rows: Vec<Row> = found
+        .into_iter()
+        .map(|(values, aggregates)| Row {
+            dimensions: values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| match labels.get(&i) {
+                    Some(l) => v
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| l.get(n).cloned())
+                        .unwrap_or(v),
+                    None => v,
+                })
+                .collect(),
+            aggregates,
+        })
+        .collect();
+    if q.metrics.iter().any(|m| m.needs_engagement()) {
+        let by_page = matches!(
+            q.dimensions.as_slice(),
+            [Dimension::Property(Property::Page)]
+        );
+        let rq2 = rq.clone();
+        let found: HashMap<String, Aggregates> =
+            blocking(state, move |s| s.events.engagement(&rq2, by_page))
+                .await?
+                .into_iter()
+                .collect();
+        for r in &mut rows {
+            let key = r.dimensions.first().cloned().unwrap_or_default();
+            let e = if by_page {
+                found.get(&key)
+            } else {
+                found.values().next()
+            };
+            if let Some(e) = e {
+                add_engagement(&mut r.aggregates, e);
+            }
+        }
+    }
+    if q.metrics.contains(&Metric::Percentage) {
+        let total = if q.dimensions.is_empty() {
+            rows.first().map(|r| r.aggregates.visitors).unwrap_or(0)
+        } else {
+            let rq2 = rq.clone();
+            blocking(state, move |s| s.events.aggregate(&rq2))
+                .await?
+                .visitors
+        };
+        for r in &mut rows {
+            r.aggregates.of_visitors = total;
+        }
+    }
+    let total_rows;
+    if store_pages {
+        total_rows = rows.len();
+    } else {
+        sort_rows(q, &mut rows);
+        total_rows = rows.len();
+        rows = rows.into_iter().skip(q.offset).take(q.limit).collect();
+    }
+    let time_labels = q
+        .dimensions
+        .iter()
+        .position(|d| matches!(d, Dimension::Time(_)))
+        .and_then(|i| labels.remove(&i));
+    Ok(Answer {
+        rows,
+        total_rows,
+        time_labels,
+    })
+}
+
+/// A metric's value as a number to sort by (nothing measured sorts lowest).
+fn sort_number(v: Value) -> f64 {
+    match v {
+        Value::Count(n) | Value::Percent(n) => n as f64,
+        Value::Float(x) => x,
+        Value::DarkShare {
+            identified,
+            estimated,
+        } => identified + estimated,
+        Value::None => f64::NEG_INFINITY,
+    }
+}
+
+/// [`Query::order`], then visitors, pageviews and events (descending), then the
+/// dimensions' values (ascending; time buckets by time, which their labels sort in).
+fn sort_rows(q: &Query, rows: &mut [Row]) {
+    let order = q.order();
+    rows.sort_by(|a, b| {
+        for (key, dir) in &order {
+            let o = match key {
+                OrderKey::Metric(m) => sort_number(a.value(*m))
+                    .partial_cmp(&sort_number(b.value(*m)))
+                    .unwrap_or(Ordering::Equal),
+                OrderKey::Dimension(i) => a.dimensions.get(*i).cmp(&b.dimensions.get(*i)),
+            };
+            let o = match dir {
+                Direction::Asc => o,
+                Direction::Desc => o.reverse(),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        let (x, y) = (&a.aggregates, &b.aggregates);
+        y.visitors
+            .cmp(&x.visitors)
+            .then(y.pageviews.cmp(&x.pageviews))
+            .then(y.events.cmp(&x.events))
+            .then_with(|| a.dimensions.cmp(&b.dimensions))
+    });
+}
