@@ -539,6 +539,16 @@ impl Filter {
     }
 }
 
+/// Can both back ends run `pattern` as a [`Match::Regex`]? (RE2's syntax, which the
+/// `regex` crate shares for all but back-references and look-around, which both refuse;
+/// at most a megabyte compiled.)
+pub fn valid_regex(pattern: &str) -> bool {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .is_ok()
+}
+
 /// A condition over filters: v2's `and`, `or` and `not` (a query's top-level list of
 /// conditions is their `and`). Leaves are [`Filter`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -547,6 +557,10 @@ pub enum Condition {
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
+    /// The visit has (or has not) an event in the range that meets the condition (v2's
+    /// `has_done` and `has_not_done`; the condition is on event properties).
+    HasDone(Box<Condition>),
+    HasNotDone(Box<Condition>),
 }
 
 impl Condition {
@@ -557,7 +571,9 @@ impl Condition {
             match c {
                 Condition::Filter(f) => out.push(f),
                 Condition::And(cs) | Condition::Or(cs) => cs.iter().for_each(|c| walk(c, out)),
-                Condition::Not(c) => walk(c, out),
+                Condition::Not(c) | Condition::HasDone(c) | Condition::HasNotDone(c) => {
+                    walk(c, out)
+                }
             }
         }
         walk(self, &mut out);

@@ -50,6 +50,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/stats/realtime/visitors",
             get(api::stats::realtime_visitors),
         )
+        .route(
+            "/api/v2/query",
+            post(api::v2::query).layer(axum::extract::DefaultBodyLimit::max(api::v2::MAX_BODY)),
+        )
         .route("/api/v1/stats/shares", get(api::shares::shares))
         .route("/api/v1/stats/cascades", get(api::shares::cascades))
         .route(

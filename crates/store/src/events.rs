@@ -205,6 +205,12 @@ pub trait EventStore: Send + Sync + 'static {
         }
     }
 
+    /// When the site's first event happened (v2's `date_range: "all"` starts that day).
+    fn first_event(
+        &self,
+        site_id: u32,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
 
     /// The share graph of `q`'s site and period (filters are not applied).

@@ -188,27 +188,34 @@ fn filter_sql<D: Dialect>(d: &mut D, f: &Filter) -> String {
     }
 }
 
-/// A condition tree as SQL.
-fn condition_sql<D: Dialect>(d: &mut D, c: &Condition) -> String {
+/// A condition tree as SQL, for the rows of `q`'s site and range.
+fn condition_sql<D: Dialect>(d: &mut D, q: &ReportQuery, c: &Condition) -> String {
     let join = |d: &mut D, cs: &[Condition], op: &str, empty: &str| {
         if cs.is_empty() {
             return empty.to_string();
         }
-        let parts: Vec<String> = cs.iter().map(|c| condition_sql(d, c)).collect();
+        let parts: Vec<String> = cs.iter().map(|c| condition_sql(d, q, c)).collect();
         format!("({})", parts.join(op))
+    };
+    let visits_with = |d: &mut D, c: &Condition| {
+        let range = d.range(q.site_id, q.from, q.to);
+        let cond = condition_sql(d, q, c);
+        format!("session_id IN (SELECT session_id FROM events WHERE {range} AND {cond})")
     };
     match c {
         Condition::Filter(f) => filter_sql(d, f),
         Condition::And(cs) => join(d, cs, " AND ", D::TRUE),
         Condition::Or(cs) => join(d, cs, " OR ", "(1 = 0)"),
-        Condition::Not(c) => format!("NOT {}", condition_sql(d, c)),
+        Condition::Not(c) => format!("NOT {}", condition_sql(d, q, c)),
+        Condition::HasDone(c) => format!("({})", visits_with(d, c)),
+        Condition::HasNotDone(c) => format!("(NOT {})", visits_with(d, c)),
     }
 }
 
 /// The query's filters and conditions, each as one condition.
 pub(crate) fn filter_conds<D: Dialect>(d: &mut D, q: &ReportQuery) -> Vec<String> {
     let mut out: Vec<String> = q.filters.iter().map(|f| filter_sql(d, f)).collect();
-    out.extend(q.conditions.iter().map(|c| condition_sql(d, c)));
+    out.extend(q.conditions.iter().map(|c| condition_sql(d, q, c)));
     out
 }
 

@@ -6,6 +6,7 @@ pub mod query;
 pub mod shares;
 pub mod stats;
 pub mod surveys;
+pub mod v2;
 
 use std::sync::Arc;
 

@@ -880,6 +880,19 @@ impl Backend for Click {
         sql::find_visit(&self.conn, site_id, key)
     }
 
+    fn first_event(&self, site_id: u32) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // `min` of no rows is 0 on ClickHouse: the count tells the two apart.
+        let found: Vec<(u64, i64)> = self.conn.fetch(&format!(
+            "SELECT count(), min(ts_us) FROM events WHERE site_id = {site_id} \
+             AND name NOT IN {} AND name != 'engagement'",
+            crate::report::NOT_VISIT_EVENTS
+        ))?;
+        Ok(found
+            .first()
+            .filter(|(n, _)| *n > 0)
+            .map(|(_, us)| crate::report::utc(*us)))
+    }
+
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError> {
         sql::survey_answers(&self.conn, q)
     }

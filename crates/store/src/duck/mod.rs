@@ -459,6 +459,10 @@ impl Backend for Duck {
         self.with_reader(|c| sql::find_token(c, token))
     }
 
+    fn first_event(&self, site_id: u32) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.with_reader(|c| sql::first_event(c, site_id))
+    }
+
     fn breakdown_dims(
         &self,
         q: &ReportQuery,

@@ -522,6 +522,17 @@ fn read_row(r: &duckdb::Row<'_>) -> duckdb::Result<EventRow> {
 }
 
 /// The entry row of a visit, found by its session or by the token it arrived with.
+/// The time of a site's first event (link events and engagement aside).
+pub fn first_event(conn: &Connection, site_id: u32) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let found = rows(
+        conn,
+        "SELECT epoch_us(min(ts)) FROM site_events WHERE site_id = ?",
+        &[Value::UInt(site_id)],
+        |r| r.get::<_, Option<i64>>(0),
+    )?;
+    Ok(found.into_iter().flatten().next().map(crate::report::utc))
+}
+
 pub fn find_visit(
     conn: &Connection,
     site_id: u32,

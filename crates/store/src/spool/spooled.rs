@@ -49,6 +49,11 @@ pub trait Backend: Send + Sync + 'static {
         offset: usize,
     ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError>;
 
+    fn first_event(
+        &self,
+        site_id: u32,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
 
     fn share_graph(&self, q: &ReportQuery) -> Result<ShareGraph, StoreError>;
@@ -167,6 +172,13 @@ impl<B: Backend> EventStore for Spooled<B> {
         offset: usize,
     ) -> Result<Vec<(Vec<String>, Aggregates)>, StoreError> {
         self.read(|b| b.breakdown_dims(q, dims, limit, offset))
+    }
+
+    fn first_event(
+        &self,
+        site_id: u32,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        self.read(|b| b.first_event(site_id))
     }
 
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError> {
