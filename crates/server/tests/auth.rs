@@ -922,6 +922,29 @@ async fn stats_api_user_key_reads_only_the_users_sites() {
         StatusCode::OK,
         "CLI keys read every site"
     );
+    // The same through v2: another user's site answers as an unknown one (401, as
+    // Plausible), the user's own and any site with an instance key 200.
+    let v2 = |site: &str, k: &str| {
+        Request::post("/api/v2/query")
+            .header(header::AUTHORIZATION, format!("Bearer {k}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(
+                r#"{{"site_id":"{site}","metrics":["visitors"],"date_range":"7d"}}"#
+            )))
+            .unwrap()
+    };
+    assert_eq!(
+        h.send_from(v2("b.example", &key), IP).await.status,
+        StatusCode::OK
+    );
+    let r = h.send_from(v2("a.example", &key), IP).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let unknown = h.send_from(v2("zzz.example", &key), IP).await;
+    assert_eq!((unknown.status, unknown.body), (r.status, r.body));
+    assert_eq!(
+        h.send_from(v2("a.example", &instance), IP).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

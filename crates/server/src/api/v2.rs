@@ -377,13 +377,35 @@ fn today(tz: &SiteTz, now: DateTime<Utc>) -> NaiveDate {
 /// `"day"`, `"24h"`, `"Nd"` (the N days before today), `"month"`, `"Nmo"` (the N
 /// months before this one), `"year"`, `"all"`, or a pair of dates or of datetimes with
 /// an offset: local days, and instants when given by time.
-#[allow(clippy::type_complexity)]
 fn date_range(
     v: &Json_,
     tz: &SiteTz,
     now: DateTime<Utc>,
     first_event: Option<DateTime<Utc>>,
-) -> Result<(NaiveDate, NaiveDate, Option<(DateTime<Utc>, DateTime<Utc>)>), ApiError> {
+) -> Result<Range, ApiError> {
+    let (a, b, i) = any_date_range(v, tz, now, first_event)?;
+    let ok = |d: NaiveDate| {
+        (super::stats::MIN_REPORT_DATE..=super::stats::MAX_REPORT_DATE).contains(&d)
+    };
+    if !ok(a) || !ok(b) || (b - a).num_days() > 3660 {
+        return Err(invalid(
+            "Invalid date_range: dates must be between 1970-01-01 and 9999-12-31, \
+             at most ten years apart.",
+        ));
+    }
+    Ok((a, b, i))
+}
+
+/// Local days, and the instants `[from, to)` of a range given by time.
+type Range = (NaiveDate, NaiveDate, Option<(DateTime<Utc>, DateTime<Utc>)>);
+
+/// [`date_range`] before its bounds are checked.
+fn any_date_range(
+    v: &Json_,
+    tz: &SiteTz,
+    now: DateTime<Utc>,
+    first_event: Option<DateTime<Utc>>,
+) -> Result<Range, ApiError> {
     let bad = || invalid(format!("#/date_range: Invalid date range {}", inspect(v)));
     let today = today(tz, now);
     let dates = |a: Option<NaiveDate>, b: Option<NaiveDate>| match (a, b) {
@@ -474,18 +496,6 @@ fn date_range(
         }
         _ => Err(bad()),
     }
-    .and_then(|(a, b, i)| {
-        let ok = |d: NaiveDate| {
-            (super::stats::MIN_REPORT_DATE..=super::stats::MAX_REPORT_DATE).contains(&d)
-        };
-        if !ok(a) || !ok(b) || (b - a).num_days() > 3660 {
-            return Err(invalid(
-                "Invalid date_range: dates must be between 1970-01-01 and 9999-12-31, \
-                 at most ten years apart.",
-            ));
-        }
-        Ok((a, b, i))
-    })
 }
 
 /// `time` as Plausible resolves it from the range's length.
