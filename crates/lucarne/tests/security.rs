@@ -826,7 +826,8 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
         deep
     );
     let q = |extra: Value| {
-        let mut base = json!({"site_id": "a.example", "metrics": ["visitors"], "date_range": "day"});
+        let mut base =
+            json!({"site_id": "a.example", "metrics": ["visitors"], "date_range": "day"});
         if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
@@ -836,19 +837,53 @@ async fn bad_input_gets_a_clear_4xx_and_never_reaches_storage() {
         ("not JSON", "{".into(), 400),
         ("a list", "[]".into(), 400),
         ("deep nesting", deep_text, 400),
-        ("huge", format!(r#"{{"site_id":"a.example","x":"{}"}}"#, "x".repeat(100_000)), 413),
-        ("bad regex", q(json!({"filters": [["matches", "event:page", ["(a"]]]})), 400),
-        ("huge regex", q(json!({"filters": [["matches", "event:page", ["a{1000}{1000}"]]]})), 400),
-        ("regex with a look-ahead", q(json!({"filters": [["matches", "event:page", ["(?=a)"]]]})), 400),
-        ("NUL in a clause", q(json!({"filters": [["contains", "event:page", ["\u{0}"]]]})), 200),
+        (
+            "huge",
+            format!(r#"{{"site_id":"a.example","x":"{}"}}"#, "x".repeat(100_000)),
+            413,
+        ),
+        (
+            "bad regex",
+            q(json!({"filters": [["matches", "event:page", ["(a"]]]})),
+            400,
+        ),
+        (
+            "huge regex",
+            q(json!({"filters": [["matches", "event:page", ["a{1000}{1000}"]]]})),
+            400,
+        ),
+        (
+            "regex with a look-ahead",
+            q(json!({"filters": [["matches", "event:page", ["(?=a)"]]]})),
+            400,
+        ),
+        (
+            "NUL in a clause",
+            q(json!({"filters": [["contains", "event:page", ["\u{0}"]]]})),
+            200,
+        ),
         ("number as metric", q(json!({"metrics": [1]})), 400),
         ("null dimensions", q(json!({"dimensions": [null]})), 400),
         ("object filters", q(json!({"filters": {"a": 1}})), 400),
-        ("huge offset", q(json!({"pagination": {"offset": 9_007_199_254_740_991_i64}})), 200),
+        (
+            "huge offset",
+            q(json!({"pagination": {"offset": 9_007_199_254_740_991_i64}})),
+            200,
+        ),
         ("float limit", q(json!({"pagination": {"limit": 1.5}})), 400),
-        ("far dates", q(json!({"date_range": ["-262143-01-01", "+262143-12-31"]})), 400),
+        (
+            "far dates",
+            q(json!({"date_range": ["-262143-01-01", "+262143-12-31"]})),
+            400,
+        ),
         ("ten thousand days", q(json!({"date_range": "5000d"})), 400),
-        ("every dimension", q(json!({"dimensions": ["event:page", "visit:source", "visit:channel", "visit:device", "time:hour", "event:props:k"]})), 200),
+        (
+            "every dimension",
+            q(
+                json!({"dimensions": ["event:page", "visit:source", "visit:channel", "visit:device", "time:hour", "event:props:k"]}),
+            ),
+            200,
+        ),
     ];
     for (what, body, want) in v2_bodies {
         let a = send(

@@ -384,9 +384,8 @@ fn date_range(
     first_event: Option<DateTime<Utc>>,
 ) -> Result<Range, ApiError> {
     let (a, b, i) = any_date_range(v, tz, now, first_event)?;
-    let ok = |d: NaiveDate| {
-        (super::stats::MIN_REPORT_DATE..=super::stats::MAX_REPORT_DATE).contains(&d)
-    };
+    let ok =
+        |d: NaiveDate| (super::stats::MIN_REPORT_DATE..=super::stats::MAX_REPORT_DATE).contains(&d);
     if !ok(a) || !ok(b) || (b - a).num_days() > 3660 {
         return Err(invalid(
             "Invalid date_range: dates must be between 1970-01-01 and 9999-12-31, \
