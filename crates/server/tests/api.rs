@@ -639,12 +639,14 @@ async fn openapi_document_describes_every_api_route() {
         "/api/v1/stats/aggregate",
         "/api/v1/stats/timeseries",
         "/api/v1/stats/breakdown",
+        "/api/v1/stats/realtime/visitors",
+        "/api/v2/query",
         "/js/script.js",
         "/api/openapi.json",
     ] {
         assert!(paths.contains_key(route), "{route} documented");
         // And the route really exists (not 404) on the router.
-        let method = if route == "/api/event" {
+        let method = if route == "/api/event" || route == "/api/v2/query" {
             Method::POST
         } else {
             Method::GET

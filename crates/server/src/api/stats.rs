@@ -272,7 +272,8 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal("report query", e))
 }
 
-fn value_json(v: Value) -> serde_json::Value {
+/// A metric's value in an answer (`dark_share` as its two parts' sum).
+pub(crate) fn value_json(v: Value) -> serde_json::Value {
     match v {
         Value::Count(n) | Value::Percent(n) => json!(n),
         Value::Float(x) => json!(x),

@@ -14,11 +14,11 @@ use axum::Json;
 use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, Utc};
 use lucarne_core::query::{Dimension, Direction, OrderKey, Query, MAX_ROWS};
 use lucarne_core::stats::chrono_tz_shim::Tz as _;
-use lucarne_core::stats::{Condition, Filter, Interval, Match, Metric, Property, Value};
+use lucarne_core::stats::{Condition, Filter, Interval, Match, Metric, Property};
 use serde_json::{json, Map, Value as Json_};
 
 use super::query::execute;
-use super::stats::{site_tz, SiteTz};
+use super::stats::{site_tz, value_json, SiteTz};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -186,7 +186,7 @@ pub async fn query(
                 .query
                 .metrics
                 .iter()
-                .map(|m| metric_json(row.value(*m)))
+                .map(|m| value_json(row.value(*m)))
                 .collect();
             json!({ "metrics": metrics, "dimensions": row.dimensions })
         })
@@ -208,19 +208,6 @@ pub async fn query(
         "meta": meta,
         "query": echo(&site.domain, &parsed, &tz),
     })))
-}
-
-/// A metric's value in a result row.
-fn metric_json(v: Value) -> Json_ {
-    match v {
-        Value::Count(n) | Value::Percent(n) => json!(n),
-        Value::Float(x) => json!(x),
-        Value::DarkShare {
-            identified,
-            estimated,
-        } => json!(((identified + estimated) * 10.0).round() / 10.0),
-        Value::None => Json_::Null,
-    }
 }
 
 /// A parsed request: the query, and what the answer echoes.
