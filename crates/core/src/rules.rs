@@ -368,6 +368,41 @@ impl Rules {
         None
     }
 
+    /// The channel another tool names a source by: a channel's display name (`WhatsApp`,
+    /// `Telegram`) or a referrer entry's display source (`Gmail`, `Outlook`), compared
+    /// without case. Several entries naming it: the first channel key in order.
+    pub fn channel_named(&self, name: &str) -> Option<(String, ChannelGroup)> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let mut found: Vec<Hit> = self
+            .channels
+            .iter()
+            .filter(|(_, info)| info.name.eq_ignore_ascii_case(name))
+            .map(|(key, _)| self.resolve_channel(key, None, None))
+            .collect();
+        if found.is_empty() {
+            found = self
+                .hosts
+                .values()
+                .chain(self.host_wildcards.values())
+                .chain(self.android_apps.values())
+                .filter(|t| {
+                    t.channel.is_some()
+                        && t.source
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(name))
+                })
+                .map(|t| self.resolve(t, None))
+                .collect();
+        }
+        found
+            .into_iter()
+            .min_by(|a, b| a.channel.as_str().cmp(b.channel.as_str()))
+            .map(|h| (h.channel.as_str().to_string(), h.group))
+    }
+
     /// The paid channel of a channel's ad clicks (`google` → `google-ads`), if any.
     pub(crate) fn paid_channel(&self, channel: &str) -> Option<Hit> {
         let paid = self.utm.paid_channels.get(channel)?;

@@ -1112,8 +1112,14 @@ mod tests {
             engaged_ms: 90_000,
             scroll_visitors: 3,
             scroll_sum: 200,
+            of_visitors: 320,
         };
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
+        assert_eq!(a.value(Metric::Percentage), Value::Float(25.0));
+        assert_eq!(
+            Aggregates::default().value(Metric::Percentage),
+            Value::None
+        );
         // (200 / 3) % of the page, 22.5 s a visitor: both rounded.
         assert_eq!(a.value(Metric::ScrollDepth), Value::Percent(67));
         assert_eq!(a.value(Metric::TimeOnPage), Value::Count(23));
