@@ -51,6 +51,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0009_short_domains.sql"),
     ),
     (10, include_str!("../../migrations/sqlite/0010_teams.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_imports.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -84,6 +85,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0009_short_domains.sql"),
     ),
     (10, include_str!("../../migrations/postgres/0010_teams.sql")),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_imports.sql"),
+    ),
 ];
 
 /// Per-connection settings of the SQLite file: WAL (readers never wait for the writer),
@@ -99,11 +104,13 @@ const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
 mod copy;
 mod goals;
+mod imports;
 mod links;
 mod team;
 mod visits;
 pub use copy::CopyCounts;
 pub use goals::Goal;
+pub use imports::{Import, ImportedGroup};
 pub use links::{Link, LinkInput};
 pub use team::{Invitation, InvitationState, INVITATION_DAYS};
 pub use visits::LiveVisit;
