@@ -529,6 +529,32 @@ impl Filter {
         }
     }
 
+    /// Does `value` meet this filter, as the back ends' SQL decides it? (For rows read
+    /// outside SQL: imported aggregates.)
+    pub fn matches(&self, value: &str) -> bool {
+        let fold = |s: &str| {
+            if self.ignore_case {
+                s.to_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
+        let v = fold(value);
+        let any = self.values.iter().any(|pattern| {
+            let p = fold(pattern);
+            match self.how {
+                Match::Wildcard => glob_matches(&p, &v),
+                Match::Is => v == p,
+                Match::Contains => v.contains(&p),
+                Match::Regex => regex::RegexBuilder::new(&p)
+                    .size_limit(1 << 20)
+                    .build()
+                    .is_ok_and(|r| r.is_match(&v)),
+            }
+        });
+        any != self.negated
+    }
+
     /// One value compared for equality (no wildcard): what rollups can answer.
     pub fn exact_value(&self) -> Option<&str> {
         match (self.how, self.ignore_case, self.values.as_slice()) {
@@ -563,7 +589,52 @@ pub enum Condition {
     HasNotDone(Box<Condition>),
 }
 
+/// `pattern` with `*` matching any text (LIKE's `%`), against the whole of `value`.
+fn glob_matches(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == value;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !value.starts_with(first) || value.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &value[first.len()..];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
 impl Condition {
+    /// Does a row meet the condition, given its properties' values? `None` when it
+    /// names a property the row has no value for, or asks about the visit's other events
+    /// (`has_done`), which aggregate rows cannot tell.
+    pub fn matches(&self, value_of: &dyn Fn(&Property) -> Option<String>) -> Option<bool> {
+        match self {
+            Condition::Filter(f) => value_of(&f.property).map(|v| f.matches(&v)),
+            Condition::And(cs) => {
+                let mut all = true;
+                for c in cs {
+                    all &= c.matches(value_of)?;
+                }
+                Some(all)
+            }
+            Condition::Or(cs) => {
+                let mut any = false;
+                for c in cs {
+                    any |= c.matches(value_of)?;
+                }
+                Some(any)
+            }
+            Condition::Not(c) => c.matches(value_of).map(|b| !b),
+            Condition::HasDone(_) | Condition::HasNotDone(_) => None,
+        }
+    }
+
     /// Every filter inside, depth first.
     pub fn leaves(&self) -> Vec<&Filter> {
         let mut out = Vec::new();
@@ -1089,6 +1160,37 @@ mod tests {
             Property::parse("visit:channel_group").unwrap().result_key(),
             "channel_group"
         );
+    }
+
+    #[test]
+    fn filters_match_values_as_sql_does() {
+        let f = |how, values: &[&str], negated, ignore_case| Filter {
+            property: Property::Page,
+            negated,
+            values: values.iter().map(|v| v.to_string()).collect(),
+            how,
+            ignore_case,
+        };
+        assert!(f(Match::Wildcard, &["/blog/*"], false, false).matches("/blog/a"));
+        assert!(f(Match::Wildcard, &["*a*b"], false, false).matches("xxaab"));
+        assert!(!f(Match::Wildcard, &["/blog/*"], false, false).matches("/docs/blog/"));
+        assert!(!f(Match::Wildcard, &["a*a"], false, false).matches("a"));
+        assert!(f(Match::Is, &["/blog/*"], false, false).matches("/blog/*"));
+        assert!(!f(Match::Is, &["/blog/*"], false, false).matches("/blog/a"));
+        assert!(f(Match::Contains, &["LOG"], false, true).matches("/blog"));
+        assert!(!f(Match::Contains, &["LOG"], false, false).matches("/blog"));
+        assert!(f(Match::Regex, &["^/(a|b)$"], false, false).matches("/b"));
+        assert!(f(Match::Is, &["/x", "/y"], true, false).matches("/z"));
+        assert!(!f(Match::Is, &["/x", "/y"], true, false).matches("/y"));
+        let c = Condition::Or(vec![
+            Condition::Filter(f(Match::Is, &["/a"], false, false)),
+            Condition::Not(Box::new(Condition::Filter(f(Match::Contains, &["b"], false, false)))),
+        ]);
+        let page = |v: &'static str| move |p: &Property| (*p == Property::Page).then(|| v.to_string());
+        assert_eq!(c.matches(&page("/a")), Some(true));
+        assert_eq!(c.matches(&page("/b")), Some(false));
+        assert_eq!(c.matches(&page("/c")), Some(true));
+        assert_eq!(Condition::HasDone(Box::new(c)).matches(&page("/a")), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod import;
 mod import_log;
 mod migrate;
 
@@ -365,6 +366,12 @@ enum Command {
         #[command(subcommand)]
         cmd: GoalCmd,
     },
+    /// Bring history from another tool: Plausible's CSV export (kept apart from events,
+    /// counted for the days before the site's own first event).
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
     /// Import link previews (and optionally pageviews) from an nginx/Apache combined
     /// access log, plain or gzip-compressed. Run it with the server stopped.
     ImportLog {
@@ -486,6 +493,37 @@ enum SiteCmd {
         /// "whatsapp,sms,email,friend,search,other"); "" for the defaults.
         #[arg(long)]
         survey_options: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Read Plausible's CSV export: the zip from Settings > Imports & Exports, or a
+    /// directory of its imported_<table>_<YYYYMMDD>_<YYYYMMDD>.csv files. It can run
+    /// while the server runs.
+    Plausible {
+        /// The site the history belongs to.
+        #[arg(long)]
+        site: String,
+        /// The zip archive, a directory of CSV files, or one CSV file.
+        path: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List a site's imports: id, source, first and last day, rows, when.
+    List {
+        #[arg(long)]
+        site: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Delete an import by id (its rows go; events are not touched).
+    Delete {
+        #[arg(long)]
+        site: String,
+        id: i64,
         #[command(flatten)]
         data: DataArg,
     },
@@ -905,6 +943,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         },
         Command::Link { cmd } => links_cmd(cmd, &file).await,
         Command::Goal { cmd } => goals_cmd(cmd, &file).await,
+        Command::Import { cmd } => import_cmd(cmd, &file).await,
         Command::ImportLog {
             file: log,
             site,
@@ -1111,6 +1150,31 @@ fn parse_survey_options(list: &str) -> Result<Vec<String>> {
         ids.push(id);
     }
     Ok(ids)
+}
+
+async fn import_cmd(cmd: ImportCmd, file: &FileConfig) -> Result<()> {
+    match cmd {
+        ImportCmd::Plausible { site, path, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&site)).await?;
+            import::plausible(&meta, site.id, &site.domain, &path).await?;
+            Ok(())
+        }
+        ImportCmd::List { site, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&site)).await?;
+            import::list(&meta, site.id, &site.domain).await
+        }
+        ImportCmd::Delete { site, id, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&site)).await?;
+            if !meta.delete_import(site.id, id).await? {
+                anyhow::bail!("{} has no import {id}", site.domain);
+            }
+            println!("import {id} of {} deleted", site.domain);
+            Ok(())
+        }
+    }
 }
 
 async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {

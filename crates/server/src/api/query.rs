@@ -18,6 +18,7 @@ use lucarne_core::query::{Dimension, Direction, OrderKey, Query};
 use lucarne_core::stats::{buckets, utc_range, Aggregates, Metric, Property, ReportQuery, Value};
 use lucarne_store::Dim;
 
+use super::imported::Skip;
 use super::stats::{add_engagement, blocking, SiteTz};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -48,6 +49,8 @@ pub struct Answer {
     pub total_rows: usize,
     /// Every bucket's label, when there is a time dimension.
     pub time_labels: Option<Vec<String>>,
+    /// When imported history was asked for: merged, or why not.
+    pub imports: Option<Result<(), Skip>>,
 }
 
 /// The store's report query for `q` on a site.
@@ -64,17 +67,27 @@ pub fn report_query(site_id: u32, tz: &SiteTz, q: &Query) -> ReportQuery {
     }
 }
 
-/// Run `q` for a site. `count_rows`: the caller needs the number of rows before paging
-/// (v2's `include.total_rows`), so every row is read.
+/// What a caller asks of [`execute`] beyond the query.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The number of rows before paging is needed (v2's `include.total_rows`): every
+    /// row is read.
+    pub count_rows: bool,
+    /// Add imported history for the days before the site's first native event.
+    pub imports: bool,
+}
+
+/// Run `q` for a site.
 pub async fn execute(
     state: &Arc<AppState>,
     site_id: u32,
     tz: &SiteTz,
     q: &Query,
-    count_rows: bool,
+    options: Options,
 ) -> Result<Answer, ApiError> {
     let rq = report_query(site_id, tz, q);
     let mut labels: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut time_buckets: Option<Vec<lucarne_core::stats::Bucket>> = None;
     let dims: Vec<Dim> = q
         .dimensions
         .iter()
@@ -84,11 +97,12 @@ pub async fn execute(
             Dimension::Time(interval) => {
                 let b = buckets(tz, q.from, q.to, *interval);
                 labels.insert(i, b.iter().map(|b| b.label.clone()).collect());
+                time_buckets = Some(b.clone());
                 Dim::Time(b)
             }
         })
         .collect();
-    let store_pages = q.store_orders() && !count_rows;
+    let store_pages = q.store_orders() && !options.count_rows && !options.imports;
     let (limit, offset) = if store_pages {
         (q.limit, q.offset)
     } else {
@@ -140,6 +154,24 @@ pub async fn execute(
             }
         }
     }
+    let mut imported_visitors = 0;
+    let imports = if options.imports {
+        let merged =
+            super::imported::merge(state, site_id, tz, q, time_buckets.as_deref(), &mut rows)
+                .await?;
+        if let Ok(n) = merged {
+            imported_visitors = n;
+        }
+        Some(merged.map(|_| ()))
+    } else {
+        None
+    };
+    if q.dimensions.is_empty() && rows.is_empty() {
+        rows.push(Row {
+            dimensions: Vec::new(),
+            aggregates: Aggregates::default(),
+        });
+    }
     if q.metrics.contains(&Metric::Percentage) {
         let total = if q.dimensions.is_empty() {
             rows.first().map(|r| r.aggregates.visitors).unwrap_or(0)
@@ -148,6 +180,7 @@ pub async fn execute(
             blocking(state, move |s| s.events.aggregate(&rq2))
                 .await?
                 .visitors
+                + imported_visitors
         };
         for r in &mut rows {
             r.aggregates.of_visitors = total;
@@ -170,6 +203,7 @@ pub async fn execute(
         rows,
         total_rows,
         time_labels,
+        imports,
     })
 }
 

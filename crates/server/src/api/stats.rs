@@ -17,6 +17,7 @@ use lucarne_store::meta::{KeyScope, Site};
 use serde::Deserialize;
 use serde_json::{json, Map};
 
+use super::imported::Skip;
 use crate::error::{ApiError, Query};
 use crate::state::AppState;
 
@@ -32,6 +33,8 @@ pub struct StatsParams {
     pub limit: Option<usize>,
     pub page: Option<usize>,
     pub compare: Option<String>,
+    /// Add imported history (`true`), as Plausible's v1 does.
+    pub with_imported: Option<bool>,
     /// A page path (cascade reports).
     pub path: Option<String>,
 }
@@ -352,11 +355,12 @@ pub async fn aggregate(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = authorized(&state, &headers, &p).await?;
     let q = r.to_query(r.from, r.to, Vec::new(), 1, 0)?;
-    let now = totals(&state, &r, &q).await?;
+    let options = v1_options(&p);
+    let (now, skipped) = totals(&state, &r, &q, options).await?;
     let prev = if p.compare.as_deref() == Some("previous_period") {
         let (pf, pt) = Period::try_previous(r.from, r.to).map_err(bad)?;
         let q = r.to_query(pf, pt, Vec::new(), 1, 0)?;
-        Some(totals(&state, &r, &q).await?)
+        Some(totals(&state, &r, &q, options).await?.0)
     } else {
         None
     };
@@ -378,9 +382,29 @@ pub async fn aggregate(
         }
         results.insert(m.as_str().into(), serde_json::Value::Object(entry));
     }
-    Ok(Json(
+    Ok(Json(v1_answer(
         json!({ "results": results, "meta": meta(&r.metrics) }),
-    ))
+        skipped,
+    )))
+}
+
+/// v1's options: imported history with `with_imported=true`.
+fn v1_options(p: &StatsParams) -> super::query::Options {
+    super::query::Options {
+        count_rows: false,
+        imports: p.with_imported == Some(true),
+    }
+}
+
+/// A v1 answer with Plausible's top-level `warning` when imported history was asked for
+/// and could not be included.
+fn v1_answer(mut body: serde_json::Value, imports: Option<Result<(), Skip>>) -> serde_json::Value {
+    if let Some(Err(skip)) = imports {
+        if let (Some(w), Some(o)) = (skip.warning(), body.as_object_mut()) {
+            o.insert("warning".into(), json!(w));
+        }
+    }
+    body
 }
 
 /// Plausible's current visitors: those with an event in the last 5 minutes; no period
@@ -422,19 +446,21 @@ pub async fn realtime_visitors(
     Ok(Json(n))
 }
 
-/// The totals of a query without dimensions.
+/// The totals of a query without dimensions, and what became of imported history.
 async fn totals(
     state: &Arc<AppState>,
     r: &Resolved,
     q: &CoreQuery,
-) -> Result<Aggregates, ApiError> {
-    let answer = super::query::execute(state, r.site.id, &r.tz, q, false).await?;
-    Ok(answer
+    options: super::query::Options,
+) -> Result<(Aggregates, Option<Result<(), Skip>>), ApiError> {
+    let answer = super::query::execute(state, r.site.id, &r.tz, q, options).await?;
+    let a = answer
         .rows
         .into_iter()
         .next()
         .map(|row| row.aggregates)
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok((a, answer.imports))
 }
 
 /// Copy the engagement fields of `e` into `a`.
@@ -468,7 +494,7 @@ pub async fn timeseries(
         lucarne_core::query::MAX_ROWS,
         0,
     )?;
-    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, false).await?;
+    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, v1_options(&p)).await?;
     // v1 lists every bucket, empty ones included.
     let found: std::collections::HashMap<&str, &Aggregates> = answer
         .rows
@@ -485,9 +511,10 @@ pub async fn timeseries(
             result_row("date", label, a, &r.metrics)
         })
         .collect();
-    Ok(Json(
+    Ok(Json(v1_answer(
         json!({ "results": results, "meta": meta(&r.metrics) }),
-    ))
+        answer.imports,
+    )))
 }
 
 pub async fn breakdown(
@@ -512,7 +539,7 @@ pub async fn breakdown(
     )?;
     // v1's order: visitors first, whatever the metrics.
     q.order_by = vec![(OrderKey::Metric(Metric::Visitors), Direction::Desc)];
-    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, false).await?;
+    let answer = super::query::execute(&state, r.site.id, &r.tz, &q, v1_options(&p)).await?;
     let key = property.result_key();
     let results: Vec<serde_json::Value> = answer
         .rows
@@ -522,7 +549,8 @@ pub async fn breakdown(
             result_row(&key, value, &row.aggregates, &r.metrics)
         })
         .collect();
-    Ok(Json(
+    Ok(Json(v1_answer(
         json!({ "results": results, "meta": meta(&r.metrics) }),
-    ))
+        answer.imports,
+    )))
 }

@@ -17,7 +17,7 @@ use lucarne_core::stats::chrono_tz_shim::Tz as _;
 use lucarne_core::stats::{Condition, Filter, Interval, Match, Metric, Property};
 use serde_json::{json, Map, Value as Json_};
 
-use super::query::execute;
+use super::query::{execute, Options};
 use super::stats::{site_tz, value_json, SiteTz};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -163,9 +163,16 @@ pub async fn query(
         .filter(|s| scope.allows(s.id))
         .ok_or_else(|| unauthorized(INVALID_KEY))?;
     let tz = site_tz(&site);
+    // "all" starts with the site's first day, native or imported.
     let first = if req.get("date_range") == Some(&json!("all")) {
         let id = site.id;
-        super::stats::blocking(&state, move |s| s.events.first_event(id)).await?
+        let native = super::stats::blocking(&state, move |s| s.events.first_event(id)).await?;
+        let imported = state
+            .meta
+            .first_imported_day(site.id)
+            .await?
+            .map(|d| lucarne_core::stats::local_midnight(&tz, d));
+        native.into_iter().chain(imported).min()
     } else {
         None
     };
@@ -175,7 +182,10 @@ pub async fn query(
         site.id,
         &tz,
         &parsed.query,
-        parsed.include.total_rows,
+        Options {
+            count_rows: parsed.include.total_rows,
+            imports: parsed.include.imports,
+        },
     )
     .await?;
     let results: Vec<Json_> = answer
@@ -192,10 +202,18 @@ pub async fn query(
         })
         .collect();
     let mut meta = Map::new();
-    if parsed.include.imports {
-        // Nothing imported is kept apart from native events yet.
-        meta.insert("imports_included".into(), json!(false));
-        meta.insert("imports_skip_reason".into(), json!("no_imported_data"));
+    match answer.imports {
+        None => {}
+        Some(Ok(())) => {
+            meta.insert("imports_included".into(), json!(true));
+        }
+        Some(Err(skip)) => {
+            meta.insert("imports_included".into(), json!(false));
+            meta.insert("imports_skip_reason".into(), json!(skip.reason()));
+            if let Some(w) = skip.warning() {
+                meta.insert("imports_warning".into(), json!(w));
+            }
+        }
     }
     if parsed.include.time_labels {
         meta.insert("time_labels".into(), json!(answer.time_labels));
