@@ -152,7 +152,9 @@ pub struct ImportedRow {
 /// Why a file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
-    #[error("`{0}` is not a file of Plausible's export (imported_<table>_<YYYYMMDD>_<YYYYMMDD>.csv)")]
+    #[error(
+        "`{0}` is not a file of Plausible's export (imported_<table>_<YYYYMMDD>_<YYYYMMDD>.csv)"
+    )]
     FileName(String),
     #[error("{file}, line {line}: {why}")]
     Row {
@@ -225,7 +227,10 @@ pub fn parse_csv(
         let line = i as u64 + 2;
         let record = record.map_err(|e| row_error(line, e.to_string()))?;
         if record.iter().any(|f| f.len() > MAX_FIELD) {
-            return Err(row_error(line, format!("a field is longer than {MAX_FIELD} bytes")));
+            return Err(row_error(
+                line,
+                format!("a field is longer than {MAX_FIELD} bytes"),
+            ));
         }
         let text = |name: &str| {
             col.get(name)
@@ -245,17 +250,18 @@ pub fn parse_csv(
         let date_text = record.get(date_col).unwrap_or_default().trim();
         let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
             .map_err(|_| row_error(line, format!("`date` is not a day: {date_text:?}")))?;
-        let mut keys: Vec<String> = table
-            .keys()
-            .iter()
-            .map(|k| text(k))
-            .collect();
+        let mut keys: Vec<String> = table.keys().iter().map(|k| text(k)).collect();
         match table {
             Table::Sources => {
                 if keys[0].is_empty() {
                     keys[0] = crate::classify::DIRECT_SOURCE.to_string();
                 }
-                let k = (keys[0].clone(), keys[1].clone(), keys[2].clone(), keys[3].clone());
+                let k = (
+                    keys[0].clone(),
+                    keys[1].clone(),
+                    keys[2].clone(),
+                    keys[3].clone(),
+                );
                 let (channel, group) = classified
                     .entry(k)
                     .or_insert_with(|| classify_source(rules, &keys))
@@ -419,10 +425,20 @@ mod tests {
         )
         .expect_err("not a number");
         assert!(e.to_string().contains("line 3"), "{e}");
-        let e = parse_csv("v.csv", Table::Visitors, b"visitors\n3\n", &rules)
-            .expect_err("no date");
-        assert_eq!(e, ImportError::NoDate { file: "v.csv".into() });
-        assert!(parse_csv("v.csv", Table::Visitors, b"date,visitors\n2023-13-01,1\n", &rules).is_err());
+        let e = parse_csv("v.csv", Table::Visitors, b"visitors\n3\n", &rules).expect_err("no date");
+        assert_eq!(
+            e,
+            ImportError::NoDate {
+                file: "v.csv".into()
+            }
+        );
+        assert!(parse_csv(
+            "v.csv",
+            Table::Visitors,
+            b"date,visitors\n2023-13-01,1\n",
+            &rules
+        )
+        .is_err());
     }
 
     #[test]
@@ -457,7 +473,10 @@ mod tests {
     #[test]
     fn every_dimension_lives_in_one_table() {
         assert_eq!(Table::of(&Property::UtmCampaign), Some((Table::Sources, 4)));
-        assert_eq!(Table::of(&Property::ChannelGroup), Some((Table::Sources, 8)));
+        assert_eq!(
+            Table::of(&Property::ChannelGroup),
+            Some((Table::Sources, 8))
+        );
         assert_eq!(Table::of(&Property::Generation), None);
         for t in Table::ALL {
             assert!(t.keys().len() <= MAX_KEYS);

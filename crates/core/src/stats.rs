@@ -1184,9 +1184,15 @@ mod tests {
         assert!(!f(Match::Is, &["/x", "/y"], true, false).matches("/y"));
         let c = Condition::Or(vec![
             Condition::Filter(f(Match::Is, &["/a"], false, false)),
-            Condition::Not(Box::new(Condition::Filter(f(Match::Contains, &["b"], false, false)))),
+            Condition::Not(Box::new(Condition::Filter(f(
+                Match::Contains,
+                &["b"],
+                false,
+                false,
+            )))),
         ]);
-        let page = |v: &'static str| move |p: &Property| (*p == Property::Page).then(|| v.to_string());
+        let page =
+            |v: &'static str| move |p: &Property| (*p == Property::Page).then(|| v.to_string());
         assert_eq!(c.matches(&page("/a")), Some(true));
         assert_eq!(c.matches(&page("/b")), Some(false));
         assert_eq!(c.matches(&page("/c")), Some(true));
@@ -1218,10 +1224,7 @@ mod tests {
         };
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
         assert_eq!(a.value(Metric::Percentage), Value::Float(25.0));
-        assert_eq!(
-            Aggregates::default().value(Metric::Percentage),
-            Value::None
-        );
+        assert_eq!(Aggregates::default().value(Metric::Percentage), Value::None);
         // (200 / 3) % of the page, 22.5 s a visitor: both rounded.
         assert_eq!(a.value(Metric::ScrollDepth), Value::Percent(67));
         assert_eq!(a.value(Metric::TimeOnPage), Value::Count(23));

@@ -112,7 +112,12 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Read Plausible's export at `path` into the site's imports.
-pub async fn plausible(meta: &MetaStore, site_id: u32, domain: &str, path: &Path) -> Result<Import> {
+pub async fn plausible(
+    meta: &MetaStore,
+    site_id: u32,
+    domain: &str,
+    path: &Path,
+) -> Result<Import> {
     let files = read_files(path)?;
     let rules = Rules::builtin();
     let mut rows: Vec<ImportedRow> = Vec::new();
@@ -152,16 +157,16 @@ pub async fn plausible(meta: &MetaStore, site_id: u32, domain: &str, path: &Path
         .await
         .context("storing the import")?;
     pb.finish_and_clear();
-    let totals = rows
-        .iter()
-        .filter(|r| r.table == Table::Visitors)
-        .fold((0u64, 0u64, 0u64), |t, r| {
-            (
-                t.0 + r.numbers.visitors,
-                t.1 + r.numbers.visits,
-                t.2 + r.numbers.pageviews,
-            )
-        });
+    let totals =
+        rows.iter()
+            .filter(|r| r.table == Table::Visitors)
+            .fold((0u64, 0u64, 0u64), |t, r| {
+                (
+                    t.0 + r.numbers.visitors,
+                    t.1 + r.numbers.visits,
+                    t.2 + r.numbers.pageviews,
+                )
+            });
     println!(
         "import {} of {domain}: {} rows from {} files, {} to {}",
         import.id,

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use support::*;
 
 const SITE: &str = "imp.test";
+const OWNER: &str = "owner@imp.test";
+const PASSWORD: &str = "a long import password";
 
 /// The day `i` of the export (0-based) and its visitors-file numbers: visitors,
 /// pageviews, bounces, visits, visit_duration.
@@ -41,31 +43,48 @@ fn export(first: NaiveDate, days: u64) -> Vec<(String, String)> {
     let name = |t: &str| format!("imported_{t}_{span}.csv");
     let day = |i: u64| first + Days::new(i);
     // Quoted, as Plausible's exporter writes.
-    let mut visitors = String::from("\"date\",\"visitors\",\"pageviews\",\"bounces\",\"visits\",\"visit_duration\"\n");
+    let mut visitors = String::from(
+        "\"date\",\"visitors\",\"pageviews\",\"bounces\",\"visits\",\"visit_duration\"\n",
+    );
     let mut src = String::from("date,source,referrer,utm_source,utm_medium,utm_campaign,utm_content,utm_term,pageviews,visitors,visits,visit_duration,bounces\n");
     let mut pages = String::from("date,hostname,page,visits,visitors,pageviews\n");
-    let mut entry = String::from("date,entry_page,visitors,entrances,visit_duration,bounces,pageviews\n");
+    let mut entry =
+        String::from("date,entry_page,visitors,entrances,visit_duration,bounces,pageviews\n");
     let mut exit = String::from("date,exit_page,visitors,visit_duration,exits,bounces,pageviews\n");
     let mut events = String::from("date,name,link_url,path,visitors,events\n");
-    let mut locations = String::from("date,country,region,city,visitors,visits,visit_duration,bounces,pageviews\n");
-    let mut devices = String::from("date,device,visitors,visits,visit_duration,bounces,pageviews\n");
-    let mut browsers = String::from("date,browser,browser_version,visitors,visits,visit_duration,bounces,pageviews\n");
+    let mut locations =
+        String::from("date,country,region,city,visitors,visits,visit_duration,bounces,pageviews\n");
+    let mut devices =
+        String::from("date,device,visitors,visits,visit_duration,bounces,pageviews\n");
+    let mut browsers = String::from(
+        "date,browser,browser_version,visitors,visits,visit_duration,bounces,pageviews\n",
+    );
     let mut os = String::from("date,operating_system,operating_system_version,visitors,visits,visit_duration,bounces,pageviews\n");
     for i in 0..days {
         let d = day(i);
         let [v, pv, b, vis, dur] = day_numbers(i);
         visitors.push_str(&format!("\"{d}\",{v},{pv},{b},{vis},{dur}\n"));
         for (s, r, sv, svis) in sources(i) {
-            src.push_str(&format!("{d},{s},{r},,,,,,{},{sv},{svis},{},1\n", svis * 2, svis * 50));
+            src.push_str(&format!(
+                "{d},{s},{r},,,,,,{},{sv},{svis},{},1\n",
+                svis * 2,
+                svis * 50
+            ));
         }
         pages.push_str(&format!("{d},{SITE},/,{},{},{}\n", vis - 2, v - 2, pv - 5));
         pages.push_str(&format!("{d},{SITE},/pricing,2,2,5\n"));
         entry.push_str(&format!("{d},/,{v},{vis},{dur},{b},{pv}\n"));
         exit.push_str(&format!("{d},/,{v},{dur},{vis},{b},{pv}\n"));
         events.push_str(&format!("{d},Signup,,,2,3\n"));
-        events.push_str(&format!("{d},Outbound Link: Click,https://example.org/,,1,1\n"));
+        events.push_str(&format!(
+            "{d},Outbound Link: Click,https://example.org/,,1,1\n"
+        ));
         locations.push_str(&format!("{d},FR,FR-IDF,2988507,{v},{vis},{dur},{b},{pv}\n"));
-        devices.push_str(&format!("{d},Desktop,{},{},{dur},{b},{pv}\n", v - 3, vis - 3));
+        devices.push_str(&format!(
+            "{d},Desktop,{},{},{dur},{b},{pv}\n",
+            v - 3,
+            vis - 3
+        ));
         devices.push_str(&format!("{d},Mobile,3,3,0,0,0\n"));
         browsers.push_str(&format!("{d},Firefox,120.0,{v},{vis},{dur},{b},{pv}\n"));
         os.push_str(&format!("{d},GNU/Linux,,{v},{vis},{dur},{b},{pv}\n"));
@@ -87,8 +106,8 @@ fn export(first: NaiveDate, days: u64) -> Vec<(String, String)> {
 fn write_zip(path: &Path, files: &[(String, String)]) {
     let f = std::fs::File::create(path).expect("zip file");
     let mut zip = zip::ZipWriter::new(f);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, text) in files {
         zip.start_file(name.as_str(), options).expect("zip entry");
         zip.write_all(text.as_bytes()).expect("zip write");
@@ -138,7 +157,10 @@ impl Api {
     async fn v1(&self, path: &str, query: &str) -> Value {
         let r = self
             .http
-            .get(format!("{}/api/v1/stats/{path}?site_id={SITE}&{query}", self.base))
+            .get(format!(
+                "{}/api/v1/stats/{path}?site_id={SITE}&{query}",
+                self.base
+            ))
             .bearer_auth(&self.key)
             .send()
             .await
@@ -170,8 +192,14 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path();
     // Native events over the last 20 days.
-    cli(data, &["generate", "--site", SITE, "--events", "3000", "--days", "20"]);
+    cli(
+        data,
+        &[
+            "generate", "--site", SITE, "--events", "3000", "--days", "20",
+        ],
+    );
     let key = create_key(data);
+    add_user(data, OWNER, PASSWORD, &[SITE]);
     let node = Lucarne::start(data);
     let api = Api {
         http: reqwest::Client::new(),
@@ -184,8 +212,10 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let range = json!([first.to_string(), last.to_string()]);
     // The native days, before anything is imported.
     let native = api
-        .v2(json!({"metrics": ["visitors", "visits", "pageviews"], "date_range": range,
-                   "dimensions": ["time:day"]}))
+        .v2(
+            json!({"metrics": ["visitors", "visits", "pageviews"], "date_range": range,
+                   "dimensions": ["time:day"]}),
+        )
         .await;
     let native = rows(&native);
     let first_native: NaiveDate = native
@@ -193,12 +223,18 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .next()
         .map(|d| d[0].parse().expect("day"))
         .expect("native days");
-    assert!(first_native > first && first_native <= last, "{first_native}");
+    assert!(
+        first_native > first && first_native <= last,
+        "{first_native}"
+    );
     // Nothing imported yet.
     let v = api
         .v2(json!({"metrics": ["visitors"], "date_range": range, "include": {"imports": true}}))
         .await;
-    assert_eq!(v["meta"], json!({"imports_included": false, "imports_skip_reason": "no_imported_data"}));
+    assert_eq!(
+        v["meta"],
+        json!({"imports_included": false, "imports_skip_reason": "no_imported_data"})
+    );
 
     // A bad file stores nothing.
     let files = export(first, days);
@@ -223,7 +259,13 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     write_zip(&zip, &files);
     let (ok, out, err) = run(
         data,
-        &["import", "plausible", "--site", SITE, &zip.to_string_lossy()],
+        &[
+            "import",
+            "plausible",
+            "--site",
+            SITE,
+            &zip.to_string_lossy(),
+        ],
     );
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("from 10 files"), "{out}");
@@ -231,8 +273,10 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
 
     // Per day: the file's numbers before the first native day, the native numbers from it.
     let v = api
-        .v2(json!({"metrics": ["visitors", "visits", "pageviews"], "date_range": range,
-                   "dimensions": ["time:day"], "include": {"imports": true}}))
+        .v2(
+            json!({"metrics": ["visitors", "visits", "pageviews"], "date_range": range,
+                   "dimensions": ["time:day"], "include": {"imports": true}}),
+        )
         .await;
     assert_eq!(v["meta"]["imports_included"], json!(true));
     let merged = rows(&v);
@@ -241,7 +285,11 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         let got = merged.get(&vec![d.to_string()]);
         if d < first_native {
             let [vis, pv, _, visits, _] = day_numbers(i);
-            assert_eq!(got, Some(&vec![json!(vis), json!(visits), json!(pv)]), "{d}");
+            assert_eq!(
+                got,
+                Some(&vec![json!(vis), json!(visits), json!(pv)]),
+                "{d}"
+            );
         } else {
             assert_eq!(got, native.get(&vec![d.to_string()]), "{d}: native only");
         }
@@ -259,7 +307,14 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let duration = (sum(4) as f64 / sum(3) as f64).round() as u64;
     assert_eq!(
         rows(&v)[&Vec::<String>::new()],
-        vec![json!(sum(0)), json!(sum(3)), json!(sum(1)), json!(bounce), json!(duration), json!(sum(1))]
+        vec![
+            json!(sum(0)),
+            json!(sum(3)),
+            json!(sum(1)),
+            json!(bounce),
+            json!(duration),
+            json!(sum(1))
+        ]
     );
     // v1 with_imported=true says the same.
     let a = api
@@ -269,7 +324,10 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     assert_eq!(a["results"]["pageviews"]["value"], json!(sum(1)));
     // Without asking, nothing imported.
     let a = api
-        .v1("aggregate", &format!("period=custom&date={first},{before}&metrics=visitors"))
+        .v1(
+            "aggregate",
+            &format!("period=custom&date={first},{before}&metrics=visitors"),
+        )
         .await;
     assert_eq!(a["results"]["visitors"]["value"], json!(0));
 
@@ -280,7 +338,10 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
                    "dimensions": ["visit:channel_group"], "include": {"imports": true}}))
         .await;
     let groups = rows(&v);
-    assert_eq!(groups[&vec!["private-message".to_string()]], vec![json!(4 * n)]);
+    assert_eq!(
+        groups[&vec!["private-message".to_string()]],
+        vec![json!(4 * n)]
+    );
     assert_eq!(groups[&vec!["search".to_string()]], vec![json!(5 * n)]);
     let v = api
         .v2(json!({"metrics": ["visitors"], "date_range": imported_days,
@@ -293,8 +354,10 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     assert!(!sources.contains_key(&vec!["Google".to_string()]));
     // dark_share of the imported days: private visits over all visits.
     let v = api
-        .v2(json!({"metrics": ["visits", "dark_share"], "date_range": imported_days,
-                   "include": {"imports": true}}))
+        .v2(
+            json!({"metrics": ["visits", "dark_share"], "date_range": imported_days,
+                   "include": {"imports": true}}),
+        )
         .await;
     let m = &rows(&v)[&Vec::<String>::new()];
     let share = ((4 * n) as f64 / sum(3) as f64 * 1000.0).round() / 10.0;
@@ -306,9 +369,11 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .await;
     assert_eq!(rows(&v)[&vec!["mobile".to_string()]], vec![json!(3 * n)]);
     let v = api
-        .v2(json!({"metrics": ["pageviews"], "date_range": imported_days,
+        .v2(
+            json!({"metrics": ["pageviews"], "date_range": imported_days,
                    "dimensions": ["event:page"], "include": {"imports": true},
-                   "filters": [["is", "event:page", ["/pricing"]]]}))
+                   "filters": [["is", "event:page", ["/pricing"]]]}),
+        )
         .await;
     assert_eq!(rows(&v)[&vec!["/pricing".to_string()]], vec![json!(5 * n)]);
     let v = api
@@ -325,26 +390,91 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .await;
     assert_eq!(v["meta"]["imports_included"], json!(false));
     assert_eq!(v["meta"]["imports_skip_reason"], json!("unsupported_query"));
-    assert!(v["meta"]["imports_warning"].as_str().unwrap_or("").contains("not supported"));
+    assert!(v["meta"]["imports_warning"]
+        .as_str()
+        .unwrap_or("")
+        .contains("not supported"));
     let v = api
-        .v2(json!({"metrics": ["visitors"], "date_range": [first.to_string(), first.to_string()],
-                   "dimensions": ["time:hour"], "include": {"imports": true}}))
+        .v2(
+            json!({"metrics": ["visitors"], "date_range": [first.to_string(), first.to_string()],
+                   "dimensions": ["time:hour"], "include": {"imports": true}}),
+        )
         .await;
-    assert_eq!(v["meta"]["imports_skip_reason"], json!("unsupported_interval"));
+    assert_eq!(
+        v["meta"]["imports_skip_reason"],
+        json!("unsupported_interval")
+    );
     // "all" starts with the first imported day.
     let v = api
         .v2(json!({"metrics": ["visitors"], "date_range": "all", "include": {"imports": true}}))
         .await;
     assert!(
-        v["query"]["date_range"][0].as_str().unwrap_or("").starts_with(&first.to_string()),
+        v["query"]["date_range"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&first.to_string()),
         "{v}"
     );
+
+    // The dashboard counts them too, says so, and leaves them out on request.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = web_login(&browser, &node, OWNER, PASSWORD).await;
+    let page = |extra: &'static str| {
+        let url = format!(
+            "{}/sites/{SITE}?period=custom&from={first}&to={before}{extra}",
+            node.url()
+        );
+        let browser = browser.clone();
+        let cookie = login.cookie.clone();
+        async move {
+            let r = browser
+                .get(&url)
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .expect("dashboard");
+            assert_eq!(r.status(), 200, "{url}");
+            r.text().await.expect("html")
+        }
+    };
+    let stat = |html: &str, key: &str| -> u64 {
+        let at = html
+            .find(&format!("id=\"stat-{key}\" data-value=\""))
+            .unwrap_or_else(|| panic!("stat {key}"));
+        let rest = &html[at..];
+        let v = rest.find("data-value=\"").expect("value") + 12;
+        rest[v..v + rest[v..].find('"').expect("end")]
+            .parse()
+            .expect("number")
+    };
+    let html = page("").await;
+    assert!(html.contains("Includes imported history for"), "notice");
+    assert_eq!(stat(&html, "visitors"), sum(0));
+    assert_eq!(stat(&html, "pageviews"), sum(1));
+    assert!(
+        html.contains("WhatsApp"),
+        "the sources panel holds imported sources"
+    );
+    let html = page("&imported=0").await;
+    assert!(html.contains("Imported history is left out."));
+    assert_eq!(stat(&html, "visitors"), 0);
 
     // Listed, then deleted: the imported days are empty again.
     let (ok, list, _) = run(data, &["import", "list", "--site", SITE]);
     assert!(ok);
-    let id = list.split('\t').next().expect("an import").trim().to_string();
-    assert!(list.contains("plausible") && list.contains(&first.to_string()), "{list}");
+    let id = list
+        .split('\t')
+        .next()
+        .expect("an import")
+        .trim()
+        .to_string();
+    assert!(
+        list.contains("plausible") && list.contains(&first.to_string()),
+        "{list}"
+    );
     let (ok, out, err) = run(data, &["import", "delete", "--site", SITE, &id]);
     assert!(ok, "{out}{err}");
     let v = api
@@ -362,7 +492,13 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     }
     let (ok, out, err) = run(
         data,
-        &["import", "plausible", "--site", SITE, &plain.path().to_string_lossy()],
+        &[
+            "import",
+            "plausible",
+            "--site",
+            SITE,
+            &plain.path().to_string_lossy(),
+        ],
     );
     assert!(ok, "{out}{err}");
     let v = api

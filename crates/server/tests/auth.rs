@@ -394,6 +394,25 @@ enum Expect {
     OkOrMissing,
 }
 
+/// One imported day on a site (for the forms that delete imports).
+async fn an_import(h: &Harness, site_id: u32) -> i64 {
+    let row = lucarne_core::imported::ImportedRow {
+        date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        table: lucarne_core::imported::Table::Visitors,
+        keys: Vec::new(),
+        numbers: lucarne_core::imported::Numbers {
+            visitors: 1,
+            ..Default::default()
+        },
+    };
+    h.state
+        .meta
+        .create_import(site_id, "plausible", &["v.csv".into()], &[row], &mut |_| {})
+        .await
+        .unwrap()
+        .id
+}
+
 #[tokio::test]
 async fn authorization_matrix() {
     let h = harness().await;
@@ -475,6 +494,10 @@ async fn authorization_matrix() {
         .unwrap()
         .expect("goal");
     let goal_id = a_goal.id.to_string();
+    let import_delete = format!(
+        "/sites/a.example/imports/{}/delete",
+        an_import(&h, a.id).await
+    );
 
     // Site-specific GET routes: (path, is it an owner-only page?, served by the dashboard?)
     let site_routes: Vec<(String, bool, bool)> = vec![
@@ -684,6 +707,8 @@ async fn authorization_matrix() {
             "/sites/a.example/conversions".into(),
             vec![("action", "delete"), ("id", &goal_id)],
         ),
+        // The settings page's imported history (owners only).
+        (import_delete.clone(), vec![]),
     ];
     let posts: Vec<(String, Vec<(&str, &str)>)> = posts
         .into_iter()
@@ -742,6 +767,29 @@ async fn authorization_matrix() {
         vec![a_goal.clone()],
         "goals unchanged"
     );
+    assert_eq!(
+        h.state.meta.imports(a.id).await.unwrap().len(),
+        1,
+        "imports unchanged"
+    );
+    // The owner may delete it (with the session's token); then it is gone.
+    let r = h
+        .post(
+            &import_delete,
+            Some(&owner.cookie),
+            &[("csrf", &owner.csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "owner deletes the import");
+    assert!(h.state.meta.imports(a.id).await.unwrap().is_empty());
+    let r = h
+        .post(
+            &import_delete,
+            Some(&owner.cookie),
+            &[("csrf", &owner.csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "deleted twice");
 
     // Shared links: a live token opens the site read-only, anything else does not.
     let access = shared_access(&h.state, &token)
@@ -981,7 +1029,11 @@ async fn every_form_checks_csrf() {
         .unwrap()
         .expect("goal");
     let goal_id = goal.id.to_string();
-    let cases: [(&str, Vec<(&str, &str)>); 12] = [
+    let import_delete = format!(
+        "/sites/a.example/imports/{}/delete",
+        an_import(&h, a.id).await
+    );
+    let cases: [(&str, Vec<(&str, &str)>); 13] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
@@ -1026,6 +1078,7 @@ async fn every_form_checks_csrf() {
             vec![("action", "delete"), ("id", &goal_id)],
         ),
         ("/settings/keys", vec![("action", "create"), ("name", "x")]),
+        (&import_delete, vec![]),
         ("/logout", vec![]),
     ];
     for (path, fields) in &cases {
@@ -1044,6 +1097,11 @@ async fn every_form_checks_csrf() {
         }
     }
     // Nothing changed.
+    assert_eq!(
+        h.state.meta.imports(a.id).await.unwrap().len(),
+        1,
+        "import kept"
+    );
     assert!(h
         .state
         .meta

@@ -17,3 +17,4 @@ pub use events::{
     CommitTicket, ConversionGroup, ConversionRow, Dim, EventStore, GoalCounts, Refused, ShareGraph,
     StoreError, SurveyAnswerRow, VisitKey,
 };
+pub use report::sort_breakdown;

@@ -542,7 +542,7 @@ pub(crate) fn breakdown_dims(
 }
 
 /// A breakdown's order: visitors, pageviews, events (descending), then value.
-pub(crate) fn sort_breakdown(rows: &mut [(String, Aggregates)]) {
+pub fn sort_breakdown(rows: &mut [(String, Aggregates)]) {
     rows.sort_by(|a, b| {
         b.1.visitors
             .cmp(&a.1.visitors)

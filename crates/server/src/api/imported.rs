@@ -96,8 +96,7 @@ fn plan(q: &Query) -> Result<Plan, Skip> {
             }
         }
     }
-    let mut conditions: Vec<Condition> =
-        q.filters.iter().cloned().map(Condition::Filter).collect();
+    let mut conditions: Vec<Condition> = q.filters.iter().cloned().map(Condition::Filter).collect();
     conditions.extend(q.conditions.iter().cloned());
     let mut filter_keys = Vec::new();
     for f in q.all_filters() {
@@ -140,6 +139,42 @@ fn bucket_of(buckets: &[Bucket], tz: &SiteTz, day: NaiveDate) -> Option<String> 
         .map(|b| b.label.clone())
 }
 
+/// What merging needs to know of a site once: its first imported day and its first
+/// native day (imported rows count only before it).
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub first_imported: NaiveDate,
+    pub first_native: Option<NaiveDate>,
+}
+
+impl Context {
+    /// The imported days of `from..=to` that reports count, if any.
+    pub fn days(&self, from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+        let from = from.max(self.first_imported);
+        let to = match self.first_native {
+            Some(n) => to.min(n.pred_opt()?),
+            None => to,
+        };
+        (from <= to).then_some((from, to))
+    }
+}
+
+/// The site's [`Context`], or `None` when nothing was imported.
+pub async fn context(
+    state: &Arc<AppState>,
+    site_id: u32,
+    tz: &SiteTz,
+) -> Result<Option<Context>, ApiError> {
+    let Some(first_imported) = state.meta.first_imported_day(site_id).await? else {
+        return Ok(None);
+    };
+    let native = blocking(state, move |s| s.events.first_event(site_id)).await?;
+    Ok(Some(Context {
+        first_imported,
+        first_native: native.map(|t| chrono_tz_shim_date(tz, t)),
+    }))
+}
+
 /// Add the site's imported rows to `rows` (every row of the answer, before ordering and
 /// paging), for the days of `q` before the site's first native event. `buckets`: the
 /// time dimension's, if the query has one. The visitors added in all, or why none were.
@@ -151,27 +186,30 @@ pub async fn merge(
     buckets: Option<&[Bucket]>,
     rows: &mut Vec<Row>,
 ) -> Result<Result<u64, Skip>, ApiError> {
-    let Some(first_imported) = state.meta.first_imported_day(site_id).await? else {
-        return Ok(Err(Skip::NoImportedData));
-    };
+    match context(state, site_id, tz).await? {
+        None => Ok(Err(Skip::NoImportedData)),
+        Some(ctx) => merge_with(state, &ctx, site_id, tz, q, buckets, rows).await,
+    }
+}
+
+/// [`merge`] with the site's [`Context`] known.
+pub async fn merge_with(
+    state: &Arc<AppState>,
+    ctx: &Context,
+    site_id: u32,
+    tz: &SiteTz,
+    q: &Query,
+    buckets: Option<&[Bucket]>,
+    rows: &mut Vec<Row>,
+) -> Result<Result<u64, Skip>, ApiError> {
     let p = match plan(q) {
         Ok(p) => p,
         Err(skip) => return Ok(Err(skip)),
     };
     // Only days before the first native event: a day is never counted twice.
-    let native = blocking(state, move |s| s.events.first_event(site_id)).await?;
-    let before = native.map(|t| chrono_tz_shim_date(tz, t));
-    let from = q.from.max(first_imported);
-    let mut to = q.to;
-    if let Some(b) = before {
-        match b.pred_opt() {
-            Some(last) => to = to.min(last),
-            None => return Ok(Err(Skip::OutOfRange)),
-        }
-    }
-    if from > to {
+    let Some((from, to)) = ctx.days(q.from, q.to) else {
         return Ok(Err(Skip::OutOfRange));
-    }
+    };
     let mut group: Vec<ImportedGroup> = p
         .dims
         .iter()
@@ -194,7 +232,13 @@ pub async fn merge(
         // The totals' dark visits, from the sources table of the same days.
         let by_group = state
             .meta
-            .imported_sums(site_id, Table::Sources, from, to, &[ImportedGroup::Day, ImportedGroup::Key(8)])
+            .imported_sums(
+                site_id,
+                Table::Sources,
+                from,
+                to,
+                &[ImportedGroup::Day, ImportedGroup::Key(8)],
+            )
             .await?;
         let mut m: HashMap<String, (u64, u64)> = HashMap::new();
         for (k, n) in by_group {

@@ -25,7 +25,7 @@ use crate::state::AppState;
 
 /// The most rows a query is sorted over in memory (a breakdown by page of a big site
 /// has tens of thousands).
-const MAX_SORTED_ROWS: usize = 1_000_000;
+pub const MAX_SORTED_ROWS: usize = 1_000_000;
 
 /// One answer row: the dimensions' values (a time dimension's is its bucket's label)
 /// and the raw numbers every metric is computed from.

@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/sites/{domain}/settings",
             get(settings_form).post(settings_submit),
         )
+        .route("/sites/{domain}/imports/{id}/delete", post(delete_import))
         .route(
             "/sites/{domain}/members",
             get(members_page).post(members_submit),
@@ -657,6 +658,7 @@ async fn settings_form(
     let access = owner_access(&state, &session, &domain).await?;
     let site = access.site;
     let opts = state.meta.site_options(site.id).await?;
+    let imports = state.meta.imports(site.id).await?;
     // "Receiving events" when the site has any event in the last 30 days.
     let now = Utc::now();
     let query = ReportQuery {
@@ -759,9 +761,78 @@ async fn settings_form(
                     button type="submit" { (lang.auth("save")) }
                 }
             }
+            (imports_markup(&session, lang, &site.domain, &imports, q.saved == "import-deleted"))
             (team::delete_site_markup(&session, lang, &site.domain))
         },
     ))
+}
+
+/// The settings page's imported history: each import, and a button to delete it.
+fn imports_markup(
+    session: &Session,
+    lang: Lang,
+    domain: &str,
+    imports: &[lucarne_store::meta::Import],
+    deleted: bool,
+) -> Markup {
+    html! {
+        section.imports id="imports" {
+            h2 { (lang.auth("imports_h2")) }
+            @if deleted { p.flash role="status" { (lang.auth("imports_deleted")) } }
+            p { (lang.auth("imports_help").replace("{site}", domain)) }
+            @if imports.is_empty() {
+                p { (lang.auth("imports_none")) }
+            }
+            ul {
+                @for i in imports {
+                    li data-import=(i.id) {
+                        (lang.auth("imports_row")
+                            .replace("{source}", &i.source)
+                            .replace("{first}", &i.first_day.to_string())
+                            .replace("{last}", &i.last_day.to_string())
+                            .replace("{rows}", &i.rows.to_string())
+                            .replace("{when}", i.created_at.get(..10).unwrap_or(&i.created_at)))
+                        " "
+                        form.inline method="post" action={ "/sites/" (domain) "/imports/" (i.id) "/delete" } {
+                            (csrf_field(session))
+                            button.danger type="submit" { (lang.auth("imports_delete")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A form whose only field is its CSRF token (missing: refused as a wrong token).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /sites/{domain}/imports/{id}/delete`: owners, CSRF.
+async fn delete_import(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((domain, id)): Path<(String, i64)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    let site = owner_access(&state, &session, &domain).await?.site;
+    verify_csrf(&session, &f.csrf)?;
+    if !state.meta.delete_import(site.id, id).await? {
+        return Err(WebError::NotFound);
+    }
+    info!(
+        message = "Import deleted.",
+        site_id = site.id,
+        import_id = id,
+        user_id = session.user.id
+    );
+    Ok(redirect(&format!(
+        "/sites/{}/settings?saved=import-deleted#imports",
+        site.domain
+    )))
 }
 
 /// The default survey option ids, as the settings form's placeholder.

@@ -46,8 +46,10 @@ pub use super::auth::{shared_access, site_access, Access, Session, WebError};
 pub use super::layout::{page_bare, page_with};
 use i18n::Lang;
 
+use crate::api::query::Row as QueryRow;
 use crate::api::stats::{resolve_site, Resolved};
 use crate::state::AppState;
+use lucarne_core::query::{Dimension, Query as CoreQuery, MAX_ROWS};
 
 pub const APP_CSS: &str = include_str!("../../../../../web/static/app.css");
 pub const APP_JS: &str = include_str!("../../../../../web/static/app.js");
@@ -217,6 +219,8 @@ pub struct View {
     pub lang: Option<String>,
     /// `(property, value)` pairs, at most one per property.
     pub filters: Vec<(String, String)>,
+    /// Leave imported history out (`imported=0`; it is in by default).
+    pub no_imports: bool,
 }
 
 impl View {
@@ -234,6 +238,7 @@ impl View {
                 "from" if !val.is_empty() => v.from = Some(val),
                 "to" if !val.is_empty() => v.to = Some(val),
                 "compare" => v.compare = val == "1",
+                "imported" => v.no_imports = val == "0",
                 "lang" if Lang::parse(&val).is_some() => v.lang = Some(val),
                 "f" => {
                     if let Some((p, value)) = val.split_once("==") {
@@ -269,6 +274,9 @@ impl View {
         }
         if let Some(l) = &self.lang {
             s.append_pair("lang", l);
+        }
+        if self.no_imports {
+            s.append_pair("imported", "0");
         }
         for (p, v) in &self.filters {
             s.append_pair("f", &format!("{p}=={v}"));
@@ -311,6 +319,13 @@ impl View {
     fn with_compare(&self, on: bool) -> View {
         View {
             compare: on,
+            ..self.clone()
+        }
+    }
+
+    fn with_imports(&self, on: bool) -> View {
+        View {
+            no_imports: !on,
             ..self.clone()
         }
     }
@@ -381,6 +396,10 @@ pub struct Overview {
     pub direct_split: Vec<(String, Aggregates)>,
     /// The survey's calibrated dark-social estimate, when there are answers.
     pub survey: Option<lucarne_core::survey::DarkEstimate>,
+    /// The site's imported history: the days of this range it was counted for (None:
+    /// none in range, or left out), and whether the site has any.
+    pub imported: Option<(NaiveDate, NaiveDate)>,
+    pub has_imports: bool,
 }
 
 /// Fewest visits a dark-social share is shown for (the headline, the Sharing figures);
@@ -481,12 +500,26 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         let q = plain.clone();
         spawn(state, move |s| s.events.engagement(&q, true))
     };
+    // Imported history, counted for the days before the site's first own event.
+    let imports = crate::api::imported::context(state, site_id, &r.tz)
+        .await
+        .map_err(|e| internal("imports", e.message))?;
+    let imported_days = imports
+        .filter(|_| !view.no_imports)
+        .and_then(|c| c.days(r.from, r.to));
+    // With imported rows to add, every value is read, so that the panel's top rows are
+    // the top of both together.
+    let panel_limit = if imported_days.is_some() {
+        crate::api::query::MAX_SORTED_ROWS
+    } else {
+        PANEL_ROWS
+    };
     let mut panels = Vec::with_capacity(PANELS.len());
     for p in PANELS.iter() {
         let q = plain.clone();
         let prop = Property::parse(p.property).map_err(|e| internal("panel property", e))?;
         panels.push(spawn(state, move |s| {
-            s.events.breakdown(&q, &prop, PANEL_ROWS, 0)
+            s.events.breakdown(&q, &prop, panel_limit, 0)
         }));
     }
     let now = join(now, "aggregate").await?;
@@ -536,7 +569,29 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
             }
         }
     }
+    let mut now = now;
+    let mut prev = prev;
+    let mut before = before;
+    let mut rows = rows;
+    if let (Some(ctx), false) = (imports, view.no_imports) {
+        let m = Imported {
+            state,
+            ctx,
+            site_id,
+            r: &r,
+        };
+        now = m.totals(r.from, r.to, now).await?;
+        let (pf, pt) = Period::previous(r.from, r.to);
+        before = m.totals(pf, pt, before).await?;
+        prev = view.compare.then_some(before);
+        rows = m.series(interval, &b, rows).await?;
+        for (p, panel) in PANELS.iter().zip(panel_rows.iter_mut()) {
+            m.panel(p.property, panel).await?;
+        }
+    }
     Ok(Overview {
+        imported: imported_days,
+        has_imports: imports.is_some(),
         from: r.from,
         to: r.to,
         interval,
@@ -551,6 +606,123 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
         direct_split,
         survey,
     })
+}
+
+/// Imported history added to the overview's numbers, as the stats API adds it
+/// (`api::imported`): totals, the chart, and each panel one imported table can answer.
+struct Imported<'a> {
+    state: &'a Arc<AppState>,
+    ctx: crate::api::imported::Context,
+    site_id: u32,
+    r: &'a Resolved,
+}
+
+impl Imported<'_> {
+    fn query(&self, from: NaiveDate, to: NaiveDate, dims: Vec<Dimension>) -> CoreQuery {
+        CoreQuery {
+            metrics: self.r.metrics.clone(),
+            from,
+            to,
+            instants: None,
+            dimensions: dims,
+            filters: self.r.filters.clone(),
+            conditions: Vec::new(),
+            order_by: Vec::new(),
+            limit: MAX_ROWS,
+            offset: 0,
+        }
+    }
+
+    async fn merge(
+        &self,
+        q: &CoreQuery,
+        buckets: Option<&[Bucket]>,
+        rows: &mut Vec<QueryRow>,
+    ) -> Result<(), WebError> {
+        crate::api::imported::merge_with(
+            self.state,
+            &self.ctx,
+            self.site_id,
+            &self.r.tz,
+            q,
+            buckets,
+            rows,
+        )
+        .await
+        .map_err(|e| internal("imported rows", e.message))?
+        .ok();
+        Ok(())
+    }
+
+    async fn totals(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        a: Aggregates,
+    ) -> Result<Aggregates, WebError> {
+        let mut rows = vec![QueryRow {
+            dimensions: Vec::new(),
+            aggregates: a,
+        }];
+        self.merge(&self.query(from, to, Vec::new()), None, &mut rows)
+            .await?;
+        Ok(rows.into_iter().next().map(|r| r.aggregates).unwrap_or(a))
+    }
+
+    async fn series(
+        &self,
+        interval: Interval,
+        b: &[Bucket],
+        native: Vec<Aggregates>,
+    ) -> Result<Vec<Aggregates>, WebError> {
+        if interval == Interval::Hour {
+            return Ok(native);
+        }
+        let mut rows: Vec<QueryRow> = b
+            .iter()
+            .zip(native)
+            .map(|(b, a)| QueryRow {
+                dimensions: vec![b.label.clone()],
+                aggregates: a,
+            })
+            .collect();
+        let q = self.query(self.r.from, self.r.to, vec![Dimension::Time(interval)]);
+        self.merge(&q, Some(b), &mut rows).await?;
+        let by_label: HashMap<String, Aggregates> = rows
+            .into_iter()
+            .filter_map(|r| Some((r.dimensions.into_iter().next()?, r.aggregates)))
+            .collect();
+        Ok(b.iter()
+            .map(|b| by_label.get(&b.label).copied().unwrap_or_default())
+            .collect())
+    }
+
+    async fn panel(
+        &self,
+        property: &str,
+        panel: &mut Vec<(String, Aggregates)>,
+    ) -> Result<(), WebError> {
+        let Ok(p) = Property::parse(property) else {
+            return Ok(());
+        };
+        let mut rows: Vec<QueryRow> = panel
+            .drain(..)
+            .map(|(k, a)| QueryRow {
+                dimensions: vec![k],
+                aggregates: a,
+            })
+            .collect();
+        let q = self.query(self.r.from, self.r.to, vec![Dimension::Property(p)]);
+        self.merge(&q, None, &mut rows).await?;
+        let mut merged: Vec<(String, Aggregates)> = rows
+            .into_iter()
+            .filter_map(|r| Some((r.dimensions.into_iter().next()?, r.aggregates)))
+            .collect();
+        lucarne_store::sort_breakdown(&mut merged);
+        merged.truncate(PANEL_ROWS);
+        *panel = merged;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -902,6 +1074,7 @@ fn render(
                 label { (lang.t("from")) " " input type="date" name="from" value=(o.from.to_string()) required; }
                 label { (lang.t("to")) " " input type="date" name="to" value=(o.to.to_string()) required; }
                 @if view.compare { input type="hidden" name="compare" value="1"; }
+                @if view.no_imports { input type="hidden" name="imported" value="0"; }
                 @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
                 @for (p, v) in &view.filters {
                     input type="hidden" name="f" value={ (p) "==" (v) };
@@ -927,6 +1100,18 @@ fn render(
                 @if view.filters.len() > 1 {
                     li { a class="clear" href=(View { filters: Vec::new(), ..view.clone() }.href(base)) { (lang.t("clear_filters")) } }
                 }
+            }
+        }
+        @if let Some((a, b)) = o.imported {
+            p class="imported" {
+                (lang.t("imported_in")) " " (lang.date(a)) " " (lang.t("imported_to")) " " (lang.date(b)) " "
+                (lang.t("imported_note")) ". "
+                a href=(view.with_imports(false).href(base)) { (lang.t("imported_leave_out")) }
+            }
+        } @else if o.has_imports && view.no_imports {
+            p class="imported" {
+                (lang.t("imported_out")) " "
+                a href=(view.with_imports(true).href(base)) { (lang.t("imported_include")) }
             }
         }
         (headline(state, lang, base, view, o))
