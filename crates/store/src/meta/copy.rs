@@ -813,6 +813,47 @@ mod tests {
         assert!(m.claim_conversion_id(a.id, "order-1").await.unwrap());
         assert!(m.claim_conversion_id(b.id, "order-1").await.unwrap());
 
+        // An import with a row of each kind of key.
+        let rows: Vec<lucarne_core::imported::ImportedRow> = [
+            (lucarne_core::imported::Table::Visitors, vec![]),
+            (
+                lucarne_core::imported::Table::Sources,
+                vec![
+                    "WhatsApp",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "whatsapp",
+                    "private-message",
+                ],
+            ),
+        ]
+        .into_iter()
+        .map(|(table, keys)| lucarne_core::imported::ImportedRow {
+            date: chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+            table,
+            keys: keys.into_iter().map(String::from).collect(),
+            numbers: lucarne_core::imported::Numbers {
+                visitors: 3,
+                visits: 4,
+                visit_duration: 120,
+                ..Default::default()
+            },
+        })
+        .collect();
+        m.create_import(
+            a.id,
+            "plausible",
+            &["a.csv".into(), "b.csv".into()],
+            &rows,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+
         // Not copied.
         m.claim_visit(
             a.id,
