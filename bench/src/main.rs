@@ -647,10 +647,12 @@ fn query(data: &std::path::Path, events: &str, site_id: u32, runs: usize) -> Res
         from,
         to,
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: true,
         with_shares: false,
     };
     let q_plain = ReportQuery {
+        conditions: Vec::new(),
         with_sessions: false,
         ..q.clone()
     };
@@ -805,6 +807,7 @@ fn rollup_bench(
             .context("local midnight")?
             .with_timezone(&chrono::Utc),
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };
@@ -1149,6 +1152,7 @@ fn page(
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             let q = r.query(r.from, r.to);
             let plain = ReportQuery {
+                conditions: Vec::new(),
                 with_sessions: false,
                 ..q.clone()
             };
@@ -1560,6 +1564,7 @@ fn cascade_bench(
         from,
         to,
         filters: Vec::new(),
+        conditions: Vec::new(),
         with_sessions: false,
         with_shares: false,
     };
