@@ -6,7 +6,8 @@
 //! parses either API into one, [`Query::check`]s it, and runs it through one executor;
 //! the answers differ only in how they are written out.
 
-use crate::stats::{Condition, Filter, Interval, Metric, Property};
+use crate::conversions::GoalKind;
+use crate::stats::{Condition, Filter, Interval, Match, Metric, Property};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What a query groups by.
@@ -164,6 +165,29 @@ impl Query {
                 engagement.join(", ")
             )));
         }
+        let goal_asked = self.filters.iter().any(|f| f.property == Property::Goal)
+            || self
+                .dimensions
+                .contains(&Dimension::Property(Property::Goal));
+        for m in [Metric::ConversionRate, Metric::GroupConversionRate] {
+            if self.metrics.contains(&m) && !goal_asked {
+                return Err(Invalid(format!(
+                    "Metric `{}` can only be queried with event:goal filters or dimensions.",
+                    m.as_str()
+                )));
+            }
+        }
+        if self
+            .conditions
+            .iter()
+            .flat_map(|c| c.leaves())
+            .any(|f| f.property == Property::Goal)
+        {
+            return Err(Invalid(
+                "Invalid filters. Dimension `event:goal` can only be filtered at the top level."
+                    .into(),
+            ));
+        }
         if self.limit == 0 || self.limit > MAX_ROWS {
             return Err(Invalid(format!(
                 "Invalid pagination: limit must be between 1 and {MAX_ROWS}"
@@ -191,6 +215,39 @@ impl Query {
         }
         Ok(())
     }
+}
+
+/// The rows a goal counts, as a condition: custom events by name, pageviews by path
+/// (`*` any text), as `core::conversions::GoalKind::matches` decides.
+pub fn goal_condition(kind: &GoalKind) -> Condition {
+    match kind {
+        GoalKind::Event(name) => Condition::Filter(Filter {
+            how: Match::Is,
+            ..Filter::is(Property::Name, vec![name.clone()])
+        }),
+        GoalKind::Page(pattern) => Condition::And(vec![
+            Condition::Filter(Filter {
+                how: Match::Is,
+                ..Filter::is(Property::Name, vec!["pageview".into()])
+            }),
+            Condition::Filter(Filter::is(Property::Page, vec![pattern.clone()])),
+        ]),
+    }
+}
+
+/// The names an `event:goal` filter may call a goal by: its display name, its event
+/// name, or, for a page goal, Plausible's `Visit /path`.
+pub fn goal_names(display: &str, kind: &GoalKind) -> Vec<String> {
+    let mut out = vec![display.to_string()];
+    match kind {
+        GoalKind::Event(n) => out.push(n.clone()),
+        GoalKind::Page(p) => {
+            out.push(format!("Visit {p}"));
+            out.push(p.clone());
+        }
+    }
+    out.dedup();
+    out
 }
 
 #[cfg(test)]

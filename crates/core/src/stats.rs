@@ -262,10 +262,14 @@ pub enum Metric {
     /// A row's visitors as a percentage of the visitors of the whole query (v2's
     /// `percentage`; one decimal; null when there are none).
     Percentage,
+    /// Converting visitors as a percentage of all the query's visitors without its goal
+    /// filters (Plausible's `conversion_rate`), or of its row's (`group_conversion_rate`).
+    ConversionRate,
+    GroupConversionRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 18] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -282,6 +286,8 @@ impl Metric {
         Metric::ScrollDepth,
         Metric::TimeOnPage,
         Metric::Percentage,
+        Metric::ConversionRate,
+        Metric::GroupConversionRate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -302,6 +308,8 @@ impl Metric {
             Metric::ScrollDepth => "scroll_depth",
             Metric::TimeOnPage => "time_on_page",
             Metric::Percentage => "percentage",
+            Metric::ConversionRate => "conversion_rate",
+            Metric::GroupConversionRate => "group_conversion_rate",
         }
     }
 
@@ -389,12 +397,15 @@ pub enum Property {
     Link,
     /// `event:link`: the short link of a `link_click`, `link_scan` or `preview` event.
     EventLink,
+    /// `event:goal`: the site's goals. Never read from a column: the stats executor
+    /// replaces it with each goal's condition (`core::query::goal_condition`).
+    Goal,
     /// `event:props:<key>` — a custom property.
     Prop(String),
 }
 
 impl Property {
-    const NAMED: [(&'static str, Property); 24] = [
+    const NAMED: [(&'static str, Property); 25] = [
         ("event:page", Property::Page),
         ("visit:entry_page", Property::EntryPage),
         ("event:name", Property::Name),
@@ -419,6 +430,7 @@ impl Property {
         ("event:share_channel", Property::ShareChannel),
         ("visit:link", Property::Link),
         ("event:link", Property::EventLink),
+        ("event:goal", Property::Goal),
     ];
 
     pub fn parse(s: &str) -> Result<Property, QueryError> {
@@ -476,6 +488,7 @@ impl Property {
                 | Property::Hostname
                 | Property::ShareChannel
                 | Property::EventLink
+                | Property::Goal
                 | Property::Prop(_)
         )
     }
@@ -742,6 +755,10 @@ pub struct Aggregates {
     /// The visitors of the whole query a row is part of (for [`Metric::Percentage`]; set
     /// by whoever asks for it).
     pub of_visitors: u64,
+    /// The visitors a conversion rate is a share of: the whole query's without its goal
+    /// filters, and the row's (set by the executor).
+    pub all_visitors: u64,
+    pub group_visitors: u64,
 }
 
 /// A metric's value for one row.
@@ -816,6 +833,12 @@ impl Aggregates {
             Metric::TimeOnPage => Value::Count(
                 (ratio(self.engaged_ms, self.engaged_visitors) / 1000.0).round() as u64,
             ),
+            Metric::ConversionRate => {
+                Value::Float(round1(ratio(self.visitors, self.all_visitors) * 100.0))
+            }
+            Metric::GroupConversionRate => {
+                Value::Float(round1(ratio(self.visitors, self.group_visitors) * 100.0))
+            }
             Metric::Percentage if self.of_visitors == 0 => Value::None,
             Metric::Percentage => {
                 Value::Float(round1(ratio(self.visitors, self.of_visitors) * 100.0))
@@ -1221,7 +1244,11 @@ mod tests {
             scroll_visitors: 3,
             scroll_sum: 200,
             of_visitors: 320,
+            all_visitors: 400,
+            group_visitors: 160,
         };
+        assert_eq!(a.value(Metric::ConversionRate), Value::Float(20.0));
+        assert_eq!(a.value(Metric::GroupConversionRate), Value::Float(50.0));
         assert_eq!(a.value(Metric::BounceRate), Value::Percent(55));
         assert_eq!(a.value(Metric::Percentage), Value::Float(25.0));
         assert_eq!(Aggregates::default().value(Metric::Percentage), Value::None);

@@ -469,6 +469,19 @@ async fn invalid_queries_get_plausibles_messages() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        json!(
+            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions."
+        )
+    );
+    let (s, v) = post(
+        &h,
+        Some(&h.key),
+        r#"{"site_id":"example.com","metrics":["total_revenue"],"date_range":"day"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(
         v["error"]
             .as_str()
@@ -524,4 +537,141 @@ async fn keys_and_sites_answer_as_plausible_does() {
         v["error"],
         json!("Missing site ID. Please provide the required site_id parameter with your request.")
     );
+}
+
+#[tokio::test]
+async fn goals_filter_group_and_convert() {
+    let h = site().await;
+    let site = h
+        .state
+        .meta
+        .site_by_domain("example.com")
+        .await
+        .expect("meta")
+        .expect("site");
+    for (kind, value) in [
+        ("event", "Signup"),
+        ("page", "/pricing"),
+        ("page", "/never"),
+    ] {
+        let g = lucarne_core::conversions::GoalKind::parse(kind, value).expect("goal");
+        h.state
+            .meta
+            .create_goal(site.id, &g, "")
+            .await
+            .expect("meta")
+            .expect("new goal");
+    }
+    let q = |extra: Value| {
+        let mut base = json!({"site_id": "example.com", "date_range": "day"});
+        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        base
+    };
+    // Converting visitors, conversions and the rate of one goal.
+    let v = query(
+        &h,
+        q(json!({"metrics": ["visitors", "events", "conversion_rate"],
+                 "filters": [["is", "event:goal", ["Signup"]]]})),
+    )
+    .await;
+    assert_eq!(metrics(&v), vec![vec![json!(1), json!(1), json!(25.0)]]);
+    // A page goal by Plausible's name for it, or by its own.
+    for name in ["Visit /pricing", "/pricing"] {
+        let v = query(
+            &h,
+            q(json!({"metrics": ["visitors", "events"],
+                     "filters": [["is", "event:goal", [name]]]})),
+        )
+        .await;
+        assert_eq!(metrics(&v), vec![vec![json!(1), json!(1)]], "{name}");
+    }
+    // By goal: each goal that converted, with its rate of all visitors.
+    let v = query(
+        &h,
+        q(json!({"metrics": ["visitors", "events", "conversion_rate"],
+                 "dimensions": ["event:goal"]})),
+    )
+    .await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (
+                vec!["/pricing".to_string()],
+                vec![json!(1), json!(1), json!(25.0)]
+            ),
+            (
+                vec!["Signup".to_string()],
+                vec![json!(1), json!(1), json!(25.0)]
+            ),
+        ]
+    );
+    // By goal and device: the rate within each device too.
+    let v = query(
+        &h,
+        q(
+            json!({"metrics": ["visitors", "conversion_rate", "group_conversion_rate"],
+                 "dimensions": ["event:goal", "visit:device"],
+                 "filters": [["contains", "event:goal", ["Sign"]]]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        rows(&v),
+        vec![(
+            vec!["Signup".to_string(), "desktop".to_string()],
+            vec![json!(1), json!(25.0), json!(33.3)]
+        )]
+    );
+    // A goal the site does not have; a goal filter inside `or`; a negated goal.
+    let (s, v) = post(
+        &h,
+        Some(&h.key),
+        &q(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Nope"]]]}))
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        json!("Invalid filters. The goal `Nope` is not configured for this site. Find out how to configure goals here: https://plausible.io/docs/stats-api#filtering-by-goals")
+    );
+    let (s, v) = post(
+        &h,
+        Some(&h.key),
+        &q(json!({"metrics": ["visitors"],
+                  "filters": [["or", [["is", "event:goal", ["Signup"]], ["is", "event:page", ["/"]]]]]}))
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        json!("Invalid filters. Dimension `event:goal` can only be filtered at the top level.")
+    );
+    let (s, v) = post(
+        &h,
+        Some(&h.key),
+        &q(json!({"metrics": ["visitors"], "filters": [["is_not", "event:goal", ["Signup"]]]}))
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        json!("#/filters/0: Invalid filter [\"is_not\", \"event:goal\", [\"Signup\"]]")
+    );
+    // v1 says the same: a breakdown by goal, and a goal filter with its rate.
+    let (s, v) = h
+        .get("/api/v1/stats/breakdown?site_id=example.com&period=day&property=event:goal&metrics=visitors,conversion_rate")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["goal"], json!("/pricing"), "{v}");
+    assert_eq!(v["results"][0]["conversion_rate"], json!(25.0), "{v}");
+    let (s, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors,conversion_rate&filters=event:goal%3D%3DSignup")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"]["conversion_rate"]["value"], json!(25.0), "{v}");
 }

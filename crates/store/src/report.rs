@@ -137,6 +137,10 @@ fn column<D: Dialect>(d: &mut D, p: &Property) -> String {
         Property::VisitShareChannel => "visit_share_channel",
         Property::TokenStatus => "token_status",
         Property::ShareChannel => "share_channel",
+        // The stats executor replaces goals with their conditions before a store is
+        // asked; a goal filter that reaches SQL anyway (a hand-made dashboard URL) reads
+        // as the event name, which an event goal's name is.
+        Property::Goal => "name",
         // The link a visit came through: its click/scan/preview events are not the visit.
         Property::Link => return link::<D>("NOT IN"),
         Property::EventLink => return link::<D>("IN"),

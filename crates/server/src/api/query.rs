@@ -14,8 +14,10 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use lucarne_core::query::{Dimension, Direction, OrderKey, Query};
-use lucarne_core::stats::{buckets, utc_range, Aggregates, Metric, Property, ReportQuery, Value};
+use lucarne_core::query::{goal_condition, goal_names, Dimension, Direction, OrderKey, Query};
+use lucarne_core::stats::{
+    buckets, utc_range, Aggregates, Condition, Metric, Property, ReportQuery, Value,
+};
 use lucarne_store::Dim;
 
 use super::imported::Skip;
@@ -85,9 +87,93 @@ pub async fn execute(
     q: &Query,
     options: Options,
 ) -> Result<Answer, ApiError> {
+    let goals = Goals::of(state, site_id, q).await?;
+    let time_buckets: Option<Vec<lucarne_core::stats::Bucket>> =
+        q.dimensions.iter().find_map(|d| match d {
+            Dimension::Time(interval) => Some(buckets(tz, q.from, q.to, *interval)),
+            Dimension::Property(_) => None,
+        });
+    let store_pages =
+        q.store_orders() && !options.count_rows && !options.imports && goals.is_none();
+    let mut rows = match &goals {
+        None => {
+            let (limit, offset) = if store_pages {
+                (q.limit, q.offset)
+            } else {
+                (MAX_SORTED_ROWS, 0)
+            };
+            fetch(state, site_id, tz, q, limit, offset).await?
+        }
+        Some(g) => g.rows(state, site_id, tz).await?,
+    };
+    let mut imported_visitors = 0;
+    let imports = if options.imports {
+        let merged =
+            super::imported::merge(state, site_id, tz, q, time_buckets.as_deref(), &mut rows)
+                .await?;
+        if let Ok(n) = merged {
+            imported_visitors = n;
+        }
+        Some(merged.map(|_| ()))
+    } else {
+        None
+    };
+    if q.dimensions.is_empty() && rows.is_empty() {
+        rows.push(Row {
+            dimensions: Vec::new(),
+            aggregates: Aggregates::default(),
+        });
+    }
+    if q.metrics.contains(&Metric::Percentage) {
+        let total = if q.dimensions.is_empty() {
+            rows.first().map(|r| r.aggregates.visitors).unwrap_or(0)
+        } else {
+            let totals = match &goals {
+                None => q.clone(),
+                Some(g) => g.converting(),
+            };
+            let rq = report_query(site_id, tz, &totals);
+            blocking(state, move |s| s.events.aggregate(&rq))
+                .await?
+                .visitors
+                + imported_visitors
+        };
+        for r in &mut rows {
+            r.aggregates.of_visitors = total;
+        }
+    }
+    if let Some(g) = &goals {
+        g.add_rates(state, site_id, tz, &mut rows).await?;
+    }
+    let total_rows;
+    if store_pages {
+        total_rows = rows.len();
+    } else {
+        sort_rows(q, &mut rows);
+        total_rows = rows.len();
+        rows = rows.into_iter().skip(q.offset).take(q.limit).collect();
+    }
+    let time_labels = time_buckets.map(|b| b.into_iter().map(|b| b.label).collect::<Vec<_>>());
+    Ok(Answer {
+        rows,
+        total_rows,
+        time_labels,
+        imports,
+    })
+}
+
+/// The rows of `q` from the store: its breakdown (time buckets by label), with the
+/// engagement metrics when asked for.
+async fn fetch(
+    state: &Arc<AppState>,
+    site_id: u32,
+    tz: &SiteTz,
+    q: &Query,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<Row>, ApiError> {
     let rq = report_query(site_id, tz, q);
     let mut labels: HashMap<usize, Vec<String>> = HashMap::new();
-    let mut time_buckets: Option<Vec<lucarne_core::stats::Bucket>> = None;
     let dims: Vec<Dim> = q
         .dimensions
         .iter()
@@ -97,17 +183,10 @@ pub async fn execute(
             Dimension::Time(interval) => {
                 let b = buckets(tz, q.from, q.to, *interval);
                 labels.insert(i, b.iter().map(|b| b.label.clone()).collect());
-                time_buckets = Some(b.clone());
                 Dim::Time(b)
             }
         })
         .collect();
-    let store_pages = q.store_orders() && !options.count_rows && !options.imports;
-    let (limit, offset) = if store_pages {
-        (q.limit, q.offset)
-    } else {
-        (MAX_SORTED_ROWS, 0)
-    };
     let (rq2, dims2) = (rq.clone(), dims.clone());
     let found = blocking(state, move |s| {
         s.events.breakdown_by(&rq2, &dims2, limit, offset)
@@ -154,57 +233,159 @@ pub async fn execute(
             }
         }
     }
-    let mut imported_visitors = 0;
-    let imports = if options.imports {
-        let merged =
-            super::imported::merge(state, site_id, tz, q, time_buckets.as_deref(), &mut rows)
-                .await?;
-        if let Ok(n) = merged {
-            imported_visitors = n;
+    Ok(rows)
+}
+
+/// A query about goals (`event:goal` filtered or grouped by, or a conversion rate): the
+/// query without them, and the goals it is about, each as the condition on the rows it
+/// counts (`core::query::goal_condition`).
+struct Goals {
+    /// The query with its goal filters and goal dimension taken out.
+    base: Query,
+    /// The goals asked about (those the filters name, else all of the site's): display
+    /// name and condition.
+    chosen: Vec<(String, Condition)>,
+    /// Where the goal dimension was.
+    dimension: Option<usize>,
+}
+
+impl Goals {
+    async fn of(state: &Arc<AppState>, site_id: u32, q: &Query) -> Result<Option<Goals>, ApiError> {
+        let dimension = q
+            .dimensions
+            .iter()
+            .position(|d| *d == Dimension::Property(Property::Goal));
+        let filters: Vec<&lucarne_core::stats::Filter> = q
+            .filters
+            .iter()
+            .filter(|f| f.property == Property::Goal)
+            .collect();
+        if dimension.is_none() && filters.is_empty() {
+            return Ok(None);
         }
-        Some(merged.map(|_| ()))
-    } else {
-        None
-    };
-    if q.dimensions.is_empty() && rows.is_empty() {
-        rows.push(Row {
-            dimensions: Vec::new(),
-            aggregates: Aggregates::default(),
-        });
+        let site_goals = state.meta.goals(site_id).await?;
+        let mut chosen = Vec::new();
+        for g in &site_goals {
+            let names = goal_names(&g.name, &g.kind);
+            if filters.iter().all(|f| names.iter().any(|n| f.matches(n))) {
+                chosen.push((g.name.clone(), goal_condition(&g.kind)));
+            }
+        }
+        for f in &filters {
+            if f.negated || f.how != lucarne_core::stats::Match::Is {
+                continue;
+            }
+            for v in &f.values {
+                let known = site_goals
+                    .iter()
+                    .any(|g| goal_names(&g.name, &g.kind).contains(v));
+                if !known {
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        format!(
+                            "Invalid filters. The goal `{v}` is not configured for this site. \
+                             Find out how to configure goals here: \
+                             https://plausible.io/docs/stats-api#filtering-by-goals"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut base = q.clone();
+        base.filters.retain(|f| f.property != Property::Goal);
+        if let Some(i) = dimension {
+            base.dimensions.remove(i);
+        }
+        Ok(Some(Goals {
+            base,
+            chosen,
+            dimension,
+        }))
     }
-    if q.metrics.contains(&Metric::Percentage) {
-        let total = if q.dimensions.is_empty() {
-            rows.first().map(|r| r.aggregates.visitors).unwrap_or(0)
-        } else {
-            let rq2 = rq.clone();
-            blocking(state, move |s| s.events.aggregate(&rq2))
-                .await?
-                .visitors
-                + imported_visitors
+
+    /// The base query restricted to the rows of any chosen goal.
+    fn converting(&self) -> Query {
+        let mut q = self.base.clone();
+        q.conditions.push(Condition::Or(
+            self.chosen.iter().map(|(_, c)| c.clone()).collect(),
+        ));
+        q
+    }
+
+    /// Every row: per goal when grouped by goal (its name in the goal dimension's place),
+    /// else the rows of the chosen goals together.
+    async fn rows(
+        &self,
+        state: &Arc<AppState>,
+        site_id: u32,
+        tz: &SiteTz,
+    ) -> Result<Vec<Row>, ApiError> {
+        let Some(at) = self.dimension else {
+            if self.chosen.is_empty() {
+                return Ok(Vec::new());
+            }
+            return fetch(state, site_id, tz, &self.converting(), MAX_SORTED_ROWS, 0).await;
         };
-        for r in &mut rows {
-            r.aggregates.of_visitors = total;
+        let mut out = Vec::new();
+        for (name, cond) in &self.chosen {
+            let mut q = self.base.clone();
+            q.conditions.push(cond.clone());
+            for mut r in fetch(state, site_id, tz, &q, MAX_SORTED_ROWS, 0).await? {
+                if r.aggregates.visitors == 0 && r.aggregates.events == 0 {
+                    continue;
+                }
+                r.dimensions
+                    .insert(at.min(r.dimensions.len()), name.clone());
+                out.push(r);
+            }
         }
+        Ok(out)
     }
-    let total_rows;
-    if store_pages {
-        total_rows = rows.len();
-    } else {
-        sort_rows(q, &mut rows);
-        total_rows = rows.len();
-        rows = rows.into_iter().skip(q.offset).take(q.limit).collect();
+
+    /// The conversion rates' denominators: the base query's visitors in all, and those
+    /// of each row's other dimensions.
+    async fn add_rates(
+        &self,
+        state: &Arc<AppState>,
+        site_id: u32,
+        tz: &SiteTz,
+        rows: &mut [Row],
+    ) -> Result<(), ApiError> {
+        let wanted = [Metric::ConversionRate, Metric::GroupConversionRate];
+        if !self.base.metrics.iter().any(|m| wanted.contains(m)) {
+            return Ok(());
+        }
+        let mut totals = self.base.clone();
+        totals.dimensions.clear();
+        let rq = report_query(site_id, tz, &totals);
+        let all = blocking(state, move |s| s.events.aggregate(&rq))
+            .await?
+            .visitors;
+        let groups: HashMap<Vec<String>, u64> = if self.base.dimensions.is_empty() {
+            HashMap::new()
+        } else {
+            fetch(state, site_id, tz, &self.base, MAX_SORTED_ROWS, 0)
+                .await?
+                .into_iter()
+                .map(|r| (r.dimensions, r.aggregates.visitors))
+                .collect()
+        };
+        for r in rows.iter_mut() {
+            r.aggregates.all_visitors = all;
+            let mut key = r.dimensions.clone();
+            if let Some(at) = self.dimension {
+                if at < key.len() {
+                    key.remove(at);
+                }
+            }
+            r.aggregates.group_visitors = if key.is_empty() {
+                all
+            } else {
+                groups.get(&key).copied().unwrap_or(0)
+            };
+        }
+        Ok(())
     }
-    let time_labels = q
-        .dimensions
-        .iter()
-        .position(|d| matches!(d, Dimension::Time(_)))
-        .and_then(|i| labels.remove(&i));
-    Ok(Answer {
-        rows,
-        total_rows,
-        time_labels,
-        imports,
-    })
 }
 
 /// A metric's value as a number to sort by (nothing measured sorts lowest).

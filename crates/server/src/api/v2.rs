@@ -39,7 +39,7 @@ const MISSING_SITE: &str =
     "Missing site ID. Please provide the required site_id parameter with your request.";
 
 /// Plausible's dimensions Lucarne does not record (a clear 400 rather than "unknown").
-const NOT_RECORDED: [&str; 12] = [
+const NOT_RECORDED: [&str; 11] = [
     "visit:region",
     "visit:city",
     "visit:country_name",
@@ -50,18 +50,12 @@ const NOT_RECORDED: [&str; 12] = [
     "visit:exit_page",
     "visit:entry_page_hostname",
     "visit:exit_page_hostname",
-    "event:goal",
     "segment",
 ];
 
-/// Plausible's metrics Lucarne answers elsewhere (conversions and revenue:
+/// Plausible's metrics Lucarne answers elsewhere (revenue:
 /// `GET /api/v1/stats/conversions`).
-const NOT_HERE: [&str; 4] = [
-    "conversion_rate",
-    "group_conversion_rate",
-    "total_revenue",
-    "average_revenue",
-];
+const NOT_HERE: [&str; 2] = ["total_revenue", "average_revenue"];
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query", msg)
@@ -355,7 +349,7 @@ fn metrics(v: &Json_) -> Result<Vec<Metric>, ApiError> {
         let name = item.as_str().unwrap_or_default();
         let m = Metric::parse(name).map_err(|_| {
             let why = if NOT_HERE.contains(&name) {
-                " (Lucarne reports goals, conversions and revenue at GET /api/v1/stats/conversions)"
+                " (Lucarne reports revenue at GET /api/v1/stats/conversions)"
             } else {
                 ""
             };
@@ -693,6 +687,10 @@ fn leaf(
             }
         })?,
     };
+    // As Plausible: goals are filtered with `is` or `contains` only.
+    if property == Property::Goal && (negated || !matches!(how, Match::Is | Match::Contains)) {
+        return Err(FilterError::Shape);
+    }
     let Json_::Array(items) = clauses else {
         return Err(FilterError::Shape);
     };
