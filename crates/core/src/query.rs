@@ -178,6 +178,22 @@ impl Query {
             }
         }
         if self
+            .filters
+            .iter()
+            .any(|f| f.property == Property::Goal && (f.negated || f.how == Match::Regex))
+        {
+            return Err(Invalid(
+                "Invalid filters. Goals are filtered with `is` or `contains`, not negated.".into(),
+            ));
+        }
+        if self.dimensions.contains(&Dimension::Time(Interval::Hour))
+            && (self.to - self.from).num_days() > 31
+        {
+            return Err(Invalid(
+                "Invalid dimensions. `time:hour` covers at most 31 days.".into(),
+            ));
+        }
+        if self
             .conditions
             .iter()
             .flat_map(|c| c.leaves())

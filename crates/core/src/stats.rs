@@ -578,10 +578,40 @@ impl Filter {
     }
 }
 
-/// Can both back ends run `pattern` as a [`Match::Regex`]? (RE2's syntax, which the
-/// `regex` crate shares for all but back-references and look-around, which both refuse;
-/// at most a megabyte compiled.)
+/// Can both back ends run `pattern` as a [`Match::Regex`] (RE2, in DuckDB and
+/// ClickHouse)? It must compile with the `regex` crate (at most a megabyte compiled),
+/// hold no NUL, and use only escapes RE2 reads the same way: a punctuation character
+/// other than `<` and `>` (word boundaries in `regex`, literals in RE2), a class
+/// (`\d \D \s \S \w \W`), a boundary (`\b \B \A \z`), a control character
+/// (`\n \t \r \f \v`), a hexadecimal code (`\x41`, `\x{263a}`) or a Unicode class
+/// (`\pL`, `\p{Greek}`). Named groups (`(?<name>`, `(?P<name>`) are refused: older
+/// RE2 builds reject the first form.
 pub fn valid_regex(pattern: &str) -> bool {
+    if pattern.contains('\0') || pattern.contains("(?<") || pattern.contains("(?P<") {
+        return false;
+    }
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            return false;
+        };
+        let ok = match e {
+            '<' | '>' => false,
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'b' | 'B' | 'A' | 'z' | 'n' | 't' | 'r' | 'f'
+            | 'v' | 'x' | 'p' | 'P' => true,
+            c => c.is_ascii_punctuation(),
+        };
+        if !ok {
+            return false;
+        }
+        // `\b{start}` and the like are `regex`'s own.
+        if matches!(e, 'b' | 'B') && chars.peek() == Some(&'{') {
+            return false;
+        }
+    }
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
@@ -1183,6 +1213,35 @@ mod tests {
             Property::parse("visit:channel_group").unwrap().result_key(),
             "channel_group"
         );
+    }
+
+    #[test]
+    fn regexes_are_those_re2_reads_alike() {
+        for ok in [
+            "^/blog",
+            "/(docs|pricing)$",
+            r"\d+\.html",
+            r"a\.b",
+            r"\p{Greek}",
+            r"\x{263a}",
+            "[a-z]{2,3}",
+        ] {
+            assert!(valid_regex(ok), "{ok}");
+        }
+        for bad in [
+            "(a",
+            r"\u0041",
+            r"\<word\>",
+            r"\b{start}",
+            "(?<n>a)",
+            "(?P<n>a)",
+            "a\0",
+            r"(?=a)",
+            r"\1",
+            "x\\",
+        ] {
+            assert!(!valid_regex(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -270,6 +270,18 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("from 10 files"), "{out}");
     assert!(out.contains(&format!("{first} to {last}")), "{out}");
+    // The same days again are refused: nothing would be counted twice.
+    let (ok, _, err) = run(
+        data,
+        &[
+            "import",
+            "plausible",
+            "--site",
+            SITE,
+            &zip.to_string_lossy(),
+        ],
+    );
+    assert!(!ok && err.contains("overlaps"), "{err}");
 
     // Per day: the file's numbers before the first native day, the native numbers from it.
     let v = api

@@ -444,6 +444,9 @@ async fn invalid_queries_get_plausibles_messages() {
         (json!({"site_id": "example.com", "metrics": ["views_per_visit"], "date_range": "day", "filters": [["is", "event:page", ["/"]]]}), "Metric `views_per_visit` cannot be queried with a filter on `event:page`."),
         (json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "day", "filters": [["is", "visit:country", ["Estonia"]]]}), "Invalid visit:country filter, visit:country needs to be a valid 2-letter country code."),
         (json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "day", "filters": [["not", ["has_done", ["is", "event:name", ["Signup"]]]]]}), "Invalid filters. Behavioral filters (has_done, has_not_done) cannot be nested."),
+        (json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "year", "dimensions": ["time:hour"]}), "Invalid dimensions. `time:hour` covers at most 31 days."),
+        (json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "day", "dimensions": ["event:page", "visit:source", "visit:device", "visit:os", "visit:browser", "visit:country", "event:name"]}), "#/dimensions: Expected a maximum of 6 items but got 7."),
+        (json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "day", "filters": [["matches", "event:page", ["\\u0041"]]]}), "Invalid filters. \"\\\\u0041\" is not a valid regular expression."),
     ];
     for (q, msg) in cases {
         let (s, v) = post(&h, Some(&h.key), &q.to_string()).await;
@@ -674,4 +677,9 @@ async fn goals_filter_group_and_convert() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["results"]["conversion_rate"]["value"], json!(25.0), "{v}");
+    // v1 may not negate a goal either.
+    let (s, v) = h
+        .get("/api/v1/stats/aggregate?site_id=example.com&period=day&metrics=visitors&filters=event:goal!%3DSignup")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }

@@ -157,8 +157,6 @@ pub trait EventStore: Send + Sync + 'static {
         offset: usize,
     ) -> Result<Vec<(String, Aggregates)>, StoreError>;
 
-    /// The event that minted `token` (`core::token`), if the store holds it. Reads only
-    /// what is loaded; the server remembers recent tokens itself.
     /// A breakdown by several dimensions at once (v2's `dimensions`), read from raw
     /// events; [`EventStore::breakdown_by`] is what callers use.
     fn breakdown_dims(
@@ -211,6 +209,8 @@ pub trait EventStore: Send + Sync + 'static {
         site_id: u32,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
 
+    /// The event that minted `token` (`core::token`), if the store holds it. Reads only
+    /// what is loaded; the server remembers recent tokens itself.
     fn find_token(&self, token: u64) -> Result<Option<TokenNode>, StoreError>;
 
     /// The share graph of `q`'s site and period (filters are not applied).

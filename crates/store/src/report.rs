@@ -76,8 +76,12 @@ pub(crate) trait Dialect {
     fn as_count(e: &str) -> String;
     /// [`crate::events::PROP_SEP`] as an SQL text.
     const KEY_SEP: &'static str;
-    /// `col` has a match of the regular expression `pattern` (an SQL text).
+    /// `col` has a match of the regular expression `pattern` (checked by
+    /// `core::stats::valid_regex`), written into the query as a literal so that it is
+    /// compiled once, not for every row.
     fn regex(col: &str, pattern: &str) -> String;
+    /// `col` in lower case, Unicode letters included (as Rust's `to_lowercase`).
+    fn lower(col: &str) -> String;
 }
 
 /// A text matched literally inside a LIKE pattern (`%`, `_` and `\` escaped with `\`).
@@ -163,7 +167,7 @@ fn filter_sql<D: Dialect>(d: &mut D, f: &Filter) -> String {
     for v in &f.values {
         let col = column(d, &f.property);
         let (col, v) = if f.ignore_case {
-            (format!("lower({col})"), v.to_lowercase())
+            (D::lower(&col), v.to_lowercase())
         } else {
             (col, v.clone())
         };
@@ -177,10 +181,7 @@ fn filter_sql<D: Dialect>(d: &mut D, f: &Filter) -> String {
                 let pattern = d.text(&format!("%{}%", like_literal(&v)));
                 format!("{col} LIKE {pattern}{}", D::LIKE_ESCAPE)
             }
-            Match::Regex => {
-                let pattern = d.text(&v);
-                D::regex(&col, &pattern)
-            }
+            Match::Regex => D::regex(&col, &v),
         };
         alts.push(cond);
     }
@@ -279,9 +280,10 @@ pub(crate) fn conversion_group_sql<D: Dialect>(d: &mut D, group: &ConversionGrou
     }
 }
 
+/// Does the query ask for link events by name or link (a filter, or a goal's condition,
+/// that is not negated)?
 pub(crate) fn asks_for_link_events(q: &ReportQuery) -> bool {
-    q.filters
-        .iter()
+    q.all_filters()
         .any(|f| !f.negated && matches!(f.property, Property::Name | Property::EventLink))
 }
 

@@ -113,9 +113,11 @@ fn plan(q: &Query) -> Result<Plan, Skip> {
         return Err(Skip::UnsupportedQuery);
     }
     let table = table.unwrap_or(Table::Visitors);
-    let dark = q.metrics.contains(&Metric::DarkShare);
-    if (dark && table != Table::Sources && table != Table::Visitors)
-        || q.metrics.iter().any(|m| m.needs_shares())
+    // Dark visits are known where sources are (their channel group): the sources table,
+    // and the totals (from the same days' sources). Other tables add their visits only.
+    let dark =
+        q.metrics.contains(&Metric::DarkShare) && matches!(table, Table::Sources | Table::Visitors);
+    if q.metrics.iter().any(|m| m.needs_shares())
         || (q.metrics.iter().any(|m| m.needs_engagement()) && table != Table::Pages)
     {
         return Err(Skip::UnsupportedQuery);

@@ -27,6 +27,10 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// How deep `and`/`or`/`not` may nest, and how many filters one query may hold.
 const MAX_DEPTH: usize = 8;
 const MAX_FILTERS: usize = 100;
+/// Behavioural filters (`has_done`, `has_not_done`: a subquery each) in one query.
+const MAX_BEHAVIOURAL: usize = 5;
+/// Dimensions of one query (each multiplies the rows a breakdown may hold).
+const MAX_DIMENSIONS: usize = 6;
 /// Alternatives in one filter, and the length of each.
 const MAX_CLAUSES: usize = 50;
 const MAX_CLAUSE_LEN: usize = 2000;
@@ -130,15 +134,9 @@ pub async fn query(
         .api_key_sites(key)
         .await?
         .ok_or_else(|| unauthorized(INVALID_KEY))?;
+    // A body past MAX_BODY is refused here (413) before it is read whole.
     let body = body
         .map_err(|e| ApiError::new(e.status(), "bad_body", format!("Invalid request body: {e}")))?;
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("The query is larger than {MAX_BODY} bytes."),
-        ));
-    }
     let req: Json_ = serde_json::from_slice(&body)
         .map_err(|e| invalid(format!("Invalid JSON in the request body: {e}")))?;
     let Json_::Object(req) = req else {
@@ -218,7 +216,7 @@ pub async fn query(
     Ok(Json(json!({
         "results": results,
         "meta": meta,
-        "query": echo(&site.domain, &parsed, &tz),
+        "query": echo(&site.domain, &parsed),
     })))
 }
 
@@ -482,7 +480,9 @@ fn any_date_range(
                 }
                 return Err(invalid(format!("Invalid date_range '{}'.", inspect(v))));
             };
-            let (x, y) = (x.with_timezone(&Utc), y.with_timezone(&Utc));
+            // To the second, as Plausible's ranges are.
+            let second = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+            let (x, y) = (second(x.with_timezone(&Utc)), second(y.with_timezone(&Utc)));
             if y < x {
                 return Err(bad());
             }
@@ -536,6 +536,12 @@ fn dimensions(v: &Json_, len: Duration) -> Result<Vec<Dimension>, ApiError> {
         Json_::Array(a) => a,
         other => return Err(mismatch("#/dimensions", "Array", other)),
     };
+    if items.len() > MAX_DIMENSIONS {
+        return Err(invalid(format!(
+            "#/dimensions: Expected a maximum of {MAX_DIMENSIONS} items but got {}.",
+            items.len()
+        )));
+    }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let name = item.as_str().unwrap_or_default();
@@ -565,6 +571,20 @@ fn filters(v: &Json_) -> Result<(Vec<Filter>, Vec<Condition>), ApiError> {
     };
     let mut count = 0usize;
     let (mut flat, mut trees) = (Vec::new(), Vec::new());
+    let behavioural = items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.get(0).and_then(Json_::as_str),
+                Some("has_done" | "has_not_done")
+            )
+        })
+        .count();
+    if behavioural > MAX_BEHAVIOURAL {
+        return Err(invalid(format!(
+            "Invalid filters. A query may hold at most {MAX_BEHAVIOURAL} behavioral filters."
+        )));
+    }
     for (i, item) in items.iter().enumerate() {
         let c = condition(item, 0, false, &mut count).map_err(|e| match e {
             FilterError::Shape => {
@@ -879,7 +899,7 @@ fn pagination(v: &Json_) -> Result<(usize, usize), ApiError> {
 /// The query as run: the site, the metrics, the range in the site's zone, the filters
 /// as sent, the dimensions (`time` resolved), the order, what was included (only what
 /// is true), the page.
-fn echo(domain: &str, p: &Parsed, _tz: &SiteTz) -> Json_ {
+fn echo(domain: &str, p: &Parsed) -> Json_ {
     let q = &p.query;
     let dim_names: Vec<String> = q.dimensions.iter().map(Dimension::name).collect();
     let order: Vec<Json_> = q

@@ -123,7 +123,11 @@ impl Dialect for Literals {
     }
 
     fn regex(col: &str, pattern: &str) -> String {
-        format!("match({col}, {pattern})")
+        format!("match({col}, {})", lit(pattern))
+    }
+
+    fn lower(col: &str) -> String {
+        format!("lowerUTF8({col})")
     }
 }
 
@@ -136,12 +140,13 @@ fn prop_expr(key: &str, missing: &str) -> String {
     )
 }
 
-/// The query's filters as one condition (`1` without any).
+/// The query's filters and conditions as one condition (`1` without any).
 fn filters_cond(q: &ReportQuery) -> String {
-    if q.filters.is_empty() {
+    let all = report::filter_conds(&mut Literals, q);
+    if all.is_empty() {
         "1".into()
     } else {
-        report::filter_conds(&mut Literals, q).join(" AND ")
+        all.join(" AND ")
     }
 }
 

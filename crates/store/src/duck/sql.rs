@@ -121,7 +121,12 @@ impl Dialect for Params {
     }
 
     fn regex(col: &str, pattern: &str) -> String {
-        format!("regexp_matches({col}, {pattern})")
+        // A standard string literal: only the quote is special.
+        format!("regexp_matches({col}, '{}')", pattern.replace('\'', "''"))
+    }
+
+    fn lower(col: &str) -> String {
+        format!("lower({col})")
     }
 }
 
@@ -521,7 +526,6 @@ fn read_row(r: &duckdb::Row<'_>) -> duckdb::Result<EventRow> {
     Ok(row)
 }
 
-/// The entry row of a visit, found by its session or by the token it arrived with.
 /// The time of a site's first event (link events and engagement aside).
 pub fn first_event(conn: &Connection, site_id: u32) -> Result<Option<DateTime<Utc>>, StoreError> {
     let found = rows(
@@ -533,6 +537,7 @@ pub fn first_event(conn: &Connection, site_id: u32) -> Result<Option<DateTime<Ut
     Ok(found.into_iter().flatten().next().map(crate::report::utc))
 }
 
+/// The entry row of a visit, found by its session or by the token it arrived with.
 pub fn find_visit(
     conn: &Connection,
     site_id: u32,

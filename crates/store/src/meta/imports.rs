@@ -84,6 +84,27 @@ impl MetaStore {
             return Err(MetaError::Invalid("the files hold no rows".into()));
         };
         let mut tx = self.pool.begin().await?;
+        // As Plausible: imports of a site do not overlap, so no day is counted twice.
+        let overlapping = sqlx::query(
+            "SELECT id, first_day, last_day FROM imports WHERE site_id = $1 \
+             AND first_day <= $2 AND last_day >= $3 ORDER BY id LIMIT 1",
+        )
+        .bind(i64::from(site_id))
+        .bind(last.to_string())
+        .bind(first.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(o) = overlapping {
+            let (id, a, b): (i64, String, String) = (
+                o.try_get("id")?,
+                o.try_get("first_day")?,
+                o.try_get("last_day")?,
+            );
+            return Err(MetaError::Invalid(format!(
+                "import {id} already holds {a} to {b}, which overlaps {first} to {last}: \
+                 delete it first (`lucarne import delete`)"
+            )));
+        }
         let r = sqlx::query(
             "INSERT INTO imports (site_id, source, first_day, last_day, files, row_count, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \

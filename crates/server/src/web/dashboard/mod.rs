@@ -573,6 +573,7 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
     let mut prev = prev;
     let mut before = before;
     let mut rows = rows;
+    let mut imported_days = imported_days;
     if let (Some(ctx), false) = (imports, view.no_imports) {
         let m = Imported {
             state,
@@ -580,9 +581,14 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
             site_id,
             r: &r,
         };
-        now = m.totals(r.from, r.to, now).await?;
+        let (n, merged) = m.totals(r.from, r.to, now).await?;
+        now = n;
+        if !merged {
+            // The view's filters are not what imported rows can answer: say nothing.
+            imported_days = None;
+        }
         let (pf, pt) = Period::previous(r.from, r.to);
-        before = m.totals(pf, pt, before).await?;
+        before = m.totals(pf, pt, before).await?.0;
         prev = view.compare.then_some(before);
         rows = m.series(interval, &b, rows).await?;
         for (p, panel) in PANELS.iter().zip(panel_rows.iter_mut()) {
@@ -633,13 +639,14 @@ impl Imported<'_> {
         }
     }
 
+    /// Add imported rows; did any table answer?
     async fn merge(
         &self,
         q: &CoreQuery,
         buckets: Option<&[Bucket]>,
         rows: &mut Vec<QueryRow>,
-    ) -> Result<(), WebError> {
-        crate::api::imported::merge_with(
+    ) -> Result<bool, WebError> {
+        let merged = crate::api::imported::merge_with(
             self.state,
             &self.ctx,
             self.site_id,
@@ -649,24 +656,27 @@ impl Imported<'_> {
             rows,
         )
         .await
-        .map_err(|e| internal("imported rows", e.message))?
-        .ok();
-        Ok(())
+        .map_err(|e| internal("imported rows", e.message))?;
+        Ok(merged.is_ok())
     }
 
+    /// The totals with imported rows added, and whether they were (a filter no
+    /// imported table answers leaves them out).
     async fn totals(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         a: Aggregates,
-    ) -> Result<Aggregates, WebError> {
+    ) -> Result<(Aggregates, bool), WebError> {
         let mut rows = vec![QueryRow {
             dimensions: Vec::new(),
             aggregates: a,
         }];
-        self.merge(&self.query(from, to, Vec::new()), None, &mut rows)
+        let merged = self
+            .merge(&self.query(from, to, Vec::new()), None, &mut rows)
             .await?;
-        Ok(rows.into_iter().next().map(|r| r.aggregates).unwrap_or(a))
+        let a = rows.into_iter().next().map(|r| r.aggregates).unwrap_or(a);
+        Ok((a, merged))
     }
 
     async fn series(
@@ -687,7 +697,7 @@ impl Imported<'_> {
             })
             .collect();
         let q = self.query(self.r.from, self.r.to, vec![Dimension::Time(interval)]);
-        self.merge(&q, Some(b), &mut rows).await?;
+        let _ = self.merge(&q, Some(b), &mut rows).await?;
         let by_label: HashMap<String, Aggregates> = rows
             .into_iter()
             .filter_map(|r| Some((r.dimensions.into_iter().next()?, r.aggregates)))
@@ -713,7 +723,7 @@ impl Imported<'_> {
             })
             .collect();
         let q = self.query(self.r.from, self.r.to, vec![Dimension::Property(p)]);
-        self.merge(&q, None, &mut rows).await?;
+        let _ = self.merge(&q, None, &mut rows).await?;
         let mut merged: Vec<(String, Aggregates)> = rows
             .into_iter()
             .filter_map(|r| Some((r.dimensions.into_iter().next()?, r.aggregates)))
