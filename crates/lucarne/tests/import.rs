@@ -464,6 +464,14 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     };
     let html = page("").await;
     assert!(html.contains("Includes imported history for"), "notice");
+    // The days named are those imported and counted: up to the day before the first
+    // native one.
+    let named = |d: NaiveDate| d.format("%b %-d, %Y").to_string();
+    assert!(
+        html.contains(&format!("{} to {}", named(first), named(before))),
+        "{}",
+        &html[html.find("class=\"imported\"").unwrap_or(0)..][..200.min(html.len())]
+    );
     assert_eq!(stat(&html, "visitors"), sum(0));
     assert_eq!(stat(&html, "pageviews"), sum(1));
     assert!(

@@ -146,6 +146,7 @@ fn bucket_of(buckets: &[Bucket], tz: &SiteTz, day: NaiveDate) -> Option<String> 
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
     pub first_imported: NaiveDate,
+    pub last_imported: NaiveDate,
     pub first_native: Option<NaiveDate>,
 }
 
@@ -153,6 +154,7 @@ impl Context {
     /// The imported days of `from..=to` that reports count, if any.
     pub fn days(&self, from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
         let from = from.max(self.first_imported);
+        let to = to.min(self.last_imported);
         let to = match self.first_native {
             Some(n) => to.min(n.pred_opt()?),
             None => to,
@@ -167,12 +169,13 @@ pub async fn context(
     site_id: u32,
     tz: &SiteTz,
 ) -> Result<Option<Context>, ApiError> {
-    let Some(first_imported) = state.meta.first_imported_day(site_id).await? else {
+    let Some((first_imported, last_imported)) = state.meta.imported_span(site_id).await? else {
         return Ok(None);
     };
     let native = blocking(state, move |s| s.events.first_event(site_id)).await?;
     Ok(Some(Context {
         first_imported,
+        last_imported,
         first_native: native.map(|t| chrono_tz_shim_date(tz, t)),
     }))
 }

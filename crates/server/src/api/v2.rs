@@ -161,9 +161,9 @@ pub async fn query(
         let native = super::stats::blocking(&state, move |s| s.events.first_event(id)).await?;
         let imported = state
             .meta
-            .first_imported_day(site.id)
+            .imported_span(site.id)
             .await?
-            .map(|d| lucarne_core::stats::local_midnight(&tz, d));
+            .map(|(d, _)| lucarne_core::stats::local_midnight(&tz, d));
         native.into_iter().chain(imported).min()
     } else {
         None

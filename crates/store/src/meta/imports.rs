@@ -204,14 +204,22 @@ impl MetaStore {
         Ok(n > 0)
     }
 
-    /// The first day any import of the site holds (None: nothing imported).
-    pub async fn first_imported_day(&self, site_id: u32) -> Result<Option<NaiveDate>, MetaError> {
-        let r = sqlx::query("SELECT min(first_day) AS d FROM imports WHERE site_id = $1")
-            .bind(i64::from(site_id))
-            .fetch_one(&self.pool)
-            .await?;
-        let d: Option<String> = r.try_get("d")?;
-        Ok(d.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    /// The first and last day the site's imports hold (None: nothing imported).
+    pub async fn imported_span(
+        &self,
+        site_id: u32,
+    ) -> Result<Option<(NaiveDate, NaiveDate)>, MetaError> {
+        let r = sqlx::query(
+            "SELECT min(first_day) AS a, max(last_day) AS b FROM imports WHERE site_id = $1",
+        )
+        .bind(i64::from(site_id))
+        .fetch_one(&self.pool)
+        .await?;
+        let day = |c: &str| -> Result<Option<NaiveDate>, MetaError> {
+            let d: Option<String> = r.try_get(c)?;
+            Ok(d.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+        };
+        Ok(day("a")?.zip(day("b")?))
     }
 
     /// The sums of a site's imported rows of `table` for the days `from..=to`, grouped by
