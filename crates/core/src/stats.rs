@@ -824,6 +824,30 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 impl Aggregates {
+    /// Add `b`'s counts and sums to these (rows of the same value from two sources: a
+    /// rolled-up part and a raw one, native and imported rows). The bases of shares and
+    /// rates (`of_visitors`, `all_visitors`, `group_visitors`) are not counts: kept.
+    pub fn add(&mut self, b: &Aggregates) {
+        self.visitors += b.visitors;
+        self.visits += b.visits;
+        self.pageviews += b.pageviews;
+        self.events += b.events;
+        self.visits_identified_dark += b.visits_identified_dark;
+        self.visits_estimated_dark += b.visits_estimated_dark;
+        self.bounces += b.bounces;
+        self.duration_secs += b.duration_secs;
+        self.session_visits += b.session_visits;
+        self.share_events += b.share_events;
+        self.address_bar_shares += b.address_bar_shares;
+        self.share_visits += b.share_visits;
+        self.shares_by_share_visits += b.shares_by_share_visits;
+        self.resharing_visits += b.resharing_visits;
+        self.engaged_visitors += b.engaged_visitors;
+        self.engaged_ms += b.engaged_ms;
+        self.scroll_visitors += b.scroll_visitors;
+        self.scroll_sum += b.scroll_sum;
+    }
+
     pub fn value(&self, m: Metric) -> Value {
         match m {
             Metric::Visitors => Value::Count(self.visitors),

@@ -6,13 +6,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use chrono::{Days, NaiveDate};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 const SITE: &str = "imp.test";
@@ -115,78 +113,6 @@ fn write_zip(path: &Path, files: &[(String, String)]) {
     zip.finish().expect("zip finish");
 }
 
-/// `lucarne ARGS --data DIR`: (success, stdout, stderr).
-fn run(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lucarne"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lucarne");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn v2(&self, mut q: Value) -> Value {
-        q["site_id"] = json!(SITE);
-        let r = self
-            .http
-            .post(format!("{}/api/v2/query", self.base))
-            .bearer_auth(&self.key)
-            .json(&q)
-            .send()
-            .await
-            .expect("v2");
-        let status = r.status();
-        let body: Value = r.json().await.expect("JSON");
-        assert_eq!(status, 200, "{q}: {body}");
-        body
-    }
-
-    async fn v1(&self, path: &str, query: &str) -> Value {
-        let r = self
-            .http
-            .get(format!(
-                "{}/api/v1/stats/{path}?site_id={SITE}&{query}",
-                self.base
-            ))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .expect("v1");
-        assert_eq!(r.status(), 200);
-        r.json().await.expect("JSON")
-    }
-}
-
-fn rows(v: &Value) -> BTreeMap<Vec<String>, Vec<Value>> {
-    v["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            let d = r["dimensions"]
-                .as_array()
-                .expect("dims")
-                .iter()
-                .map(|x| x.as_str().expect("text").to_string())
-                .collect();
-            (d, r["metrics"].as_array().expect("metrics").clone())
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -201,11 +127,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let key = create_key(data);
     add_user(data, OWNER, PASSWORD, &[SITE]);
     let node = Lucarne::start(data);
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: node.url(),
-        key,
-    };
+    let api = QueryApi::new(&node, key, SITE);
     let today = chrono::Utc::now().date_naive();
     let (first, days) = (today - Days::new(40), 30);
     let last = first + Days::new(days - 1);
@@ -217,7 +139,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
                    "dimensions": ["time:day"]}),
         )
         .await;
-    let native = rows(&native);
+    let native = v2_rows(&native);
     let first_native: NaiveDate = native
         .keys()
         .next()
@@ -248,16 +170,16 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         std::fs::write(bad_dir.path().join(name), text).expect("write");
     }
     let bad_path = bad_dir.path().to_string_lossy().into_owned();
-    let (ok, _, err) = run(data, &["import", "plausible", "--site", SITE, &bad_path]);
+    let (ok, _, err) = try_cli(data, &["import", "plausible", "--site", SITE, &bad_path]);
     assert!(!ok, "a bad file is refused");
     assert!(err.contains("is not a number"), "{err}");
-    let (_, list, _) = run(data, &["import", "list", "--site", SITE]);
+    let (_, list, _) = try_cli(data, &["import", "list", "--site", SITE]);
     assert!(list.trim().is_empty(), "nothing stored: {list}");
 
     // The zip, while the server runs.
     let zip = data.join("plausible_export.zip");
     write_zip(&zip, &files);
-    let (ok, out, err) = run(
+    let (ok, out, err) = try_cli(
         data,
         &[
             "import",
@@ -271,7 +193,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     assert!(out.contains("from 10 files"), "{out}");
     assert!(out.contains(&format!("{first} to {last}")), "{out}");
     // The same days again are refused: nothing would be counted twice.
-    let (ok, _, err) = run(
+    let (ok, _, err) = try_cli(
         data,
         &[
             "import",
@@ -291,7 +213,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         )
         .await;
     assert_eq!(v["meta"]["imports_included"], json!(true));
-    let merged = rows(&v);
+    let merged = v2_rows(&v);
     for i in 0..days {
         let d = first + Days::new(i);
         let got = merged.get(&vec![d.to_string()]);
@@ -318,7 +240,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let bounce = (sum(2) as f64 / sum(3) as f64 * 100.0).round() as u64;
     let duration = (sum(4) as f64 / sum(3) as f64).round() as u64;
     assert_eq!(
-        rows(&v)[&Vec::<String>::new()],
+        v2_rows(&v)[&Vec::<String>::new()],
         vec![
             json!(sum(0)),
             json!(sum(3)),
@@ -349,7 +271,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .v2(json!({"metrics": ["visits"], "date_range": imported_days,
                    "dimensions": ["visit:channel_group"], "include": {"imports": true}}))
         .await;
-    let groups = rows(&v);
+    let groups = v2_rows(&v);
     assert_eq!(
         groups[&vec!["private-message".to_string()]],
         vec![json!(4 * n)]
@@ -360,7 +282,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
                    "dimensions": ["visit:source"], "include": {"imports": true},
                    "filters": [["is_not", "visit:source", ["Google"]]]}))
         .await;
-    let sources = rows(&v);
+    let sources = v2_rows(&v);
     assert_eq!(sources[&vec!["WhatsApp".to_string()]], vec![json!(3 * n)]);
     assert!(sources.contains_key(&vec!["Direct / None".to_string()]));
     assert!(!sources.contains_key(&vec!["Google".to_string()]));
@@ -371,7 +293,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
                    "include": {"imports": true}}),
         )
         .await;
-    let m = &rows(&v)[&Vec::<String>::new()];
+    let m = &v2_rows(&v)[&Vec::<String>::new()];
     let share = ((4 * n) as f64 / sum(3) as f64 * 1000.0).round() / 10.0;
     assert_eq!(m[1], json!(share), "{v}");
     // Devices as Lucarne names them; pages; custom events.
@@ -379,7 +301,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .v2(json!({"metrics": ["visitors"], "date_range": imported_days,
                    "dimensions": ["visit:device"], "include": {"imports": true}}))
         .await;
-    assert_eq!(rows(&v)[&vec!["mobile".to_string()]], vec![json!(3 * n)]);
+    assert_eq!(v2_rows(&v)[&vec!["mobile".to_string()]], vec![json!(3 * n)]);
     let v = api
         .v2(
             json!({"metrics": ["pageviews"], "date_range": imported_days,
@@ -387,12 +309,15 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
                    "filters": [["is", "event:page", ["/pricing"]]]}),
         )
         .await;
-    assert_eq!(rows(&v)[&vec!["/pricing".to_string()]], vec![json!(5 * n)]);
+    assert_eq!(
+        v2_rows(&v)[&vec!["/pricing".to_string()]],
+        vec![json!(5 * n)]
+    );
     let v = api
         .v2(json!({"metrics": ["events"], "date_range": imported_days,
                    "dimensions": ["event:name"], "include": {"imports": true}}))
         .await;
-    assert_eq!(rows(&v)[&vec!["Signup".to_string()]], vec![json!(3 * n)]);
+    assert_eq!(v2_rows(&v)[&vec!["Signup".to_string()]], vec![json!(3 * n)]);
 
     // What one imported table cannot answer is answered natively, and said.
     let v = api
@@ -483,7 +408,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     assert_eq!(stat(&html, "visitors"), 0);
 
     // Listed, then deleted: the imported days are empty again.
-    let (ok, list, _) = run(data, &["import", "list", "--site", SITE]);
+    let (ok, list, _) = try_cli(data, &["import", "list", "--site", SITE]);
     assert!(ok);
     let id = list
         .split('\t')
@@ -495,14 +420,14 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         list.contains("plausible") && list.contains(&first.to_string()),
         "{list}"
     );
-    let (ok, out, err) = run(data, &["import", "delete", "--site", SITE, &id]);
+    let (ok, out, err) = try_cli(data, &["import", "delete", "--site", SITE, &id]);
     assert!(ok, "{out}{err}");
     let v = api
         .v2(json!({"metrics": ["visitors"], "date_range": imported_days, "include": {"imports": true}}))
         .await;
-    assert_eq!(rows(&v)[&Vec::<String>::new()], vec![json!(0)]);
+    assert_eq!(v2_rows(&v)[&Vec::<String>::new()], vec![json!(0)]);
     assert_eq!(v["meta"]["imports_skip_reason"], json!("no_imported_data"));
-    let (ok, _, err) = run(data, &["import", "delete", "--site", SITE, &id]);
+    let (ok, _, err) = try_cli(data, &["import", "delete", "--site", SITE, &id]);
     assert!(!ok && err.contains("no import"), "{err}");
 
     // A directory of the same files, unquoted or not, imports the same.
@@ -510,7 +435,7 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     for (name, text) in &files {
         std::fs::write(plain.path().join(name), text.replace('"', "")).expect("write");
     }
-    let (ok, out, err) = run(
+    let (ok, out, err) = try_cli(
         data,
         &[
             "import",
@@ -524,5 +449,5 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
     let v = api
         .v2(json!({"metrics": ["visitors"], "date_range": imported_days, "include": {"imports": true}}))
         .await;
-    assert_eq!(rows(&v)[&Vec::<String>::new()], vec![json!(sum(0))]);
+    assert_eq!(v2_rows(&v)[&Vec::<String>::new()], vec![json!(sum(0))]);
 }

@@ -10,7 +10,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 
 use chrono::{Duration, Utc};
 use lucarne_core::token::Token;
@@ -21,22 +20,6 @@ use support::*;
 
 fn tok(bits: u64) -> String {
     Token::from_bits(bits).expect("a token").to_string()
-}
-
-/// `lucarne <args> --data DIR`: (success, stdout, stderr), without asserting.
-fn try_cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lucarne");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// The reports compared before and after the move.

@@ -13,61 +13,6 @@ use support::*;
 const SITE: &str = "eq.test";
 const METRICS: &str = "visitors,visits,pageviews,events,bounce_rate,visit_duration";
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn v1(&self, path: &str, query: &str) -> Value {
-        let url = format!("{}/api/v1/stats/{path}?site_id={SITE}&{query}", self.base);
-        let r = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .expect("v1");
-        assert_eq!(r.status(), 200, "{url}");
-        r.json().await.expect("v1 JSON")
-    }
-
-    async fn v2(&self, mut q: Value) -> Value {
-        q["site_id"] = json!(SITE);
-        let r = self
-            .http
-            .post(format!("{}/api/v2/query", self.base))
-            .bearer_auth(&self.key)
-            .json(&q)
-            .send()
-            .await
-            .expect("v2");
-        let status = r.status();
-        let body: Value = r.json().await.expect("v2 JSON");
-        assert_eq!(status, 200, "{q}: {body}");
-        body
-    }
-}
-
-/// v2 rows as `dimension values → metric values`.
-fn v2_rows(v: &Value) -> BTreeMap<Vec<String>, Vec<Value>> {
-    v["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            let d = r["dimensions"]
-                .as_array()
-                .expect("dimensions")
-                .iter()
-                .map(|x| x.as_str().expect("text").to_string())
-                .collect();
-            (d, r["metrics"].as_array().expect("metrics").clone())
-        })
-        .collect()
-}
-
 /// v1 breakdown or timeseries rows as `value of key → metric values`, the metrics in
 /// `metrics` order; rows with no visitor and no event are left out (v2 lists none).
 fn v1_rows(v: &Value, key: &str, metrics: &[&str]) -> BTreeMap<Vec<String>, Vec<Value>> {
@@ -97,11 +42,7 @@ async fn v1_and_v2_agree_on_a_generated_site() {
     cli(dir.path(), &["rollup"]);
     let key = create_key(dir.path());
     let node = Lucarne::start(dir.path());
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: node.url(),
-        key,
-    };
+    let api = QueryApi::new(&node, key, SITE);
     let today = chrono::Utc::now().date_naive();
     let (from, to) = (today - chrono::Days::new(11), today);
     let v1_range = format!("period=custom&date={from},{to}");

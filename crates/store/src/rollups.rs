@@ -464,15 +464,7 @@ pub(crate) fn plan(
 
 /// Add `b`'s numbers to `a`'s.
 pub(crate) fn add(a: &mut Aggregates, b: &Aggregates) {
-    a.visitors += b.visitors;
-    a.visits += b.visits;
-    a.pageviews += b.pageviews;
-    a.events += b.events;
-    a.visits_identified_dark += b.visits_identified_dark;
-    a.visits_estimated_dark += b.visits_estimated_dark;
-    a.bounces += b.bounces;
-    a.duration_secs += b.duration_secs;
-    a.session_visits += b.session_visits;
+    a.add(b);
 }
 
 /// The rows of `shape` over `[q.from, q.to)`: rolled-up days and the raw tail, per value.

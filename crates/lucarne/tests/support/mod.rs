@@ -253,6 +253,22 @@ pub fn cli_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String 
     stdout
 }
 
+/// `lucarne <args> --data DIR`: (success, stdout, stderr), without asserting.
+pub fn try_cli(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lucarne");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `lucarne user add EMAIL [--owner-of SITE]… --data DIR`, the password on stdin.
 pub fn add_user(data: &Path, email: &str, password: &str, owner_of: &[&str]) {
     let mut args = vec!["user", "add", email];
@@ -760,6 +776,80 @@ pub async fn get_json(
 
 /// How long the browser tests wait for an event to show in the stats API.
 pub const API_WAIT: Duration = Duration::from_secs(10);
+
+/// Both stats APIs of one site on a running node, with a key: v1's GET endpoints and
+/// v2's `POST /api/v2/query`, each answer required to be 200.
+pub struct QueryApi {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub key: String,
+    pub site: &'static str,
+}
+
+impl QueryApi {
+    pub fn new(node: &Lucarne, key: String, site: &'static str) -> QueryApi {
+        QueryApi {
+            http: reqwest::Client::new(),
+            base: node.url(),
+            key,
+            site,
+        }
+    }
+
+    /// `GET /api/v1/stats/{path}?site_id=SITE&{query}`.
+    pub async fn v1(&self, path: &str, query: &str) -> serde_json::Value {
+        let url = format!(
+            "{}/api/v1/stats/{path}?site_id={}&{query}",
+            self.base, self.site
+        );
+        let r = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("v1");
+        assert_eq!(r.status(), 200, "{url}");
+        r.json().await.expect("v1 JSON")
+    }
+
+    /// `POST /api/v2/query` with `site_id` set to the site.
+    pub async fn v2(&self, mut q: serde_json::Value) -> serde_json::Value {
+        q["site_id"] = serde_json::json!(self.site);
+        let r = self
+            .http
+            .post(format!("{}/api/v2/query", self.base))
+            .bearer_auth(&self.key)
+            .json(&q)
+            .send()
+            .await
+            .expect("v2");
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.expect("v2 JSON");
+        assert_eq!(status, 200, "{q}: {body}");
+        body
+    }
+}
+
+/// A v2 answer's rows as `dimension values → metric values`.
+pub fn v2_rows(
+    v: &serde_json::Value,
+) -> std::collections::BTreeMap<Vec<String>, Vec<serde_json::Value>> {
+    v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let d = r["dimensions"]
+                .as_array()
+                .expect("dimensions")
+                .iter()
+                .map(|x| x.as_str().expect("text").to_string())
+                .collect();
+            (d, r["metrics"].as_array().expect("metrics").clone())
+        })
+        .collect()
+}
 
 /// The JSON APIs of one running node, read with a stats key, for the tests that drive a
 /// real browser and then check what the server counted.

@@ -332,7 +332,7 @@ pub async fn merge_with(
             });
             rows.len() - 1
         });
-        plus(&mut rows[i].aggregates, &a);
+        rows[i].aggregates.add(&a);
     }
     Ok(Ok(added))
 }
@@ -358,21 +358,4 @@ fn add(a: &mut Aggregates, n: &Numbers, table: Table) {
     a.scroll_sum += n.scroll_sum;
     a.engaged_visitors += n.time_visits;
     a.engaged_ms += n.time_sum.saturating_mul(1000);
-}
-
-/// `b` added to `a`, field by field.
-fn plus(a: &mut Aggregates, b: &Aggregates) {
-    a.visitors += b.visitors;
-    a.visits += b.visits;
-    a.pageviews += b.pageviews;
-    a.events += b.events;
-    a.visits_identified_dark += b.visits_identified_dark;
-    a.visits_estimated_dark += b.visits_estimated_dark;
-    a.bounces += b.bounces;
-    a.duration_secs += b.duration_secs;
-    a.session_visits += b.session_visits;
-    a.scroll_visitors += b.scroll_visitors;
-    a.scroll_sum += b.scroll_sum;
-    a.engaged_visitors += b.engaged_visitors;
-    a.engaged_ms += b.engaged_ms;
 }
