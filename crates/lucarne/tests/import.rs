@@ -416,6 +416,68 @@ async fn a_plausible_export_is_imported_and_merged_without_double_counting() {
         .expect("an import")
         .trim()
         .to_string();
+    // The settings page's delete button refuses, over HTTP: without a session (to the
+    // login), with a wrong CSRF token (403), from a user without a role on the site
+    // (404, as for a site that does not exist); the import stays.
+    let delete = format!("/sites/{SITE}/imports/{id}/delete");
+    add_user(data, "stranger@imp.test", PASSWORD, &[]);
+    let stranger = web_login(&browser, &node, "stranger@imp.test", PASSWORD).await;
+    let anonymous = browser
+        .post(format!("{}{delete}", node.url()))
+        .form(&[("csrf", login.csrf.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(anonymous.status(), 303);
+    let forged = WebLogin {
+        cookie: login.cookie.clone(),
+        csrf: "0123".into(),
+    };
+    assert_eq!(
+        forged
+            .post_form(&browser, &node, &delete, &[])
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        stranger
+            .post_form(&browser, &node, &delete, &[])
+            .await
+            .status(),
+        404
+    );
+    let (_, still, _) = try_cli(data, &["import", "list", "--site", SITE]);
+    assert_eq!(still, list, "the import is untouched");
+    // The owner, with the session's token: deleted.
+    assert_eq!(
+        login
+            .post_form(&browser, &node, &delete, &[])
+            .await
+            .status(),
+        303
+    );
+    let (_, after, _) = try_cli(data, &["import", "list", "--site", SITE]);
+    assert!(after.trim().is_empty(), "{after}");
+    // Imported again, for the CLI's own delete below.
+    let (ok, out, err) = try_cli(
+        data,
+        &[
+            "import",
+            "plausible",
+            "--site",
+            SITE,
+            &zip.to_string_lossy(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (_, list, _) = try_cli(data, &["import", "list", "--site", SITE]);
+    let id = list
+        .split('\t')
+        .next()
+        .expect("an import")
+        .trim()
+        .to_string();
     assert!(
         list.contains("plausible") && list.contains(&first.to_string()),
         "{list}"
