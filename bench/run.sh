@@ -29,14 +29,18 @@
 #      PUB_TODAY (default 700,000) more events over the last two days and the ranges into
 #      today. The site's zone is PUB_TZ (default Pacific/Kiritimati, UTC+14: its day began
 #      at least 10 hours ago whenever the step runs, so today's raw rows are a real day's).
+#  10. a year at publisher scale (issue 20): YEAR_EVENTS (default 100 million) events over
+#      12 months, rolled up, then the 12-month and 30-day overviews and the stats API over
+#      HTTP (about 1 h 30 on 2 cores, most of it the rollup; YEAR_DATA keeps the store).
 # Every Lucarne server here runs with --site-rate-limit 1000000: the benchmark sends one
 # site's events at tens of thousands a second, past the default fair share of 10,000 a
 # site, and the limiter stays on the path (measured, not bypassed).
 # The load generator is `lucarne-bench hammer` (LOADGEN=hammer, the default) or wrk with
 # bench/ingest.lua and bench/redirect.lua (LOADGEN=wrk): the same requests either way.
 # Environment: EVENTS (default 10000000), DURATION (load seconds, default 20), LOADGEN,
-# THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7": the
-# steps to run, e.g. STEPS=7; step 6 needs step 2's store). Prints a Markdown block for
+# THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7 8 9 10": the
+# steps to run, e.g. STEPS=7; step 6 needs step 2's store), LUCARNE_BIN (the binary to run; default the
+# debug build it makes). Prints a Markdown block for
 # bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +49,7 @@ EVENTS="${EVENTS:-10000000}"
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 EDGES="${EDGES:-100000}"
-STEPS="${STEPS:-1 2 3 4 5 6 7 8 9}"
+STEPS="${STEPS:-1 2 3 4 5 6 7 8 9 10}"
 LOADGEN="${LOADGEN:-hammer}"
 THREADS="${THREADS:-1}"
 # Requests each wrk thread builds before the run (bench/ingest.lua, bench/redirect.lua):
@@ -57,7 +61,7 @@ if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
 fi
 cargo build --locked -q -p lucarne -p lucarne-bench
-BIN="$CARGO_TARGET_DIR/debug/lucarne"
+BIN="${LUCARNE_BIN:-$CARGO_TARGET_DIR/debug/lucarne}"
 BENCH="$CARGO_TARGET_DIR/debug/lucarne-bench"
 
 WORK="$(mktemp -d)"
@@ -351,20 +355,8 @@ pg_database ingest3; ingest_nodes 2 "${CH2/\/lucarne?/\/ingest3?}" "$PG_URL" two
 stop_servers
 fi
 
-if want 9; then
-# 9. Publisher scale (issue 20): PUB_EVENTS (default 10 million) in one 30-day window,
-# every dashboard page over real HTTP as a logged-in owner and the stats API with a key,
-# RUNS_HTTP (default 5) requests each, the median and the slowest of the server's answer
-# time (curl's time_total on loopback). On each of PUB_BACKENDS (default: the embedded
-# DuckDB, then one ClickHouse server from Debian's package, bench/servers.sh): with
-# rollups, then the same data with LUCARNE_ROLLUPS=off (raw events only; on ClickHouse,
-# where a raw page takes tens of seconds, only the 30-day overview and two API calls).
-PUB_EVENTS="${PUB_EVENTS:-10000000}"
-RUNS_HTTP="${RUNS_HTTP:-5}"
-PUB_BACKENDS="${PUB_BACKENDS:-duckdb clickhouse}"
-PUB_TZ="${PUB_TZ:-Pacific/Kiritimati}"
-PUB_TODAY="${PUB_TODAY:-700000}"
-PUB_PW='bench password 0123456789'
+# One GET, RUNS_HTTP times, against the server on port P9: the median and the slowest
+# of curl's time_total (the server's answer time on loopback).
 time_get() { # label, path, extra curl args…
   local label="$1" path="$2"; shift 2
   local t=() code
@@ -375,6 +367,20 @@ time_get() { # label, path, extra curl args…
   done
   printf '%s\n' "${t[@]}" | sort -n | awk -v l="$label" '{a[NR]=$1} END {printf "%-62s median %7.0f ms, max %7.0f ms\n", l, a[int((NR+1)/2)]*1000, a[NR]*1000}'
 }
+PUB_PW='bench password 0123456789'
+RUNS_HTTP="${RUNS_HTTP:-5}"
+if want 9; then
+# 9. Publisher scale (issue 20): PUB_EVENTS (default 10 million) in one 30-day window,
+# every dashboard page over real HTTP as a logged-in owner and the stats API with a key,
+# RUNS_HTTP (default 5) requests each, the median and the slowest of the server's answer
+# time (curl's time_total on loopback). On each of PUB_BACKENDS (default: the embedded
+# DuckDB, then one ClickHouse server from Debian's package, bench/servers.sh): with
+# rollups, then the same data with LUCARNE_ROLLUPS=off (raw events only; on ClickHouse,
+# where a raw page takes tens of seconds, only the 30-day overview and two API calls).
+PUB_EVENTS="${PUB_EVENTS:-10000000}"
+PUB_BACKENDS="${PUB_BACKENDS:-duckdb clickhouse}"
+PUB_TZ="${PUB_TZ:-Pacific/Kiritimati}"
+PUB_TODAY="${PUB_TODAY:-700000}"
 for PUB_BACKEND in $PUB_BACKENDS; do
 PUBD="$WORK/pub-$PUB_BACKEND"
 EVENV=()
@@ -473,6 +479,49 @@ echo '```'
 if [ "$PUB_BACKEND" = clickhouse ]; then stop_servers; SERVER_PIDS=(); fi
 rm -rf "$PUBD"
 done
+fi
+
+if want 10; then
+# 10. A year at publisher scale (issue 20): YEAR_EVENTS (default 100 million) events
+# generated over 12 months into the embedded DuckDB (the generator sizes its days with a
+# 25 % margin and stops at YEAR_EVENTS, so the events fill about the first 292 days:
+# denser than a uniform year), every closed day rolled up (`lucarne rollup`, timed), then
+# the 12-month and 30-day overviews (unfiltered and filtered by a channel group) over
+# HTTP as a logged-in owner and the stats API's 12-month aggregate and timeseries with a
+# key, RUNS_HTTP runs each. YEAR_DATA keeps the store in a directory of your choice
+# (default: the run's scratch directory, removed at the end).
+YEAR_EVENTS="${YEAR_EVENTS:-100000000}"
+YD="${YEAR_DATA:-$WORK/year}"
+echo
+echo "### A year at publisher scale: $YEAR_EVENTS events over 12 months on the embedded DuckDB, over HTTP (logged in), $RUNS_HTTP runs each"
+echo '```'
+"$BIN" site add bench.test --data "$YD" >/dev/null
+/usr/bin/time -f "generate: %e s wall, %M KB max RSS" "$BIN" generate --data "$YD" --site bench.test --events "$YEAR_EVENTS" --days 365 2>&1 | grep -E 'stored|generate:'
+printf '%s\n' "$PUB_PW" | "$BIN" user add owner@bench.test --owner-of bench.test --data "$YD" >/dev/null
+YEAR_KEY="$("$BIN" key create --data "$YD" | tail -1)"
+/usr/bin/time -f "lucarne rollup: %e s wall, %M KB max RSS" "$BIN" rollup --data "$YD" 2>&1 | grep -E 'rolled up|rollup:'
+echo "on disk: $(du -sb "$YD" | cut -f1) bytes"
+P9="$(free_port)"
+LUCARNE_LOG=warn "$BIN" serve --listen "127.0.0.1:$P9" --data "$YD" & PIDS+=($!)
+wait_http "http://127.0.0.1:$P9/api/health"
+JAR="$WORK/year-cookies"
+pre="$(curl -s -c "$JAR" "http://127.0.0.1:$P9/login" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
+curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "csrf=$pre" --data-urlencode "email=owner@bench.test" \
+  --data-urlencode "password=$PUB_PW" --data-urlencode "next=/sites" "http://127.0.0.1:$P9/login"
+# Windows end on the last day with events.
+LAST="$(curl -s -H "Authorization: Bearer $YEAR_KEY" "http://127.0.0.1:$P9/api/v1/stats/timeseries?site_id=bench.test&period=12mo&interval=date" \
+  | python3 -c 'import json,sys; print([r["date"] for r in json.load(sys.stdin)["results"] if r["visitors"]][-1][:10])')"
+echo "windows end on $LAST; the 12 months hold $(curl -s -H "Authorization: Bearer $YEAR_KEY" "http://127.0.0.1:$P9/api/v1/stats/aggregate?site_id=bench.test&period=12mo&date=$LAST&metrics=events" | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"]["events"]["value"])') events"
+S=/sites/bench.test
+for q in "period=12mo" "period=30d" "period=12mo&f=visit:channel_group%3D%3Dprivate-message" "period=30d&f=visit:channel_group%3D%3Dprivate-message"; do
+  time_get "GET $S?$q" "$S?$q&date=$LAST" -b "$JAR"
+done
+A="/api/v1/stats"
+time_get "GET $A/aggregate (12 months)" "$A/aggregate?site_id=bench.test&period=12mo&date=$LAST&metrics=visitors,visits,pageviews,bounce_rate,visit_duration,dark_share" -H "Authorization: Bearer $YEAR_KEY"
+time_get "GET $A/timeseries (12 months, by month)" "$A/timeseries?site_id=bench.test&period=12mo&date=$LAST&interval=month" -H "Authorization: Bearer $YEAR_KEY"
+time_get "GET $A/breakdown visit:channel (12 months)" "$A/breakdown?site_id=bench.test&period=12mo&date=$LAST&property=visit:channel&metrics=visitors,visits,dark_share" -H "Authorization: Bearer $YEAR_KEY"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
+echo '```'
 fi
 
 if want 8; then
