@@ -153,7 +153,18 @@ install_plausible_tracker() {
     test -f "$dir/package/plausible.js"
 }
 
+# systemd-analyze, to verify packaging/lucarne.service (packaging/check-systemd.sh); no
+# running systemd is needed.
+install_systemd_analyze() {
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        log "systemd-analyze already installed"
+    else
+        apt_install systemd
+    fi
+}
+
 main() {
+    install_systemd_analyze
     install_browser
     install_plausible_tracker
     install_maxmind_writer

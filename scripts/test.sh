@@ -28,6 +28,16 @@ echo "== cargo test (router tests on ClickHouse + PostgreSQL)"
 LUCARNE_TEST_BACKEND=scale cargo test -p lucarne-server --tests --locked --no-fail-fast 2>&1 | tee -a "$LOG"
 SCALE_STATUS=${PIPESTATUS[0]}
 if [ "$STATUS" -eq 0 ]; then STATUS=$SCALE_STATUS; fi
+# The systemd unit, against the binary the tests just built (packaging/check-systemd.sh).
+echo "== packaging/lucarne.service (systemd-analyze verify, security; the binary from its ExecStart)"
+bash packaging/check-systemd.sh "$CARGO_TARGET_DIR/debug/lucarne"
+UNIT_STATUS=$?
+if [ "$UNIT_STATUS" -eq 0 ]; then
+  echo "test result: ok. 1 passed; 0 failed (packaging/check-systemd.sh)" | tee -a "$LOG"
+else
+  echo "test result: FAILED. 0 passed; 1 failed (packaging/check-systemd.sh)" | tee -a "$LOG"
+  if [ "$STATUS" -eq 0 ]; then STATUS=$UNIT_STATUS; fi
+fi
 set -e
 # One closing line for the whole suite (cargo prints one per test binary, the last of
 # which is often a doc-test run with nothing in it).

@@ -55,6 +55,12 @@ pub struct FileConfig {
     pub events: Option<String>,
     pub meta: Option<String>,
     pub node_id: Option<String>,
+    /// `/metrics`: a bearer token it requires, and an address of its own, as
+    /// `--metrics-token` and `--metrics-listen`.
+    pub metrics_token: Option<String>,
+    pub metrics_listen: Option<String>,
+    /// Free MiB the data directory needs for readiness (`--min-free-disk-mib`).
+    pub min_free_disk_mib: Option<u64>,
 }
 
 impl FileConfig {

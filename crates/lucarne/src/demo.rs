@@ -102,7 +102,11 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
         args.data.data = Some(PathBuf::from("./lucarne-demo"));
     }
     let limits = args.conn.limits(file)?;
-    let (listener, state) = crate::start(&args, file).await?;
+    let crate::Started {
+        listener,
+        metrics,
+        state,
+    } = crate::start(&args, file).await?;
     let addr = listener.local_addr()?;
     let fresh = state.meta.site_by_domain(DEMO_SITE).await?.is_none();
     let site = ensure_site(&state, DEMO_SITE).await?;
@@ -140,7 +144,7 @@ pub async fn run(args: ServeArgs, file: &FileConfig, days: u32) -> Result<()> {
     );
     println!("Live demo events arrive every few seconds. Ctrl-C stops.");
     let trickle = tokio::spawn(trickle(state.clone(), site));
-    let out = lucarne_server::serve(listener, state, limits).await;
+    let out = lucarne_server::serve_with_metrics(listener, metrics, state, limits).await;
     trickle.abort();
     out
 }

@@ -1,6 +1,7 @@
 //! The `lucarne` binary: command line, configuration, start-up.
 
 mod config;
+mod config_check;
 mod demo;
 mod import;
 mod import_log;
@@ -150,6 +151,52 @@ struct ServeArgs {
     fair: FairOpts,
     #[command(flatten)]
     mail: MailOpts,
+    #[command(flatten)]
+    ops: OpsOpts,
+}
+
+/// Operating the server: who reads `/metrics`, and when it is ready.
+#[derive(Args, Clone, Default)]
+struct OpsOpts {
+    /// Require `Authorization: Bearer TOKEN` on `/metrics` (otherwise anyone who reaches
+    /// the server can read it).
+    #[arg(long, env = "LUCARNE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve `/metrics` on this address only (e.g. a private 10.0.0.5:9100), not on the
+    /// main listener.
+    #[arg(long, env = "LUCARNE_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// Free space (MiB) the data directory needs: below it, `/api/ready` answers 503.
+    #[arg(long, env = "LUCARNE_MIN_FREE_DISK_MIB")]
+    min_free_disk_mib: Option<u64>,
+}
+
+impl OpsOpts {
+    fn metrics_token(&self, file: &FileConfig) -> Result<Option<String>> {
+        match self
+            .metrics_token
+            .clone()
+            .or_else(|| file.metrics_token.clone())
+        {
+            Some(t) if t.trim().len() < 16 => {
+                anyhow::bail!("the metrics token must have at least 16 characters")
+            }
+            t => Ok(t.map(|t| t.trim().to_string())),
+        }
+    }
+
+    fn metrics_listen(&self, file: &FileConfig) -> Option<String> {
+        self.metrics_listen
+            .clone()
+            .or_else(|| file.metrics_listen.clone())
+            .filter(|a| !a.trim().is_empty())
+    }
+
+    fn min_free_disk_bytes(&self, file: &FileConfig) -> Option<u64> {
+        self.min_free_disk_mib
+            .or(file.min_free_disk_mib)
+            .map(|m| m.saturating_mul(1 << 20))
+    }
 }
 
 /// Outgoing e-mail (team invitations).
@@ -330,6 +377,13 @@ struct LinkOpts {
 }
 
 #[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate the configuration `serve` would run with (the same flags and variables)
+    /// and print every setting, its effective value and its source; secrets are masked.
+    Check(ServeArgs),
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -340,6 +394,11 @@ enum Command {
         /// Days of history to generate.
         #[arg(long, default_value_t = 180)]
         days: u32,
+    },
+    /// Check a configuration (file, LUCARNE_* variables, flags) without starting.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
     },
     /// Manage sites.
     Site {
@@ -644,7 +703,18 @@ enum KeyCmd {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Command::Config {
+        cmd: ConfigCmd::Check(args),
+    } = &cli.command
+    {
+        let check = matches
+            .subcommand_matches("config")
+            .and_then(|m| m.subcommand_matches("check"));
+        return config_check::run(&matches, check, cli.config.as_deref(), cli.log_format, args);
+    }
     let file = match &cli.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
@@ -736,10 +806,12 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
     match cmd {
         Command::Serve(args) => {
             let limits = args.conn.limits(&file)?;
-            let (listener, state) = start(&args, &file).await?;
-            lucarne_server::serve(listener, state, limits).await
+            let s = start(&args, &file).await?;
+            lucarne_server::serve_with_metrics(s.listener, s.metrics, s.state, limits).await
         }
         Command::Demo { serve, days } => demo::run(serve, &file, days).await,
+        // Answered in `main`, before the file is loaded (it reports a bad file itself).
+        Command::Config { .. } => Ok(()),
         Command::Site { cmd } => match cmd {
             SiteCmd::Add {
                 domain,
@@ -1314,11 +1386,16 @@ async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
     Ok(socket.listen(LISTEN_BACKLOG)?)
 }
 
-async fn start(
-    args: &ServeArgs,
-    file: &FileConfig,
-) -> Result<(tokio::net::TcpListener, Arc<AppState>)> {
+/// A server ready to run: its listener, `/metrics`' own listener if configured, its state.
+struct Started {
+    listener: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+    state: Arc<AppState>,
+}
+
+async fn start(args: &ServeArgs, file: &FileConfig) -> Result<Started> {
     let backends = Backends::of(&args.data, file);
+    let metrics_listen = args.ops.metrics_listen(file);
     let listen = args
         .listen
         .clone()
@@ -1352,6 +1429,12 @@ async fn start(
         limits: args.fair.limits(file)?,
         cache_bytes: args.fair.cache_bytes(file)?,
         backlog_bytes: args.fair.backlog_bytes(file)?,
+        data_dir: Some(backends.dir.clone()),
+        min_free_disk_bytes: args.ops.min_free_disk_bytes(file),
+        metrics_access: lucarne_server::state::MetricsAccess {
+            token: args.ops.metrics_token(file)?,
+            separate_listener: metrics_listen.is_some(),
+        },
     };
     let capacity = args
         .queue_capacity
@@ -1361,7 +1444,19 @@ async fn start(
     let listener = bind(&listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    Ok((listener, state))
+    let metrics = match &metrics_listen {
+        Some(a) => Some(
+            bind(a)
+                .await
+                .with_context(|| format!("binding the metrics address {a}"))?,
+        ),
+        None => None,
+    };
+    Ok(Started {
+        listener,
+        metrics,
+        state,
+    })
 }
 
 async fn open_state(

@@ -203,8 +203,13 @@ fn spool_files(data: &Path) -> usize {
     std::fs::read_dir(data.join("spool")).map_or(0, |d| d.count())
 }
 
-async fn health(http: &reqwest::Client, node: &Lucarne) -> (u16, String) {
-    match http.get(format!("{}/api/health", node.url())).send().await {
+/// `/api/ready` (readiness: can it take events?); `/api/health` is liveness.
+async fn ready(http: &reqwest::Client, node: &Lucarne) -> (u16, String) {
+    probe(http, node, "/api/ready").await
+}
+
+async fn probe(http: &reqwest::Client, node: &Lucarne, path: &str) -> (u16, String) {
+    match http.get(format!("{}{path}", node.url())).send().await {
         Ok(r) => {
             let s = r.status().as_u16();
             (s, r.text().await.unwrap_or_default())
@@ -219,7 +224,15 @@ async fn a_full_disk_refuses_with_503_and_loses_nothing_acknowledged() {
     let data = disk.path.join("data");
     add_site(&data, "a.example");
     let key = create_key(&data);
-    let mut node = Lucarne::start_with_env(&data, &[("LUCARNE_TRUSTED_PROXIES", "127.0.0.1")]);
+    // A 96 MB disk: readiness's own free-space minimum (256 MiB by default) set low, so
+    // what it reports is the events store's refusal.
+    let mut node = Lucarne::start_with_env(
+        &data,
+        &[
+            ("LUCARNE_TRUSTED_PROXIES", "127.0.0.1"),
+            ("LUCARNE_MIN_FREE_DISK_MIB", "1"),
+        ],
+    );
     let http = client();
     let mut acked = Vec::new();
     let mut refused = Vec::new();
@@ -255,9 +268,18 @@ async fn a_full_disk_refuses_with_503_and_loses_nothing_acknowledged() {
         "no refusal on a full disk ({} acknowledged)",
         acked.len()
     );
-    let (s, body) = health(&http, &node).await;
-    assert_eq!(s, 503, "health on a full disk: {body}");
-    assert!(body.contains("disk"), "{body}");
+    let (s, body) = ready(&http, &node).await;
+    assert_eq!(s, 503, "readiness on a full disk: {body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["status"], "not_ready", "{body}");
+    assert_ne!(v["checks"]["events"], "ok", "{body}");
+    assert!(
+        v["reason"].as_str().unwrap_or_default().contains("disk"),
+        "{body}"
+    );
+    // Alive all the same: a restart would not bring the space back.
+    let (s, body) = probe(&http, &node, "/api/health").await;
+    assert_eq!(s, 200, "liveness on a full disk: {body}");
     assert_eq!(
         spool_files(&data),
         files_before,
@@ -266,10 +288,10 @@ async fn a_full_disk_refuses_with_503_and_loses_nothing_acknowledged() {
     // Space comes back: health recovers by itself, and events are accepted again.
     std::fs::remove_file(filler).expect("remove the filler");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while health(&http, &node).await.0 != 200 {
+    while ready(&http, &node).await.0 != 200 {
         assert!(
             Instant::now() < deadline,
-            "health did not recover: {}",
+            "readiness did not recover: {}",
             node.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

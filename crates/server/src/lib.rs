@@ -42,6 +42,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(ingest)
         .route("/api/health", get(api::health))
+        .route("/api/ready", get(api::ready))
         .route("/metrics", get(api::metrics))
         .route("/api/v1/stats/aggregate", get(api::stats::aggregate))
         .route("/api/v1/stats/timeseries", get(api::stats::timeseries))
@@ -95,6 +96,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         // is a slug on a custom short domain, or 404.
         .route("/l/{slug}", get(links::redirect))
         .fallback(links::short_domain)
+        .with_state(state)
+}
+
+/// `/metrics` alone, for a listener of its own (`--metrics-listen`, e.g. on a private
+/// address scraped by Prometheus while the main listener faces the internet).
+pub fn metrics_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(api::metrics_page))
         .with_state(state)
 }
 
@@ -252,8 +261,34 @@ pub async fn serve(
     state: Arc<AppState>,
     limits: net::ConnLimits,
 ) -> anyhow::Result<()> {
+    serve_with_metrics(listener, None, state, limits).await
+}
+
+/// [`serve`], with `/metrics` on a listener of its own when `metrics` is given (the main
+/// listener then answers 404 there: [`MetricsAccess::separate_listener`]).
+///
+/// [`MetricsAccess::separate_listener`]: state::MetricsAccess
+pub async fn serve_with_metrics(
+    listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
+    state: Arc<AppState>,
+    limits: net::ConnLimits,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     info!(message = "Lucarne is listening.", %addr);
+    let metrics_task = match metrics_listener {
+        Some(l) => {
+            let at = l.local_addr()?;
+            info!(message = "Metrics are served on their own address.", addr = %at);
+            let router = metrics_app(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, router).await {
+                    tracing::error!(message = "The metrics listener stopped.", error = %e);
+                }
+            }))
+        }
+        None => None,
+    };
     let maintenance = spawn_maintenance(state.clone());
     let (rollups_stop, stop_rx) = tokio::sync::watch::channel(false);
     let rollups = spawn_rollups(state.clone(), stop_rx);
@@ -274,6 +309,9 @@ pub async fn serve(
     // Every request has been answered: store what only this node still holds.
     drain(&state).await;
     maintenance.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     links.abort();
     // A day being built finishes (seconds at most) before the store stops.
     let _ = rollups_stop.send(true);

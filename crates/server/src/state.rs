@@ -52,7 +52,26 @@ pub struct ServerOptions {
     /// Memory for acknowledged events not yet in the events store, in bytes; `None`:
     /// 256 MiB.
     pub backlog_bytes: Option<usize>,
+    /// The data directory (spool, embedded stores): readiness checks its free space.
+    pub data_dir: Option<PathBuf>,
+    /// Free bytes the data directory needs for readiness; `None`:
+    /// [`DEFAULT_MIN_FREE_DISK`].
+    pub min_free_disk_bytes: Option<u64>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
+
+/// Who may read `/metrics`: anyone (the default, for a server on a private network), or
+/// only with `Authorization: Bearer <token>`; and whether the main listener serves it at
+/// all (not when it has an address of its own, `--metrics-listen`).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    pub token: Option<String>,
+    pub separate_listener: bool,
+}
+
+/// Free space the data directory needs to be ready (and to keep taking events safely).
+pub const DEFAULT_MIN_FREE_DISK: u64 = 256 << 20;
 
 /// The instance's public address: the configured one (`--public-url`, fixed) wins over
 /// the one an administrator saved in the UI (`instance_settings.public_url`).
@@ -101,6 +120,10 @@ pub struct AppState {
     /// Moves on every [`AppState::invalidate_sites`]: a lookup that started before an
     /// invalidation does not put what it read back into the cache.
     sites_epoch: std::sync::atomic::AtomicU64,
+    /// The data directory and the free space it needs (readiness).
+    pub data_dir: Option<PathBuf>,
+    pub min_free_disk_bytes: u64,
+    pub metrics_access: MetricsAccess,
 }
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
@@ -193,6 +216,9 @@ impl AppState {
             user_agents: Mutex::new(HashMap::new()),
             site_options: RwLock::new(HashMap::new()),
             sites_epoch: std::sync::atomic::AtomicU64::new(0),
+            data_dir: options.data_dir.clone(),
+            min_free_disk_bytes: options.min_free_disk_bytes.unwrap_or(DEFAULT_MIN_FREE_DISK),
+            metrics_access: options.metrics_access.clone(),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
         if !options.shared_visits {

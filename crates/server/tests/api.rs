@@ -408,14 +408,27 @@ async fn queue_full_answers_503_with_retry_after() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "1");
     let resp = router
-        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .clone()
+        .oneshot(Request::get("/api/ready").body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(
         resp.status(),
         StatusCode::SERVICE_UNAVAILABLE,
-        "health reflects a stopped writer"
+        "readiness reflects a stopped writer"
     );
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["status"], "not_ready");
+    assert_eq!(v["reason"], "the events store is shut down", "{v}");
+    assert_eq!(v["checks"]["meta"], "ok", "{v}");
+    let resp = router
+        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "liveness stays up");
 }
 
 async fn harness_with(options: ServerOptions) -> (tempfile::TempDir, Router, String) {
@@ -635,6 +648,7 @@ async fn openapi_document_describes_every_api_route() {
     for route in [
         "/api/event",
         "/api/health",
+        "/api/ready",
         "/metrics",
         "/api/v1/stats/aggregate",
         "/api/v1/stats/timeseries",

@@ -139,9 +139,10 @@ impl RawDb {
             .map_err(|_| StoreError::Backend(format!("open {}: NUL in path", path.display())))?;
         let mut db: ffi::duckdb_database = ptr::null_mut();
         let mut err: *mut c_char = ptr::null_mut();
-        // SAFETY: valid C string, out-pointers to locals; `err` is freed with duckdb_free.
-        let rc =
-            unsafe { ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, ptr::null_mut(), &mut err) };
+        let config = NoExtensionDownloads::new()?;
+        // SAFETY: valid C string, out-pointers to locals, a live config; `err` is freed
+        // with duckdb_free.
+        let rc = unsafe { ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, config.0, &mut err) };
         if rc != ffi::duckdb_state_DuckDBSuccess {
             // SAFETY: DuckDB returns a NUL-terminated message we own (or NULL).
             let msg = unsafe { message(err) };
@@ -161,6 +162,44 @@ impl RawDb {
         // SAFETY: the handle is open until `RawDb` drops, and `open_from_raw` does not
         // close it (the connection itself keeps the database alive).
         unsafe { Connection::open_from_raw(self.0) }.map_err(StoreError::backend)
+    }
+}
+
+/// DuckDB's configuration for Lucarne's database: DuckDB never downloads or loads an
+/// extension on its own (by default it fetches a known extension from the internet the
+/// first time a statement needs one; Lucarne makes no third-party calls).
+struct NoExtensionDownloads(ffi::duckdb_config);
+
+impl NoExtensionDownloads {
+    fn new() -> Result<Self, StoreError> {
+        let mut config: ffi::duckdb_config = ptr::null_mut();
+        // SAFETY: out-pointer to a local; the config is destroyed in `Drop`.
+        if unsafe { ffi::duckdb_create_config(&mut config) } != ffi::duckdb_state_DuckDBSuccess {
+            return Err(StoreError::Backend("duckdb_create_config failed".into()));
+        }
+        let me = NoExtensionDownloads(config);
+        for (name, value) in [
+            (c"autoinstall_known_extensions", c"false"),
+            (c"autoload_known_extensions", c"false"),
+            (c"allow_community_extensions", c"false"),
+        ] {
+            // SAFETY: a live config and NUL-terminated static strings.
+            let rc = unsafe { ffi::duckdb_set_config(me.0, name.as_ptr(), value.as_ptr()) };
+            if rc != ffi::duckdb_state_DuckDBSuccess {
+                return Err(StoreError::Backend(format!(
+                    "duckdb_set_config {}",
+                    name.to_string_lossy()
+                )));
+            }
+        }
+        Ok(me)
+    }
+}
+
+impl Drop for NoExtensionDownloads {
+    fn drop(&mut self) {
+        // SAFETY: created by duckdb_create_config, destroyed once.
+        unsafe { ffi::duckdb_destroy_config(&mut self.0) };
     }
 }
 

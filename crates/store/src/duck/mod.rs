@@ -704,6 +704,24 @@ mod tests {
 
     /// The loader writes columns by position and type: a table it does not know is
     /// refused when the store opens, never written into.
+    /// DuckDB never fetches an extension from the internet for Lucarne's database.
+    #[test]
+    fn no_extension_is_downloaded_or_loaded_on_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DuckEvents::open(dir.path(), 100).expect("open");
+        for setting in [
+            "autoinstall_known_extensions",
+            "autoload_known_extensions",
+            "allow_community_extensions",
+        ] {
+            let on = store
+                .scalar_i64(&format!("SELECT current_setting('{setting}')::INTEGER"))
+                .expect(setting);
+            assert_eq!(on, 0, "{setting}");
+        }
+        store.shutdown();
+    }
+
     #[test]
     fn a_changed_events_table_is_refused_at_open() {
         let dir = tempfile::tempdir().expect("tempdir");

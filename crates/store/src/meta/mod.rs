@@ -420,6 +420,12 @@ impl MetaStore {
         })
     }
 
+    /// One round trip to the store (readiness): `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn sites(&self) -> Result<Vec<Site>, MetaError> {
         let rows =
             sqlx::query("SELECT id, domain, timezone, allowed_hostnames FROM sites ORDER BY id")
