@@ -94,7 +94,17 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 /// The definition of the rollups (their dimensions, pairs and counts). A day built by
 /// another is rebuilt, and not read meanwhile: raise it whenever what a day's rows hold
 /// changes.
-pub const VERSION: i32 = 3;
+///
+/// 4: a visit counts as begun on a UTC day when it has a row there (not a server-side
+/// one) and none in the [`BEGUN_LOOKBACK`] before its midnight, instead of when its entry
+/// row is there: retention cutting a day in the middle deletes entry rows, and the kept
+/// rows of such a visit were counted as carried, their visitor twice.
+pub const VERSION: i32 = 4;
+
+/// A visit carried past a UTC midnight has a row within the visit timeout (30 minutes)
+/// before it; two hours here, as in [`lookback`], for rows that arrive late. A visit with
+/// no row there began on the day (its visitor id is the day's).
+pub const BEGUN_LOOKBACK: Duration = Duration::hours(2);
 
 /// How long after its UTC day ends a day is taken as closed: a visit still going at
 /// midnight has ended by then (the visit timeout).

@@ -28,7 +28,7 @@ use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 use crate::rollups::{
     self, column_of, day_start, epoch_day, last_slice_start, local_split, lookback, pair_dim,
-    DayRow, Days, Rolled, RollupSql, Shape, DIMENSIONS, PAIRS, VERSION,
+    DayRow, Days, Rolled, RollupSql, Shape, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
 };
 
 /// The `local_day` of a whole-UTC-day row.
@@ -128,6 +128,7 @@ fn insert_event_rows(
     let end = start + Duration::days(1);
     let range = range_sql(site_id, start, end);
     let prev = range_sql(site_id, start - Duration::days(1), start);
+    let before = range_sql(site_id, start - BEGUN_LOOKBACK, start);
     let late = range_sql(
         site_id,
         last_slice_start(day - Duration::days(1), tz),
@@ -154,7 +155,9 @@ fn insert_event_rows(
            FROM (
              SELECT visitor_id, name, entry, {cols}, {local_day} AS ld0,
                     {visitor} AS vis,
-                    session_id GLOBAL IN (SELECT session_id FROM events WHERE {range} AND entry = 1) AS begun,
+                    session_id GLOBAL IN (SELECT session_id FROM events WHERE {range} AND server_side = 0)
+                      AND session_id GLOBAL NOT IN
+                        (SELECT session_id FROM events WHERE {before} AND {visitor}) AS begun,
                     (session_id, pathname) GLOBAL IN
                       (SELECT session_id, pathname FROM events WHERE {prev} AND {visitor}) AS in_prev,
                     (session_id, pathname) GLOBAL IN

@@ -22,7 +22,7 @@ use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 use crate::rollups::{
     self, column_of, day_start, epoch_day, last_slice_start, local_split, pair_dim, DayRow, Days,
-    RollupSql, DIMENSIONS, PAIRS, VERSION,
+    RollupSql, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
 };
 
 pub(super) fn ts(t: DateTime<Utc>) -> Value {
@@ -241,9 +241,13 @@ fn insert_event_sets(
     let sql = format!(
         "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried,
                               carried_new, carried_new_late, visits, pageviews, events, ident, est)
-         WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry, {cols}
+         WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry,
+                             server_side, {cols}
                       FROM events WHERE site_id = ? AND ts >= ? AND ts < ?),
-              begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE entry){prev_ctes}
+              begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE NOT server_side
+                        AND session_id NOT IN
+                          (SELECT session_id FROM events
+                           WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})){prev_ctes}
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
                 {dim_case}, {value_case},
@@ -259,9 +263,16 @@ fn insert_event_sets(
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
     );
-    // In the order of the text: the local midnight (if any), the range, the day before
-    // (whole and last slice, for pages), the site id.
-    params.extend([Value::UInt(site_id), ts(start), ts(end)]);
+    // In the order of the text: the local midnight (if any), the range, the hours before
+    // it (visits begun), the day before (whole and last slice, for pages), the site id.
+    params.extend([
+        Value::UInt(site_id),
+        ts(start),
+        ts(end),
+        Value::UInt(site_id),
+        ts(start - BEGUN_LOOKBACK),
+        ts(start),
+    ]);
     if pages {
         params.extend([
             Value::UInt(site_id),
