@@ -245,17 +245,34 @@ impl AppState {
         Ok(state)
     }
 
-    /// Today's salts, rotated first if the UTC day changed since they were loaded.
+    /// The salts of `now`'s UTC day (and of the day before), rotated first if that day
+    /// is newer than the loaded one. Salts only move forward: an event read just before
+    /// midnight but handled after another request rotated gets the loaded day's
+    /// `previous` salt, its own day's, never the next day's (which would store a row of
+    /// one day under the next day's visitor id).
     pub async fn current_salts(&self, now: DateTime<Utc>) -> (Salt, Option<Salt>) {
-        let stale = self
-            .salt_day
-            .read()
-            .map(|d| *d != now.date_naive())
-            .unwrap_or(false);
-        if stale {
+        let day = now.date_naive();
+        if self.loaded_salts().1 < day {
             self.refresh_salts(now).await;
         }
-        self.salts_now()
+        match self.loaded_salts() {
+            ((_, Some(previous)), loaded) if loaded.pred_opt() == Some(day) => (previous, None),
+            (salts, _) => salts,
+        }
+    }
+
+    /// The loaded salts and their day, read together (`salts` is locked first, by
+    /// readers and by [`AppState::refresh_salts`] alike).
+    fn loaded_salts(&self) -> ((Salt, Option<Salt>), chrono::NaiveDate) {
+        let salts = match self.salts.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let day = match self.salt_day.read() {
+            Ok(d) => *d,
+            Err(p) => *p.into_inner(),
+        };
+        (*salts, day)
     }
 
     pub fn salts_now(&self) -> (Salt, Option<Salt>) {
@@ -265,14 +282,16 @@ impl AppState {
         }
     }
 
-    /// Rotate salts if the UTC day changed (called periodically).
+    /// Rotate salts if the UTC day changed (called periodically). Never back to an
+    /// earlier day than the loaded one.
     pub async fn refresh_salts(&self, now: DateTime<Utc>) {
         match self.meta.salts(now).await {
             Ok(s) => {
-                if let Ok(mut g) = self.salts.write() {
+                let (Ok(mut g), Ok(mut d)) = (self.salts.write(), self.salt_day.write()) else {
+                    return;
+                };
+                if *d <= s.day {
                     *g = (s.current, s.previous);
-                }
-                if let Ok(mut d) = self.salt_day.write() {
                     *d = s.day;
                 }
             }

@@ -812,3 +812,38 @@ async fn a_metadata_store_outage_is_a_503_never_a_default() {
     let metrics = h.metrics().await;
     assert_eq!(dropped(&metrics, "meta_unavailable"), 2, "{metrics}");
 }
+
+/// Around UTC midnight, an event gets the salts of its own day even when another request
+/// already rotated them to the next day; salts never rotate back.
+#[tokio::test]
+async fn salts_follow_the_event_s_own_day_at_midnight() {
+    use chrono::{Duration, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let meta = MetaStore::open(dir.path()).await.unwrap();
+    let midnight = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let before = midnight - Duration::milliseconds(1);
+    let after = midnight + Duration::milliseconds(1);
+    let yesterday = meta.salts(before).await.unwrap();
+    let today = meta.salts(after).await.unwrap();
+    assert_eq!(today.previous, Some(yesterday.current));
+    let events = Arc::new(DuckEvents::open(dir.path(), 100).unwrap());
+    let state = AppState::new(events.clone(), meta, &ServerOptions::default())
+        .await
+        .unwrap();
+    // Loaded: today's. An event read a millisecond before midnight: yesterday's only.
+    assert_eq!(state.current_salts(before).await, (yesterday.current, None));
+    // … without moving the loaded salts back (other requests, after midnight, read them).
+    assert_eq!(state.salts_now().0, today.current);
+    assert_eq!(
+        state.current_salts(after).await,
+        (today.current, Some(yesterday.current))
+    );
+    // A late refresh with yesterday's clock does not move them back.
+    state.refresh_salts(before).await;
+    assert_eq!(state.current_salts(after).await.0, today.current);
+    events.shutdown();
+}

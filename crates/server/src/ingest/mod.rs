@@ -94,12 +94,15 @@ async fn run(
     }
     let site = ctx.site.take().ok_or(DropReason::UnknownSite)?;
     let country = state.country(ip, headers);
+    // One clock reading for the row's time and its salt: two readings either side of a
+    // UTC midnight would store a row of one day under the next day's visitor id.
+    let now = Utc::now();
     let sender = pipeline::Sender {
         ip,
         user_agent,
         country,
-        at: Utc::now(),
-        salts: state.current_salts(Utc::now()).await,
+        at: now,
+        salts: state.current_salts(now).await,
     };
     // An engagement belongs to the visit that viewed the page: it opens none.
     if hit.name == lucarne_core::event::ENGAGEMENT_EVENT {
