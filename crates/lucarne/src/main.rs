@@ -1,5 +1,6 @@
 //! The `lucarne` binary: command line, configuration, start-up.
 
+mod backup;
 mod config;
 mod config_check;
 mod demo;
@@ -476,6 +477,23 @@ enum Command {
     Rollup {
         #[command(flatten)]
         data: DataArg,
+    },
+    /// Copy the embedded stores (events, metadata) into a new directory, consistently,
+    /// while the server runs (it takes the copy) or not.
+    Backup {
+        /// The directory to create (it must not exist or be empty).
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Make a new data directory from a backup (`lucarne backup`).
+    Restore {
+        /// The backup's directory.
+        from: PathBuf,
+        /// The new data directory (it must not exist or be empty).
+        #[arg(long, env = "LUCARNE_DATA")]
+        data: PathBuf,
     },
     /// Fill the events store with synthetic traffic for a site (benchmarks, trials).
     Generate {
@@ -1024,6 +1042,8 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         } => import_log::run(&Backends::of(&data, &file), &file, &log, &site, pageviews).await,
         Command::Migrate(args) => migrate::run(args, &file).await,
         Command::Rollup { data } => rollup(&Backends::of(&data, &file)).await,
+        Command::Backup { to, data } => backup::backup(&Backends::of(&data, &file), &to).await,
+        Command::Restore { from, data } => backup::restore(&from, &data).await,
         Command::Generate {
             data,
             events_backend,

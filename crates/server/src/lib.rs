@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod backup;
 pub mod error;
 pub mod ingest;
 pub mod limits;
@@ -289,6 +290,10 @@ pub async fn serve_with_metrics(
         }
         None => None,
     };
+    let admin = state
+        .data_dir
+        .clone()
+        .and_then(|d| backup::spawn_admin_socket(state.clone(), &d).map(|t| (t, d)));
     let maintenance = spawn_maintenance(state.clone());
     let (rollups_stop, stop_rx) = tokio::sync::watch::channel(false);
     let rollups = spawn_rollups(state.clone(), stop_rx);
@@ -311,6 +316,10 @@ pub async fn serve_with_metrics(
     maintenance.abort();
     if let Some(t) = metrics_task {
         t.abort();
+    }
+    if let Some((t, dir)) = admin {
+        t.abort();
+        let _ = std::fs::remove_file(dir.join(backup::ADMIN_SOCKET));
     }
     links.abort();
     // A day being built finishes (seconds at most) before the store stops.

@@ -284,6 +284,16 @@ pub trait EventStore: Send + Sync + 'static {
         let _ = (sites, max_days);
         Ok(0)
     }
+
+    /// A consistent copy of the store, as a new database file at `to`, taken while it
+    /// keeps taking events: every event acknowledged before the call is in it. The events
+    /// copied. Back ends that are servers (ClickHouse) have backups of their own.
+    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
+        let _ = to;
+        Err(StoreError::Backend(
+            "this events back end is a server: back it up with its own tools".into(),
+        ))
+    }
 }
 
 /// Below this many distinct visitors in a report, every back end counts them exactly

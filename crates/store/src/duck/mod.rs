@@ -8,6 +8,7 @@
 //! replays exactly the acknowledged rows DuckDB does not hold yet. Reports flush the
 //! loader first, so they see every acknowledged event.
 
+mod backup;
 mod chunk;
 mod hybrid;
 mod rollup;
@@ -508,6 +509,10 @@ impl Backend for Duck {
     fn for_each_token(&self, f: &mut dyn FnMut(u64)) -> Result<bool, StoreError> {
         self.with_reader(|c| sql::for_each_token(c, f))?;
         Ok(true)
+    }
+
+    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
+        self.with_reader(|c| backup::copy_database(c, to))
     }
 
     fn delete_site_events(

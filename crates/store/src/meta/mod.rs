@@ -420,6 +420,27 @@ impl MetaStore {
         })
     }
 
+    /// A consistent copy of the embedded SQLite store as a new file at `to`, taken while
+    /// it is in use (`VACUUM INTO`: one read transaction). PostgreSQL has its own tools.
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), MetaError> {
+        if self.backend != MetaBackend::Sqlite {
+            return Err(MetaError::Invalid(
+                "the metadata store is PostgreSQL: back it up with pg_dump".into(),
+            ));
+        }
+        if to.exists() {
+            return Err(MetaError::Invalid(format!(
+                "{} exists already",
+                to.display()
+            )));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// One round trip to the store (readiness): `SELECT 1`.
     pub async fn ping(&self) -> Result<(), MetaError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

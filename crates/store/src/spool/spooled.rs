@@ -96,6 +96,14 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (sites, max_days);
         Ok(0)
     }
+
+    /// See [`EventStore::backup_to`] (called once the spool is flushed).
+    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
+        let _ = to;
+        Err(StoreError::Backend(
+            "this events back end is a server: back it up with its own tools".into(),
+        ))
+    }
 }
 
 /// A back end with the spool in front: the [`EventStore`] every back end is.
@@ -257,6 +265,11 @@ impl<B: Backend> EventStore for Spooled<B> {
     ) -> Result<usize, StoreError> {
         // Loaded rows have marked their days: flush, so none is missed.
         self.read(|b| b.maintain_rollups(sites, max_days))
+    }
+
+    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
+        // Every acknowledged event into the tables first: the copy holds them all.
+        self.read(|b| b.backup_to(to))
     }
 }
 
