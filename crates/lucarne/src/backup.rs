@@ -37,12 +37,7 @@ fn absolute(dir: &Path) -> Result<PathBuf> {
 }
 
 pub async fn backup(b: &Backends, to: &Path) -> Result<()> {
-    if b.events.is_some() || b.meta.is_some() {
-        anyhow::bail!(
-            "`lucarne backup` copies the embedded stores (DuckDB, SQLite); ClickHouse and \
-             PostgreSQL are backed up with their own tools (BACKUP, pg_dump)"
-        );
-    }
+    embedded_only(b, "backup")?;
     let to = absolute(to)?;
     lucarne_server::backup::prepare_dir(&to)?;
     let source = b.dir.join(EVENTS_FILE);
@@ -58,10 +53,9 @@ pub async fn backup(b: &Backends, to: &Path) -> Result<()> {
             }
         })
     };
-    let socket = b.dir.join(ADMIN_SOCKET);
-    let result = match tokio::net::UnixStream::connect(&socket).await {
-        Ok(stream) => through_server(stream, &to).await,
-        Err(_) => here(b, &to).await,
+    let result = match admin_socket(&b.dir).await {
+        Some(stream) => through_server(stream, &to).await,
+        None => here(b, &to).await,
     };
     watch.abort();
     bar.finish_and_clear();
@@ -84,11 +78,31 @@ pub async fn backup(b: &Backends, to: &Path) -> Result<()> {
 }
 
 /// The running server takes it: `POST /backup` on its admin socket.
-async fn through_server(mut stream: tokio::net::UnixStream, to: &Path) -> Result<BackupReport> {
+async fn through_server(stream: tokio::net::UnixStream, to: &Path) -> Result<BackupReport> {
+    let answer = admin_post(stream, "/backup", &serde_json::json!({ "to": to }))
+        .await
+        .context("the server could not take the backup")?;
+    serde_json::from_value(answer).context("reading the server's report")
+}
+
+/// The running server's admin socket, if a server is running on `dir`.
+async fn admin_socket(dir: &Path) -> Option<tokio::net::UnixStream> {
+    tokio::net::UnixStream::connect(dir.join(ADMIN_SOCKET))
+        .await
+        .ok()
+}
+
+/// `POST path` with a JSON body on the admin socket; the JSON answer of a 200, or the
+/// answer's message as the error.
+async fn admin_post(
+    mut stream: tokio::net::UnixStream,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::to_vec(&serde_json::json!({ "to": to }))?;
+    let body = serde_json::to_vec(body)?;
     let head = format!(
-        "POST /backup HTTP/1.1\r\nHost: lucarne-admin\r\nContent-Type: application/json\r\n\
+        "POST {path} HTTP/1.1\r\nHost: lucarne-admin\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
@@ -103,19 +117,21 @@ async fn through_server(mut stream: tokio::net::UnixStream, to: &Path) -> Result
     let (head, body) = text
         .split_once("\r\n\r\n")
         .context("the server's answer has no body")?;
-    let ok = head.starts_with("HTTP/1.1 200");
-    if !ok {
-        let msg = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| body.to_string());
-        anyhow::bail!("the server could not take the backup: {msg}");
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    if !head.starts_with("HTTP/1.1 200") {
+        let msg = json["message"]
+            .as_str()
+            .map_or_else(|| body.to_string(), str::to_string);
+        anyhow::bail!("{msg}");
     }
-    serde_json::from_str(body).context("reading the server's report")
+    Ok(json)
 }
 
-/// No server: open the stores and take it here.
-async fn here(b: &Backends, to: &Path) -> Result<BackupReport> {
+/// The embedded stores opened here (no server running), for `f`, then closed.
+async fn with_stores<T>(
+    b: &Backends,
+    f: impl AsyncFnOnce(Arc<dyn EventStore>, &MetaStore) -> Result<T>,
+) -> Result<T> {
     let events = DuckEvents::open(&b.dir, 1024).with_context(|| {
         format!(
             "opening {} (a server running without its admin socket holds it: stop it first)",
@@ -124,11 +140,88 @@ async fn here(b: &Backends, to: &Path) -> Result<BackupReport> {
     })?;
     let events: Arc<dyn EventStore> = Arc::new(events);
     let meta = MetaStore::open(&b.dir).await?;
-    let out = lucarne_server::backup::backup(events.clone(), &meta, to).await;
-    let e = events.clone();
-    tokio::task::spawn_blocking(move || e.shutdown()).await?;
+    let out = f(events.clone(), &meta).await;
+    tokio::task::spawn_blocking(move || events.shutdown()).await?;
     meta.close().await;
     out
+}
+
+fn embedded_only(b: &Backends, what: &str) -> Result<()> {
+    if b.events.is_some() || b.meta.is_some() {
+        anyhow::bail!(
+            "`lucarne {what}` works on the embedded stores (DuckDB, SQLite); with ClickHouse \
+             and PostgreSQL, use their own clients"
+        );
+    }
+    Ok(())
+}
+
+async fn site_id(meta: &MetaStore, domain: &str) -> Result<u32> {
+    Ok(meta
+        .site_by_domain(domain)
+        .await?
+        .with_context(|| format!("no site `{domain}`"))?
+        .id)
+}
+
+/// `lucarne site export DOMAIN --to FILE`: the running server writes the CSV in its data
+/// directory and this command moves it; with no server, it is written here.
+pub async fn export_site(b: &Backends, domain: &str, to: &Path) -> Result<()> {
+    embedded_only(b, "site export")?;
+    if to.exists() {
+        anyhow::bail!("{} exists already", to.display());
+    }
+    let rows = match admin_socket(&b.dir).await {
+        Some(s) => {
+            let answer = admin_post(s, "/site/export", &serde_json::json!({ "domain": domain }))
+                .await
+                .context("the server could not export the site")?;
+            let file = PathBuf::from(answer["file"].as_str().unwrap_or_default());
+            if std::fs::rename(&file, to).is_err() {
+                std::fs::copy(&file, to).with_context(|| format!("writing {}", to.display()))?;
+                std::fs::remove_file(&file)?;
+            }
+            answer["rows"].as_u64().unwrap_or(0)
+        }
+        None => {
+            with_stores(b, async |events, meta| {
+                let id = site_id(meta, domain).await?;
+                lucarne_server::backup::export_site(events, id, to).await
+            })
+            .await?
+        }
+    };
+    println!("{rows} events of {domain} written to {}", to.display());
+    Ok(())
+}
+
+/// `lucarne site delete DOMAIN --yes`, through the running server or here.
+pub async fn delete_site(b: &Backends, domain: &str) -> Result<()> {
+    embedded_only(b, "site delete")?;
+    let events = match admin_socket(&b.dir).await {
+        Some(s) => admin_post(s, "/site/delete", &serde_json::json!({ "domain": domain }))
+            .await
+            .context("the server could not delete the site")?["events"]
+            .as_u64()
+            .unwrap_or(0),
+        None => {
+            with_stores(b, async |events, meta| {
+                let id = site_id(meta, domain).await?;
+                lucarne_server::backup::delete_site(events, meta, id).await
+            })
+            .await?
+        }
+    };
+    println!("deleted {domain}: its {events} events, links, goals, members, imports and settings");
+    Ok(())
+}
+
+/// No server: open the stores and take it here.
+async fn here(b: &Backends, to: &Path) -> Result<BackupReport> {
+    with_stores(b, async |events, meta| {
+        lucarne_server::backup::backup(events, meta, to).await
+    })
+    .await
 }
 
 /// Copy a backup into a new data directory, then open it (migrating it if the backup

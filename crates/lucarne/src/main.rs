@@ -535,6 +535,26 @@ enum SiteCmd {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Write every event of a site (all stored columns, oldest first) as CSV, e.g. for a
+    /// privacy request; works while the server runs.
+    Export {
+        domain: String,
+        /// The CSV file to create.
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Delete a site and everything it has: events, rollups, links, goals, members,
+    /// imports, settings. Works while the server runs. Cannot be undone.
+    Delete {
+        domain: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// List sites.
     List {
         #[command(flatten)]
@@ -958,6 +978,18 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
                     },
                 );
                 Ok(())
+            }
+            SiteCmd::Export { domain, to, data } => {
+                backup::export_site(&Backends::of(&data, &file), &domain, &to).await
+            }
+            SiteCmd::Delete { domain, yes, data } => {
+                if !yes {
+                    anyhow::bail!(
+                        "this deletes {domain} and all its events, links and goals for good: \
+                         add --yes (take a backup first: lucarne backup --to DIR)"
+                    );
+                }
+                backup::delete_site(&Backends::of(&data, &file), &domain).await
             }
             SiteCmd::List { data } => {
                 let meta = open_meta(&data, &file).await?;

@@ -240,3 +240,118 @@ async fn an_offline_backup_and_what_is_refused() {
     let p = pages(&http, &node, &key).await;
     assert_eq!(p.len(), 20, "{p:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_is_exported_and_deleted_while_the_server_runs_and_offline() {
+    const OTHER: &str = "other.example";
+    let data = tempfile::tempdir().expect("tempdir");
+    add_site(data.path(), SITE);
+    add_site(data.path(), OTHER);
+    let key = create_key(data.path());
+    cli(data.path(), &["goal", "add", SITE, "--event", "purchase"]);
+    cli(
+        data.path(),
+        &[
+            "link",
+            "create",
+            &format!("https://{SITE}/promo"),
+            "--slug",
+            "promo",
+            "--site",
+            SITE,
+        ],
+    );
+    let mut node = Lucarne::start(data.path());
+    let http = reqwest::Client::new();
+    for (site, n) in [(SITE, 30), (OTHER, 10)] {
+        for i in 0..n {
+            support::post_event(
+                &http,
+                &node,
+                "10.0.0.1",
+                json!({"n": "pageview", "u": format!("https://{site}/p/{i}"), "d": site}),
+            )
+            .await;
+        }
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+
+    // Export while the server runs: the site's events only, every column, a header.
+    let csv = scratch.path().join("site.csv");
+    let csv_s = csv.to_str().expect("path");
+    let out = cli(data.path(), &["site", "export", SITE, "--to", csv_s]);
+    assert!(out.contains(&format!("30 events of {SITE}")), "{out}");
+    let text = std::fs::read_to_string(&csv).expect("the CSV");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    for col in [
+        "site_id",
+        "ts",
+        "name",
+        "pathname",
+        "visitor_id",
+        "channel_group",
+    ] {
+        assert!(header.split(',').any(|h| h == col), "{col} in {header}");
+    }
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 30, "{text}");
+    assert!(rows.iter().all(|r| r.contains("/p/")), "{text}");
+    assert!(!text.contains(OTHER), "only {SITE}'s events");
+    let (ok, _, err) = try_cli(data.path(), &["site", "export", SITE, "--to", csv_s]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+
+    // Delete: refused without --yes (nothing changes), then done while the server runs.
+    let (ok, _, err) = try_cli(data.path(), &["site", "delete", SITE]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    let agg =
+        |site: &str| format!("/api/v1/stats/aggregate?site_id={site}&period=day&metrics=events");
+    assert_eq!(
+        get_json(&http, &node, &key, &agg(SITE)).await["results"]["events"]["value"],
+        30
+    );
+    let out = cli(data.path(), &["site", "delete", SITE, "--yes"]);
+    assert!(
+        out.contains(&format!("deleted {SITE}: its 30 events")),
+        "{out}"
+    );
+    let gone = http
+        .get(format!("{}{}", node.url(), agg(SITE)))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("GET");
+    assert_ne!(gone.status().as_u16(), 200, "the deleted site's stats");
+    assert!(!cli(data.path(), &["site", "list"]).contains(SITE));
+    assert!(!cli(data.path(), &["link", "list"]).contains("promo"));
+    let (ok, _, _) = try_cli(data.path(), &["goal", "list", SITE]);
+    assert!(!ok, "the deleted site's goals");
+    assert_eq!(
+        get_json(&http, &node, &key, &agg(OTHER)).await["results"]["events"]["value"],
+        10,
+        "the other site is untouched"
+    );
+    // Nothing of it is left in the events store: a backup holds the other site's only.
+    let b = scratch.path().join("b");
+    let out = cli(data.path(), &["backup", "--to", b.to_str().expect("path")]);
+    assert!(out.contains(": 10 events"), "{out}");
+
+    // Offline: the same commands open the stores themselves.
+    node.terminate(Duration::from_secs(20));
+    let csv2 = scratch.path().join("other.csv");
+    let out = cli(
+        data.path(),
+        &[
+            "site",
+            "export",
+            OTHER,
+            "--to",
+            csv2.to_str().expect("path"),
+        ],
+    );
+    assert!(out.contains(&format!("10 events of {OTHER}")), "{out}");
+    let out = cli(data.path(), &["site", "delete", OTHER, "--yes"]);
+    assert!(out.contains("its 10 events"), "{out}");
+    let (ok, _, err) = try_cli(data.path(), &["site", "delete", OTHER, "--yes"]);
+    assert!(!ok && err.contains("no site"), "{err}");
+}

@@ -116,9 +116,133 @@ struct BackupRequest {
     to: PathBuf,
 }
 
-/// The admin socket's routes: `POST /backup {"to": "/absolute/dir"}`.
+/// The admin socket's routes: `POST /backup {"to": "/absolute/dir"}`,
+/// `POST /site/export {"domain": D}` (answers the CSV file it wrote in the data
+/// directory, for the command to move) and `POST /site/delete {"domain": D}`.
 pub fn admin_app(state: Arc<AppState>) -> Router {
-    Router::new().route("/backup", post(take)).with_state(state)
+    Router::new()
+        .route("/backup", post(take))
+        .route("/site/export", post(export))
+        .route("/site/delete", post(delete))
+        .with_state(state)
+}
+
+/// Delete a site everywhere: the metadata first (its links, goals, members, imports and
+/// settings go with it; from then on its events are refused as an unknown site's), then
+/// its events and rollups. The events deleted.
+pub async fn delete_site(
+    events: Arc<dyn EventStore>,
+    meta: &MetaStore,
+    site_id: u32,
+) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    meta.delete_site(site_id)
+        .await
+        .context("deleting the site's metadata")?;
+    let n = tokio::task::spawn_blocking(move || events.delete_site_events(site_id, None))
+        .await
+        .context("the deletion stopped")?
+        .context("deleting the site's events (the site is gone from every page)")?;
+    Ok(n)
+}
+
+/// One site's events as CSV in a new file at `to` ([`EventStore::export_site_csv`]).
+pub async fn export_site(
+    events: Arc<dyn EventStore>,
+    site_id: u32,
+    to: &Path,
+) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let to = to.to_path_buf();
+    Ok(
+        tokio::task::spawn_blocking(move || events.export_site_csv(site_id, &to))
+            .await
+            .context("the export stopped")??,
+    )
+}
+
+#[derive(Deserialize)]
+struct SiteRequest {
+    domain: String,
+}
+
+fn failed(status: StatusCode, error: &str, message: String) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": error, "message": message})),
+    )
+        .into_response()
+}
+
+/// The site named in a request, or the answer to give.
+async fn site_of(state: &AppState, domain: &str) -> Result<lucarne_store::meta::Site, Response> {
+    match state.meta.site_by_domain(domain).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(failed(
+            StatusCode::NOT_FOUND,
+            "unknown_site",
+            format!("no site `{domain}`"),
+        )),
+        Err(e) => Err(failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "meta",
+            e.to_string(),
+        )),
+    }
+}
+
+async fn export(State(state): State<Arc<AppState>>, Json(req): Json<SiteRequest>) -> Response {
+    let site = match site_of(&state, &req.domain).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(dir) = state.data_dir.clone() else {
+        return failed(
+            StatusCode::CONFLICT,
+            "no_data_dir",
+            "no data directory".into(),
+        );
+    };
+    let file = dir.join(format!(
+        "export-{}-{:08x}.csv",
+        site.id,
+        rand::random::<u32>()
+    ));
+    match export_site(state.events.clone(), site.id, &file).await {
+        Ok(rows) => Json(serde_json::json!({"file": file, "rows": rows})).into_response(),
+        Err(e) => {
+            let _ = std::fs::remove_file(&file);
+            failed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "export_failed",
+                format!("{e:#}"),
+            )
+        }
+    }
+}
+
+async fn delete(State(state): State<Arc<AppState>>, Json(req): Json<SiteRequest>) -> Response {
+    let site = match site_of(&state, &req.domain).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let result = delete_site(state.events.clone(), &state.meta, site.id).await;
+    state.invalidate_sites();
+    match result {
+        Ok(events) => {
+            tracing::info!(
+                message = "Site deleted (command line).",
+                site_id = site.id,
+                events
+            );
+            Json(serde_json::json!({"events": events})).into_response()
+        }
+        Err(e) => failed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "delete_failed",
+            format!("{e:#}"),
+        ),
+    }
 }
 
 async fn take(State(state): State<Arc<AppState>>, Json(req): Json<BackupRequest>) -> Response {

@@ -285,6 +285,15 @@ pub trait EventStore: Send + Sync + 'static {
         Ok(0)
     }
 
+    /// Every event of `site_id` (site and short-link events, every stored column, oldest
+    /// first) as CSV with a header line, into a new file at `to`; the rows written.
+    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError> {
+        let _ = (site_id, to);
+        Err(StoreError::Backend(
+            "this events back end is a server: export with its own client".into(),
+        ))
+    }
+
     /// A consistent copy of the store, as a new database file at `to`, taken while it
     /// keeps taking events: every event acknowledged before the call is in it. The events
     /// copied. Back ends that are servers (ClickHouse) have backups of their own.

@@ -1,4 +1,5 @@
-//! An online copy of the events database (`lucarne backup`): DuckDB's `COPY FROM
+//! An online copy of the events database (`lucarne backup`), and one site's events as
+//! CSV (`lucarne site export`): DuckDB's `COPY FROM
 //! DATABASE` into a new file attached for the purpose, inside one read transaction, so
 //! the copy is the snapshot of that transaction's start while the loader goes on
 //! committing (MVCC). The spool position is a table like the others, copied in the same
@@ -82,4 +83,30 @@ fn copy_into(conn: &Connection, source: &str, alias: &str) -> Result<u64, StoreE
         )
         .map_err(backend("counting the copy"))?;
     Ok(u64::try_from(events).unwrap_or(0))
+}
+
+/// Every row of `site_id` in the `events` view (site events and short-link events), all
+/// columns, oldest first, as CSV with a header, into a new file at `to`.
+pub(super) fn export_site_csv(
+    conn: &Connection,
+    site_id: u32,
+    to: &Path,
+) -> Result<u64, StoreError> {
+    if to.exists() {
+        return Err(StoreError::Backend(format!(
+            "export: {} exists already",
+            to.display()
+        )));
+    }
+    let path = to.to_string_lossy().replace('\'', "''");
+    let n = conn
+        .execute(
+            &format!(
+                "COPY (SELECT * FROM events WHERE site_id = {site_id} ORDER BY ts) \
+                 TO '{path}' (FORMAT csv, HEADER)"
+            ),
+            [],
+        )
+        .map_err(backend("exporting"))?;
+    Ok(n as u64)
 }

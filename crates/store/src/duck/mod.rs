@@ -515,6 +515,10 @@ impl Backend for Duck {
         self.with_reader(|c| backup::copy_database(c, to))
     }
 
+    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError> {
+        self.with_reader(|c| backup::export_site_csv(c, site_id, to))
+    }
+
     fn delete_site_events(
         &self,
         site_id: u32,

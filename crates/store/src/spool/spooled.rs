@@ -97,6 +97,14 @@ pub trait Backend: Send + Sync + 'static {
         Ok(0)
     }
 
+    /// See [`EventStore::export_site_csv`] (called once the spool is flushed).
+    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError> {
+        let _ = (site_id, to);
+        Err(StoreError::Backend(
+            "this events back end is a server: export with its own client".into(),
+        ))
+    }
+
     /// See [`EventStore::backup_to`] (called once the spool is flushed).
     fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
         let _ = to;
@@ -265,6 +273,11 @@ impl<B: Backend> EventStore for Spooled<B> {
     ) -> Result<usize, StoreError> {
         // Loaded rows have marked their days: flush, so none is missed.
         self.read(|b| b.maintain_rollups(sites, max_days))
+    }
+
+    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError> {
+        // Every acknowledged event into the tables first: the file holds them all.
+        self.read(|b| b.export_site_csv(site_id, to))
     }
 
     fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {

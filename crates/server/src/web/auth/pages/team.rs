@@ -619,14 +619,10 @@ async fn delete_site(
         ));
     }
     // The site goes first: from now on its events are refused as an unknown site; then
-    // what the events store holds.
-    state.meta.delete_site(site.id).await?;
-    state.invalidate_sites();
-    let st = state.clone();
+    // what the events store holds (`backup::delete_site`, as `lucarne site delete`).
     let id = site.id;
-    let events = tokio::task::spawn_blocking(move || st.events.delete_site_events(id, None))
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let events = crate::backup::delete_site(state.events.clone(), &state.meta, id).await;
+    state.invalidate_sites();
     match events {
         Ok(n) => info!(
             message = "Site deleted.",
@@ -637,7 +633,7 @@ async fn delete_site(
         Err(e) => {
             // The site is gone from every page; its rows are unreachable (ids are never
             // given again) and retention-free: say so in the log for the operator.
-            warn!(message = "Site deleted; its events could not be deleted.", site_id = id, error = %e);
+            warn!(message = "Site deleted; its events could not be deleted.", site_id = id, error = %format!("{e:#}"));
         }
     }
     Ok(redirect("/sites?deleted=1"))
