@@ -491,8 +491,11 @@ impl AppState {
             }
         }
         if let Some(db) = &self.geoip {
-            if let Ok(Some(c)) = db.lookup::<maxminddb::geoip2::Country>(ip) {
-                if let Some(code) = c.country.and_then(|c| c.iso_code) {
+            let country = db
+                .lookup(ip)
+                .and_then(|r| r.decode::<maxminddb::geoip2::Country>());
+            if let Ok(Some(c)) = country {
+                if let Some(code) = c.country.iso_code {
                     return code.to_string();
                 }
             }
