@@ -18,3 +18,13 @@ pub use events::{
     StoreError, SurveyAnswerRow, VisitKey,
 };
 pub use report::sort_breakdown;
+
+/// The refusal to open a store written by a newer Lucarne: its schema is past what this
+/// binary knows, and going on could misread or damage it.
+pub(crate) fn newer_schema(what: &str, found: i64, known: i64) -> String {
+    format!(
+        "{what} was written by a newer Lucarne (schema version {found}; this binary knows up \
+         to {known}): run that version or a later one, or restore a backup taken before the \
+         upgrade"
+    )
+}

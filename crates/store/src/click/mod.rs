@@ -385,6 +385,14 @@ fn migrate(conn: &Conn, u: &ClickUrl) -> Result<(), StoreError> {
         })?;
         current.push(v);
     }
+    let known = MIGRATIONS.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    if let Some(&newest) = current.iter().max().filter(|&&v| v > known) {
+        return Err(StoreError::Backend(crate::newer_schema(
+            "the ClickHouse database",
+            i64::from(newest),
+            i64::from(known),
+        )));
+    }
     for (version, text) in MIGRATIONS {
         for (i, (host, client)) in u.hosts.iter().zip(&conn.hosts).enumerate() {
             if *version <= current[i] {

@@ -166,6 +166,18 @@ fn migrate_to(conn: &Connection, last: u32) -> Result<(), StoreError> {
             |r| r.get(0),
         )
         .map_err(StoreError::backend)?;
+    let known = MIGRATIONS
+        .iter()
+        .map(|(v, _)| i64::from(*v))
+        .max()
+        .unwrap_or(0);
+    if current > known {
+        return Err(StoreError::Backend(crate::newer_schema(
+            "events.duckdb",
+            current,
+            known,
+        )));
+    }
     for (version, sql) in MIGRATIONS {
         if i64::from(*version) <= current || *version > last {
             continue;
@@ -713,6 +725,24 @@ mod tests {
 
     /// The loader writes columns by position and type: a table it does not know is
     /// refused when the store opens, never written into.
+    /// An events store written by a newer Lucarne is refused with a clear message.
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        DuckEvents::open(dir.path(), 100).expect("open").shutdown();
+        {
+            let conn = Connection::open(dir.path().join("events.duckdb")).expect("conn");
+            conn.execute_batch("INSERT INTO schema_migrations (version) VALUES (9999)")
+                .expect("insert");
+        }
+        let err = DuckEvents::open(dir.path(), 100).err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("events.duckdb was written by a newer Lucarne (schema version 9999"),
+            "{err}"
+        );
+    }
+
     /// DuckDB never fetches an extension from the internet for Lucarne's database.
     #[test]
     fn no_extension_is_downloaded_or_loaded_on_its_own() {

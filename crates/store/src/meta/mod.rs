@@ -346,6 +346,20 @@ impl MetaStore {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("v")?;
+        let known = self
+            .backend
+            .migrations()
+            .iter()
+            .map(|(v, _)| *v)
+            .max()
+            .unwrap_or(0);
+        if current > known {
+            return Err(MetaError::Invalid(crate::newer_schema(
+                "the metadata store",
+                current,
+                known,
+            )));
+        }
         for (version, sql) in self.backend.migrations() {
             if *version <= current {
                 continue;
@@ -1369,6 +1383,24 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::TestDb;
     use super::*;
+
+    /// A metadata store written by a newer Lucarne is refused with a clear message.
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let meta = MetaStore::open(dir.path()).await.expect("open");
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 'x')")
+            .execute(&meta.pool)
+            .await
+            .expect("insert");
+        meta.close().await;
+        let err = MetaStore::open(dir.path()).await.err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("written by a newer Lucarne (schema version 9999"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn domains() {
