@@ -192,6 +192,15 @@ impl Default for RateLimits {
     }
 }
 
+/// Equal strings, compared in time independent of where they differ (secrets: CSRF
+/// tokens, the metrics token).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

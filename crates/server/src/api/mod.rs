@@ -126,7 +126,7 @@ pub async fn metrics_page(State(state): State<Arc<AppState>>, headers: HeaderMap
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if !crate::web::auth::constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        if !crate::limits::constant_time_eq(given.as_bytes(), token.as_bytes()) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],

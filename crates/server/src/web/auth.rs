@@ -287,13 +287,7 @@ pub(crate) fn new_token() -> String {
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Equal strings, compared in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub(crate) use crate::limits::constant_time_eq;
 
 /// The value of cookie `name` in the request, if any.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
