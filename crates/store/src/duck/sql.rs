@@ -243,15 +243,19 @@ fn visit_level(
     let src = visit_source(q);
     let only = session_events_only::<Params>(q);
     let sql = if q.has_event_filters() || group.is_event_level() {
-        let w_all = where_clause(&mut p, q, false);
+        // Parameters in the order of the text: `m`'s, then `s`'s.
         let g = group.key(&mut p);
         let w_f = where_clause(&mut p, q, true);
+        let w_all = where_clause(&mut p, q, false);
+        // The visits the filter keeps first (`m`), then only their rows grouped: grouping
+        // every visit of the range (4.75 M at 10 M events) cost 200 ms a panel.
         format!(
-            "WITH s AS (
+            "WITH m AS (SELECT DISTINCT {g} AS g, session_id FROM {src} WHERE {w_f}{only}),
+             s AS (
                 SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM {src} WHERE {w_all}{only} GROUP BY session_id),
-             m AS (SELECT DISTINCT {g} AS g, session_id FROM {src} WHERE {w_f}{only})
+                FROM {src} WHERE {w_all}{only} AND session_id IN (SELECT session_id FROM m)
+                GROUP BY session_id)
              SELECT m.g, count(*)::BIGINT, (count(*) FILTER (WHERE s.pv <= 1))::BIGINT, coalesce(sum(s.dur), 0)::DOUBLE
              FROM m JOIN s USING (session_id) GROUP BY m.g"
         )
