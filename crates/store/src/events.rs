@@ -287,22 +287,14 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every event of `site_id` (site and short-link events, every stored column, oldest
     /// first) as CSV with a header line, into a new file at `to`; the rows written.
-    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError> {
-        let _ = (site_id, to);
-        Err(StoreError::Backend(
-            "this events back end is a server: export with its own client".into(),
-        ))
-    }
+    /// Back ends that are servers (ClickHouse) refuse: they have clients of their own.
+    fn export_site_csv(&self, site_id: u32, to: &std::path::Path) -> Result<u64, StoreError>;
 
     /// A consistent copy of the store, as a new database file at `to`, taken while it
     /// keeps taking events: every event acknowledged before the call is in it. The events
-    /// copied. Back ends that are servers (ClickHouse) have backups of their own.
-    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError> {
-        let _ = to;
-        Err(StoreError::Backend(
-            "this events back end is a server: back it up with its own tools".into(),
-        ))
-    }
+    /// copied. Back ends that are servers (ClickHouse) refuse: they have backups of their
+    /// own.
+    fn backup_to(&self, to: &std::path::Path) -> Result<u64, StoreError>;
 }
 
 /// Below this many distinct visitors in a report, every back end counts them exactly
