@@ -81,6 +81,22 @@ pub const PAIRS: &[(&str, &str)] = &[
     ("visit:utm_source", "visit:country"),
 ];
 
+/// The columns `event:page` is paired with, in [`PAIRS`]' order. A visitor of a visit
+/// carried into a day who views a page there is new to a row (`carried_new`) unless the
+/// same visitor id viewed that page *in that row* the day before: for the page alone, any
+/// row of the page; for a pair, a row with the same value of the partner column. Keyed by
+/// visitor, not by visit: the id's other visits of the day before count as well.
+pub fn page_partners() -> Vec<&'static str> {
+    PAIRS
+        .iter()
+        .filter_map(|(a, b)| match (*a == "event:page", *b == "event:page") {
+            (false, true) => column_of(a),
+            (true, false) => column_of(b),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The stored column of a rolled-up dimension.
 pub fn column_of(dim: &str) -> Option<&'static str> {
     DIMENSIONS.iter().find(|(n, _)| *n == dim).map(|(_, c)| *c)
@@ -99,7 +115,12 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 /// one) and none in the [`BEGUN_LOOKBACK`] before its midnight, instead of when its entry
 /// row is there: retention cutting a day in the middle deletes entry rows, and the kept
 /// rows of such a visit were counted as carried, their visitor twice.
-pub const VERSION: i32 = 4;
+///
+/// 5: a carried visitor is new to a page row (`carried_new`) when its visitor id, in any
+/// visit, did not have that row the day before (see [`page_partners`]), instead of when
+/// the carried visit had not: a visitor with a second visit that day counted twice, and
+/// a pair's row missed a visitor whose other visit had another value.
+pub const VERSION: i32 = 5;
 
 /// A visit carried past a UTC midnight has a row within the visit timeout (30 minutes)
 /// before it; two hours here, as in [`lookback`], for rows that arrive late. A visit with

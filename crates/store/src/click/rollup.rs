@@ -27,8 +27,8 @@ use super::Conn;
 use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 use crate::rollups::{
-    self, column_of, day_start, epoch_day, last_slice_start, local_split, lookback, pair_dim,
-    DayRow, Days, Rolled, RollupSql, Shape, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
+    self, column_of, day_start, epoch_day, last_slice_start, local_split, lookback, page_partners,
+    pair_dim, DayRow, Days, Rolled, RollupSql, Shape, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
 };
 
 /// The `local_day` of a whole-UTC-day row.
@@ -94,24 +94,48 @@ fn local_day_sql(day: NaiveDate, tz: Tz, col: &str) -> String {
 /// The array of (dimension, value, is the page) tuples a row belongs to: the totals (with
 /// `totals`), each of `dims`, each of `pairs`.
 fn tuples(dims: &[(&str, &str)], pairs: &[(&str, &str)], totals: bool) -> String {
-    let page = |n: &str| u8::from(n == "event:page");
+    // The third element: 0 for a row of no page; else which `in_prev_K` flag (K + 1)
+    // says the visitor had the row the day before: the page alone, or its partner.
+    let partners = page_partners();
+    let page_key = |a: &str, b: &str| -> u8 {
+        let partner = match (a == "event:page", b == "event:page") {
+            (false, true) => column_of(a),
+            (true, false) => column_of(b),
+            _ => return 0,
+        };
+        partner
+            .and_then(|p| partners.iter().position(|q| *q == p))
+            .map_or(0, |i| u8::try_from(i + 2).unwrap_or(0))
+    };
     let mut out = Vec::new();
     if totals {
         out.push("('', '', toUInt8(0))".to_string());
     }
     for (n, c) in dims {
-        out.push(format!("({}, {c}, toUInt8({}))", lit(n), page(n)));
+        out.push(format!(
+            "({}, {c}, toUInt8({}))",
+            lit(n),
+            u8::from(*n == "event:page")
+        ));
     }
     for (a, b) in pairs {
         if let (Some(ca), Some(cb)) = (column_of(a), column_of(b)) {
             out.push(format!(
                 "({}, concat({ca}, '\\x1F', {cb}), toUInt8({}))",
                 lit(&pair_dim(a, b)),
-                page(a).max(page(b))
+                page_key(a, b)
             ));
         }
     }
     format!("[{}]", out.join(", "))
+}
+
+/// `name_0, …, name_{n-1}`.
+fn flag_names(name: &str, n: usize) -> String {
+    (0..n)
+        .map(|k| format!("{name}_{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The event-level rows of a day (as `duck::rollup`'s): visitors born and carried (and,
@@ -136,6 +160,23 @@ fn insert_event_rows(
     );
     let cols: Vec<&str> = DIMENSIONS.iter().map(|(_, c)| *c).collect();
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
+    // Did the row's visitor id have the row the day before (and in its last slice): by
+    // page, then by page and each partner column (`page_partners`).
+    let mut keys = vec!["visitor_id, pathname".to_string()];
+    keys.extend(
+        page_partners()
+            .iter()
+            .map(|c| format!("visitor_id, pathname, {c}")),
+    );
+    let mut prev_flags = Vec::new();
+    for (name, when) in [("in_prev", &prev), ("in_prev_late", &late)] {
+        for (k, key) in keys.iter().enumerate() {
+            prev_flags.push(format!(
+                "({key}) GLOBAL IN (SELECT {key} FROM events WHERE {when} AND {visitor}) AS {name}_{k}"
+            ));
+        }
+    }
+    let prev_flags = prev_flags.join(",\n                    ");
     let sql = format!(
         "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried, carried_new,
                               carried_new_late, visits, pageviews, events, ident, est, s_visits,
@@ -143,14 +184,16 @@ fn insert_event_rows(
          SELECT {site_id}, {day_sql}, ld, tupleElement(dv, 1), tupleElement(dv, 2),
                 uniqExactIf(visitor_id, vis AND begun),
                 uniqExactIf(visitor_id, vis AND NOT begun),
-                uniqExactIf(visitor_id, vis AND NOT begun AND NOT in_prev AND tupleElement(dv, 3) = 1),
-                uniqExactIf(visitor_id, vis AND NOT begun AND NOT in_prev_late AND tupleElement(dv, 3) = 1),
+                uniqExactIf(visitor_id, vis AND NOT begun AND tupleElement(dv, 3) >= 1
+                            AND NOT arrayElement([{in_prev}], tupleElement(dv, 3))),
+                uniqExactIf(visitor_id, vis AND NOT begun AND tupleElement(dv, 3) >= 1
+                            AND NOT arrayElement([{in_prev_late}], tupleElement(dv, 3))),
                 countIf(entry = 1), countIf(name = 'pageview'), count(),
                 countIf(entry = 1 AND channel_group IN ('private-message', 'email')),
                 countIf(entry = 1 AND channel_group = 'estimated-dark'),
                 0, 0, 0, {build}
          FROM (
-           SELECT visitor_id, name, entry, channel_group, vis, begun, in_prev, in_prev_late,
+           SELECT visitor_id, name, entry, channel_group, vis, begun, {in_prev}, {in_prev_late},
                   arrayJoin([ld0, {WHOLE_DAY}]) AS ld, arrayJoin({tuples}) AS dv
            FROM (
              SELECT visitor_id, name, entry, {cols}, {local_day} AS ld0,
@@ -158,16 +201,15 @@ fn insert_event_rows(
                     session_id GLOBAL IN (SELECT session_id FROM events WHERE {range} AND server_side = 0)
                       AND session_id GLOBAL NOT IN
                         (SELECT session_id FROM events WHERE {before} AND {visitor}) AS begun,
-                    (session_id, pathname) GLOBAL IN
-                      (SELECT session_id, pathname FROM events WHERE {prev} AND {visitor}) AS in_prev,
-                    (session_id, pathname) GLOBAL IN
-                      (SELECT session_id, pathname FROM events WHERE {late} AND {visitor}) AS in_prev_late
+                    {prev_flags}
              FROM events WHERE {range}))
          GROUP BY ld, dv",
         day_sql = ClickSql::date(day),
         local_day = local_day_sql(day, tz, "ts_us"),
         tuples = tuples(DIMENSIONS, PAIRS, true),
         cols = cols.join(", "),
+        in_prev = flag_names("in_prev", keys.len()),
+        in_prev_late = flag_names("in_prev_late", keys.len()),
     );
     conn.execute_on(&conn.client, &sql)
         .map_err(|e| StoreError::Backend(format!("rollup of {day}: {e}")))

@@ -21,9 +21,12 @@ use lucarne_core::stats::Aggregates;
 use crate::events::StoreError;
 use crate::report::NOT_VISIT_EVENTS;
 use crate::rollups::{
-    self, column_of, day_start, epoch_day, last_slice_start, local_split, pair_dim, DayRow, Days,
-    RollupSql, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
+    self, column_of, day_start, epoch_day, last_slice_start, local_split, page_partners, pair_dim,
+    DayRow, Days, RollupSql, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
 };
+
+/// A dimension (property name, stored column), or a pair of property names.
+type Dim<'a> = (&'a str, &'a str);
 
 pub(super) fn ts(t: DateTime<Utc>) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros())
@@ -214,30 +217,6 @@ fn insert_event_sets(
         cols.push("channel_group");
     }
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
-    // The day before: its (visit, page) pairs, and those of its last slice.
-    let prev_start = start - Duration::days(1);
-    let late_start = last_slice_start(day - Duration::days(1), tz);
-    let carried_new = |p: &str| {
-        format!(
-            "count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL AND {p}.p_sid IS NULL)"
-        )
-    };
-    let (prev_ctes, prev_joins, new, new_late) = if pages {
-        (
-            format!(
-                ", prev AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
-                            WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}),
-                 prev_late AS (SELECT DISTINCT session_id AS p_sid, pathname AS p_path FROM events
-                               WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})"
-            ),
-            " LEFT JOIN prev ON day.session_id = prev.p_sid AND day.pathname = prev.p_path
-              LEFT JOIN prev_late ON day.session_id = prev_late.p_sid AND day.pathname = prev_late.p_path",
-            carried_new("prev"),
-            carried_new("prev_late"),
-        )
-    } else {
-        (String::new(), "", "0".to_string(), "0".to_string())
-    };
     let sql = format!(
         "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried,
                               carried_new, carried_new_late, visits, pageviews, events, ident, est)
@@ -247,24 +226,24 @@ fn insert_event_sets(
               begun AS (SELECT DISTINCT session_id AS b_sid FROM day WHERE NOT server_side
                         AND session_id NOT IN
                           (SELECT session_id FROM events
-                           WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor})){prev_ctes}
+                           WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}))
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
                 {dim_case}, {value_case},
                 count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NOT NULL),
                 count(DISTINCT visitor_id) FILTER (WHERE {visitor} AND b_sid IS NULL),
-                {new}, {new_late},
+                0, 0,
                 count(*) FILTER (WHERE entry),
                 count(*) FILTER (WHERE name = 'pageview'),
                 count(*),
                 count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')),
                 count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark')
-         FROM day LEFT JOIN begun ON day.session_id = begun.b_sid{prev_joins}
+         FROM day LEFT JOIN begun ON day.session_id = begun.b_sid
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
     );
     // In the order of the text: the local midnight (if any), the range, the hours before
-    // it (visits begun), the day before (whole and last slice, for pages), the site id.
+    // it (visits begun), the site id.
     params.extend([
         Value::UInt(site_id),
         ts(start),
@@ -272,20 +251,125 @@ fn insert_event_sets(
         Value::UInt(site_id),
         ts(start - BEGUN_LOOKBACK),
         ts(start),
+        Value::UInt(site_id),
     ]);
+    let n = conn
+        .execute(&sql, params_from_iter(params))
+        .map_err(|e| StoreError::backend(format!("rollup of {day}: {e}")))?;
     if pages {
-        params.extend([
-            Value::UInt(site_id),
-            ts(prev_start),
-            ts(start),
-            Value::UInt(site_id),
-            ts(late_start),
-            ts(start),
-        ]);
+        update_carried_new(conn, site_id, day, tz, dims, pairs)?;
     }
-    params.push(Value::UInt(site_id));
+    Ok(n)
+}
+
+/// The page rows' `carried_new` and `carried_new_late`: the visitors of visits carried
+/// into `day` (not begun on it) who view a page there that their visitor id did not view
+/// in the same row the day before, or in its last slice (`rollups::page_partners`). Only
+/// the carried rows are grouped, and only the day before's rows of their visitor ids are
+/// read, so this is small beside the day's own statement.
+fn update_carried_new(
+    conn: &Connection,
+    site_id: u32,
+    day: NaiveDate,
+    tz: Tz,
+    dims: &[(&str, &str)],
+    pairs: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    let start = day_start(day);
+    let end = start + Duration::days(1);
+    let (local_day, mut params) = local_day_sql(day, tz, "ts");
+    let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
+    let partners = page_partners();
+    let mut cols = vec!["pathname"];
+    cols.extend(partners.iter().copied());
+    // One flag a key (the page alone, the page and each partner), whole day and last slice.
+    let mut flags = Vec::new();
+    for (k, partner) in std::iter::once(None)
+        .chain(partners.iter().map(Some))
+        .enumerate()
+    {
+        let same = partner.map_or(String::new(), |c| format!(" AND p.{c} = c.{c}"));
+        let on = format!("p.visitor_id = c.visitor_id AND p.pathname = c.pathname{same}");
+        flags.push(format!("EXISTS (SELECT 1 FROM p WHERE {on}) AS k{k}"));
+        flags.push(format!(
+            "EXISTS (SELECT 1 FROM p WHERE {on} AND p.late) AS l{k}"
+        ));
+    }
+    // One grouping statement a key: the page alone, then each of its pairs.
+    let mut parts = Vec::new();
+    for (k, partner) in std::iter::once(None)
+        .chain(partners.iter().map(Some))
+        .enumerate()
+    {
+        let (fd, fp): (Vec<Dim>, Vec<Dim>) = match partner {
+            None => (dims.to_vec(), Vec::new()),
+            Some(c) => (
+                Vec::new(),
+                pairs
+                    .iter()
+                    .copied()
+                    .filter(|(a, b)| column_of(a) == Some(c) || column_of(b) == Some(c))
+                    .collect(),
+            ),
+        };
+        if fd.is_empty() && fp.is_empty() {
+            continue;
+        }
+        let (sets, dim_case, value_case) = grouping(&fd, &fp, false);
+        parts.push(format!(
+            "SELECT CASE WHEN grouping(local_day) = 0 THEN local_day END AS local_day,
+                    {dim_case} AS dim, {value_case} AS value,
+                    count(DISTINCT visitor_id) FILTER (WHERE NOT k{k}) AS n,
+                    count(DISTINCT visitor_id) FILTER (WHERE NOT l{k}) AS nl
+             FROM cf GROUP BY GROUPING SETS ({sets})"
+        ));
+    }
+    let cols = cols.join(", ");
+    let sql = format!(
+        "UPDATE rollups SET carried_new = u.n, carried_new_late = u.nl
+         FROM (
+           WITH c AS (SELECT {local_day} AS local_day, visitor_id, {cols} FROM events
+                      WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}
+                        AND session_id NOT IN
+                          (SELECT session_id FROM events WHERE site_id = ? AND ts >= ? AND ts < ?
+                           AND NOT server_side
+                           AND session_id NOT IN
+                             (SELECT session_id FROM events
+                              WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}))),
+                p AS (SELECT DISTINCT visitor_id, {cols}, ts >= ? AS late FROM events
+                      WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}
+                        AND visitor_id IN (SELECT visitor_id FROM c)),
+                cf AS (SELECT c.*, {flags} FROM c)
+           SELECT * FROM ({parts}) WHERE n > 0 OR nl > 0
+         ) u
+         WHERE rollups.site_id = ? AND rollups.utc_day = DATE '{day}' AND rollups.dim = u.dim
+           AND rollups.value = u.value AND rollups.local_day IS NOT DISTINCT FROM u.local_day",
+        flags = flags.join(", "),
+        parts = parts.join(" UNION ALL "),
+    );
+    // In the order of the text: the local midnight (if any); the day; the day again and
+    // the hours before it (visits begun); the day before's last slice and the day
+    // before; the site id.
+    let site = || Value::UInt(site_id);
+    params.extend([
+        site(),
+        ts(start),
+        ts(end),
+        site(),
+        ts(start),
+        ts(end),
+        site(),
+        ts(start - BEGUN_LOOKBACK),
+        ts(start),
+        ts(last_slice_start(day - Duration::days(1), tz)),
+        site(),
+        ts(start - Duration::days(1)),
+        ts(start),
+        site(),
+    ]);
     conn.execute(&sql, params_from_iter(params))
-        .map_err(|e| StoreError::backend(format!("rollup of {day}: {e}")))
+        .map_err(|e| StoreError::backend(format!("rollup of {day}, carried pages: {e}")))?;
+    Ok(())
 }
 
 /// The visit-level rows of a day: each visit begun on it (its entry row's slice and visit
