@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use lucarne_core::event::EventRow;
-use lucarne_core::stats::{buckets, utc_range, Interval, Property, ReportQuery, Utc0};
+use lucarne_core::stats::{buckets, utc_range, Filter, Interval, Property, ReportQuery, Utc0};
 use lucarne_core::token::TokenStatus;
 use lucarne_core::{ChannelGroup, Evidence};
 use std::sync::Arc;
@@ -1150,6 +1150,17 @@ fn page(
                 None,
             )
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            // The view's filters, as the page applies them.
+            let mut r = r;
+            r.filters = view
+                .filters
+                .iter()
+                .filter_map(|(p, v)| {
+                    Property::parse(p)
+                        .ok()
+                        .map(|property| Filter::is(property, vec![v.clone()]))
+                })
+                .collect();
             let q = r.query(r.from, r.to);
             let plain = ReportQuery {
                 conditions: Vec::new(),
