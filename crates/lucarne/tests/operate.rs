@@ -185,3 +185,37 @@ fn config_check_validates_and_names_each_value_s_source() {
         assert!(err.contains(expect), "{text}: {err}");
     }
 }
+
+/// With `NOTIFY_SOCKET` set (systemd's `Type=notify`), the server says `READY=1` once it
+/// answers, and `STOPPING=1` when SIGTERM starts its drain; on a real datagram socket.
+#[test]
+fn tells_systemd_when_it_is_ready_and_when_it_stops() {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Duration;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let sock_dir = tempfile::tempdir().expect("tempdir");
+    let path = sock_dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind the notify socket");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let recv = || {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let path_s = path.to_string_lossy().to_string();
+    // `start_with_env` returns once /api/health answers: READY=1 was sent by then.
+    let mut node = Lucarne::start_with_env(data.path(), &[("NOTIFY_SOCKET", &path_s)]);
+    let ready = recv();
+    let lines: Vec<&str> = ready.lines().collect();
+    assert!(lines.contains(&"READY=1"), "{ready:?}");
+    assert!(
+        lines.contains(&format!("STATUS=listening on {}", node.addr).as_str()),
+        "{ready:?}"
+    );
+    let status = node.terminate(Duration::from_secs(30));
+    let stopping = recv();
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    assert!(status.success(), "{status:?}");
+}

@@ -303,14 +303,19 @@ pub async fn serve_with_metrics(
         open: state.metrics.connections_open.clone(),
         closed: state.metrics.connections_closed.clone(),
     };
-    net::serve(
-        listener,
-        app(state.clone()),
-        limits,
-        metrics,
-        shutdown_signal(),
-    )
-    .await?;
+    // Listening, stores open, background tasks started: ready (systemd's Type=notify).
+    notify_systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("listening on {addr}")),
+    ]);
+    let stop = async {
+        shutdown_signal().await;
+        notify_systemd(&[
+            sd_notify::NotifyState::Stopping,
+            sd_notify::NotifyState::Status("draining connections and the writer"),
+        ]);
+    };
+    net::serve(listener, app(state.clone()), limits, metrics, stop).await?;
     // Every request has been answered: store what only this node still holds.
     drain(&state).await;
     maintenance.abort();
@@ -349,6 +354,14 @@ pub async fn drain(state: &Arc<AppState>) {
         tracing::warn!(message = "Some short-link events were still queued at shutdown.");
     }
     state.links.flush_clicks(state).await;
+}
+
+/// Tell systemd how the server stands (`READY=1`, `STOPPING=1`, a status line) when it
+/// runs the unit as `Type=notify`; nothing happens without `NOTIFY_SOCKET`.
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(message = "Could not notify systemd.", error = %e);
+    }
 }
 
 async fn shutdown_signal() {
