@@ -740,8 +740,23 @@ enum KeyCmd {
     },
 }
 
+/// An empty `LUCARNE_*` variable (`LUCARNE_LISTEN=` in an environment file) means
+/// unset, not the empty value: removed before the command line is read, so every layer
+/// (flag, variable, file, default) sees the same.
+fn forget_empty_variables() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| k.to_string_lossy().starts_with("LUCARNE_") && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        // Still one thread: nothing else reads the environment meanwhile.
+        std::env::remove_var(k);
+    }
+}
+
 fn main() -> Result<()> {
     use clap::{CommandFactory, FromArgMatches};
+    forget_empty_variables();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Command::Config {

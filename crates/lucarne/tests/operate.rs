@@ -111,6 +111,14 @@ fn config_check(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     )
 }
 
+/// The line of `config check`'s output for key `k`.
+fn line_of(out: &str, k: &str) -> String {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{k} ")))
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn config_check_validates_and_names_each_value_s_source() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lucarne.example.toml");
@@ -140,12 +148,7 @@ fn config_check_validates_and_names_each_value_s_source() {
         ],
     );
     assert!(ok, "{out}{err}");
-    let line = |k: &str| {
-        out.lines()
-            .find(|l| l.trim_start().starts_with(&format!("{k} ")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let line = |k: &str| line_of(&out, k);
     assert!(
         line("listen").contains("127.0.0.1:9001  [env LUCARNE_LISTEN]"),
         "{out}"
@@ -164,6 +167,22 @@ fn config_check_validates_and_names_each_value_s_source() {
     );
     assert!(line("body_timeout_secs").contains("30  [default]"), "{out}");
     assert!(!out.contains("hunter2") && !out.contains("secret"), "{out}");
+
+    // An empty variable (`LUCARNE_LISTEN=` in an environment file) is unset: the file's
+    // value stands.
+    let (ok, out, err) = config_check(
+        &["--config", &path],
+        &[("LUCARNE_LISTEN", ""), ("LUCARNE_MAX_CONNECTIONS", "")],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        line_of(&out, "listen").contains(&format!("127.0.0.1:9000  [file {path}]")),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "max_connections").contains(&format!("50  [file {path}]")),
+        "{out}"
+    );
 
     // Problems are refused with what is wrong, before anything starts.
     for (text, expect) in [
