@@ -16,8 +16,9 @@ BIN="$CARGO_TARGET_DIR/debug/lucarne"
 if ! compgen -G "$CARGO_TARGET_DIR/debug/build/libduckdb-sys-*/out/libduckdb.a" >/dev/null; then
   cat >&2 <<'EOF'
 lucarne: first build. Cargo compiles Lucarne and the DuckDB engine it embeds (about
-300 C++ files). On a 2-core machine this took 42 minutes (measured 2026-12-06); it is
-done once, later starts take seconds. The long step shows as `libduckdb-sys(build)`.
+300 C++ files). On a 2-core machine this took 30 to 42 minutes (measured 2026-12-07
+and 2026-12-06); it is done once, later starts take seconds. The long step shows as
+`libduckdb-sys(build)`.
 EOF
   FIRST=1
 else
