@@ -57,13 +57,13 @@ impl Rollable for DuckEvents {
         DuckEvents::rollup_plan(self, site_id, from, to).expect("plan")
     }
     fn rollup_rows(&self) -> i64 {
-        self.scalar_i64(
-            "SELECT (SELECT count(*) FROM rollups) + (SELECT count(*) FROM rollup_pairs)
-                  + (SELECT count(*) FROM rollup_pairs_entry_page)
-                  + (SELECT count(*) FROM rollup_pairs_utm_source)
-                  + (SELECT count(*) FROM rollup_built) + (SELECT count(*) FROM rollup_marks)",
-        )
-        .expect("count")
+        let tables = lucarne_store::duck::rollup_row_tables()
+            .into_iter()
+            .chain(["rollup_built".to_string(), "rollup_marks".to_string()])
+            .map(|t| format!("(SELECT count(*) FROM {t})"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        self.scalar_i64(&format!("SELECT {tables}")).expect("count")
     }
 }
 

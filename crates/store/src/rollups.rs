@@ -120,7 +120,10 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 /// visit, did not have that row the day before (see [`page_partners`]), instead of when
 /// the carried visit had not: a visitor with a second visit that day counted twice, and
 /// a pair's row missed a visitor whose other visit had another value.
-pub const VERSION: i32 = 5;
+///
+/// 6: each pair's rows in a table of its own on DuckDB (migration 0012 drops the shared
+/// ones).
+pub const VERSION: i32 = 6;
 
 /// A visit carried past a UTC midnight has a row within the visit timeout (30 minutes)
 /// before it; two hours here, as in [`lookback`], for rows that arrive late. A visit with
@@ -672,7 +675,7 @@ pub(crate) trait RollupSql {
     const WHOLE: &'static str;
     const SLICE: &'static str;
     /// The table of a dimension's rows.
-    fn table(dim: &str) -> &'static str;
+    fn table(dim: &str) -> String;
 }
 
 /// How the local days `from..=to` of `tz` lie on UTC days: the first and last UTC day

@@ -62,8 +62,8 @@ impl RollupSql for ClickSql {
     }
     const WHOLE: &'static str = "local_day = toDate('1970-01-01')";
     const SLICE: &'static str = "local_day != toDate('1970-01-01')";
-    fn table(_dim: &str) -> &'static str {
-        "rollups"
+    fn table(_dim: &str) -> String {
+        "rollups".to_string()
     }
 }
 

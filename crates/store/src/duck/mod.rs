@@ -39,6 +39,7 @@ use lucarne_core::conversions::GoalKind;
 pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
 pub use crate::events::PROP_SEP;
 pub use crate::rollups::{DIMENSIONS as ROLLUP_DIMENSIONS, PAIRS as ROLLUP_PAIRS};
+pub use rollup::row_tables as rollup_row_tables;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_events.sql")),
@@ -75,6 +76,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         11,
         include_str!("../../migrations/duckdb/0011_engagement_events.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/duckdb/0012_rollup_pair_per_table.sql"),
     ),
 ];
 

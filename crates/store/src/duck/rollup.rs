@@ -72,19 +72,24 @@ fn build_in_transaction(
         conn.execute(sql, params_from_iter([site.clone(), date.clone()]))
             .map_err(StoreError::backend)
     };
-    for table in ROW_TABLES.iter().chain(&["rollup_built"]) {
+    for table in row_tables()
+        .iter()
+        .map(String::as_str)
+        .chain(["rollup_built"])
+    {
         of_day(&format!(
             "DELETE FROM {table} WHERE site_id = ? AND utc_day = ?"
         ))?;
     }
     let mut n = insert_event_rows(conn, site_id, day, tz)?;
     n += insert_visit_rows(conn, site_id, day, tz)?;
-    // The pairs' rows to their own tables.
-    for (prefix, table) in PAIR_TABLES {
-        let like = format!("'{prefix}%'");
+    // Each pair's rows to its own table.
+    for (a, b) in PAIRS {
+        let dim = pair_dim(a, b);
         of_day(&format!(
             "INSERT INTO {table} SELECT * FROM rollups
-             WHERE site_id = ? AND utc_day = ? AND dim LIKE {like}"
+             WHERE site_id = ? AND utc_day = ? AND dim = '{dim}'",
+            table = table_of(&dim)
         ))?;
     }
     of_day("DELETE FROM rollups WHERE site_id = ? AND utc_day = ? AND dim LIKE '%>%'")?;
@@ -519,36 +524,28 @@ pub fn forget_site(site_id: u32) -> String {
 
 /// Delete the rows, builds and marks matching `cond` from every rollup table.
 fn forget_where(cond: &str) -> String {
-    ROW_TABLES
+    row_tables()
         .iter()
-        .chain(&["rollup_built", "rollup_marks"])
+        .map(String::as_str)
+        .chain(["rollup_built", "rollup_marks"])
         .map(|t| format!("DELETE FROM {t} WHERE {cond};\n"))
         .collect()
 }
 
-/// The tables of pair rows, by the first dimension's prefix (`rollup_pairs` for the
-/// channel group's; migrations 0009 and 0010).
-const PAIR_TABLES: &[(&str, &str)] = &[
-    ("visit:channel_group>", "rollup_pairs"),
-    ("visit:entry_page>", "rollup_pairs_entry_page"),
-    ("visit:utm_source>", "rollup_pairs_utm_source"),
-];
+/// The table of a pair's rows: `rollup_pair_A_B`, A and B its stored columns (migration
+/// 0012: a table each, so that a read scans that pair's rows alone); `rollups` for the
+/// dimensions and the totals.
+fn table_of(dim: &str) -> String {
+    dim.split_once('>')
+        .and_then(|(a, b)| Some(format!("rollup_pair_{}_{}", column_of(a)?, column_of(b)?)))
+        .unwrap_or_else(|| "rollups".to_string())
+}
 
-/// Every table holding rollup rows.
-const ROW_TABLES: &[&str] = &[
-    "rollups",
-    "rollup_pairs",
-    "rollup_pairs_entry_page",
-    "rollup_pairs_utm_source",
-];
-
-/// The table of a dimension's rows.
-fn table_of(dim: &str) -> &'static str {
-    PAIR_TABLES
-        .iter()
-        .find(|(prefix, _)| dim.starts_with(prefix))
-        .map(|(_, t)| *t)
-        .unwrap_or("rollups")
+/// Every table holding rollup rows: `rollups`, then each pair's.
+pub fn row_tables() -> Vec<String> {
+    std::iter::once("rollups".to_string())
+        .chain(PAIRS.iter().map(|(a, b)| table_of(&pair_dim(a, b))))
+        .collect()
 }
 
 /// A date as DuckDB's `DATE` value.
@@ -584,7 +581,7 @@ impl RollupSql for DuckSql {
     }
     const WHOLE: &'static str = "local_day IS NULL";
     const SLICE: &'static str = "local_day IS NOT NULL";
-    fn table(dim: &str) -> &'static str {
+    fn table(dim: &str) -> String {
         table_of(dim)
     }
 }
