@@ -45,7 +45,9 @@
 # the test rebuilds each day's rollups, ~1.5 s a day), SEED (22),
 # ALLOW_DUCKDB_BUILD=1 to let a build compile DuckDB's C++ (else it is stopped within
 # seconds: a recompile takes 40 minutes on 2 cores and means the lock or the toolchain
-# differs from the one the target directory was built with).
+# differs from the one the target directory was built with), REBUILD=1 to build again
+# the binaries an earlier run kept in $WORK/bin (a full run from them takes 2 minutes;
+# each build, once the target directory holds DuckDB, 1 to 4).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
