@@ -168,10 +168,16 @@ struct Answers {
     totals: Counts,
     sessions: Aggregates,
     filtered_totals: Counts,
+    /// The totals filtered by a page (`event:page`), visit level included: visits are
+    /// the distinct visits that viewed it.
+    page_totals: Counts,
+    page_sessions: Aggregates,
     breakdowns: Vec<(String, Vec<(String, Counts)>)>,
     daily: Vec<Counts>,
     monthly: Vec<Counts>,
     daily_private: Vec<Counts>,
+    daily_page: Vec<Counts>,
+    monthly_page: Vec<Counts>,
     /// Conversions of two goals, in all and by channel group (visits from rollups).
     conversions: Vec<Vec<ConversionRow>>,
 }
@@ -202,6 +208,16 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
             })
             .expect("filtered aggregate"),
     );
+    let page = ReportQuery {
+        filters: vec![filter("event:page", "/pricing")],
+        ..q.clone()
+    };
+    let page_sessions = store
+        .aggregate(&ReportQuery {
+            with_sessions: true,
+            ..page.clone()
+        })
+        .expect("page aggregate");
     let mut breakdowns = Vec::new();
     let mut by = |name: String, q: &ReportQuery, prop: &str| {
         let prop = Property::parse(prop).expect("property");
@@ -220,6 +236,7 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
             "visit:channel_group" => "private-message",
             "visit:entry_page" => "/pricing",
             "visit:utm_source" => "newsletter",
+            "event:page" => "/pricing",
             other => panic!("no test value for pairs of {other}"),
         };
         let fq = ReportQuery {
@@ -257,6 +274,19 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
         &split,
         "visit:channel_group",
     );
+    // The overview filtered by a page: its panels by channel group and entry page (pairs
+    // stored the other way round) and its pages panel (the filter's own row).
+    by(
+        "channel groups where page is /pricing".into(),
+        &page,
+        "visit:channel_group",
+    );
+    by(
+        "entry pages where page is /pricing".into(),
+        &page,
+        "visit:entry_page",
+    );
+    by("pages where page is /pricing".into(), &page, "event:page");
     let own = ReportQuery {
         filters: vec![filter("visit:channel_group", "email")],
         ..q.clone()
@@ -305,6 +335,10 @@ fn answers(r: &dyn Rollable, tz: Tz, from: NaiveDate, to: NaiveDate) -> Answers 
         totals: counts(&sessions),
         sessions,
         filtered_totals,
+        page_totals: counts(&page_sessions),
+        page_sessions,
+        daily_page: series(Interval::Date, &page),
+        monthly_page: series(Interval::Month, &page),
         breakdowns,
         daily: series(Interval::Date, &q),
         monthly: series(Interval::Month, &q),
@@ -329,8 +363,14 @@ fn compare(
         assert!(!rows.is_empty(), "{what}: {name} is empty");
     }
     visit_level_close(&what, &rolled.sessions, &raw.sessions);
+    visit_level_close(
+        &format!("{what}, page"),
+        &rolled.page_sessions,
+        &raw.page_sessions,
+    );
     let strip = |a: Answers| Answers {
         sessions: Aggregates::default(),
+        page_sessions: Aggregates::default(),
         ..a
     };
     let (raw, rolled) = (strip(raw), strip(rolled));
@@ -340,6 +380,19 @@ fn compare(
         "filtered",
         &[rolled.filtered_totals],
         &[raw.filtered_totals],
+    );
+    same(
+        &what,
+        "filtered by a page",
+        &[rolled.page_totals],
+        &[raw.page_totals],
+    );
+    same(&what, "daily, a page", &rolled.daily_page, &raw.daily_page);
+    same(
+        &what,
+        "monthly, a page",
+        &rolled.monthly_page,
+        &raw.monthly_page,
     );
     for ((name, a), (_, b)) in rolled.breakdowns.iter().zip(&raw.breakdowns) {
         let keys = |r: &[(String, Counts)]| r.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();

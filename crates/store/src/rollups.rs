@@ -43,9 +43,9 @@ pub const DIMENSIONS: &[(&str, &str)] = &[
 
 /// Pairs of dimensions rolled up together, for a breakdown by one filtered by one value
 /// of the other: every panel of the overview filtered by a channel group (the filter
-/// Lucarne is about; its private apps among them), by an entry page or by a UTM source
-/// (the other filters the overview is most often narrowed by), and, read the other way
-/// round, its split of `Direct / None` by channel group. Stored under the dimension
+/// Lucarne is about; its private apps among them), by an entry page, by a UTM source or
+/// by a page (the other filters the overview is most often narrowed by), and, read the
+/// other way round, its split of `Direct / None` by channel group. Stored under the dimension
 /// `first>second`, the value `a` + U+001F + `b`; each pair of columns once.
 pub const PAIRS: &[(&str, &str)] = &[
     ("visit:channel_group", "visit:channel"),
@@ -79,6 +79,15 @@ pub const PAIRS: &[(&str, &str)] = &[
     ("visit:utm_source", "visit:device"),
     ("visit:utm_source", "visit:browser"),
     ("visit:utm_source", "visit:country"),
+    ("event:page", "visit:channel"),
+    ("event:page", "visit:evidence"),
+    ("event:page", "visit:source"),
+    ("event:page", "visit:utm_medium"),
+    ("event:page", "visit:utm_campaign"),
+    ("event:page", "visit:device"),
+    ("event:page", "visit:browser"),
+    ("event:page", "visit:os"),
+    ("event:page", "visit:country"),
 ];
 
 /// The columns `event:page` is paired with, in [`PAIRS`]' order. A visitor of a visit
@@ -123,7 +132,11 @@ pub fn pair_dim(first: &str, second: &str) -> String {
 ///
 /// 6: each pair's rows in a table of its own on DuckDB (migration 0012 drops the shared
 /// ones).
-pub const VERSION: i32 = 6;
+///
+/// 7: a page filter from rollups: the page's pairs with every other visit dimension, the
+/// distinct visits of page rows (`dvisits`…, with their overlap with the day before,
+/// `…_seen`), and visit-level rows per page (migration 0013).
+pub const VERSION: i32 = 7;
 
 /// A visit carried past a UTC midnight has a row within the visit timeout (30 minutes)
 /// before it; two hours here, as in [`lookback`], for rows that arrive late. A visit with
@@ -211,19 +224,32 @@ pub(crate) struct Shape {
     /// The filter, for the raw part: (column, value).
     pub(crate) filter: Option<(&'static str, String)>,
     pub(crate) with_sessions: bool,
+    /// Under an event filter (a page): visits and dark visits are the distinct visits with
+    /// a matching row (`report::event_level_sql`), read from the `dvisits` columns.
+    pub(crate) distinct: bool,
+}
+
+impl Shape {
+    /// Is the raw part keyed or filtered by an event-level column (a page): a visit
+    /// carried past midnight may view it again hours later.
+    pub(crate) fn event_level(&self) -> bool {
+        self.key == Some("pathname") || self.filter.as_ref().is_some_and(|(c, _)| *c == "pathname")
+    }
 }
 
 impl Shape {
     /// The shape of `q` grouped by `group` (None: the totals), if rollups can answer it:
-    /// no share-graph numbers, at most one filter (one value of a rolled-up visit
-    /// dimension: then the totals are that dimension's row, and a breakdown is read from
-    /// a pair), and a rolled-up grouping.
+    /// no share-graph numbers, at most one filter (one value of a rolled-up dimension:
+    /// then the totals are that dimension's row, and a breakdown is read from a pair),
+    /// and a rolled-up grouping. Visit-level numbers only for the totals and the visit
+    /// dimensions, and not for a breakdown under a page filter.
     pub(crate) fn of(q: &ReportQuery, group: Option<&Property>) -> Option<Shape> {
         // The same filter given twice (the overview's private apps, on a view filtered
         // by private messages) is one filter.
         if !q.conditions.is_empty() {
             return None;
         }
+        let distinct = q.has_event_filters();
         let mut filters = q.filters.clone();
         filters.dedup();
         let by = group.map(|p| p.name());
@@ -243,7 +269,11 @@ impl Shape {
             None => None,
             Some(p) => Some(column_of(&p.name())?),
         };
-        if q.with_sessions && by.as_deref().is_some_and(|n| !n.starts_with("visit:")) {
+        if q.with_sessions
+            && by
+                .as_deref()
+                .is_some_and(|n| !n.starts_with("visit:") || distinct)
+        {
             return None;
         }
         let Some(f) = filters.first() else {
@@ -255,11 +285,12 @@ impl Shape {
                 key,
                 filter: None,
                 with_sessions: q.with_sessions,
+                distinct,
             });
         };
         let fname = f.property.name();
         let value = f.exact_value()?;
-        if f.negated || !fname.starts_with("visit:") {
+        if f.negated || !(fname.starts_with("visit:") || fname == "event:page") {
             return None;
         }
         let fcol = column_of(&fname)?;
@@ -274,6 +305,7 @@ impl Shape {
                 key: None,
                 filter,
                 with_sessions: q.with_sessions,
+                distinct,
             }),
             Some(b) => {
                 // The pair is stored either way round.
@@ -294,6 +326,7 @@ impl Shape {
                     key,
                     filter,
                     with_sessions: q.with_sessions,
+                    distinct,
                 })
             }
         }
@@ -384,6 +417,9 @@ pub(crate) fn dirty_days(
 pub(crate) trait Rolled {
     /// The builds and marks of `site_id`'s UTC days `d0 - 1..=d1`.
     fn days(&self, site_id: u32, d0: NaiveDate, d1: NaiveDate) -> Result<Days, StoreError>;
+    /// Does this back end's build hold the distinct visits of page rows (`dvisits`…):
+    /// without them a page filter reads raw events.
+    fn distinct_visits(&self) -> bool;
     /// `dim`'s rows over the local days `from..=to` of `tz` ([`breakdown_sql`]).
     #[allow(clippy::too_many_arguments)]
     fn rolled(
@@ -394,6 +430,7 @@ pub(crate) trait Rolled {
         tz: Tz,
         from: NaiveDate,
         to: NaiveDate,
+        distinct: bool,
     ) -> Result<Vec<(String, Aggregates)>, StoreError>;
     /// The rows of [`daily_sql`].
     fn daily_rows(
@@ -402,6 +439,7 @@ pub(crate) trait Rolled {
         row: (&str, &str),
         from: NaiveDate,
         to: NaiveDate,
+        distinct: bool,
     ) -> Result<Vec<DayRow>, StoreError>;
     /// The raw part `[seam, to)` of a range starting at `from`, keyed like the rollups:
     /// its visitors leave out the (id, key) pairs already counted before the seam (see
@@ -509,6 +547,9 @@ pub(crate) fn rows(
     shape: &Shape,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<(String, Aggregates)>>, StoreError> {
+    if shape.distinct && !r.distinct_visits() {
+        return Ok(None);
+    }
     let Some(p) = plan(r, q.site_id, q.from, q.to, now)? else {
         return Ok(None);
     };
@@ -517,7 +558,15 @@ pub(crate) fn rows(
         .within
         .as_ref()
         .map(|(v, second)| (v.as_str(), *second));
-    for (k, a) in r.rolled(q.site_id, &shape.dim, within, p.tz, p.first, p.last)? {
+    for (k, a) in r.rolled(
+        q.site_id,
+        &shape.dim,
+        within,
+        p.tz,
+        p.first,
+        p.last,
+        shape.distinct,
+    )? {
         let k = match &shape.pick {
             Some(v) if *v == k => String::new(),
             Some(_) => continue,
@@ -566,7 +615,9 @@ pub(crate) fn visits_by_channel_group(
         with_shares: false,
         ..q.clone()
     };
-    let Some(shape) = Shape::of(&plain, Some(&cg)) else {
+    // The conversion report's visits are entry rows even under a page filter (its raw
+    // query), not the distinct visits a page filter's rows hold.
+    let Some(shape) = Shape::of(&plain, Some(&cg)).filter(|s| !s.distinct) else {
         return Ok(None);
     };
     Ok(rows(r, &plain, &shape, now)?.map(|rows| {
@@ -590,7 +641,7 @@ pub(crate) fn timeseries(
     let Some(shape) = Shape::of(q, None) else {
         return Ok(None);
     };
-    if buckets.is_empty() {
+    if buckets.is_empty() || (shape.distinct && !r.distinct_visits()) {
         return Ok(None);
     }
     let Some(p) = plan(r, q.site_id, q.from, q.to, now)? else {
@@ -612,7 +663,10 @@ pub(crate) fn timeseries(
     let mut out = vec![Aggregates::default(); buckets.len()];
     if daily {
         let row = (shape.dim.as_str(), shape.pick.as_deref().unwrap_or(""));
-        let by_day = daily_totals(r.daily_rows(q.site_id, row, p.first, p.last)?);
+        let by_day = daily_totals(
+            r.daily_rows(q.site_id, row, p.first, p.last, shape.distinct)?,
+            shape.distinct,
+        );
         let mut raw = Vec::new();
         for (i, b) in buckets.iter().enumerate() {
             if b.start < p.tail {
@@ -732,7 +786,10 @@ const SUMS: &[&str] = &[
 /// neither occurs with a 30-minute timeout and whole-hour or half-hour zones.
 ///
 /// `within` keeps the rows of a pair dimension whose first value (or second, with
-/// `true`) is the one given, and gives them keyed by the other.
+/// `true`) is the one given, and gives them keyed by the other. With `distinct` (a page
+/// filter), visits and dark visits are the distinct visits with a row: each UTC day's
+/// own (`dvisits`…, by the same rule as `born`), less the carried visits that had the
+/// same row the day before (`…_seen`, by the same rule as `carried_new`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn breakdown_sql<D: RollupSql>(
     site_id: u32,
@@ -742,6 +799,7 @@ pub(crate) fn breakdown_sql<D: RollupSql>(
     from: NaiveDate,
     to: NaiveDate,
     current: &str,
+    distinct: bool,
 ) -> (String, Option<String>) {
     let sp = Span::of(tz, from, to);
     let date = D::date;
@@ -787,33 +845,58 @@ pub(crate) fn breakdown_sql<D: RollupSql>(
     // the day before's last slice when that day is the partial first day.
     let after = sp.first + Duration::days(1);
     let late_day = sp.first_partial.then_some(after);
-    let mut visitors = vec![D::sum_if("born", &born), D::sum_if("carried", &carried)];
     let n0 = if sp.first_partial {
         after + Duration::days(1)
     } else {
         after
     };
+    // The rows of the days after the first, each with whether it is measured against the
+    // day before's last slice (`_late`).
+    let mut later: Vec<(bool, String)> = Vec::new();
     if n0 <= i1 {
-        visitors.push(D::sum_if("carried_new", &interior(n0, i1)));
+        later.push((false, interior(n0, i1)));
     }
     if let Some(d) = late_day.filter(|d| *d <= i1) {
-        visitors.push(D::sum_if(
-            "carried_new_late",
-            &format!("{whole} AND utc_day = {}", date(d)),
-        ));
+        later.push((true, format!("{whole} AND utc_day = {}", date(d))));
     }
     if sp.last_partial && sp.last > sp.first {
-        let col = if late_day == Some(sp.last) {
-            "carried_new_late"
-        } else {
-            "carried_new"
-        };
-        visitors.push(D::sum_if(
-            col,
-            &format!("utc_day = {} AND {slice}", date(sp.last)),
+        later.push((
+            late_day == Some(sp.last),
+            format!("utc_day = {} AND {slice}", date(sp.last)),
         ));
     }
-    let sums: Vec<String> = SUMS.iter().map(|c| D::int(&D::sum_if(c, &slice))).collect();
+    let late = |col: &str, l: bool| {
+        if l {
+            format!("{col}_late")
+        } else {
+            col.to_string()
+        }
+    };
+    let mut visitors = vec![D::sum_if("born", &born), D::sum_if("carried", &carried)];
+    visitors.extend(
+        later
+            .iter()
+            .map(|(l, c)| D::sum_if(&late("carried_new", *l), c)),
+    );
+    // Distinct visits (under a page filter): each UTC day's (whole, or the slice of a
+    // partial edge day), less those that had the row the day before.
+    let distinct_sum = |col: &str| {
+        let mut e = D::int(&D::sum_if(col, &born));
+        for (l, c) in &later {
+            let seen = late(&format!("{col}_seen"), *l);
+            e.push_str(&format!(" - {}", D::int(&D::sum_if(&seen, c))));
+        }
+        D::int(&e)
+    };
+    let sums: Vec<String> = SUMS
+        .iter()
+        .map(|c| match (distinct, *c) {
+            (true, "visits") => distinct_sum("dvisits"),
+            (true, "ident") => distinct_sum("dident"),
+            (true, "est") => distinct_sum("dest"),
+            _ => D::int(&D::sum_if(c, &slice)),
+        })
+        .collect();
     let part = within.map(|(w, second)| {
         if second {
             format!("\u{1f}{w}")
@@ -858,28 +941,55 @@ pub(crate) struct DayRow {
     pub(crate) carried: u64,
     /// Everything but visitors.
     pub(crate) sums: Aggregates,
+    /// Read only with `distinct`: carried visitors new to the row since the day before's
+    /// last slice, the distinct visits (all, identified and estimated dark) and those
+    /// that had the row in the day before's last slice.
+    pub(crate) carried_new_late: u64,
+    pub(crate) dvisits: [u64; 3],
+    pub(crate) dvisits_seen_late: [u64; 3],
 }
+
+/// The extra columns of [`daily_sql`] with `distinct`, in order.
+pub(crate) const DAILY_DISTINCT: &[&str] = &[
+    "carried_new_late",
+    "dvisits",
+    "dident",
+    "dest",
+    "dvisits_seen_late",
+    "dident_seen_late",
+    "dest_seen_late",
+];
 
 /// The SQL of the (local day, UTC day) slices of one row of the rollups over the local
 /// days `from..=to`: ('', '') for the totals, or one value of a rolled-up dimension (a
 /// filter on it). Columns: local day and UTC day numbers, born, carried, visits,
 /// pageviews, events, identified and estimated dark visits, visits begun, bounces,
-/// duration.
+/// duration; with `distinct`, then [`DAILY_DISTINCT`].
 pub(crate) fn daily_sql<D: RollupSql>(
     site_id: u32,
     row: (&str, &str),
     from: NaiveDate,
     to: NaiveDate,
     current: &str,
+    distinct: bool,
 ) -> String {
+    let sum = |c: &&str| D::int(&format!("sum({c})"));
     let sums = ["born", "carried"]
         .iter()
         .chain(SUMS)
-        .map(|c| D::int(&format!("sum({c})")))
+        .map(sum)
         .collect::<Vec<_>>()
         .join(", ");
+    let extra: String = if distinct {
+        DAILY_DISTINCT
+            .iter()
+            .map(|c| format!(", {}", sum(c)))
+            .collect()
+    } else {
+        String::new()
+    };
     format!(
-        "SELECT {ld}, {ud}, {sums}, {duration}
+        "SELECT {ld}, {ud}, {sums}, {duration}{extra}
          FROM {table} WHERE site_id = {site_id} AND dim = {dim} AND value = {value} AND {slice}
            AND local_day >= {from} AND local_day <= {to}
            AND utc_day >= {u0} AND utc_day <= {u1}{current}
@@ -900,8 +1010,11 @@ pub(crate) fn daily_sql<D: RollupSql>(
 
 /// The totals of each local day from its slices: the `born` of its slices and the
 /// `carried` of its first slice with rows (a visit carried into the second slice had rows
-/// in the first, unless that one is empty, as [`breakdown_sql`] counts a one-day run).
-pub(crate) fn daily_totals(rows: Vec<DayRow>) -> HashMap<NaiveDate, Aggregates> {
+/// in the first, unless that one is empty, as [`breakdown_sql`] counts a one-day run),
+/// and the `carried_new_late` of a second slice (a page's visitors). With `distinct`,
+/// visits and dark visits are the distinct visits of the slices, less those of a second
+/// slice that had the row in the first.
+pub(crate) fn daily_totals(rows: Vec<DayRow>, distinct: bool) -> HashMap<NaiveDate, Aggregates> {
     let mut first: HashMap<NaiveDate, NaiveDate> = HashMap::new();
     for r in &rows {
         if r.sums.visits + r.sums.events > 0 {
@@ -910,12 +1023,30 @@ pub(crate) fn daily_totals(rows: Vec<DayRow>) -> HashMap<NaiveDate, Aggregates> 
         }
     }
     let mut out: HashMap<NaiveDate, Aggregates> = HashMap::new();
+    let mut dark: HashMap<NaiveDate, [i64; 3]> = HashMap::new();
     for r in rows {
         let a = out.entry(r.local_day).or_default();
         add(a, &r.sums);
         a.visitors += r.born;
-        if first.get(&r.local_day) == Some(&r.utc_day) {
+        let is_first = first.get(&r.local_day) == Some(&r.utc_day);
+        if is_first {
             a.visitors += r.carried;
+        } else {
+            a.visitors += r.carried_new_late;
+        }
+        if distinct {
+            let d = dark.entry(r.local_day).or_default();
+            for ((n, v), s) in d.iter_mut().zip(r.dvisits).zip(r.dvisits_seen_late) {
+                let seen = if is_first { 0 } else { s };
+                *n += v as i64 - seen as i64;
+            }
+        }
+    }
+    for (day, [v, i, e]) in dark {
+        if let Some(a) = out.get_mut(&day) {
+            a.visits = v.max(0) as u64;
+            a.visits_identified_dark = i.max(0) as u64;
+            a.visits_estimated_dark = e.max(0) as u64;
         }
     }
     out
@@ -940,6 +1071,48 @@ mod tests {
         let (first, split) = local_split(d, chrono_tz::America::St_Johns);
         assert_eq!(first, d - Duration::days(1));
         assert_eq!(split.map(|(_, n)| n), Some(d));
+    }
+
+    #[test]
+    fn a_page_filter_is_read_from_page_rows_and_pairs() {
+        let page = |with_sessions: bool| ReportQuery {
+            site_id: 1,
+            from: Utc::now(),
+            to: Utc::now(),
+            filters: vec![lucarne_core::stats::Filter::is(
+                Property::parse("event:page").expect("page"),
+                vec!["/pricing".into()],
+            )],
+            conditions: Vec::new(),
+            with_sessions,
+            with_shares: false,
+        };
+        let prop = |p: &str| Property::parse(p).expect("property");
+        // The totals: the page's own row, visit level included.
+        let s = Shape::of(&page(true), None).expect("totals");
+        assert_eq!(
+            (s.dim.as_str(), s.pick.as_deref()),
+            ("event:page", Some("/pricing"))
+        );
+        assert!(s.distinct && s.event_level());
+        // Every panel of the overview: a pair of the page.
+        for (name, _) in DIMENSIONS.iter().filter(|(n, _)| n.starts_with("visit:")) {
+            let s = Shape::of(&page(false), Some(&prop(name))).expect(name);
+            assert!(s.distinct && s.within.is_some(), "{name}");
+        }
+        // The pages panel keeps the filter's own row.
+        let s = Shape::of(&page(false), Some(&prop("event:page"))).expect("pages");
+        assert_eq!(s.keep.as_deref(), Some("/pricing"));
+        assert!(s.distinct);
+        // No visit-level rows for a page's pairs: read raw.
+        assert!(Shape::of(&page(true), Some(&prop("visit:channel"))).is_none());
+        // A visit filter keeps entry rows as visits.
+        let mut q = page(false);
+        q.filters = vec![lucarne_core::stats::Filter::is(
+            prop("visit:channel_group"),
+            vec!["email".into()],
+        )];
+        assert!(!Shape::of(&q, None).expect("visit filter").distinct);
     }
 
     #[test]

@@ -82,6 +82,10 @@ impl Rolled for DuckRolled<'_> {
         Ok(days)
     }
 
+    fn distinct_visits(&self) -> bool {
+        true
+    }
+
     fn rolled(
         &self,
         site_id: u32,
@@ -90,8 +94,9 @@ impl Rolled for DuckRolled<'_> {
         tz: Tz,
         from: NaiveDate,
         to: NaiveDate,
+        distinct: bool,
     ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-        rollup::breakdown(self.conn, site_id, dim, within, tz, from, to)
+        rollup::breakdown(self.conn, site_id, dim, within, (tz, from, to), distinct)
     }
 
     fn daily_rows(
@@ -100,8 +105,9 @@ impl Rolled for DuckRolled<'_> {
         row: (&str, &str),
         from: NaiveDate,
         to: NaiveDate,
+        distinct: bool,
     ) -> Result<Vec<DayRow>, StoreError> {
-        rollup::daily_rows(self.conn, site_id, row, from, to)
+        rollup::daily_rows(self.conn, site_id, row, from, to, distinct)
     }
 
     fn tail(
@@ -156,11 +162,7 @@ impl Part<'_> {
     }
 
     fn lookback(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        lookback(
-            self.from,
-            self.seam,
-            self.shape.key.is_some_and(|k| k == "pathname"),
-        )
+        lookback(self.from, self.seam, self.shape.event_level())
     }
 }
 
@@ -220,26 +222,68 @@ fn tail(
         let early = format!(" AND (ts >= ? OR visitor_id IN ({}))", list(&server_side));
         (long, early)
     };
+    // Under a page filter, visits are the distinct visits with a row, less those that had
+    // the same (visit, key) before `lo` (a visit's key columns other than the page are
+    // its own, so this is the page's, seen since `from_seen`).
+    let distinct = part.shape.distinct;
+    let (visits_seen, visits) = if distinct {
+        let v = |c: &str| {
+            format!(
+                "(count(DISTINCT session_id) FILTER (WHERE name NOT IN {NOT_VISIT_EVENTS} AND s_sid IS NULL{c}))::BIGINT"
+            )
+        };
+        (
+            format!(
+                ",
+              seen_v AS (SELECT DISTINCT session_id AS s_sid, {key} AS s_skey FROM site_events
+                         WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}
+                           {only_recent})"
+            ),
+            [
+                v(""),
+                v(" AND channel_group IN ('private-message', 'email')"),
+                v(" AND channel_group = 'estimated-dark'"),
+            ],
+        )
+    } else {
+        (
+            String::new(),
+            [
+                "(count(*) FILTER (WHERE entry))::BIGINT".to_string(),
+                "(count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')))::BIGINT".to_string(),
+                "(count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark'))::BIGINT".to_string(),
+            ],
+        )
+    };
+    let join_v = if distinct {
+        " LEFT JOIN seen_v ON t.session_id = seen_v.s_sid AND t.k = seen_v.s_skey"
+    } else {
+        ""
+    };
+    let [v_all, v_ident, v_est] = visits;
     let sql = format!(
-        "WITH t AS (SELECT visitor_id, name, entry, channel_group, {key} AS k FROM events
+        "WITH t AS (SELECT visitor_id, session_id, name, entry, channel_group, {key} AS k FROM events
                     WHERE site_id = ? AND ts >= ? AND ts < ?{filt}),
               seen AS (SELECT DISTINCT visitor_id AS s_vid, {key} AS s_key FROM site_events
                        WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}
-                         {early}{only_recent})
+                         {early}{only_recent}){visits_seen}
          SELECT k,
                 (count(DISTINCT visitor_id) FILTER (WHERE name NOT IN {NOT_VISIT_EVENTS} AND s_vid IS NULL))::BIGINT,
-                (count(*) FILTER (WHERE entry))::BIGINT,
+                {v_all},
                 (count(*) FILTER (WHERE name = 'pageview'))::BIGINT,
                 count(*)::BIGINT,
-                (count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')))::BIGINT,
-                (count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark'))::BIGINT
-         FROM t LEFT JOIN seen ON t.visitor_id = seen.s_vid AND t.k = seen.s_key
+                {v_ident},
+                {v_est}
+         FROM t LEFT JOIN seen ON t.visitor_id = seen.s_vid AND t.k = seen.s_key{join_v}
          GROUP BY k"
     );
     let mut params = range(lo, to);
     params.extend(range(from_seen, lo));
     if !early.is_empty() {
         params.push(ts(short));
+    }
+    if distinct {
+        params.extend(range(from_seen, lo));
     }
     let mut found = Keyed::new();
     {
@@ -258,20 +302,41 @@ fn tail(
         }
     }
     if part.shape.with_sessions {
+        // A visit filter holds on all of a visit's rows; a page filter keeps the visits
+        // with a row of the page, over all their rows.
+        let (rows_filt, kept) = if part.shape.event_level() {
+            (
+                String::new(),
+                format!(
+                    " AND session_id IN (SELECT session_id FROM site_events
+                                         WHERE site_id = ? AND ts >= ? AND ts < ?{filt}
+                                           AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side)"
+                ),
+            )
+        } else {
+            (filt.clone(), String::new())
+        };
         let sql = format!(
             "SELECT k, count(*)::BIGINT, (count(*) FILTER (WHERE pv <= 1))::BIGINT,
                     coalesce(sum(dur), 0)::DOUBLE FROM (
                 SELECT {key} AS k, session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                        (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ?{filt}
+                FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ?{rows_filt}
                   AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side
                   AND session_id IN (SELECT session_id FROM site_events
-                                     WHERE site_id = ? AND ts >= ? AND ts < ? AND entry)
+                                     WHERE site_id = ? AND ts >= ? AND ts < ? AND entry){kept}
                 GROUP BY k, session_id)
              GROUP BY k"
         );
-        let mut params = range(lo, to);
+        let mut params = if kept.is_empty() {
+            range(lo, to)
+        } else {
+            vec![Value::UInt(site_id), ts(lo), ts(to)]
+        };
         params.extend([Value::UInt(site_id), ts(lo), ts(to)]);
+        if !kept.is_empty() {
+            params.extend(range(lo, to));
+        }
         let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
         let rows = stmt
             .query_map(params_from_iter(params), |r| {
@@ -307,7 +372,14 @@ fn split_tail(
     now: DateTime<Utc>,
 ) -> Result<Option<Keyed>, StoreError> {
     let cut = memo.cut(now);
-    if cut <= part.seam || cut >= to || server_side_reaches_back(conn, part, cut, to)? {
+    // A page filter's visit-level numbers are a visit's over all its rows, which
+    // `carried_visits` does not add up: read the raw part whole.
+    let page_visits = part.shape.with_sessions && part.shape.event_level();
+    if page_visits
+        || cut <= part.seam
+        || cut >= to
+        || server_side_reaches_back(conn, part, cut, to)?
+    {
         return Ok(None);
     }
     let key = MemoKey {

@@ -81,6 +81,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         12,
         include_str!("../../migrations/duckdb/0012_rollup_pair_per_table.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/duckdb/0013_rollup_page_visits.sql"),
+    ),
 ];
 
 /// The DuckDB events store: [`Duck`] behind the spool.
@@ -320,7 +324,9 @@ impl DuckEvents {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<Vec<(String, lucarne_core::stats::Aggregates)>, StoreError> {
-        self.read(|d| d.with_reader(|c| rollup::breakdown(c, site_id, dim, None, tz, from, to)))
+        self.read(|d| {
+            d.with_reader(|c| rollup::breakdown(c, site_id, dim, None, (tz, from, to), false))
+        })
     }
 
     /// Turn reading rollups on or off (tests and the benchmark compare both in one run).

@@ -222,9 +222,20 @@ fn insert_event_sets(
         cols.push("channel_group");
     }
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
+    // The distinct visits of page rows (what a page filter counts as visits); 0 elsewhere.
+    let distinct_visits = if pages {
+        format!(
+            "count(DISTINCT session_id) FILTER (WHERE {visitor}),
+                count(DISTINCT session_id) FILTER (WHERE {visitor} AND channel_group IN ('private-message', 'email')),
+                count(DISTINCT session_id) FILTER (WHERE {visitor} AND channel_group = 'estimated-dark')"
+        )
+    } else {
+        "0, 0, 0".to_string()
+    };
     let sql = format!(
         "INSERT INTO rollups (site_id, utc_day, local_day, dim, value, born, carried,
-                              carried_new, carried_new_late, visits, pageviews, events, ident, est)
+                              carried_new, carried_new_late, visits, pageviews, events, ident, est,
+                              dvisits, dident, dest)
          WITH day AS (SELECT {local_day} AS local_day, visitor_id, session_id, name, entry,
                              server_side, {cols}
                       FROM events WHERE site_id = ? AND ts >= ? AND ts < ?),
@@ -242,7 +253,8 @@ fn insert_event_sets(
                 count(*) FILTER (WHERE name = 'pageview'),
                 count(*),
                 count(*) FILTER (WHERE entry AND channel_group IN ('private-message', 'email')),
-                count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark')
+                count(*) FILTER (WHERE entry AND channel_group = 'estimated-dark'),
+                {distinct_visits}
          FROM day LEFT JOIN begun ON day.session_id = begun.b_sid
          GROUP BY GROUPING SETS ({sets})",
         cols = cols.join(", "),
@@ -269,9 +281,12 @@ fn insert_event_sets(
 
 /// The page rows' `carried_new` and `carried_new_late`: the visitors of visits carried
 /// into `day` (not begun on it) who view a page there that their visitor id did not view
-/// in the same row the day before, or in its last slice (`rollups::page_partners`). Only
-/// the carried rows are grouped, and only the day before's rows of their visitor ids are
-/// read, so this is small beside the day's own statement.
+/// in the same row the day before, or in its last slice (`rollups::page_partners`); and
+/// their `dvisits_seen`…: the carried visits (all, identified and estimated dark) that
+/// did view it the day before (or in its last slice), which a range of several days
+/// counts once. A visit's partner values are its own, so a visit sees a row when it saw
+/// the page. Only the carried rows are grouped, and only the day before's rows of their
+/// visitor ids are read, so this is small beside the day's own statement.
 fn update_carried_new(
     conn: &Connection,
     site_id: u32,
@@ -300,6 +315,24 @@ fn update_carried_new(
             "EXISTS (SELECT 1 FROM p WHERE {on} AND p.late) AS l{k}"
         ));
     }
+    let saw = "p.session_id = c.session_id AND p.pathname = c.pathname";
+    flags.push(format!("EXISTS (SELECT 1 FROM p WHERE {saw}) AS sk"));
+    flags.push(format!(
+        "EXISTS (SELECT 1 FROM p WHERE {saw} AND p.late) AS sl"
+    ));
+    let seen = |flag: &str| {
+        [
+            String::new(),
+            " AND dark_group IN ('private-message', 'email')".to_string(),
+            " AND dark_group = 'estimated-dark'".to_string(),
+        ]
+        .iter()
+        .zip(["v", "i", "e"])
+        .map(|(c, n)| format!("count(DISTINCT session_id) FILTER (WHERE {flag}{c}) AS s{n}{flag}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    let seen = format!("{}, {}", seen("sk"), seen("sl"));
     // One grouping statement a key: the page alone, then each of its pairs.
     let mut parts = Vec::new();
     for (k, partner) in std::iter::once(None)
@@ -325,15 +358,20 @@ fn update_carried_new(
             "SELECT CASE WHEN grouping(local_day) = 0 THEN local_day END AS local_day,
                     {dim_case} AS dim, {value_case} AS value,
                     count(DISTINCT visitor_id) FILTER (WHERE NOT k{k}) AS n,
-                    count(DISTINCT visitor_id) FILTER (WHERE NOT l{k}) AS nl
+                    count(DISTINCT visitor_id) FILTER (WHERE NOT l{k}) AS nl,
+                    {seen}
              FROM cf GROUP BY GROUPING SETS ({sets})"
         ));
     }
     let cols = cols.join(", ");
     let sql = format!(
-        "UPDATE rollups SET carried_new = u.n, carried_new_late = u.nl
+        "UPDATE rollups SET carried_new = u.n, carried_new_late = u.nl,
+                            dvisits_seen = u.svsk, dident_seen = u.sisk, dest_seen = u.sesk,
+                            dvisits_seen_late = u.svsl, dident_seen_late = u.sisl,
+                            dest_seen_late = u.sesl
          FROM (
-           WITH c AS (SELECT {local_day} AS local_day, visitor_id, {cols} FROM events
+           WITH c AS (SELECT {local_day} AS local_day, visitor_id, session_id,
+                             channel_group AS dark_group, {cols} FROM events
                       WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}
                         AND session_id NOT IN
                           (SELECT session_id FROM events WHERE site_id = ? AND ts >= ? AND ts < ?
@@ -341,11 +379,11 @@ fn update_carried_new(
                            AND session_id NOT IN
                              (SELECT session_id FROM events
                               WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}))),
-                p AS (SELECT DISTINCT visitor_id, {cols}, ts >= ? AS late FROM events
+                p AS (SELECT DISTINCT visitor_id, session_id, {cols}, ts >= ? AS late FROM events
                       WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}
                         AND visitor_id IN (SELECT visitor_id FROM c)),
                 cf AS (SELECT c.*, {flags} FROM c)
-           SELECT * FROM ({parts}) WHERE n > 0 OR nl > 0
+           SELECT * FROM ({parts}) WHERE n > 0 OR nl > 0 OR svsk > 0 OR svsl > 0
          ) u
          WHERE rollups.site_id = ? AND rollups.utc_day = DATE '{day}' AND rollups.dim = u.dim
            AND rollups.value = u.value AND rollups.local_day IS NOT DISTINCT FROM u.local_day",
@@ -379,7 +417,9 @@ fn update_carried_new(
 
 /// The visit-level rows of a day: each visit begun on it (its entry row's slice and visit
 /// dimensions), its pageviews and duration over its rows of this UTC day, as the reports'
-/// visit-level query counts them (no link events, no server-side conversions).
+/// visit-level query counts them (no link events, no server-side conversions). Then the
+/// same visits once per page they viewed on the day, under `event:page` (the bounce rate
+/// and visit duration of a page filter's totals).
 fn insert_visit_rows(
     conn: &Connection,
     site_id: u32,
@@ -388,7 +428,7 @@ fn insert_visit_rows(
 ) -> Result<usize, StoreError> {
     let start = day_start(day);
     let end = start + Duration::days(1);
-    let (local_day, mut params) = local_day_sql(day, tz, "t0");
+    let (local_day, local_params) = local_day_sql(day, tz, "t0");
     let visit_dims: Vec<(&str, &str)> = DIMENSIONS
         .iter()
         .copied()
@@ -401,37 +441,56 @@ fn insert_visit_rows(
         .collect();
     let (sets, dim_case, value_case) = grouping(&visit_dims, &visit_pairs, true);
     let cols: Vec<&str> = visit_dims.iter().map(|(_, c)| *c).collect();
-    let sql = format!(
-        "INSERT INTO rollups
-         WITH e AS (SELECT session_id, ts AS t0, {cols} FROM site_events
+    let cols = cols.join(", ");
+    let only = format!("name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side");
+    // The visits begun on the day (`e`) and their numbers over its rows (`s`).
+    let visits = format!(
+        "WITH e AS (SELECT session_id, ts AS t0, {cols} FROM site_events
                     WHERE site_id = ? AND ts >= ? AND ts < ? AND entry),
               s AS (SELECT session_id, count(*) FILTER (WHERE name = 'pageview') AS pv,
                            (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 AS dur
-                    FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ?
-                      AND name NOT IN {NOT_VISIT_EVENTS} AND NOT server_side
-                    GROUP BY session_id),
+                    FROM site_events WHERE site_id = ? AND ts >= ? AND ts < ? AND {only}
+                    GROUP BY session_id)"
+    );
+    // Every row but the visit-level sums holds 0.
+    let zeros = |n: usize| vec!["0"; n].join(", ");
+    let sums = "count(*), count(*) FILTER (WHERE pv <= 1), coalesce(sum(dur), 0)";
+    let by_visit = format!(
+        "INSERT INTO rollups
+         {visits},
               v AS (SELECT {local_day} AS local_day, {cols}, s.pv, s.dur
                     FROM e JOIN s USING (session_id))
          SELECT ? AS site_id, DATE '{day}' AS utc_day,
                 CASE WHEN grouping(local_day) = 0 THEN local_day END,
-                {dim_case}, {value_case},
-                0, 0, 0, 0, 0, 0, 0, 0, 0,
-                count(*), count(*) FILTER (WHERE pv <= 1), coalesce(sum(dur), 0)
+                {dim_case}, {value_case}, {z9}, {sums}, {z9}
          FROM v GROUP BY GROUPING SETS ({sets})",
-        cols = cols.join(", "),
+        z9 = zeros(9),
     );
-    let mut all = vec![
-        Value::UInt(site_id),
-        ts(start),
-        ts(end),
-        Value::UInt(site_id),
-        ts(start),
-        ts(end),
-    ];
-    all.append(&mut params);
-    all.push(Value::UInt(site_id));
-    conn.execute(&sql, params_from_iter(all))
-        .map_err(|e| StoreError::backend(format!("visit rollup of {day}: {e}")))
+    let by_page = format!(
+        "INSERT INTO rollups
+         {visits},
+              pg AS (SELECT DISTINCT session_id, pathname FROM site_events
+                     WHERE site_id = ? AND ts >= ? AND ts < ? AND {only}),
+              v AS (SELECT {local_day} AS local_day, pathname, s.pv, s.dur
+                    FROM e JOIN s USING (session_id) JOIN pg USING (session_id))
+         SELECT ? AS site_id, DATE '{day}' AS utc_day,
+                CASE WHEN grouping(local_day) = 0 THEN local_day END,
+                'event:page', CAST(pathname AS VARCHAR), {z9}, {sums}, {z9}
+         FROM v GROUP BY GROUPING SETS ((local_day, pathname), (pathname))",
+        z9 = zeros(9),
+    );
+    let range = || [Value::UInt(site_id), ts(start), ts(end)];
+    let mut n = 0;
+    for (sql, ranges) in [(by_visit, 2), (by_page, 3)] {
+        // In the order of the text: the ranges, the local midnight (if any), the site id.
+        let mut all: Vec<Value> = (0..ranges).flat_map(|_| range()).collect();
+        all.extend(local_params.iter().cloned());
+        all.push(Value::UInt(site_id));
+        n += conn
+            .execute(&sql, params_from_iter(all))
+            .map_err(|e| StoreError::backend(format!("visit rollup of {day}: {e}")))?;
+    }
+    Ok(n)
 }
 
 /// Build the dirty, closed days of `sites` (each with the zone its local days are taken
@@ -592,11 +651,11 @@ pub fn breakdown(
     site_id: u32,
     dim: &str,
     within: Option<(&str, bool)>,
-    tz: Tz,
-    from: NaiveDate,
-    to: NaiveDate,
+    (tz, from, to): (Tz, NaiveDate, NaiveDate),
+    distinct: bool,
 ) -> Result<Vec<(String, Aggregates)>, StoreError> {
-    let (sql, part) = rollups::breakdown_sql::<DuckSql>(site_id, dim, within, tz, from, to, "");
+    let (sql, part) =
+        rollups::breakdown_sql::<DuckSql>(site_id, dim, within, tz, from, to, "", distinct);
     let second = within.is_some_and(|(_, s)| s);
     let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
@@ -647,8 +706,9 @@ pub fn daily_rows(
     row: (&str, &str),
     from: NaiveDate,
     to: NaiveDate,
+    distinct: bool,
 ) -> Result<Vec<DayRow>, StoreError> {
-    let sql = rollups::daily_sql::<DuckSql>(site_id, row, from, to, "");
+    let sql = rollups::daily_sql::<DuckSql>(site_id, row, from, to, "", distinct);
     let mut stmt = conn.prepare(&sql).map_err(StoreError::backend)?;
     let rows = stmt
         .query_map([], |r| {
@@ -671,6 +731,17 @@ pub fn daily_rows(
                     bounces: n(10)?,
                     duration_secs: r.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
                     ..Aggregates::default()
+                },
+                carried_new_late: if distinct { n(12)? } else { 0 },
+                dvisits: if distinct {
+                    [n(13)?, n(14)?, n(15)?]
+                } else {
+                    [0; 3]
+                },
+                dvisits_seen_late: if distinct {
+                    [n(16)?, n(17)?, n(18)?]
+                } else {
+                    [0; 3]
                 },
             })
         })
