@@ -1186,6 +1186,50 @@ fn page(
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 parts.push((p.slug.to_string(), t.elapsed()));
             }
+            // The overview's other queries: the previous period's totals, engagement,
+            // the landing pages of dark visits, the private apps and the split of
+            // `Direct / None` (two filters each).
+            let span = r.to - r.from;
+            let t = Instant::now();
+            state
+                .events
+                .aggregate(&r.query(r.from - span, r.from))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            parts.push(("previous".to_string(), t.elapsed()));
+            let t = Instant::now();
+            state
+                .events
+                .engagement(&plain, true)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            parts.push(("engagement".to_string(), t.elapsed()));
+            for (name, extra, by, limit) in [
+                ("landing", None, "visit:entry_page", 100),
+                (
+                    "apps",
+                    Some(("visit:channel_group", "private-message")),
+                    "visit:channel",
+                    3,
+                ),
+                (
+                    "direct-split",
+                    Some(("visit:source", lucarne_core::classify::DIRECT_SOURCE)),
+                    "visit:channel_group",
+                    20,
+                ),
+            ] {
+                let mut q = plain.clone();
+                if let Some((f, v)) = extra {
+                    let f = Property::parse(f).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    q.filters.push(Filter::is(f, vec![v.to_string()]));
+                }
+                let prop = Property::parse(by).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let t = Instant::now();
+                state
+                    .events
+                    .breakdown(&q, &prop, limit, 0)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                parts.push((name.to_string(), t.elapsed()));
+            }
         }
         println!("events in store: {total}; page query: {query}");
         println!(

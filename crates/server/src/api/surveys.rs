@@ -91,9 +91,16 @@ pub async fn report_for(
     let seed = u64::from(q.site_id) ^ q.from.timestamp() as u64;
     blocking(state, move |s| {
         let answers = s.events.survey_answers(&q)?;
+        // Visits alone: without visit-level numbers, which no estimate uses and which a
+        // breakdown under a page filter would read from raw events.
+        let plain = lucarne_core::stats::ReportQuery {
+            with_sessions: false,
+            with_shares: false,
+            ..q
+        };
         let visits = s
             .events
-            .breakdown(&q, &Property::ChannelGroup, 100, 0)?
+            .breakdown(&plain, &Property::ChannelGroup, 100, 0)?
             .into_iter()
             .filter_map(|(g, a)| Some((ChannelGroup::parse(&g)?, a.visits)))
             .collect::<Vec<_>>();
