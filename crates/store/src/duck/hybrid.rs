@@ -387,6 +387,7 @@ fn split_tail(
         key: part.shape.key,
         filter: part.shape.filter.clone(),
         with_sessions: part.shape.with_sessions,
+        distinct: part.shape.distinct,
         from: part.from,
         seam: part.seam,
         cut,
@@ -566,6 +567,9 @@ struct MemoKey {
     key: Option<&'static str>,
     filter: Option<(&'static str, String)>,
     with_sessions: bool,
+    /// Visits counted distinct (a page filter) or by entry rows: the pages panel with and
+    /// without a page filter read the same key otherwise.
+    distinct: bool,
     from: DateTime<Utc>,
     seam: DateTime<Utc>,
     cut: DateTime<Utc>,
@@ -681,6 +685,7 @@ mod tests {
             key: Some("pathname"),
             filter: None,
             with_sessions: false,
+            distinct: false,
             from: t0,
             seam: t0,
             cut: t0 + chrono::Duration::minutes(cut_min),
