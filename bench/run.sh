@@ -434,9 +434,11 @@ measure_pub() { # "all", or "few" (the 30-day overview and two API calls)
   if [ "$1" = all ]; then
     pages+=("$S?period=7d&$D" "$S?period=30d&$D&f=visit:channel_group%3D%3Dprivate-message"
             "$S?period=30d&$D&f=visit:entry_page%3D%3D%2Fpricing" "$S?period=30d&$D&f=visit:utm_source%3D%3Dnewsletter"
+            "$S?period=30d&$D&f=event:page%3D%3D%2Fpricing"
             "$S/shares?period=30d&$D" "$S/links?period=30d&$D" "$S/conversions?period=30d&$D")
     apis+=("$A/timeseries?site_id=bench.test&period=30d&$D"
            "$A/breakdown?site_id=bench.test&period=30d&$D&property=event:page&metrics=visitors,pageviews"
+           "$A/aggregate?site_id=bench.test&period=30d&$D&metrics=visitors,visits,bounce_rate,visit_duration&filters=event:page%3D%3D%2Fpricing"
            "$A/shares?site_id=bench.test&period=30d&$D" "$A/conversions?site_id=bench.test&period=30d&$D"
            "$A/surveys?site_id=bench.test&period=30d&$D")
   fi
