@@ -30,6 +30,15 @@ pub(crate) const NOT_VISIT_EVENTS: &str = "('link_click', 'link_scan', 'preview'
 /// Channel groups of identified dark social.
 const PRIVATE_GROUPS: &str = "('private-message', 'email')";
 
+/// The visits counted under an event filter, as conditions on a row's `channel_group`
+/// to add: all, identified dark, estimated dark (the `visits`, `ident` and `est` of
+/// [`event_level_sql`]; rollups and their raw part count them the same way).
+pub(crate) const VISIT_KINDS: [&str; 3] = [
+    "",
+    " AND channel_group IN ('private-message', 'email')",
+    " AND channel_group = 'estimated-dark'",
+];
+
 /// How far before the period a share graph's root visit is looked for.
 pub(crate) const ROOT_LOOKBACK_DAYS: i64 = 30;
 

@@ -14,7 +14,7 @@ use lucarne_core::stats::{Aggregates, Bucket, ReportQuery};
 
 use super::rollup::{self, date_value, ts};
 use crate::events::StoreError;
-use crate::report::NOT_VISIT_EVENTS;
+use crate::report::{NOT_VISIT_EVENTS, VISIT_KINDS};
 use crate::rollups::{epoch_day, lookback, DayRow, Days, Rolled, Shape, VERSION};
 
 /// DuckDB's rollups and raw events, through one reader connection.
@@ -239,11 +239,7 @@ fn tail(
                          WHERE site_id = ? AND ts >= ? AND ts < ? AND name NOT IN {NOT_VISIT_EVENTS}{filt}
                            {only_recent})"
             ),
-            [
-                v(""),
-                v(" AND channel_group IN ('private-message', 'email')"),
-                v(" AND channel_group = 'estimated-dark'"),
-            ],
+            VISIT_KINDS.map(v),
         )
     } else {
         (

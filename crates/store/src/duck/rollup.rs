@@ -19,7 +19,7 @@ use duckdb::{params_from_iter, Connection};
 use lucarne_core::stats::Aggregates;
 
 use crate::events::StoreError;
-use crate::report::NOT_VISIT_EVENTS;
+use crate::report::{NOT_VISIT_EVENTS, VISIT_KINDS};
 use crate::rollups::{
     self, column_of, day_start, epoch_day, last_slice_start, local_split, page_partners, pair_dim,
     DayRow, Days, RollupSql, BEGUN_LOOKBACK, DIMENSIONS, PAIRS, VERSION,
@@ -224,11 +224,9 @@ fn insert_event_sets(
     let visitor = format!("name NOT IN {NOT_VISIT_EVENTS}");
     // The distinct visits of page rows (what a page filter counts as visits); 0 elsewhere.
     let distinct_visits = if pages {
-        format!(
-            "count(DISTINCT session_id) FILTER (WHERE {visitor}),
-                count(DISTINCT session_id) FILTER (WHERE {visitor} AND channel_group IN ('private-message', 'email')),
-                count(DISTINCT session_id) FILTER (WHERE {visitor} AND channel_group = 'estimated-dark')"
-        )
+        VISIT_KINDS
+            .map(|k| format!("count(DISTINCT session_id) FILTER (WHERE {visitor}{k})"))
+            .join(", ")
     } else {
         "0, 0, 0".to_string()
     };
@@ -302,6 +300,9 @@ fn update_carried_new(
     let partners = page_partners();
     let mut cols = vec!["pathname"];
     cols.extend(partners.iter().copied());
+    if !cols.contains(&"channel_group") {
+        cols.push("channel_group");
+    }
     // One flag a key (the page alone, the page and each partner), whole day and last slice.
     let mut flags = Vec::new();
     for (k, partner) in std::iter::once(None)
@@ -321,16 +322,14 @@ fn update_carried_new(
         "EXISTS (SELECT 1 FROM p WHERE {saw} AND p.late) AS sl"
     ));
     let seen = |flag: &str| {
-        [
-            String::new(),
-            " AND dark_group IN ('private-message', 'email')".to_string(),
-            " AND dark_group = 'estimated-dark'".to_string(),
-        ]
-        .iter()
-        .zip(["v", "i", "e"])
-        .map(|(c, n)| format!("count(DISTINCT session_id) FILTER (WHERE {flag}{c}) AS s{n}{flag}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        VISIT_KINDS
+            .iter()
+            .zip(["v", "i", "e"])
+            .map(|(c, n)| {
+                format!("count(DISTINCT session_id) FILTER (WHERE {flag}{c}) AS s{n}{flag}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let seen = format!("{}, {}", seen("sk"), seen("sl"));
     // One grouping statement a key: the page alone, then each of its pairs.
@@ -370,8 +369,7 @@ fn update_carried_new(
                             dvisits_seen_late = u.svsl, dident_seen_late = u.sisl,
                             dest_seen_late = u.sesl
          FROM (
-           WITH c AS (SELECT {local_day} AS local_day, visitor_id, session_id,
-                             channel_group AS dark_group, {cols} FROM events
+           WITH c AS (SELECT {local_day} AS local_day, visitor_id, session_id, {cols} FROM events
                       WHERE site_id = ? AND ts >= ? AND ts < ? AND {visitor}
                         AND session_id NOT IN
                           (SELECT session_id FROM events WHERE site_id = ? AND ts >= ? AND ts < ?
