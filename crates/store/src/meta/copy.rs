@@ -80,6 +80,8 @@ pub(crate) const TABLES: &[TableSpec] = &[
             ("survey_enabled", Int),
             ("survey_options", Text),
             ("short_domain", Text),
+            ("embed_origins", Text),
+            ("alert_options", Text),
         ],
         key: &["id"],
         identity: true,
@@ -290,6 +292,106 @@ pub(crate) const TABLES: &[TableSpec] = &[
         ],
         key: &["id"],
         identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "annotations",
+        columns: &[
+            ("id", Int),
+            ("site_id", Int),
+            ("day", Text),
+            ("note", Text),
+            ("user_id", Int),
+            ("created_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "funnels",
+        columns: &[
+            ("id", Int),
+            ("site_id", Int),
+            ("name", Text),
+            ("steps", Text),
+            ("created_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "subscriptions",
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("site_id", Int),
+            ("kind", Text),
+            ("locale", Text),
+            ("token", Text),
+            ("created_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "webhooks",
+        columns: &[
+            ("id", Int),
+            ("site_id", Int),
+            ("url", Text),
+            ("secret", Text),
+            ("events", Text),
+            ("created_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "alerts",
+        columns: &[
+            ("id", Int),
+            ("site_id", Int),
+            ("kind", Text),
+            ("subject", Text),
+            ("dedupe", Text),
+            ("details", Text),
+            ("created_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "deliveries",
+        columns: &[
+            ("id", Int),
+            ("site_id", Int),
+            ("channel", Text),
+            ("target", Text),
+            ("kind", Text),
+            ("dedupe", Text),
+            ("payload", Text),
+            ("status", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Text),
+            ("leased_until", Text),
+            ("last_error", Text),
+            ("created_at", Text),
+            ("sent_at", Text),
+        ],
+        key: &["id"],
+        identity: true,
+        on_target: OnTarget::MustBeEmpty,
+    },
+    TableSpec {
+        name: "notify_cursors",
+        columns: &[("site_id", Int), ("name", Text), ("value", Text)],
+        key: &["site_id", "name"],
+        identity: false,
         on_target: OnTarget::MustBeEmpty,
     },
     TableSpec {
@@ -851,6 +953,40 @@ mod tests {
             &rows,
             &mut |_| {},
         )
+        .await
+        .unwrap();
+
+        // Issue 23's tables, a row each (and a NULL where a column allows one).
+        for sql in [
+            "UPDATE sites SET embed_origins = 'https://blog.example.com', \
+             alert_options = '{\"cap\":3}' WHERE id = $1",
+            "INSERT INTO annotations (site_id, day, note, user_id, created_at) \
+             VALUES ($1, '2024-02-29', 'Launch', NULL, '2024-02-29T10:00:00Z')",
+            "INSERT INTO funnels (site_id, name, steps, created_at) VALUES ($1, 'Checkout', \
+             '[{\"kind\":\"page\",\"value\":\"/cart\"}]', '2024-02-29T10:00:00Z')",
+            "INSERT INTO webhooks (site_id, url, secret, events, created_at) VALUES \
+             ($1, 'https://hooks.example.com/x', 's3cret', 'alerts', '2024-02-29T10:00:00Z')",
+            "INSERT INTO alerts (site_id, kind, subject, dedupe, details, created_at) VALUES \
+             ($1, 'viral', '/post', 'viral:1:/post:2024-02-29T10', '{}', '2024-02-29T10:00:00Z')",
+            "INSERT INTO deliveries (site_id, channel, target, kind, dedupe, payload, status, \
+             attempts, next_attempt_at, leased_until, last_error, created_at, sent_at) VALUES \
+             ($1, 'email', 'owner@example.com', 'alert', 'a:1', '{}', 'failed', 8, \
+             '2024-02-29T10:00:00Z', NULL, 'refused', '2024-02-29T10:00:00Z', NULL)",
+            "INSERT INTO notify_cursors (site_id, name, value) VALUES ($1, 'conversions', '0')",
+        ] {
+            sqlx::query(sql)
+                .bind(i64::from(a.id))
+                .execute(&m.pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO subscriptions (user_id, site_id, kind, locale, token, created_at) \
+             VALUES ($1, $2, 'weekly', 'fr', 'tok', '2024-02-29T10:00:00Z')",
+        )
+        .bind(owner.id)
+        .bind(i64::from(a.id))
+        .execute(&m.pool)
         .await
         .unwrap();
 

@@ -52,6 +52,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (10, include_str!("../../migrations/sqlite/0010_teams.sql")),
     (11, include_str!("../../migrations/sqlite/0011_imports.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_notify.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_meta.sql")),
@@ -88,6 +89,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         11,
         include_str!("../../migrations/postgres/0011_imports.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_notify.sql"),
     ),
 ];
 
