@@ -5,10 +5,12 @@
 //! randomness is the point, e.g. tokens and the synthetic traffic generator).
 
 pub mod access_log;
+pub mod annotations;
 pub mod cascade;
 pub mod channel;
 pub mod classify;
 pub mod conversions;
+pub mod embed;
 pub mod event;
 pub mod imported;
 pub mod interval;

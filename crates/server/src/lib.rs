@@ -71,9 +71,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/js/events.js", get(assets::events))
         .route("/api/v1/stats/surveys", get(api::surveys::report))
         .route("/api/openapi.json", get(assets::openapi))
-        .merge(web::routes())
+        .merge(web::routes(state.clone()))
         .merge(api::links::routes())
         .merge(api::conversions::routes())
+        .merge(api::annotations::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -83,15 +84,13 @@ pub fn app(state: Arc<AppState>) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         // Pages load scripts and styles only from this origin, never inline, and cannot
-        // be framed. (Harmless on JSON and on the tracker script, which other pages embed.)
+        // be framed (but a shared page its site lets others embed, `web::embed`). (Harmless on JSON and on the tracker script, which other pages embed.)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        // `DENY` unless a shared page was allowed a frame (`web::embed`).
+        .layer(axum::middleware::map_response(web::embed::deny_framing))
         // Short-link redirects sit outside the header layers above: the hot path answers
         // a bare 302 (their HTML pages set the same headers themselves). Any other path
         // is a slug on a custom short domain, or 404.

@@ -657,6 +657,7 @@ async fn openapi_document_describes_every_api_route() {
         "/api/v2/query",
         "/js/script.js",
         "/api/openapi.json",
+        "/api/v1/annotations",
     ] {
         assert!(paths.contains_key(route), "{route} documented");
         // And the route really exists (not 404) on the router.

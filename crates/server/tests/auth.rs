@@ -709,6 +709,15 @@ async fn authorization_matrix() {
         ),
         // The settings page's imported history (owners only).
         (import_delete.clone(), vec![]),
+        // The overview's annotations (owners only).
+        (
+            "/sites/a.example?period=7d".into(),
+            vec![
+                ("action", "add_note"),
+                ("date", "2026-12-01"),
+                ("note", "leak"),
+            ],
+        ),
     ];
     let posts: Vec<(String, Vec<(&str, &str)>)> = posts
         .into_iter()
@@ -771,6 +780,15 @@ async fn authorization_matrix() {
         h.state.meta.imports(a.id).await.unwrap().len(),
         1,
         "imports unchanged"
+    );
+    assert!(
+        h.state
+            .meta
+            .annotations(a.id, None, None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no annotation added"
     );
     // The owner may delete it (with the session's token); then it is gone.
     let r = h
@@ -1033,7 +1051,7 @@ async fn every_form_checks_csrf() {
         "/sites/a.example/imports/{}/delete",
         an_import(&h, a.id).await
     );
-    let cases: [(&str, Vec<(&str, &str)>); 13] = [
+    let cases: [(&str, Vec<(&str, &str)>); 14] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
@@ -1079,6 +1097,14 @@ async fn every_form_checks_csrf() {
         ),
         ("/settings/keys", vec![("action", "create"), ("name", "x")]),
         (&import_delete, vec![]),
+        (
+            "/sites/a.example?period=7d",
+            vec![
+                ("action", "add_note"),
+                ("date", "2026-12-01"),
+                ("note", "n"),
+            ],
+        ),
         ("/logout", vec![]),
     ];
     for (path, fields) in &cases {

@@ -1,5 +1,6 @@
 //! JSON APIs: stats, health, metrics.
 
+pub mod annotations;
 pub mod conversions;
 pub mod imported;
 pub mod links;

@@ -750,6 +750,16 @@ pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
+/// A row's id from a path or form field: a positive integer, else 404 (as for an id the
+/// site does not have).
+pub fn row_id(id: &str) -> Result<i64, WebError> {
+    id.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(WebError::NotFound)
+}
+
 /// 403 unless `submitted` is this session's CSRF token.
 pub fn verify_csrf(session: &Session, submitted: &str) -> Result<(), WebError> {
     if !submitted.is_empty() && constant_time_eq(session.csrf.as_bytes(), submitted.as_bytes()) {

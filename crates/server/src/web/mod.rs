@@ -18,11 +18,17 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod dashboard;
+pub mod embed;
 pub mod layout;
 
-/// Every HTML route; error pages come out in the request's language.
-pub fn routes() -> Router<Arc<AppState>> {
+/// Every HTML route; error pages come out in the request's language, and shared pages
+/// of a site that allows it may be framed by the site's embed origins.
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     auth::routes()
         .merge(dashboard::routes())
         .layer(axum::middleware::from_fn(auth::localise_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            embed::allow_embedding,
+        ))
 }

@@ -792,6 +792,8 @@ mod tests {
                 survey_enabled: false,
                 survey_options: vec!["whatsapp".into(), "email".into()],
                 short_domain: "go.example.org".into(),
+                embed_origins: vec!["https://blog.example.com".into()],
+                alert_options: r#"{"cap":3}"#.into(),
             },
         )
         .await
@@ -958,8 +960,6 @@ mod tests {
 
         // Issue 23's tables, a row each (and a NULL where a column allows one).
         for sql in [
-            "UPDATE sites SET embed_origins = 'https://blog.example.com', \
-             alert_options = '{\"cap\":3}' WHERE id = $1",
             "INSERT INTO annotations (site_id, day, note, user_id, created_at) \
              VALUES ($1, '2024-02-29', 'Launch', NULL, '2024-02-29T10:00:00Z')",
             "INSERT INTO funnels (site_id, name, steps, created_at) VALUES ($1, 'Checkout', \

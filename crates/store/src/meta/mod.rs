@@ -107,12 +107,14 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
 const LOCK_MIGRATE: i64 = 0x4c75_6361_726e_0001;
 const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
+mod annotations;
 mod copy;
 mod goals;
 mod imports;
 mod links;
 mod team;
 mod visits;
+pub use annotations::{Annotation, MAX_ANNOTATIONS};
 pub use copy::CopyCounts;
 pub use goals::Goal;
 pub use imports::{Import, ImportedGroup};
@@ -747,6 +749,12 @@ pub struct SiteOptions {
     pub survey_options: Vec<String>,
     /// The short domain the site's new links get by default (empty: Lucarne's own host).
     pub short_domain: String,
+    /// Origins allowed to frame the site's shared dashboard (`core::embed`), none by
+    /// default.
+    pub embed_origins: Vec<String>,
+    /// Alert thresholds, quiet hours and daily cap (JSON read by `server::notify`);
+    /// empty: the defaults.
+    pub alert_options: String,
 }
 
 impl Default for SiteOptions {
@@ -761,6 +769,8 @@ impl Default for SiteOptions {
             survey_enabled: true,
             survey_options: Vec::new(),
             short_domain: String::new(),
+            embed_origins: Vec::new(),
+            alert_options: String::new(),
         }
     }
 }
@@ -1045,7 +1055,8 @@ impl MetaStore {
     pub async fn site_options(&self, site_id: u32) -> Result<SiteOptions, MetaError> {
         let row = sqlx::query(
             "SELECT share_param_style, retention_days, honour_dnt, copy_attribution, currency, \
-             exchange_rates, survey_enabled, survey_options, short_domain FROM sites WHERE id = $1",
+             exchange_rates, survey_enabled, survey_options, short_domain, embed_origins, alert_options \
+             FROM sites WHERE id = $1",
         )
         .bind(i64::from(site_id))
         .fetch_optional(&self.pool)
@@ -1072,6 +1083,12 @@ impl MetaStore {
                 .map(str::to_string)
                 .collect(),
             short_domain: r.try_get("short_domain")?,
+            embed_origins: r
+                .try_get::<String, _>("embed_origins")?
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            alert_options: r.try_get("alert_options")?,
         })
     }
 
@@ -1079,7 +1096,8 @@ impl MetaStore {
         sqlx::query(
             "UPDATE sites SET share_param_style = $1, retention_days = $2, honour_dnt = $3, \
              copy_attribution = $4, currency = $5, exchange_rates = $6, survey_enabled = $7, \
-             survey_options = $8, short_domain = $9 WHERE id = $10",
+             survey_options = $8, short_domain = $9, embed_origins = $10, alert_options = $11 \
+             WHERE id = $12",
         )
         .bind(o.share_param_style.as_str())
         .bind(o.retention_days.map(i64::from))
@@ -1090,6 +1108,8 @@ impl MetaStore {
         .bind(i64::from(o.survey_enabled))
         .bind(o.survey_options.join(","))
         .bind(&o.short_domain)
+        .bind(o.embed_origins.join(" "))
+        .bind(&o.alert_options)
         .bind(i64::from(site_id))
         .execute(&self.pool)
         .await?;
@@ -1612,6 +1632,8 @@ mod tests {
             retention_days: Some(400),
             honour_dnt: true,
             copy_attribution: true,
+            embed_origins: vec!["https://a.example".into(), "http://localhost:3000".into()],
+            alert_options: r#"{"cap":2}"#.into(),
             ..SiteOptions::default()
         };
         m.set_site_options(a.id, &o).await.unwrap();

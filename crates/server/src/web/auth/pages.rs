@@ -79,6 +79,8 @@ struct Fields {
     survey_enabled: Option<String>,
     survey_options: String,
     short_domain: String,
+    /// `None` from a form without the field (an older page): the origins are kept.
+    embed_origins: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -758,6 +760,9 @@ async fn settings_form(
                     label { (lang.auth("short_domain"))
                         input type="text" name="short_domain" id="short-domain" value=(opts.short_domain) placeholder="go.example.com";
                         small { (lang.auth("short_domain_help").replace("{base}", &crate::api::links::public_base(&state, &headers))) } }
+                    label { (lang.auth("embed_origins"))
+                        textarea name="embed_origins" id="embed-origins" rows="2" placeholder="https://blog.example.com" { (opts.embed_origins.join("\n")) }
+                        small { (lang.auth("embed_origins_help")) } }
                     button type="submit" { (lang.auth("save")) }
                 }
             }
@@ -935,7 +940,15 @@ async fn settings_submit(
             }
         }
     };
+    let current = state.meta.site_options(site.id).await?;
+    let embed_origins = match &f.embed_origins {
+        None => current.embed_origins.clone(),
+        Some(o) => lucarne_core::embed::parse_origins(o)
+            .map_err(|e| WebError::BadRequest(format!("{} {e}", lang.auth("bad_embed_origins"))))?,
+    };
     let opts = SiteOptions {
+        embed_origins,
+        alert_options: current.alert_options,
         short_domain,
         share_param_style,
         retention_days,

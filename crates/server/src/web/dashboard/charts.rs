@@ -28,6 +28,9 @@ pub struct Point<'a> {
     /// When the bucket stands in time: a future one is drawn empty (no bar, no point of
     /// the visitors line), never as a zero; a running one is marked "so far".
     pub when: When,
+    /// The site's annotations on the bucket's days: a mark above the bar, and the notes
+    /// in its tooltip.
+    pub notes: Vec<&'a str>,
 }
 
 /// A bucket against the present.
@@ -228,6 +231,7 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
                             (lang.t("identified")) ": " (lang.int(ident)) "\n"
                             (lang.t("estimated")) ": " (lang.int(est))
                         }
+                        @for n in &p.notes { "\n✎ " (n) }
                     }
                     rect class="hit" data-when=[match p.when { When::Past => None, When::Running => Some("running"), When::Future => Some("future") }]
                         x=(hx) y=(hy) width=(hw) height=(hh) {}
@@ -239,6 +243,10 @@ pub fn chart(lang: Lang, points: &[Point<'_>], interval: Interval, title: &str) 
                     }
                     @if other > 0 {
                         rect class="s-other" x=(x) y=(pc(fr.y(p.a.visits))) width=(w) height=(pc(fr.y(ident + est) - fr.y(p.a.visits))) {}
+                    }
+                    @if !p.notes.is_empty() {
+                        line class="note-mark" x1=(pc(fr.centre(i))) x2=(pc(fr.centre(i))) y1=(pc(TOP - 6.0)) y2=(pc(BOTTOM)) {}
+                        circle class="note-mark" cx=(pc(fr.centre(i))) cy=(pc(TOP - 6.0)) r="3.5" {}
                     }
                 }
             }
@@ -300,11 +308,13 @@ mod tests {
                 label: "2026-11-01",
                 a: &a,
                 when: When::Past,
+                notes: vec![],
             },
             Point {
                 label: "2026-11-02",
                 a: &a,
                 when: When::Past,
+                notes: vec![],
             },
         ];
         let svg = chart(Lang::En, &pts, Interval::Date, "t").into_string();
@@ -332,21 +342,29 @@ mod tests {
                 label: "2026-12-06 09:00:00",
                 a: &a,
                 when: When::Past,
+                notes: vec![],
             },
             Point {
                 label: "2026-12-06 10:00:00",
                 a: &a,
                 when: When::Running,
+                notes: vec!["Launch"],
             },
             Point {
                 label: "2026-12-06 11:00:00",
                 a: &zero,
                 when: When::Future,
+                notes: vec![],
             },
         ];
         let svg = chart(Lang::En, &pts, Interval::Hour, "t").into_string();
         assert!(svg.contains("data-when=\"running\""));
         assert!(svg.contains("(so far)"));
+        // One annotated bucket: one mark (a line and a dot), the note in its tooltip.
+        assert_eq!(svg.matches("<circle class=\"note-mark\"").count(), 1);
+        let running = &svg[svg.find("data-when=\"running\"").expect("running")..];
+        assert!(running.contains("class=\"note-mark\""), "{running}");
+        assert!(svg.contains("✎ Launch"));
         let future = &svg[svg.rfind("<g class=\"pt\">").expect("future bucket")..];
         assert!(future.contains("data-when=\"future\""));
         let future = &future[..future.find("</g>").unwrap_or(future.len())];

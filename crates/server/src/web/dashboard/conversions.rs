@@ -337,12 +337,7 @@ async fn submit(
             Ok((StatusCode::BAD_REQUEST, render(&ctx, notice).await?).into_response())
         }
         "delete" => {
-            let id =
-                f.id.trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(WebError::NotFound)?;
+            let id = crate::web::auth::row_id(&f.id)?;
             if !state.meta.delete_goal(site_id, id).await? {
                 return Err(WebError::NotFound);
             }

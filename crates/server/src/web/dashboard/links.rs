@@ -516,15 +516,8 @@ fn status(state: &AppState, l: &Link, now: DateTime<Utc>) -> &'static str {
     }
 }
 
-fn link_id(id: &str) -> Result<i64, WebError> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or(WebError::NotFound)
-}
-
 async fn site_link(state: &AppState, access: &Access, id: &str) -> Result<Link, WebError> {
-    let id = link_id(id)?;
+    let id = crate::web::auth::row_id(id)?;
     state
         .meta
         .link(access.site.id, id)

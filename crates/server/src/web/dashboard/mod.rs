@@ -22,6 +22,7 @@ pub mod conversions;
 pub mod csv;
 pub mod i18n;
 pub mod links;
+pub mod notes;
 pub mod shares;
 
 use std::collections::HashMap;
@@ -56,7 +57,7 @@ pub const APP_JS: &str = include_str!("../../../../../web/static/app.js");
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/sites/{domain}", get(site_overview))
+        .route("/sites/{domain}", get(site_overview).post(notes::submit))
         .route("/share/{token}", get(shared_overview))
         .route("/sites/{domain}/export/{file}", get(site_export))
         .route("/sites/{domain}/realtime", get(site_realtime))
@@ -400,6 +401,8 @@ pub struct Overview {
     /// none in range, or left out), and whether the site has any.
     pub imported: Option<(NaiveDate, NaiveDate)>,
     pub has_imports: bool,
+    /// The site's annotations on the range's days.
+    pub notes: Vec<lucarne_store::meta::Annotation>,
 }
 
 /// Fewest visits a dark-social share is shown for (the headline, the Sharing figures);
@@ -595,7 +598,12 @@ pub async fn gather(state: &Arc<AppState>, site: Site, view: &View) -> Result<Ov
             m.panel(p.property, panel).await?;
         }
     }
+    let notes = state
+        .meta
+        .annotations(site_id, Some(r.from), Some(r.to))
+        .await?;
     Ok(Overview {
+        notes,
         imported: imported_days,
         has_imports: imports.is_some(),
         from: r.from,
@@ -951,7 +959,11 @@ pub async fn overview_page(
         .inspect_err(|e| tracing::warn!(message = "Current visitors unavailable.", error = %e))
         .ok();
     let title = access.site.domain.clone();
-    let body = render(state, access, base, &view, lang, &o, current);
+    // Owners add and delete notes on their own pages (never through a shared link).
+    let csrf = session
+        .filter(|_| access.role == crate::web::auth::Role::Owner && !access.shared)
+        .map(|s| s.csrf.as_str());
+    let body = render(state, access, base, &view, lang, &o, current, csrf);
     Ok(match session {
         Some(s) => page_with(s, &title, lang.code(), body),
         None => page_bare(&title, lang.code(), body),
@@ -1014,7 +1026,9 @@ fn filter_label(state: &AppState, lang: Lang, property: &str, value: &str) -> (S
     }
 }
 
-/// The overview's markup; `current`: the visitors of the last 5 minutes, if known.
+/// The overview's markup; `current`: the visitors of the last 5 minutes, if known;
+/// `csrf`: an owner's session token (the notes' forms).
+#[allow(clippy::too_many_arguments)]
 fn render(
     state: &AppState,
     access: &Access,
@@ -1023,6 +1037,7 @@ fn render(
     lang: Lang,
     o: &Overview,
     current: Option<u64>,
+    csrf: Option<&str>,
 ) -> Markup {
     let now = &o.now;
     let prev = o.prev.as_ref();
@@ -1042,16 +1057,24 @@ fn render(
         Interval::Date | Interval::Week => lang.t("chart"),
         Interval::Month => lang.t("chart_month"),
     };
+    let labels: Vec<&str> = o.series.iter().map(|(b, _)| b.label.as_str()).collect();
     let points: Vec<charts::Point<'_>> = o
         .series
         .iter()
-        .map(|(b, a)| charts::Point {
+        .zip(notes::per_bucket(&labels, &o.notes))
+        .map(|((b, a), notes)| charts::Point {
             label: &b.label,
             a,
             when: charts::When::of(b.start, b.end, chrono::Utc::now()),
+            notes,
         })
         .collect();
     let export_query = view.query_string();
+    let here = if export_query.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{export_query}")
+    };
     html! {
         header class="dash-head" {
             div {
@@ -1164,8 +1187,10 @@ fn render(
                 span class="legend" { span class="swatch s-est" {} (lang.t("estimated")) }
                 span class="legend" { span class="swatch s-other" {} (lang.t("other_visits")) }
                 span class="legend" { span class="swatch line" {} (lang.t("visitors")) }
+                @if !o.notes.is_empty() { span class="legend" { span class="swatch note" {} (lang.t("notes")) } }
             }
         }
+        (notes::markup(lang, &o.notes, csrf, &here))
         (travels_markup(lang, base, view, &o.travels, &o.travel_signals))
         section class="panels" {
             @for i in 0..PANELS.len() {
