@@ -204,16 +204,24 @@ pub fn is_private_host(host: &Host<&str>) -> bool {
                 .trim_end_matches(']')
                 .parse::<IpAddr>()
             {
-                return match ip {
-                    IpAddr::V4(v4) => private_v4(v4),
-                    IpAddr::V6(v6) => private_v6(v6),
-                };
+                return is_private_ip(ip);
             }
             !d.contains('.')
                 || PRIVATE_SUFFIXES
                     .iter()
                     .any(|s| d == *s || d.strip_suffix(s).is_some_and(|rest| rest.ends_with('.')))
         }
+    }
+}
+
+/// Is this address loopback, private-network or otherwise special (the ranges of
+/// `private_v4` and `private_v6`)? The one definition both the short links' target check
+/// (by host text) and the preview-card fetcher (on each address a name resolves to,
+/// before connecting) use.
+pub fn is_private_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => private_v4(v4),
+        IpAddr::V6(v6) => private_v6(v6),
     }
 }
 
@@ -529,6 +537,24 @@ mod tests {
 
     /// Every special range and spelling refused when private targets are not allowed,
     /// and accepted when they are.
+    #[test]
+    fn private_addresses_by_ip() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "::1",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "169.254.169.254",
+        ] {
+            assert!(is_private_ip(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1", "1.1.1.1"] {
+            assert!(!is_private_ip(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
     #[test]
     fn private_targets_refused() {
         let refused = [

@@ -1502,6 +1502,7 @@ async fn start(args: &ServeArgs, file: &FileConfig) -> Result<Started> {
             token: args.ops.metrics_token(file)?,
             separate_listener: metrics_listen.is_some(),
         },
+        card_fetch: Default::default(),
     };
     let capacity = args
         .queue_capacity

@@ -63,6 +63,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(api::shares::cascade_of_token),
         )
         .route("/api/v1/stats/previews", get(previews::report::previews))
+        .route("/api/v1/stats/cards", get(previews::cards::cards))
         .route("/og/{domain}", get(previews::og::og_image))
         .route("/js/script.js", get(assets::tracker))
         .route("/js/share.js", get(assets::share))
@@ -75,6 +76,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(api::links::routes())
         .merge(api::conversions::routes())
         .merge(api::annotations::routes())
+        // The preview-card checks' cache and request limit, shared by the API and the
+        // dashboard.
+        .layer(axum::Extension(previews::cards::Cards::new()))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

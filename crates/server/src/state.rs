@@ -59,6 +59,23 @@ pub struct ServerOptions {
     pub min_free_disk_bytes: Option<u64>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// How preview cards reach a site's pages (`previews::cards`).
+    pub card_fetch: CardFetchOptions,
+}
+
+/// How preview cards reach a site's pages. The defaults are production's: `https` on
+/// the site's domain, the system's resolver, each crawler's own time limit. Tests point
+/// them at a local server; private addresses stay refused unless the administrator
+/// allows private link targets.
+#[derive(Debug, Clone, Default)]
+pub struct CardFetchOptions {
+    /// Fetch a site's pages as `http://DOMAIN:PORT/…` instead of `https://DOMAIN/…`.
+    pub plain_http_port: Option<u16>,
+    /// Names answered without asking DNS (as curl's `--resolve`); their addresses are
+    /// checked like resolved ones.
+    pub resolve: Vec<(String, IpAddr)>,
+    /// A time limit shorter than the crawlers' own for each request.
+    pub timeout: Option<Duration>,
 }
 
 /// Who may read `/metrics`: anyone (the default, for a server on a private network), or
@@ -124,6 +141,8 @@ pub struct AppState {
     pub data_dir: Option<PathBuf>,
     pub min_free_disk_bytes: u64,
     pub metrics_access: MetricsAccess,
+    /// How preview cards reach a site's pages.
+    pub card_fetch: CardFetchOptions,
 }
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
@@ -219,6 +238,7 @@ impl AppState {
             data_dir: options.data_dir.clone(),
             min_free_disk_bytes: options.min_free_disk_bytes.unwrap_or(DEFAULT_MIN_FREE_DISK),
             metrics_access: options.metrics_access.clone(),
+            card_fetch: options.card_fetch.clone(),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
         if !options.shared_visits {

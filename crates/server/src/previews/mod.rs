@@ -6,12 +6,15 @@
 //! - [`import`]: the same events (and optionally server-side pageviews) from an nginx or
 //!   Apache access log (`lucarne import-log`);
 //! - [`report`]: `GET /api/v1/stats/previews`, previews by app per page next to the
-//!   visits those pages received.
+//!   visits those pages received;
+//! - [`cards`]: `GET /api/v1/stats/cards`, the site's top pages fetched as each app's
+//!   crawler would, with the card each app shows and what is wrong with it.
 //!
 //! A preview event is not a visit (`entry` is false), as on short links: name `preview`,
 //! `props.app` = the app, the page as `pathname`, channel = the app with its group, and
 //! evidence `preview-fetch`. It carries no token.
 
+pub mod cards;
 pub mod import;
 pub mod og;
 pub mod report;
