@@ -12,6 +12,7 @@ pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod previews;
 pub mod state;
 pub mod web;
@@ -298,6 +299,8 @@ pub async fn serve_with_metrics(
         .clone()
         .and_then(|d| backup::spawn_admin_socket(state.clone(), &d).map(|t| (t, d)));
     let maintenance = spawn_maintenance(state.clone());
+    // Digests, alerts and webhooks (`notify`), off the ingest path.
+    let notifications = notify::spawn(state.clone());
     let (rollups_stop, stop_rx) = tokio::sync::watch::channel(false);
     let rollups = spawn_rollups(state.clone(), stop_rx);
     let shared = ingest::shared::spawn_sync(state.clone());
@@ -322,6 +325,7 @@ pub async fn serve_with_metrics(
     // Every request has been answered: store what only this node still holds.
     drain(&state).await;
     maintenance.abort();
+    notifications.abort();
     if let Some(t) = metrics_task {
         t.abort();
     }

@@ -57,6 +57,18 @@ pub struct Metrics {
     /// UTC days rolled up by the rollup task, and builds that failed.
     pub rollup_days: Counter,
     pub rollup_errors: Counter,
+    /// Notifications (e-mails and webhook calls) by channel and result: `sent`, `retry`
+    /// (failed, tried again later), `failed` (given up); and alerts raised by kind.
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    pub alerts: Family<KindLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `email` or `webhook`.
+    pub channel: &'static str,
+    /// `sent`, `retry` or `failed`.
+    pub result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -201,7 +213,21 @@ impl Metrics {
             "Rollup builds that failed (the day is read from raw events until one succeeds)",
             rollup_errors.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "notify_deliveries",
+            "E-mails and webhook calls by channel and result (sent, retry: failed and tried again later, failed: given up)",
+            deliveries.clone(),
+        );
+        let alerts = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "notify_alerts",
+            "Alerts raised, by kind (spike, viral)",
+            alerts.clone(),
+        );
         Metrics {
+            deliveries,
+            alerts,
             rollup_days,
             rollup_errors,
             link_reloads,
@@ -231,6 +257,13 @@ impl Metrics {
             .get_or_create(&DropLabels {
                 reason: reason.label(),
             })
+            .inc();
+    }
+
+    /// A delivery's outcome.
+    pub fn delivery(&self, channel: &'static str, result: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { channel, result })
             .inc();
     }
 

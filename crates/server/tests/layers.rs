@@ -18,6 +18,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("assets", &["api", "previews", "web", "ingest", "links"]),
     ("api", &["web"]),
     ("previews", &["web"]),
+    ("notify", &["web"]),
     (
         "metrics",
         &["api", "previews", "web", "state", "ingest", "links", "net"],

@@ -112,6 +112,7 @@ mod copy;
 mod goals;
 mod imports;
 mod links;
+mod notify;
 mod team;
 mod visits;
 pub use annotations::{Annotation, MAX_ANNOTATIONS};
@@ -119,6 +120,10 @@ pub use copy::CopyCounts;
 pub use goals::Goal;
 pub use imports::{Import, ImportedGroup};
 pub use links::{Link, LinkInput};
+pub use notify::{
+    AlertRecord, Channel, Delivery, NewDelivery, Status as DeliveryStatus, SubKind, Subscription,
+    Webhook,
+};
 pub use team::{Invitation, InvitationState, INVITATION_DAYS};
 pub use visits::LiveVisit;
 

@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use lucarne_core::links::is_private_ip;
@@ -134,21 +134,36 @@ impl Guard {
         max_body: usize,
         limit: Duration,
     ) -> Result<Answer, FetchError> {
+        let headers = [(header::USER_AGENT, user_agent), (header::ACCEPT, accept)];
+        self.send(url, Method::GET, &headers, Bytes::new(), max_body, limit)
+            .await
+    }
+
+    /// One request (`method`, `headers`, `body`) to the checked address of `url`; the
+    /// answer's body cut after `max_body` bytes; all within `limit`. Webhook calls
+    /// (`notify::outbox`) go through here too.
+    pub async fn send(
+        &self,
+        url: &Url,
+        method: Method,
+        headers: &[(header::HeaderName, &str)],
+        body: Bytes,
+        max_body: usize,
+        limit: Duration,
+    ) -> Result<Answer, FetchError> {
         let limit = self.options.timeout.map_or(limit, |t| t.min(limit));
         let deadline = Instant::now() + limit;
-        match tokio::time::timeout_at(deadline, self.get_inner(url, user_agent, accept, max_body))
-            .await
-        {
+        let req = request(url, method, headers, body)?;
+        match tokio::time::timeout_at(deadline, self.send_inner(url, req, max_body)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
         }
     }
 
-    async fn get_inner(
+    async fn send_inner(
         &self,
         url: &Url,
-        user_agent: &str,
-        accept: &str,
+        req: Request<Full<Bytes>>,
         max_body: usize,
     ) -> Result<Answer, FetchError> {
         let https = match url.scheme() {
@@ -170,7 +185,6 @@ impl Guard {
             }
         }
         let stream = stream.ok_or(FetchError::Unreachable { reason: last })?;
-        let host = url.host_str().ok_or(FetchError::NotHttp)?;
         if https {
             let name = rustls_name(url)?;
             let tls = tokio_rustls::TlsConnector::from(tls_config()?)
@@ -179,11 +193,43 @@ impl Guard {
                 .map_err(|e| FetchError::Unreachable {
                     reason: format!("TLS: {e}"),
                 })?;
-            exchange(tls, url, host, user_agent, accept, max_body).await
+            exchange(tls, req, max_body).await
         } else {
-            exchange(stream, url, host, user_agent, accept, max_body).await
+            exchange(stream, req, max_body).await
         }
     }
+}
+
+/// The request: origin-form path, `Host`, the caller's headers, no cookie, no
+/// compression, one exchange per connection.
+fn request(
+    url: &Url,
+    method: Method,
+    headers: &[(header::HeaderName, &str)],
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, FetchError> {
+    let host = url.host_str().ok_or(FetchError::NotHttp)?;
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host_header);
+    for (name, value) in headers {
+        b = b.header(name, *value);
+    }
+    b.header(header::ACCEPT_ENCODING, "identity")
+        .header(header::CONNECTION, "close")
+        .body(Full::new(body))
+        .map_err(|e| FetchError::Unreachable {
+            reason: format!("request: {e}"),
+        })
 }
 
 fn rustls_name(url: &Url) -> Result<ServerName<'static>, FetchError> {
@@ -223,13 +269,10 @@ fn tls_config() -> Result<Arc<ClientConfig>, FetchError> {
         })
 }
 
-/// One HTTP/1.1 request on `io`, no cookie, then the body up to `max_body` bytes.
+/// One HTTP/1.1 exchange on `io`, then the answer's body up to `max_body` bytes.
 async fn exchange<T>(
     io: T,
-    url: &Url,
-    host: &str,
-    user_agent: &str,
-    accept: &str,
+    req: Request<Full<Bytes>>,
     max_body: usize,
 ) -> Result<Answer, FetchError>
 where
@@ -245,24 +288,6 @@ where
         // The connection ends when the answer is read or dropped.
         let _ = conn.await;
     });
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let req = Request::get(path)
-        .header(header::HOST, host_header)
-        .header(header::USER_AGENT, user_agent)
-        .header(header::ACCEPT, accept)
-        .header(header::ACCEPT_ENCODING, "identity")
-        .header(header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| FetchError::Unreachable {
-            reason: format!("request: {e}"),
-        })?;
     let resp = sender.send_request(req).await.map_err(broken)?;
     let status = resp.status();
     let headers = resp.headers().clone();

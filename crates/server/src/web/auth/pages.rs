@@ -25,6 +25,7 @@ use super::{
 use crate::state::AppState;
 use crate::web::layout::{page_bare, page_with};
 
+mod notifications;
 mod team;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
@@ -50,6 +51,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/settings/keys", get(keys_page).post(keys_submit))
         .route("/settings/language", post(language_submit))
         .merge(team::routes())
+        .merge(notifications::routes())
 }
 
 /// Every form's fields (all optional, so a missing field is a validation error or a CSRF
@@ -598,7 +600,7 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
             a href={ "/sites/" (domain) "/shares" } { (lang.auth("tab_sharing")) }
             a href={ "/sites/" (domain) "/links" } { (lang.auth("tab_links")) }
             a href={ "/sites/" (domain) "/conversions" } { (lang.auth("tab_conversions")) }
-            @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+            @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                 @let label = lang.auth(key);
                 @if path == current {
                     a.current href={ "/sites/" (domain) "/" (path) } aria-current="page" { (label) }
