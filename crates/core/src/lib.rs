@@ -10,6 +10,7 @@ pub mod channel;
 pub mod classify;
 pub mod conversions;
 pub mod event;
+pub mod funnel;
 pub mod imported;
 pub mod interval;
 pub mod links;

@@ -74,6 +74,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(web::routes())
         .merge(api::links::routes())
         .merge(api::conversions::routes())
+        .merge(api::funnels::routes())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -1,6 +1,7 @@
 //! JSON APIs: stats, health, metrics.
 
 pub mod conversions;
+pub mod funnels;
 pub mod imported;
 pub mod links;
 pub mod query;

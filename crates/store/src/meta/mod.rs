@@ -108,12 +108,14 @@ const LOCK_MIGRATE: i64 = 0x4c75_6361_726e_0001;
 const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
 mod copy;
+mod funnels;
 mod goals;
 mod imports;
 mod links;
 mod team;
 mod visits;
 pub use copy::CopyCounts;
+pub use funnels::SavedFunnel;
 pub use goals::Goal;
 pub use imports::{Import, ImportedGroup};
 pub use links::{Link, LinkInput};
