@@ -136,10 +136,11 @@ impl Dialect for Params {
         format!("list({col}) FILTER (WHERE {c})")
     }
 
-    // `list` of no rows is NULL, and so is `list_min` of NULL or of an empty list.
+    // `list` of no rows is NULL, and so is `list_min` of NULL or of an empty list. The
+    // `lambda x:` syntax: this DuckDB refuses the older arrow.
     fn min_at_least(list: &str, bound: Option<&str>) -> String {
         let list = match bound {
-            Some(b) => format!("list_filter({list}, x -> x >= {b})"),
+            Some(b) => format!("list_filter({list}, lambda x: x >= {b})"),
             None => list.to_string(),
         };
         format!("coalesce(list_min({list}), {})", Self::TS_NONE)
