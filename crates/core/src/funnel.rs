@@ -309,7 +309,7 @@ mod tests {
             Funnel::parse_inline("page:/a"),
             Err(FunnelError::StepCount(1))
         );
-        let nine = vec!["page:/a"; 9].join("|");
+        let nine = ["page:/a"; 9].join("|");
         assert_eq!(Funnel::parse_inline(&nine), Err(FunnelError::StepCount(9)));
         assert_eq!(
             Funnel::parse_inline("page:/a|/b"),

@@ -143,7 +143,7 @@ async fn the_funnels_api_saves_checks_and_reports() {
         ),
         (
             json!({"site_id": "example.com", "name": "Nine",
-                   "steps": vec!["page:/a"; 9].join("|")}),
+                   "steps": (["page:/a"; 9].join("|"))}),
             StatusCode::BAD_REQUEST,
             "funnel_step_count",
         ),

@@ -247,9 +247,12 @@ fn random_visits(seed: u64) -> Vec<EventRow> {
     rows
 }
 
+/// One visit's channel and its rows as (time in microseconds, name, path).
+type VisitRows<'a> = (String, Vec<(i64, &'a str, &'a str)>);
+
 /// What `core::funnel::furthest_step` says, per channel.
 fn reference(rows: &[EventRow], steps: &[FunnelStep]) -> BTreeMap<String, Vec<u64>> {
-    let mut visits: BTreeMap<u64, (String, Vec<(i64, &str, &str)>)> = BTreeMap::new();
+    let mut visits: BTreeMap<u64, VisitRows<'_>> = BTreeMap::new();
     for r in rows {
         let v = visits
             .entry(r.session_id)
