@@ -3,7 +3,8 @@
 //! pattern with `*`, an event step, the same time, breakdowns by channel and channel
 //! group, filters), the same answers on both back ends, and both equal to
 //! `core::funnel::furthest_step` on seeded random visits. ClickHouse runs as Debian's
-//! 18.16 (`lucarne_testkit::clickhouse`) and as a current release (chdb).
+//! 18.16 (`lucarne_testkit::clickhouse`), one server and a two-shard cluster, and as a
+//! current release (chdb).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +19,7 @@ use lucarne_store::click::ClickEvents;
 use lucarne_store::duck::DuckEvents;
 use lucarne_store::{EventStore, FunnelGroup, FunnelRow};
 use lucarne_testkit::chdb::ChdbServer;
-use lucarne_testkit::clickhouse::ClickHouseServer;
+use lucarne_testkit::clickhouse::{start_cluster, ClickHouseServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -386,4 +387,20 @@ fn current_clickhouse_gives_duckdbs_answers() {
     let server = ChdbServer::start().unwrap_or_else(|e| panic!("{e:#}"));
     assert!(server.major_version() >= 24, "{}", server.version());
     check_clickhouse(&server.url("lucarne"), "current clickhouse");
+}
+
+/// On a `Distributed` table over two shards (each visit on one shard): the same answers.
+#[test]
+fn a_two_shard_clickhouse_cluster_gives_duckdbs_answers() {
+    let cluster = start_cluster(2).expect("start a two-shard cluster");
+    check_clickhouse(&cluster.url("lucarne"), "two shards");
+    for s in &cluster.servers {
+        let n: u64 = s
+            .query("SELECT count() FROM lucarne.events_local")
+            .expect("count a shard")
+            .trim()
+            .parse()
+            .expect("a count");
+        assert!(n > 0, "a shard is empty");
+    }
 }
