@@ -12,6 +12,7 @@ pub mod classify;
 pub mod conversions;
 pub mod embed;
 pub mod event;
+pub mod funnel;
 pub mod imported;
 pub mod interval;
 pub mod links;

@@ -137,6 +137,14 @@ impl From<lucarne_store::meta::MetaError> for ApiError {
     }
 }
 
+/// A refused funnel: a 400 whose reason is the error's stable code (`funnel_step_count`,
+/// `funnel_bad_step`, `funnel_bad_name`).
+impl From<lucarne_core::funnel::FunnelError> for ApiError {
+    fn from(e: lucarne_core::funnel::FunnelError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
 /// A refused link: a 400 whose reason names the check (`bad_slug`, `target_not_http` …),
 /// the stable codes API clients and the dashboard's messages key on.
 impl From<lucarne_core::links::LinkError> for ApiError {

@@ -77,6 +77,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(api::links::routes())
         .merge(api::conversions::routes())
         .merge(api::annotations::routes())
+        .merge(api::funnels::routes())
         // The preview-card checks' cache and request limit, shared by the API and the
         // dashboard.
         .layer(axum::Extension(previews::cards::Cards::new()))

@@ -11,6 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use lucarne_core::conversions::GoalKind;
+use lucarne_core::funnel::Funnel;
 use lucarne_core::token::Token;
 use lucarne_server::web::auth::{hash_password, shared_access, Role};
 use lucarne_server::{AppState, ServerOptions};
@@ -494,6 +495,19 @@ async fn authorization_matrix() {
         .unwrap()
         .expect("goal");
     let goal_id = a_goal.id.to_string();
+    // A funnel on a.example for the Funnels view's report and delete form.
+    let a_funnel = h
+        .state
+        .meta
+        .create_funnel(
+            a.id,
+            "Checkout",
+            &Funnel::parse_inline("page:/pricing|event:purchase").unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("funnel");
+    let funnel_id = a_funnel.id.to_string();
     let import_delete = format!(
         "/sites/a.example/imports/{}/delete",
         an_import(&h, a.id).await
@@ -529,6 +543,12 @@ async fn authorization_matrix() {
         ("/sites/a.example/conversions".into(), false, false),
         (
             "/sites/a.example/conversions?period=7d&by=visit:channel&lang=fr".into(),
+            false,
+            false,
+        ),
+        ("/sites/a.example/funnels".into(), false, false),
+        (
+            format!("/sites/a.example/funnels?period=7d&funnel={funnel_id}&by=channel&lang=fr"),
             false,
             false,
         ),
@@ -707,6 +727,22 @@ async fn authorization_matrix() {
             "/sites/a.example/conversions".into(),
             vec![("action", "delete"), ("id", &goal_id)],
         ),
+        // The Funnels view's forms (owners only).
+        (
+            "/sites/a.example/funnels".into(),
+            vec![
+                ("action", "add"),
+                ("name", "leak"),
+                ("kind1", "page"),
+                ("value1", "/a"),
+                ("kind2", "page"),
+                ("value2", "/b"),
+            ],
+        ),
+        (
+            "/sites/a.example/funnels".into(),
+            vec![("action", "delete"), ("id", &funnel_id)],
+        ),
         // The settings page's imported history (owners only).
         (import_delete.clone(), vec![]),
         // The overview's annotations (owners only).
@@ -777,6 +813,11 @@ async fn authorization_matrix() {
         "goals unchanged"
     );
     assert_eq!(
+        h.state.meta.funnels(a.id).await.unwrap(),
+        vec![a_funnel.clone()],
+        "funnels unchanged"
+    );
+    assert_eq!(
         h.state.meta.imports(a.id).await.unwrap().len(),
         1,
         "imports unchanged"
@@ -835,6 +876,7 @@ async fn authorization_matrix() {
         format!("{share}/shares"),
         format!("{share}/cascades/{root}"),
         format!("{share}/conversions"),
+        format!("{share}/funnels"),
         format!("{share}/realtime"),
     ];
     for path in &shared_sharing {
@@ -856,6 +898,7 @@ async fn authorization_matrix() {
         "/share/0000/shares".to_string(),
         "/share/0000/realtime".to_string(),
         "/share/0000/conversions".to_string(),
+        "/share/0000/funnels".to_string(),
         format!("/share/0000/cascades/{root}"),
     ] {
         let r = h.get(&bad, None).await;
@@ -1051,7 +1094,19 @@ async fn every_form_checks_csrf() {
         "/sites/a.example/imports/{}/delete",
         an_import(&h, a.id).await
     );
-    let cases: [(&str, Vec<(&str, &str)>); 14] = [
+    let funnel = h
+        .state
+        .meta
+        .create_funnel(
+            a.id,
+            "Checkout",
+            &Funnel::parse_inline("page:/pricing|event:purchase").unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("funnel");
+    let funnel_id = funnel.id.to_string();
+    let cases: [(&str, Vec<(&str, &str)>); 16] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
@@ -1094,6 +1149,21 @@ async fn every_form_checks_csrf() {
         (
             "/sites/a.example/conversions",
             vec![("action", "delete"), ("id", &goal_id)],
+        ),
+        (
+            "/sites/a.example/funnels",
+            vec![
+                ("action", "add"),
+                ("name", "New"),
+                ("kind1", "page"),
+                ("value1", "/a"),
+                ("kind2", "event"),
+                ("value2", "signup"),
+            ],
+        ),
+        (
+            "/sites/a.example/funnels",
+            vec![("action", "delete"), ("id", &funnel_id)],
         ),
         ("/settings/keys", vec![("action", "create"), ("name", "x")]),
         (&import_delete, vec![]),
@@ -1156,6 +1226,11 @@ async fn every_form_checks_csrf() {
         h.state.meta.goals(a.id).await.unwrap(),
         vec![goal.clone()],
         "goals unchanged"
+    );
+    assert_eq!(
+        h.state.meta.funnels(a.id).await.unwrap(),
+        vec![funnel.clone()],
+        "funnels unchanged"
     );
     assert_eq!(
         h.get("/sites", Some(&owner.cookie)).await.status,

@@ -3,6 +3,7 @@
 use lucarne_core::cascade::{EdgeRow, ShareRow, VisitRow};
 use lucarne_core::conversions::GoalKind;
 use lucarne_core::event::EventRow;
+use lucarne_core::funnel::FunnelStep;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
 
@@ -71,6 +72,25 @@ pub struct ConversionRow {
     pub channel_group: String,
     pub visits: u64,
     pub goals: Vec<GoalCounts>,
+}
+
+/// How a funnel report groups its visits (by a field of the visit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunnelGroup {
+    /// One row for the whole period (key '').
+    Total,
+    /// By the visit's channel group (`private-message`, `search`, …).
+    ChannelGroup,
+    /// By the visit's channel (`whatsapp`, `google`, …).
+    Channel,
+}
+
+/// A group's funnel: `reached[k]` is the number of visits that reached step k+1 in
+/// order (`reached[0]` entered the funnel), one entry per step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunnelRow {
+    pub group: String,
+    pub reached: Vec<u64>,
 }
 
 /// Which visit a server-side conversion credits.
@@ -225,6 +245,17 @@ pub trait EventStore: Send + Sync + 'static {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError>;
+
+    /// How far each visit of `q`'s site and period went through `steps`, in order
+    /// (`core::funnel::furthest_step` is the reference), counted per `group`; rows where
+    /// `q`'s filters hold are the ones looked at. Groups are ordered by the visits that
+    /// entered, most first, then by key; [`FunnelGroup::Total`] always gives one row.
+    fn funnel(
+        &self,
+        q: &ReportQuery,
+        steps: &[FunnelStep],
+        group: FunnelGroup,
+    ) -> Result<Vec<FunnelRow>, StoreError>;
 
     /// The entry row of a visit (what a server-side conversion copies), if loaded.
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError>;

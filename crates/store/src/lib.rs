@@ -14,8 +14,8 @@ mod rollups;
 pub mod spool;
 
 pub use events::{
-    CommitTicket, ConversionGroup, ConversionRow, Dim, EventStore, GoalCounts, Refused, ShareGraph,
-    StoreError, SurveyAnswerRow, VisitKey,
+    CommitTicket, ConversionGroup, ConversionRow, Dim, EventStore, FunnelGroup, FunnelRow,
+    GoalCounts, Refused, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
 pub use report::sort_breakdown;
 

@@ -16,10 +16,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use lucarne_core::conversions::GoalKind;
+use lucarne_core::funnel::{reached_from_furthest, FunnelStep};
 use lucarne_core::stats::{Aggregates, Bucket, Condition, Filter, Match, Property, ReportQuery};
 
 use crate::events::{
-    merge_sessions, ConversionGroup, ConversionRow, GoalCounts, SessionTotals, StoreError,
+    merge_sessions, ConversionGroup, ConversionRow, FunnelGroup, FunnelRow, GoalCounts,
+    SessionTotals, StoreError,
 };
 
 /// Events that are not part of a visit: short-link clicks and scans and link-preview
@@ -91,6 +93,17 @@ pub(crate) trait Dialect {
     fn regex(col: &str, pattern: &str) -> String;
     /// `col` in lower case, Unicode letters included (as Rust's `to_lowercase`).
     fn lower(col: &str) -> String;
+
+    /// The event time as an integer (microseconds since the epoch).
+    const TS_INT: &'static str;
+    /// A time later than every event's ([`Dialect::TS_INT`]): "not reached".
+    const TS_NONE: &'static str;
+    /// The list of `col` over the group's rows where `c` holds (an aggregate; empty or
+    /// NULL when none).
+    fn list_if(col: &str, c: &str) -> String;
+    /// The smallest element of the list `list` that is at least `bound` (any element
+    /// when `None`), else [`Dialect::TS_NONE`].
+    fn min_at_least(list: &str, bound: Option<&str>) -> String;
 }
 
 /// A text matched literally inside a LIKE pattern (`%`, `_` and `\` escaped with `\`).
@@ -287,6 +300,89 @@ pub(crate) fn conversion_group_sql<D: Dialect>(d: &mut D, group: &ConversionGrou
             D::if_else("generation > 0", &D::to_text("session_id"), "''")
         }
     }
+}
+
+/// The funnel query: one row per (group key `g`, furthest step reached, visits), for
+/// the visits that reached step 1. Per visit (one group over the rows matching a step,
+/// under the query's site, range and filters) it collects each step's times as a list;
+/// then, one nested level a step, the time it reached step k: the smallest time of step
+/// k at or after step k-1's (`core::funnel::furthest_step`). Plain aggregates and list
+/// functions, no join and no window: the same query on DuckDB and ClickHouse 18.16
+/// (whose `windowFunnel` counts within a window of seconds and is not on DuckDB).
+pub(crate) fn funnel_sql<D: Dialect>(
+    d: &mut D,
+    q: &ReportQuery,
+    steps: &[FunnelStep],
+    group: FunnelGroup,
+) -> String {
+    let key = match group {
+        FunnelGroup::Total => "''".to_string(),
+        FunnelGroup::ChannelGroup => D::to_text("min(channel_group)"),
+        FunnelGroup::Channel => D::to_text("min(channel)"),
+    };
+    // Parameters are positional (DuckDB): written in the order the text reads them.
+    let lists: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let c = goal_sql(d, &s.as_goal());
+            format!("{} AS a{i}", D::list_if(D::TS_INT, &c))
+        })
+        .collect();
+    let w = where_clause(d, q, true);
+    let any: Vec<String> = steps.iter().map(|s| goal_sql(d, &s.as_goal())).collect();
+    let mut sql = format!(
+        "SELECT session_id, {key} AS g, {} FROM events WHERE {w} AND ({}) GROUP BY session_id",
+        lists.join(", "),
+        any.join(" OR ")
+    );
+    for i in 0..steps.len() {
+        let bound = (i > 0).then(|| format!("t{}", i - 1));
+        let t = D::min_at_least(&format!("a{i}"), bound.as_deref());
+        sql = format!("SELECT *, {t} AS t{i} FROM ({sql}) AS s{i}");
+    }
+    let furthest: Vec<String> = (0..steps.len())
+        .map(|i| D::if_else(&format!("t{i} < {}", D::TS_NONE), "1", "0"))
+        .collect();
+    format!(
+        "SELECT g, {} AS furthest, {} AS visits FROM ({sql}) AS v \
+         WHERE t0 < {} GROUP BY g, furthest",
+        D::as_count(&furthest.join(" + ")),
+        D::as_count(D::COUNT),
+        D::TS_NONE,
+    )
+}
+
+/// A funnel report's rows from the (group, furthest step, visits) rows of
+/// [`funnel_sql`]: ordered by visits entering, most first, then by key; the total
+/// (`FunnelGroup::Total`) is always one row.
+pub(crate) fn funnel_rows(
+    steps: usize,
+    group: FunnelGroup,
+    counted: Vec<(String, u64, u64)>,
+) -> Vec<FunnelRow> {
+    let mut by_group: HashMap<String, Vec<(usize, u64)>> = HashMap::new();
+    for (g, furthest, visits) in counted {
+        let f = usize::try_from(furthest).unwrap_or(usize::MAX);
+        by_group.entry(g).or_default().push((f, visits));
+    }
+    if group == FunnelGroup::Total {
+        by_group.entry(String::new()).or_default();
+    }
+    let mut rows: Vec<FunnelRow> = by_group
+        .into_iter()
+        .map(|(group, f)| FunnelRow {
+            group,
+            reached: reached_from_furthest(steps, &f),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.reached
+            .first()
+            .cmp(&a.reached.first())
+            .then_with(|| a.group.cmp(&b.group))
+    });
+    rows
 }
 
 /// Does the query ask for link events by name or link (a filter, or a goal's condition,

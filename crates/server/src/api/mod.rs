@@ -2,6 +2,7 @@
 
 pub mod annotations;
 pub mod conversions;
+pub mod funnels;
 pub mod imported;
 pub mod links;
 pub mod query;

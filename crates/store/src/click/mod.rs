@@ -64,7 +64,8 @@ use tracing::{error, info, warn};
 
 use crate::columns::fingerprint;
 use crate::events::{
-    ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, FunnelGroup, FunnelRow, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
 };
 use crate::spool::{Backend, Position, Sink, Spooled};
 
@@ -882,6 +883,15 @@ impl Backend for Click {
             None
         };
         sql::conversions(&self.conn, q, goals, group, visits)
+    }
+
+    fn funnel(
+        &self,
+        q: &ReportQuery,
+        steps: &[lucarne_core::funnel::FunnelStep],
+        group: FunnelGroup,
+    ) -> Result<Vec<FunnelRow>, StoreError> {
+        sql::funnel(&self.conn, q, steps, group)
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {

@@ -129,6 +129,26 @@ impl Dialect for Literals {
     fn lower(col: &str) -> String {
         format!("lowerUTF8({col})")
     }
+
+    const TS_INT: &'static str = "ts_us";
+    const TS_NONE: &'static str = "toInt64(9223372036854775807)";
+
+    fn list_if(col: &str, c: &str) -> String {
+        format!("groupArrayIf({col}, {c})")
+    }
+
+    // 18.16 has no `arrayMin`: `arrayReduce('min', …)`, whose answer for an empty array
+    // (0) is never used.
+    fn min_at_least(list: &str, bound: Option<&str>) -> String {
+        let list = match bound {
+            Some(b) => format!("arrayFilter(x -> x >= {b}, {list})"),
+            None => list.to_string(),
+        };
+        format!(
+            "if(empty({list}), {}, arrayReduce('min', {list}))",
+            Self::TS_NONE
+        )
+    }
 }
 
 /// A property's value of a custom property `key` ('' or `missing` when absent).
@@ -530,6 +550,32 @@ pub fn conversions(
         }
     }
     Ok(out.into_rows())
+}
+
+#[derive(Row, Deserialize)]
+struct FunnelCount {
+    grp: String,
+    furthest: u64,
+    visits: u64,
+}
+
+/// How far each visit went through a funnel's steps (`report::funnel_sql`).
+pub fn funnel(
+    conn: &Conn,
+    q: &ReportQuery,
+    steps: &[lucarne_core::funnel::FunnelStep],
+    group: crate::events::FunnelGroup,
+) -> Result<Vec<crate::events::FunnelRow>, StoreError> {
+    let sql = report::funnel_sql(&mut Literals, q, steps, group);
+    let counted: Vec<FunnelCount> = fetch(conn, &sql)?;
+    Ok(report::funnel_rows(
+        steps.len(),
+        group,
+        counted
+            .into_iter()
+            .map(|c| (c.grp, c.furthest, c.visits))
+            .collect(),
+    ))
 }
 
 /// The entry row of a visit, found by its session or by the token it arrived with.

@@ -28,7 +28,8 @@ use lucarne_core::token::TokenNode;
 use tracing::{error, info, warn};
 
 use crate::events::{
-    ConversionGroup, ConversionRow, ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
+    ConversionGroup, ConversionRow, FunnelGroup, FunnelRow, ShareGraph, StoreError,
+    SurveyAnswerRow, VisitKey,
 };
 use crate::rollups::Shape;
 use crate::spool::{Backend, Position, Sink, Spooled, LOAD_INTERVAL};
@@ -461,6 +462,15 @@ impl Backend for Duck {
             };
             sql::conversions(c, q, goals, group, visits)
         })
+    }
+
+    fn funnel(
+        &self,
+        q: &ReportQuery,
+        steps: &[lucarne_core::funnel::FunnelStep],
+        group: FunnelGroup,
+    ) -> Result<Vec<FunnelRow>, StoreError> {
+        self.with_reader(|c| sql::funnel(c, q, steps, group))
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {

@@ -128,6 +128,23 @@ impl Dialect for Params {
     fn lower(col: &str) -> String {
         format!("lower({col})")
     }
+
+    const TS_INT: &'static str = "epoch_us(ts)";
+    const TS_NONE: &'static str = "9223372036854775807";
+
+    fn list_if(col: &str, c: &str) -> String {
+        format!("list({col}) FILTER (WHERE {c})")
+    }
+
+    // `list` of no rows is NULL, and so is `list_min` of NULL or of an empty list. The
+    // `lambda x:` syntax: this DuckDB refuses the older arrow.
+    fn min_at_least(list: &str, bound: Option<&str>) -> String {
+        let list = match bound {
+            Some(b) => format!("list_filter({list}, lambda x: x >= {b})"),
+            None => list.to_string(),
+        };
+        format!("coalesce(list_min({list}), {})", Self::TS_NONE)
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> Value {
@@ -483,6 +500,25 @@ pub fn conversions(
         }
     }
     Ok(out.into_rows())
+}
+
+/// How far each visit went through a funnel's steps (`report::funnel_sql`).
+pub fn funnel(
+    conn: &Connection,
+    q: &ReportQuery,
+    steps: &[lucarne_core::funnel::FunnelStep],
+    group: crate::events::FunnelGroup,
+) -> Result<Vec<crate::events::FunnelRow>, StoreError> {
+    let mut p = Params::default();
+    let sql = report::funnel_sql(&mut p, q, steps, group);
+    let counted = rows(conn, &sql, &p.0, |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        ))
+    })?;
+    Ok(report::funnel_rows(steps.len(), group, counted))
 }
 
 /// Where a goal's rows can be: `site_events`, unless it names a link event.

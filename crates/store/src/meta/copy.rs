@@ -959,11 +959,15 @@ mod tests {
         .unwrap();
 
         // Issue 23's tables, a row each (and a NULL where a column allows one).
+        let checkout =
+            lucarne_core::funnel::Funnel::parse_inline("page:/cart|event:purchase").unwrap();
+        m.create_funnel(a.id, "Checkout", &checkout)
+            .await
+            .unwrap()
+            .expect("a new funnel");
         for sql in [
             "INSERT INTO annotations (site_id, day, note, user_id, created_at) \
              VALUES ($1, '2024-02-29', 'Launch', NULL, '2024-02-29T10:00:00Z')",
-            "INSERT INTO funnels (site_id, name, steps, created_at) VALUES ($1, 'Checkout', \
-             '[{\"kind\":\"page\",\"value\":\"/cart\"}]', '2024-02-29T10:00:00Z')",
             "INSERT INTO webhooks (site_id, url, secret, events, created_at) VALUES \
              ($1, 'https://hooks.example.com/x', 's3cret', 'alerts', '2024-02-29T10:00:00Z')",
             "INSERT INTO alerts (site_id, kind, subject, dedupe, details, created_at) VALUES \
@@ -1109,6 +1113,9 @@ mod tests {
                 target.goals(a.id).await.unwrap(),
                 source.goals(a.id).await.unwrap()
             );
+            let funnels = target.funnels(a.id).await.unwrap();
+            assert_eq!(funnels, source.funnels(a.id).await.unwrap());
+            assert_eq!(funnels.len(), 1, "the funnel reads back");
             assert!(
                 !target.claim_conversion_id(a.id, "order-1").await.unwrap(),
                 "an order recorded before still counts once"

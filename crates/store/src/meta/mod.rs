@@ -109,6 +109,7 @@ const LOCK_FIRST_USER: i64 = 0x4c75_6361_726e_0002;
 
 mod annotations;
 mod copy;
+mod funnels;
 mod goals;
 mod imports;
 mod links;
@@ -117,6 +118,7 @@ mod team;
 mod visits;
 pub use annotations::{Annotation, MAX_ANNOTATIONS};
 pub use copy::CopyCounts;
+pub use funnels::SavedFunnel;
 pub use goals::Goal;
 pub use imports::{Import, ImportedGroup};
 pub use links::{Link, LinkInput};

@@ -11,13 +11,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lucarne_core::conversions::GoalKind;
 use lucarne_core::event::EventRow;
+use lucarne_core::funnel::FunnelStep;
 use lucarne_core::stats::{Aggregates, Bucket, Property, ReportQuery};
 use lucarne_core::token::TokenNode;
 
 use super::{Sink, Spool};
 use crate::events::{
-    CommitTicket, ConversionGroup, ConversionRow, EventStore, Refused, ShareGraph, StoreError,
-    SurveyAnswerRow, VisitKey,
+    CommitTicket, ConversionGroup, ConversionRow, EventStore, FunnelGroup, FunnelRow, Refused,
+    ShareGraph, StoreError, SurveyAnswerRow, VisitKey,
 };
 
 /// The read side of an events back end: the queries of [`EventStore`] over what is
@@ -64,6 +65,13 @@ pub trait Backend: Send + Sync + 'static {
         goals: &[GoalKind],
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError>;
+
+    fn funnel(
+        &self,
+        q: &ReportQuery,
+        steps: &[FunnelStep],
+        group: FunnelGroup,
+    ) -> Result<Vec<FunnelRow>, StoreError>;
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError>;
 
@@ -215,6 +223,15 @@ impl<B: Backend> EventStore for Spooled<B> {
         group: &ConversionGroup,
     ) -> Result<Vec<ConversionRow>, StoreError> {
         self.read(|b| b.conversions(q, goals, group))
+    }
+
+    fn funnel(
+        &self,
+        q: &ReportQuery,
+        steps: &[FunnelStep],
+        group: FunnelGroup,
+    ) -> Result<Vec<FunnelRow>, StoreError> {
+        self.read(|b| b.funnel(q, steps, group))
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {

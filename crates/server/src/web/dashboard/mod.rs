@@ -9,6 +9,8 @@
 //!   short links: list, create, campaign, report, edit, QR codes (`links`).
 //! - `GET /sites/{domain}/conversions` (and `/share/{token}/conversions`) and its POST
 //!   form — goals, conversions, the private/public uplift and the survey (`conversions`).
+//! - `GET /sites/{domain}/funnels` (and `/share/{token}/funnels`) and its POST form —
+//!   saved funnels, their steps' drop-off and the breakdown by channel (`funnels`).
 //! - `GET /static/app.css`, `GET /static/app.js` (compiled in).
 //!
 //! The whole view state lives in the query string (shareable, back button works):
@@ -20,6 +22,7 @@
 pub mod charts;
 pub mod conversions;
 pub mod csv;
+pub mod funnels;
 pub mod i18n;
 pub mod links;
 pub mod notes;
@@ -68,6 +71,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(shares::routes())
         .merge(links::routes())
         .merge(conversions::routes())
+        .merge(funnels::routes())
         // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
         .layer(CompressionLayer::new().gzip(true))
 }
