@@ -363,16 +363,16 @@ pub async fn evaluate(
             for s in ctx.subscribers(SubKind::Alerts) {
                 let (subject, lines) = (a.text)(&s.locale, &a.details, &site.domain);
                 let unsubscribe = format!("{base}/unsubscribe/{}", s.token);
-                let mail = message::email(
-                    &s.locale,
-                    subject.clone(),
-                    &subject,
-                    &lines,
-                    &[],
-                    &dashboard,
-                    &site.domain,
-                    Some(&unsubscribe),
-                );
+                let mail = message::email(message::Letter {
+                    locale: &s.locale,
+                    subject: subject.clone(),
+                    title: &subject,
+                    intro: &lines,
+                    sections: &[],
+                    dashboard: &dashboard,
+                    site: &site.domain,
+                    unsubscribe: Some(&unsubscribe),
+                });
                 let payload = serde_json::to_string(&mail).unwrap_or_default();
                 state
                     .meta

@@ -295,16 +295,16 @@ impl Digest {
                 lines,
             });
         }
-        message::email(
-            l,
+        message::email(message::Letter {
+            locale: l,
             subject,
-            &title,
-            &intro,
-            &sections,
+            title: &title,
+            intro: &intro,
+            sections: &sections,
             dashboard,
             site,
-            Some(unsubscribe),
-        )
+            unsubscribe: Some(unsubscribe),
+        })
     }
 }
 
@@ -326,6 +326,12 @@ pub async fn enqueue_due(
             continue;
         }
         let (from, to) = last_period(kind, today);
+        // A subscriber gets the periods that end after they subscribed, never an older one.
+        let end = utc_range(&site_tz(site), from, to).1;
+        let subs: Vec<_> = subs.into_iter().filter(|s| s.created_at < end).collect();
+        if subs.is_empty() {
+            continue;
+        }
         let cursor = format!("digest_{}", kind.as_str());
         if state.meta.notify_cursor(site.id, &cursor).await?.as_deref() == Some(&from.to_string()) {
             continue;

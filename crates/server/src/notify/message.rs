@@ -67,7 +67,7 @@ pub fn int(locale: &str, n: u64) -> String {
     let sep = if locale == "fr" { "\u{202f}" } else { "," };
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push_str(sep);
         }
         out.push(c);
@@ -100,17 +100,30 @@ pub struct Section {
     pub lines: Vec<String>,
 }
 
-/// An e-mail from a title, an intro, sections and the links at its foot.
-pub fn email(
-    locale: &str,
-    subject: String,
-    title: &str,
-    intro: &[String],
-    sections: &[Section],
-    dashboard: &str,
-    site: &str,
-    unsubscribe: Option<&str>,
-) -> Email {
+/// What an e-mail says: a title, an intro, sections and the links at its foot.
+pub struct Letter<'a> {
+    pub locale: &'a str,
+    pub subject: String,
+    pub title: &'a str,
+    pub intro: &'a [String],
+    pub sections: &'a [Section],
+    pub dashboard: &'a str,
+    pub site: &'a str,
+    pub unsubscribe: Option<&'a str>,
+}
+
+/// The e-mail of a letter: both parts.
+pub fn email(letter: Letter<'_>) -> Email {
+    let Letter {
+        locale,
+        subject,
+        title,
+        intro,
+        sections,
+        dashboard,
+        site,
+        unsubscribe,
+    } = letter;
     let mut text = format!("{title}\n\n");
     for l in intro {
         text.push_str(l);
@@ -183,19 +196,19 @@ mod tests {
             assert_eq!(t("fr", k), *fr);
             assert_eq!(t("de", k), *en);
         }
-        let e = email(
-            "en",
-            "s".into(),
-            "T <b>",
-            &["intro".into()],
-            &[Section {
+        let e = email(Letter {
+            locale: "en",
+            subject: "s".into(),
+            title: "T <b>",
+            intro: &["intro".into()],
+            sections: &[Section {
                 heading: "H".into(),
                 lines: vec!["/a<script>".into()],
             }],
-            "https://stats.example.com/sites/a.example",
-            "a.example",
-            Some("https://stats.example.com/unsubscribe/u1"),
-        );
+            dashboard: "https://stats.example.com/sites/a.example",
+            site: "a.example",
+            unsubscribe: Some("https://stats.example.com/unsubscribe/u1"),
+        });
         assert!(e.html.contains("/a&lt;script&gt;") && !e.html.contains("<script"));
         assert!(!e.html.contains("<img") && !e.html.contains("src="));
         assert!(e.text.contains("  - /a<script>"));

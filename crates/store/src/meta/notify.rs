@@ -45,6 +45,8 @@ pub struct Subscription {
     pub locale: String,
     /// Turns this subscription off at `/unsubscribe/{token}`, without a login.
     pub token: String,
+    /// When it was made (digests cover only periods that end after it).
+    pub created_at: DateTime<Utc>,
 }
 
 /// A webhook receiver of a site.
@@ -176,6 +178,10 @@ fn row_to_subscription(r: &AnyRow) -> Result<Subscription, MetaError> {
             .ok_or_else(|| MetaError::Invalid(format!("subscription kind `{kind}`")))?,
         locale: r.try_get("locale")?,
         token: r.try_get("token")?,
+        created_at: r
+            .try_get::<String, _>("created_at")?
+            .parse()
+            .map_err(|e| MetaError::Invalid(format!("subscription time: {e}")))?,
     })
 }
 
@@ -220,7 +226,7 @@ fn row_to_delivery(r: &AnyRow) -> Result<Delivery, MetaError> {
 }
 
 const SUBSCRIPTION: &str = "SELECT s.id, s.user_id, u.email, s.site_id, s.kind, s.locale, \
-                            s.token FROM subscriptions s JOIN users u ON u.id = s.user_id";
+                            s.token, s.created_at FROM subscriptions s JOIN users u ON u.id = s.user_id";
 const DELIVERY: &str = "SELECT id, site_id, channel, target, kind, dedupe, payload, status, \
                         attempts, next_attempt_at, last_error, created_at, sent_at FROM deliveries";
 

@@ -1,0 +1,386 @@
+//! Digests, alerts and webhooks (issue 23) against a real SMTP server (PyPI's aiosmtpd,
+//! `lucarne-testkit`) and a real HTTP receiver on loopback: a private surge on one page
+//! raises "going viral in private" once, by e-mail (multipart, one-click unsubscribe, no
+//! remote part) and by a signed webhook that is retried after the receiver's 500; a
+//! conversion reaches the webhook; the cap holds the next alert back; the weekly digest's
+//! numbers are the stats API's; the unsubscribe link works without a login.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use chrono::{Datelike, Utc};
+use hmac::{Hmac, Mac};
+use lucarne_server::mail::Mailer;
+use lucarne_server::notify::{self, alerts::AlertOptions};
+use lucarne_server::web::auth::Role;
+use lucarne_server::ServerOptions;
+use lucarne_store::meta::SubKind;
+use lucarne_testkit::smtp::{decoded, SmtpServer};
+use serde_json::Value;
+use sha2::Sha256;
+
+mod common;
+use common::CHROME;
+
+/// What the receiver got: (headers, body) per call.
+type Calls = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A webhook receiver on a free loopback port; its first answer is a 500.
+async fn receiver() -> (String, Calls) {
+    let calls: Calls = Arc::default();
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut c = seen.lock().unwrap_or_else(|p| p.into_inner());
+                c.push((headers, String::from_utf8_lossy(&body).into_owned()));
+                if c.len() == 1 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), calls)
+}
+
+fn calls(c: &Calls) -> Vec<(HeaderMap, Value)> {
+    c.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(h, b)| (h.clone(), serde_json::from_str(b).unwrap_or(Value::Null)))
+        .collect()
+}
+
+/// Checks `Lucarne-Signature: t=…,v1=…` of a call against the secret.
+fn signed(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+    let Some(sig) = headers
+        .get("lucarne-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((t, v1)) = sig.strip_prefix("t=").and_then(|s| s.split_once(",v1=")) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(format!("{t}.{body}").as_bytes());
+    hex::encode(mac.finalize().into_bytes()) == v1
+}
+
+/// The message to `to`, decoded.
+fn mail_to(smtp: &SmtpServer, to: &str, subject_has: &str) -> Option<String> {
+    smtp.messages()
+        .iter()
+        .map(|m| decoded(m))
+        .find(|m| m.contains(&format!("To: {to}")) && m.contains(subject_has))
+}
+
+#[tokio::test]
+async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_match_the_api() {
+    let smtp = SmtpServer::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let options = ServerOptions {
+        mailer: Some(Mailer::new(&smtp.url(), "Lucarne <stats@example.test>").expect("mailer")),
+        public_url: Some("https://stats.example.test".into()),
+        allow_private_link_targets: true,
+        ..ServerOptions::default()
+    };
+    let h = common::bare_harness_with(&options).await;
+    let m = &h.state.meta;
+    let site = m.add_site("example.com", "UTC").await.expect("site");
+    let key = m.create_api_key("test").await.expect("key");
+    let owner = m
+        .create_user("owner@example.test", "x", None)
+        .await
+        .expect("owner");
+    let viewer = m
+        .create_user("viewer@example.test", "x", None)
+        .await
+        .expect("viewer");
+    m.set_member(site.id, owner.id, Role::Owner)
+        .await
+        .expect("member");
+    m.set_member(site.id, viewer.id, Role::Viewer)
+        .await
+        .expect("member");
+    m.subscribe(owner.id, site.id, SubKind::Alerts, "en")
+        .await
+        .expect("sub");
+    m.subscribe(owner.id, site.id, SubKind::Weekly, "en")
+        .await
+        .expect("sub");
+    let viewer_weekly = m
+        .subscribe(viewer.id, site.id, SubKind::Weekly, "fr")
+        .await
+        .expect("sub");
+    let mut o = m.site_options(site.id).await.expect("options");
+    o.alert_options = AlertOptions {
+        viral_min_arrivals: 5,
+        spike_min_visitors: 1000,
+        daily_cap: 1,
+        ..AlertOptions::default()
+    }
+    .to_json();
+    m.set_site_options(site.id, &o).await.expect("options");
+    h.state.invalidate_sites();
+    let (hook_url, received) = receiver().await;
+    let hook = m
+        .create_webhook(site.id, &hook_url, &["alerts", "conversions"])
+        .await
+        .expect("webhook");
+    m.create_goal(
+        site.id,
+        &lucarne_core::conversions::GoalKind::parse("event", "signup").expect("goal"),
+        "Signup",
+    )
+    .await
+    .expect("goal");
+
+    // Nothing yet: a round sends nothing (and starts the conversions cursor).
+    let r = notify::round(&h.state, Utc::now()).await.expect("round");
+    assert_eq!((r.alerts, r.sent), (0, 0), "{r:?}");
+
+    // A private surge on /story: 4 WhatsApp arrivals, 4 deep links with no referrer (8
+    // private arrivals), and a search visit that is not private.
+    let ev = |path: &str, referrer: &str| {
+        format!(
+            r#"{{"n":"pageview","u":"https://example.com{path}","d":"example.com","r":"{referrer}"}}"#
+        )
+    };
+    for i in 0..8u8 {
+        let referrer = if i < 4 {
+            "android-app://com.whatsapp/"
+        } else {
+            ""
+        };
+        let (s, v) = h
+            .event_from(&ev("/story", referrer), CHROME, [198, 51, 100, i + 1])
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
+    let (s, _) = h
+        .event_from(
+            &ev("/story", "https://www.google.com/"),
+            CHROME,
+            [198, 51, 100, 50],
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
+    let t0 = Utc::now() + chrono::Duration::seconds(1);
+    let r = notify::round(&h.state, t0).await.expect("round");
+    assert_eq!(r.alerts, 1, "{r:?}");
+    assert_eq!(
+        (r.sent, r.retried),
+        (1, 1),
+        "the e-mail went, the webhook got a 500: {r:?}"
+    );
+
+    // The e-mail: subject, numbers, apps, both parts, one-click unsubscribe, nothing remote.
+    let msgs = smtp
+        .wait_for(1, Duration::from_secs(10))
+        .expect("the alert e-mail");
+    assert_eq!(msgs.len(), 1);
+    let mail = mail_to(&smtp, "owner@example.test", "travelling in private").expect("alert mail");
+    assert!(
+        mail.contains("Subject: example.com: /story is travelling in private"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("/story had 8 private arrivals in the last hour (8 visits"),
+        "{mail}"
+    );
+    assert!(mail.contains("Apps: WhatsApp (4)"), "{mail}");
+    assert!(
+        mail.contains("multipart/alternative")
+            && mail.contains("text/plain")
+            && mail.contains("text/html")
+    );
+    assert!(
+        mail.contains("List-Unsubscribe: <https://stats.example.test/unsubscribe/"),
+        "{mail}"
+    );
+    assert!(mail.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(
+        !mail.contains("<img") && !mail.contains("src="),
+        "no remote part"
+    );
+    assert!(mail.contains("https://stats.example.test/sites/example.com?period=day&amp;f=visit%3Aentry_page%3D%3D%2Fstory"), "{mail}");
+
+    // The webhook: signed, the alert's data; answered 500 the first time.
+    let got = calls(&received);
+    assert_eq!(got.len(), 1);
+    let raw = received.lock().unwrap_or_else(|p| p.into_inner())[0]
+        .1
+        .clone();
+    assert!(signed(&hook.secret, &got[0].0, &raw), "signature of {raw}");
+    assert!(!signed("another secret", &got[0].0, &raw));
+    let body = &got[0].1;
+    assert_eq!(body["type"], "alert.viral");
+    assert_eq!(body["site"], "example.com");
+    assert_eq!(body["data"]["page"], "/story");
+    assert_eq!(body["data"]["arrivals"], 8);
+    assert_eq!(body["data"]["apps"][0]["channel"], "whatsapp");
+    assert!(
+        body["text"].as_str().is_some_and(|t| t.contains("/story")),
+        "Slack's field"
+    );
+
+    // A signup (a goal) arrives; the next round, after the back-off, retries the alert
+    // (now accepted) and calls the webhook with the conversion.
+    let (s, _) = h
+        .event_from(
+            r#"{"n":"signup","u":"https://example.com/story","d":"example.com"}"#,
+            CHROME,
+            [198, 51, 100, 1],
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let r = notify::round(&h.state, t0 + chrono::Duration::minutes(2))
+        .await
+        .expect("round");
+    assert_eq!(
+        (r.alerts, r.conversions, r.sent, r.retried),
+        (0, 1, 2, 0),
+        "{r:?}"
+    );
+    let got = calls(&received);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[1].1, got[0].1, "the retry sends the same alert");
+    let conv = got
+        .iter()
+        .map(|(_, b)| b)
+        .find(|b| b["type"] == "conversion")
+        .expect("conversion call");
+    assert_eq!(conv["data"]["goal"]["name"], "Signup");
+    assert_eq!(conv["data"]["conversions"], 1);
+    assert_eq!(conv["data"]["by_channel"][0]["channel"], "whatsapp");
+
+    // The same surge again, and another page's: no new alert (once a day per page, and
+    // the site's cap of 1 a day).
+    for i in 0..6u8 {
+        let (s, _) = h
+            .event_from(&ev("/other", ""), CHROME, [198, 51, 100, 100 + i])
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+    }
+    let r = notify::round(&h.state, t0 + chrono::Duration::minutes(3))
+        .await
+        .expect("round");
+    assert_eq!(r.alerts, 0, "{r:?}");
+    assert_eq!(
+        m.alerts_since(site.id, t0 - chrono::Duration::days(1), 10)
+            .await
+            .expect("alerts")
+            .len(),
+        1
+    );
+    assert_eq!(smtp.messages().len(), 1, "no second alert e-mail");
+
+    // A week later: last week's digest for both subscribers, in their languages, with
+    // the stats API's numbers for those days.
+    let today = t0.date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let (from, to) = (monday, monday + chrono::Duration::days(6));
+    let later = (monday + chrono::Duration::days(8))
+        .and_hms_opt(12, 0, 0)
+        .expect("noon")
+        .and_utc();
+    let r = notify::round(&h.state, later).await.expect("round");
+    assert_eq!((r.digests, r.sent), (2, 2), "{r:?}");
+    let req = Request::get(format!(
+        "/api/v1/stats/aggregate?site_id=example.com&period=custom&date={from},{to}&metrics=visitors,visits,pageviews,dark_share"
+    ))
+    .header("authorization", format!("Bearer {key}"))
+    .body(Body::empty())
+    .expect("request");
+    let (s, v, _) = h.send(req).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let api = &v["results"];
+    let en =
+        mail_to(&smtp, "owner@example.test", "The week on example.com").expect("English digest");
+    let totals = format!(
+        "{} visitors, {} visits, {} pageviews",
+        api["visitors"]["value"], api["visits"]["value"], api["pageviews"]["value"]
+    );
+    assert!(en.contains(&totals), "{totals} in {en}");
+    let share = api["dark_share"]["value"].as_f64().expect("dark share");
+    assert!(
+        en.contains(&format!("Dark social: {share:.1}% of visits")),
+        "{share} in {en}"
+    );
+    assert!(
+        en.contains("/story: 8 private arrivals of 9 visits"),
+        "{en}"
+    );
+    assert!(en.contains("WhatsApp: 4 visits"), "{en}");
+    assert!(en.contains("Signup: 1 conversions"), "{en}");
+    let fr =
+        mail_to(&smtp, "viewer@example.test", "La semaine sur example.com").expect("French digest");
+    assert!(fr.contains("Pages les plus atteintes en privé"), "{fr}");
+    // Made once: the next round makes no other digest.
+    let r = notify::round(&h.state, later + chrono::Duration::minutes(1))
+        .await
+        .expect("round");
+    assert_eq!(r.digests, 0);
+
+    // The unsubscribe link works without a login: a page that asks, then a POST.
+    let link = format!("/unsubscribe/{}", viewer_weekly.token);
+    let page = h
+        .send_text(Request::get(&link).body(Body::empty()).expect("req"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("viewer@example.test") && page.body.contains("<form method=\"post\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        m.user_subscriptions(viewer.id, site.id)
+            .await
+            .expect("subs")
+            .len(),
+        1,
+        "a GET changes nothing"
+    );
+    let post = Request::post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .expect("req");
+    let done = h.send_text(post).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(m
+        .user_subscriptions(viewer.id, site.id)
+        .await
+        .expect("subs")
+        .is_empty());
+    let again = h
+        .send_text(Request::post(&link).body(Body::empty()).expect("req"))
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    // Counted in /metrics.
+    let metrics = h.metrics().await;
+    for line in [
+        "notify_deliveries_total{channel=\"email\",result=\"sent\"} 3",
+        "notify_deliveries_total{channel=\"webhook\",result=\"retry\"} 1",
+        "notify_deliveries_total{channel=\"webhook\",result=\"sent\"} 2",
+        "notify_alerts_total{kind=\"viral\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
