@@ -532,6 +532,13 @@ async fn authorization_matrix() {
             false,
             false,
         ),
+        // Without `check=1`: the cards already checked, nothing fetched.
+        ("/sites/a.example/cards".into(), false, false),
+        (
+            "/sites/a.example/cards?period=7d&lang=fr".into(),
+            false,
+            false,
+        ),
         ("/sites/a.example/settings".into(), true, false),
         ("/sites/a.example/members".into(), true, false),
         ("/sites/a.example/shared-links".into(), true, false),

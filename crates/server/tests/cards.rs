@@ -516,3 +516,85 @@ async fn bad_input_and_other_sites_are_refused() {
     assert_eq!(v["results"], Value::Array(Vec::new()));
     assert_eq!(site.hits.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_each_apps_card_and_its_problems() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    h.add_roles().await;
+    arrivals(&h, "/huge-image", 3, 1).await;
+    arrivals(&h, "/good", 1, 2).await;
+    // Opening the view fetches nothing: the pages wait for "Check now".
+    let body = h
+        .page_ok("/sites/example.com/cards?period=day", VIEWER)
+        .await;
+    assert!(
+        body.contains("/huge-image") && body.contains("not checked yet"),
+        "{body}"
+    );
+    assert!(body.contains(r#"name="check" value="1""#), "{body}");
+    assert_eq!(site.hits.load(Ordering::Relaxed), 0);
+    // The check: a mock per app, the image described (not loaded), the problem listed.
+    let body = h
+        .page_ok("/sites/example.com/cards?period=day&check=1", VIEWER)
+        .await;
+    assert!(site.hits.load(Ordering::Relaxed) > 0);
+    for app in APPS {
+        assert!(body.contains(&format!(r#"data-app="{app}""#)), "{app}");
+    }
+    assert!(body.contains(r#"data-code="image_too_large""#), "{body}");
+    assert!(
+        body.contains("WhatsApp shows no image above about 600\u{a0}KB"),
+        "{body}"
+    );
+    assert!(body.contains("1200×630"), "{body}");
+    assert!(
+        !body.contains("<img"),
+        "no image is loaded into the dashboard"
+    );
+    assert!(!body.contains("style="), "no inline style");
+    // Broken first.
+    let (huge, good) = (
+        body.find(r#"data-path="/huge-image""#).expect("huge"),
+        body.find(r#"data-path="/good""#).expect("good"),
+    );
+    assert!(huge < good);
+    // The tab is linked from the other views; French labels.
+    assert!(h
+        .page_ok("/sites/example.com/conversions", VIEWER)
+        .await
+        .contains(r#"href="/sites/example.com/cards""#));
+    let fr = h
+        .page_ok("/sites/example.com/cards?period=day&lang=fr", OWNER)
+        .await;
+    assert!(fr.contains("Aperçus de liens"), "{fr}");
+    assert!(
+        fr.contains("WhatsApp n’affiche pas d’image au-delà d’environ 600\u{a0}ko"),
+        "cached cards, in French: {fr}"
+    );
+    // Another site's owner: as if it did not exist.
+    let r = h
+        .page_get("/sites/example.com/cards?check=1", Some(STRANGER))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn openapi_describes_the_cards_route() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    let (s, v, _) = h
+        .send(
+            Request::get("/api/openapi.json")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let doc = v["paths"]["/api/v1/stats/cards"]["get"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    for code in lucarne_server::previews::cards::apps::Problem::CODES {
+        assert!(doc.contains(code), "{code} documented");
+    }
+}

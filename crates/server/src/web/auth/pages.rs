@@ -596,6 +596,7 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
             a href={ "/sites/" (domain) "/shares" } { (lang.auth("tab_sharing")) }
             a href={ "/sites/" (domain) "/links" } { (lang.auth("tab_links")) }
             a href={ "/sites/" (domain) "/conversions" } { (lang.auth("tab_conversions")) }
+            a href={ "/sites/" (domain) "/cards" } { (lang.auth("tab_cards")) }
             @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                 @let label = lang.auth(key);
                 @if path == current {

@@ -486,6 +486,9 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
                 a href=(view.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
             }
             a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_conversions")) }
+            @if !ctx.access.shared {
+                a href=(view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
+            }
             @if ctx.owner() {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }

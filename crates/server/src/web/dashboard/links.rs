@@ -953,6 +953,7 @@ fn tabs(ctx: &Ctx<'_>, current: &str) -> Markup {
             a href=(shares) { (lang.t("sharing")) }
             a href=(links) aria-current=[(current == "links").then_some("page")] { (lang.auth("tab_links")) }
             a href=(ctx.view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
+            a href=(ctx.view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
             @if ctx.owner() {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }

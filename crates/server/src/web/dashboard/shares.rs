@@ -576,6 +576,9 @@ pub fn tabs(lang: Lang, access: &Access, base: &str, view: &View, sharing: Optio
                 a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
             }
             a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
+            @if !access.shared {
+                a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
+            }
             @if owner {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
