@@ -125,9 +125,12 @@ impl PageCards {
     }
 }
 
+/// Checked pages by (site, path), with when they were checked.
+type PageCache = HashMap<(u32, String), (Instant, Arc<PageCards>)>;
+
 /// The fetch cache and the limit on requests in flight, one per router.
 pub struct Cards {
-    cache: Mutex<HashMap<(u32, String), (Instant, Arc<PageCards>)>>,
+    cache: Mutex<PageCache>,
     slots: Arc<Semaphore>,
 }
 
