@@ -224,6 +224,15 @@ pub fn sort_pages(pages: &mut [Arc<PageCards>]) {
     });
 }
 
+/// Characters kept of an address or a reason taken from a page or an answer: the cache
+/// holds every checked page, so nothing the site writes may make an entry large.
+pub const MAX_TEXT: usize = 500;
+
+/// `s` cut at [`MAX_TEXT`] characters.
+fn clip(s: &str) -> String {
+    cut(s, MAX_TEXT)
+}
+
 /// The address a site's page is fetched at.
 pub fn page_url(guard: &Guard, site: &Site, path: &str) -> Option<Url> {
     let path = if path.starts_with('/') { path } else { "/" };
@@ -390,16 +399,13 @@ pub async fn fetch_page(
                 .and_then(|l| url.join(l).ok())
                 .filter(|n| matches!(n.scheme(), "http" | "https"));
             let Some(next) = next else {
-                let to = a
-                    .header(axum::http::header::LOCATION)
-                    .unwrap_or("")
-                    .to_string();
+                let to = clip(a.header(axum::http::header::LOCATION).unwrap_or(""));
                 out.problems.push(Problem::RedirectNotFollowed { to });
                 return out;
             };
             if !p.follows_redirects {
                 out.problems.push(Problem::RedirectNotFollowed {
-                    to: next.to_string(),
+                    to: clip(next.as_str()),
                 });
                 return out;
             }
@@ -409,7 +415,7 @@ pub async fn fetch_page(
                 });
                 return out;
             }
-            redirects.push(next.to_string());
+            redirects.push(clip(next.as_str()));
             url = next;
             continue;
         }
@@ -432,7 +438,9 @@ pub async fn fetch_page(
         if let Some(to) = &tags.refresh {
             if tags.card_title().is_none() || tags.og_image.is_none() {
                 out.problems.push(Problem::RedirectNotFollowed {
-                    to: absolute(&out.final_url, to).map_or_else(|| to.clone(), |u| u.to_string()),
+                    to: clip(
+                        &absolute(&out.final_url, to).map_or_else(|| to.clone(), |u| u.to_string()),
+                    ),
                 });
             }
         }
@@ -508,7 +516,7 @@ async fn fetch_image(
         .and_then(|l| l.trim().parse::<u64>().ok());
     let read = u64::try_from(a.body.len()).unwrap_or(u64::MAX);
     Ok(ImageInfo {
-        url: url.to_string(),
+        url: clip(url.as_str()),
         bytes: declared.unwrap_or(read).max(read),
         content_type: ct,
         format: size.map(|s| s.format),
@@ -567,11 +575,11 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             if !is_absolute {
                 problems.push(Problem::RelativeUrl {
                     tag,
-                    value: raw.to_string(),
+                    value: clip(raw),
                 });
             }
             if let Some(abs) = absolute(&f.final_url, raw) {
-                shown_image = Some(abs.to_string());
+                shown_image = Some(clip(abs.as_str()));
                 match images.get(abs.as_str()) {
                     Some(Ok(info)) => {
                         if info.bytes > p.max_image {
@@ -601,7 +609,7 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             if Url::parse(u).is_err() {
                 problems.push(Problem::RelativeUrl {
                     tag: "og:url",
-                    value: u.clone(),
+                    value: clip(u),
                 });
             }
         }
@@ -610,14 +618,14 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             description,
             image: shown_image,
             domain,
-            site_name: tags.og_site_name.clone(),
+            site_name: tags.og_site_name.as_deref().map(clip),
             large: tags.twitter_card.as_deref() == Some("summary_large_image"),
         });
     }
     AppCard {
         app: p.app,
         name: p.name,
-        final_url: f.final_url,
+        final_url: clip(&f.final_url),
         redirects: f.redirects,
         status: f.status,
         card,
