@@ -543,7 +543,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("cards_check", "Check the cards now", "Vérifier les aperçus maintenant"),
     ("cards_no_pages", "No page received visits in this period.", "Aucune page n’a reçu de visites sur cette période."),
     ("cards_not_checked", "not checked yet", "pas encore vérifiée"),
-    ("cards_counts", "{private} private arrivals of {visits} visits", "{private}\u{a0}arrivées privées sur {visits}\u{a0}visites"),
+    ("cards_counts", "Private arrivals: {private} · visits: {visits}", "Arrivées privées\u{a0}: {private} · visites\u{a0}: {visits}"),
     ("cards_state_broken", "broken card", "aperçu cassé"),
     ("cards_state_degraded", "to improve", "à améliorer"),
     ("cards_state_fine", "fine", "correct"),
