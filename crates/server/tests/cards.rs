@@ -163,6 +163,7 @@ async fn cards_harness(site: &Site, allow_private: bool) -> Harness {
                 ("elsewhere.test".into(), loopback()),
             ],
             timeout: Some(Duration::from_secs(1)),
+            wait: None,
         },
         ..ServerOptions::default()
     };
@@ -597,4 +598,47 @@ async fn openapi_describes_the_cards_route() {
     for code in lucarne_server::previews::cards::apps::Problem::CODES {
         assert!(doc.contains(code), "{code} documented");
     }
+}
+
+#[tokio::test]
+async fn a_slow_check_goes_on_in_the_background() {
+    let site = start_site().await;
+    // A view waits 3 s. Each request has 2 s: /slow's five fetches take two rounds of
+    // the four request slots (4 s), /good's wait for the first round to end (2 s).
+    let options = ServerOptions {
+        allow_private_link_targets: true,
+        card_fetch: CardFetchOptions {
+            plain_http_port: Some(site.port),
+            resolve: vec![("example.com".into(), loopback())],
+            timeout: Some(Duration::from_secs(2)),
+            wait: Some(Duration::from_secs(3)),
+        },
+        ..ServerOptions::default()
+    };
+    let mut h = bare_harness_with(&options).await;
+    h.state
+        .meta
+        .add_site("example.com", "UTC")
+        .await
+        .expect("site");
+    h.key = h.state.meta.create_api_key("test").await.expect("key");
+    arrivals(&h, "/slow", 2, 1).await;
+    arrivals(&h, "/good", 1, 2).await;
+    let uri = "/api/v1/stats/cards?site_id=example.com&period=day";
+    let (s, v) = h.get(uri).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["pending"][0]["path"], "/slow", "{v}");
+    assert_eq!(v["pending"][0]["private_arrivals"], 2);
+    assert_eq!(v["results"][0]["path"], "/good", "{v}");
+    // The check went on: a moment later the page is answered from the cache.
+    let mut done = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, v) = h.get(uri).await;
+        if v["pending"].as_array().is_some_and(Vec::is_empty) {
+            done = v;
+            break;
+        }
+    }
+    assert_eq!(problems(find(&done, "/slow")), same(&["timeout"]), "{done}");
 }

@@ -20,7 +20,7 @@ pub mod apps;
 pub mod fetch;
 pub mod parse;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,8 @@ pub const TTL: Duration = Duration::from_secs(300);
 pub const MAX_CACHED: usize = 2_000;
 /// Requests to sites in flight at once, across all views.
 pub const PARALLEL: usize = 4;
+/// How long a view waits for its pages' checks; the rest go on in the background.
+pub const WAIT: Duration = Duration::from_secs(20);
 /// Pages per view, by default and at most.
 pub const DEFAULT_PAGES: usize = 10;
 pub const MAX_PAGES: usize = 25;
@@ -131,6 +133,8 @@ type PageCache = HashMap<(u32, String), (Instant, Arc<PageCards>)>;
 /// The fetch cache and the limit on requests in flight, one per router.
 pub struct Cards {
     cache: Mutex<PageCache>,
+    /// Pages being checked now (site, path).
+    in_flight: Mutex<HashSet<(u32, String)>>,
     slots: Arc<Semaphore>,
 }
 
@@ -138,6 +142,7 @@ impl Default for Cards {
     fn default() -> Self {
         Cards {
             cache: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
             slots: Arc::new(Semaphore::new(PARALLEL)),
         }
     }
@@ -174,44 +179,120 @@ impl Cards {
     }
 
     /// The cards of `pages` (path, private arrivals, visits), from the cache or fetched
-    /// now, in the report's order: pages with an error first, then by private arrivals.
+    /// now, in the report's order (pages with an error first, then by private
+    /// arrivals), and the pages whose check did not end within [`WAIT`]: those go on in
+    /// the background and land in the cache. A page already being checked (by another
+    /// view) is not fetched twice: it is pending.
     pub async fn check(
         self: &Arc<Self>,
         state: &AppState,
         site: &Site,
         pages: Vec<(String, u64, u64)>,
-    ) -> Vec<Arc<PageCards>> {
+    ) -> Checked {
         let guard = Guard {
             allow_private: state.allow_private_targets,
             options: state.card_fetch.clone(),
         };
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut out = Vec::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut out = Checked::default();
+        let mut waiting = HashMap::new();
         for (path, private_arrivals, visits) in pages {
             if let Some(c) = self.cached(site.id, &path) {
-                out.push(c);
+                out.pages.push(c);
+                continue;
+            }
+            waiting.insert(path.clone(), (private_arrivals, visits));
+            if !self.start(site.id, &path) {
                 continue;
             }
             let me = self.clone();
             let guard = guard.clone();
             let site = site.clone();
-            tasks.spawn(async move {
+            let tx = tx.clone();
+            tokio::spawn(async move {
                 let page =
                     check_page(&guard, &me.slots, &site, &path, private_arrivals, visits).await;
                 let page = Arc::new(page);
                 me.remember(site.id, page.clone());
-                page
+                me.finish(site.id, &path);
+                // The view may have stopped waiting: the page is in the cache anyway.
+                let _ = tx.send(page);
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(p) => out.push(p),
-                Err(e) => tracing::error!(message = "A card check failed.", error = %e),
+        drop(tx);
+        let deadline = tokio::time::Instant::now() + state.card_fetch.wait.unwrap_or(WAIT);
+        while !waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(page)) => {
+                    waiting.remove(&page.path);
+                    out.pages.push(page);
+                }
+                // Every task of this view is done; the rest are another view's.
+                Ok(None) => {
+                    if let Some(more) = self.wait_for_others(site.id, &mut waiting, deadline).await
+                    {
+                        out.pages.extend(more);
+                    }
+                    break;
+                }
+                Err(_) => break,
             }
         }
-        sort_pages(&mut out);
+        sort_pages(&mut out.pages);
+        let mut pending: Vec<(String, u64, u64)> =
+            waiting.into_iter().map(|(p, (a, v))| (p, a, v)).collect();
+        pending.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.pending = pending;
         out
     }
+
+    /// Mark a page as being checked; `false` if it already is.
+    fn start(&self, site: u32, path: &str) -> bool {
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.insert((site, path.to_string()))
+    }
+
+    /// Is this page being checked now?
+    pub fn running(&self, site: u32, path: &str) -> bool {
+        let f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.contains(&(site, path.to_string()))
+    }
+
+    fn finish(&self, site: u32, path: &str) {
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.remove(&(site, path.to_string()));
+    }
+
+    /// Pages another view is checking: poll the cache until they land or `deadline`.
+    async fn wait_for_others(
+        &self,
+        site: u32,
+        waiting: &mut HashMap<String, (u64, u64)>,
+        deadline: tokio::time::Instant,
+    ) -> Option<Vec<Arc<PageCards>>> {
+        let mut found = Vec::new();
+        while !waiting.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let done: Vec<String> = waiting
+                .keys()
+                .filter(|p| self.cached(site, p).is_some())
+                .cloned()
+                .collect();
+            for p in done {
+                waiting.remove(&p);
+                found.extend(self.cached(site, &p));
+            }
+        }
+        Some(found)
+    }
+}
+
+/// What a view gets: the checked pages, and those still being checked.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub pages: Vec<Arc<PageCards>>,
+    /// (path, private arrivals, visits), most private arrivals first.
+    pub pending: Vec<(String, u64, u64)>,
 }
 
 /// Pages with an error first, then by private arrivals, then by path.
@@ -255,20 +336,26 @@ pub async fn check_page(
     let started = Instant::now();
     let url = page_url(guard, site, path);
     let mut apps = Vec::new();
-    // The page as each app fetches it, then the images (one fetch per address).
-    let mut fetched = Vec::new();
-    for p in &PROFILES {
-        let r = match &url {
-            Some(u) => fetch_page(guard, slots, site, p, u.clone()).await,
-            None => Fetched::failed(
-                String::new(),
-                Problem::Unreachable {
-                    reason: "not a valid page address".into(),
-                },
-            ),
-        };
-        fetched.push((p, r));
-    }
+    // The page as each app fetches it (at once; the slots limit the requests), then the
+    // images (one fetch per address).
+    let as_app = |p: &'static Profile| {
+        let url = url.clone();
+        async move {
+            match url {
+                Some(u) => fetch_page(guard, slots, site, p, u).await,
+                None => Fetched::failed(
+                    String::new(),
+                    Problem::Unreachable {
+                        reason: "not a valid page address".into(),
+                    },
+                ),
+            }
+        }
+    };
+    let [p0, p1, p2, p3, p4] = &PROFILES;
+    let (r0, r1, r2, r3, r4) =
+        tokio::join!(as_app(p0), as_app(p1), as_app(p2), as_app(p3), as_app(p4));
+    let fetched = [(p0, r0), (p1, r1), (p2, r2), (p3, r3), (p4, r4)];
     let mut images: HashMap<String, Result<ImageInfo, Problem>> = HashMap::new();
     for (p, f) in &fetched {
         let Some(tags) = &f.tags else { continue };
@@ -760,12 +847,17 @@ fn app_json(a: &AppCard) -> Value {
 }
 
 /// The report as JSON.
-pub fn report_json(site: &str, from: &str, to: &str, pages: &[Arc<PageCards>]) -> Value {
+pub fn report_json(site: &str, from: &str, to: &str, checked: &Checked) -> Value {
     json!({
         "site_id": site,
         "from": from,
         "to": to,
-        "results": pages.iter().map(|p| json!({
+        "pending": checked.pending.iter().map(|(path, private, visits)| json!({
+            "path": path,
+            "private_arrivals": private,
+            "visits": visits,
+        })).collect::<Vec<_>>(),
+        "results": checked.pages.iter().map(|p| json!({
             "path": p.path,
             "url": p.url,
             "private_arrivals": p.private_arrivals,

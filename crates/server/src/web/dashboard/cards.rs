@@ -59,11 +59,20 @@ async fn site_page(
             .map_err(|e| internal("cards pages task", e))?
             .map_err(|e| internal("cards pages", e))?;
     let rows: Vec<Row> = if check {
-        cards
-            .check(&state, &access.site, pages)
-            .await
+        let c = cards.check(&state, &access.site, pages).await;
+        let pending = c
+            .pending
+            .into_iter()
+            .map(|(path, private, visits)| Row::Waiting {
+                path,
+                private,
+                visits,
+                running: true,
+            });
+        c.pages
             .into_iter()
             .map(Row::Checked)
+            .chain(pending)
             .collect()
     } else {
         let mut checked = Vec::new();
@@ -72,6 +81,7 @@ async fn site_page(
             match cards.cached(access.site.id, &path) {
                 Some(c) => checked.push(c),
                 None => waiting.push(Row::Waiting {
+                    running: cards.running(access.site.id, &path),
                     path,
                     private,
                     visits,
@@ -102,10 +112,12 @@ async fn site_page(
 
 enum Row {
     Checked(Arc<PageCards>),
+    /// Not in the cache: not checked yet, or (`running`) being checked.
     Waiting {
         path: String,
         private: u64,
         visits: u64,
+        running: bool,
     },
 }
 
@@ -167,10 +179,13 @@ fn body(ctx: &Ctx<'_>, r: &Resolved, rows: &[Row]) -> Markup {
         @for row in rows {
             @match row {
                 Row::Checked(p) => (page_markup(lang, p)),
-                Row::Waiting { path, private, visits } => {
-                    section class="card-page waiting" {
+                Row::Waiting { path, private, visits, running } => {
+                    section class="card-page waiting" data-path=(path) {
                         h3 { (path) }
-                        p class="card-counts" { (counts(lang, *private, *visits)) " · " (lang.t("cards_not_checked")) }
+                        p class="card-counts" {
+                            (counts(lang, *private, *visits)) " · "
+                            (lang.t(if *running { "cards_running" } else { "cards_not_checked" }))
+                        }
                     }
                 }
             }

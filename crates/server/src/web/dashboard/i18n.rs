@@ -543,6 +543,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("cards_check", "Check the cards now", "Vérifier les aperçus maintenant"),
     ("cards_no_pages", "No page received visits in this period.", "Aucune page n’a reçu de visites sur cette période."),
     ("cards_not_checked", "not checked yet", "pas encore vérifiée"),
+    ("cards_running", "being checked: reload the page in a moment", "vérification en cours\u{a0}: rechargez la page dans un instant"),
     ("cards_counts", "Private arrivals: {private} · visits: {visits}", "Arrivées privées\u{a0}: {private} · visites\u{a0}: {visits}"),
     ("cards_state_broken", "broken card", "aperçu cassé"),
     ("cards_state_degraded", "to improve", "à améliorer"),
