@@ -642,3 +642,19 @@ async fn a_slow_check_goes_on_in_the_background() {
     }
     assert_eq!(problems(find(&done, "/slow")), same(&["timeout"]), "{done}");
 }
+
+#[tokio::test]
+async fn two_views_at_once_fetch_a_page_once() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    arrivals(&h, "/good", 1, 1).await;
+    let uri = "/api/v1/stats/cards?site_id=example.com&period=day";
+    let ((s1, a), (s2, b)) = tokio::join!(h.get(uri), h.get(uri));
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    // Five crawlers fetch the page, the image is fetched once.
+    assert_eq!(site.hits.load(Ordering::Relaxed), 6);
+    for v in [&a, &b] {
+        assert_eq!(problems(find(v, "/good")), same(&[]), "{v}");
+        assert_eq!(v["pending"], Value::Array(Vec::new()));
+    }
+}

@@ -229,10 +229,8 @@ impl Cards {
                 }
                 // Every task of this view is done; the rest are another view's.
                 Ok(None) => {
-                    if let Some(more) = self.wait_for_others(site.id, &mut waiting, deadline).await
-                    {
-                        out.pages.extend(more);
-                    }
+                    let more = self.wait_for_others(site.id, &mut waiting, deadline).await;
+                    out.pages.extend(more);
                     break;
                 }
                 Err(_) => break,
@@ -269,7 +267,7 @@ impl Cards {
         site: u32,
         waiting: &mut HashMap<String, (u64, u64)>,
         deadline: tokio::time::Instant,
-    ) -> Option<Vec<Arc<PageCards>>> {
+    ) -> Vec<Arc<PageCards>> {
         let mut found = Vec::new();
         while !waiting.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -283,7 +281,7 @@ impl Cards {
                 found.extend(self.cached(site, &p));
             }
         }
-        Some(found)
+        found
     }
 }
 
