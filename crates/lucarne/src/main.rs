@@ -372,7 +372,8 @@ struct LinkOpts {
     /// short links and QR codes.
     #[arg(long, env = "LUCARNE_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Let short links point to loopback and private-network addresses (an intranet).
+    /// Let short links point to loopback and private-network addresses (an intranet), and
+    /// preview cards fetch a site's pages there.
     #[arg(long, env = "LUCARNE_ALLOW_PRIVATE_LINK_TARGETS")]
     allow_private_link_targets: bool,
 }

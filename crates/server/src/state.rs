@@ -76,6 +76,8 @@ pub struct CardFetchOptions {
     pub resolve: Vec<(String, IpAddr)>,
     /// A time limit shorter than the crawlers' own for each request.
     pub timeout: Option<Duration>,
+    /// How long a view waits for its checks (`None`: `previews::cards::WAIT`).
+    pub wait: Option<Duration>,
 }
 
 /// Who may read `/metrics`: anyone (the default, for a server on a private network), or

@@ -552,6 +552,13 @@ async fn authorization_matrix() {
             false,
             false,
         ),
+        // Without `check=1`: the cards already checked, nothing fetched.
+        ("/sites/a.example/cards".into(), false, false),
+        (
+            "/sites/a.example/cards?period=7d&lang=fr".into(),
+            false,
+            false,
+        ),
         ("/sites/a.example/settings".into(), true, false),
         ("/sites/a.example/members".into(), true, false),
         ("/sites/a.example/shared-links".into(), true, false),
@@ -1021,6 +1028,28 @@ async fn stats_api_user_key_reads_only_the_users_sites() {
         "{}",
         r.status
     );
+    // The preview cards read like any stats route (b.example has no visits: nothing is
+    // fetched).
+    let cards = |site: &'static str| {
+        Request::get(format!("/api/v1/stats/cards?site_id={site}&period=7d"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        h.send_from(cards("b.example"), IP).await.status,
+        StatusCode::OK
+    );
+    let c = h.send_from(cards("a.example"), IP).await;
+    let unknown = h.send_from(cards("zzz.example"), IP).await;
+    assert!(
+        matches!(c.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{}",
+        c.status
+    );
+    // Answered exactly as for a site that does not exist (the name aside).
+    assert_eq!(c.status, unknown.status);
+    assert_eq!(c.body.replace("a.example", "zzz.example"), unknown.body);
     let instance = h.state.meta.create_api_key("cli").await.unwrap();
     let req = Request::get("/api/v1/stats/aggregate?site_id=a.example&period=7d")
         .header(header::AUTHORIZATION, format!("Bearer {instance}"))

@@ -163,6 +163,7 @@ async fn cards_harness(site: &Site, allow_private: bool) -> Harness {
                 ("elsewhere.test".into(), loopback()),
             ],
             timeout: Some(Duration::from_secs(1)),
+            wait: None,
         },
         ..ServerOptions::default()
     };
@@ -515,4 +516,145 @@ async fn bad_input_and_other_sites_are_refused() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["results"], Value::Array(Vec::new()));
     assert_eq!(site.hits.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_each_apps_card_and_its_problems() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    h.add_roles().await;
+    arrivals(&h, "/huge-image", 3, 1).await;
+    arrivals(&h, "/good", 1, 2).await;
+    // Opening the view fetches nothing: the pages wait for "Check now".
+    let body = h
+        .page_ok("/sites/example.com/cards?period=day", VIEWER)
+        .await;
+    assert!(
+        body.contains("/huge-image") && body.contains("not checked yet"),
+        "{body}"
+    );
+    assert!(body.contains(r#"name="check" value="1""#), "{body}");
+    assert_eq!(site.hits.load(Ordering::Relaxed), 0);
+    // The check: a mock per app, the image described (not loaded), the problem listed.
+    let body = h
+        .page_ok("/sites/example.com/cards?period=day&check=1", VIEWER)
+        .await;
+    assert!(site.hits.load(Ordering::Relaxed) > 0);
+    for app in APPS {
+        assert!(body.contains(&format!(r#"data-app="{app}""#)), "{app}");
+    }
+    assert!(body.contains(r#"data-code="image_too_large""#), "{body}");
+    assert!(
+        body.contains("WhatsApp shows no image above about 600\u{a0}KB"),
+        "{body}"
+    );
+    assert!(body.contains("1200×630"), "{body}");
+    assert!(
+        !body.contains("<img"),
+        "no image is loaded into the dashboard"
+    );
+    assert!(!body.contains("style="), "no inline style");
+    // Broken first.
+    let (huge, good) = (
+        body.find(r#"data-path="/huge-image""#).expect("huge"),
+        body.find(r#"data-path="/good""#).expect("good"),
+    );
+    assert!(huge < good);
+    // The tab is linked from the other views; French labels.
+    assert!(h
+        .page_ok("/sites/example.com/conversions", VIEWER)
+        .await
+        .contains(r#"href="/sites/example.com/cards""#));
+    let fr = h
+        .page_ok("/sites/example.com/cards?period=day&lang=fr", OWNER)
+        .await;
+    assert!(fr.contains("Aperçus de liens"), "{fr}");
+    assert!(
+        fr.contains("WhatsApp n’affiche pas d’image au-delà d’environ 600\u{a0}ko"),
+        "cached cards, in French: {fr}"
+    );
+    // Another site's owner: as if it did not exist.
+    let r = h
+        .page_get("/sites/example.com/cards?check=1", Some(STRANGER))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn openapi_describes_the_cards_route() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    let (s, v, _) = h
+        .send(
+            Request::get("/api/openapi.json")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let doc = v["paths"]["/api/v1/stats/cards"]["get"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    for code in lucarne_server::previews::cards::apps::Problem::CODES {
+        assert!(doc.contains(code), "{code} documented");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_check_goes_on_in_the_background() {
+    let site = start_site().await;
+    // A view waits 3 s. Each request has 2 s: /slow's five fetches take two rounds of
+    // the four request slots (4 s), /good's wait for the first round to end (2 s).
+    let options = ServerOptions {
+        allow_private_link_targets: true,
+        card_fetch: CardFetchOptions {
+            plain_http_port: Some(site.port),
+            resolve: vec![("example.com".into(), loopback())],
+            timeout: Some(Duration::from_secs(2)),
+            wait: Some(Duration::from_secs(3)),
+        },
+        ..ServerOptions::default()
+    };
+    let mut h = bare_harness_with(&options).await;
+    h.state
+        .meta
+        .add_site("example.com", "UTC")
+        .await
+        .expect("site");
+    h.key = h.state.meta.create_api_key("test").await.expect("key");
+    arrivals(&h, "/slow", 2, 1).await;
+    arrivals(&h, "/good", 1, 2).await;
+    let uri = "/api/v1/stats/cards?site_id=example.com&period=day";
+    let (s, v) = h.get(uri).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["pending"][0]["path"], "/slow", "{v}");
+    assert_eq!(v["pending"][0]["private_arrivals"], 2);
+    assert_eq!(v["results"][0]["path"], "/good", "{v}");
+    // The check went on: a moment later the page is answered from the cache.
+    let mut done = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, v) = h.get(uri).await;
+        if v["pending"].as_array().is_some_and(Vec::is_empty) {
+            done = v;
+            break;
+        }
+    }
+    assert_eq!(problems(find(&done, "/slow")), same(&["timeout"]), "{done}");
+}
+
+#[tokio::test]
+async fn two_views_at_once_fetch_a_page_once() {
+    let site = start_site().await;
+    let h = cards_harness(&site, true).await;
+    arrivals(&h, "/good", 1, 1).await;
+    let uri = "/api/v1/stats/cards?site_id=example.com&period=day";
+    let ((s1, a), (s2, b)) = tokio::join!(h.get(uri), h.get(uri));
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    // Five crawlers fetch the page, the image is fetched once.
+    assert_eq!(site.hits.load(Ordering::Relaxed), 6);
+    for v in [&a, &b] {
+        assert_eq!(problems(find(v, "/good")), same(&[]), "{v}");
+        assert_eq!(v["pending"], Value::Array(Vec::new()));
+    }
 }

@@ -36,7 +36,7 @@ const KB: u64 = 1000;
 const MB: u64 = 1000 * 1000;
 
 /// The five crawlers, in the order cards are shown.
-pub const PROFILES: [Profile; 5] = [
+pub static PROFILES: [Profile; 5] = [
     Profile {
         app: "whatsapp",
         name: "WhatsApp",

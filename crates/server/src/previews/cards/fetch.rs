@@ -54,7 +54,7 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The media type, lower-case, without parameters.
+    /// The media type, lower-case, without parameters (at most 100 characters).
     pub fn content_type(&self) -> String {
         self.header(header::CONTENT_TYPE)
             .unwrap_or("")
@@ -62,6 +62,9 @@ impl Answer {
             .next()
             .unwrap_or("")
             .trim()
+            .chars()
+            .take(100)
+            .collect::<String>()
             .to_ascii_lowercase()
     }
 }

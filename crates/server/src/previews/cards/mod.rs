@@ -20,7 +20,7 @@ pub mod apps;
 pub mod fetch;
 pub mod parse;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,8 @@ pub const TTL: Duration = Duration::from_secs(300);
 pub const MAX_CACHED: usize = 2_000;
 /// Requests to sites in flight at once, across all views.
 pub const PARALLEL: usize = 4;
+/// How long a view waits for its pages' checks; the rest go on in the background.
+pub const WAIT: Duration = Duration::from_secs(20);
 /// Pages per view, by default and at most.
 pub const DEFAULT_PAGES: usize = 10;
 pub const MAX_PAGES: usize = 25;
@@ -125,9 +127,14 @@ impl PageCards {
     }
 }
 
+/// Checked pages by (site, path), with when they were checked.
+type PageCache = HashMap<(u32, String), (Instant, Arc<PageCards>)>;
+
 /// The fetch cache and the limit on requests in flight, one per router.
 pub struct Cards {
-    cache: Mutex<HashMap<(u32, String), (Instant, Arc<PageCards>)>>,
+    cache: Mutex<PageCache>,
+    /// Pages being checked now (site, path).
+    in_flight: Mutex<HashSet<(u32, String)>>,
     slots: Arc<Semaphore>,
 }
 
@@ -135,6 +142,7 @@ impl Default for Cards {
     fn default() -> Self {
         Cards {
             cache: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
             slots: Arc::new(Semaphore::new(PARALLEL)),
         }
     }
@@ -171,44 +179,118 @@ impl Cards {
     }
 
     /// The cards of `pages` (path, private arrivals, visits), from the cache or fetched
-    /// now, in the report's order: pages with an error first, then by private arrivals.
+    /// now, in the report's order (pages with an error first, then by private
+    /// arrivals), and the pages whose check did not end within [`WAIT`]: those go on in
+    /// the background and land in the cache. A page already being checked (by another
+    /// view) is not fetched twice: it is pending.
     pub async fn check(
         self: &Arc<Self>,
         state: &AppState,
         site: &Site,
         pages: Vec<(String, u64, u64)>,
-    ) -> Vec<Arc<PageCards>> {
+    ) -> Checked {
         let guard = Guard {
             allow_private: state.allow_private_targets,
             options: state.card_fetch.clone(),
         };
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut out = Vec::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut out = Checked::default();
+        let mut waiting = HashMap::new();
         for (path, private_arrivals, visits) in pages {
             if let Some(c) = self.cached(site.id, &path) {
-                out.push(c);
+                out.pages.push(c);
+                continue;
+            }
+            waiting.insert(path.clone(), (private_arrivals, visits));
+            if !self.start(site.id, &path) {
                 continue;
             }
             let me = self.clone();
             let guard = guard.clone();
             let site = site.clone();
-            tasks.spawn(async move {
+            let tx = tx.clone();
+            tokio::spawn(async move {
                 let page =
                     check_page(&guard, &me.slots, &site, &path, private_arrivals, visits).await;
                 let page = Arc::new(page);
                 me.remember(site.id, page.clone());
-                page
+                me.finish(site.id, &path);
+                // The view may have stopped waiting: the page is in the cache anyway.
+                let _ = tx.send(page);
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(p) => out.push(p),
-                Err(e) => tracing::error!(message = "A card check failed.", error = %e),
+        drop(tx);
+        let deadline = tokio::time::Instant::now() + state.card_fetch.wait.unwrap_or(WAIT);
+        while !waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(page)) => {
+                    waiting.remove(&page.path);
+                    out.pages.push(page);
+                }
+                // Every task of this view is done; the rest are another view's.
+                Ok(None) => {
+                    let more = self.wait_for_others(site.id, &mut waiting, deadline).await;
+                    out.pages.extend(more);
+                    break;
+                }
+                Err(_) => break,
             }
         }
-        sort_pages(&mut out);
+        sort_pages(&mut out.pages);
+        let mut pending: Vec<(String, u64, u64)> =
+            waiting.into_iter().map(|(p, (a, v))| (p, a, v)).collect();
+        pending.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.pending = pending;
         out
     }
+
+    /// Mark a page as being checked; `false` if it already is.
+    fn start(&self, site: u32, path: &str) -> bool {
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.insert((site, path.to_string()))
+    }
+
+    /// Is this page being checked now?
+    pub fn running(&self, site: u32, path: &str) -> bool {
+        let f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.contains(&(site, path.to_string()))
+    }
+
+    fn finish(&self, site: u32, path: &str) {
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.remove(&(site, path.to_string()));
+    }
+
+    /// Pages another view is checking: poll the cache until they land or `deadline`.
+    async fn wait_for_others(
+        &self,
+        site: u32,
+        waiting: &mut HashMap<String, (u64, u64)>,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Arc<PageCards>> {
+        let mut found = Vec::new();
+        while !waiting.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let done: Vec<String> = waiting
+                .keys()
+                .filter(|p| self.cached(site, p).is_some())
+                .cloned()
+                .collect();
+            for p in done {
+                waiting.remove(&p);
+                found.extend(self.cached(site, &p));
+            }
+        }
+        found
+    }
+}
+
+/// What a view gets: the checked pages, and those still being checked.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub pages: Vec<Arc<PageCards>>,
+    /// (path, private arrivals, visits), most private arrivals first.
+    pub pending: Vec<(String, u64, u64)>,
 }
 
 /// Pages with an error first, then by private arrivals, then by path.
@@ -219,6 +301,15 @@ pub fn sort_pages(pages: &mut [Arc<PageCards>]) {
             .then(b.private_arrivals.cmp(&a.private_arrivals))
             .then(a.path.cmp(&b.path))
     });
+}
+
+/// Characters kept of an address or a reason taken from a page or an answer: the cache
+/// holds every checked page, so nothing the site writes may make an entry large.
+pub const MAX_TEXT: usize = 500;
+
+/// `s` cut at [`MAX_TEXT`] characters.
+fn clip(s: &str) -> String {
+    cut(s, MAX_TEXT)
 }
 
 /// The address a site's page is fetched at.
@@ -243,20 +334,26 @@ pub async fn check_page(
     let started = Instant::now();
     let url = page_url(guard, site, path);
     let mut apps = Vec::new();
-    // The page as each app fetches it, then the images (one fetch per address).
-    let mut fetched = Vec::new();
-    for p in &PROFILES {
-        let r = match &url {
-            Some(u) => fetch_page(guard, slots, site, p, u.clone()).await,
-            None => Fetched::failed(
-                String::new(),
-                Problem::Unreachable {
-                    reason: "not a valid page address".into(),
-                },
-            ),
-        };
-        fetched.push((p, r));
-    }
+    // The page as each app fetches it (at once; the slots limit the requests), then the
+    // images (one fetch per address).
+    let as_app = |p: &'static Profile| {
+        let url = url.clone();
+        async move {
+            match url {
+                Some(u) => fetch_page(guard, slots, site, p, u).await,
+                None => Fetched::failed(
+                    String::new(),
+                    Problem::Unreachable {
+                        reason: "not a valid page address".into(),
+                    },
+                ),
+            }
+        }
+    };
+    let [p0, p1, p2, p3, p4] = &PROFILES;
+    let (r0, r1, r2, r3, r4) =
+        tokio::join!(as_app(p0), as_app(p1), as_app(p2), as_app(p3), as_app(p4));
+    let fetched = [(p0, r0), (p1, r1), (p2, r2), (p3, r3), (p4, r4)];
     let mut images: HashMap<String, Result<ImageInfo, Problem>> = HashMap::new();
     for (p, f) in &fetched {
         let Some(tags) = &f.tags else { continue };
@@ -387,16 +484,13 @@ pub async fn fetch_page(
                 .and_then(|l| url.join(l).ok())
                 .filter(|n| matches!(n.scheme(), "http" | "https"));
             let Some(next) = next else {
-                let to = a
-                    .header(axum::http::header::LOCATION)
-                    .unwrap_or("")
-                    .to_string();
+                let to = clip(a.header(axum::http::header::LOCATION).unwrap_or(""));
                 out.problems.push(Problem::RedirectNotFollowed { to });
                 return out;
             };
             if !p.follows_redirects {
                 out.problems.push(Problem::RedirectNotFollowed {
-                    to: next.to_string(),
+                    to: clip(next.as_str()),
                 });
                 return out;
             }
@@ -406,7 +500,7 @@ pub async fn fetch_page(
                 });
                 return out;
             }
-            redirects.push(next.to_string());
+            redirects.push(clip(next.as_str()));
             url = next;
             continue;
         }
@@ -429,7 +523,9 @@ pub async fn fetch_page(
         if let Some(to) = &tags.refresh {
             if tags.card_title().is_none() || tags.og_image.is_none() {
                 out.problems.push(Problem::RedirectNotFollowed {
-                    to: absolute(&out.final_url, to).map_or_else(|| to.clone(), |u| u.to_string()),
+                    to: clip(
+                        &absolute(&out.final_url, to).map_or_else(|| to.clone(), |u| u.to_string()),
+                    ),
                 });
             }
         }
@@ -505,7 +601,7 @@ async fn fetch_image(
         .and_then(|l| l.trim().parse::<u64>().ok());
     let read = u64::try_from(a.body.len()).unwrap_or(u64::MAX);
     Ok(ImageInfo {
-        url: url.to_string(),
+        url: clip(url.as_str()),
         bytes: declared.unwrap_or(read).max(read),
         content_type: ct,
         format: size.map(|s| s.format),
@@ -564,11 +660,11 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             if !is_absolute {
                 problems.push(Problem::RelativeUrl {
                     tag,
-                    value: raw.to_string(),
+                    value: clip(raw),
                 });
             }
             if let Some(abs) = absolute(&f.final_url, raw) {
-                shown_image = Some(abs.to_string());
+                shown_image = Some(clip(abs.as_str()));
                 match images.get(abs.as_str()) {
                     Some(Ok(info)) => {
                         if info.bytes > p.max_image {
@@ -598,7 +694,7 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             if Url::parse(u).is_err() {
                 problems.push(Problem::RelativeUrl {
                     tag: "og:url",
-                    value: u.clone(),
+                    value: clip(u),
                 });
             }
         }
@@ -607,14 +703,14 @@ fn judge(p: &Profile, f: Fetched, images: &HashMap<String, Result<ImageInfo, Pro
             description,
             image: shown_image,
             domain,
-            site_name: tags.og_site_name.clone(),
+            site_name: tags.og_site_name.as_deref().map(clip),
             large: tags.twitter_card.as_deref() == Some("summary_large_image"),
         });
     }
     AppCard {
         app: p.app,
         name: p.name,
-        final_url: f.final_url,
+        final_url: clip(&f.final_url),
         redirects: f.redirects,
         status: f.status,
         card,
@@ -749,12 +845,17 @@ fn app_json(a: &AppCard) -> Value {
 }
 
 /// The report as JSON.
-pub fn report_json(site: &str, from: &str, to: &str, pages: &[Arc<PageCards>]) -> Value {
+pub fn report_json(site: &str, from: &str, to: &str, checked: &Checked) -> Value {
     json!({
         "site_id": site,
         "from": from,
         "to": to,
-        "results": pages.iter().map(|p| json!({
+        "pending": checked.pending.iter().map(|(path, private, visits)| json!({
+            "path": path,
+            "private_arrivals": private,
+            "visits": visits,
+        })).collect::<Vec<_>>(),
+        "results": checked.pages.iter().map(|p| json!({
             "path": p.path,
             "url": p.url,
             "private_arrivals": p.private_arrivals,

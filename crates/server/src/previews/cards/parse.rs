@@ -157,7 +157,7 @@ fn attributes(s: &str) -> Vec<(String, String)> {
 
 fn meta(t: &mut Tags, attrs: &[(String, String)]) {
     let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let content = get("content").map(|c| collapse(c));
+    let content = get("content").map(collapse);
     let Some(content) = content else { return };
     if get("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("refresh")) {
         if t.refresh.is_none() {

@@ -601,6 +601,7 @@ fn site_tabs(lang: Lang, domain: &str, current: &str) -> Markup {
             a href={ "/sites/" (domain) "/links" } { (lang.auth("tab_links")) }
             a href={ "/sites/" (domain) "/conversions" } { (lang.auth("tab_conversions")) }
             a href={ "/sites/" (domain) "/funnels" } { (lang.auth("tab_funnels")) }
+            a href={ "/sites/" (domain) "/cards" } { (lang.auth("tab_cards")) }
             @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                 @let label = lang.auth(key);
                 @if path == current {

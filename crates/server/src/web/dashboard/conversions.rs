@@ -482,8 +482,11 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
             }
             a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_conversions")) }
             a href=(view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
+            @if !ctx.access.shared {
+                a href=(view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
+            }
             @if ctx.owner() {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
             }

@@ -463,7 +463,7 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
             a href=(view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
             a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_funnels")) }
             @if ctx.owner() {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
             }

@@ -947,8 +947,9 @@ fn tabs(ctx: &Ctx<'_>, current: &str) -> Markup {
             a href=(links) aria-current=[(current == "links").then_some("page")] { (lang.auth("tab_links")) }
             a href=(ctx.view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
             a href=(ctx.view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
+            a href=(ctx.view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
             @if ctx.owner() {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
             }

@@ -19,6 +19,7 @@
 //! filter. Numbers come from the same resolution as the stats API
 //! (`api::stats::resolve_site`), so the two agree for the same range.
 
+pub mod cards;
 pub mod charts;
 pub mod conversions;
 pub mod csv;
@@ -72,6 +73,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(links::routes())
         .merge(conversions::routes())
         .merge(funnels::routes())
+        .merge(cards::routes())
         // HTML, CSS, JS and CSV compress 5-10x; gzip only (every browser has it).
         .layer(CompressionLayer::new().gzip(true))
 }

@@ -577,10 +577,16 @@ pub fn tabs(lang: Lang, access: &Access, base: &str, view: &View, sharing: Optio
             }
             a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
             a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
+            @if !access.shared {
+                a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
+            }
             @if owner {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links")] {
+                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
+            } @else if !access.shared {
+                // Viewers choose their own e-mails too.
+                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
             }
         }
     }
