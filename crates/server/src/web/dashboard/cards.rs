@@ -302,6 +302,7 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
             a href=(view.href(&format!("{base}/shares"))) { (lang.t("sharing")) }
             a href=(view.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
             a href=(view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
+            a href=(view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
             a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_cards")) }
             @if owner {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
