@@ -562,6 +562,8 @@ async fn authorization_matrix() {
         ("/sites/a.example/settings".into(), true, false),
         ("/sites/a.example/members".into(), true, false),
         ("/sites/a.example/shared-links".into(), true, false),
+        // A member's own e-mails: viewers too.
+        ("/sites/a.example/notifications".into(), false, false),
     ];
     let mut dashboard_present = false;
     for (path, owner_only, dashboard) in &site_routes {
@@ -752,6 +754,26 @@ async fn authorization_matrix() {
         ),
         // The settings page's imported history (owners only).
         (import_delete.clone(), vec![]),
+        // Notifications: the alerts' settings and webhooks (owners only).
+        (
+            "/sites/a.example/notifications".into(),
+            vec![
+                ("action", "add_webhook"),
+                ("url", "https://evil.example/hook"),
+                ("hook_alerts", "on"),
+            ],
+        ),
+        (
+            "/sites/a.example/notifications".into(),
+            vec![
+                ("action", "alerts"),
+                ("viral_min_arrivals", "1"),
+                ("viral_factor", "1"),
+                ("spike_min_visitors", "1"),
+                ("spike_factor", "1"),
+                ("daily_cap", "100"),
+            ],
+        ),
         // The overview's annotations (owners only).
         (
             "/sites/a.example?period=7d".into(),
@@ -837,6 +859,15 @@ async fn authorization_matrix() {
             .unwrap()
             .is_empty(),
         "no annotation added"
+    );
+    assert!(
+        h.state.meta.webhooks(a.id).await.unwrap().is_empty(),
+        "no webhook added"
+    );
+    assert_eq!(
+        h.state.meta.site_options(a.id).await.unwrap().alert_options,
+        "",
+        "alert settings unchanged"
     );
     // The owner may delete it (with the session's token); then it is gone.
     let r = h
@@ -1135,7 +1166,7 @@ async fn every_form_checks_csrf() {
         .unwrap()
         .expect("funnel");
     let funnel_id = funnel.id.to_string();
-    let cases: [(&str, Vec<(&str, &str)>); 16] = [
+    let cases: [(&str, Vec<(&str, &str)>); 17] = [
         (
             "/sites",
             vec![("domain", "new.example"), ("timezone", "UTC")],
@@ -1203,6 +1234,10 @@ async fn every_form_checks_csrf() {
                 ("date", "2026-12-01"),
                 ("note", "n"),
             ],
+        ),
+        (
+            "/sites/a.example/notifications",
+            vec![("action", "subscriptions"), ("weekly", "on")],
         ),
         ("/logout", vec![]),
     ];

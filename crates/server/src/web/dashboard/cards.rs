@@ -308,6 +308,8 @@ fn tabs(ctx: &Ctx<'_>) -> Markup {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
+            } @else if !ctx.access.shared {
+                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
             }
         }
     }

@@ -952,6 +952,8 @@ fn tabs(ctx: &Ctx<'_>, current: &str) -> Markup {
                 @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
                     a href={ (base) "/" (path) } { (lang.auth(key)) }
                 }
+            } @else if !ctx.access.shared {
+                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
             }
         }
     }
