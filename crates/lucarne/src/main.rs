@@ -427,6 +427,11 @@ enum Command {
         #[command(subcommand)]
         cmd: GoalCmd,
     },
+    /// E-mail subscriptions of a site's members: weekly and monthly digests, alerts.
+    Notify {
+        #[command(subcommand)]
+        cmd: NotifyCmd,
+    },
     /// Bring history from another tool: Plausible's CSV export (kept apart from events,
     /// counted for the days before the site's own first event).
     Import {
@@ -651,6 +656,36 @@ enum GoalCmd {
     Delete {
         domain: String,
         id: i64,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCmd {
+    /// Subscribe a member of the site (by e-mail address) to `weekly`, `monthly` or
+    /// `alerts` e-mails (again: only the language changes).
+    Subscribe {
+        domain: String,
+        email: String,
+        kind: String,
+        /// `en` or `fr`.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Stop one kind of e-mail for a member.
+    Unsubscribe {
+        domain: String,
+        email: String,
+        kind: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// A site's subscriptions (address, kind, language) and webhooks.
+    List {
+        domain: String,
         #[command(flatten)]
         data: DataArg,
     },
@@ -1081,6 +1116,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         },
         Command::Link { cmd } => links_cmd(cmd, &file).await,
         Command::Goal { cmd } => goals_cmd(cmd, &file).await,
+        Command::Notify { cmd } => notify_cmd(cmd, &file).await,
         Command::Import { cmd } => import_cmd(cmd, &file).await,
         Command::ImportLog {
             file: log,
@@ -1388,6 +1424,87 @@ async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
             } else {
                 anyhow::bail!("{} has no goal with id {id}", site.domain)
             }
+        }
+    }
+}
+
+async fn notify_cmd(cmd: NotifyCmd, file: &FileConfig) -> Result<()> {
+    use lucarne_store::meta::SubKind;
+    let kind_of = |k: &str| {
+        SubKind::parse(k).ok_or_else(|| anyhow::anyhow!("`{k}`: say weekly, monthly or alerts"))
+    };
+    match cmd {
+        NotifyCmd::Subscribe {
+            domain,
+            email,
+            kind,
+            lang,
+            data,
+        } => {
+            let kind = kind_of(&kind)?;
+            if lang != "en" && lang != "fr" {
+                anyhow::bail!("--lang: en or fr");
+            }
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            let user = meta.user_by_email(&email).await?.ok_or_else(|| {
+                anyhow::anyhow!("no account `{email}` (make it with `lucarne user add`)")
+            })?;
+            if meta.member_role(site.id, user.id).await?.is_none() {
+                anyhow::bail!(
+                    "{email} has no role on {}: only its members receive e-mails",
+                    site.domain
+                );
+            }
+            let s = meta.subscribe(user.id, site.id, kind, &lang).await?;
+            println!(
+                "{} receives {} e-mails for {} in {} (unsubscribe link token {})",
+                s.email,
+                kind.as_str(),
+                site.domain,
+                s.locale,
+                s.token
+            );
+            Ok(())
+        }
+        NotifyCmd::Unsubscribe {
+            domain,
+            email,
+            kind,
+            data,
+        } => {
+            let kind = kind_of(&kind)?;
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            let user = meta
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account `{email}`"))?;
+            if meta.unsubscribe(user.id, site.id, kind).await? {
+                println!(
+                    "{email} no longer receives {} e-mails for {}",
+                    kind.as_str(),
+                    site.domain
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{email} had no {} subscription for {}",
+                    kind.as_str(),
+                    site.domain
+                )
+            }
+        }
+        NotifyCmd::List { domain, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            for s in meta.site_subscriptions(site.id).await? {
+                println!("{}\t{}\t{}", s.email, s.kind.as_str(), s.locale);
+            }
+            for w in meta.webhooks(site.id).await? {
+                println!("webhook {}\t{}\t{}", w.id, w.url, w.events.join(","));
+            }
+            Ok(())
         }
     }
 }
