@@ -38,7 +38,8 @@
 # The load generator is `lucarne-bench hammer` (LOADGEN=hammer, the default) or wrk with
 # bench/ingest.lua and bench/redirect.lua (LOADGEN=wrk): the same requests either way.
 # Environment: EVENTS (default 10000000), DURATION (load seconds, default 20), LOADGEN,
-# THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7 8 9 10": the
+# NOTIFY (1: step 1's site has alert and digest subscribers, so notification rounds run
+# during the load), THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7 8 9 10": the
 # steps to run, e.g. STEPS=7; step 6 needs step 2's store), LUCARNE_BIN (the binary to run; default the
 # debug build it makes). Prints a Markdown block for
 # bench/RESULTS.md.
@@ -60,7 +61,8 @@ want() { [[ " $STEPS " == *" $1 "* ]]; }
 if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
 fi
-cargo build --locked -q -p lucarne -p lucarne-bench
+# The whole workspace: selecting packages (-p) can resolve other features and build DuckDB again.
+cargo build --locked -q --workspace --bins
 BIN="${LUCARNE_BIN:-$CARGO_TARGET_DIR/debug/lucarne}"
 BENCH="$CARGO_TARGET_DIR/debug/lucarne-bench"
 
@@ -135,7 +137,18 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 P2="$(free_port)"
 "$BIN" site add bench.test --data "$WORK/ingest" >/dev/null 2>&1
 KEY="$("$BIN" key create --data "$WORK/ingest" | tail -1)"
-LUCARNE_LOG=warn "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
+# NOTIFY=1: the site's owner subscribes to alerts and the weekly digest, so every minute
+# the notification round reads the last hour's events (alerts) while the load runs; its
+# e-mails go to an SMTP port where nothing listens (they fail and are retried).
+NOTIFY_ENV=()
+if [ "${NOTIFY:-0}" = 1 ]; then
+  printf 'bench password 0123456789\n' | "$BIN" user add owner@bench.test --owner-of bench.test --data "$WORK/ingest" >/dev/null
+  "$BIN" notify subscribe bench.test owner@bench.test alerts --data "$WORK/ingest" >/dev/null
+  "$BIN" notify subscribe bench.test owner@bench.test weekly --data "$WORK/ingest" >/dev/null
+  NOTIFY_ENV=(LUCARNE_SMTP_URL="smtp://127.0.0.1:$(free_port)" LUCARNE_MAIL_FROM="bench@bench.test")
+  echo "(NOTIFY=1: owner@bench.test subscribed to alerts and the weekly digest)"
+fi
+env LUCARNE_LOG=warn "${NOTIFY_ENV[@]}" "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 echo

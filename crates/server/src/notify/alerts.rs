@@ -253,10 +253,7 @@ pub async fn evaluate(
             .into_iter()
             .filter(|(_, a)| a.visits > 0)
             .map(|(c, a)| {
-                let name = state
-                    .rules
-                    .channel_info(&c)
-                    .map_or_else(|| c.clone(), |i| i.name.clone());
+                let name = super::channel_name(state, &c);
                 json!({"channel": c, "name": name, "visits": a.visits})
             })
             .collect();

@@ -77,10 +77,7 @@ pub async fn enqueue(
             .iter()
             .filter(|r| r.counts.conversions > 0)
             .map(|r| {
-                let name = state
-                    .rules
-                    .channel_info(&r.value)
-                    .map_or_else(|| r.value.clone(), |i| i.name.clone());
+                let name = super::channel_name(state, &r.value);
                 json!({"channel": r.value, "name": name, "conversions": r.counts.conversions})
             })
             .collect();

@@ -125,13 +125,7 @@ impl Digest {
         let channels = channels
             .into_iter()
             .filter(|(_, a)| a.visits > 0)
-            .map(|(c, a)| {
-                let name = state
-                    .rules
-                    .channel_info(&c)
-                    .map_or_else(|| c.clone(), |i| i.name.clone());
-                (name, a.visits)
-            })
+            .map(|(c, a)| (super::channel_name(state, &c), a.visits))
             .collect();
         let mut cascades: Vec<(String, usize, u32)> =
             lucarne_core::cascade::build(&graph.edges, &graph.visits)

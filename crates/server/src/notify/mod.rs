@@ -129,6 +129,14 @@ pub async fn round(state: &Arc<AppState>, now: DateTime<Utc>) -> Result<Round, A
     Ok(r)
 }
 
+/// A channel's display name (`whatsapp` → `WhatsApp`), or the id when the rules have none.
+pub fn channel_name(state: &AppState, channel: &str) -> String {
+    state
+        .rules
+        .channel_info(channel)
+        .map_or_else(|| channel.to_string(), |i| i.name.clone())
+}
+
 /// The address pages and unsubscribe links are built on (`--public-url`, or the one an
 /// administrator saved; `http://localhost:8000` as a last resort, said in the README).
 pub fn public_base(state: &AppState) -> String {
