@@ -384,3 +384,83 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn a_traffic_spike_is_raised_once_and_quiet_hours_hold_its_e_mail() {
+    let smtp = SmtpServer::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let options = ServerOptions {
+        mailer: Some(Mailer::new(&smtp.url(), "Lucarne <stats@example.test>").expect("mailer")),
+        public_url: Some("https://stats.example.test".into()),
+        allow_private_link_targets: true,
+        ..ServerOptions::default()
+    };
+    let h = common::bare_harness_with(&options).await;
+    let m = &h.state.meta;
+    let site = m.add_site("example.com", "UTC").await.expect("site");
+    let owner = m
+        .create_user("owner@example.test", "x", None)
+        .await
+        .expect("owner");
+    m.set_member(site.id, owner.id, Role::Owner)
+        .await
+        .expect("member");
+    m.subscribe(owner.id, site.id, SubKind::Alerts, "fr")
+        .await
+        .expect("sub");
+    let (hook_url, received) = receiver().await;
+    m.create_webhook(site.id, &hook_url, &["alerts"])
+        .await
+        .expect("webhook");
+    // Quiet from now (UTC, the site's zone) for two hours: the e-mail waits, the webhook
+    // does not.
+    let now = Utc::now();
+    let hour = now.format("%H").to_string().parse::<u8>().expect("hour");
+    let mut o = m.site_options(site.id).await.expect("options");
+    o.alert_options = AlertOptions {
+        spike_min_visitors: 5,
+        viral_min_arrivals: 1000,
+        quiet_hours: Some([hour, (hour + 2) % 24]),
+        ..AlertOptions::default()
+    }
+    .to_json();
+    m.set_site_options(site.id, &o).await.expect("options");
+    h.state.invalidate_sites();
+
+    for i in 0..6u8 {
+        let body = r#"{"n":"pageview","u":"https://example.com/","d":"example.com","r":"https://www.google.com/"}"#;
+        let (s, _) = h.event_from(body, CHROME, [192, 0, 2, i + 1]).await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+    }
+    let t0 = Utc::now() + chrono::Duration::seconds(1);
+    let r = notify::round(&h.state, t0).await.expect("round");
+    assert_eq!(r.alerts, 1, "{r:?}");
+    let got = calls(&received);
+    assert_eq!(got.len(), 1, "the webhook at once");
+    assert_eq!(got[0].1["type"], "alert.spike");
+    assert_eq!(got[0].1["data"]["visitors"], 6);
+    assert!(
+        smtp.messages().is_empty(),
+        "the e-mail waits for the end of the quiet hours"
+    );
+    // Not raised again the same day.
+    let r = notify::round(&h.state, t0 + chrono::Duration::minutes(1))
+        .await
+        .expect("round");
+    assert_eq!(r.alerts, 0, "{r:?}");
+    // When the quiet hours end, the e-mail goes (in French).
+    let wake = (t0 + chrono::Duration::hours(2))
+        .date_naive()
+        .and_hms_opt(u32::from((hour + 2) % 24), 0, 1)
+        .expect("time")
+        .and_utc();
+    let r = notify::round(&h.state, wake).await.expect("round");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let mail = smtp
+        .wait_for(1, Duration::from_secs(10))
+        .expect("the held e-mail")
+        .iter()
+        .map(|m| decoded(m))
+        .next()
+        .unwrap_or_default();
+    assert!(mail.contains("6 visiteurs dans la derni"), "{mail}");
+}

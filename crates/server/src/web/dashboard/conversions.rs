@@ -40,7 +40,7 @@ use super::i18n::Lang;
 use super::shares::scroll_area;
 use super::{
     accept_language, encode_segment, internal, page_bare, page_with, shared_access, site_access,
-    value_label, Access, Kind, Session, View, WebError, PERIODS,
+    value_label, Access, Kind, Session, View, WebError,
 };
 use crate::api::conversions::{
     conversion_report, parse_goal, Amount, By, ConversionReport as Report, Side, Uplift,
@@ -430,41 +430,23 @@ async fn render(ctx: &Ctx<'_>, notice: Notice) -> Result<Markup, WebError> {
 
 /// The page head: site, range, languages, tabs and the period picker.
 fn header(ctx: &Ctx<'_>, r: &Resolved) -> Markup {
-    let lang = ctx.lang;
-    let view = &ctx.view;
-    html! {
-        header class="dash-head" {
-            div {
-                h1 { (ctx.access.site.domain) }
-                p class="range" { (lang.range(r.from, r.to)) }
-                @if ctx.access.shared {
-                    p class="shared-note" { (lang.t("shared_view")) }
-                }
-            }
-            nav class="langs" aria-label=(lang.t("language")) {
-                @for l in [Lang::En, Lang::Fr] {
-                    a href=(ctx.href(&view.with_lang(l))) hreflang=(l.code()) lang=(l.code())
-                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
-                }
-            }
-        }
-        (tabs(ctx))
-        nav class="periods" aria-label=(lang.t("date_range")) {
-            @for p in PERIODS.iter().filter(|p| **p != "custom") {
-                a href=(ctx.href(&view.with_period(p))) data-period=(p)
-                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
-            }
-            form class="custom" method="get" action=(ctx.path()) {
-                input type="hidden" name="period" value="custom";
-                label { (lang.t("from")) " " input type="date" name="from" value=(r.from.to_string()) required; }
-                label { (lang.t("to")) " " input type="date" name="to" value=(r.to.to_string()) required; }
-                @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
-                @if let Some(g) = &ctx.goal { input type="hidden" name="goal" value=(g); }
-                @if ctx.by != DEFAULT_BY { input type="hidden" name="by" value=(ctx.by); }
-                button type="submit" aria-current=[(view.period == "custom").then_some("page")] { (lang.t("apply")) }
-            }
-        }
+    let mut keep: Vec<(&str, &str)> = Vec::new();
+    if let Some(g) = &ctx.goal {
+        keep.push(("goal", g));
     }
+    if ctx.by != DEFAULT_BY {
+        keep.push(("by", &ctx.by));
+    }
+    super::tab_head(
+        ctx.lang,
+        ctx.access,
+        &ctx.view,
+        (r.from, r.to),
+        &|v: &View| ctx.href(v),
+        &ctx.path(),
+        tabs(ctx),
+        &keep,
+    )
 }
 
 /// The dashboard's tabs with Conversions current (Dashboard, Sharing, Links, Conversions,

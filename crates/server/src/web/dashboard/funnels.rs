@@ -31,7 +31,7 @@ use super::i18n::Lang;
 use super::shares::scroll_area;
 use super::{
     accept_language, encode_segment, internal, page_bare, page_with, shared_access, site_access,
-    value_label, Access, Kind, Session, View, WebError, PERIODS,
+    value_label, Access, Kind, Session, View, WebError,
 };
 use crate::api::funnels::{
     chosen_funnel, funnel_report, parse_steps, save, FunnelBy, FunnelRef, FunnelReport,
@@ -411,41 +411,23 @@ async fn render(ctx: &Ctx<'_>, notice: Notice) -> Result<Markup, WebError> {
 // Rendering
 
 fn header(ctx: &Ctx<'_>, r: &Resolved) -> Markup {
-    let lang = ctx.lang;
-    let view = &ctx.view;
-    html! {
-        header class="dash-head" {
-            div {
-                h1 { (ctx.access.site.domain) }
-                p class="range" { (lang.range(r.from, r.to)) }
-                @if ctx.access.shared {
-                    p class="shared-note" { (lang.t("shared_view")) }
-                }
-            }
-            nav class="langs" aria-label=(lang.t("language")) {
-                @for l in [Lang::En, Lang::Fr] {
-                    a href=(ctx.href(&view.with_lang(l))) hreflang=(l.code()) lang=(l.code())
-                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
-                }
-            }
-        }
-        (tabs(ctx))
-        nav class="periods" aria-label=(lang.t("date_range")) {
-            @for p in PERIODS.iter().filter(|p| **p != "custom") {
-                a href=(ctx.href(&view.with_period(p))) data-period=(p)
-                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
-            }
-            form class="custom" method="get" action=(ctx.path()) {
-                input type="hidden" name="period" value="custom";
-                label { (lang.t("from")) " " input type="date" name="from" value=(r.from.to_string()) required; }
-                label { (lang.t("to")) " " input type="date" name="to" value=(r.to.to_string()) required; }
-                @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
-                @if let Some(f) = &ctx.funnel { input type="hidden" name="funnel" value=(f); }
-                @if ctx.by != BYS[0] { input type="hidden" name="by" value=(ctx.by); }
-                button type="submit" aria-current=[(view.period == "custom").then_some("page")] { (lang.t("apply")) }
-            }
-        }
+    let mut keep: Vec<(&str, &str)> = Vec::new();
+    if let Some(f) = &ctx.funnel {
+        keep.push(("funnel", f));
     }
+    if ctx.by != BYS[0] {
+        keep.push(("by", &ctx.by));
+    }
+    super::tab_head(
+        ctx.lang,
+        ctx.access,
+        &ctx.view,
+        (r.from, r.to),
+        &|v: &View| ctx.href(v),
+        &ctx.path(),
+        tabs(ctx),
+        &keep,
+    )
 }
 
 /// The dashboard's tabs with Funnels current, keeping the period and language.

@@ -214,6 +214,55 @@ const MAX_FILTERS: usize = 10;
 
 const PERIODS: [&str; 7] = ["day", "7d", "30d", "month", "6mo", "12mo", "custom"];
 
+/// The head a report tab shares (Conversions, Funnels): the site, the range, the
+/// language links, the tab bar and the periods with the custom-range form. `href` makes a
+/// link to this tab for a view, `path` is the tab's own path (the form's action), and
+/// `keep` are the tab's own parameters the form carries on (`goal`, `funnel`, `by`).
+#[allow(clippy::too_many_arguments)]
+pub fn tab_head(
+    lang: Lang,
+    access: &Access,
+    view: &View,
+    (from, to): (NaiveDate, NaiveDate),
+    href: &dyn Fn(&View) -> String,
+    path: &str,
+    tabs: Markup,
+    keep: &[(&str, &str)],
+) -> Markup {
+    html! {
+        header class="dash-head" {
+            div {
+                h1 { (access.site.domain) }
+                p class="range" { (lang.range(from, to)) }
+                @if access.shared {
+                    p class="shared-note" { (lang.t("shared_view")) }
+                }
+            }
+            nav class="langs" aria-label=(lang.t("language")) {
+                @for l in [Lang::En, Lang::Fr] {
+                    a href=(href(&view.with_lang(l))) hreflang=(l.code()) lang=(l.code())
+                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
+                }
+            }
+        }
+        (tabs)
+        nav class="periods" aria-label=(lang.t("date_range")) {
+            @for p in PERIODS.iter().filter(|p| **p != "custom") {
+                a href=(href(&view.with_period(p))) data-period=(p)
+                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
+            }
+            form class="custom" method="get" action=(path) {
+                input type="hidden" name="period" value="custom";
+                label { (lang.t("from")) " " input type="date" name="from" value=(from.to_string()) required; }
+                label { (lang.t("to")) " " input type="date" name="to" value=(to.to_string()) required; }
+                @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
+                @for (name, value) in keep { input type="hidden" name=(name) value=(value); }
+                button type="submit" aria-current=[(view.period == "custom").then_some("page")] { (lang.t("apply")) }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
     pub period: String,
