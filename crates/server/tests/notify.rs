@@ -90,8 +90,9 @@ fn mail_to(smtp: &SmtpServer, to: &str, subject_has: &str) -> Option<String> {
         .find(|m| m.contains(&format!("To: {to}")) && m.contains(subject_has))
 }
 
-#[tokio::test]
-async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_match_the_api() {
+/// A real SMTP server, and the service sending through it, with links on
+/// `https://stats.example.test` and webhooks allowed to reach loopback.
+async fn server() -> (SmtpServer, common::Harness) {
     let smtp = SmtpServer::start().unwrap_or_else(|e| panic!("{e:#}"));
     let options = ServerOptions {
         mailer: Some(Mailer::new(&smtp.url(), "Lucarne <stats@example.test>").expect("mailer")),
@@ -100,6 +101,12 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
         ..ServerOptions::default()
     };
     let h = common::bare_harness_with(&options).await;
+    (smtp, h)
+}
+
+#[tokio::test]
+async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_match_the_api() {
+    let (smtp, h) = server().await;
     let m = &h.state.meta;
     let site = m.add_site("example.com", "UTC").await.expect("site");
     let key = m.create_api_key("test").await.expect("key");
@@ -387,14 +394,7 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
 
 #[tokio::test]
 async fn a_traffic_spike_is_raised_once_and_quiet_hours_hold_its_e_mail() {
-    let smtp = SmtpServer::start().unwrap_or_else(|e| panic!("{e:#}"));
-    let options = ServerOptions {
-        mailer: Some(Mailer::new(&smtp.url(), "Lucarne <stats@example.test>").expect("mailer")),
-        public_url: Some("https://stats.example.test".into()),
-        allow_private_link_targets: true,
-        ..ServerOptions::default()
-    };
-    let h = common::bare_harness_with(&options).await;
+    let (smtp, h) = server().await;
     let m = &h.state.meta;
     let site = m.add_site("example.com", "UTC").await.expect("site");
     let owner = m
