@@ -78,6 +78,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(api::conversions::routes())
         .merge(api::annotations::routes())
         .merge(api::funnels::routes())
+        .merge(api::webhooks::routes())
         // The preview-card checks' cache and request limit, shared by the API and the
         // dashboard.
         .layer(axum::Extension(previews::cards::Cards::new()))

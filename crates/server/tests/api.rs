@@ -658,6 +658,7 @@ async fn openapi_document_describes_every_api_route() {
         "/js/script.js",
         "/api/openapi.json",
         "/api/v1/annotations",
+        "/api/v1/webhooks",
     ] {
         assert!(paths.contains_key(route), "{route} documented");
         // And the route really exists (not 404) on the router.

@@ -464,3 +464,141 @@ async fn a_traffic_spike_is_raised_once_and_quiet_hours_hold_its_e_mail() {
         .unwrap_or_default();
     assert!(mail.contains("6 visiteurs dans la derni"), "{mail}");
 }
+
+#[tokio::test]
+async fn webhooks_through_the_api_and_a_signed_test_call() {
+    let (_smtp, h) = server().await;
+    let m = &h.state.meta;
+    let site = m.add_site("example.com", "UTC").await.expect("site");
+    m.add_site("other.example", "UTC").await.expect("site");
+    let key = m.create_api_key("test").await.expect("key");
+    let viewer = m
+        .create_user("viewer@example.test", "x", None)
+        .await
+        .expect("viewer");
+    m.set_member(site.id, viewer.id, Role::Viewer)
+        .await
+        .expect("member");
+    let read_key = m.create_user_api_key(viewer.id, "v").await.expect("key");
+    let (hook_url, received) = receiver().await;
+    let call = |method: &str, uri: &str, k: &str, body: Option<Value>| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {k}"))
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request")
+    };
+    // Refused: a bad URL, no or unknown events, a read-only key; nothing stored.
+    for (body, k, status) in [
+        (
+            serde_json::json!({"site_id": "example.com", "url": "ftp://x", "events": ["alerts"]}),
+            &key,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"site_id": "example.com", "url": hook_url, "events": []}),
+            &key,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"site_id": "example.com", "url": hook_url, "events": ["alerts", "everything"]}),
+            &key,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"site_id": "example.com", "url": hook_url, "events": ["alerts"]}),
+            &read_key,
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let (s, v, _) = h
+            .send(call("POST", "/api/v1/webhooks", k, Some(body.clone())))
+            .await;
+        assert_eq!(s, status, "{body}: {v}");
+    }
+    assert!(m.webhooks(site.id).await.expect("hooks").is_empty());
+
+    let body = serde_json::json!({"site_id": "example.com", "url": hook_url, "events": ["conversions", "alerts"]});
+    let (s, v, _) = h
+        .send(call("POST", "/api/v1/webhooks", &key, Some(body)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let secret = v["secret"].as_str().expect("the secret, once").to_string();
+    let id = v["id"].as_i64().expect("id");
+    assert_eq!(v["events"], serde_json::json!(["alerts", "conversions"]));
+    let (s, v, _) = h
+        .send(call(
+            "GET",
+            "/api/v1/webhooks?site_id=example.com",
+            &read_key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["webhooks"][0]["id"], id);
+    assert!(
+        v["webhooks"][0].get("secret").is_none(),
+        "never listed: {v}"
+    );
+
+    // A test call: queued, then sent (after the receiver's first 500) and signed.
+    let (s, _, _) = h
+        .send(call(
+            "POST",
+            &format!("/api/v1/webhooks/{id}/test?site_id=other.example"),
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not through another site");
+    let (s, v, _) = h
+        .send(call(
+            "POST",
+            &format!("/api/v1/webhooks/{id}/test?site_id=example.com"),
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    notify::round(&h.state, now).await.expect("round");
+    let r = notify::round(&h.state, now + chrono::Duration::minutes(2))
+        .await
+        .expect("round");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let raw = received.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(raw.len(), 2);
+    let (headers, body) = &raw[1];
+    assert!(signed(&secret, headers, body), "{body}");
+    assert!(body.contains("\"type\":\"test\""), "{body}");
+
+    let (s, _, _) = h
+        .send(call(
+            "DELETE",
+            &format!("/api/v1/webhooks/{id}?site_id=example.com"),
+            &read_key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = h
+        .send(call(
+            "DELETE",
+            &format!("/api/v1/webhooks/{id}?site_id=example.com"),
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = h
+        .send(call(
+            "DELETE",
+            &format!("/api/v1/webhooks/{id}?site_id=example.com"),
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -10,6 +10,7 @@ pub mod shares;
 pub mod stats;
 pub mod surveys;
 pub mod v2;
+pub mod webhooks;
 
 use std::sync::Arc;
 
