@@ -160,7 +160,16 @@ impl World {
         assert_eq!(links.status, 200, "{}", links.text);
         assert_eq!(goals.status, 200, "{}", goals.text);
         assert_eq!(events.status, 200, "{}", events.text);
-        json!({ "links": links.body, "goals": goals.body, "events": events.body })
+        let mut out = json!({ "links": links.body, "goals": goals.body, "events": events.body });
+        // Issue 23's writable resources.
+        for what in ["annotations", "funnels", "webhooks"] {
+            let a = self
+                .as_instance("GET", &format!("/api/v1/{what}?site_id=a.example"), None)
+                .await;
+            assert_eq!(a.status, 200, "{what}: {}", a.text);
+            out[what] = a.body;
+        }
+        out
     }
 
     /// A fresh link and goal of site A (made with the instance key) to aim at.
@@ -276,6 +285,45 @@ async fn every_write_checks_the_keys_role_on_that_site() {
                 )
             },
             [204, 403, 404, 204, 401, 401],
+        ),
+        (
+            "add annotation",
+            |_, _, n| {
+                (
+                    "POST",
+                    "/api/v1/annotations".into(),
+                    Some(
+                        json!({"site_id": "a.example", "date": "2026-12-01", "note": format!("n{n}")}),
+                    ),
+                )
+            },
+            [201, 403, 404, 201, 401, 401],
+        ),
+        (
+            "add funnel",
+            |_, _, n| {
+                (
+                    "POST",
+                    "/api/v1/funnels".into(),
+                    Some(
+                        json!({"site_id": "a.example", "name": format!("F{n}"), "steps": "page:/a|event:signup"}),
+                    ),
+                )
+            },
+            [201, 403, 404, 201, 401, 401],
+        ),
+        (
+            "add webhook",
+            |_, _, _| {
+                (
+                    "POST",
+                    "/api/v1/webhooks".into(),
+                    Some(
+                        json!({"site_id": "a.example", "url": "https://hooks.example.com/evil", "events": ["alerts"]}),
+                    ),
+                )
+            },
+            [201, 403, 404, 201, 401, 401],
         ),
         (
             "conversion",
