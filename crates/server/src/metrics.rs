@@ -61,6 +61,10 @@ pub struct Metrics {
     /// (failed, tried again later), `failed` (given up); and alerts raised by kind.
     pub deliveries: Family<DeliveryLabels, Counter>,
     pub alerts: Family<KindLabels, Counter>,
+    /// Preview-card checks of a page by outcome (`ok`, `warning`, `broken`), and the
+    /// problems they found by code.
+    pub card_checks: Family<ResultLabels, Counter>,
+    pub card_problems: Family<KindLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -225,7 +229,21 @@ impl Metrics {
             "Alerts raised, by kind (spike, viral)",
             alerts.clone(),
         );
+        let card_checks = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "card_checks",
+            "Preview-card checks of a page, by outcome (ok, warning, broken)",
+            card_checks.clone(),
+        );
+        let card_problems = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "card_problems",
+            "Problems preview-card checks found, by code (no_og_image, image_too_large …)",
+            card_problems.clone(),
+        );
         Metrics {
+            card_checks,
+            card_problems,
             deliveries,
             alerts,
             rollup_days,

@@ -289,6 +289,21 @@ async fn each_app_gets_the_problems_of_its_crawler() {
     assert_eq!(good["apps"][2]["card"]["description"], Value::Null);
 
     assert_eq!(problems(find(&v, "/no-image")), same(&["no_og_image"]));
+    // Counted in /metrics: the page with no image is broken for all five apps.
+    let metrics = h.metrics().await;
+    for line in [
+        "card_checks_total{result=\"broken\"}",
+        "card_checks_total{result=\"ok\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    let no_image = metrics
+        .lines()
+        .find(|l| l.starts_with("lucarne_card_problems_total{kind=\"no_og_image\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(no_image >= 5, "{metrics}");
     assert_eq!(
         problems(find(&v, "/huge-image")),
         with(same(&[]), "whatsapp", &["image_too_large"])

@@ -209,9 +209,26 @@ impl Cards {
             let guard = guard.clone();
             let site = site.clone();
             let tx = tx.clone();
+            let (checks, problems) = (
+                state.metrics.card_checks.clone(),
+                state.metrics.card_problems.clone(),
+            );
             tokio::spawn(async move {
                 let page =
                     check_page(&guard, &me.slots, &site, &path, private_arrivals, visits).await;
+                let result = match page.worst() {
+                    None => "ok",
+                    Some(Severity::Error) => "broken",
+                    Some(_) => "warning",
+                };
+                checks
+                    .get_or_create(&crate::metrics::ResultLabels { result })
+                    .inc();
+                for p in page.apps.iter().flat_map(|a| &a.problems) {
+                    problems
+                        .get_or_create(&crate::metrics::KindLabels { kind: p.code() })
+                        .inc();
+                }
                 let page = Arc::new(page);
                 me.remember(site.id, page.clone());
                 me.finish(site.id, &path);
