@@ -427,6 +427,12 @@ enum Command {
         #[command(subcommand)]
         cmd: GoalCmd,
     },
+    /// Saved funnels: ordered steps (pages or events) whose drop-off the Funnels tab and
+    /// `/api/v1/stats/funnel` report.
+    Funnel {
+        #[command(subcommand)]
+        cmd: FunnelCmd,
+    },
     /// E-mail subscriptions of a site's members: weekly and monthly digests, alerts.
     Notify {
         #[command(subcommand)]
@@ -653,6 +659,32 @@ enum GoalCmd {
         data: DataArg,
     },
     /// Delete a goal by id (past events stay; only the goal goes).
+    Delete {
+        domain: String,
+        id: i64,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum FunnelCmd {
+    /// Save a funnel: its name and its steps, `page:/pricing|page:/checkout/*|event:purchase`
+    /// (2 to 8; `*` in a page for any part).
+    Add {
+        domain: String,
+        name: String,
+        steps: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// A site's funnels: id, name, steps.
+    List {
+        domain: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Delete a funnel by id.
     Delete {
         domain: String,
         id: i64,
@@ -1117,6 +1149,7 @@ async fn run(cmd: Command, file: FileConfig) -> Result<()> {
         Command::Link { cmd } => links_cmd(cmd, &file).await,
         Command::Goal { cmd } => goals_cmd(cmd, &file).await,
         Command::Notify { cmd } => notify_cmd(cmd, &file).await,
+        Command::Funnel { cmd } => funnel_cmd(cmd, &file).await,
         Command::Import { cmd } => import_cmd(cmd, &file).await,
         Command::ImportLog {
             file: log,
@@ -1423,6 +1456,54 @@ async fn goals_cmd(cmd: GoalCmd, file: &FileConfig) -> Result<()> {
                 Ok(())
             } else {
                 anyhow::bail!("{} has no goal with id {id}", site.domain)
+            }
+        }
+    }
+}
+
+async fn funnel_cmd(cmd: FunnelCmd, file: &FileConfig) -> Result<()> {
+    match cmd {
+        FunnelCmd::Add {
+            domain,
+            name,
+            steps,
+            data,
+        } => {
+            let funnel = lucarne_core::funnel::Funnel::parse_inline(&steps)
+                .map_err(|e| anyhow::anyhow!("steps: {e}"))?;
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            let f = meta
+                .create_funnel(site.id, &name, &funnel)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{} already has a funnel named `{name}`", site.domain)
+                })?;
+            println!(
+                "funnel {} added to {}: {} ({})",
+                f.id,
+                site.domain,
+                f.name,
+                funnel.inline()
+            );
+            Ok(())
+        }
+        FunnelCmd::List { domain, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            for f in meta.funnels(site.id).await? {
+                println!("{}\t{}\t{}", f.id, f.name, f.funnel.inline());
+            }
+            Ok(())
+        }
+        FunnelCmd::Delete { domain, id, data } => {
+            let meta = open_meta(&data, file).await?;
+            let site = link_site(&meta, Some(&domain)).await?;
+            if meta.delete_funnel(site.id, id).await? {
+                println!("funnel {id} deleted from {}", site.domain);
+                Ok(())
+            } else {
+                anyhow::bail!("{} has no funnel with id {id}", site.domain)
             }
         }
     }
