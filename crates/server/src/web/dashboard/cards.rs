@@ -21,9 +21,7 @@ use axum::{Extension, Router};
 use maud::{html, Markup};
 
 use super::i18n::Lang;
-use super::{
-    encode_segment, internal, page_with, site_access, Access, Session, View, WebError, PERIODS,
-};
+use super::{encode_segment, internal, page_with, site_access, Access, Session, View, WebError};
 use crate::api::stats::Resolved;
 use crate::previews::cards::apps::{Problem, Severity};
 use crate::previews::cards::{top_pages, AppCard, Cards, PageCards, DEFAULT_PAGES};
@@ -139,26 +137,18 @@ fn body(ctx: &Ctx<'_>, r: &Resolved, rows: &[Row]) -> Markup {
     let view = &ctx.view;
     let path = ctx.path();
     let waiting = rows.iter().any(|r| matches!(r, Row::Waiting { .. }));
+    let head = super::tab_head(
+        lang,
+        ctx.access,
+        view,
+        (r.from, r.to),
+        &|v: &View| v.href(&path),
+        &path,
+        tabs(ctx),
+        &[],
+    );
     html! {
-        header class="dash-head" {
-            div {
-                h1 { (ctx.access.site.domain) }
-                p class="range" { (lang.range(r.from, r.to)) }
-            }
-            nav class="langs" aria-label=(lang.t("language")) {
-                @for l in [Lang::En, Lang::Fr] {
-                    a href=(view.with_lang(l).href(&path)) hreflang=(l.code()) lang=(l.code())
-                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
-                }
-            }
-        }
-        (tabs(ctx))
-        nav class="periods" aria-label=(lang.t("date_range")) {
-            @for p in PERIODS.iter().filter(|p| **p != "custom") {
-                a href=(view.with_period(p).href(&path)) data-period=(p)
-                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
-            }
-        }
+        (head)
         section class="cards-intro" {
             h2 { (lang.t("cards_h2")) }
             p { (lang.t("cards_intro")) }
