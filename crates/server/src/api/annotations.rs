@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::stats::require_key;
-use crate::api::links::{parse_body, site_for, Need};
+use crate::api::links::{deleted, parse_body, site_for, Need, SiteParam};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 
@@ -128,11 +128,6 @@ async fn create(
     }
 }
 
-#[derive(Deserialize)]
-struct SiteParam {
-    site_id: Option<String>,
-}
-
 async fn remove(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -141,17 +136,6 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Write).await?;
-    if state.meta.delete_annotation(site.id, id).await? {
-        tracing::info!(
-            message = "Annotation deleted.",
-            site_id = site.id,
-            annotation_id = id
-        );
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::not_found(
-            "unknown_annotation",
-            format!("no annotation {id}"),
-        ))
-    }
+    let gone = state.meta.delete_annotation(site.id, id).await?;
+    deleted(gone, "annotation", "unknown_annotation", site.id, id)
 }

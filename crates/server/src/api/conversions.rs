@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, require_key, StatsParams};
-use crate::api::links::{parse_body, site_for, Need};
+use crate::api::links::{deleted, parse_body, site_for, Need, SiteParam};
 use crate::error::{ApiError, Path, Query};
 use crate::ingest::pipeline::{self, DropReason};
 use crate::state::AppState;
@@ -59,11 +59,6 @@ impl GoalRef {
             value: g.kind.value().to_string(),
         }
     }
-}
-
-#[derive(Deserialize)]
-struct SiteParam {
-    site_id: Option<String>,
 }
 
 async fn list_goals(
@@ -141,11 +136,7 @@ async fn delete_goal(
     let scope = require_key(&state, &headers).await?;
     let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Write).await?;
     let gone = state.meta.delete_goal(site.id, id).await?;
-    if gone {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::not_found("unknown_goal", format!("no goal {id}")))
-    }
+    deleted(gone, "goal", "unknown_goal", site.id, id)
 }
 
 #[derive(Deserialize)]

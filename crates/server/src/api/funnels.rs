@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::stats::{authorized, blocking, require_key, StatsParams};
-use crate::api::links::{parse_body, site_for, Need};
+use crate::api::links::{deleted, parse_body, site_for, Need, SiteParam};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 
@@ -72,11 +72,6 @@ impl FunnelRef {
             inline: f.funnel.inline(),
         }
     }
-}
-
-#[derive(Deserialize)]
-struct SiteParam {
-    site_id: Option<String>,
 }
 
 async fn list(
@@ -171,19 +166,8 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Write).await?;
-    if state.meta.delete_funnel(site.id, id).await? {
-        tracing::info!(
-            message = "Funnel deleted.",
-            site_id = site.id,
-            funnel_id = id
-        );
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::not_found(
-            "unknown_funnel",
-            format!("no funnel {id}"),
-        ))
-    }
+    let gone = state.meta.delete_funnel(site.id, id).await?;
+    deleted(gone, "funnel", "unknown_funnel", site.id, id)
 }
 
 // ---------------------------------------------------------------------------------------

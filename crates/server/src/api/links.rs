@@ -238,9 +238,27 @@ async fn reload(state: &AppState) {
     }
 }
 
+/// `?site_id=…`, the site a request about one of its rows names.
 #[derive(Deserialize)]
 pub struct SiteParam {
-    site_id: Option<String>,
+    pub(crate) site_id: Option<String>,
+}
+
+/// The answer of `DELETE …/{id}?site_id=…` for one of a site's rows (`what`: `goal`,
+/// `annotation`, `funnel`, `webhook`): 204 when `gone`, else 404 `reason`.
+pub(crate) fn deleted(
+    gone: bool,
+    what: &'static str,
+    reason: &'static str,
+    site_id: u32,
+    id: i64,
+) -> Result<Response, ApiError> {
+    if gone {
+        tracing::info!(message = "Deleted through the API.", what, site_id, id);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(reason, format!("no {what} {id}")))
+    }
 }
 
 async fn list(

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::stats::require_key;
-use crate::api::links::{parse_body, site_for, Need};
+use crate::api::links::{deleted, parse_body, site_for, Need, SiteParam};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 
@@ -39,11 +39,6 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 fn public(w: &Webhook) -> Value {
     json!({"id": w.id, "url": w.url, "events": w.events})
-}
-
-#[derive(Deserialize)]
-struct SiteParam {
-    site_id: Option<String>,
 }
 
 async fn list(
@@ -123,19 +118,8 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let scope = require_key(&state, &headers).await?;
     let site = site_for(&state, &scope, p.site_id.as_deref(), Need::Write).await?;
-    if state.meta.delete_webhook(site.id, id).await? {
-        tracing::info!(
-            message = "Webhook deleted.",
-            site_id = site.id,
-            webhook_id = id
-        );
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::not_found(
-            "unknown_webhook",
-            format!("no webhook {id}"),
-        ))
-    }
+    let gone = state.meta.delete_webhook(site.id, id).await?;
+    deleted(gone, "webhook", "unknown_webhook", site.id, id)
 }
 
 async fn test(
