@@ -839,13 +839,7 @@ fn manage_section(ctx: &Ctx<'_>, rep: &Report, problem: Option<&(GoalForm, Strin
                                     @if owner {
                                         @if let Some(s) = ctx.session {
                                             td {
-                                                form class="inline" method="post" action=(action) data-confirm=(lang.t("cv_confirm_delete")) {
-                                                    (csrf_field(s))
-                                                    input type="hidden" name="action" value="delete";
-                                                    input type="hidden" name="id" value=(g.id);
-                                                    button class="danger" type="submit"
-                                                        aria-label={ (lang.t("cv_delete_goal")) " " (g.name) } { (lang.t("cv_delete")) }
-                                                }
+                                                (super::delete_button(s, &action, g.id, lang.t("cv_confirm_delete"), &format!("{} {}", lang.t("cv_delete_goal"), g.name), lang.t("cv_delete")))
                                             }
                                         }
                                     }

@@ -662,13 +662,7 @@ fn manage_section(
                         @for f in list {
                             li data-funnel=(f.id) {
                                 (f.name) " "
-                                form class="inline" method="post" action=(action) data-confirm=(lang.t("fn_confirm_delete")) {
-                                    (csrf_field(s))
-                                    input type="hidden" name="action" value="delete";
-                                    input type="hidden" name="id" value=(f.id);
-                                    button class="danger" type="submit"
-                                        aria-label={ (lang.t("fn_delete_funnel")) " " (f.name) } { (lang.t("fn_delete")) }
-                                }
+                                (super::delete_button(s, &action, f.id, lang.t("fn_confirm_delete"), &format!("{} {}", lang.t("fn_delete_funnel"), f.name), lang.t("fn_delete")))
                             }
                         }
                     }

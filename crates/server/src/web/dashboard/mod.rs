@@ -214,6 +214,27 @@ const MAX_FILTERS: usize = 10;
 
 const PERIODS: [&str; 7] = ["day", "7d", "30d", "month", "6mo", "12mo", "custom"];
 
+/// An owner's button deleting one row of a list (a goal, a funnel): a CSRF-checked
+/// `action=delete&id=…` form to `action`, confirmed by `app.js` with `confirm`, and named
+/// for screen readers by `aria`.
+pub fn delete_button(
+    session: &Session,
+    action: &str,
+    id: i64,
+    confirm: &str,
+    aria: &str,
+    label: &str,
+) -> Markup {
+    html! {
+        form class="inline" method="post" action=(action) data-confirm=(confirm) {
+            (crate::web::auth::csrf_field(session))
+            input type="hidden" name="action" value="delete";
+            input type="hidden" name="id" value=(id);
+            button class="danger" type="submit" aria-label=(aria) { (label) }
+        }
+    }
+}
+
 /// The head a report tab shares (Conversions, Funnels): the site, the range, the
 /// language links, the tab bar and the periods with the custom-range form. `href` makes a
 /// link to this tab for a view, `path` is the tab's own path (the form's action), and
