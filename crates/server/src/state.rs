@@ -145,7 +145,13 @@ pub struct AppState {
     pub metrics_access: MetricsAccess,
     /// How preview cards reach a site's pages.
     pub card_fetch: CardFetchOptions,
+    /// `notify::alerts`' per-page baselines of the current UTC day, per site (read once
+    /// a day; only the current day's are kept).
+    pub notify_baselines: std::sync::Mutex<NotifyBaselines>,
 }
+
+/// Per (site, UTC day): private arrivals per landing page over the 14 days before it.
+pub type NotifyBaselines = HashMap<(u32, chrono::NaiveDate), Arc<HashMap<String, u64>>>;
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
 #[derive(Debug, Clone)]
@@ -241,6 +247,7 @@ impl AppState {
             min_free_disk_bytes: options.min_free_disk_bytes.unwrap_or(DEFAULT_MIN_FREE_DISK),
             metrics_access: options.metrics_access.clone(),
             card_fetch: options.card_fetch.clone(),
+            notify_baselines: Default::default(),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
         if !options.shared_visits {

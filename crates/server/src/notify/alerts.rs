@@ -4,7 +4,8 @@
 //!   visits from private-message apps and e-mail, estimated-dark visits (a deep page with
 //!   no referrer; share-token arrivals are among the first two), plus the link previews
 //!   apps fetched of it — against the page's own baseline, its hourly mean over the 14
-//!   days before. It fires when the hour has at least `viral_min_arrivals` and at least
+//!   whole UTC days before today (closed days, which rollups answer; read once a day).
+//!   It fires when the hour has at least `viral_min_arrivals` and at least
 //!   `viral_factor` times the baseline; it names the apps and the share cascade's depth
 //!   so far (the deepest `visit:generation` that landed on the page today).
 //! - **traffic spike** (`spike`): the site's visitors in the hour against the same hour
@@ -15,6 +16,7 @@
 //! (spike), and a site raises at most `daily_cap` alerts a day. E-mails of an alert
 //! raised during the site's quiet hours wait for their end; webhooks are called at once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
@@ -139,22 +141,15 @@ impl Arrivals {
     }
 }
 
-/// Private arrivals per page in `[from, to)` (only pages with any), at most `limit`.
+/// Private arrivals per page in `[from, to)` (only pages with any; the 1,000 busiest).
 async fn arrivals_by_page(
     state: &Arc<AppState>,
     site_id: u32,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    page: Option<&str>,
 ) -> Result<Vec<(String, Arrivals)>, ApiError> {
-    let only = |p: Property| -> Vec<Filter> {
-        page.map(|v| vec![Filter::is(p, vec![v.to_string()])])
-            .unwrap_or_default()
-    };
-    let visits_q = query(site_id, from, to, only(Property::EntryPage));
-    let mut previews_f = previews_of_pages();
-    previews_f.extend(only(Property::Page));
-    let previews_q = query(site_id, from, to, previews_f);
+    let visits_q = query(site_id, from, to, Vec::new());
+    let previews_q = query(site_id, from, to, previews_of_pages());
     let (visits, previews) = blocking(state, move |s| {
         Ok((
             s.events
@@ -176,6 +171,35 @@ async fn arrivals_by_page(
         }
     }
     Ok(out.into_iter().collect())
+}
+
+/// Private arrivals per page over the 14 whole UTC days before `now`'s, the pages'
+/// baselines. Whole closed days, so rollups answer them, and the same all day long: kept
+/// per (site, day) and computed once a day, not every round (the cache holds only the
+/// current day's entries).
+async fn page_baselines(
+    state: &Arc<AppState>,
+    site_id: u32,
+    now: DateTime<Utc>,
+) -> Result<Arc<HashMap<String, u64>>, ApiError> {
+    let cache = &state.notify_baselines;
+    let today = now.date_naive();
+    let key = (site_id, today);
+    if let Some(b) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(b.clone());
+    }
+    let to = today.and_time(NaiveTime::MIN).and_utc();
+    let from = to - Duration::days(BASELINE_DAYS);
+    let totals: HashMap<String, u64> = arrivals_by_page(state, site_id, from, to)
+        .await?
+        .into_iter()
+        .map(|(p, a)| (p, a.total()))
+        .collect();
+    let totals = Arc::new(totals);
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    c.retain(|(_, day), _| *day == today);
+    c.insert(key, totals.clone());
+    Ok(totals)
 }
 
 /// One alert, ready to record and send.
@@ -217,14 +241,17 @@ pub async fn evaluate(
     let mut found: Vec<Raised> = Vec::new();
 
     // Going viral in private.
-    let mut pages = arrivals_by_page(state, site.id, hour.0, hour.1, None).await?;
+    let mut pages = arrivals_by_page(state, site.id, hour.0, hour.1).await?;
     pages.retain(|(_, a)| a.total() >= o.viral_min_arrivals);
     pages.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
     pages.truncate(CANDIDATES);
+    let baselines = if pages.is_empty() {
+        Arc::new(HashMap::new())
+    } else {
+        page_baselines(state, site.id, now).await?
+    };
     for (page, now_a) in pages {
-        let base_from = hour.0 - Duration::days(BASELINE_DAYS);
-        let before = arrivals_by_page(state, site.id, base_from, hour.0, Some(&page)).await?;
-        let base_total: u64 = before.iter().map(|(_, a)| a.total()).sum();
+        let base_total = baselines.get(&page).copied().unwrap_or(0);
         let baseline = base_total as f64 / (BASELINE_DAYS * 24) as f64;
         if (now_a.total() as f64) < o.viral_factor * baseline {
             continue;
