@@ -144,7 +144,14 @@ fn body(ctx: &Ctx<'_>, r: &Resolved, rows: &[Row]) -> Markup {
         (r.from, r.to),
         &|v: &View| v.href(&path),
         &path,
-        tabs(ctx),
+        super::site_tabs(
+            ctx.lang,
+            ctx.access,
+            &ctx.base,
+            &ctx.view,
+            super::Tab::Cards,
+            &ctx.view.href(&ctx.path()),
+        ),
         &[],
     );
     html! {
@@ -279,30 +286,6 @@ pub fn problem_text(lang: Lang, app: &str, p: &Problem) -> String {
         s = s.replace(&format!("{{{k}}}"), &shown);
     }
     s
-}
-
-fn tabs(ctx: &Ctx<'_>) -> Markup {
-    let lang = ctx.lang;
-    let base = &ctx.base;
-    let view = &ctx.view;
-    let owner = ctx.access.role == lucarne_store::meta::Role::Owner;
-    html! {
-        nav class="site-tabs dash-tabs" {
-            a href=(view.href(base)) { (lang.auth("tab_dashboard")) }
-            a href=(view.href(&format!("{base}/shares"))) { (lang.t("sharing")) }
-            a href=(view.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
-            a href=(view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
-            a href=(view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
-            a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_cards")) }
-            @if owner {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
-                    a href={ (base) "/" (path) } { (lang.auth(key)) }
-                }
-            } @else if !ctx.access.shared {
-                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

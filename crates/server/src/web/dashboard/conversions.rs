@@ -444,38 +444,16 @@ fn header(ctx: &Ctx<'_>, r: &Resolved) -> Markup {
         (r.from, r.to),
         &|v: &View| ctx.href(v),
         &ctx.path(),
-        tabs(ctx),
+        super::site_tabs(
+            ctx.lang,
+            ctx.access,
+            &ctx.base,
+            &ctx.view,
+            super::Tab::Conversions,
+            &ctx.view.href(&ctx.path()),
+        ),
         &keep,
     )
-}
-
-/// The dashboard's tabs with Conversions current (Dashboard, Sharing, Links, Conversions,
-/// then the owner's settings pages), keeping the period and language.
-fn tabs(ctx: &Ctx<'_>) -> Markup {
-    let lang = ctx.lang;
-    let base = &ctx.base;
-    let view = &ctx.view;
-    html! {
-        nav class="site-tabs dash-tabs" {
-            a href=(view.href(base)) { (lang.auth("tab_dashboard")) }
-            a href=(view.href(&format!("{base}/shares"))) { (lang.t("sharing")) }
-            @if !ctx.access.shared {
-                a href=(view.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
-            }
-            a href=(view.href(&ctx.path())) aria-current="page" { (lang.auth("tab_conversions")) }
-            a href=(view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
-            @if !ctx.access.shared {
-                a href=(view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
-            }
-            @if ctx.owner() {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
-                    a href={ (base) "/" (path) } { (lang.auth(key)) }
-                }
-            } @else if !ctx.access.shared {
-                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
-            }
-        }
-    }
 }
 
 /// A goal's value (a path, an event name) with a line-break opportunity before each `/`

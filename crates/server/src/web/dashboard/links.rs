@@ -727,7 +727,7 @@ async fn list_markup(ctx: &Ctx<'_>, ls: ListState) -> Result<Markup, WebError> {
     let list_action = ctx.with_lang(&ctx.list_path());
     let body = html! {
         (head(ctx, None))
-        (tabs(ctx, "links"))
+        (super::site_tabs(lang, ctx.access, &ctx.base, &ctx.view, super::Tab::Links, &ctx.view.href(&ctx.list_path())))
         @if let Some(f) = &flash {
             p.flash role="status" { (f) }
         }
@@ -932,33 +932,6 @@ fn head(ctx: &Ctx<'_>, range: Option<(NaiveDate, NaiveDate)>) -> Markup {
     }
 }
 
-/// The dashboard's tabs with Links current (Dashboard, Sharing, Links, then the owner's
-/// settings pages), keeping the period and language.
-fn tabs(ctx: &Ctx<'_>, current: &str) -> Markup {
-    let lang = ctx.lang;
-    let base = &ctx.base;
-    let overview = ctx.view.href(base);
-    let shares = ctx.view.href(&format!("{base}/shares"));
-    let links = ctx.view.href(&ctx.list_path());
-    html! {
-        nav class="site-tabs dash-tabs" {
-            a href=(overview) { (lang.auth("tab_dashboard")) }
-            a href=(shares) { (lang.t("sharing")) }
-            a href=(links) aria-current=[(current == "links").then_some("page")] { (lang.auth("tab_links")) }
-            a href=(ctx.view.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
-            a href=(ctx.view.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
-            a href=(ctx.view.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
-            @if ctx.owner() {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
-                    a href={ (base) "/" (path) } { (lang.auth(key)) }
-                }
-            } @else if !ctx.access.shared {
-                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // One link: its report, edits, state changes
 
@@ -1158,7 +1131,7 @@ async fn report_markup(
     };
     let body = html! {
         (head(ctx, Some((r.from, r.to))))
-        (tabs(ctx, "links"))
+        (super::site_tabs(lang, ctx.access, &ctx.base, &ctx.view, super::Tab::Links, &ctx.view.href(&ctx.list_path())))
         nav class="periods" aria-label=(lang.t("date_range")) {
             @for p in PERIODS.iter().filter(|p| **p != "custom") {
                 a href=(ctx.view.with_period(p).href(&here)) data-period=(p)

@@ -235,7 +235,96 @@ pub fn delete_button(
     }
 }
 
-/// The head a report tab shares (Conversions, Funnels): the site, the range, the
+/// The dashboard's tabs, in the order of the tab bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Sharing,
+    Links,
+    Conversions,
+    Funnels,
+    Cards,
+}
+
+impl Tab {
+    const ALL: [Tab; 6] = [
+        Tab::Overview,
+        Tab::Sharing,
+        Tab::Links,
+        Tab::Conversions,
+        Tab::Funnels,
+        Tab::Cards,
+    ];
+
+    /// Its path under the site's base.
+    fn path(self) -> &'static str {
+        match self {
+            Tab::Overview => "",
+            Tab::Sharing => "/shares",
+            Tab::Links => "/links",
+            Tab::Conversions => "/conversions",
+            Tab::Funnels => "/funnels",
+            Tab::Cards => "/cards",
+        }
+    }
+
+    fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Tab::Overview => lang.auth("tab_dashboard"),
+            Tab::Sharing => lang.t("sharing"),
+            Tab::Links => lang.auth("tab_links"),
+            Tab::Conversions => lang.auth("tab_conversions"),
+            Tab::Funnels => lang.auth("tab_funnels"),
+            Tab::Cards => lang.auth("tab_cards"),
+        }
+    }
+
+    /// Not shown through a shared link (they are members' tools).
+    fn members_only(self) -> bool {
+        matches!(self, Tab::Links | Tab::Cards)
+    }
+}
+
+/// The tab bar of every dashboard page: the report tabs (`current` links to
+/// `current_href`, the page as it is; the others keep the period and language, not the
+/// filters or the comparison), then the owner's settings pages, or a viewer's own
+/// notifications (nothing of the kind through a shared link).
+pub fn site_tabs(
+    lang: Lang,
+    access: &Access,
+    base: &str,
+    view: &View,
+    current: Tab,
+    current_href: &str,
+) -> Markup {
+    let plain = View {
+        filters: Vec::new(),
+        compare: false,
+        ..view.clone()
+    };
+    let owner = !access.shared && access.role == lucarne_store::meta::Role::Owner;
+    html! {
+        nav class="site-tabs dash-tabs" {
+            @for tab in Tab::ALL.into_iter().filter(|t| !(access.shared && t.members_only())) {
+                @if tab == current {
+                    a href=(current_href) aria-current="page" { (tab.label(lang)) }
+                } @else {
+                    a href=(plain.href(&format!("{base}{}", tab.path()))) { (tab.label(lang)) }
+                }
+            }
+            @if owner {
+                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
+                    a href={ (base) "/" (path) } { (lang.auth(key)) }
+                }
+            } @else if !access.shared {
+                // Viewers choose their own e-mails too.
+                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
+            }
+        }
+    }
+}
+
+/// The head a report tab shares (Conversions, Funnels, Cards, Sharing): the site, the range, the
 /// language links, the tab bar and the periods with the custom-range form. `href` makes a
 /// link to this tab for a view, `path` is the tab's own path (the form's action), and
 /// `keep` are the tab's own parameters the form carries on (`goal`, `funnel`, `by`).
@@ -1172,7 +1261,7 @@ fn render(
                 }
             }
         }
-        (shares::tabs(lang, access, base, view, None))
+        (site_tabs(lang, access, base, view, Tab::Overview, &view.href(base)))
         nav class="periods" aria-label=(lang.t("date_range")) {
             @for p in PERIODS.iter().filter(|p| **p != "custom") {
                 a href=(view.with_period(p).href(base)) data-period=(p)
@@ -1587,6 +1676,60 @@ fn travels_markup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One tab bar everywhere: the six report tabs for members in one order, the current
+    /// one marked and as it is (filters too), the others without filters; owners get the
+    /// settings pages, viewers their notifications, a shared link neither (nor Links or
+    /// Cards).
+    #[test]
+    fn one_tab_bar_for_every_tab_and_role() {
+        use lucarne_store::meta::{Role, Site};
+        let access = |role: Role, shared: bool| Access {
+            site: Site {
+                id: 1,
+                domain: "example.com".into(),
+                timezone: "UTC".into(),
+                allowed_hostnames: Vec::new(),
+            },
+            role,
+            user: None,
+            shared,
+        };
+        let view = View::from_query(Some("period=7d&lang=fr&f=visit:channel%3D%3Dwhatsapp"));
+        let links = |a: &Access, current: Tab| {
+            let html =
+                site_tabs(Lang::Fr, a, "/sites/example.com", &view, current, "/here").into_string();
+            html.split("href=\"")
+                .skip(1)
+                .filter_map(|p| p.split('"').next().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        let owner = access(Role::Owner, false);
+        for current in Tab::ALL {
+            let got = links(&owner, current);
+            assert_eq!(got.len(), 10, "{current:?}: {got:?}");
+            for (i, tab) in Tab::ALL.into_iter().enumerate() {
+                if tab == current {
+                    assert_eq!(got[i], "/here");
+                } else {
+                    assert_eq!(
+                        got[i],
+                        format!("/sites/example.com{}?period=7d&amp;lang=fr", tab.path()),
+                        "{current:?} → {tab:?}"
+                    );
+                }
+            }
+            assert_eq!(got[9], "/sites/example.com/notifications");
+        }
+        let viewer = links(&access(Role::Viewer, false), Tab::Funnels);
+        assert_eq!(viewer.len(), 7, "{viewer:?}");
+        assert_eq!(viewer[6], "/sites/example.com/notifications");
+        let shared = links(&access(Role::Viewer, true), Tab::Sharing);
+        assert_eq!(shared.len(), 4, "{shared:?}");
+        assert!(shared
+            .iter()
+            .all(|h| !h.contains("/links") && !h.contains("/cards")));
+    }
 
     #[test]
     fn view_round_trips_through_the_url() {

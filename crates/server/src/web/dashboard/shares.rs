@@ -33,7 +33,7 @@ use maud::{html, Markup};
 use super::i18n::Lang;
 use super::{
     accept_language, encode_segment, page_bare, page_with, shared_access, site_access, Access,
-    Session, View, WebError, PERIODS,
+    Session, View, WebError,
 };
 use crate::api::shares::{graph, subtree_of};
 use crate::api::stats::Resolved;
@@ -510,86 +510,23 @@ fn raw(x: Option<f64>) -> String {
 /// Sharing tab's link; `to` rebuilds the current page's address for another view state.
 fn header(ctx: &Ctx<'_>, r: &Resolved, tab: &str, to: impl Fn(&View) -> String) -> Markup {
     let req = ctx.req;
-    let lang = req.lang;
-    let view = &req.view;
-    html! {
-        header class="dash-head" {
-            div {
-                h1 { (req.access.site.domain) }
-                p class="range" { (lang.range(r.from, r.to)) }
-                @if req.access.shared {
-                    p class="shared-note" { (lang.t("shared_view")) }
-                }
-            }
-            nav class="langs" aria-label=(lang.t("language")) {
-                @for l in [Lang::En, Lang::Fr] {
-                    a href=(to(&view.with_lang(l))) hreflang=(l.code()) lang=(l.code())
-                        aria-current=[(l == lang).then_some("true")] { (l.code().to_uppercase()) }
-                }
-            }
-        }
-        (tabs(lang, req.access, req.base, view, Some(tab)))
-        nav class="periods" aria-label=(lang.t("date_range")) {
-            @for p in PERIODS.iter().filter(|p| **p != "custom") {
-                a href=(to(&view.with_period(p))) data-period=(p)
-                    aria-current=[(view.period == *p).then_some("page")] { (lang.t(&format!("period_{p}"))) }
-            }
-            form class="custom" method="get" action=(to(&View::from_query(None))) {
-                input type="hidden" name="period" value="custom";
-                label { (lang.t("from")) " " input type="date" name="from" value=(r.from.to_string()) required; }
-                label { (lang.t("to")) " " input type="date" name="to" value=(r.to.to_string()) required; }
-                @if let Some(l) = &view.lang { input type="hidden" name="lang" value=(l); }
-                button type="submit" aria-current=[(view.period == "custom").then_some("page")] { (lang.t("apply")) }
-            }
-        }
-    }
-}
-
-/// The dashboard's tabs: Dashboard (the overview) and Sharing, in the current view state,
-/// then the owner's settings pages (not through a shared link). `sharing`: the Sharing
-/// tab's link when it is the current page; `None` on the overview.
-pub fn tabs(lang: Lang, access: &Access, base: &str, view: &View, sharing: Option<&str>) -> Markup {
-    let overview = View {
-        filters: if sharing.is_some() {
-            Vec::new()
-        } else {
-            view.filters.clone()
-        },
-        ..view.clone()
-    }
-    .href(base);
-    let shares = match sharing {
-        Some(href) => href.to_string(),
-        None => View {
-            filters: Vec::new(),
-            compare: false,
-            ..view.clone()
-        }
-        .href(&format!("{base}/shares")),
-    };
-    let owner = !access.shared && access.role == lucarne_store::meta::Role::Owner;
-    html! {
-        nav class="site-tabs dash-tabs" {
-            a href=(overview) aria-current=[sharing.is_none().then_some("page")] { (lang.auth("tab_dashboard")) }
-            a href=(shares) aria-current=[sharing.is_some().then_some("page")] { (lang.t("sharing")) }
-            @if !access.shared {
-                a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/links"))) { (lang.auth("tab_links")) }
-            }
-            a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/conversions"))) { (lang.auth("tab_conversions")) }
-            a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/funnels"))) { (lang.auth("tab_funnels")) }
-            @if !access.shared {
-                a href=(View { filters: Vec::new(), compare: false, ..view.clone() }.href(&format!("{base}/cards"))) { (lang.auth("tab_cards")) }
-            }
-            @if owner {
-                @for (path, key) in [("settings", "settings"), ("members", "members"), ("shared-links", "shared_links"), ("notifications", "notifications")] {
-                    a href={ (base) "/" (path) } { (lang.auth(key)) }
-                }
-            } @else if !access.shared {
-                // Viewers choose their own e-mails too.
-                a href={ (base) "/notifications" } { (lang.auth("notifications")) }
-            }
-        }
-    }
+    super::tab_head(
+        req.lang,
+        req.access,
+        &req.view,
+        (r.from, r.to),
+        &to,
+        &to(&View::from_query(None)),
+        super::site_tabs(
+            req.lang,
+            req.access,
+            req.base,
+            &req.view,
+            super::Tab::Sharing,
+            tab,
+        ),
+        &[],
+    )
 }
 
 fn tile(lang: Lang, key: &str, shown: String, raw: String) -> Markup {
