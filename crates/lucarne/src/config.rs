@@ -50,6 +50,8 @@ pub struct FileConfig {
     /// Outgoing e-mail, as `--smtp-url` and `--mail-from`.
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    /// Seconds between notification rounds (`--notify-interval`).
+    pub notify_interval: Option<u64>,
     /// Events back end (`duckdb` or `clickhouse://…`), metadata back end (`sqlite` or
     /// `postgres://…`), and this node's name among nodes sharing ClickHouse.
     pub events: Option<String>,

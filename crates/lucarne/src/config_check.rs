@@ -324,6 +324,18 @@ fn settings(
             ),
         ),
         s(
+            "notify_interval",
+            Some(("notify_interval", "--notify-interval")),
+            "LUCARNE_NOTIFY_INTERVAL",
+            format!(
+                "{} s",
+                args.mail
+                    .notify_every(file)?
+                    .unwrap_or(lucarne_server::notify::EVERY)
+                    .as_secs()
+            ),
+        ),
+        s(
             "events",
             Some(("events", "--events")),
             "LUCARNE_EVENTS",

@@ -211,9 +211,22 @@ struct MailOpts {
     /// Sender of Lucarne's e-mail ("Lucarne <stats@example.com>"); needed with --smtp-url.
     #[arg(long, env = "LUCARNE_MAIL_FROM")]
     mail_from: Option<String>,
+    /// Seconds between notification rounds (alerts, digests, webhook calls), 1 to 3600
+    /// [default: 60].
+    #[arg(long, env = "LUCARNE_NOTIFY_INTERVAL")]
+    notify_interval: Option<u64>,
 }
 
 impl MailOpts {
+    /// Flag or environment, else the file, else `notify::EVERY`.
+    fn notify_every(&self, file: &FileConfig) -> Result<Option<std::time::Duration>> {
+        match self.notify_interval.or(file.notify_interval) {
+            None => Ok(None),
+            Some(s) if (1..=3600).contains(&s) => Ok(Some(std::time::Duration::from_secs(s))),
+            Some(_) => anyhow::bail!("notify_interval must be between 1 and 3600 seconds"),
+        }
+    }
+
     /// Flag or environment, else the file; SMTP without a sender is a start-up error.
     fn mailer(&self, file: &FileConfig) -> Result<Option<lucarne_server::mail::Mailer>> {
         let url = self.smtp_url.clone().or_else(|| file.smtp_url.clone());
@@ -1691,6 +1704,7 @@ async fn start(args: &ServeArgs, file: &FileConfig) -> Result<Started> {
             .clone()
             .or_else(|| file.public_url.clone()),
         mailer: args.mail.mailer(file)?,
+        notify_every: args.mail.notify_every(file)?,
         shared_visits: false,
         limits: args.fair.limits(file)?,
         cache_bytes: args.fair.cache_bytes(file)?,

@@ -302,7 +302,7 @@ pub async fn serve_with_metrics(
         .and_then(|d| backup::spawn_admin_socket(state.clone(), &d).map(|t| (t, d)));
     let maintenance = spawn_maintenance(state.clone());
     // Digests, alerts and webhooks (`notify`), off the ingest path.
-    let notifications = notify::spawn(state.clone());
+    let notifications = notify::spawn(state.clone(), state.notify_every);
     let (rollups_stop, stop_rx) = tokio::sync::watch::channel(false);
     let rollups = spawn_rollups(state.clone(), stop_rx);
     let shared = ingest::shared::spawn_sync(state.clone());

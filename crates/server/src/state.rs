@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub public_url: Option<String>,
     /// Outgoing e-mail (invitations), when SMTP is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Time between notification rounds; `None`: [`crate::notify::EVERY`].
+    pub notify_every: Option<Duration>,
     /// Several nodes share the metadata store: share live visits through it
     /// (`ingest::shared`).
     pub shared_visits: bool,
@@ -124,6 +126,8 @@ pub struct AppState {
     /// Where Lucarne is reached from outside: configured, or saved in the UI.
     public: RwLock<PublicAddress>,
     /// Outgoing e-mail, when SMTP is configured.
+    /// Time between notification rounds (`notify::spawn`).
+    pub notify_every: Duration,
     pub mailer: Option<crate::mail::Mailer>,
     pub metrics: Metrics,
     pub trusted_proxies: Vec<IpNet>,
@@ -148,10 +152,17 @@ pub struct AppState {
     /// `notify::alerts`' per-page baselines of the current UTC day, per site (read once
     /// a day; only the current day's are kept).
     pub notify_baselines: std::sync::Mutex<NotifyBaselines>,
+    /// `notify::alerts`' spike baselines of the current clock hour, per site (14
+    /// aggregates an hour, not a minute).
+    pub notify_spike_baselines: std::sync::Mutex<SpikeBaselines>,
 }
 
 /// Per (site, UTC day): private arrivals per landing page over the 14 days before it.
 pub type NotifyBaselines = HashMap<(u32, chrono::NaiveDate), Arc<HashMap<String, u64>>>;
+
+/// Per (site, UTC clock hour): the site's visitors in that hour on each of the 14 days
+/// before.
+pub type SpikeBaselines = HashMap<(u32, chrono::DateTime<chrono::Utc>), Arc<Vec<u64>>>;
 
 /// What Lucarne derives from a user agent, computed once per distinct string.
 #[derive(Debug, Clone)]
@@ -220,6 +231,7 @@ impl AppState {
                 saved: None,
             }),
             mailer: options.mailer.clone(),
+            notify_every: options.notify_every.unwrap_or(crate::notify::EVERY),
             rules,
             events,
             sessions: if options.shared_visits {
@@ -248,6 +260,7 @@ impl AppState {
             metrics_access: options.metrics_access.clone(),
             card_fetch: options.card_fetch.clone(),
             notify_baselines: Default::default(),
+            notify_spike_baselines: Default::default(),
         });
         tokio::spawn(crate::links::run_batcher(Arc::downgrade(&state), link_rx));
         if !options.shared_visits {

@@ -5,73 +5,48 @@
 //! conversion reaches the webhook; the cap holds the next alert back; the weekly digest's
 //! numbers are the stats API's; the unsubscribe link works without a login.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use chrono::{Datelike, Utc};
 use hmac::{Hmac, Mac};
+use lucarne_core::token::Token;
 use lucarne_server::mail::Mailer;
 use lucarne_server::notify::{self, alerts::AlertOptions};
 use lucarne_server::web::auth::Role;
 use lucarne_server::ServerOptions;
 use lucarne_store::meta::SubKind;
 use lucarne_testkit::smtp::{decoded, SmtpServer};
+use lucarne_testkit::webhook::Receiver;
 use serde_json::Value;
 use sha2::Sha256;
 
 mod common;
 use common::CHROME;
 
-/// What the receiver got: (headers, body) per call.
-type Calls = Arc<Mutex<Vec<(HeaderMap, String)>>>;
-
 /// A webhook receiver on a free loopback port; its first answer is a 500.
-async fn receiver() -> (String, Calls) {
-    let calls: Calls = Arc::default();
-    let seen = calls.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let seen = seen.clone();
-            async move {
-                let mut c = seen.lock().unwrap_or_else(|p| p.into_inner());
-                c.push((headers, String::from_utf8_lossy(&body).into_owned()));
-                if c.len() == 1 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::NO_CONTENT
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), calls)
+fn receiver() -> Receiver {
+    Receiver::start(|n| if n == 0 { 500 } else { 204 }).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-fn calls(c: &Calls) -> Vec<(HeaderMap, Value)> {
-    c.lock()
-        .unwrap_or_else(|p| p.into_inner())
+/// Each call's signature header and JSON body.
+fn calls(r: &Receiver) -> Vec<(String, Value)> {
+    r.calls()
         .iter()
-        .map(|(h, b)| (h.clone(), serde_json::from_str(b).unwrap_or(Value::Null)))
+        .map(|c| {
+            (
+                c.header("lucarne-signature")
+                    .unwrap_or_default()
+                    .to_string(),
+                serde_json::from_str(&c.body).unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 
 /// Checks `Lucarne-Signature: t=…,v1=…` of a call against the secret.
-fn signed(secret: &str, headers: &HeaderMap, body: &str) -> bool {
-    let Some(sig) = headers
-        .get("lucarne-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
+fn signed(secret: &str, sig: &str, body: &str) -> bool {
     let Some((t, v1)) = sig.strip_prefix("t=").and_then(|s| s.split_once(",v1=")) else {
         return false;
     };
@@ -144,7 +119,8 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
     .to_json();
     m.set_site_options(site.id, &o).await.expect("options");
     h.state.invalidate_sites();
-    let (hook_url, received) = receiver().await;
+    let received = receiver();
+    let hook_url = received.url();
     let hook = m
         .create_webhook(site.id, &hook_url, &["alerts", "conversions"])
         .await
@@ -187,6 +163,26 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
+    // A reader from search (not private) whose address-bar token two Reddit readers
+    // open: shared links seen in a public place, still private arrivals (2 more).
+    let shared = Token::from_bits(201).expect("token").to_string();
+    let body = format!(
+        r#"{{"n":"pageview","u":"https://example.com/story","d":"example.com","r":"https://www.google.com/","t":"{shared}"}}"#
+    );
+    assert_eq!(
+        h.event_from(&body, CHROME, [198, 51, 100, 60]).await.0,
+        StatusCode::ACCEPTED
+    );
+    for i in 0..2u8 {
+        let own = Token::from_bits(202 + u64::from(i))
+            .expect("token")
+            .to_string();
+        let body = format!(
+            r#"{{"n":"pageview","u":"https://example.com/story?lc={shared}","d":"example.com","r":"https://www.reddit.com/","t":"{own}"}}"#
+        );
+        let (s, v) = h.event_from(&body, CHROME, [198, 51, 100, 61 + i]).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
 
     let t0 = Utc::now() + chrono::Duration::seconds(1);
     let r = notify::round(&h.state, t0).await.expect("round");
@@ -208,7 +204,7 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
         "{mail}"
     );
     assert!(
-        mail.contains("/story had 8 private arrivals in the last hour (8 visits"),
+        mail.contains("/story had 10 private arrivals in the last hour (8 visits from private apps, e-mail or no referrer, 2 other visits through share links, 0 link previews)"),
         "{mail}"
     );
     assert!(mail.contains("Apps: WhatsApp (4)"), "{mail}");
@@ -231,51 +227,92 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
     // The webhook: signed, the alert's data; answered 500 the first time.
     let got = calls(&received);
     assert_eq!(got.len(), 1);
-    let raw = received.lock().unwrap_or_else(|p| p.into_inner())[0]
-        .1
-        .clone();
+    let raw = received.calls()[0].body.clone();
     assert!(signed(&hook.secret, &got[0].0, &raw), "signature of {raw}");
     assert!(!signed("another secret", &got[0].0, &raw));
     let body = &got[0].1;
     assert_eq!(body["type"], "alert.viral");
     assert_eq!(body["site"], "example.com");
     assert_eq!(body["data"]["page"], "/story");
-    assert_eq!(body["data"]["arrivals"], 8);
+    assert_eq!(body["data"]["arrivals"], 10);
+    assert_eq!(body["data"]["dark_visits"], 8);
+    assert_eq!(body["data"]["share_link_visits"], 2);
     assert_eq!(body["data"]["apps"][0]["channel"], "whatsapp");
     assert!(
         body["text"].as_str().is_some_and(|t| t.contains("/story")),
         "Slack's field"
     );
 
-    // A signup (a goal) arrives; the next round, after the back-off, retries the alert
-    // (now accepted) and calls the webhook with the conversion.
-    let (s, _) = h
-        .event_from(
+    // Two signups (a goal) arrive, one with revenue; the next round, after the
+    // back-off, retries the alert (now accepted) and calls the webhook once per
+    // conversion.
+    for (body, ip) in [
+        (
             r#"{"n":"signup","u":"https://example.com/story","d":"example.com"}"#,
-            CHROME,
-            [198, 51, 100, 1],
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
+            1,
+        ),
+        (
+            r#"{"name":"signup","url":"https://example.com/pricing","domain":"example.com","revenue":{"currency":"EUR","amount":"19.90"}}"#,
+            50,
+        ),
+    ] {
+        let (s, v) = h.event_from(body, CHROME, [198, 51, 100, ip]).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
     let r = notify::round(&h.state, t0 + chrono::Duration::minutes(2))
         .await
         .expect("round");
     assert_eq!(
         (r.alerts, r.conversions, r.sent, r.retried),
-        (0, 1, 2, 0),
+        (0, 2, 3, 0),
         "{r:?}"
     );
     let got = calls(&received);
-    assert_eq!(got.len(), 3);
+    assert_eq!(got.len(), 4);
     assert_eq!(got[1].1, got[0].1, "the retry sends the same alert");
-    let conv = got
+    let mut convs: Vec<&serde_json::Value> = got
         .iter()
         .map(|(_, b)| b)
-        .find(|b| b["type"] == "conversion")
-        .expect("conversion call");
-    assert_eq!(conv["data"]["goal"]["name"], "Signup");
-    assert_eq!(conv["data"]["conversions"], 1);
-    assert_eq!(conv["data"]["by_channel"][0]["channel"], "whatsapp");
+        .filter(|b| b["type"] == "conversion")
+        .collect();
+    convs.sort_by_key(|b| b["data"]["time"].as_str().unwrap_or_default().to_string());
+    assert_eq!(convs.len(), 2, "one call per conversion");
+    let (a, b) = (&convs[0]["data"], &convs[1]["data"]);
+    assert_eq!(a["goal"]["name"], "Signup");
+    assert_eq!(a["goal"]["kind"], "event");
+    assert_eq!(a["event"], "signup");
+    assert_eq!(a["page"], "/story");
+    assert_eq!(a["revenue"], serde_json::Value::Null);
+    assert_eq!(a["visit"]["channel"], "whatsapp", "{a}");
+    assert_eq!(a["visit"]["channel_name"], "WhatsApp");
+    assert_eq!(a["visit"]["channel_group"], "private-message");
+    assert_eq!(a["visit"]["entry_page"], "/story");
+    assert_eq!(b["page"], "/pricing");
+    assert_eq!(
+        b["revenue"],
+        serde_json::json!({"amount": 19.9, "currency": "EUR"})
+    );
+    assert_eq!(b["visit"]["channel"], "google", "{b}");
+    assert!(
+        convs[1]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Signup on /pricing from Google (19.9 EUR)")),
+        "{}",
+        convs[1]["text"]
+    );
+    // A round that reads the same minutes again (a restart, another node) sends none of
+    // them twice.
+    m.set_notify_cursor(
+        site.id,
+        "conversions",
+        &(t0 - chrono::Duration::minutes(5)).to_rfc3339(),
+    )
+    .await
+    .expect("cursor");
+    let r = notify::round(&h.state, t0 + chrono::Duration::minutes(2))
+        .await
+        .expect("round");
+    assert_eq!((r.conversions, r.sent), (0, 0), "{r:?}");
 
     // The same surge again, and another page's: no new alert (once a day per page, and
     // the site's cap of 1 a day).
@@ -331,11 +368,12 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
         "{share} in {en}"
     );
     assert!(
-        en.contains("/story: 8 private arrivals of 9 visits"),
+        en.contains("/story: 8 private arrivals of 12 visits"),
         "{en}"
     );
     assert!(en.contains("WhatsApp: 4 visits"), "{en}");
-    assert!(en.contains("Signup: 1 conversions"), "{en}");
+    assert!(en.contains("Signup: 2 conversions"), "{en}");
+    assert!(en.contains("Signup: 19.90 EUR of revenue"), "{en}");
     let fr =
         mail_to(&smtp, "viewer@example.test", "La semaine sur example.com").expect("French digest");
     assert!(fr.contains("Pages les plus atteintes en privé"), "{fr}");
@@ -385,7 +423,7 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
     for line in [
         "notify_deliveries_total{channel=\"email\",result=\"sent\"} 3",
         "notify_deliveries_total{channel=\"webhook\",result=\"retry\"} 1",
-        "notify_deliveries_total{channel=\"webhook\",result=\"sent\"} 2",
+        "notify_deliveries_total{channel=\"webhook\",result=\"sent\"} 3",
         "notify_alerts_total{kind=\"viral\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
@@ -407,7 +445,8 @@ async fn a_traffic_spike_is_raised_once_and_quiet_hours_hold_its_e_mail() {
     m.subscribe(owner.id, site.id, SubKind::Alerts, "fr")
         .await
         .expect("sub");
-    let (hook_url, received) = receiver().await;
+    let received = receiver();
+    let hook_url = received.url();
     m.create_webhook(site.id, &hook_url, &["alerts"])
         .await
         .expect("webhook");
@@ -480,7 +519,8 @@ async fn webhooks_through_the_api_and_a_signed_test_call() {
         .await
         .expect("member");
     let read_key = m.create_user_api_key(viewer.id, "v").await.expect("key");
-    let (hook_url, received) = receiver().await;
+    let received = receiver();
+    let hook_url = received.url();
     let call = |method: &str, uri: &str, k: &str, body: Option<Value>| {
         Request::builder()
             .method(method)
@@ -568,10 +608,13 @@ async fn webhooks_through_the_api_and_a_signed_test_call() {
         .await
         .expect("round");
     assert_eq!(r.sent, 1, "{r:?}");
-    let raw = received.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let raw = received.calls();
     assert_eq!(raw.len(), 2);
-    let (headers, body) = &raw[1];
-    assert!(signed(&secret, headers, body), "{body}");
+    let (sig, body) = (
+        raw[1].header("lucarne-signature").unwrap_or_default(),
+        &raw[1].body,
+    );
+    assert!(signed(&secret, sig, body), "{body}");
     assert!(body.contains("\"type\":\"test\""), "{body}");
 
     let (s, _, _) = h

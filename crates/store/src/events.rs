@@ -257,6 +257,17 @@ pub trait EventStore: Send + Sync + 'static {
         group: FunnelGroup,
     ) -> Result<Vec<FunnelRow>, StoreError>;
 
+    /// The events of `q`'s site and period (its filters apply) that match any of
+    /// `goals`, oldest first (then by visit), at most `limit`: each conversion as it
+    /// happened, with its visit's fields (what a conversion webhook sends). Which goals a
+    /// row matched is `GoalKind::matches`.
+    fn goal_events(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError>;
+
     /// The entry row of a visit (what a server-side conversion copies), if loaded.
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError>;
 

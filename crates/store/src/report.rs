@@ -290,6 +290,29 @@ pub(crate) fn goal_sql<D: Dialect>(d: &mut D, g: &GoalKind) -> String {
     }
 }
 
+/// The events matching any of `goals` under the query's site, range and filters, oldest
+/// first (then by visit), at most `limit`, selecting `columns`; `None` without goals.
+/// `ts` is the backend's time column.
+pub(crate) fn goal_events_sql<D: Dialect>(
+    d: &mut D,
+    q: &ReportQuery,
+    goals: &[GoalKind],
+    limit: usize,
+    columns: &str,
+    ts: &str,
+) -> Option<String> {
+    if goals.is_empty() {
+        return None;
+    }
+    // Parameters are positional (DuckDB): written in the order the text reads them.
+    let w = where_clause(d, q, true);
+    let any: Vec<String> = goals.iter().map(|g| goal_sql(d, g)).collect();
+    Some(format!(
+        "SELECT {columns} FROM events WHERE {w} AND ({}) ORDER BY {ts}, session_id LIMIT {limit}",
+        any.join(" OR ")
+    ))
+}
+
 /// The group key of a conversion report (text).
 pub(crate) fn conversion_group_sql<D: Dialect>(d: &mut D, group: &ConversionGroup) -> String {
     match group {

@@ -5,12 +5,17 @@
 //! `core::funnel::furthest_step` on seeded random visits. ClickHouse runs as Debian's
 //! 18.16 (`lucarne_testkit::clickhouse`), one server and a two-shard cluster, and as a
 //! current release (chdb).
+//!
+//! The same visits check `EventStore::goal_events` (each conversion as it happened, for
+//! conversion webhooks): the rows matching a goal, oldest first, in the period, cut at
+//! the limit, equal to `GoalKind::matches` over the rows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use lucarne_core::conversions::GoalKind;
 use lucarne_core::event::{EventRow, Visit};
 use lucarne_core::funnel::{furthest_step, reached_from_furthest, Funnel, FunnelStep};
 use lucarne_core::stats::{Filter, ReportQuery};
@@ -303,6 +308,54 @@ fn assert_random(store: &dyn EventStore, rows: &[EventRow], what: &str) {
     }
 }
 
+/// `goal_events` against `GoalKind::matches` over the hand-built visits: all of them,
+/// the first three, a filter, and no goals.
+fn assert_goal_events(store: &dyn EventStore, what: &str) {
+    let goals = [
+        GoalKind::parse("event", "purchase").expect("goal"),
+        GoalKind::parse("page", "/checkout/*").expect("goal"),
+    ];
+    let q = query("");
+    let key = |r: &EventRow| (r.ts, r.session_id, r.name.clone(), r.pathname.clone());
+    let mut expected: Vec<_> = visits()
+        .iter()
+        .filter(|r| r.ts >= q.from && r.ts < q.to)
+        .filter(|r| goals.iter().any(|g| g.matches(&r.name, &r.pathname)))
+        .map(key)
+        .collect();
+    expected.sort();
+    let mut got: Vec<_> = store
+        .goal_events(&q, &goals, 1000)
+        .expect("goal events")
+        .iter()
+        .map(key)
+        .collect();
+    let order: Vec<_> = got.iter().map(|k| (k.0, k.1)).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "{what}: oldest first, then by visit");
+    got.sort();
+    assert_eq!(got, expected, "{what}: every conversion of the period");
+    assert_eq!(expected.len(), 14, "the hand-built visits' conversions");
+    let first: Vec<_> = store
+        .goal_events(&q, &goals, 3)
+        .expect("goal events")
+        .iter()
+        .map(|r| (r.ts, r.session_id))
+        .collect();
+    let firsts: Vec<_> = expected.iter().take(3).map(|k| (k.0, k.1)).collect();
+    assert_eq!(first, firsts, "{what}: the limit keeps the oldest");
+    let whatsapp = store
+        .goal_events(&query("visit:channel==whatsapp"), &goals, 1000)
+        .expect("goal events");
+    assert_eq!(whatsapp.len(), 6, "{what}: filtered by channel");
+    assert!(whatsapp.iter().all(|r| r.visit.channel == "whatsapp"));
+    assert!(store
+        .goal_events(&q, &[], 1000)
+        .expect("goal events")
+        .is_empty());
+}
+
 fn duck_with(rows: &[EventRow]) -> (tempfile::TempDir, DuckEvents) {
     let dir = tempfile::tempdir().expect("tempdir");
     let duck = DuckEvents::open(dir.path(), 10_000).expect("open DuckDB");
@@ -314,6 +367,7 @@ fn duck_with(rows: &[EventRow]) -> (tempfile::TempDir, DuckEvents) {
 fn duckdb_counts_hand_built_visits_exactly() {
     let (_d, duck) = duck_with(&visits());
     assert_hand_built(&duck, "duckdb");
+    assert_goal_events(&duck, "duckdb");
     let random = random_visits(23);
     let (_r, duck) = duck_with(&random);
     assert_random(&duck, &random, "duckdb random");
@@ -338,6 +392,7 @@ fn check_clickhouse(url: &str, what: &str) {
     all.extend(random_other);
     submit_all(&click, &all);
     assert_hand_built(&click, what);
+    assert_goal_events(&click, what);
     let (_d, duck) = duck_with(&random);
     for inline in [
         "page:/pricing|page:/checkout/*|event:purchase",

@@ -1,12 +1,13 @@
 //! Real database servers for tests (no mocks): each is started from the packages that
 //! `scripts/install-test-deps.sh` installs (Debian's, and PyPI's chdb for a current
 //! ClickHouse engine), in its own temporary directory, bound to free loopback ports, and
-//! stopped when dropped.
+//! stopped when dropped; and a real HTTP receiver for webhooks (`webhook`).
 
 pub mod chdb;
 pub mod clickhouse;
 pub mod postgres;
 pub mod smtp;
+pub mod webhook;
 
 /// A free TCP port on 127.0.0.1 (bound once, then released for the server to take).
 pub fn free_port() -> u16 {

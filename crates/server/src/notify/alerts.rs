@@ -2,14 +2,16 @@
 //!
 //! - **going viral in private** (`viral`): per landing page, its *private arrivals* —
 //!   visits from private-message apps and e-mail, estimated-dark visits (a deep page with
-//!   no referrer; share-token arrivals are among the first two), plus the link previews
-//!   apps fetched of it — against the page's own baseline, its hourly mean over the 14
+//!   no referrer), the other visits that arrived through a share token (a shared link
+//!   opened from a public place: its token still says it was passed on), plus the link
+//!   previews apps fetched of it — against the page's own baseline, its hourly mean over the 14
 //!   whole UTC days before today (closed days, which rollups answer; read once a day).
 //!   It fires when the hour has at least `viral_min_arrivals` and at least
 //!   `viral_factor` times the baseline; it names the apps and the share cascade's depth
 //!   so far (the deepest `visit:generation` that landed on the page today).
-//! - **traffic spike** (`spike`): the site's visitors in the hour against the same hour
-//!   of each of the 14 days before (mean μ, spread σ); it fires at
+//! - **traffic spike** (`spike`): the site's visitors in the hour against the clock hour
+//!   nearest it on each of the 14 days before (mean μ, spread σ; read once an hour); it
+//!   fires at
 //!   `max(spike_min_visitors, spike_factor × μ, μ + 3σ)`.
 //!
 //! Each alert fires at most once per site-local day per page (viral) or per site
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use lucarne_core::links::PREVIEW_EVENT;
 use lucarne_core::stats::{Filter, Property, ReportQuery};
+use lucarne_core::token::TokenStatus;
 use lucarne_core::ChannelGroup;
 use lucarne_store::meta::{Channel, NewDelivery, SubKind};
 use serde::{Deserialize, Serialize};
@@ -128,16 +131,18 @@ fn previews_of_pages() -> Vec<Filter> {
     ]
 }
 
-/// A page's private arrivals in a range: dark visits landing on it and previews of it.
+/// A page's private arrivals in a range: dark visits landing on it, the other visits a
+/// share token brought to it, and previews of it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Arrivals {
     dark: u64,
+    shared: u64,
     previews: u64,
 }
 
 impl Arrivals {
     fn total(self) -> u64 {
-        self.dark + self.previews
+        self.dark + self.shared + self.previews
     }
 }
 
@@ -149,11 +154,20 @@ async fn arrivals_by_page(
     to: DateTime<Utc>,
 ) -> Result<Vec<(String, Arrivals)>, ApiError> {
     let visits_q = query(site_id, from, to, Vec::new());
+    let linked = TokenStatus::Linked.as_str().to_string();
+    let tokens_q = query(
+        site_id,
+        from,
+        to,
+        vec![Filter::is(Property::TokenStatus, vec![linked])],
+    );
     let previews_q = query(site_id, from, to, previews_of_pages());
-    let (visits, previews) = blocking(state, move |s| {
+    let (visits, tokens, previews) = blocking(state, move |s| {
         Ok((
             s.events
                 .breakdown(&visits_q, &Property::EntryPage, 1000, 0)?,
+            s.events
+                .breakdown(&tokens_q, &Property::EntryPage, 1000, 0)?,
             s.events.breakdown(&previews_q, &Property::Page, 1000, 0)?,
         ))
     })
@@ -163,6 +177,15 @@ async fn arrivals_by_page(
         let dark = a.visits_identified_dark + a.visits_estimated_dark;
         if dark > 0 {
             out.entry(p).or_default().dark += dark;
+        }
+    }
+    // Token arrivals the first count does not hold (those through a public app).
+    for (p, a) in tokens {
+        let shared = a
+            .visits
+            .saturating_sub(a.visits_identified_dark + a.visits_estimated_dark);
+        if shared > 0 {
+            out.entry(p).or_default().shared += shared;
         }
     }
     for (p, a) in previews {
@@ -200,6 +223,60 @@ async fn page_baselines(
     c.retain(|(_, day), _| *day == today);
     c.insert(key, totals.clone());
     Ok(totals)
+}
+
+/// The site's visitors in the clock hour nearest the last sliding hour (the one that
+/// starts at `now − 30 min`, truncated), on each of the 14 days before: the spike's
+/// baseline, read once per site and hour (whole past hours, which rollups answer).
+async fn spike_baseline(
+    state: &Arc<AppState>,
+    site_id: u32,
+    now: DateTime<Utc>,
+) -> Result<Arc<Vec<u64>>, ApiError> {
+    let mid = now - Duration::minutes(30);
+    let start = mid
+        .date_naive()
+        .and_hms_opt(mid.hour(), 0, 0)
+        .map_or(mid, |t| t.and_utc());
+    let cache = &state.notify_spike_baselines;
+    let key = (site_id, start);
+    if let Some(b) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(b.clone());
+    }
+    let windows: Vec<(DateTime<Utc>, DateTime<Utc>)> = (1..=BASELINE_DAYS)
+        .map(|d| {
+            let f = start - Duration::days(d);
+            (f, f + Duration::hours(1))
+        })
+        .collect();
+    let counts = blocking(state, move |s| {
+        windows
+            .iter()
+            .map(|(f, t)| {
+                s.events
+                    .aggregate(&query(site_id, *f, *t, Vec::new()))
+                    .map(|a| a.visitors)
+            })
+            .collect::<Result<Vec<u64>, _>>()
+    })
+    .await?;
+    let counts = Arc::new(counts);
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    c.retain(|(_, hour), _| *hour == start);
+    c.insert(key, counts.clone());
+    Ok(counts)
+}
+
+/// A spike's usual level (mean μ of the past hours) and its threshold:
+/// `max(spike_min_visitors, spike_factor × μ, μ + 3σ)`.
+fn spike_threshold(o: &AlertOptions, past: &[u64]) -> (f64, f64) {
+    let n = past.len().max(1) as f64;
+    let mean = past.iter().sum::<u64>() as f64 / n;
+    let var = past.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let threshold = (o.spike_min_visitors as f64)
+        .max(o.spike_factor * mean)
+        .max(mean + 3.0 * var.sqrt());
+    (mean, threshold)
 }
 
 /// One alert, ready to record and send.
@@ -298,6 +375,7 @@ pub async fn evaluate(
                 "page": page,
                 "arrivals": now_a.total(),
                 "dark_visits": now_a.dark,
+                "share_link_visits": now_a.shared,
                 "previews": now_a.previews,
                 "baseline_per_hour": (baseline * 10.0).round() / 10.0,
                 "apps": apps,
@@ -311,28 +389,14 @@ pub async fn evaluate(
 
     // A traffic spike.
     let spike_key = format!("spike:{}:{today}", site.id);
-    let windows: Vec<(DateTime<Utc>, DateTime<Utc>)> = (0..=BASELINE_DAYS)
-        .map(|d| (hour.0 - Duration::days(d), hour.1 - Duration::days(d)))
-        .collect();
-    let site_id = site.id;
-    let counts = blocking(state, move |s| {
-        windows
-            .iter()
-            .map(|(f, t)| {
-                s.events
-                    .aggregate(&query(site_id, *f, *t, Vec::new()))
-                    .map(|a| a.visitors)
-            })
-            .collect::<Result<Vec<u64>, _>>()
+    let now_q = query(site.id, hour.0, hour.1, Vec::new());
+    let visitors = blocking(state, move |s| {
+        s.events.aggregate(&now_q).map(|a| a.visitors)
     })
     .await?;
-    if let Some((&visitors, past)) = counts.split_first() {
-        let n = past.len().max(1) as f64;
-        let mean = past.iter().sum::<u64>() as f64 / n;
-        let var = past.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let threshold = (o.spike_min_visitors as f64)
-            .max(o.spike_factor * mean)
-            .max(mean + 3.0 * var.sqrt());
+    if visitors >= o.spike_min_visitors {
+        let past = spike_baseline(state, site.id, now).await?;
+        let (mean, threshold) = spike_threshold(o, &past);
         if visitors as f64 >= threshold {
             found.push(Raised {
                 kind: "spike",
@@ -501,6 +565,7 @@ fn viral_text(locale: &str, d: &serde_json::Value, site: &str) -> (String, Vec<S
             ("page", page),
             ("arrivals", &int(locale, num(d, "arrivals"))),
             ("dark", &int(locale, num(d, "dark_visits"))),
+            ("shared", &int(locale, num(d, "share_link_visits"))),
             ("previews", &int(locale, num(d, "previews"))),
             ("baseline", &baseline),
         ],
@@ -574,6 +639,18 @@ mod tests {
             after_quiet_hours(&o, &paris, at("2026-12-07T11:00:00Z")),
             at("2026-12-07T11:00:00Z")
         );
+        // The spike threshold: the minimum, the factor, or three spreads above the mean.
+        let d = AlertOptions::default();
+        assert_eq!(spike_threshold(&d, &[]), (0.0, 50.0));
+        assert_eq!(spike_threshold(&d, &[20; 14]), (20.0, 60.0));
+        let (mean, th) = spike_threshold(
+            &d,
+            &[10, 30, 10, 30, 10, 30, 10, 30, 10, 30, 10, 30, 10, 30],
+        );
+        assert_eq!((mean, th), (20.0, 60.0));
+        let (_, th) = spike_threshold(&d, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 140]);
+        // μ = 10, σ² = (13 × 10² + 130²) / 14 = 1,300.
+        assert!((th - (10.0 + 3.0 * 1300f64.sqrt())).abs() < 1e-9, "{th}");
         let day = AlertOptions {
             quiet_hours: Some([12, 14]),
             ..o

@@ -1,19 +1,27 @@
-//! Conversions as they arrive, for webhooks that want them: each round reads the goals'
-//! conversions stored since the last round (the cursor `conversions`, a UTC time; the
-//! first round starts at that moment, nothing older is sent) up to a few seconds ago (an
-//! event being committed now is in the next round), and calls each webhook once per goal
-//! that converted: how many, the revenue, by channel. The store is read, never the
-//! ingest path.
+//! Conversions as they arrive, for webhooks that want them: one call per conversion (an
+//! event matching one of the site's goals; an event matching two goals is two
+//! conversions), with the goal, the page, the revenue and the visit's channel, landing
+//! page and share generation.
+//!
+//! Each round reads the conversions stored since the last round (the cursor
+//! `conversions`, a UTC time; the first round starts at that moment, nothing older is
+//! sent) up to a few seconds ago (an event being committed now is in the next round), at
+//! most [`PER_ROUND`] a round: a burst is sent over the next rounds, oldest first. The
+//! outbox's `dedupe` key is the conversion itself (site, webhook, goal, time, visit), so
+//! a round read again (a restart, a second node) sends nothing twice. The store is read,
+//! never the ingest path.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lucarne_core::conversions::{major_amount, GoalKind};
+use lucarne_core::event::EventRow;
 use lucarne_core::stats::ReportQuery;
-use lucarne_store::meta::{Channel, NewDelivery};
+use lucarne_store::meta::{Channel, Goal, NewDelivery, Site};
 use serde_json::json;
 
 use super::SiteCtx;
-use crate::api::conversions::{conversion_report, By};
+use crate::api::stats::blocking;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,6 +31,8 @@ const SETTLE: Duration = Duration::seconds(5);
 /// The longest window one round reads (after a long stop, older conversions are skipped,
 /// not sent in a flood).
 const MAX_WINDOW: Duration = Duration::hours(1);
+/// Conversion events read in one round at most (per site); the rest wait for the next.
+pub const PER_ROUND: usize = 200;
 const CURSOR: &str = "conversions";
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -46,15 +56,14 @@ pub async fn enqueue(
             .parse::<DateTime<Utc>>()
             .unwrap_or(to)
             .max(to - MAX_WINDOW),
-        None => {
-            state
-                .meta
-                .set_notify_cursor(site.id, CURSOR, &ts(to))
-                .await?;
-            return Ok(0);
-        }
+        None => to,
     };
-    if from >= to {
+    let goals = state.meta.goals(site.id).await?;
+    if from >= to || goals.is_empty() {
+        state
+            .meta
+            .set_notify_cursor(site.id, CURSOR, &ts(to.max(from)))
+            .await?;
         return Ok(0);
     }
     let q = ReportQuery {
@@ -66,75 +75,106 @@ pub async fn enqueue(
         with_sessions: false,
         with_shares: false,
     };
-    let by = By::parse(Some("visit:channel"))?;
-    let totals = conversion_report(state, site, q.clone(), None, &by).await?;
+    let kinds: Vec<GoalKind> = goals.iter().map(|g| g.kind.clone()).collect();
+    let events = blocking(state, move |s| s.events.goal_events(&q, &kinds, PER_ROUND)).await?;
+    // A full page: the next round starts at the last one's time (the outbox drops the
+    // ones already queued), or just after it when the whole page shared one instant.
+    let next = match events.last() {
+        Some(last) if events.len() >= PER_ROUND => {
+            if last.ts > from {
+                last.ts
+            } else {
+                last.ts + Duration::microseconds(1)
+            }
+        }
+        _ => to,
+    };
     let mut n = 0;
-    for g in totals.goals.iter().filter(|g| g.counts.conversions > 0) {
-        let id = g.id.to_string();
-        let report = conversion_report(state, site, q.clone(), Some(&id), &by).await?;
-        let by_channel: Vec<_> = report
-            .rows
+    for e in &events {
+        for g in goals
             .iter()
-            .filter(|r| r.counts.conversions > 0)
-            .map(|r| {
-                let name = super::channel_name(state, &r.value);
-                json!({"channel": r.value, "name": name, "conversions": r.counts.conversions})
-            })
-            .collect();
-        let text = format!(
-            "{}: {} × {} ({})",
-            site.domain,
-            g.counts.conversions,
-            g.name,
-            by_channel
-                .iter()
-                .map(|c| format!(
-                    "{} {}",
-                    c["name"].as_str().unwrap_or_default(),
-                    c["conversions"]
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let body = json!({
-            "type": "conversion",
-            "site": site.domain,
-            "created_at": now.to_rfc3339(),
-            "data": {
-                "goal": {"id": g.id, "name": g.name, "kind": g.kind, "value": g.value},
-                "conversions": g.counts.conversions,
-                "converting_visits": g.counts.converting_visits,
-                "revenue": g.counts.revenue,
-                "currency": totals.currency,
-                "by_channel": by_channel,
-                "from": ts(from),
-                "to": ts(to),
-            },
-            "text": text,
-            "content": text,
-        })
-        .to_string();
-        for h in &hooks {
-            if state
-                .meta
-                .enqueue_delivery(&NewDelivery {
-                    site_id: site.id,
-                    channel: Channel::Webhook,
-                    target: &h.id.to_string(),
-                    kind: "conversion",
-                    dedupe: &format!("conversion:{}:{}:{}:{}", site.id, h.id, g.id, ts(from)),
-                    payload: &body,
-                    not_before: now,
-                })
-                .await?
-            {
-                n += 1;
+            .filter(|g| g.kind.matches(&e.name, &e.pathname))
+        {
+            let body = payload(state, site, g, e, now);
+            for h in &hooks {
+                let dedupe = format!(
+                    "conversion:{}:{}:{}:{}:{:x}",
+                    site.id,
+                    h.id,
+                    g.id,
+                    e.ts.timestamp_micros(),
+                    e.session_id
+                );
+                if state
+                    .meta
+                    .enqueue_delivery(&NewDelivery {
+                        site_id: site.id,
+                        channel: Channel::Webhook,
+                        target: &h.id.to_string(),
+                        kind: "conversion",
+                        dedupe: &dedupe,
+                        payload: &body,
+                        not_before: now,
+                    })
+                    .await?
+                {
+                    n += 1;
+                }
             }
         }
     }
     state
         .meta
-        .set_notify_cursor(site.id, CURSOR, &ts(to))
+        .set_notify_cursor(site.id, CURSOR, &ts(next))
         .await?;
     Ok(n)
+}
+
+/// One conversion's webhook body.
+fn payload(state: &AppState, site: &Site, g: &Goal, e: &EventRow, now: DateTime<Utc>) -> String {
+    let v = &e.visit;
+    let channel_name = super::channel_name(state, &v.channel);
+    let revenue = e.revenue.as_ref().map(|r| {
+        json!({
+            "amount": major_amount(r.amount_minor, &r.currency),
+            "currency": r.currency,
+        })
+    });
+    let mut text = format!(
+        "{}: {} on {} from {channel_name}",
+        site.domain, g.name, e.pathname
+    );
+    if let Some(r) = &e.revenue {
+        text.push_str(&format!(
+            " ({} {})",
+            major_amount(r.amount_minor, &r.currency),
+            r.currency
+        ));
+    }
+    json!({
+        "type": "conversion",
+        "site": site.domain,
+        "created_at": now.to_rfc3339(),
+        "data": {
+            "goal": {"id": g.id, "name": g.name, "kind": g.kind.kind_str(), "value": g.kind.value()},
+            "time": ts(e.ts),
+            "event": e.name,
+            "page": e.pathname,
+            "revenue": revenue,
+            "visit": {
+                "entry_page": v.entry_page,
+                "channel": v.channel,
+                "channel_name": channel_name,
+                "channel_group": v.channel_group.as_str(),
+                "evidence": v.evidence.as_str(),
+                "generation": v.generation,
+                "country": v.country,
+                "device": v.device,
+            },
+        },
+        // Slack and Discord show these as they are.
+        "text": text,
+        "content": text,
+    })
+    .to_string()
 }

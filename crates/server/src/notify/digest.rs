@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use lucarne_core::stats::{utc_range, Metric, Period, Property, ReportQuery, Value};
 use lucarne_store::meta::{Channel, NewDelivery, SubKind};
 
-use super::message::{self, fill, int, pct, points, t, Section};
+use super::message::{self, fill, int, money, pct, points, t, Section};
 use super::SiteCtx;
 use crate::api::conversions::{conversion_report, By, ConversionReport};
 use crate::api::stats::{blocking, site_tz};
@@ -252,20 +252,27 @@ impl Digest {
             },
         ];
         if let Some(c) = &self.conversions {
-            let mut lines: Vec<String> = c
-                .goals
-                .iter()
-                .map(|g| {
-                    fill(
-                        t(l, "goal_line"),
+            let mut lines: Vec<String> = Vec::new();
+            for g in &c.goals {
+                lines.push(fill(
+                    t(l, "goal_line"),
+                    &[
+                        ("goal", &g.name),
+                        ("conversions", &int(l, g.counts.conversions)),
+                        ("rate", &pct(l, g.counts.conversion_rate)),
+                    ],
+                ));
+                let r = &g.counts.revenue;
+                if r.total != 0.0 {
+                    lines.push(fill(
+                        t(l, "goal_revenue"),
                         &[
                             ("goal", &g.name),
-                            ("conversions", &int(l, g.counts.conversions)),
-                            ("rate", &pct(l, g.counts.conversion_rate)),
+                            ("revenue", &money(l, r.total, &r.currency)),
                         ],
-                    )
-                })
-                .collect();
+                    ));
+                }
+            }
             if let Some(u) = &c.uplift {
                 lines.push(fill(
                     t(l, "uplift"),

@@ -38,6 +38,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("cascade_line", "{page}: {size} visits from shares, {depth} generations deep", "{page} : {size} visites issues de partages, sur {depth} générations"),
     ("conversions", "Conversions", "Conversions"),
     ("goal_line", "{goal}: {conversions} conversions, {rate} of visits converted", "{goal} : {conversions} conversions, {rate} des visites converties"),
+    ("goal_revenue", "{goal}: {revenue} of revenue", "{goal} : {revenue} de chiffre d’affaires"),
     ("uplift", "Private arrivals converted at {private}, public social at {public} ({diff} points{sig})", "Les arrivées privées ont converti à {private}, les réseaux publics à {public} ({diff} points{sig})"),
     ("significant", ", significant", ", significatif"),
     ("nothing", "Nothing yet.", "Rien pour l’instant."),
@@ -45,7 +46,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("unsubscribe", "Stop these e-mails", "Ne plus recevoir ces e-mails"),
     ("why", "You receive this because you subscribed to {site} in Lucarne.", "Vous recevez ceci car vous êtes abonné·e à {site} dans Lucarne."),
     ("viral_subject", "{site}: {page} is travelling in private", "{site} : {page} circule en privé"),
-    ("viral_line", "{page} had {arrivals} private arrivals in the last hour ({dark} visits from private apps, e-mail or no referrer, {previews} link previews), against {baseline} in a usual hour.", "{page} a eu {arrivals} arrivées privées dans la dernière heure ({dark} visites depuis des messageries, l’e-mail ou sans référent, {previews} aperçus de lien), contre {baseline} en une heure habituelle."),
+    ("viral_line", "{page} had {arrivals} private arrivals in the last hour ({dark} visits from private apps, e-mail or no referrer, {shared} other visits through share links, {previews} link previews), against {baseline} in a usual hour.", "{page} a eu {arrivals} arrivées privées dans la dernière heure ({dark} visites depuis des messageries, l’e-mail ou sans référent, {shared} autres visites par des liens partagés, {previews} aperçus de lien), contre {baseline} en une heure habituelle."),
     ("viral_apps", "Apps: {apps}", "Applications : {apps}"),
     ("viral_depth", "Share cascade so far: {depth} generations", "Cascade de partage jusqu’ici : {depth} générations"),
     ("spike_subject", "{site}: traffic spike", "{site} : pic de trafic"),
@@ -92,6 +93,19 @@ pub fn points(locale: &str, x: f64) -> String {
     } else {
         s
     }
+}
+
+/// An amount in major units with two decimals and its currency (`1,234.50 EUR`,
+/// `1 234,50 EUR`).
+pub fn money(locale: &str, x: f64, currency: &str) -> String {
+    let cents = (x.abs() * 100.0).round() as u64;
+    let sign = if x < 0.0 { "−" } else { "" };
+    let dec = if locale == "fr" { ',' } else { '.' };
+    format!(
+        "{sign}{}{dec}{:02} {currency}",
+        int(locale, cents / 100),
+        cents % 100
+    )
 }
 
 /// One section of a message: a heading and its lines.
@@ -180,6 +194,9 @@ mod tests {
         assert_eq!(int("fr", 1234), "1\u{202f}234");
         assert_eq!(pct("fr", 12.25), "12,2\u{a0}%");
         assert_eq!(points("en", -1.0), "−1.0");
+        assert_eq!(money("en", 1234.5, "EUR"), "1,234.50 EUR");
+        assert_eq!(money("fr", 19.9, "EUR"), "19,90 EUR");
+        assert_eq!(money("en", -0.05, "USD"), "−0.05 USD");
         // Both languages fill the same placeholders.
         let names = |s: &str| {
             let mut v: Vec<String> = s

@@ -61,10 +61,11 @@ impl SiteCtx {
     }
 }
 
-/// Run rounds every [`EVERY`] until the process stops.
-pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// Run rounds every `every` ([`EVERY`] unless `--notify-interval` says otherwise) until
+/// the process stops.
+pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVERY);
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -80,7 +81,7 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 ),
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(message = "Notifications round failed; next round in a minute.", error = %e)
+                    tracing::warn!(message = "Notifications round failed; trying again next round.", error = %e)
                 }
             }
         }

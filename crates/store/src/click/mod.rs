@@ -894,6 +894,15 @@ impl Backend for Click {
         sql::funnel(&self.conn, q, steps, group)
     }
 
+    fn goal_events(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        sql::goal_events(&self.conn, q, goals, limit)
+    }
+
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
         sql::find_visit(&self.conn, site_id, key)
     }

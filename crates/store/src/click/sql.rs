@@ -578,6 +578,23 @@ pub fn funnel(
     ))
 }
 
+/// The events matching any goal, oldest first (`report::goal_events_sql`).
+pub fn goal_events(
+    conn: &Conn,
+    q: &ReportQuery,
+    goals: &[GoalKind],
+    limit: usize,
+) -> Result<Vec<lucarne_core::event::EventRow>, StoreError> {
+    let columns = super::rowbinary::select_columns();
+    let Some(sql) = report::goal_events_sql(&mut Literals, q, goals, limit, &columns, "ts_us")
+    else {
+        return Ok(Vec::new());
+    };
+    let bytes = conn.fetch_bytes(&sql)?;
+    super::rowbinary::decode_rows(&bytes)
+        .ok_or_else(|| StoreError::backend("clickhouse: unreadable goal event rows"))
+}
+
 /// The entry row of a visit, found by its session or by the token it arrived with.
 pub fn find_visit(
     conn: &Conn,

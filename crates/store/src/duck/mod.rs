@@ -473,6 +473,15 @@ impl Backend for Duck {
         self.with_reader(|c| sql::funnel(c, q, steps, group))
     }
 
+    fn goal_events(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.with_reader(|c| sql::goal_events(c, q, goals, limit))
+    }
+
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
         self.with_reader(|c| sql::find_visit(c, site_id, key))
     }

@@ -595,6 +595,20 @@ pub fn first_event(conn: &Connection, site_id: u32) -> Result<Option<DateTime<Ut
 }
 
 /// The entry row of a visit, found by its session or by the token it arrived with.
+/// The events matching any goal, oldest first (`report::goal_events_sql`).
+pub fn goal_events(
+    conn: &Connection,
+    q: &ReportQuery,
+    goals: &[GoalKind],
+    limit: usize,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut p = Params::default();
+    let Some(sql) = report::goal_events_sql(&mut p, q, goals, limit, &all_columns(), "ts") else {
+        return Ok(Vec::new());
+    };
+    rows(conn, &sql, &p.0, read_row)
+}
+
 pub fn find_visit(
     conn: &Connection,
     site_id: u32,

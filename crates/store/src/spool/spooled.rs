@@ -73,6 +73,13 @@ pub trait Backend: Send + Sync + 'static {
         group: FunnelGroup,
     ) -> Result<Vec<FunnelRow>, StoreError>;
 
+    fn goal_events(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError>;
+
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError>;
 
     fn survey_answers(&self, q: &ReportQuery) -> Result<Vec<SurveyAnswerRow>, StoreError>;
@@ -232,6 +239,15 @@ impl<B: Backend> EventStore for Spooled<B> {
         group: FunnelGroup,
     ) -> Result<Vec<FunnelRow>, StoreError> {
         self.read(|b| b.funnel(q, steps, group))
+    }
+
+    fn goal_events(
+        &self,
+        q: &ReportQuery,
+        goals: &[GoalKind],
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.read(|b| b.goal_events(q, goals, limit))
     }
 
     fn find_visit(&self, site_id: u32, key: VisitKey) -> Result<Option<EventRow>, StoreError> {
