@@ -39,7 +39,8 @@
 # bench/ingest.lua and bench/redirect.lua (LOADGEN=wrk): the same requests either way.
 # Environment: EVENTS (default 10000000), DURATION (load seconds, default 20), LOADGEN,
 # NOTIFY (1: step 1's site has alert and digest subscribers, so notification rounds run
-# during the load), THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7 8 9 10": the
+# during the load; LUCARNE_LOG="warn,lucarne_server::notify=debug" shows each round and
+# its elapsed_ms), THREADS (load generator threads, default 1), CONNECTIONS (default 64), EDGES (default 100000), STEPS (default "1 2 3 4 5 6 7 8 9 10": the
 # steps to run, e.g. STEPS=7; step 6 needs step 2's store), LUCARNE_BIN (the binary to run; default the
 # debug build it makes). Prints a Markdown block for
 # bench/RESULTS.md.
@@ -148,7 +149,7 @@ if [ "${NOTIFY:-0}" = 1 ]; then
   NOTIFY_ENV=(LUCARNE_SMTP_URL="smtp://127.0.0.1:$(free_port)" LUCARNE_MAIL_FROM="bench@bench.test")
   echo "(NOTIFY=1: owner@bench.test subscribed to alerts and the weekly digest)"
 fi
-env LUCARNE_LOG=warn "${NOTIFY_ENV[@]}" "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
+env LUCARNE_LOG="${LUCARNE_LOG:-warn}" "${NOTIFY_ENV[@]}" "$BIN" serve --site-rate-limit 1000000 --listen "127.0.0.1:$P2" --data "$WORK/ingest" --trusted-proxy 127.0.0.1 & PIDS+=($!)
 LPID=$!
 wait_http "http://127.0.0.1:$P2/api/health"
 echo

@@ -69,7 +69,10 @@ pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match round(&state, Utc::now()).await {
+            let started = std::time::Instant::now();
+            let result = round(&state, Utc::now()).await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match result {
                 Ok(r) if r != Round::default() => tracing::info!(
                     message = "Notifications round.",
                     alerts = r.alerts,
@@ -77,9 +80,10 @@ pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<(
                     conversions = r.conversions,
                     sent = r.sent,
                     retried = r.retried,
-                    failed = r.failed
+                    failed = r.failed,
+                    elapsed_ms
                 ),
-                Ok(_) => {}
+                Ok(_) => tracing::debug!(message = "Notifications round: nothing to do.", elapsed_ms),
                 Err(e) => {
                     tracing::warn!(message = "Notifications round failed; trying again next round.", error = %e)
                 }
