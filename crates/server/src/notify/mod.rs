@@ -83,7 +83,9 @@ pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<(
                     failed = r.failed,
                     elapsed_ms
                 ),
-                Ok(_) => tracing::debug!(message = "Notifications round: nothing to do.", elapsed_ms),
+                Ok(_) => {
+                    tracing::debug!(message = "Notifications round: nothing to do.", elapsed_ms)
+                }
                 Err(e) => {
                     tracing::warn!(message = "Notifications round failed; trying again next round.", error = %e)
                 }
