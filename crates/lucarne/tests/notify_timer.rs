@@ -116,5 +116,11 @@ async fn rounds_run_by_themselves_at_the_configured_interval() {
         let (t, v1) = sig.split_once(',').expect("t=…,v1=…");
         assert!(t.starts_with("t=") && v1.starts_with("v1="), "{sig}");
         assert_eq!(v1.len(), 3 + 64, "hex SHA-256: {sig}");
+        assert!(
+            call.header("lucarne-delivery")
+                .is_some_and(|id| id.parse::<u64>().is_ok()),
+            "{:?}",
+            call.headers
+        );
     }
 }

@@ -270,6 +270,16 @@ async fn a_private_surge_alerts_once_by_mail_and_signed_webhook_and_digests_matc
     let got = calls(&received);
     assert_eq!(got.len(), 4);
     assert_eq!(got[1].1, got[0].1, "the retry sends the same alert");
+    let ids: Vec<String> = received
+        .calls()
+        .iter()
+        .map(|c| c.header("lucarne-delivery").unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !ids[0].is_empty() && ids[1] == ids[0],
+        "one delivery id on every try: {ids:?}"
+    );
+    assert!(ids[2] != ids[0] && ids[3] != ids[2], "{ids:?}");
     let mut convs: Vec<&serde_json::Value> = got
         .iter()
         .map(|(_, b)| b)

@@ -2,7 +2,9 @@
 //! the guarded client of the preview cards (the host resolved and checked against the
 //! private ranges on every call, unless private targets are allowed; no cookies; a time
 //! limit). A failure is tried again after 1, 2, 4 … minutes, [`MAX_ATTEMPTS`] times in
-//! all; a receiver's 4xx (other than 408 and 429) is final.
+//! all; a receiver's 4xx (other than 408 and 429) is final. Sending is at least once (an
+//! answer lost in a time-out or a crash means another try); every try of a webhook call
+//! carries the same [`DELIVERY_HEADER`] for receivers to drop repeats.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,9 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "lucarne-signature";
+/// The delivery's id, the same on every try: receivers drop a call they already had
+/// (a try whose answer was lost is tried again).
+pub const DELIVERY_HEADER: &str = "lucarne-delivery";
 
 /// What an e-mail delivery carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,12 +181,17 @@ async fn send_webhook(state: &AppState, d: &Delivery, now: DateTime<Utc>) -> Res
         options: state.card_fetch.clone(),
     };
     let sig = signature(&hook.secret, now.timestamp(), d.payload.as_bytes());
+    let delivery = d.id.to_string();
     let headers = [
         (header::CONTENT_TYPE, "application/json"),
         (header::USER_AGENT, "Lucarne-Webhook/1"),
         (
             header::HeaderName::from_static(SIGNATURE_HEADER),
             sig.as_str(),
+        ),
+        (
+            header::HeaderName::from_static(DELIVERY_HEADER),
+            delivery.as_str(),
         ),
     ];
     let answer = guard
