@@ -654,4 +654,30 @@ async fn webhooks_through_the_api_and_a_signed_test_call() {
         ))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // A receiver whose name does not resolve: the delivery waits for another try, and
+    // the Notifications page shows why in words.
+    let gone = m
+        .create_webhook(site.id, "https://hooks.example.invalid/x", &["alerts"])
+        .await
+        .expect("webhook");
+    let (s, v, _) = h
+        .send(call(
+            "POST",
+            &format!("/api/v1/webhooks/{}/test?site_id=example.com", gone.id),
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let r = notify::round(&h.state, now + chrono::Duration::minutes(30))
+        .await
+        .expect("round");
+    assert_eq!((r.sent, r.retried), (0, 1), "{r:?}");
+    let last = m.recent_deliveries(site.id, 1).await.expect("deliveries");
+    assert_eq!(
+        last[0].last_error.as_deref(),
+        Some("hooks.example.invalid did not resolve"),
+        "{last:?}"
+    );
 }

@@ -212,7 +212,8 @@ async fn send_webhook(state: &AppState, d: &Delivery, now: DateTime<Utc>) -> Res
             FetchError::Timeout => {
                 Failure::retry(format!("no answer within {} s", WEBHOOK_TIMEOUT.as_secs()))
             }
-            other => Failure::retry(format!("{other:?}")),
+            FetchError::Dns { host } => Failure::retry(format!("{host} did not resolve")),
+            FetchError::Unreachable { reason } => Failure::retry(format!("unreachable: {reason}")),
         })?;
     let status = answer.status;
     if status.is_success() {
