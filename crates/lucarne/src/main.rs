@@ -1794,6 +1794,37 @@ mod tests {
         assert!(super::FairOpts::default().limits(&bad).is_err());
     }
 
+    /// The notification interval: flag (or env) over the file; outside 1–3600 s refused.
+    #[test]
+    fn notify_interval_flag_then_file_within_bounds() {
+        use std::time::Duration;
+        let file: super::FileConfig = toml::from_str("notify_interval = 300").unwrap();
+        let none = super::MailOpts::default();
+        assert_eq!(
+            none.notify_every(&file).unwrap(),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            none.notify_every(&super::FileConfig::default()).unwrap(),
+            None
+        );
+        let flag = super::MailOpts {
+            notify_interval: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            flag.notify_every(&file).unwrap(),
+            Some(Duration::from_secs(1))
+        );
+        for bad in [0, 3601] {
+            let o = super::MailOpts {
+                notify_interval: Some(bad),
+                ..Default::default()
+            };
+            assert!(o.notify_every(&file).is_err(), "{bad}");
+        }
+    }
+
     /// Connection limits: flag (or env) over the file over the defaults; zero refused.
     #[test]
     fn connection_limits_flag_then_file_then_default() {
