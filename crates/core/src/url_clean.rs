@@ -200,13 +200,12 @@ fn hash_route(frag: &str) -> Option<String> {
     let mut route = clean_path(route);
     if let Some(at) = route.find(['?', '&']) {
         route.truncate(at);
+        // What is left can end in a slash again (`#//%26` decodes to `//&`).
+        while route.len() > 1 && route.ends_with('/') {
+            route.pop();
+        }
     }
-    let route = if route.is_empty() {
-        "/".to_string()
-    } else {
-        route
-    };
-    (route != "/").then_some(route)
+    (!route.is_empty() && route != "/").then_some(route)
 }
 
 /// `#lc=TOKEN`, `#…&lc=TOKEN&…` or `#/route?lc=TOKEN` in a fragment.
@@ -309,6 +308,16 @@ mod tests {
         assert_eq!(c.utm.source.as_deref(), Some("whatsapp"));
         assert_eq!(c.click_id, Some(ClickId::Fbclid));
         assert_eq!(c.token.as_deref(), Some("abc123"));
+    }
+
+    #[test]
+    fn a_decoded_route_cut_at_its_query_drops_its_trailing_slash() {
+        // Found by the property test: `%26` decodes to `&`, which ends the route, and
+        // what is left (`//`) must not keep a trailing slash.
+        let c = clean_page_url(" https://a#//%26?", true).unwrap();
+        assert_eq!(c.path, "/");
+        let c = clean_page_url("https://a/app#/users/%3Fq=1", true).unwrap();
+        assert_eq!(c.path, "/app#/users");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! where a simple property holds (no control character is stored, a token's spelling
 //! parses back to it) it is checked.
 //!
-//! Each property runs a few hundred cases (`CASES`); the whole file takes seconds.
+//! Each property runs a few hundred cases (`CASES`); the whole file takes seconds. A
+//! longer search for a rare failure: `PROPTEST_CASES=100000 cargo test --test proptests`.
 //! Inputs come from three kinds of generators: any string, any bytes read as lossy
 //! UTF-8, and structured generators that look like URLs, query strings and log lines,
 //! so that the interesting branches are reached.
@@ -35,7 +36,10 @@ const CASES: u32 = 512;
 
 fn config() -> Config {
     Config {
-        cases: CASES,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(CASES),
         // Failures are turned into unit tests by hand; no files are written.
         failure_persistence: None,
         ..Config::default()

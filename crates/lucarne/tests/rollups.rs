@@ -745,13 +745,13 @@ async fn late_rows_retention_and_deletion(r: &dyn Rollable) {
 /// The rolled-up reports of `from..=today` with the raw part after the seam read whole
 /// (no cut before the seam) and split at the tail memo's cut (`lag`, `step`): equal,
 /// durations to the float.
-fn split_equals_whole(store: &DuckEvents, from: NaiveDate, today: NaiveDate, cut: (i64, i64)) {
+fn split_equals_whole(store: &DuckEvents, from: NaiveDate, today: NaiveDate, cut: DateTime<Utc>) {
     let tz = chrono_tz::UTC;
     store.set_tail_cut(40 * 86_400, 60);
     let whole = answers(store, tz, from, today);
-    store.set_tail_cut(cut.0, cut.1);
+    store.pin_tail_cut(cut);
     let split = answers(store, tz, from, today);
-    let what = format!("cut {cut:?}");
+    let what = format!("cut {cut}");
     let d = (whole.sessions.duration_secs, split.sessions.duration_secs);
     assert!(
         (d.0 - d.1).abs() <= 1e-6 * d.0.max(1.0),
@@ -797,7 +797,9 @@ fn raw_from_yesterday(store: &DuckEvents, from: NaiveDate, today: NaiveDate) {
 /// that read it, and the recent rows after the cut with what they change in the visits
 /// begun before it, equal the reports that read the whole raw part, at two cuts; after a
 /// late row before the cut (a new visitor, and a visit carried across the cut), at once;
-/// and with a server-side row after the cut for a visitor of the days before.
+/// and with a server-side row after the cut for a visitor of the days before. The cuts
+/// are pinned (the clock moves on while the test runs) and each is tried ten minutes on
+/// either side, where the late rows fall on the other side of it.
 #[tokio::test]
 async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
     let (_dir, store) = generated(30_000);
@@ -815,12 +817,22 @@ async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
     let from = today - Duration::days(5);
     raw_from_yesterday(&store, from, today);
 
-    for cut in [(6 * 3600, 3600), (3 * 3600, 600)] {
-        split_equals_whole(&store, from, today, cut);
+    let floor = |lag: i64, step: i64| {
+        let t = (now - Duration::seconds(lag)).timestamp();
+        DateTime::from_timestamp(t - t.rem_euclid(step), 0).expect("cut")
+    };
+    let cut = floor(3 * 3600, 600);
+    let around = [
+        cut - Duration::minutes(10),
+        cut + Duration::minutes(10),
+        cut,
+    ];
+    for at in [floor(6 * 3600, 3600), cut] {
+        split_equals_whole(&store, from, today, at);
     }
     // The same cut again: read from the memo.
     let (hits, _) = store.tail_memo_stats();
-    split_equals_whole(&store, from, today, (3 * 3600, 600));
+    split_equals_whole(&store, from, today, cut);
     let (hits_after, _) = store.tail_memo_stats();
     assert!(
         hits_after >= hits + 40,
@@ -829,10 +841,6 @@ async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
 
     // Late rows before the cut: a new visitor, and a visit begun before the cut with a
     // second page after it (no longer a bounce; its duration grows).
-    let cut = {
-        let t = (now - Duration::hours(3)).timestamp();
-        DateTime::from_timestamp(t - t.rem_euclid(600), 0).expect("cut")
-    };
     let totals = || {
         store
             .aggregate(&ReportQuery {
@@ -858,8 +866,9 @@ async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
         ])
         .expect("submit");
     ticket.await.expect("answered").expect("durable");
-    split_equals_whole(&store, from, today, (3 * 3600, 600));
-    store.set_tail_cut(3 * 3600, 600);
+    for at in around {
+        split_equals_whole(&store, from, today, at);
+    }
     let after = totals();
     assert_eq!(
         (
@@ -903,6 +912,8 @@ async fn the_kept_settled_part_of_today_equals_the_whole_raw_part() {
         .expect("submit");
     ticket.await.expect("answered").expect("durable");
     raw_from_yesterday(&store, from, today);
-    split_equals_whole(&store, from, today, (3 * 3600, 600));
+    for at in around {
+        split_equals_whole(&store, from, today, at);
+    }
     store.shutdown();
 }

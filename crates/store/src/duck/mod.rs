@@ -358,6 +358,12 @@ impl DuckEvents {
         self.backend().tail_memo.set_cut(lag, step);
     }
 
+    /// Pin the tail memo's cut at `at`, whatever the clock says (at most two minutes
+    /// before it): tests whose rows must stay on one side of the cut while they run.
+    pub fn pin_tail_cut(&self, at: DateTime<Utc>) {
+        self.backend().tail_memo.pin_cut(at);
+    }
+
     /// The tail memo's (hits, misses) so far.
     pub fn tail_memo_stats(&self) -> (u64, u64) {
         self.backend().tail_memo.stats()
