@@ -499,10 +499,10 @@ fi
 
 if want 10; then
 # 10. A year at publisher scale (issue 20): YEAR_EVENTS (default 100 million) events
-# generated over 12 months into the embedded DuckDB (the generator sizes its days with a
-# 25 % margin and stops at YEAR_EVENTS, so the events fill about the first 292 days:
-# denser than a uniform year), every closed day rolled up (`lucarne rollup`, timed), then
-# the 12-month and 30-day overviews (unfiltered and filtered by a channel group) over
+# generated over 12 months into the embedded DuckDB (about YEAR_EVENTS, the 365 days
+# filled up to now; until 2026-12-07 the generator stopped at YEAR_EVENTS after about 292
+# days, as the figures of that date say), every closed day rolled up (timed), then the
+# 12-month and 30-day overviews (unfiltered and filtered by a channel group) over
 # HTTP as a logged-in owner and the stats API's 12-month aggregate and timeseries with a
 # key, RUNS_HTTP runs each. YEAR_DATA keeps the store in a directory of your choice
 # (default: the run's scratch directory, removed at the end).

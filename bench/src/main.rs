@@ -84,7 +84,7 @@ enum Cmd {
         node_id: String,
         #[arg(long)]
         site: String,
-        /// Number of events (approximately; cut there).
+        /// Number of events, approximately (the days are filled to their end).
         #[arg(long, default_value_t = 10_000_000)]
         count: u64,
         #[arg(long, default_value_t = 365)]
@@ -458,13 +458,10 @@ fn generate(
             Some(s) => chrono::DateTime::parse_from_rfc3339(&s)?.to_utc(),
             None => chrono::Utc::now() - chrono::Duration::days(i64::from(days)),
         };
-        // As `lucarne generate`: 2.1 hits per visit on average, sized with a margin and cut.
-        let per_day = ((count as f64 * 1.25) / (2.1 * days as f64))
-            .ceil()
-            .max(1.0) as u32;
+        // As `lucarne generate`: about `count` events, the range filled to its end.
+        let per_day = SynthConfig::visits_per_day_for(count, days);
         let mut cfg = SynthConfig::new(site.domain.clone(), start, days, per_day);
         cfg.seed = seed;
-        cfg.max_hits = Some(count);
         let started = Instant::now();
         let report = ingest_hits(&state, &site, Generator::new(cfg), bench_country, 10_000)
             .await

@@ -262,6 +262,15 @@ impl SynthConfig {
         }
     }
 
+    /// The mean human visits a day that give about `hits` hits over `days` days with
+    /// [`SynthConfig::new`]'s defaults (no bots, no shares), the range filled to its end.
+    /// The count is approximate: a day's traffic is random (a "viral" day adds a quarter
+    /// to four fifths of it), so a range of a few days can differ by a tenth or more.
+    pub fn visits_per_day_for(hits: u64, days: u32) -> u32 {
+        let per_day = hits as f64 / (MEAN_HUMAN_HITS * f64::from(days.max(1)));
+        (per_day.round() as u32).max(1)
+    }
+
     /// End of the range (exclusive): `start + days`.
     pub fn end(&self) -> DateTime<Utc> {
         self.start + Duration::days(i64::from(self.days))

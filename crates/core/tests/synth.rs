@@ -326,6 +326,41 @@ fn bench_gives_exactly_n_hits() {
     }
 }
 
+/// `lucarne generate` sizes a range with `visits_per_day_for`: about the count asked
+/// for, over the whole range (the last hour has traffic: the range is not cut short).
+#[test]
+fn sized_ranges_are_filled_to_their_end() {
+    for (hits, days, within) in [(300_000u64, 30u32, 0.1), (60_000, 7, 0.2), (20_000, 1, 0.8)] {
+        let cfg = SynthConfig::new(
+            "example.com",
+            start(),
+            days,
+            SynthConfig::visits_per_day_for(hits, days),
+        );
+        let end = cfg.end();
+        let got: Vec<_> = Generator::new(cfg).collect();
+        let n = got.len() as f64;
+        assert!(
+            (n / hits as f64 - 1.0).abs() <= within,
+            "{hits} asked over {days} days, {n} generated"
+        );
+        let last = got.iter().map(|h| h.ts).max().expect("hits");
+        assert!(
+            end - last < Duration::hours(1),
+            "{days} days: last hit {last}, end {end}"
+        );
+        let late = got
+            .iter()
+            .filter(|h| end - h.ts < Duration::hours(6))
+            .count() as f64;
+        assert!(
+            late > n / f64::from(days) / 24.0,
+            "{days} days: {late} in the last 6 h"
+        );
+    }
+    assert_eq!(SynthConfig::visits_per_day_for(0, 0), 1);
+}
+
 #[test]
 fn demo_ends_now_and_spans_six_months() {
     let now = Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap();

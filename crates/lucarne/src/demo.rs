@@ -63,18 +63,14 @@ pub async fn generate(
     let state = open_state(backends, DEFAULT_QUEUE_CAPACITY, &ServerOptions::default()).await?;
     let site = ensure_site(&state, domain).await?;
     let days = days.max(1);
-    // 2.1 hits per visit on average; size with a margin and cut at `events`.
-    let per_day = ((events as f64 * 1.25) / (2.1 * days as f64))
-        .ceil()
-        .max(1.0) as u32;
+    // Filled to now: the count is about `events`, never cut short at the range's end.
     let mut cfg = SynthConfig::new(
         site.domain.clone(),
         Utc::now() - chrono::Duration::days(i64::from(days)),
         days,
-        per_day,
+        SynthConfig::visits_per_day_for(events, days),
     );
     cfg.seed = seed;
-    cfg.max_hits = Some(events);
     let started = Instant::now();
     let report = ingest_hits(&state, &site, Generator::new(cfg), demo_country, 10_000)
         .await

@@ -538,7 +538,8 @@ enum Command {
         /// Site domain (created if missing).
         #[arg(long)]
         site: String,
-        /// Number of events to generate (approximately).
+        /// Number of events to generate, approximately: the days are filled up to now,
+        /// so the count stored (printed at the end) differs by a few percent.
         #[arg(long, default_value_t = 100_000)]
         events: u64,
         /// Days of history, ending now.

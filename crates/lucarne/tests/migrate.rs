@@ -336,7 +336,8 @@ async fn embedded_source(client: &reqwest::Client) -> Source {
     let before = reports(client, &embedded, &key).await;
     // The data is worth comparing: each report has something in it.
     let events_before = num(&before.aggregate["results"]["events"]["value"]);
-    assert!(events_before > 3000, "{:?}", before.aggregate);
+    // About 3,000 generated over the ten days (the count varies a little with the day).
+    assert!(events_before > 2000, "{:?}", before.aggregate);
     assert!(
         channel_rows(&before.channels).len() >= 4,
         "{}",
@@ -420,7 +421,7 @@ fn migrate(data: &std::path::Path, events_url: &str, meta_url: &str) -> BTreeMap
         BTreeMap::from([(1, counts[&1]), (2, 0)]),
         "example.com is site 1; blog.example.org (2) has no events: {out}"
     );
-    assert!(counts[&1] > 3000, "{out}");
+    assert!(counts[&1] > 2000, "{out}");
     assert!(out.contains("migration complete"), "{out}");
     assert!(
         !data.join("spool-migrate").exists(),

@@ -1035,8 +1035,11 @@ async fn a_flooded_site_does_not_crowd_out_another() {
         dir.path(),
         &[
             ("LUCARNE_TRUSTED_PROXIES", "127.0.0.1"),
-            ("LUCARNE_SITE_RATE_LIMIT", "200"),
-            ("LUCARNE_CLIENT_RATE_LIMIT", "20"),
+            // Low enough that a slow machine cannot serve its way under the limits:
+            // A's flood is refused past 200 + 100/s (at least 1,000 refusals unless it
+            // takes 18 s), one address past 2 + 1/s.
+            ("LUCARNE_SITE_RATE_LIMIT", "100"),
+            ("LUCARNE_CLIENT_RATE_LIMIT", "1"),
         ],
     );
     let http = client();
@@ -1105,7 +1108,8 @@ async fn a_flooded_site_does_not_crowd_out_another() {
 }
 
 /// 20,000 forged, well-formed tokens against a store of a million events: no store
-/// read per token, and ordinary pageviews stay as fast (p99 within 2×).
+/// read per token, and ordinary pageviews stay about as fast (p99 within 3× and 20 ms:
+/// a guard against a store read per token, not a measurement; see `bench/`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_cost_no_store_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1226,7 +1230,7 @@ async fn forged_tokens_cost_no_store_reads() {
     );
     eprintln!("pageview p99: {base:?} under 20,000 plain pageviews, {busy:?} under 20,000 with forged tokens");
     assert!(
-        busy <= base * 2 + Duration::from_millis(5),
+        busy <= base * 3 + Duration::from_millis(20),
         "p99 {busy:?} against {base:?}"
     );
 }

@@ -16,3 +16,17 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or(0)
 }
+
+/// Wait, when the next UTC midnight is less than `margin` away, until just after it.
+/// For tests that act at the wall clock and then ask about "today" for minutes of
+/// simulated time (a daily cap, a day's dedupe key): they start clear of a date change.
+pub fn clear_of_utc_midnight(margin: std::time::Duration) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let left = 86_400 - since_epoch.as_secs() % 86_400;
+    if left < margin.as_secs() {
+        eprintln!("waiting {left} s for UTC midnight to pass");
+        std::thread::sleep(std::time::Duration::from_secs(left + 1));
+    }
+}
