@@ -791,29 +791,25 @@ fn split_equals_whole(store: &DuckEvents, from: NaiveDate, today: NaiveDate, cut
             "{what}: {name}: {differ:?}"
         );
     }
-    assert_eq!(split.sessions, whole.sessions, "{what}: totals");
-    assert_eq!(split.totals, whole.totals, "{what}: totals");
-    assert_eq!(
-        split.filtered_totals, whole.filtered_totals,
-        "{what}: filtered"
+    // Each part by name, so that a failure says which.
+    macro_rules! same {
+        ($($part:ident),*) => {
+            $(assert_eq!(split.$part, whole.$part, "{what}: {}", stringify!($part));)*
+        };
+    }
+    same!(
+        sessions,
+        totals,
+        filtered_totals,
+        page_totals,
+        page_sessions,
+        daily,
+        monthly,
+        daily_private,
+        daily_page,
+        monthly_page,
+        conversions
     );
-    assert_eq!(split.page_totals, whole.page_totals, "{what}: page totals");
-    assert_eq!(
-        split.page_sessions, whole.page_sessions,
-        "{what}: page sessions"
-    );
-    assert_eq!(split.daily, whole.daily, "{what}: daily");
-    assert_eq!(split.monthly, whole.monthly, "{what}: monthly");
-    assert_eq!(
-        split.daily_private, whole.daily_private,
-        "{what}: daily private"
-    );
-    assert_eq!(split.daily_page, whole.daily_page, "{what}: daily page");
-    assert_eq!(
-        split.monthly_page, whole.monthly_page,
-        "{what}: monthly page"
-    );
-    assert_eq!(split.conversions, whole.conversions, "{what}: conversions");
     assert_eq!(split, whole, "{what}");
 }
 
