@@ -584,8 +584,9 @@ pub(super) struct TailMemo {
     /// Bumped by the loader after it commits a row older than [`LATE`] and after every
     /// deletion.
     pub(super) generation: Arc<AtomicU64>,
-    /// Where the cut is.
-    cut_at: Mutex<CutRule>,
+    /// A cut pinned at one instant (tests); `None`: [`CUT_LAG_SECS`] behind the clock,
+    /// down to a whole [`CUT_STEP_SECS`].
+    pinned: Mutex<Option<DateTime<Utc>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -597,60 +598,34 @@ pub(super) const LATE: chrono::Duration = chrono::Duration::minutes(2);
 const CUT_LAG_SECS: i64 = 5 * 60;
 const CUT_STEP_SECS: i64 = 10 * 60;
 
-/// Where the tail memo cuts the raw part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CutRule {
-    /// `lag` seconds behind the clock, down to a whole `step` of seconds.
-    Behind { lag: i64, step: i64 },
-    /// At one instant, whatever the clock says (tests: a cut that does not move while
-    /// they run).
-    At(DateTime<Utc>),
-}
-
 impl TailMemo {
     pub(super) fn new(generation: Arc<AtomicU64>) -> Self {
         TailMemo {
             entries: Mutex::new(HashMap::new()),
             generation,
-            cut_at: Mutex::new(CutRule::Behind {
-                lag: CUT_LAG_SECS,
-                step: CUT_STEP_SECS,
-            }),
+            pinned: Mutex::new(None),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
     }
 
-    /// The cut at `now`: `lag` before it, down to a whole `step`, or the pinned instant.
-    /// Never later than [`LATE`] before `now`: a row loaded after the cut with a time
-    /// before it must have bumped the generation.
+    /// The cut at `now`: [`CUT_LAG_SECS`] before it, down to a whole [`CUT_STEP_SECS`],
+    /// or the pinned instant. Never later than [`LATE`] before `now`: a row loaded after
+    /// the cut with a time before it must have bumped the generation.
     fn cut(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let rule = self.cut_at.lock().map(|g| *g).unwrap_or(CutRule::Behind {
-            lag: CUT_LAG_SECS,
-            step: CUT_STEP_SECS,
-        });
         let latest = now - LATE - chrono::Duration::seconds(1);
-        match rule {
-            CutRule::Behind { lag, step } => {
-                let t = now.timestamp() - lag.max(LATE.num_seconds() + 1);
-                DateTime::from_timestamp(t - t.rem_euclid(step.max(1)), 0).unwrap_or(latest)
-            }
-            CutRule::At(at) => at.min(latest),
+        if let Some(at) = self.pinned.lock().ok().and_then(|g| *g) {
+            return at.min(latest);
         }
+        let t = now.timestamp() - CUT_LAG_SECS;
+        DateTime::from_timestamp(t - t.rem_euclid(CUT_STEP_SECS), 0).unwrap_or(latest)
     }
 
-    /// Put the cut `lag` seconds back, down to a whole `step` (tests: a cut inside their
-    /// data, at any time of day).
-    pub(super) fn set_cut(&self, lag: i64, step: i64) {
-        if let Ok(mut g) = self.cut_at.lock() {
-            *g = CutRule::Behind { lag, step };
-        }
-    }
-
-    /// Pin the cut at `at` (tests: a cut that stays where their rows are while they run).
+    /// Pin the cut at `at` (tests: a cut that stays where their rows are while they run;
+    /// one before the seam reads the raw part whole).
     pub(super) fn pin_cut(&self, at: DateTime<Utc>) {
-        if let Ok(mut g) = self.cut_at.lock() {
-            *g = CutRule::At(at);
+        if let Ok(mut g) = self.pinned.lock() {
+            *g = Some(at);
         }
     }
 

@@ -352,14 +352,9 @@ impl DuckEvents {
         })
     }
 
-    /// Put the tail memo's cut `lag` seconds back, down to a whole `step` (by default
-    /// 5 and 10 minutes; tests put it inside their data).
-    pub fn set_tail_cut(&self, lag: i64, step: i64) {
-        self.backend().tail_memo.set_cut(lag, step);
-    }
-
     /// Pin the tail memo's cut at `at`, whatever the clock says (at most two minutes
-    /// before it): tests whose rows must stay on one side of the cut while they run.
+    /// before it): tests whose rows must stay on one side of the cut while they run, or
+    /// that read the raw part whole (a cut before it).
     pub fn pin_tail_cut(&self, at: DateTime<Utc>) {
         self.backend().tail_memo.pin_cut(at);
     }
